@@ -1,0 +1,43 @@
+/**
+ * `percolator` command line: one module per subcommand, loaded on demand so
+ * that `--help` is instant. Every subcommand exports
+ * `run(argv): Promise<number>` (the exit code) and `help: string`.
+ */
+export interface Subcommand {
+  summary: string;
+  load(): Promise<{ run(argv: string[]): Promise<number>; help: string }>;
+}
+
+const subcommands: Record<string, Subcommand> = {
+  oracle: { summary: 'run a timestamp oracle server (leader or standby)', load: () => import('./oracle-command.js') },
+  bench: { summary: 'benchmark percolator against one Postgres and Postgres 2PC', load: () => import('./bench-command.js') },
+};
+
+export const usage = `usage: percolator <command> [options]
+
+commands:
+${Object.entries(subcommands)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run \`percolator <command> --help\` for a command's options.
+Logs: structured JSON on stderr; set PERCOLATOR_LOG_LEVEL=info|debug for more.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage);
+    return name === undefined ? 2 : 0;
+  }
+  const command = subcommands[name];
+  if (!command) {
+    console.error(`percolator: unknown command '${name}'\n\n${usage}`);
+    return 2;
+  }
+  const mod = await command.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(mod.help);
+    return 0;
+  }
+  return mod.run(rest);
+}

@@ -1,0 +1,144 @@
+/**
+ * The error catalogue. Every error the library throws on purpose is a
+ * `PercolatorError` with a stable `code` and a `retryable` flag: retryable
+ * errors mean "nothing of this attempt was committed; running the whole
+ * transaction again may succeed". `db.transaction` retries exactly those.
+ */
+import { formatTimestamp, type Timestamp } from './timestamp.js';
+
+export abstract class PercolatorError extends Error {
+  abstract readonly code: string;
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** No oracle leader answered within the deadline. Nothing was written. */
+export class OracleUnavailableError extends PercolatorError {
+  readonly code = 'ORACLE_UNAVAILABLE';
+  readonly retryable = true;
+}
+
+/** Another transaction wrote (or is writing) a key this one wants to write. */
+export class WriteConflictError extends PercolatorError {
+  readonly code = 'WRITE_CONFLICT';
+  readonly retryable = true;
+  constructor(
+    readonly table: string,
+    readonly key: unknown,
+    readonly startTs: Timestamp,
+    /** Commit ts of the conflicting version, or the start ts of a conflicting lock. */
+    readonly conflictTs: Timestamp,
+    readonly reason: 'newer-version' | 'locked' | 'rolled-back',
+  ) {
+    super(
+      `write conflict on ${table} key ${JSON.stringify(key, bigintJson)}: ${reason} at ${formatTimestamp(conflictTs)} (txn start ${formatTimestamp(startTs)})`,
+    );
+  }
+}
+
+/** A lock held by a live transaction did not go away before the deadline. */
+export class LockWaitTimeoutError extends PercolatorError {
+  readonly code = 'LOCK_WAIT_TIMEOUT';
+  readonly retryable = true;
+  constructor(
+    readonly table: string,
+    readonly key: unknown,
+    readonly lockStartTs: Timestamp,
+    readonly waitedMs: number,
+  ) {
+    super(`lock on ${table} key ${JSON.stringify(key, bigintJson)} held by txn ${formatTimestamp(lockStartTs)} still alive after ${waitedMs} ms`);
+  }
+}
+
+/** Two transactions waiting on each other's locking reads; this one was chosen to fail. */
+export class DeadlockError extends PercolatorError {
+  readonly code = 'DEADLOCK';
+  readonly retryable = true;
+}
+
+/** Serializable mode: something this transaction read changed before it could commit. */
+export class SerializationError extends PercolatorError {
+  readonly code = 'SERIALIZATION_FAILURE';
+  readonly retryable = true;
+}
+
+/**
+ * The transaction was rolled back by somebody else (its primary lock was
+ * resolved after its TTL ran out) before it could commit. Nothing is visible.
+ */
+export class TransactionAbortedError extends PercolatorError {
+  readonly code = 'TRANSACTION_ABORTED';
+  readonly retryable = true;
+}
+
+/**
+ * The client could not learn whether the commit point was reached (for
+ * example the primary's shard went away while committing). The transaction
+ * may or may not be committed; it is never retried blindly.
+ */
+export class CommitUndeterminedError extends PercolatorError {
+  readonly code = 'COMMIT_UNDETERMINED';
+  readonly retryable = false;
+  constructor(message: string, readonly startTs: Timestamp, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Insert of a primary key that already exists. */
+export class UniqueViolationError extends PercolatorError {
+  readonly code = 'UNIQUE_VIOLATION';
+  readonly retryable = false;
+  constructor(readonly table: string, readonly key: unknown) {
+    super(`duplicate key in ${table}: ${JSON.stringify(key, bigintJson)} already exists`);
+  }
+}
+
+/** A shard could not be reached or failed mid-statement with a connection error. */
+export class ShardUnavailableError extends PercolatorError {
+  readonly code = 'SHARD_UNAVAILABLE';
+  readonly retryable = true;
+  constructor(readonly shard: string, options?: { cause?: unknown }) {
+    const why = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(`shard ${shard} unavailable${why}`, options);
+  }
+}
+
+/** The schema given does not fit: unknown table, no primary key, bad shard key, storage not migrated. */
+export class SchemaError extends PercolatorError {
+  readonly code = 'SCHEMA_ERROR';
+  readonly retryable = false;
+}
+
+/** Bad input caught before anything was written: unknown column, wrong type, oversized row, bad filter. */
+export class InvalidInputError extends PercolatorError {
+  readonly code = 'INVALID_INPUT';
+  readonly retryable = false;
+}
+
+/** A transaction object used after it committed or rolled back. */
+export class TransactionClosedError extends PercolatorError {
+  readonly code = 'TRANSACTION_CLOSED';
+  readonly retryable = false;
+}
+
+/** Thrown by `tx.rollback()`; `db.transaction` catches it and rethrows to the caller. */
+export class TransactionRollbackError extends PercolatorError {
+  readonly code = 'ROLLBACK';
+  readonly retryable = false;
+  constructor() {
+    super('transaction rolled back by the application');
+  }
+}
+
+export function isRetryable(error: unknown): boolean {
+  return error instanceof PercolatorError && error.retryable;
+}
+
+/** JSON.stringify replacer that prints bigints (keys and timestamps are often bigints). */
+export function bigintJson(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

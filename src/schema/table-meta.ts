@@ -1,0 +1,80 @@
+import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
+import { SchemaError } from '../errors.js';
+
+export interface ColumnMeta {
+  /** Property name in TypeScript (`$inferSelect` key). */
+  readonly key: string;
+  /** Column name in SQL. */
+  readonly name: string;
+  /** Postgres type as drizzle renders it in DDL, e.g. `integer`, `varchar(64)`, `numeric(12, 2)`. */
+  readonly sqlType: string;
+  readonly notNull: boolean;
+  readonly hasDefault: boolean;
+  readonly column: PgColumn;
+}
+
+/** What the layer knows about one user table: its columns, primary key and shard key. */
+export interface TableMeta {
+  /** The user's table name; also the alias under which filters run on the storage tables. */
+  readonly name: string;
+  readonly table: PgTable;
+  readonly columns: readonly ColumnMeta[];
+  readonly columnsByKey: ReadonlyMap<string, ColumnMeta>;
+  readonly primaryKey: readonly ColumnMeta[];
+  /** A prefix of the primary key (default: all of it); rows with equal shard keys live on one shard. */
+  readonly shardKey: readonly ColumnMeta[];
+  /** Storage tables on each shard. */
+  readonly versionsTable: string;
+  readonly locksTable: string;
+}
+
+/**
+ * Describes a drizzle `pgTable` for the storage layer. `shardKey` names
+ * column keys forming a prefix of the primary key.
+ */
+export function describeTable(table: PgTable, options: { shardKey?: readonly string[] } = {}): TableMeta {
+  const config = getTableConfig(table);
+  const keyOf = new Map<PgColumn, string>();
+  for (const [key, column] of Object.entries(table as unknown as Record<string, unknown>)) {
+    if (config.columns.includes(column as PgColumn)) keyOf.set(column as PgColumn, key);
+  }
+  const columns: ColumnMeta[] = config.columns.map((column) => ({
+    key: keyOf.get(column) ?? column.name,
+    name: column.name,
+    sqlType: column.getSQLType(),
+    notNull: column.notNull,
+    hasDefault: column.hasDefault,
+    column,
+  }));
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const pkColumns = config.primaryKeys[0]?.columns ?? config.columns.filter((c) => c.primary);
+  if (pkColumns.length === 0) throw new SchemaError(`table ${config.name} has no primary key; percolator needs one to version rows`);
+  const primaryKey = pkColumns.map((c) => byName.get(c.name)!);
+  const columnsByKey = new Map(columns.map((c) => [c.key, c]));
+
+  let shardKey: ColumnMeta[] = primaryKey;
+  if (options.shardKey) {
+    shardKey = options.shardKey.map((k) => {
+      const c = columnsByKey.get(k) ?? byName.get(k);
+      if (!c) throw new SchemaError(`shard key of ${config.name} names unknown column ${k}`);
+      return c;
+    });
+    const isPrefix = shardKey.length > 0 && shardKey.every((c, i) => primaryKey[i] === c);
+    if (!isPrefix) {
+      throw new SchemaError(
+        `shard key of ${config.name} (${shardKey.map((c) => c.name).join(', ')}) must be a prefix of its primary key (${primaryKey.map((c) => c.name).join(', ')})`,
+      );
+    }
+  }
+  if (config.schema) throw new SchemaError(`table ${config.name}: pg schemas other than public are not supported yet`);
+  return {
+    name: config.name,
+    table,
+    columns,
+    columnsByKey,
+    primaryKey,
+    shardKey,
+    versionsTable: `${config.name}__versions`,
+    locksTable: `${config.name}__locks`,
+  };
+}

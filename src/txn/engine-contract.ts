@@ -1,0 +1,69 @@
+/**
+ * The contract between the transaction engine (src/txn, src/shard: storage,
+ * Percolator protocol, lock resolution) and the Drizzle-style client
+ * (src/client: builders, typing, validation, retries). The client speaks
+ * only through these types; the engine knows nothing of builders.
+ *
+ * Rows are plain objects keyed by the drizzle column *key* (the TS property
+ * name, as in `$inferSelect`), holding JS values as drizzle maps them
+ * (`column.mapFromDriverValue` applied). Keys are arrays of primary-key
+ * values in primary-key column order.
+ */
+import type { SQL } from 'drizzle-orm';
+import type { Timestamp } from '../timestamp.js';
+import type { TableMeta } from '../schema/table-meta.js';
+
+export type Row = Record<string, unknown>;
+export type KeyValues = readonly unknown[];
+
+export type IsolationLevel = 'snapshot' | 'serializable';
+
+export interface SelectQuery {
+  /** A drizzle filter over the user's table; pushed into SQL on each shard, buffered writes included. */
+  where?: SQL | undefined;
+  /** drizzle ordering expressions (asc(col), desc(col), or columns); applied per shard and merged by the caller. */
+  orderBy?: SQL[] | undefined;
+  /** Per-shard row cap (the caller asks for offset + limit and merges). */
+  limit?: number | undefined;
+  /** Shards to read from (a filter that pins the shard key); all shards when absent. */
+  shards?: readonly number[] | undefined;
+  /** `for update`: lock the matching rows now (pessimistic; serializable issue). */
+  lock?: 'update' | undefined;
+}
+
+export interface EngineTransaction {
+  readonly startTs: Timestamp;
+  readonly isolation: IsolationLevel;
+  /** True once committed or rolled back; every method then throws TransactionClosedError. */
+  readonly closed: boolean;
+
+  /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
+  select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
+  /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
+  insert(table: TableMeta, rows: readonly Row[]): Promise<void>;
+  /** Buffers full new images of rows (insert-or-replace by primary key). */
+  put(table: TableMeta, rows: readonly Row[]): void;
+  /** Buffers deletions by primary key. */
+  delete(table: TableMeta, keys: readonly KeyValues[]): void;
+
+  /** Percolator commit: prewrite, commit ts, commit primary, secondaries. Read-only transactions just close. */
+  commit(): Promise<{ commitTs: Timestamp | undefined }>;
+  /** Releases whatever was written so far; idempotent. */
+  rollback(): Promise<void>;
+}
+
+export interface BeginOptions {
+  isolation?: IsolationLevel;
+  /** Read-only snapshot at a given timestamp (db.asOf(ts)). Writes then throw. */
+  readTs?: Timestamp;
+}
+
+export interface TransactionEngine {
+  readonly shardCount: number;
+  begin(options?: BeginOptions): Promise<EngineTransaction>;
+  /** Index of the shard holding rows with these shard-key values (table's shard key, in order). */
+  shardOf(table: TableMeta, row: Row): number;
+  /** Creates/upgrades the MVCC storage of these tables on every shard; idempotent. */
+  migrate(tables: readonly TableMeta[]): Promise<void>;
+  close(): Promise<void>;
+}
