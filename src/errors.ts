@@ -143,6 +143,12 @@ export class TransactionClosedError extends PercolatorError {
   readonly retryable = false;
 }
 
+/** A database used after `db.close()`. */
+export class DatabaseClosedError extends PercolatorError {
+  readonly code = 'DATABASE_CLOSED';
+  readonly retryable = false;
+}
+
 /** Thrown by `tx.rollback()`; `db.transaction` catches it and rethrows to the caller. */
 export class TransactionRollbackError extends PercolatorError {
   readonly code = 'ROLLBACK';
