@@ -1,10 +1,14 @@
+import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
-import { SequenceTimestampSource } from './sequence-timestamp-source.js';
 
-/** How a (child) process reaches the cluster's timestamp source; JSON-serializable. */
-export type TimestampSourceSpec = { kind: 'sequence'; url: string } | { kind: 'oracle'; addresses: string[] };
+/** How a (child) process reaches the cluster's oracle; JSON-serializable. */
+export interface TimestampSourceSpec {
+  kind: 'oracle';
+  addresses: string[];
+}
 
 export interface TestCluster {
   /** The shards (kill/restart them through `shards.servers[i]`). */
@@ -12,41 +16,50 @@ export interface TestCluster {
   readonly shardUrls: string[];
   /** The oracle's own Postgres (its meta table), separate from the shards so shard faults leave it alone. */
   readonly oracleDatabase: PostgresServer;
-  /** gRPC address of the oracle process, once the real oracle is wired in. */
-  readonly oracleAddress: string | undefined;
+  /** The real `percolator oracle` process (kill/restart it for oracle faults). */
+  readonly oracle: OracleProcess;
+  /** gRPC host:port of the oracle. */
+  readonly oracleAddress: string;
   readonly timestampSpec: TimestampSourceSpec;
-  /** A new client of the cluster's timestamp source (close it when done). */
+  /** A new oracle client (close it when done). */
   createTimestampSource(): Promise<TimestampSource>;
   destroy(): Promise<void>;
 }
 
 /**
- * N throwaway shards (fsync off) plus a timestamp source shared by every
- * process of the test: the fixture the engine, client, anomaly and bench
- * suites share. One per test file; `destroy()` in afterAll.
+ * N throwaway shards (fsync off), a Postgres for the oracle's meta table and
+ * a real oracle process: the fixture the engine, client, anomaly and bench
+ * suites share. One per test file; `destroy()` in afterAll. Needs dist/
+ * (`npm run build`) for the oracle process.
  */
 export async function startTestCluster(options: { shards?: number } = {}): Promise<TestCluster> {
   const [shards, oracleDatabase] = await Promise.all([
     PostgresCluster.start(options.shards ?? 3, { unsafeFast: true }),
     PostgresServer.create({ unsafeFast: true }),
   ]);
-  const spec: TimestampSourceSpec = { kind: 'sequence', url: oracleDatabase.url };
-  const probe = await timestampSourceFromSpec(spec);
-  await probe.close();
+  let oracle: OracleProcess;
+  try {
+    oracle = await startOracleProcess({ metaUrl: oracleDatabase.url });
+  } catch (error) {
+    await Promise.all([shards.destroy(), oracleDatabase.destroy()]);
+    throw error;
+  }
+  const spec: TimestampSourceSpec = { kind: 'oracle', addresses: [oracle.address] };
   return {
     shards,
     shardUrls: shards.urls,
     oracleDatabase,
-    oracleAddress: undefined,
+    oracle,
+    oracleAddress: oracle.address,
     timestampSpec: spec,
     createTimestampSource: () => timestampSourceFromSpec(spec),
     async destroy() {
+      await oracle.kill('SIGKILL').catch(() => {});
       await Promise.all([shards.destroy(), oracleDatabase.destroy()]);
     },
   };
 }
 
 export async function timestampSourceFromSpec(spec: TimestampSourceSpec): Promise<TimestampSource> {
-  if (spec.kind === 'sequence') return SequenceTimestampSource.create(spec.url);
-  throw new Error('oracle timestamp source not wired in yet');
+  return createOracleClient({ addresses: spec.addresses });
 }
