@@ -22,6 +22,24 @@ export class OracleUnavailableError extends PercolatorError {
   readonly retryable = true;
 }
 
+/**
+ * The oracle process asked is not the leader (or its lease may have run out).
+ * Clients follow `leaderAddress` when it is known. Nothing was handed out.
+ */
+export class OracleNotLeaderError extends PercolatorError {
+  readonly code = 'ORACLE_NOT_LEADER';
+  readonly retryable = true;
+  constructor(readonly leaderAddress: string | undefined, reason: string) {
+    super(`not the oracle leader (${reason})${leaderAddress ? `; the leader is at ${leaderAddress}` : '; leader unknown'}`);
+  }
+}
+
+/** The oracle refused the request itself (bad count, missing or wrong token, TLS refused): retrying cannot help. */
+export class OracleRequestRejectedError extends PercolatorError {
+  readonly code = 'ORACLE_REQUEST_REJECTED';
+  readonly retryable = false;
+}
+
 /** Another transaction wrote (or is writing) a key this one wants to write. */
 export class WriteConflictError extends PercolatorError {
   readonly code = 'WRITE_CONFLICT';
@@ -122,6 +140,12 @@ export class InvalidInputError extends PercolatorError {
 /** A transaction object used after it committed or rolled back. */
 export class TransactionClosedError extends PercolatorError {
   readonly code = 'TRANSACTION_CLOSED';
+  readonly retryable = false;
+}
+
+/** A database used after `db.close()`. */
+export class DatabaseClosedError extends PercolatorError {
+  readonly code = 'DATABASE_CLOSED';
   readonly retryable = false;
 }
 

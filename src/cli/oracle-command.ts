@@ -1,6 +1,110 @@
-export const help = `usage: percolator oracle --meta <postgres-url> [--listen 127.0.0.1:7070]
-(not implemented yet)`;
-export async function run(_argv: string[]): Promise<number> {
-  console.error('percolator oracle: not implemented yet');
-  return 1;
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PercolatorError } from '../errors.js';
+import { createCliLogger } from '../logger.js';
+import { offsetFileClock, systemClock } from '../oracle/clock.js';
+import { parseDurationMs } from '../oracle/duration.js';
+import { ORACLE_DEFAULTS, startOracleServer } from '../oracle/oracle-server.js';
+
+export const help = `usage: percolator oracle --meta <postgres-url> [options]
+
+Runs one timestamp oracle process. Start several against the same meta
+database for high availability: one holds the lease and serves (leader), the
+others are standbys that answer with the leader's address and take over
+within about one lease after the leader dies or is paused.
+
+  --meta <url>              postgres:// URL of the meta database (required; or PERCOLATOR_ORACLE_META)
+  --listen <host:port>      gRPC address (default ${ORACLE_DEFAULTS.listen}; port 0 = any free port)
+  --advertise <host:port>   address clients are redirected to (default: the bound listen address)
+  --lease <duration>        leader lease (default ${ORACLE_DEFAULTS.leaseMs}ms); a standby takes over after it runs out
+  --window <duration>       how far ahead the timestamp limit is persisted (default ${ORACLE_DEFAULTS.windowMs}ms)
+  --max-count <n>           largest range one request may ask for (default ${ORACLE_DEFAULTS.maxCount}, at most 262144)
+  --tls-cert <file>         PEM certificate chain: serve TLS
+  --tls-key <file>          PEM private key for --tls-cert
+  --tls-ca <file>           PEM CA: require client certificates signed by it (mutual TLS)
+  --token <token>           require "authorization: Bearer <token>" (or PERCOLATOR_ORACLE_TOKEN, --token-file)
+  --token-file <file>       read the token from a file
+  --metrics-listen <host:port>  serve Prometheus metrics at GET /metrics
+  --test-clock-offset-file <file>  TESTS ONLY: add the integer milliseconds in this file to the wall clock
+
+Prints one JSON line per state change on stdout ({"event":"listening"|"leader"|"follower"|"stopped",...});
+logs go to stderr (PERCOLATOR_LOG_LEVEL). SIGTERM/SIGINT: stop serving, release the lease, exit 0.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      meta: { type: 'string' },
+      listen: { type: 'string' },
+      advertise: { type: 'string' },
+      lease: { type: 'string' },
+      window: { type: 'string' },
+      'max-count': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      'test-clock-offset-file': { type: 'string' },
+    },
+  });
+  const metaUrl = values.meta ?? process.env.PERCOLATOR_ORACLE_META;
+  if (!metaUrl) {
+    console.error('percolator oracle: --meta <postgres-url> is required\n\n' + help);
+    return 2;
+  }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    console.error('percolator oracle: --tls-cert and --tls-key go together');
+    return 2;
+  }
+  const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.PERCOLATOR_ORACLE_TOKEN);
+  const logger = createCliLogger();
+  const event = (fields: Record<string, unknown>): void => {
+    process.stdout.write(`${JSON.stringify(fields)}\n`);
+  };
+
+  let oracle;
+  try {
+    oracle = await startOracleServer({
+      metaUrl,
+      listen: values.listen,
+      advertise: values.advertise,
+      leaseMs: values.lease ? parseDurationMs(values.lease) : undefined,
+      windowMs: values.window ? parseDurationMs(values.window) : undefined,
+      maxCount: values['max-count'] ? Number(values['max-count']) : undefined,
+      tls: values['tls-cert']
+        ? {
+            cert: readFileSync(values['tls-cert']),
+            key: readFileSync(values['tls-key']!),
+            ca: values['tls-ca'] ? readFileSync(values['tls-ca']) : undefined,
+          }
+        : undefined,
+      token: token || undefined,
+      metricsListen: values['metrics-listen'],
+      clock: values['test-clock-offset-file'] ? offsetFileClock(values['test-clock-offset-file']) : systemClock,
+      logger,
+      onRoleChange: (role, info) => event({ event: role, epoch: info.epoch.toString(), leader: info.leaderAddress }),
+    });
+  } catch (error) {
+    const message = error instanceof PercolatorError || error instanceof RangeError ? error.message : String(error);
+    console.error(`percolator oracle: could not start: ${message}`);
+    logger.error({ err: error }, 'oracle start failed');
+    return 1;
+  }
+  event({ event: 'listening', address: oracle.address, advertise: oracle.advertiseAddress, metrics: oracle.metricsAddress ?? null, nodeId: oracle.node.id, pid: process.pid });
+
+  const running = oracle;
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+  await running.close();
+  event({ event: 'stopped' });
+  return 0;
 }

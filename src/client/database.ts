@@ -1,0 +1,166 @@
+import type { Registry } from 'prom-client';
+import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TimestampSource } from '../oracle/timestamp-source.js';
+import type { Timestamp } from '../timestamp.js';
+import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
+import type { ClientMetrics } from './client-metrics.js';
+import type { QueryContext, Session } from './query-context.js';
+import { QueryFacade } from './query-facade.js';
+import type { RetryBackoff } from './retry-backoff.js';
+import { SnapshotReader } from './snapshot-reader.js';
+import type { TableRegistry } from './table-registry.js';
+import { Transaction } from './transaction.js';
+import { TransactionRunner, type RunOptions } from './transaction-runner.js';
+
+/** Options of one `db.transaction()` call, overriding the database's defaults. */
+export interface TransactionOptions {
+  isolation?: IsolationLevel;
+  /** Retries after retryable errors (write conflicts, lock waits, ...); 0 disables retrying. */
+  maxRetries?: number;
+}
+
+/** @internal Everything a Database is made of; built by percolator(). */
+export interface DatabaseParts {
+  readonly engine: TransactionEngine;
+  readonly tables: TableRegistry;
+  readonly timestampSource: TimestampSource;
+  /** Closed with the database when percolator() created it. */
+  readonly ownsTimestampSource: boolean;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly metrics: ClientMetrics;
+  readonly defaults: Omit<RunOptions, 'readTs'>;
+}
+
+/**
+ * A connection to the shards and the oracle, made by `percolator()`. Queries
+ * on it outside a transaction run on their own: reads at a fresh snapshot,
+ * writes in their own (retried) transaction.
+ */
+export class Database<TSchema> extends QueryFacade<TSchema> {
+  private readonly runner: TransactionRunner;
+  private closed = false;
+
+  /** @internal */
+  constructor(private readonly parts: DatabaseParts) {
+    const context: QueryContext = {
+      tables: parts.tables,
+      shardOf: (meta, row) => parts.engine.shardOf(meta, row),
+      run: (mode, work) => this.runAlone(mode, work),
+    };
+    super(context);
+    this.runner = new TransactionRunner(parts.engine, parts.metrics, parts.logger);
+  }
+
+  /** The prom-client registry holding this database's metrics (the one passed to percolator(), or its own). */
+  get registry(): Registry {
+    return this.parts.registry;
+  }
+
+  /** Number of shards. */
+  get shardCount(): number {
+    return this.parts.engine.shardCount;
+  }
+
+  /**
+   * Creates (or upgrades) the versioned storage of every schema table on every shard. Idempotent.
+   * @example
+   * const db = await percolator({ oracle: ['127.0.0.1:7070'], shards, schema: { accounts, orders } });
+   * await db.migrate();
+   */
+  async migrate(): Promise<void> {
+    this.checkOpen();
+    await this.parts.engine.migrate(this.parts.tables.tables);
+  }
+
+  /**
+   * Runs `fn` in one snapshot-isolated (or serializable) transaction across
+   * all shards and commits it. Retryable failures (write conflicts, lock
+   * waits, serialization failures, shard outages before the commit point)
+   * run `fn` again with backoff, up to `maxRetries` times, so `fn` must be
+   * safe to run more than once. `tx.rollback()` or any error thrown by `fn`
+   * rolls back and rejects with that error.
+   * @example
+   * await db.transaction(async (tx) => {
+   *   const [a] = await tx.select().from(accounts).where(eq(accounts.id, 1));
+   *   await tx.update(accounts).set({ balance: a.balance - 10 }).where(eq(accounts.id, 1));
+   *   await tx.insert(orders).values({ id: 7, accountId: 1, amount: 10 });
+   * });
+   */
+  async transaction<T>(fn: (tx: Transaction<TSchema>) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    this.checkOpen();
+    const runOptions = this.runOptions(options);
+    return this.runner.run(async (engineTx) => {
+      const tx = new Transaction<TSchema>(this.parts.tables, (meta, row) => this.parts.engine.shardOf(meta, row), engineTx);
+      try {
+        const result = await fn(tx);
+        if (tx.session.rollbackRequested) throw new TransactionRollbackError();
+        return result;
+      } finally {
+        tx.session.end();
+      }
+    }, runOptions);
+  }
+
+  /**
+   * Read-only queries at an older timestamp (every shard as of `ts`).
+   * @example
+   * const before = await db.asOf(ts).select().from(accounts);
+   */
+  asOf(ts: Timestamp): SnapshotReader<TSchema> {
+    if (typeof ts !== 'bigint' || ts <= 0n) throw new InvalidInputError(`asOf expects a positive bigint timestamp, got ${String(ts)}`);
+    return new SnapshotReader<TSchema>({
+      tables: this.parts.tables,
+      shardOf: (meta, row) => this.parts.engine.shardOf(meta, row),
+      run: (_mode, work) => this.runAlone('read', work, ts),
+    });
+  }
+
+  /** A fresh timestamp from the oracle: every transaction committed before this call is visible at it (use with asOf). */
+  async currentTimestamp(): Promise<Timestamp> {
+    this.checkOpen();
+    return this.parts.timestampSource.getTimestamp();
+  }
+
+  /** Closes the shard pools (and the oracle client percolator() created). Pending transactions fail. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.parts.engine.close();
+    if (this.parts.ownsTimestampSource) await this.parts.timestampSource.close();
+  }
+
+  private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp): Promise<T> {
+    this.checkOpen();
+    const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs };
+    return this.runner.run((engineTx) => work({ engineTx }), options);
+  }
+
+  private runOptions(options: TransactionOptions): RunOptions {
+    const isolation = options.isolation ?? this.parts.defaults.isolation;
+    const maxRetries = options.maxRetries ?? this.parts.defaults.maxRetries;
+    checkIsolation(isolation);
+    checkMaxRetries(maxRetries);
+    return { ...this.parts.defaults, isolation, maxRetries };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new DatabaseClosedError('the database was closed');
+  }
+}
+
+/** @internal */
+export function checkIsolation(isolation: unknown): asserts isolation is IsolationLevel {
+  if (isolation !== 'snapshot' && isolation !== 'serializable') {
+    throw new InvalidInputError(`isolation must be 'snapshot' or 'serializable', got ${String(isolation)}`);
+  }
+}
+
+/** @internal */
+export function checkMaxRetries(maxRetries: unknown): asserts maxRetries is number {
+  if (typeof maxRetries !== 'number' || !Number.isSafeInteger(maxRetries) || maxRetries < 0) {
+    throw new InvalidInputError(`maxRetries must be a non-negative integer, got ${String(maxRetries)}`);
+  }
+}
+

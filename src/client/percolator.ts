@@ -1,0 +1,127 @@
+import type { PgTable } from 'drizzle-orm/pg-core';
+import { Registry } from 'prom-client';
+import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { TimestampSource } from '../oracle/timestamp-source.js';
+import type { IsolationLevel } from '../txn/engine-contract.js';
+import { clientMetrics } from './client-metrics.js';
+import { createEngine, createOracle, type PoolOptions } from './component-loader.js';
+import { checkIsolation, checkMaxRetries, Database } from './database.js';
+import { probeShards, redactUrl } from './probe-shards.js';
+import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
+import { TableRegistry } from './table-registry.js';
+import type { ShardKeys } from './types.js';
+
+/** Options of percolator(). */
+export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
+  /** Oracle addresses (`host:port`, any member of the oracle group), or your own TimestampSource. */
+  oracle: readonly string[] | TimestampSource;
+  /** Postgres connection URLs of the shards, in a fixed order (the order decides row placement). */
+  shards: readonly string[];
+  /** The drizzle tables, e.g. `{ accounts, orders }`; every table needs a primary key. */
+  schema: TSchema;
+  /** Per table, a prefix of its primary key placing related rows on one shard, e.g. `{ orders: ['accountId'] }`. */
+  shardKeys?: ShardKeys<TSchema>;
+  /** pino logger; silent by default. */
+  logger?: Logger;
+  /** prom-client registry for the metrics; a private one (`db.registry`) by default. */
+  registry?: Registry;
+  /** Default isolation of db.transaction (default 'snapshot'). */
+  isolation?: IsolationLevel;
+  /** Default retries after retryable errors (default 10). */
+  maxRetries?: number;
+  retryBackoff?: RetryBackoff;
+  /** Connection pool of each shard. */
+  pool?: PoolOptions;
+  /** Lifetime of a lock without heartbeat, after which others may roll it back. */
+  lockTtlMs?: number;
+  /** How long a reader waits on a live lock before LockWaitTimeoutError. */
+  lockWaitTimeoutMs?: number;
+}
+
+const DEFAULT_MAX_RETRIES = 10;
+/** How long percolator() waits for each shard and for the oracle before giving up. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Connects to the shards and the timestamp oracle and returns a Drizzle-style
+ * database whose transactions are snapshot-isolated across all shards.
+ * Checks the schema first (SchemaError), then that every shard
+ * (ShardUnavailableError) and the oracle (OracleUnavailableError) answer.
+ * @example
+ * import { pgTable, integer } from 'drizzle-orm/pg-core';
+ * import { eq } from 'drizzle-orm';
+ * import { percolator } from 'pg-percolator';
+ *
+ * const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull() });
+ * const db = await percolator({ oracle: ['127.0.0.1:7070'], shards: [url1, url2, url3], schema: { accounts } });
+ * await db.migrate();
+ * await db.insert(accounts).values({ id: 1, balance: 100 });
+ * const [a] = await db.select().from(accounts).where(eq(accounts.id, 1));
+ * await db.close();
+ */
+export async function percolator<TSchema extends Record<string, PgTable>>(options: PercolatorOptions<TSchema>): Promise<Database<TSchema>> {
+  const { shards, logger = silentLogger, registry = new Registry() } = options;
+  const tables = new TableRegistry(options.schema, (options.shardKeys ?? {}) as Record<string, readonly string[]>);
+  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string')) {
+    throw new InvalidInputError('shards must be a non-empty array of Postgres connection URLs');
+  }
+  const isolation = options.isolation ?? 'snapshot';
+  const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+  checkIsolation(isolation);
+  checkMaxRetries(maxRetries);
+  const backoff = resolveBackoff(options.retryBackoff);
+  const log = logger.child({ component: 'percolator' });
+
+  await probeShards(shards, CONNECT_TIMEOUT_MS);
+  const ownsTimestampSource = Array.isArray(options.oracle);
+  const timestampSource = await connectOracle(options.oracle, log, registry);
+  try {
+    const engine = await createEngine({
+      shards,
+      timestampSource,
+      logger: log,
+      registry,
+      pool: options.pool,
+      lockTtlMs: options.lockTtlMs,
+      lockWaitTimeoutMs: options.lockWaitTimeoutMs,
+    });
+    log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
+    return new Database<TSchema>({
+      engine,
+      tables,
+      timestampSource,
+      ownsTimestampSource,
+      logger: log,
+      registry,
+      metrics: clientMetrics(registry),
+      defaults: { isolation, maxRetries, backoff },
+    });
+  } catch (error) {
+    if (ownsTimestampSource) await timestampSource.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Creates the oracle client if given addresses, and makes sure a timestamp can be had. */
+async function connectOracle(oracle: readonly string[] | TimestampSource, logger: Logger, registry: Registry): Promise<TimestampSource> {
+  if (Array.isArray(oracle)) {
+    if (oracle.length === 0 || !oracle.every((a) => typeof a === 'string')) throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
+  } else if (typeof (oracle as TimestampSource)?.getTimestamp !== 'function') {
+    throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
+  }
+  const source = Array.isArray(oracle)
+    ? createOracle({ addresses: oracle as readonly string[], deadlineMs: CONNECT_TIMEOUT_MS, logger, registry })
+    : (oracle as TimestampSource);
+  try {
+    await source.getTimestamp({ signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
+    return source;
+  } catch (error) {
+    if (Array.isArray(oracle)) await source.close().catch(() => {});
+    if (error instanceof OracleUnavailableError) throw error;
+    const where = Array.isArray(oracle) ? (oracle as readonly string[]).join(', ') : 'the given TimestampSource';
+    throw new OracleUnavailableError(`timestamp oracle (${where}) did not answer: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}

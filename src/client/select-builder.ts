@@ -1,0 +1,106 @@
+import type { SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { InvalidInputError } from '../errors.js';
+import { checkFilter } from './filter-validation.js';
+import { parseOrderBy } from './order-by.js';
+import { project, resolveProjection } from './projection.js';
+import type { QueryContext } from './query-context.js';
+import { readRows } from './read-rows.js';
+import { ThenableQuery } from './thenable-query.js';
+import type { SchemaTables, SelectedFields, SelectedRow } from './types.js';
+
+/**
+ * First step of a select: `db.select()` or `db.select({ alias: table.column })`;
+ * name the table with `.from(table)`.
+ */
+export class SelectBuilder<TSchema, TFields extends SelectedFields | undefined> {
+  /** @internal */
+  constructor(
+    private readonly context: QueryContext,
+    private readonly fields: TFields,
+  ) {}
+
+  /**
+   * @example
+   * const rich = await db.select().from(accounts).where(gt(accounts.balance, 1000));
+   */
+  from<TTable extends SchemaTables<TSchema>>(
+    table: TTable,
+  ): SelectQuery<TTable, TFields extends SelectedFields ? SelectedRow<TFields> : TTable['$inferSelect']> {
+    return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [] });
+  }
+}
+
+interface SelectConfig {
+  readonly table: PgTable;
+  readonly fields: SelectedFields | undefined;
+  readonly where?: SQL | undefined;
+  readonly orderBy: readonly unknown[];
+  readonly limit?: number;
+  readonly offset?: number;
+  readonly lock?: 'update';
+}
+
+/**
+ * A select over one table, run at the snapshot of its transaction (with the
+ * transaction's own writes). Immutable: every method returns a new query.
+ */
+export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRow[]> {
+  /** @internal */
+  constructor(
+    private readonly context: QueryContext,
+    private readonly config: SelectConfig,
+  ) {
+    super();
+  }
+
+  /** Filter with drizzle operators (eq, and, or, gt, inArray, like, isNull, ...); pushed into SQL on each shard. */
+  where(condition: SQL | undefined): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, where: condition });
+  }
+
+  /**
+   * Order by columns of the table, `asc(column)` or `desc(column)`; merged across shards.
+   * @example
+   * await db.select().from(orders).orderBy(desc(orders.amount), orders.id).limit(10);
+   */
+  orderBy(...columns: (PgColumn | SQL)[]): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, orderBy: columns });
+  }
+
+  limit(count: number): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, limit: count });
+  }
+
+  offset(count: number): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, offset: count });
+  }
+
+  /** `for update`: lock the matching rows when read (pessimistic locking, if the engine supports it). */
+  for(strength: 'update'): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, lock: strength });
+  }
+
+  /** @internal */
+  protected override async execute(): Promise<TRow[]> {
+    const { table, fields, where, orderBy, limit, offset, lock } = this.config;
+    const meta = this.context.tables.metaOf(table);
+    const projection = fields ? resolveProjection(meta, fields, `select from ${meta.name}`) : undefined;
+    const plan = {
+      meta,
+      where: checkFilter(meta, where, 'where'),
+      orderBy: parseOrderBy(meta, orderBy),
+      limit: checkCount(limit, 'limit'),
+      offset: checkCount(offset, 'offset'),
+      lock,
+    };
+    const rows = await this.context.run(lock ? 'write' : 'read', (session) => readRows(this.context, session, plan));
+    return project(rows, projection) as TRow[];
+  }
+}
+
+function checkCount(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError(`${name} must be a non-negative integer, got ${String(value)}`);
+  return value;
+}

@@ -1,0 +1,41 @@
+import { is, SQL, StringChunk } from 'drizzle-orm';
+
+/**
+ * @internal The meaningful chunks of a drizzle SQL node: empty string chunks
+ * dropped and single-element wrappers (`and(x)`, `sql`${x}``) unwrapped, so
+ * that `eq(col, v)` reads as [Column, ' = ', Param] and
+ * `and(a, b)` as ['(', SQL[a, ' and ', b], ')'].
+ */
+export function meaningfulChunks(node: SQL): unknown[] {
+  let chunks = node.queryChunks.filter((c) => !(is(c, StringChunk) && c.value.join('') === ''));
+  while (chunks.length === 1 && is(chunks[0], SQL)) {
+    chunks = (chunks[0] as SQL).queryChunks.filter((c) => !(is(c, StringChunk) && c.value.join('') === ''));
+  }
+  return chunks;
+}
+
+/** @internal The text of a string chunk, or undefined for anything else. */
+export function chunkText(chunk: unknown): string | undefined {
+  return is(chunk, StringChunk) ? chunk.value.join('') : undefined;
+}
+
+/**
+ * @internal If `node` is `(c1 <sep> c2 <sep> ...)` as drizzle's and()/or()
+ * build it, the operands; otherwise undefined.
+ */
+export function junctionOperands(node: SQL, separator: ' and ' | ' or '): SQL[] | undefined {
+  const chunks = meaningfulChunks(node);
+  if (chunks.length !== 3 || chunkText(chunks[0]) !== '(' || chunkText(chunks[2]) !== ')' || !is(chunks[1], SQL)) return undefined;
+  const inner = (chunks[1] as SQL).queryChunks;
+  const operands: SQL[] = [];
+  for (const [i, chunk] of inner.entries()) {
+    if (i % 2 === 1) {
+      if (chunkText(chunk) !== separator) return undefined;
+    } else if (is(chunk, SQL)) {
+      operands.push(chunk);
+    } else {
+      return undefined;
+    }
+  }
+  return operands.length >= 2 ? operands : undefined;
+}

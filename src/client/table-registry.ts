@@ -1,0 +1,38 @@
+import { getTableName, is } from 'drizzle-orm';
+import { PgTable } from 'drizzle-orm/pg-core';
+import { SchemaError } from '../errors.js';
+import { describeTable, type TableMeta } from '../schema/table-meta.js';
+
+/** @internal The user's schema: drizzle tables by property name, each described once. */
+export class TableRegistry {
+  private readonly byTable = new Map<PgTable, TableMeta>();
+
+  constructor(schema: Readonly<Record<string, unknown>>, shardKeys: Readonly<Record<string, readonly string[] | undefined>> = {}) {
+    if (typeof schema !== 'object' || schema === null) throw new SchemaError('schema must be an object of drizzle pgTable definitions, e.g. { accounts, orders }');
+    const names = new Map<string, string>();
+    for (const [property, table] of Object.entries(schema)) {
+      if (!is(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable`);
+      const meta = describeTable(table, { shardKey: shardKeys[property] });
+      const clash = names.get(meta.name);
+      if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${meta.name}"`);
+      names.set(meta.name, property);
+      this.byTable.set(table, meta);
+    }
+    for (const property of Object.keys(shardKeys)) {
+      if (!(property in schema)) throw new SchemaError(`shardKeys.${property} names no table of the schema (tables: ${Object.keys(schema).join(', ')})`);
+    }
+    if (this.byTable.size === 0) throw new SchemaError('schema has no tables');
+  }
+
+  get tables(): TableMeta[] {
+    return [...this.byTable.values()];
+  }
+
+  /** The meta of a table of the schema; SchemaError for anything else. */
+  metaOf(table: unknown): TableMeta {
+    const meta = is(table, PgTable) ? this.byTable.get(table) : undefined;
+    if (meta) return meta;
+    const what = is(table, PgTable) ? `table "${getTableName(table)}"` : `${String(table)} (not a drizzle table)`;
+    throw new SchemaError(`${what} is not in the schema given to percolator() (tables: ${this.tables.map((t) => t.name).join(', ')})`);
+  }
+}

@@ -1,0 +1,10 @@
+import { MAX_LOGICAL } from '../timestamp.js';
+
+/** Trailer naming the leader on a not-leader error, so that clients redirect without guessing. */
+export const LEADER_TRAILER = 'percolator-oracle-leader';
+
+/** A range must fit in one millisecond's logical space (the allocator moves to the next ms, never splits). */
+export const HARD_MAX_COUNT = Number(MAX_LOGICAL) + 1;
+
+/** The server's default cap on one request's count; clients split larger batches. */
+export const DEFAULT_MAX_COUNT = 100_000;

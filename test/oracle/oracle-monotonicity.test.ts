@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { checkHistory, runHistoryClient, type RangeRecord } from './support/history.js';
+import { createMetaDatabase } from './support/meta-database.js';
+
+describe('oracle monotonicity', () => {
+  let meta: PostgresServer;
+  const oracles: OracleProcess[] = [];
+  beforeAll(async () => {
+    meta = await PostgresServer.create({ unsafeFast: true });
+  });
+  afterAll(async () => {
+    await Promise.all(oracles.map((o) => o.kill()));
+    await meta?.destroy();
+  });
+
+  it('the history checker catches overlaps and real-time order violations', () => {
+    const r = (sent: number, received: number, first: number, count: number): RangeRecord => ({
+      sentNs: BigInt(sent),
+      receivedNs: BigInt(received),
+      first: BigInt(first),
+      count,
+    });
+    expect(checkHistory([r(0, 10, 100, 5), r(20, 30, 105, 1), r(5, 25, 50, 3)])).toEqual([]);
+    expect(checkHistory([r(0, 10, 100, 5), r(20, 30, 104, 1)])[0]).toMatch(/overlap/);
+    expect(checkHistory([r(0, 10, 100, 5), r(20, 30, 90, 1)])[0]).toMatch(/real-time order/);
+  });
+
+  it('hands out non-overlapping, real-time ordered ranges to many clients in several processes', async () => {
+    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1500ms'] });
+    oracles.push(oracle);
+    const runs = await Promise.all(
+      [0, 1, 2].map(() => runHistoryClient({ addresses: [oracle.address], callers: 40, durationMs: 2000, maxCount: 100 })),
+    );
+    const records = runs.flatMap((run) => run.records);
+    for (const run of runs) expect(run.errors).toEqual({});
+    expect(records.length).toBeGreaterThan(1000);
+    expect(checkHistory(records)).toEqual([]);
+  });
+
+  it('stays above everything served before a kill -9 and restart', async () => {
+    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1s'] });
+    oracles.push(oracle);
+    const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
+    try {
+      const before = await Promise.all(Array.from({ length: 500 }, () => client.getTimestamp()));
+      const highestBefore = before.reduce((a, b) => (a > b ? a : b));
+      // Clients keep asking across the crash; they must wait, never get anything lower.
+      const during = runHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 3000, maxCount: 50 });
+      await new Promise((r) => setTimeout(r, 300));
+      await oracle.kill('SIGKILL');
+      await oracle.restart();
+      const after = await client.getTimestamp();
+      expect(after).toBeGreaterThan(highestBefore);
+      const run = await during;
+      expect(run.records.length).toBeGreaterThan(0);
+      expect(checkHistory(run.records)).toEqual([]);
+      expect(Math.min(...run.records.map((x) => Number(x.first - highestBefore)))).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
+  });
+});

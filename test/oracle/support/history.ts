@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { compiledPath } from '../../../src/oracle/package-root.js';
+
+/** One successful call: sent and answered (CLOCK_MONOTONIC ns), and the range [first, first + count). */
+export interface RangeRecord {
+  sentNs: bigint;
+  receivedNs: bigint;
+  first: bigint;
+  count: number;
+}
+
+export interface ClientRun {
+  records: RangeRecord[];
+  errors: Record<string, number>;
+}
+
+/** Runs test/oracle/fixtures/history-client in its own node process (from dist/). */
+export function runHistoryClient(options: {
+  addresses: string[];
+  callers: number;
+  durationMs: number;
+  maxCount: number;
+  deadlineMs?: number;
+  token?: string;
+}): Promise<ClientRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [compiledPath('test/oracle/fixtures/history-client'), JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`history client exited with ${code}: ${stderr}`));
+      const parsed = JSON.parse(stdout) as { records: string[]; errors: Record<string, number> };
+      resolve({
+        errors: parsed.errors,
+        records: parsed.records.map((line) => {
+          const [sent, received, first, count] = line.split(',');
+          return { sentNs: BigInt(sent!), receivedNs: BigInt(received!), first: BigInt(first!), count: Number(count) };
+        }),
+      });
+    });
+  });
+}
+
+/**
+ * The oracle's promise, checked over calls from any number of processes:
+ * 1. ranges never overlap (every timestamp is handed out at most once);
+ * 2. if call A was answered before call B was sent, all of A is below all of B.
+ * Returns descriptions of violations (empty when the history is good).
+ */
+export function checkHistory(records: RangeRecord[]): string[] {
+  const violations: string[] = [];
+  const byFirst = [...records].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  for (let i = 1; i < byFirst.length; i++) {
+    const previous = byFirst[i - 1]!;
+    if (previous.first + BigInt(previous.count) > byFirst[i]!.first) {
+      violations.push(`overlap: [${previous.first}+${previous.count}) and [${byFirst[i]!.first}+${byFirst[i]!.count})`);
+    }
+  }
+  const byReceived = [...records].sort((a, b) => (a.receivedNs < b.receivedNs ? -1 : a.receivedNs > b.receivedNs ? 1 : 0));
+  const bySent = [...records].sort((a, b) => (a.sentNs < b.sentNs ? -1 : a.sentNs > b.sentNs ? 1 : 0));
+  let highestAnswered = -1n;
+  let answered: RangeRecord | undefined;
+  let j = 0;
+  for (const b of bySent) {
+    while (j < byReceived.length && byReceived[j]!.receivedNs < b.sentNs) {
+      const a = byReceived[j++]!;
+      const last = a.first + BigInt(a.count) - 1n;
+      if (last > highestAnswered) {
+        highestAnswered = last;
+        answered = a;
+      }
+    }
+    if (b.first <= highestAnswered) {
+      violations.push(`real-time order: a call answered before another was sent got ${answered!.first}+${answered!.count}, the later call got ${b.first}`);
+      if (violations.length > 20) break;
+    }
+  }
+  return violations;
+}
