@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { SchemaError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createOracleClient } from '../oracle/oracle-client.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { TransactionEngine } from '../txn/engine-contract.js';
 
@@ -23,10 +24,9 @@ export interface PoolOptions {
   idleTimeoutMillis?: number;
 }
 
-// The engine and the oracle client are built in parallel with the client;
-// until they land, they are loaded by name so that the tree compiles.
+// The engine is built in parallel with the client; until it lands on main it
+// is loaded by name so that the tree compiles.
 const ENGINE_MODULE: string = '../txn/transaction-engine.js';
-const ORACLE_MODULE: string = '../oracle/oracle-client.js';
 
 /** @internal */
 export async function createEngine(options: EngineOptions): Promise<TransactionEngine> {
@@ -37,9 +37,6 @@ export async function createEngine(options: EngineOptions): Promise<TransactionE
 }
 
 /** @internal */
-export async function createOracle(options: { addresses: readonly string[]; deadlineMs: number; logger: Logger }): Promise<TimestampSource> {
-  const module = (await import(ORACLE_MODULE).catch((error: unknown) => {
-    throw new SchemaError(`the oracle client is not available (${ORACLE_MODULE})`, { cause: error });
-  })) as { createOracleClient(options: { addresses: readonly string[]; deadlineMs: number; logger: Logger }): TimestampSource | Promise<TimestampSource> };
-  return module.createOracleClient(options);
+export function createOracle(options: { addresses: readonly string[]; deadlineMs: number; logger: Logger; registry: Registry }): TimestampSource {
+  return createOracleClient({ ...options, addresses: [...options.addresses] });
 }

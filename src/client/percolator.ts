@@ -75,7 +75,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
 
   await probeShards(shards, CONNECT_TIMEOUT_MS);
   const ownsTimestampSource = Array.isArray(options.oracle);
-  const timestampSource = await connectOracle(options.oracle, log);
+  const timestampSource = await connectOracle(options.oracle, log, registry);
   try {
     const engine = await createEngine({
       shards,
@@ -104,14 +104,14 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
 }
 
 /** Creates the oracle client if given addresses, and makes sure a timestamp can be had. */
-async function connectOracle(oracle: readonly string[] | TimestampSource, logger: Logger): Promise<TimestampSource> {
+async function connectOracle(oracle: readonly string[] | TimestampSource, logger: Logger, registry: Registry): Promise<TimestampSource> {
   if (Array.isArray(oracle)) {
     if (oracle.length === 0 || !oracle.every((a) => typeof a === 'string')) throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
   } else if (typeof (oracle as TimestampSource)?.getTimestamp !== 'function') {
     throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
   }
   const source = Array.isArray(oracle)
-    ? await createOracle({ addresses: oracle as readonly string[], deadlineMs: CONNECT_TIMEOUT_MS, logger })
+    ? createOracle({ addresses: oracle as readonly string[], deadlineMs: CONNECT_TIMEOUT_MS, logger, registry })
     : (oracle as TimestampSource);
   try {
     await source.getTimestamp({ signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
