@@ -2,7 +2,6 @@ import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import type { TableMeta } from '../schema/table-meta.js';
 import type { Timestamp } from '../timestamp.js';
 import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
 import type { ClientMetrics } from './client-metrics.js';
@@ -135,7 +134,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp): Promise<T> {
     this.checkOpen();
     const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs };
-    return this.runner.run((engineTx) => work({ engineTx, writtenTables: new Set<TableMeta>() }), options);
+    return this.runner.run((engineTx) => work({ engineTx }), options);
   }
 
   private runOptions(options: TransactionOptions): RunOptions {

@@ -49,10 +49,7 @@ export class DeleteQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     const projection = typeof returningFields === 'object' ? resolveProjection(meta, returningFields, `delete(${meta.name}).returning()`) : undefined;
     const deleted = await this.context.run('write', async (session) => {
       const rows = await readRows(this.context, session, { meta, where });
-      if (rows.length > 0) {
-        session.engineTx.delete(meta, rows.map((row) => keyOf(meta, row)));
-        session.writtenTables.add(meta);
-      }
+      if (rows.length > 0) session.engineTx.delete(meta, rows.map((row) => keyOf(meta, row)));
       return rows;
     });
     if (returningFields === undefined) return { rowCount: deleted.length } as TResult;

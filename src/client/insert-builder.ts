@@ -62,7 +62,6 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     }
     await this.context.run('write', async (session) => {
       await session.engineTx.insert(meta, rows);
-      session.writtenTables.add(meta);
     });
     if (this.returningFields === undefined) return { rowCount: rows.length } as TResult;
     return project(rows, projection) as TResult;

@@ -5,12 +5,6 @@ import type { TableRegistry } from './table-registry.js';
 /** @internal One engine transaction as the builders see it. */
 export interface Session {
   readonly engineTx: EngineTransaction;
-  /**
-   * Tables this transaction buffered writes for. Reads of those tables fetch
-   * without a per-shard row cap, so a buffered delete or update can never
-   * push a qualifying row past the cap.
-   */
-  readonly writtenTables: Set<TableMeta>;
 }
 
 /**

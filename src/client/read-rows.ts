@@ -13,7 +13,6 @@ export interface ReadPlan {
   readonly orderBy?: readonly OrderTerm[];
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
-  readonly lock?: 'update' | undefined;
 }
 
 /**
@@ -25,13 +24,13 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
   const { meta, where, orderBy = [], offset = 0, limit } = plan;
   const shards = pinnedShards(meta, where, (row) => context.shardOf(meta, row));
   if (shards?.length === 0) return [];
-  const cap = limit !== undefined && !session.writtenTables.has(meta) ? offset + limit : undefined;
+  // The engine merges buffered writes into each shard's rows before the cap applies.
+  const cap = limit !== undefined ? offset + limit : undefined;
   const rows = await session.engineTx.select(meta, {
     where,
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
     limit: cap,
     shards,
-    lock: plan.lock,
   });
   return mergeOrdered(rows, orderBy, offset, limit);
 }

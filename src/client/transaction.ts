@@ -50,7 +50,6 @@ export class Transaction<TSchema> extends QueryFacade<TSchema> {
 
 /** @internal The state of one user transaction across its queries. */
 export class TransactionSession implements Session {
-  readonly writtenTables = new Set<TableMeta>();
   /** Set by tx.rollback(): the transaction is rolled back even if the callback swallowed the error. */
   rollbackRequested = false;
   private ended = false;

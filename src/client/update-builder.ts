@@ -79,10 +79,7 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
         }
         checkRowSize(meta, image, `update(${meta.name})`);
       }
-      if (updated.length > 0) {
-        session.engineTx.put(meta, updated);
-        session.writtenTables.add(meta);
-      }
+      if (updated.length > 0) session.engineTx.put(meta, updated);
       return updated;
     });
     if (returningFields === undefined) return { rowCount: images.length } as TResult;

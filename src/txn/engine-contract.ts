@@ -12,6 +12,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { Timestamp } from '../timestamp.js';
 import type { TableMeta } from '../schema/table-meta.js';
+import type { ReadSet } from './read-set.js';
 
 export type Row = Record<string, unknown>;
 export type KeyValues = readonly unknown[];
@@ -39,6 +40,10 @@ export interface EngineTransaction {
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
   select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
+  /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
+  getMany(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]>;
+  /** What this transaction read so far (keys and scanned predicates): serializable mode validates it at commit. */
+  readonly readSet: ReadSet;
   /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
   insert(table: TableMeta, rows: readonly Row[]): Promise<void>;
   /** Buffers full new images of rows (insert-or-replace by primary key). */
@@ -63,7 +68,16 @@ export interface TransactionEngine {
   begin(options?: BeginOptions): Promise<EngineTransaction>;
   /** Index of the shard holding rows with these shard-key values (table's shard key, in order). */
   shardOf(table: TableMeta, row: Row): number;
-  /** Creates/upgrades the MVCC storage of these tables on every shard; idempotent. */
+  /** Creates/upgrades the MVCC storage of these tables on every shard; idempotent. Also registers them (see `register`). */
   migrate(tables: readonly TableMeta[]): Promise<void>;
+  /**
+   * Makes tables known without migrating: lock resolution must know the
+   * table of any transaction's primary, including ones written by other
+   * processes. Tables passed to migrate/select/writes are registered too.
+   */
+  register(tables: readonly TableMeta[]): void;
+  /** The client's retry loop reports each retry here (metrics: percolator_retries_total{cause}). */
+  recordRetry(cause: string): void;
+  /** Waits for background work (asynchronous secondaries), then closes the shard pools. */
   close(): Promise<void>;
 }

@@ -1,0 +1,38 @@
+import { ident, storageType } from '../shard/sql-names.js';
+import { readSchemaFile } from './schema-files.js';
+import type { TableMeta } from './table-meta.js';
+
+export interface Migration {
+  /** Unique per shard, e.g. `table/accounts/0001-storage`. */
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Shard-wide migrations (bookkeeping), in order. */
+export function coreMigrations(): Migration[] {
+  return [{ name: 'core/0001-migrations-table', sql: readSchemaFile('core/0001-migrations-table.sql') }];
+}
+
+/**
+ * The storage migrations of one user table, rendered from the templates in
+ * schema/table/ with the table's typed columns. User columns are nullable in
+ * storage (a `del` version or a lock-only row carries no image); not-null
+ * and defaults are the client's checks before anything is written.
+ */
+export function tableMigrations(table: TableMeta): Migration[] {
+  const valueColumns = table.columns.filter((c) => !table.primaryKey.includes(c));
+  const vars: Record<string, string> = {
+    versions: ident(table.versionsTable),
+    locks: ident(table.locksTable),
+    locks_start_index: ident(`${table.locksTable}_start_ts`),
+    pk_defs: table.primaryKey.map((c) => `${ident(c.name)} ${storageType(c.sqlType)} not null`).join(',\n  '),
+    value_defs: valueColumns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)},\n  `).join(''),
+    pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
+  };
+  const sql = readSchemaFile('table/0001-storage.sql').replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const value = vars[name];
+    if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/table/0001-storage.sql`);
+    return value;
+  });
+  return [{ name: `table/${table.name}/0001-storage`, sql }];
+}

@@ -1,0 +1,28 @@
+import { createRequire } from 'node:module';
+import type { ColumnMeta } from '../schema/table-meta.js';
+
+// pg's own parameter serializer (untyped CommonJS internals).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
+
+/**
+ * Values travel to Postgres as text, the same text node-postgres would send
+ * for an ordinary parameter: `column.mapToDriverValue` (drizzle's mapping,
+ * e.g. Date → ISO string, json → JSON text) then pg's own `prepareValue`.
+ * Batches are sent as `text[]` arrays and cast to the column's SQL type in
+ * the statement, so one statement shape serves any number of rows and the
+ * 65,535-parameter limit never applies.
+ */
+export function toDriverText(column: ColumnMeta, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  const driver = (column.column as unknown as { mapToDriverValue(v: unknown): unknown }).mapToDriverValue(value);
+  const prepared = prepareValue(driver);
+  if (prepared === null || prepared === undefined) return null;
+  if (Buffer.isBuffer(prepared)) return `\\x${prepared.toString('hex')}`;
+  return String(prepared);
+}
+
+/** Maps a value as node-postgres parsed it back to the JS value drizzle would give (`$inferSelect`). */
+export function fromDriverValue(column: ColumnMeta, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return (column.column as unknown as { mapFromDriverValue(v: unknown): unknown }).mapFromDriverValue(value);
+}

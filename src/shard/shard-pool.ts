@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { translateShardError } from './shard-errors.js';
+
+export interface ShardPoolOptions {
+  max?: number;
+  idleTimeoutMillis?: number;
+  /** Client-side deadline of one statement; a shard that does not answer in time counts as unavailable. */
+  statementTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+/** A statement with a stable text: prepared once per connection under a name derived from its text. */
+export interface Statement {
+  readonly text: string;
+  readonly values: readonly unknown[];
+}
+
+// Like drizzle's node-postgres driver: dates, timestamps, intervals and their
+// arrays stay strings so that drizzle's column mappers see what they expect.
+const RAW_TYPE_IDS = new Set([1184, 1114, 1082, 1186, 1231, 1115, 1185, 1187, 1182]);
+const drizzleTypes = {
+  getTypeParser: (typeId: number, format?: string) =>
+    RAW_TYPE_IDS.has(typeId) ? (value: string) => value : pg.types.getTypeParser(typeId, format as 'text'),
+};
+
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/**
+ * One shard: a bounded pg pool plus error translation. Every failure that
+ * means "the shard is gone" leaves here as ShardUnavailableError.
+ */
+export class ShardPool {
+  readonly pool: pg.Pool;
+  private readonly names = new Map<string, string>();
+
+  constructor(
+    readonly index: number,
+    readonly url: string,
+    private readonly logger: Logger,
+    options: ShardPoolOptions = {},
+  ) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      query_timeout: options.statementTimeoutMs ?? 30_000,
+      idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
+    });
+    // An idle connection dying (shard restart) must not crash the process.
+    this.pool.on('error', (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'));
+  }
+
+  /** Human-readable shard name for errors: index and host:port, never the password. */
+  get name(): string {
+    try {
+      const u = new URL(this.url);
+      return `#${this.index} (${u.host})`;
+    } catch {
+      return `#${this.index}`;
+    }
+  }
+
+  /** Runs one statement (named/prepared when `prepare` is true) on a pooled connection or the given client. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: Statement,
+    options: { prepare?: boolean; client?: pg.PoolClient } = {},
+  ): Promise<pg.QueryResult<R>> {
+    const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[], types: drizzleTypes } as pg.QueryConfig;
+    if (options.prepare) config.name = this.statementName(statement.text);
+    try {
+      return await (options.client ?? this.pool).query<R>(config);
+    } catch (error) {
+      throw translateShardError(this.name, error);
+    }
+  }
+
+  /** Runs `work` inside one local transaction on one connection. */
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw translateShardError(this.name, error);
+    }
+    let discard: Error | undefined;
+    // A checked-out connection that dies between statements emits 'error';
+    // unhandled, that would crash the process. The next statement fails anyway.
+    const onError = (error: Error): void => {
+      discard = error;
+    };
+    client.on('error', onError);
+    try {
+      await this.query({ text: 'begin', values: [] }, { client });
+      const result = await work(client);
+      await this.query({ text: 'commit', values: [] }, { client });
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch((e: unknown) => {
+        discard = e instanceof Error ? e : new Error(String(e));
+      });
+      throw translateShardError(this.name, error);
+    } finally {
+      // A connection that failed (or whose rollback failed) is discarded, not reused.
+      client.off('error', onError);
+      client.release(discard);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => {});
+  }
+
+  private statementName(text: string): string {
+    let name = this.names.get(text);
+    if (!name) {
+      name = `pc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+}

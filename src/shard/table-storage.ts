@@ -1,0 +1,217 @@
+import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
+import { ident, storageType } from './sql-names.js';
+import type { Statement } from './shard-pool.js';
+
+export type KeyTexts = readonly (string | null)[];
+
+/** One row of a batch written to the locks table. */
+export interface LockWrite {
+  keyTexts: KeyTexts;
+  op: 'put' | 'del' | 'lock';
+  isInsert: boolean;
+  /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
+  valueTexts?: readonly (string | null)[] | undefined;
+}
+
+export interface PrewriteConflictRow {
+  /** Index of the key in the batch. */
+  i: number;
+  kind: 'version' | 'locked' | 'exists';
+  /** commit_ts of the version, or start_ts of the lock. */
+  ts: string;
+  op: string;
+  primary_table: string | null;
+  primary_key: string[] | null;
+  expired: boolean | null;
+}
+
+/**
+ * Every statement the protocol runs against one user table's storage
+ * (`T__versions`, `T__locks`). Batches travel as one `text[]` per column,
+ * unnested and cast in SQL, so each statement's text is fixed per table and
+ * is prepared once per connection whatever the batch size.
+ */
+export class TableStorage {
+  readonly pk: readonly ColumnMeta[];
+  readonly valueColumns: readonly ColumnMeta[];
+  readonly versions: string;
+  readonly locks: string;
+  readonly alias: string;
+  private readonly pkList: string;
+
+  constructor(readonly meta: TableMeta) {
+    this.pk = meta.primaryKey;
+    this.valueColumns = meta.columns.filter((c) => !meta.primaryKey.includes(c));
+    this.versions = ident(meta.versionsTable);
+    this.locks = ident(meta.locksTable);
+    this.alias = ident(meta.name);
+    this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
+  }
+
+  /** `"a" = b.k0::integer and ...` */
+  private pkMatch(tableAlias: string, batchAlias: string): string {
+    return this.pk.map((c, i) => `${tableAlias}.${ident(c.name)} = ${batchAlias}.k${i}::${storageType(c.sqlType)}`).join(' and ');
+  }
+
+  /** `"a" = ($n::text[])[1]::integer and ...` for one key passed as a text[] parameter. */
+  private pkEqualsParam(tableAlias: string, param: number): string {
+    return this.pk
+      .map((c, i) => `${tableAlias}.${ident(c.name)} = ($${param}::text[])[${i + 1}]::${storageType(c.sqlType)}`)
+      .join(' and ');
+  }
+
+  private pkFromParam(param: number): string {
+    return this.pk.map((c, i) => `($${param}::text[])[${i + 1}]::${storageType(c.sqlType)}`).join(', ');
+  }
+
+  private arrays(from: number, count: number): string {
+    return Array.from({ length: count }, (_, i) => `$${from + i}::text[]`).join(', ');
+  }
+
+  private keyNames(): string {
+    return this.pk.map((_, i) => `k${i}`).join(', ');
+  }
+
+  private keyColumnsOf(keys: readonly KeyTexts[]): (string | null)[][] {
+    return this.pk.map((_, i) => keys.map((k) => k[i] ?? null));
+  }
+
+  // ---- prewrite -----------------------------------------------------------
+
+  /**
+   * Writes lock rows; a key already locked (by anyone) is skipped by
+   * ON CONFLICT and shows up in `prewriteCheck`. Waiting on a concurrent
+   * uncommitted lock insert of the same key is Postgres's unique index.
+   */
+  prewriteInsert(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
+    const v = this.valueColumns;
+    const keyCount = this.pk.length;
+    const text = `insert into ${this.locks} (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
+select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, b.op, b.ins::boolean, $2::text, $3::text[], $4::bigint${v
+      .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
+      .join('')}
+from unnest(${this.arrays(5, 2 + keyCount + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+on conflict (${this.pkList}) do nothing`;
+    const values: unknown[] = [
+      startTs.toString(),
+      primaryTable,
+      primaryKey,
+      ttlMs,
+      rows.map((r) => r.op),
+      rows.map((r) => (r.isInsert ? 't' : 'f')),
+      ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
+      ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
+    ];
+    return { text, values };
+  }
+
+  /**
+   * Runs after `prewriteInsert` in the same local transaction but as its own
+   * statement, so its snapshot is taken after our locks exist: any writer
+   * that committed a version of one of our keys is visible here, and any
+   * later writer must first get past our lock. Finds (a) versions with
+   * commit_ts >= start_ts, rollback markers included, (b) other
+   * transactions' locks, (c) for inserts, an existing row.
+   */
+  prewriteCheck(startTs: bigint, rows: readonly LockWrite[]): Statement {
+    const keyCount = this.pk.length;
+    const lockInfo = `null::text as primary_table, null::text[] as primary_key, null::boolean as expired`;
+    const text = `with b as (select * from unnest(${this.arrays(2, 1 + keyCount)}) with ordinality as b(ins, ${this.keyNames()}, i))
+select (b.i - 1)::int as i, 'version' as kind, v.commit_ts::text as ts, v.op, ${lockInfo} from b cross join lateral (
+  select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1::bigint order by v.commit_ts desc limit 1) v
+union all
+select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
+  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
+from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> $1::bigint
+union all
+select (b.i - 1)::int, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
+  select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+  where b.ins = 't' and v.op = 'put'
+limit 20`;
+    const values: unknown[] = [startTs.toString(), rows.map((r) => (r.isInsert ? 't' : 'f')), ...this.keyColumnsOf(rows.map((r) => r.keyTexts))];
+    return { text, values };
+  }
+
+  // ---- commit / roll forward ----------------------------------------------
+
+  /**
+   * Moves the pending images of `startTs`'s locks on these keys into
+   * versions at `commitTs`, in one statement (one local transaction): for a
+   * reader at any snapshot either the lock or the version is there, never
+   * neither. Keys whose lock is gone are skipped, so replays are no-ops.
+   */
+  commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
+    const v = this.valueColumns;
+    const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
+    const text = `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning l.*)
+insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+    return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
+  }
+
+  /** Did `startTs` commit this key? (its version, or a rollback marker, by start_ts). */
+  versionByStartTs(startTs: bigint, key: KeyTexts): Statement {
+    return {
+      text: `select commit_ts::text as commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1`,
+      values: [startTs.toString(), key],
+    };
+  }
+
+  // ---- rollback -------------------------------------------------------------
+
+  /**
+   * Deletes `startTs`'s locks on these keys and writes a rollback marker
+   * (commit_ts = start_ts) where asked, so a late prewrite or commit of that
+   * transaction on the key fails its conflict check.
+   */
+  rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
+    const text = `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
+insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
+select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
+on conflict do nothing`;
+    return { text, values: [startTs.toString(), markers.map((m) => (m ? 't' : 'f')), ...this.keyColumnsOf(keys)] };
+  }
+
+  // ---- transaction status at the primary --------------------------------------
+
+  /**
+   * Locks the primary key's lock slot: returns L's lock row if present, or
+   * another transaction's, or inserts an uncommitted placeholder
+   * (op 'rollback') when the slot is empty. Either way the slot's row is
+   * locked until the status transaction ends, so commitPrimary of L and a
+   * concurrent prewrite of L's primary wait for the decision.
+   */
+  lockPrimarySlot(startTs: bigint, key: KeyTexts): Statement {
+    return {
+      text: `insert into ${this.locks} as l (${this.pkList}, start_ts, op, primary_table, primary_key, ttl_ms)
+values (${this.pkFromParam(2)}, $1::bigint, 'rollback', '', '{}', 0)
+on conflict (${this.pkList}) do update set op = l.op
+returning l.start_ts::text as start_ts, l.op, (l.xmax = 0) as inserted,
+  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
+  greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms`,
+      values: [startTs.toString(), key],
+    };
+  }
+
+  deleteLock(startTs: bigint, key: KeyTexts): Statement {
+    return { text: `delete from ${this.locks} l where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint`, values: [startTs.toString(), key] };
+  }
+
+  writeRollbackMarker(startTs: bigint, key: KeyTexts): Statement {
+    return {
+      text: `insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op) values (${this.pkFromParam(2)}, $1::bigint, $1::bigint, 'rollback') on conflict do nothing`,
+      values: [startTs.toString(), key],
+    };
+  }
+
+  /** TTL refresh of the primary lock; never lowers the TTL. */
+  heartbeat(startTs: bigint, key: KeyTexts, ttlMs: number): Statement {
+    return {
+      text: `update ${this.locks} l set ttl_ms = greatest(l.ttl_ms, (extract(epoch from clock_timestamp() - l.written_at) * 1000)::bigint + $3::bigint)
+where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint returning ttl_ms::text`,
+      values: [startTs.toString(), key, ttlMs],
+    };
+  }
+}

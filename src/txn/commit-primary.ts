@@ -1,0 +1,48 @@
+import { CommitUndeterminedError, TransactionAbortedError } from '../errors.js';
+import type { Timestamp } from '../timestamp.js';
+import { formatTimestamp } from '../timestamp.js';
+import { tableChunks } from './batches.js';
+import type { EngineContext } from './engine-context.js';
+import type { Mutation } from './mutation.js';
+
+/**
+ * The commit point. In one local transaction on the primary's shard: our
+ * primary lock must still be there (a resolver may have rolled us back
+ * after our TTL ran out); its image becomes the version at commit_ts and
+ * the lock is deleted. When every key lives on that shard, all of them are
+ * committed in the same local transaction and there are no secondaries.
+ *
+ *  - lock gone, no version of ours: TransactionAbortedError (definite);
+ *  - any failure that leaves the outcome unknown (connection lost, timeout,
+ *    shard restart while the statement or COMMIT was in flight):
+ *    CommitUndeterminedError, never a plain failure.
+ */
+export async function commitPrimary(
+  ctx: EngineContext,
+  startTs: Timestamp,
+  commitTs: Timestamp,
+  primary: Mutation,
+  sameShard: readonly Mutation[] | undefined,
+): Promise<void> {
+  const shard = ctx.shards[primary.shard]!;
+  try {
+    await shard.transaction(async (client) => {
+      const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
+      if (result.rowCount === 0) {
+        const { rows } = await shard.query<{ commit_ts: string; op: string }>(primary.storage.versionByStartTs(startTs, primary.keyTexts), { client, prepare: true });
+        const version = rows[0];
+        // A replayed commit of an already committed transaction is not an error.
+        if (version && version.op !== 'rollback' && BigInt(version.commit_ts) === commitTs) return;
+        throw new TransactionAbortedError(`transaction ${formatTimestamp(startTs)} was rolled back by another client (its lock TTL ran out) before it could commit`);
+      }
+      if (!sameShard) return;
+      for (const chunk of tableChunks(sameShard.filter((m) => m !== primary), ctx.batchRows)) {
+        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { client, prepare: true });
+      }
+    });
+  } catch (error) {
+    if (error instanceof TransactionAbortedError) throw error;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new CommitUndeterminedError(`commit of transaction ${formatTimestamp(startTs)} undetermined: ${why}`, startTs, { cause: error });
+  }
+}

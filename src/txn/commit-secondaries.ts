@@ -1,0 +1,40 @@
+import type { Timestamp } from '../timestamp.js';
+import { tableChunks } from './batches.js';
+import type { CommitHookInfo } from './commit-hooks.js';
+import type { EngineContext } from './engine-context.js';
+import type { Mutation } from './mutation.js';
+
+/**
+ * After the commit point: every other key's lock becomes a version at
+ * commit_ts, one statement per (shard, table chunk), shards in parallel
+ * (one at a time when a `midSecondaries` hook is set). Failures are only
+ * logged: the transaction is committed, and a reader meeting a leftover
+ * lock rolls it forward from the primary's version.
+ */
+export async function commitSecondaries(
+  ctx: EngineContext,
+  startTs: Timestamp,
+  commitTs: Timestamp,
+  groups: ReadonlyMap<number, readonly Mutation[]>,
+  hookInfo: CommitHookInfo,
+): Promise<void> {
+  const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<void> => {
+    const shard = ctx.shards[shardIndex]!;
+    try {
+      for (const chunk of tableChunks(mutations, ctx.batchRows)) {
+        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { prepare: true });
+      }
+    } catch (error) {
+      ctx.logger.warn({ shard: shardIndex, err: String(error) }, 'committing secondaries failed; readers will roll them forward');
+    }
+  };
+  const entries = [...groups];
+  if (ctx.hooks.midSecondaries) {
+    for (const [i, [shardIndex, mutations]] of entries.entries()) {
+      await commitShard(shardIndex, mutations);
+      if (i === 0) await ctx.hooks.midSecondaries(hookInfo);
+    }
+    return;
+  }
+  await Promise.all(entries.map(([shardIndex, mutations]) => commitShard(shardIndex, mutations)));
+}

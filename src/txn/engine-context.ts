@@ -1,0 +1,27 @@
+import type { Logger } from '../logger.js';
+import type { TimestampSource } from '../oracle/timestamp-source.js';
+import type { ShardPool } from '../shard/shard-pool.js';
+import type { TableStorage } from '../shard/table-storage.js';
+import type { CommitHooks } from './commit-hooks.js';
+import type { EngineMetrics } from './engine-metrics.js';
+import type { LockResolver } from './lock-resolver.js';
+
+/** What every part of the engine shares: shards, tables, oracle, settings, observability. */
+export interface EngineContext {
+  readonly shards: readonly ShardPool[];
+  readonly timestampSource: TimestampSource;
+  readonly logger: Logger;
+  readonly metrics: EngineMetrics;
+  readonly hooks: CommitHooks;
+  readonly lockTtlMs: number;
+  readonly lockWaitTimeoutMs: number;
+  /** Rows per statement when writing batches (memory and statement size stay bounded). */
+  readonly batchRows: number;
+  /** Whether long commits refresh their primary lock's TTL. */
+  readonly heartbeat: boolean;
+  readonly resolver: LockResolver;
+  /** Storage of a table by its SQL name (the name lock rows record for their primary). */
+  storageOf(tableName: string): TableStorage;
+  /** Background work (asynchronous secondaries) that close() waits for. */
+  track(work: Promise<unknown>): void;
+}

@@ -1,0 +1,165 @@
+import { LockWaitTimeoutError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ShardPool } from '../shard/shard-pool.js';
+import { shardOfTexts } from '../shard/shard-of.js';
+import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { Timestamp } from '../timestamp.js';
+import type { EngineMetrics } from './engine-metrics.js';
+import { isFinal, type TxnStatus } from './txn-status.js';
+
+/** A lock of another transaction met by a read or a prewrite. */
+export interface FoundLock {
+  readonly storage: TableStorage;
+  readonly shard: number;
+  readonly keyTexts: KeyTexts;
+  readonly startTs: Timestamp;
+  readonly primaryTable: string;
+  readonly primaryKey: KeyTexts;
+  /** The lock's own TTL ran out (judged by its shard's clock). */
+  readonly expired: boolean;
+}
+
+export interface LockResolverOptions {
+  shards: readonly ShardPool[];
+  storageOf(tableName: string): TableStorage;
+  logger: Logger;
+  metrics: EngineMetrics;
+  /** Resolved (final) statuses remembered, most recent first out last. */
+  cacheSize?: number;
+}
+
+/**
+ * Lock resolution (DESIGN.md): a lock of transaction L is judged by L's
+ * primary key. The decision is taken in one local transaction at the
+ * primary's shard that holds the primary's lock slot (row lock), so that
+ * concurrent resolvers, L's own commitPrimary and L's late prewrite of the
+ * primary all serialize on that row and agree on one outcome:
+ *   1. a version of the primary with start_ts = L: committed at its commit_ts;
+ *   2. a rollback marker for L, or no lock and the caller's lock expired:
+ *      rolled back (a marker is written if missing, so L can never commit);
+ *   3. L's primary lock with its TTL run out: delete it, write the marker,
+ *      rolled back;
+ *   4. otherwise alive.
+ * Secondaries are then rolled forward (committed) or back, batched per shard.
+ */
+export class LockResolver {
+  private readonly cache = new Map<string, TxnStatus>();
+  private readonly cacheSize: number;
+
+  constructor(private readonly options: LockResolverOptions) {
+    this.cacheSize = options.cacheSize ?? 8192;
+  }
+
+  /** Status of transaction `startTs` whose primary is `primaryKey` of `primaryTable`. */
+  async checkTxnStatus(primaryTable: string, primaryKey: KeyTexts, startTs: Timestamp, rollbackIfNotExist: boolean): Promise<TxnStatus> {
+    const cached = this.cache.get(startTs.toString());
+    if (cached) return cached;
+    const storage = this.options.storageOf(primaryTable);
+    const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
+    const status = await shard.transaction(async (client): Promise<TxnStatus> => {
+      const slot = (await shard.query<{ start_ts: string; op: string; inserted: boolean; expired: boolean; remaining_ms: number }>(
+        storage.lockPrimarySlot(startTs, primaryKey),
+        { client, prepare: true },
+      )).rows[0]!;
+      const ownsSlot = !slot.inserted && BigInt(slot.start_ts) === startTs;
+      if (ownsSlot) {
+        if (!slot.expired) return { kind: 'alive', ttlRemainingMs: slot.remaining_ms };
+        await shard.query(storage.deleteLock(startTs, primaryKey), { client, prepare: true });
+        await shard.query(storage.writeRollbackMarker(startTs, primaryKey), { client, prepare: true });
+        return { kind: 'rolled-back' };
+      }
+      if (slot.inserted) await shard.query(storage.deleteLock(startTs, primaryKey), { client, prepare: true });
+      const version = (await shard.query<{ commit_ts: string; op: string }>(storage.versionByStartTs(startTs, primaryKey), { client, prepare: true })).rows[0];
+      if (version && version.op !== 'rollback') return { kind: 'committed', commitTs: BigInt(version.commit_ts) };
+      if (version) return { kind: 'rolled-back' };
+      if (!rollbackIfNotExist) return { kind: 'alive', ttlRemainingMs: 0 };
+      // L's primary was never prewritten (or is being prewritten right now and
+      // will find this marker in its conflict check): L can never commit.
+      await shard.query(storage.writeRollbackMarker(startTs, primaryKey), { client, prepare: true });
+      return { kind: 'rolled-back' };
+    });
+    if (isFinal(status)) this.remember(startTs, status);
+    return status;
+  }
+
+  /**
+   * One resolution pass over `locks`: statuses of their transactions (one
+   * status check per transaction), then roll forward / back in one statement
+   * per (shard, table, transaction). Returns the locks still alive.
+   */
+  async resolveLocks(locks: readonly FoundLock[]): Promise<{ alive: FoundLock[]; waitMs: number }> {
+    const byTxn = new Map<string, FoundLock[]>();
+    for (const lock of locks) {
+      const id = lock.startTs.toString();
+      const list = byTxn.get(id);
+      if (list) list.push(lock);
+      else byTxn.set(id, [lock]);
+    }
+    const alive: FoundLock[] = [];
+    let waitMs = Number.POSITIVE_INFINITY;
+    await Promise.all(
+      [...byTxn.values()].map(async (txnLocks) => {
+        const first = txnLocks[0]!;
+        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, txnLocks.some((l) => l.expired));
+        this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
+        if (status.kind === 'alive') {
+          alive.push(...txnLocks);
+          waitMs = Math.min(waitMs, status.ttlRemainingMs);
+          return;
+        }
+        await this.applyStatus(first.startTs, status, txnLocks);
+      }),
+    );
+    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0 };
+  }
+
+  /**
+   * Resolves `locks`, waiting (with backoff) while their owners are alive,
+   * until `deadline` (ms since epoch); then LockWaitTimeoutError.
+   */
+  async resolveOrWait(locks: readonly FoundLock[], startedAt: number, deadline: number, attempt: number): Promise<void> {
+    const { alive, waitMs } = await this.resolveLocks(locks);
+    if (alive.length === 0) return;
+    const now = Date.now();
+    if (now >= deadline) {
+      const lock = alive[0]!;
+      throw new LockWaitTimeoutError(lock.storage.meta.name, lock.keyTexts, lock.startTs, now - startedAt);
+    }
+    const backoff = Math.min(2 ** attempt, 100);
+    await sleep(Math.max(1, Math.min(backoff, waitMs + 1, deadline - now)));
+  }
+
+  private async applyStatus(startTs: Timestamp, status: TxnStatus, locks: readonly FoundLock[]): Promise<void> {
+    const groups = new Map<string, FoundLock[]>();
+    for (const lock of locks) {
+      const id = `${lock.shard}\u0000${lock.storage.meta.name}`;
+      const g = groups.get(id);
+      if (g) g.push(lock);
+      else groups.set(id, [lock]);
+    }
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const { shard, storage } = group[0]!;
+        const keys = group.map((l) => l.keyTexts);
+        const statement =
+          status.kind === 'committed'
+            ? storage.commitKeys(startTs, status.commitTs, keys)
+            : storage.rollbackKeys(startTs, keys, keys.map(() => true));
+        await this.options.shards[shard]!.query(statement, { prepare: true });
+      }),
+    );
+    this.options.logger.debug({ lockTs: startTs.toString(), outcome: status.kind, keys: locks.length }, 'resolved locks');
+  }
+
+  private remember(startTs: Timestamp, status: TxnStatus): void {
+    if (this.cache.size >= this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(startTs.toString(), status);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

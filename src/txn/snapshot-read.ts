@@ -1,0 +1,125 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { fromDriverValue, toDriverText } from '../shard/driver-values.js';
+import { ident, storageType } from '../shard/sql-names.js';
+import type { ShardPool } from '../shard/shard-pool.js';
+import type { TableStorage } from '../shard/table-storage.js';
+import type { Timestamp } from '../timestamp.js';
+import type { Row } from './engine-contract.js';
+import type { FoundLock } from './lock-resolver.js';
+import type { Mutation } from './mutation.js';
+
+const dialect = new PgDialect();
+
+export interface ShardReadRequest {
+  readonly storage: TableStorage;
+  readonly readTs: Timestamp;
+  /** Our own start ts: our locks (none before commit) are never waited for. */
+  readonly ownStartTs: Timestamp;
+  readonly where?: SQL | undefined;
+  readonly orderBy?: readonly SQL[] | undefined;
+  readonly limit?: number | undefined;
+  /** This transaction's buffered writes of the table on this shard. */
+  readonly buffered: readonly Mutation[];
+}
+
+export interface ShardReadResult {
+  rows: Row[];
+  /** Per row, the key's driver-independent text form (for the read set). */
+  keyTexts: string[][];
+  locks: FoundLock[];
+}
+
+/**
+ * One snapshot read of one table on one shard, in one statement (one
+ * snapshot): the visible version of every key at readTs, minus keys this
+ * transaction wrote, plus its buffered images, aliased as the user's table
+ * name so drizzle's rendered filter and ordering run unchanged in Postgres.
+ * The same statement returns the locks a correct read must not skip: locks
+ * of other transactions with start_ts <= readTs on keys whose visible
+ * version matches the filter, or whose pending image matches it.
+ */
+export function buildSnapshotRead(request: ShardReadRequest): { sql: string; params: unknown[] } {
+  const { storage, readTs, where, orderBy, limit, buffered } = request;
+  const columns = storage.meta.columns;
+  const T = sql.raw(storage.alias);
+  const colList = sql.raw(columns.map((c) => ident(c.name)).join(', '));
+  const pkList = sql.raw(storage.pk.map((c) => ident(c.name)).join(', '));
+  const values = storage.valueColumns;
+
+  const visible = sql`select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${sql.raw(values.map((c) => `, ${ident(c.name)}`).join(''))}
+from ${sql.raw(storage.versions)} where commit_ts <= ${readTs} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
+
+  let merged = visible;
+  let withClause = sql``;
+  if (buffered.length > 0) {
+    const keyArrays = storage.pk.map((_, i) => sql`${sql.param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`);
+    const valueArrays = values.map((_, i) => sql`${sql.param(buffered.map((m) => m.valueTexts?.[i] ?? null))}::text[]`);
+    const casts = [
+      ...storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
+      ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
+    ].join(', ');
+    const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
+    withClause = sql`with __buf as (select ${sql.raw(casts)}, b.op as __op from unnest(${sql.join([...keyArrays, ...valueArrays, sql`${sql.param(buffered.map((m) => m.op))}::text[]`], sql`, `)}) as b(${sql.raw(names)})) `;
+    const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
+    merged = sql`select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${sql.raw(pkEq)})
+union all select ${colList} from __buf where __op = 'put'`;
+  }
+
+  const filter = where ? sql` where ${where}` : sql``;
+  const order = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
+  const rowsPart = sql`select 'r' as __kind, row_number() over (${order ? sql`order by ${order}` : sql``}) as __ord, ${T}.*,
+null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
+from (${merged}) as ${T}${filter}${order ? sql` order by ${order}` : sql``}${limit !== undefined ? sql` limit ${limit}` : sql``}`;
+
+  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  const lockKey = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}]`;
+  const pkEqLock = storage.pk.map((c) => `${storage.alias}.${ident(c.name)} = l.${ident(c.name)}`).join(' and ');
+  const pending = columns.map((c) => `l.${ident(c.name)} as ${ident(c.name)}`).join(', ');
+  const lockMatch = where
+    ? sql` and (exists (select 1 from (${visible}) as ${T} where ${sql.raw(pkEqLock)} and (${where}))
+  or (l.op = 'put' and exists (select 1 from (select ${sql.raw(pending)}) as ${T} where ${where})))`
+    : sql``;
+  const locksPart = sql`select 'l', 0, ${sql.raw(lockColumns)}, ${sql.raw(lockKey)}, l.start_ts::text, l.primary_table, l.primary_key,
+(l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
+from ${sql.raw(storage.locks)} l where l.start_ts <= ${readTs} and l.start_ts <> ${request.ownStartTs} and l.op in ('put', 'del')${lockMatch}`;
+
+  const statement = sql`${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`;
+  return dialect.sqlToQuery(statement);
+}
+
+interface RawReadRow {
+  __kind: 'r' | 'l';
+  __lock_key: string[] | null;
+  __lock_start: string | null;
+  __primary_table: string | null;
+  __primary_key: string[] | null;
+  __expired: boolean | null;
+  [column: string]: unknown;
+}
+
+export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {
+  const query = buildSnapshotRead(request);
+  const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params });
+  const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
+  const { storage } = request;
+  for (const raw of rows) {
+    if (raw.__kind === 'l') {
+      result.locks.push({
+        storage,
+        shard: shard.index,
+        keyTexts: raw.__lock_key!,
+        startTs: BigInt(raw.__lock_start!),
+        primaryTable: raw.__primary_table!,
+        primaryKey: raw.__primary_key!,
+        expired: raw.__expired === true,
+      });
+      continue;
+    }
+    const row: Row = {};
+    for (const c of storage.meta.columns) row[c.key] = fromDriverValue(c, raw[c.name]);
+    result.rows.push(row);
+    result.keyTexts.push(storage.pk.map((c) => toDriverText(c, row[c.key]) ?? ''));
+  }
+  return result;
+}

@@ -1,0 +1,118 @@
+import type { Registry } from 'prom-client';
+import { InvalidInputError, OracleUnavailableError, PercolatorError, SchemaError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { TimestampSource } from '../oracle/timestamp-source.js';
+import { migrateShards } from '../schema/migrate.js';
+import type { TableMeta } from '../schema/table-meta.js';
+import { shardOf } from '../shard/shard-of.js';
+import { ShardPool } from '../shard/shard-pool.js';
+import { TableStorage } from '../shard/table-storage.js';
+import type { Timestamp } from '../timestamp.js';
+import type { CommitHooks } from './commit-hooks.js';
+import type { EngineContext } from './engine-context.js';
+import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './engine-contract.js';
+import { createEngineMetrics } from './engine-metrics.js';
+import { LockResolver } from './lock-resolver.js';
+import { PercolatorTransaction } from './transaction.js';
+
+export interface TransactionEngineOptions {
+  /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
+  shards: readonly string[];
+  timestampSource: TimestampSource;
+  logger?: Logger;
+  /** prom-client registry for the engine's metrics (default: prom-client's global registry). */
+  registry?: Registry;
+  pool?: { max?: number; idleTimeoutMillis?: number; statementTimeoutMs?: number; connectTimeoutMs?: number } | undefined;
+  /** TTL of a transaction's locks; a lock older than this (without heartbeat) may be rolled back by others. Default 3000. */
+  lockTtlMs?: number | undefined;
+  /** How long a read waits for a live transaction's lock before LockWaitTimeoutError. Default 10000. */
+  lockWaitTimeoutMs?: number | undefined;
+  /** Rows per statement in prewrite/commit/rollback batches. Default 5000. */
+  batchRows?: number;
+  /** Named failure points of the commit path (tests). */
+  hooks?: CommitHooks;
+  /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
+  heartbeat?: boolean;
+}
+
+/**
+ * The transaction engine: storage, Percolator protocol and lock resolution
+ * over independent Postgres shards (see docs/DESIGN.md).
+ */
+export function createTransactionEngine(options: TransactionEngineOptions): TransactionEngine {
+  if (options.shards.length === 0) throw new InvalidInputError('at least one shard URL is needed');
+  const logger = (options.logger ?? silentLogger).child({ component: 'percolator-engine' });
+  const shards = options.shards.map((url, i) => new ShardPool(i, url, logger, options.pool));
+  const metrics = createEngineMetrics(options.registry);
+  const tables = new Map<string, TableStorage>();
+  const background = new Set<Promise<unknown>>();
+
+  const storageOf = (name: string): TableStorage => {
+    const storage = tables.get(name);
+    if (!storage) throw new SchemaError(`table ${name} is not known to this client: pass it to migrate() or register() (its storage holds the primary of a transaction)`);
+    return storage;
+  };
+  const storageFor = (meta: TableMeta): TableStorage => {
+    const existing = tables.get(meta.name);
+    if (existing && existing.meta.table === meta.table) return existing;
+    if (existing) throw new SchemaError(`two different tables named ${meta.name}`);
+    const storage = new TableStorage(meta);
+    tables.set(meta.name, storage);
+    return storage;
+  };
+
+  const resolver = new LockResolver({ shards, storageOf, logger, metrics });
+  const ctx: EngineContext = {
+    shards,
+    timestampSource: options.timestampSource,
+    logger,
+    metrics,
+    hooks: options.hooks ?? {},
+    lockTtlMs: options.lockTtlMs ?? 3000,
+    lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
+    batchRows: options.batchRows ?? 5000,
+    heartbeat: options.heartbeat ?? true,
+    resolver,
+    storageOf,
+    track(work) {
+      const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
+      background.add(settled);
+      void settled.finally(() => background.delete(settled));
+    },
+  };
+
+  const timestamp = async (): Promise<Timestamp> => {
+    try {
+      return await options.timestampSource.getTimestamp();
+    } catch (error) {
+      if (error instanceof PercolatorError) throw error;
+      throw new OracleUnavailableError(`no start timestamp: ${String(error)}`, { cause: error });
+    }
+  };
+
+  return {
+    shardCount: shards.length,
+    async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
+      const readOnly = beginOptions.readTs !== undefined;
+      const startTs = beginOptions.readTs ?? (await timestamp());
+      return new PercolatorTransaction(ctx, storageFor, startTs, beginOptions.isolation ?? 'snapshot', readOnly);
+    },
+    shardOf(table: TableMeta, row: Row): number {
+      return shardOf(table, row, shards.length);
+    },
+    async migrate(metas: readonly TableMeta[]): Promise<void> {
+      for (const meta of metas) storageFor(meta);
+      await migrateShards(shards, metas);
+    },
+    register(metas: readonly TableMeta[]): void {
+      for (const meta of metas) storageFor(meta);
+    },
+    recordRetry(cause: string): void {
+      metrics.retries.inc({ cause });
+    },
+    async close(): Promise<void> {
+      while (background.size > 0) await Promise.all([...background]);
+      await Promise.all(shards.map((s) => s.close()));
+    },
+  };
+}

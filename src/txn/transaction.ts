@@ -1,0 +1,226 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViolationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { TableMeta } from '../schema/table-meta.js';
+import { toDriverText } from '../shard/driver-values.js';
+import { shardOfTexts } from '../shard/shard-of.js';
+import { ident, storageType } from '../shard/sql-names.js';
+import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import { formatTimestamp, type Timestamp } from '../timestamp.js';
+import type { EngineContext } from './engine-context.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, SelectQuery } from './engine-contract.js';
+import { keyIdOf, type Mutation } from './mutation.js';
+import { ReadSet } from './read-set.js';
+import { runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import { TwoPhaseCommitter } from './two-phase-committer.js';
+import { WriteBuffer } from './write-buffer.js';
+
+const dialect = new PgDialect();
+
+/**
+ * One transaction: reads at startTs (merged with its own buffered writes),
+ * writes buffered until commit, then Percolator two-phase commit. Records
+ * its read set for serializable validation.
+ */
+export class PercolatorTransaction implements EngineTransaction {
+  readonly readSet = new ReadSet();
+  private readonly buffer = new WriteBuffer();
+  private state: 'open' | 'committing' | 'closed' = 'open';
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly storageFor: (table: TableMeta) => TableStorage,
+    readonly startTs: Timestamp,
+    readonly isolation: IsolationLevel,
+    private readonly readOnly: boolean,
+  ) {
+    this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
+  }
+
+  get closed(): boolean {
+    return this.state !== 'open';
+  }
+
+  async select(table: TableMeta, query: SelectQuery = {}): Promise<Row[]> {
+    this.ensureOpen();
+    const storage = this.storageFor(table);
+    const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
+    const results = await Promise.all(shards.map((shard) => this.readShard(storage, shard, query)));
+    if (query.where) {
+      const rendered = dialect.sqlToQuery(query.where);
+      this.readSet.addPredicate({ table: table.name, where: { sql: rendered.sql, params: rendered.params }, shards, readTs: this.startTs });
+    } else {
+      this.readSet.addPredicate({ table: table.name, shards, readTs: this.startTs });
+    }
+    const rows: Row[] = [];
+    results.forEach((result, i) => {
+      rows.push(...result.rows);
+      for (const keyTexts of result.keyTexts) this.readSet.addKey({ table: table.name, keyTexts, shard: shards[i]! });
+    });
+    return rows;
+  }
+
+  /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */
+  async getMany(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]> {
+    this.ensureOpen();
+    const storage = this.storageFor(table);
+    const byShard = new Map<number, KeyTexts[]>();
+    for (const key of keys) {
+      const texts = this.keyTextsOf(storage, key);
+      const shard = shardOfTexts(texts.slice(0, table.shardKey.length), this.ctx.shards.length);
+      const list = byShard.get(shard);
+      if (list) list.push(texts);
+      else byShard.set(shard, [texts]);
+    }
+    const results = await Promise.all(
+      [...byShard].map(async ([shard, shardKeys]) => {
+        const result = await this.readShard(storage, shard, { where: keysFilter(storage, shardKeys) });
+        for (const keyTexts of shardKeys) this.readSet.addKey({ table: table.name, keyTexts, shard });
+        return result.rows;
+      }),
+    );
+    return results.flat();
+  }
+
+  async insert(table: TableMeta, rows: readonly Row[]): Promise<void> {
+    this.ensureWritable();
+    const storage = this.storageFor(table);
+    const mutations = rows.map((row) => this.mutationOf(storage, row, 'put', true));
+    const fresh = new Set<string>();
+    const unbuffered: Mutation[] = [];
+    for (const m of mutations) {
+      if (fresh.has(m.keyId)) throw new UniqueViolationError(table.name, m.key);
+      fresh.add(m.keyId);
+      const previous = this.buffer.get(table.name, m.keyId);
+      if (previous?.op === 'put') throw new UniqueViolationError(table.name, m.key);
+      if (!previous) unbuffered.push(m);
+    }
+    if (unbuffered.length > 0) {
+      const existing = await this.getMany(table, unbuffered.map((m) => m.key));
+      if (existing.length > 0) throw new UniqueViolationError(table.name, table.primaryKey.map((c) => existing[0]![c.key]));
+    }
+    // A key this transaction deleted existed at the snapshot: re-inserting it is a plain put.
+    for (const m of mutations) this.buffer.set(this.buffer.get(table.name, m.keyId) ? { ...m, isInsert: false } : m);
+  }
+
+  put(table: TableMeta, rows: readonly Row[]): void {
+    this.ensureWritable();
+    const storage = this.storageFor(table);
+    for (const row of rows) {
+      const m = this.mutationOf(storage, row, 'put', false);
+      const previous = this.buffer.get(table.name, m.keyId);
+      this.buffer.set(previous?.isInsert && previous.op === 'put' ? { ...m, isInsert: true } : m);
+    }
+  }
+
+  delete(table: TableMeta, keys: readonly KeyValues[]): void {
+    this.ensureWritable();
+    const storage = this.storageFor(table);
+    for (const key of keys) {
+      const row: Row = {};
+      table.primaryKey.forEach((c, i) => (row[c.key] = key[i]));
+      this.buffer.set(this.mutationOf(storage, row, 'del', false));
+    }
+  }
+
+  async commit(): Promise<{ commitTs: Timestamp | undefined }> {
+    this.ensureOpen();
+    this.state = 'committing';
+    try {
+      if (this.buffer.size === 0) {
+        this.ctx.metrics.commits.inc({ kind: 'read-only' });
+        return { commitTs: undefined };
+      }
+      const groups = this.buffer.byShard();
+      const committer = new TwoPhaseCommitter(this.ctx, {
+        startTs: this.startTs,
+        isolation: this.isolation,
+        readSet: this.readSet,
+        groups,
+        logger: this.logger,
+      });
+      const commitTs = await committer.execute();
+      this.ctx.metrics.commits.inc({ kind: groups.size === 1 ? 'one-shard' : 'multi-shard' });
+      return { commitTs };
+    } catch (error) {
+      this.ctx.metrics.aborts.inc({ cause: error instanceof PercolatorError ? error.code : 'UNKNOWN' });
+      this.logger.debug({ err: String(error) }, 'commit failed');
+      throw error;
+    } finally {
+      this.state = 'closed';
+    }
+  }
+
+  async rollback(): Promise<void> {
+    // Nothing is written before commit, so there is nothing to undo.
+    this.state = 'closed';
+  }
+
+  private async readShard(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
+    const pool = this.ctx.shards[shard];
+    if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
+    const request = {
+      storage,
+      readTs: this.startTs,
+      ownStartTs: this.startTs,
+      where: query.where,
+      orderBy: query.orderBy,
+      limit: query.limit,
+      buffered: this.buffer.forTableOnShard(storage.meta.name, shard),
+    };
+    const startedAt = Date.now();
+    const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const result = await runSnapshotRead(pool, request);
+      if (result.locks.length === 0) return result;
+      await this.ctx.resolver.resolveOrWait(result.locks, startedAt, deadline, attempt);
+    }
+  }
+
+  private keyTextsOf(storage: TableStorage, key: KeyValues): KeyTexts {
+    if (key.length !== storage.pk.length) {
+      throw new InvalidInputError(`key of ${storage.meta.name} needs ${storage.pk.length} values (${storage.pk.map((c) => c.key).join(', ')}), got ${key.length}`);
+    }
+    return storage.pk.map((c, i) => {
+      const text = toDriverText(c, key[i]);
+      if (text === null) throw new InvalidInputError(`primary key column ${storage.meta.name}.${c.key} must not be null`);
+      return text;
+    });
+  }
+
+  private mutationOf(storage: TableStorage, row: Row, op: 'put' | 'del', isInsert: boolean): Mutation {
+    const key = storage.pk.map((c) => row[c.key]);
+    const keyTexts = this.keyTextsOf(storage, key);
+    return {
+      storage,
+      keyId: keyIdOf(keyTexts),
+      key,
+      keyTexts,
+      shard: shardOfTexts(keyTexts.slice(0, storage.meta.shardKey.length), this.ctx.shards.length),
+      op,
+      isInsert,
+      row: op === 'put' ? row : undefined,
+      valueTexts: op === 'put' ? storage.valueColumns.map((c) => toDriverText(c, row[c.key])) : undefined,
+    };
+  }
+
+  private ensureOpen(): void {
+    if (this.state !== 'open') throw new TransactionClosedError(`transaction ${formatTimestamp(this.startTs)} is already ${this.state === 'committing' ? 'committing' : 'closed'}`);
+  }
+
+  private ensureWritable(): void {
+    this.ensureOpen();
+    if (this.readOnly) throw new InvalidInputError('this transaction reads at a fixed timestamp (asOf) and cannot write');
+  }
+}
+
+/** `("T"."a", "T"."b") in (select ...unnest of the keys...)`: a point-read filter over the user's table alias. */
+function keysFilter(storage: TableStorage, keys: readonly KeyTexts[]): SQL {
+  const cols = storage.pk.map((c) => `${storage.alias}.${ident(c.name)}`).join(', ');
+  const casts = storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ');
+  const arrays = storage.pk.map((_, i) => sql`${sql.param(keys.map((k) => k[i] ?? null))}::text[]`);
+  const names = storage.pk.map((_, i) => `k${i}`).join(', ');
+  return sql`(${sql.raw(cols)}) in (select ${sql.raw(casts)} from unnest(${sql.join(arrays, sql`, `)}) as b(${sql.raw(names)}))`;
+}

@@ -1,0 +1,134 @@
+import { OracleUnavailableError, PercolatorError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Timestamp } from '../timestamp.js';
+import type { CommitHookInfo } from './commit-hooks.js';
+import { commitPrimary } from './commit-primary.js';
+import { commitSecondaries } from './commit-secondaries.js';
+import type { EngineContext } from './engine-context.js';
+import type { IsolationLevel } from './engine-contract.js';
+import { Heartbeat } from './heartbeat.js';
+import type { Mutation } from './mutation.js';
+import { prewriteShard } from './prewrite.js';
+import type { ReadSet } from './read-set.js';
+import { validateReadSet } from './read-validation.js';
+import { rollbackShards } from './rollback.js';
+
+export interface CommitRequest {
+  readonly startTs: Timestamp;
+  readonly isolation: IsolationLevel;
+  readonly readSet: ReadSet;
+  /** Mutations grouped by shard, each group in (table, key) order. */
+  readonly groups: ReadonlyMap<number, readonly Mutation[]>;
+  readonly logger: Logger;
+}
+
+/**
+ * Percolator two-phase commit, top to bottom:
+ *   1. prewrite every shard (primary's shard included), in parallel;
+ *   2. commit_ts from the oracle;
+ *   3. read validation (serializable);
+ *   4. commitPrimary: the commit point;
+ *   5. commitSecondaries, in the background.
+ * A failure before 4 rolls back what was prewritten. A transaction whose
+ * keys all live on one shard commits them all in step 4 (docs/DESIGN.md
+ * explains why prewrite is still needed there).
+ */
+export class TwoPhaseCommitter {
+  private readonly primary: Mutation;
+  private readonly hookInfo: { startTs: Timestamp; commitTs?: Timestamp; primaryShard: number; shards: number[] };
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly request: CommitRequest,
+  ) {
+    const [firstShard] = [...request.groups.keys()];
+    this.primary = request.groups.get(firstShard!)![0]!;
+    this.hookInfo = { startTs: request.startTs, primaryShard: this.primary.shard, shards: [...request.groups.keys()] };
+  }
+
+  async execute(): Promise<Timestamp> {
+    const { ctx, request, primary } = this;
+    const heartbeat = new Heartbeat(ctx, request.startTs, primary);
+    heartbeat.start();
+    let commitTs: Timestamp;
+    try {
+      await this.timed('prewrite', () => this.prewrite());
+      commitTs = await this.timed('commit_ts', () => this.commitTimestamp());
+      this.hookInfo.commitTs = commitTs;
+      await this.timed('validate', () =>
+        validateReadSet({
+          isolation: request.isolation,
+          startTs: request.startTs,
+          commitTs,
+          readSet: request.readSet,
+          mutations: [...request.groups.values()].flat(),
+          shards: ctx.shards,
+          storageOf: (name) => ctx.storageOf(name),
+        }),
+      );
+      await ctx.hooks.beforeCommitPrimary?.(this.hookInfo);
+    } catch (error) {
+      heartbeat.stop();
+      await rollbackShards(ctx, request.startTs, request.groups, primary);
+      throw error;
+    }
+    const singleShard = request.groups.size === 1;
+    try {
+      await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, singleShard ? request.groups.get(primary.shard) : undefined));
+    } finally {
+      heartbeat.stop();
+    }
+    request.logger.debug({ commitTs: commitTs.toString() }, 'committed');
+    await ctx.hooks.afterCommitPrimary?.(this.hookInfo);
+    if (!singleShard) {
+      const secondaries = new Map([...request.groups].filter(([shard]) => shard !== primary.shard));
+      const primaryRest = request.groups.get(primary.shard)!.filter((m) => m !== primary);
+      if (primaryRest.length > 0) secondaries.set(primary.shard, primaryRest);
+      ctx.track(this.timed('commit_secondaries', () => commitSecondaries(ctx, request.startTs, commitTs, secondaries, this.hookInfo)));
+    }
+    return commitTs;
+  }
+
+  /** All shards in parallel; with an afterPrewritePrimary hook, the primary's shard first. */
+  private async prewrite(): Promise<void> {
+    const { ctx, request, primary } = this;
+    const prewriteRequest = { startTs: request.startTs, primary, ttlMs: ctx.lockTtlMs };
+    const others = [...request.groups].filter(([shard]) => shard !== primary.shard);
+    const prewritePrimaryShard = () => prewriteShard(ctx, primary.shard, request.groups.get(primary.shard)!, prewriteRequest);
+    if (ctx.hooks.afterPrewritePrimary) {
+      await prewritePrimaryShard();
+      await ctx.hooks.afterPrewritePrimary(this.hookInfo);
+      await settleAll(others.map(([shard, mutations]) => prewriteShard(ctx, shard, mutations, prewriteRequest)));
+    } else {
+      await settleAll([prewritePrimaryShard(), ...others.map(([shard, mutations]) => prewriteShard(ctx, shard, mutations, prewriteRequest))]);
+    }
+    await ctx.hooks.afterPrewriteAll?.(this.hookInfo);
+  }
+
+  private async commitTimestamp(): Promise<Timestamp> {
+    try {
+      return await this.ctx.timestampSource.getTimestamp();
+    } catch (error) {
+      if (error instanceof PercolatorError) throw error;
+      throw new OracleUnavailableError(`no commit timestamp: ${String(error)}`, { cause: error });
+    }
+  }
+
+  private async timed<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const end = this.ctx.metrics.phaseSeconds.startTimer({ phase });
+    try {
+      return await work();
+    } finally {
+      end();
+    }
+  }
+}
+
+/** Waits for every prewrite to settle (so rollback sees them all), then throws the most telling failure. */
+async function settleAll(work: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failures.length === 0) return;
+  // A unique violation is not retryable: report it over a retryable conflict.
+  throw failures.find((f) => f instanceof PercolatorError && !f.retryable) ?? failures[0];
+}

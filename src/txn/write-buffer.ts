@@ -1,0 +1,48 @@
+import type { Mutation } from './mutation.js';
+
+/**
+ * The transaction's writes, kept in the client until commit: the last write
+ * of a key wins. Iteration order is stable (sorted by table, then key) so
+ * that concurrent prewrites lock keys of a shard in the same order and do
+ * not deadlock inside Postgres.
+ */
+export class WriteBuffer {
+  private readonly byTable = new Map<string, Map<string, Mutation>>();
+
+  get(table: string, keyId: string): Mutation | undefined {
+    return this.byTable.get(table)?.get(keyId);
+  }
+
+  set(mutation: Mutation): void {
+    let table = this.byTable.get(mutation.storage.meta.name);
+    if (!table) this.byTable.set(mutation.storage.meta.name, (table = new Map()));
+    table.set(mutation.keyId, mutation);
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const t of this.byTable.values()) n += t.size;
+    return n;
+  }
+
+  /** Buffered writes of one table on one shard (merged into reads there). */
+  forTableOnShard(table: string, shard: number): Mutation[] {
+    const t = this.byTable.get(table);
+    if (!t) return [];
+    return [...t.values()].filter((m) => m.shard === shard && m.op !== 'lock');
+  }
+
+  /** All mutations grouped by shard, each group sorted by (table, key). */
+  byShard(): Map<number, Mutation[]> {
+    const groups = new Map<number, Mutation[]>();
+    for (const table of [...this.byTable.keys()].sort()) {
+      const entries = [...this.byTable.get(table)!.values()].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+      for (const m of entries) {
+        let g = groups.get(m.shard);
+        if (!g) groups.set(m.shard, (g = []));
+        g.push(m);
+      }
+    }
+    return groups;
+  }
+}

@@ -1,0 +1,70 @@
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRetryable } from '../../src/errors.js';
+import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank, transfer } from '../support/bank.js';
+import { accountsMeta } from '../support/bank-schema.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+describe('bank transfers across 3 shards', () => {
+  let cluster: TestCluster;
+  let tso: TimestampSource;
+  let engines: TransactionEngine[];
+  const registry = new Registry();
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ shards: 3 });
+    tso = await cluster.createTimestampSource();
+    // Two independent clients, as two application processes would be.
+    engines = [0, 1].map(() => createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry, lockTtlMs: 2000 }));
+    await engines[0]!.migrate([accountsMeta]);
+    engines[1]!.register([accountsMeta]);
+    await seedBank(engines[0]!);
+  });
+  afterAll(async () => {
+    await Promise.all((engines ?? []).map((e) => e.close()));
+    await tso?.close();
+    await cluster?.destroy();
+  });
+
+  it('keeps the total in every concurrent snapshot and at the end', async () => {
+    const expected = BANK_ACCOUNTS * BANK_INITIAL;
+    let committed = 0;
+    let conflicts = 0;
+    const sums: number[] = [];
+    const deadline = Date.now() + 8000;
+    const writer = async (w: number) => {
+      const engine = engines[w % 2]!;
+      for (let i = 0; i < 60 && Date.now() < deadline; i++) {
+        const from = Math.floor(Math.random() * BANK_ACCOUNTS);
+        const to = (from + 1 + Math.floor(Math.random() * (BANK_ACCOUNTS - 1))) % BANK_ACCOUNTS;
+        try {
+          await transfer(engine, from, to, 1 + Math.floor(Math.random() * 20));
+          committed++;
+        } catch (error) {
+          if (!isRetryable(error)) throw error;
+          conflicts++;
+        }
+      }
+    };
+    const reader = async (r: number) => {
+      for (let i = 0; i < 40 && Date.now() < deadline; i++) {
+        const { total, count } = await bankTotal(engines[r % 2]!);
+        expect(count).toBe(BANK_ACCOUNTS);
+        sums.push(total);
+      }
+    };
+    await Promise.all([...[0, 1, 2, 3, 4, 5].map(writer), ...[0, 1].map(reader)]);
+    for (const e of engines) await e.close().catch(() => {});
+    engines = [0, 1].map(() => createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry }));
+    engines[0]!.register([accountsMeta]);
+    engines[1]!.register([accountsMeta]);
+    expect(committed).toBeGreaterThan(10);
+    expect(sums.length).toBeGreaterThan(5);
+    expect(new Set(sums)).toEqual(new Set([expected]));
+    expect((await bankTotal(engines[0]!)).total).toBe(expected);
+    console.log(`bank: ${committed} transfers committed, ${conflicts} conflicts, ${sums.length} consistent sums`);
+  });
+});
