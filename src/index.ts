@@ -2,7 +2,7 @@
  * pg-percolator: snapshot-isolated (optionally serializable) transactions
  * across independent PostgreSQL shards, with a Drizzle-style API.
  */
-export { percolator, type PercolatorOptions } from './client/percolator.js';
+export { percolator, type PercolatorOptions, type PoolOptions } from './client/percolator.js';
 export { Database, type TransactionOptions } from './client/database.js';
 export { Transaction } from './client/transaction.js';
 export { SnapshotReader } from './client/snapshot-reader.js';
@@ -12,7 +12,6 @@ export { UpdateBuilder, UpdateQuery } from './client/update-builder.js';
 export { DeleteQuery } from './client/delete-builder.js';
 export { MAX_ROW_BYTES } from './client/row-validation.js';
 export type { RetryBackoff } from './client/retry-backoff.js';
-export type { PoolOptions } from './client/component-loader.js';
 export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, UpdateSet, WriteResult } from './client/types.js';
 export type { IsolationLevel } from './txn/engine-contract.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';

@@ -1,6 +1,65 @@
-export const help = `usage: percolator bench [options]
-(not implemented yet)`;
-export async function run(_argv: string[]): Promise<number> {
-  console.error('percolator bench: not implemented yet');
-  return 1;
+/**
+ * `percolator bench`: the benchmark (bench/), and `percolator bench oracle`:
+ * the oracle's own benchmark (bench/oracle/). Modules load on demand.
+ */
+import { InvalidInputError, PercolatorError } from '../errors.js';
+
+export { help } from '../../bench/bench-options.js';
+
+/** main.ts must not answer `bench oracle --help` with this command's help. */
+export const handlesOwnHelp = true;
+
+// Not a static import: the oracle benchmark is built separately (bench/oracle/, issue 2).
+const ORACLE_BENCH_MODULE = '../../bench/oracle/oracle-bench.js';
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'oracle') {
+    const oracleBench = (await import(ORACLE_BENCH_MODULE)) as { run(argv: string[]): Promise<number>; help: string };
+    if (argv.includes('--help') || argv.includes('-h')) {
+      console.log(oracleBench.help);
+      return 0;
+    }
+    return oracleBench.run(argv.slice(1));
+  }
+  const { parseBenchArgs, wantsHelp, help } = await import('../../bench/bench-options.js');
+  if (wantsHelp(argv)) {
+    console.log(help);
+    return 0;
+  }
+  let options;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      console.error(`percolator bench: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const { runBench } = await import('../../bench/run-bench.js');
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupted: stopping the clients and removing the throwaway servers...\n');
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const report = await runBench(options, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: interrupt.signal,
+      command: `percolator bench ${argv.join(' ')}`.trim(),
+    });
+    if (interrupt.signal.aborted) return 130;
+    return report.results.some((r) => r.error) ? 1 : 0;
+  } catch (error) {
+    if (error instanceof PercolatorError) {
+      console.error(`percolator bench: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

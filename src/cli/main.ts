@@ -5,7 +5,7 @@
  */
 export interface Subcommand {
   summary: string;
-  load(): Promise<{ run(argv: string[]): Promise<number>; help: string }>;
+  load(): Promise<{ run(argv: string[]): Promise<number>; help: string; handlesOwnHelp?: boolean }>;
 }
 
 const subcommands: Record<string, Subcommand> = {
@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const mod = await command.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // A command with subcommands of its own (bench oracle) answers --help itself.
+  if (!mod.handlesOwnHelp && (rest.includes('--help') || rest.includes('-h'))) {
     console.log(mod.help);
     return 0;
   }

@@ -1,9 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
 
-/** @internal Metrics of the client layer (the engine registers its own per phase). */
+/**
+ * @internal Metrics of the client layer. Retries are counted by the engine's
+ * percolator_retries_total{cause} (reported through engine.recordRetry).
+ */
 export interface ClientMetrics {
-  /** Attempts retried after a retryable error, by error code. */
-  readonly retries: Counter<'reason'>;
   /** Transactions run by db.transaction and auto-commit writes, by final outcome. */
   readonly transactions: Counter<'outcome'>;
 }
@@ -11,7 +12,6 @@ export interface ClientMetrics {
 /** @internal Registers (or reuses, when two databases share a registry) the client's metrics. */
 export function clientMetrics(registry: Registry): ClientMetrics {
   return {
-    retries: counter(registry, 'percolator_client_retries_total', 'Transaction attempts retried after a retryable error', 'reason'),
     transactions: counter(registry, 'percolator_client_transactions_total', 'Transactions by outcome (committed, rolled_back, failed)', 'outcome'),
   };
 }

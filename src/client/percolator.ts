@@ -3,14 +3,18 @@ import { Registry } from 'prom-client';
 import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
+import { createOracleClient } from '../oracle/oracle-client.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
+import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
 import { clientMetrics } from './client-metrics.js';
-import { createEngine, createOracle, type PoolOptions } from './component-loader.js';
 import { checkIsolation, checkMaxRetries, Database } from './database.js';
 import { probeShards, redactUrl } from './probe-shards.js';
 import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
 import { TableRegistry } from './table-registry.js';
 import type { ShardKeys } from './types.js';
+
+/** Connection pool of each shard: `{ max, idleTimeoutMillis, statementTimeoutMs, connectTimeoutMs }`. */
+export type PoolOptions = NonNullable<TransactionEngineOptions['pool']>;
 
 /** Options of percolator(). */
 export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
@@ -77,7 +81,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   const ownsTimestampSource = Array.isArray(options.oracle);
   const timestampSource = await connectOracle(options.oracle, log, registry);
   try {
-    const engine = await createEngine({
+    const engine = createTransactionEngine({
       shards,
       timestampSource,
       logger: log,
@@ -86,6 +90,8 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       lockTtlMs: options.lockTtlMs,
       lockWaitTimeoutMs: options.lockWaitTimeoutMs,
     });
+    // Lock resolution must know every table a primary lock may live in.
+    engine.register(tables.tables);
     log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
     return new Database<TSchema>({
       engine,
@@ -111,7 +117,7 @@ async function connectOracle(oracle: readonly string[] | TimestampSource, logger
     throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
   }
   const source = Array.isArray(oracle)
-    ? createOracle({ addresses: oracle as readonly string[], deadlineMs: CONNECT_TIMEOUT_MS, logger, registry })
+    ? createOracleClient({ addresses: [...(oracle as readonly string[])], deadlineMs: CONNECT_TIMEOUT_MS, logger, registry })
     : (oracle as TimestampSource);
   try {
     await source.getTimestamp({ signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });

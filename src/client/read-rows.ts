@@ -13,7 +13,6 @@ export interface ReadPlan {
   readonly orderBy?: readonly OrderTerm[];
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
-  readonly lock?: 'update' | undefined;
 }
 
 /**
@@ -32,7 +31,6 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
     limit: cap,
     shards,
-    lock: plan.lock,
   });
   return mergeOrdered(rows, orderBy, offset, limit);
 }

@@ -38,7 +38,6 @@ interface SelectConfig {
   readonly orderBy: readonly unknown[];
   readonly limit?: number;
   readonly offset?: number;
-  readonly lock?: 'update';
 }
 
 /**
@@ -76,14 +75,9 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
     return new SelectQuery(this.context, { ...this.config, offset: count });
   }
 
-  /** `for update`: lock the matching rows when read (pessimistic locking, if the engine supports it). */
-  for(strength: 'update'): SelectQuery<TTable, TRow> {
-    return new SelectQuery(this.context, { ...this.config, lock: strength });
-  }
-
   /** @internal */
   protected override async execute(): Promise<TRow[]> {
-    const { table, fields, where, orderBy, limit, offset, lock } = this.config;
+    const { table, fields, where, orderBy, limit, offset } = this.config;
     const meta = this.context.tables.metaOf(table);
     const projection = fields ? resolveProjection(meta, fields, `select from ${meta.name}`) : undefined;
     const plan = {
@@ -92,9 +86,8 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
       orderBy: parseOrderBy(meta, orderBy),
       limit: checkCount(limit, 'limit'),
       offset: checkCount(offset, 'offset'),
-      lock,
     };
-    const rows = await this.context.run(lock ? 'write' : 'read', (session) => readRows(this.context, session, plan));
+    const rows = await this.context.run('read', (session) => readRows(this.context, session, plan));
     return project(rows, projection) as TRow[];
   }
 }

@@ -48,7 +48,7 @@ export class TransactionRunner {
           throw error;
         }
         const code = (error as PercolatorError).code;
-        this.metrics.retries.inc({ reason: code });
+        this.engine.recordRetry(code);
         const delayMs = backoffDelayMs(attempt, options.backoff);
         this.logger.debug(
           { attempt: attempt + 1, maxRetries: options.maxRetries, code, startTs: engineTx && formatTimestamp(engineTx.startTs), delayMs: Math.round(delayMs) },

@@ -85,6 +85,12 @@ export class ShardPool {
       throw translateShardError(this.name, error);
     }
     let discard: Error | undefined;
+    // A checked-out connection that dies between statements emits 'error';
+    // unhandled, that would crash the process. The next statement fails anyway.
+    const onError = (error: Error): void => {
+      discard = error;
+    };
+    client.on('error', onError);
     try {
       await this.query({ text: 'begin', values: [] }, { client });
       const result = await work(client);
@@ -96,7 +102,8 @@ export class ShardPool {
       });
       throw translateShardError(this.name, error);
     } finally {
-      // A connection whose rollback failed is discarded, not reused.
+      // A connection that failed (or whose rollback failed) is discarded, not reused.
+      client.off('error', onError);
       client.release(discard);
     }
   }

@@ -17,6 +17,8 @@ export interface EngineContext {
   readonly lockWaitTimeoutMs: number;
   /** Rows per statement when writing batches (memory and statement size stay bounded). */
   readonly batchRows: number;
+  /** Whether long commits refresh their primary lock's TTL. */
+  readonly heartbeat: boolean;
   readonly resolver: LockResolver;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;

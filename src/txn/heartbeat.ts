@@ -19,6 +19,7 @@ export class Heartbeat {
   ) {}
 
   start(): void {
+    if (!this.ctx.heartbeat) return;
     const interval = Math.max(1, Math.floor(this.ctx.lockTtlMs / 3));
     this.timer = setInterval(() => void this.beat(), interval);
     this.timer.unref();

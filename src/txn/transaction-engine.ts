@@ -31,6 +31,8 @@ export interface TransactionEngineOptions {
   batchRows?: number;
   /** Named failure points of the commit path (tests). */
   hooks?: CommitHooks;
+  /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
+  heartbeat?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     lockTtlMs: options.lockTtlMs ?? 3000,
     lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
     batchRows: options.batchRows ?? 5000,
+    heartbeat: options.heartbeat ?? true,
     resolver,
     storageOf,
     track(work) {

@@ -12,7 +12,10 @@ import {
   type Transaction,
 } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
-import { startClientCluster, type ClientCluster } from './client-cluster.js';
+import { shardOf } from '../../src/shard/shard-of.js';
+import { ShardUnavailableError } from '../../src/errors.js';
+import pg from 'pg';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const accounts = pgTable('accounts', {
   id: integer().primaryKey(),
@@ -29,12 +32,12 @@ const strangers = pgTable('strangers', { id: integer().primaryKey() });
 const schema = { accounts, orders };
 type Schema = typeof schema;
 
-let cluster: ClientCluster;
+let cluster: TestCluster;
 let db: Database<Schema>;
 
 beforeAll(async () => {
-  cluster = await startClientCluster(3);
-  db = await percolator({ oracle: cluster.oracle, shards: cluster.urls, schema, shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
+  cluster = await startTestCluster({ shards: 3 });
+  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
   await db.migrate();
   await db.migrate(); // idempotent
 });
@@ -82,9 +85,9 @@ describe('ordering across shards', () => {
       amount: (i * 7) % 13,
       note: i % 5 === 0 ? null : `n${(i * 3) % 11}`,
     }));
-    const before = await cluster.countPerShard(describeTable(orders).versionsTable);
+    const before = await versionsPerShard(describeTable(orders).versionsTable);
     await db.insert(orders).values(rows);
-    const after = await cluster.countPerShard(describeTable(orders).versionsTable);
+    const after = await versionsPerShard(describeTable(orders).versionsTable);
     expect(after.filter((n, i) => n > before[i]!).length).toBeGreaterThan(1); // the rows really are spread
     const cmpNullsLast = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
     const expected = [...rows].sort((a, b) => b.amount - a.amount || cmpNullsLast(a.note, b.note) || a.id - b.id);
@@ -206,8 +209,34 @@ describe('retries', () => {
   });
 });
 
+describe('shard pinning', () => {
+  it('a filter pinning the shard key reads only its shard: it works while another shard is down', async () => {
+    const meta = describeTable(accounts);
+    const ids = Array.from({ length: 12 }, (_, i) => i + 1);
+    await db.insert(accounts).values(ids.map((id) => ({ id, balance: id })));
+    const shardOfId = (id: number) => shardOf(meta, { id }, 3);
+    const alive = ids.filter((id) => shardOfId(id) !== 2);
+    const onDead = ids.find((id) => shardOfId(id) === 2)!;
+    expect(onDead).toBeDefined();
+    const down = cluster.shards.servers[2]!;
+    await down.stop();
+    try {
+      const once = { maxRetries: 0 };
+      const [row] = await db.transaction((tx) => tx.select().from(accounts).where(eq(accounts.id, alive[0]!)), once);
+      expect(row?.balance).toBe(alive[0]);
+      const some = await db.transaction((tx) => tx.select().from(accounts).where(and(inArray(accounts.id, alive), gt(accounts.balance, 0))), once);
+      expect(some.map((r) => r.id).sort((a, b) => a - b)).toEqual(alive);
+      await expect(db.transaction((tx) => tx.select().from(accounts), once)).rejects.toBeInstanceOf(ShardUnavailableError);
+      await expect(db.transaction((tx) => tx.select().from(accounts).where(eq(accounts.id, onDead)), once)).rejects.toBeInstanceOf(ShardUnavailableError);
+    } finally {
+      await down.start();
+    }
+    expect(await count(accounts)).toBe(12);
+  });
+});
+
 async function retryCount(): Promise<number> {
-  const metric = await db.registry.getSingleMetric('percolator_client_retries_total')!.get();
+  const metric = await db.registry.getSingleMetric('percolator_retries_total')!.get();
   return metric.values.reduce((sum, v) => sum + v.value, 0);
 }
 
@@ -246,3 +275,19 @@ describe('bad input is refused before anything is written', () => {
     expect(await count(accounts)).toBe(0);
   });
 });
+
+/** Rows (all versions) of a storage table on each shard, straight from Postgres. */
+async function versionsPerShard(storageTable: string): Promise<number[]> {
+  return Promise.all(
+    cluster.shardUrls.map(async (url) => {
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: string }>(`select count(*) as n from "${storageTable}"`);
+        return Number(rows[0]!.n);
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+}

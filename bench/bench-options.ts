@@ -1,0 +1,256 @@
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../src/errors.js';
+import { SYSTEM_NAMES, type SystemName } from './systems/bench-system.js';
+import { WORKLOAD_NAMES, type WorkloadName } from './workloads/workload.js';
+
+export type Isolation = 'snapshot' | 'serializable' | 'both';
+
+export interface Sweep {
+  readonly parameter: 'clients' | 'shards';
+  readonly values: readonly number[];
+}
+
+export interface BenchOptions {
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly clients: number;
+  /** Shards to start when no --shard-url is given. */
+  readonly shards: number;
+  readonly shardUrls: readonly string[] | undefined;
+  readonly localUrl: string | undefined;
+  readonly oracle: string | undefined;
+  readonly keys: number;
+  /** 0 = uniform. */
+  readonly zipf: number;
+  readonly systems: readonly SystemName[];
+  readonly workloads: readonly WorkloadName[];
+  /** Share of multi-key transactions forced to span shards (the rest stay on one); undefined = keys drawn independently. */
+  readonly crossShardFraction: number | undefined;
+  readonly opsPerTxn: number;
+  readonly seed: number;
+  readonly sweep: Sweep | undefined;
+  readonly json: boolean;
+  readonly report: string | undefined;
+}
+
+export const DEFAULTS = {
+  duration: 10,
+  warmup: 2,
+  clients: 16,
+  shards: 3,
+  keys: 1000,
+  seed: 42,
+  opsPerTxn: 1,
+};
+
+const SYSTEMS_BY_ISOLATION: Record<Isolation, SystemName[]> = {
+  snapshot: ['local', '2pc', 'percolator'],
+  serializable: ['local-serializable', '2pc', 'percolator-serializable'],
+  both: ['local', 'local-serializable', '2pc', 'percolator', 'percolator-serializable'],
+};
+
+export const help = `usage: percolator bench [options]
+       percolator bench oracle [options]     timestamp oracle benchmark (see \`bench oracle --help\`)
+
+Runs workloads against percolator and the baselines on the same shards and
+data, and prints throughput, latency, aborts, anomalies and CPU cost per
+transaction. Without addresses it starts throwaway Postgres servers (durable
+settings: fsync on) and an oracle process, and removes them afterwards.
+
+systems (--systems a,b,...; default from --isolation):
+  local                    all data in one Postgres database, REPEATABLE READ
+  local-serializable       the same, SERIALIZABLE
+  2pc                      the shards, PREPARE TRANSACTION / COMMIT PREPARED, READ COMMITTED reads
+  percolator               this layer, snapshot isolation
+  percolator-serializable  this layer, serializable
+
+workloads (--workload a,b,...):
+  bank     transfers between two accounts + 5% audits summing every balance (wrong total = anomaly)
+  ycsb-a   50% read / 50% update          ycsb-b   95% read / 5% update
+  ycsb-c   100% read                       ycsb-f   50% read / 50% read-modify-write
+  scan     80% range scans over every shard / 20% updates of the scanned column
+
+options:
+  --workload <names>          workloads to run (default bank)
+  --systems <names>           systems to compare
+  --isolation <level>         snapshot | serializable | both: picks the default systems (default snapshot)
+  --duration <seconds>        measured time per system (default ${DEFAULTS.duration})
+  --warmup <seconds>          unmeasured warm-up before it (default ${DEFAULTS.warmup})
+  --clients <n>               concurrent client sessions (default ${DEFAULTS.clients})
+  --shards <n>                throwaway shards to start (default ${DEFAULTS.shards})
+  --shard-url <url>           use this Postgres as a shard instead (repeat for each shard)
+  --local-url <url>           Postgres for the local baselines (default: a throwaway one, or the first shard URL)
+  --oracle <host:port>        use this oracle instead of starting one
+  --keys <n>                  rows in the workload's table (default ${DEFAULTS.keys})
+  --zipf <theta>              Zipfian key access with 0 < theta < 1, e.g. 0.99 (default: uniform)
+  --cross-shard-fraction <f>  share of multi-key transactions that span shards, 0..1; the rest
+                              touch one shard (default: keys drawn independently)
+  --ops-per-txn <n>           keys per YCSB/scan update transaction (default ${DEFAULTS.opsPerTxn})
+  --seed <n>                  random seed; same seed, same key sequence (default ${DEFAULTS.seed})
+  --sweep <param>=<values>    clients=1,4,16,64 or shards=1,2,4,8: run the grid
+  --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
+  --report <file.html>        write a self-contained HTML report with charts
+  -h, --help                  this help
+
+examples:
+  npx percolator bench
+  npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20
+  npx percolator bench --sweep clients=1,4,16,64 --report report.html
+  npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
+
+/** Parses `percolator bench` arguments; throws InvalidInputError with a message fit for the terminal. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        duration: { type: 'string' },
+        warmup: { type: 'string' },
+        clients: { type: 'string' },
+        shards: { type: 'string' },
+        'shard-url': { type: 'string', multiple: true },
+        'local-url': { type: 'string' },
+        oracle: { type: 'string' },
+        keys: { type: 'string' },
+        zipf: { type: 'string' },
+        systems: { type: 'string' },
+        workload: { type: 'string' },
+        isolation: { type: 'string' },
+        'cross-shard-fraction': { type: 'string' },
+        'ops-per-txn': { type: 'string' },
+        seed: { type: 'string' },
+        sweep: { type: 'string' },
+        json: { type: 'boolean' },
+        report: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new InvalidInputError(`${(error as Error).message}\nRun \`percolator bench --help\` for the options.`);
+  }
+  const v = parsed.values;
+
+  const shardUrls = v['shard-url'];
+  if (shardUrls && v.shards !== undefined) throw new InvalidInputError('give either --shards (throwaway shards) or --shard-url (your own), not both');
+  for (const url of [...(shardUrls ?? []), ...(v['local-url'] ? [v['local-url']] : [])]) checkUrl(url);
+  if (v.oracle !== undefined && !/^[^:\s]+:\d{1,5}$/.test(v.oracle)) throw new InvalidInputError(`--oracle must be host:port, got '${v.oracle}'`);
+
+  const isolation = oneOf('--isolation', v.isolation ?? 'snapshot', ['snapshot', 'serializable', 'both'] as const);
+  if (v.systems !== undefined && v.isolation !== undefined) {
+    throw new InvalidInputError('give either --systems or --isolation (which only picks the default systems), not both');
+  }
+  const systems = v.systems !== undefined ? list('--systems', v.systems, SYSTEM_NAMES) : SYSTEMS_BY_ISOLATION[isolation];
+  const workloads = list('--workload', v.workload ?? 'bank', WORKLOAD_NAMES);
+
+  const zipf = v.zipf === undefined ? 0 : number('--zipf', v.zipf);
+  if (!(zipf >= 0 && zipf < 1)) throw new InvalidInputError(`--zipf must be a theta with 0 < theta < 1 (YCSB uses 0.99), got ${v.zipf}`);
+  const crossShardFraction = v['cross-shard-fraction'] === undefined ? undefined : number('--cross-shard-fraction', v['cross-shard-fraction']);
+  if (crossShardFraction !== undefined && !(crossShardFraction >= 0 && crossShardFraction <= 1)) {
+    throw new InvalidInputError(`--cross-shard-fraction must be between 0 and 1, got ${v['cross-shard-fraction']}`);
+  }
+
+  const sweep = v.sweep === undefined ? undefined : parseSweep(v.sweep);
+  if (sweep?.parameter === 'shards' && shardUrls) {
+    if (Math.max(...sweep.values) > shardUrls.length) {
+      throw new InvalidInputError(`--sweep shards needs up to ${Math.max(...sweep.values)} shards but only ${shardUrls.length} --shard-url were given`);
+    }
+  }
+
+  return {
+    durationS: positive('--duration', v.duration, DEFAULTS.duration),
+    warmupS: nonNegative('--warmup', v.warmup, DEFAULTS.warmup),
+    clients: positiveInteger('--clients', v.clients, DEFAULTS.clients),
+    shards: shardUrls ? shardUrls.length : positiveInteger('--shards', v.shards, DEFAULTS.shards),
+    shardUrls,
+    localUrl: v['local-url'],
+    oracle: v.oracle,
+    keys: atLeast('--keys', v.keys, DEFAULTS.keys, 2),
+    zipf,
+    systems,
+    workloads,
+    crossShardFraction,
+    opsPerTxn: positiveInteger('--ops-per-txn', v['ops-per-txn'], DEFAULTS.opsPerTxn),
+    seed: integer('--seed', v.seed, DEFAULTS.seed),
+    sweep,
+    json: v.json ?? false,
+    report: v.report,
+  };
+}
+
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+function parseSweep(text: string): Sweep {
+  const match = /^(clients|shards)=(.+)$/.exec(text);
+  if (!match) throw new InvalidInputError(`--sweep must look like clients=1,4,16,64 or shards=1,2,4,8, got '${text}'`);
+  const parameter = match[1] as Sweep['parameter'];
+  const values = match[2]!.split(',').map((s) => positiveInteger(`--sweep ${parameter}`, s.trim(), 0));
+  if (new Set(values).size !== values.length) throw new InvalidInputError(`--sweep ${parameter} lists a value twice: ${match[2]}`);
+  return { parameter, values };
+}
+
+function checkUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+  }
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new InvalidInputError(`${flag} must be one of ${allowed.join(', ')}; got '${value}'`);
+  return value as T;
+}
+
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidInputError(`${flag} needs at least one name (${allowed.join(', ')})`);
+  const unknown = names.filter((n) => !(allowed as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new InvalidInputError(`${flag}: unknown ${unknown.map((n) => `'${n}'`).join(', ')}; choose from ${allowed.join(', ')}`);
+  return [...new Set(names)] as T[];
+}
+
+function number(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(`${flag} must be a number, got '${value}'`);
+  return n;
+}
+
+function integer(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = number(flag, value);
+  if (!Number.isSafeInteger(n)) throw new InvalidInputError(`${flag} must be an integer, got '${value}'`);
+  return n;
+}
+
+function atLeast(flag: string, value: string | undefined, fallback: number, min: number): number {
+  const n = integer(flag, value, fallback);
+  if (n < min) throw new InvalidInputError(`${flag} must be at least ${min}, got ${value}`);
+  return n;
+}
+
+function positiveInteger(flag: string, value: string | undefined, fallback: number): number {
+  return atLeast(flag, value, fallback, 1);
+}
+
+function positive(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = number(flag, value);
+  if (n <= 0) throw new InvalidInputError(`${flag} must be greater than 0, got ${value}`);
+  return n;
+}
+
+function nonNegative(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = number(flag, value);
+  if (n < 0) throw new InvalidInputError(`${flag} must not be negative, got ${value}`);
+  return n;
+}

@@ -1,0 +1,66 @@
+import net from 'node:net';
+import pg from 'pg';
+import { InvalidInputError, OracleUnavailableError, ShardUnavailableError } from '../src/errors.js';
+import { readProcStat } from './cpu-accounting.js';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** A Postgres URL with its password hidden, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * Connects once to check that a server (shard number `name`, or the local
+ * baseline's server)
+ * answers, and, when it runs on this machine, finds its postmaster's pid
+ * (the parent of our backend) so its CPU can be accounted.
+ */
+export async function probePostgres(name: number | 'local', url: string): Promise<{ postmasterPid: number | undefined }> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return { postmasterPid: isLoopback(url) ? postmasterOf(rows[0]!.pid) : undefined };
+  } catch (error) {
+    if (name === 'local') throw new InvalidInputError(`the local baseline's Postgres (${redactUrl(url)}) is unreachable: ${(error as Error).message}`);
+    throw new ShardUnavailableError(`${name} (${redactUrl(url)})`, { cause: error });
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function postmasterOf(backendPid: number): number | undefined {
+  const ppid = readProcStat(backendPid)?.ppid;
+  return ppid !== undefined && ppid > 1 ? ppid : undefined;
+}
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1' || host === '';
+}
+
+/** Opens a TCP connection to the oracle's address; refuses with the address in the message. */
+export function probeOracle(address: string): Promise<void> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const fail = (why: string): void => {
+      socket.destroy();
+      reject(new OracleUnavailableError(`oracle ${address} unreachable: ${why}`));
+    };
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => fail('timed out'));
+    socket.once('error', (error) => fail(error.message));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,51 @@
+import type { RunResult } from './run-result.js';
+
+/** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
+export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
+  const header = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'cpu ms/txn', '(client/oracle/pg)'];
+  const rows = results.map((r) => [
+    r.workload,
+    r.system,
+    String(r.clients),
+    String(r.shards),
+    r.error ? 'failed' : Math.round(r.throughput).toLocaleString('en-US'),
+    ms(r.p50Ms),
+    ms(r.p95Ms),
+    ms(r.p99Ms),
+    ms(r.maxMs),
+    String(r.aborts),
+    String(r.anomalies),
+    r.cpuMsPerTxn.toFixed(2),
+    r.commits ? [r.cpuMs.client, r.cpuMs.oracle, r.cpuMs.postgres].map((x) => (x / r.commits).toFixed(2)).join('/') : '-',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+
+  const details: string[] = [];
+  for (const r of results) {
+    const who = `${r.workload}/${r.system}${results.some((o) => o !== r && o.system === r.system && o.workload === r.workload) ? ` (clients ${r.clients}, shards ${r.shards})` : ''}`;
+    if (r.error) details.push(`${who}: failed: ${r.error}`);
+    const causes = Object.entries(r.abortsByCause).sort(([, a], [, b]) => b - a);
+    if (causes.length) details.push(`${who} aborts: ${causes.map(([c, n]) => `${c} ${n}`).join(', ')}${r.gaveUp ? `; gave up ${r.gaveUp}` : ''}`);
+    if (r.anomalies) details.push(`${who} anomalies: ${r.anomalies}, e.g. ${r.anomalySamples[0]}`);
+    if (r.errors) details.push(`${who} errors: ${r.errors}, e.g. ${r.errorSamples[0]}`);
+  }
+  details.push(...comparisons(results), ...notes.map((n) => `note: ${n}`));
+  return [...out, ...(details.length ? ['', ...details] : [])].join('\n');
+}
+
+/** percolator's throughput relative to the baselines, per workload and configuration. */
+function comparisons(results: readonly RunResult[]): string[] {
+  const out: string[] = [];
+  for (const p of results.filter((r) => r.system.startsWith('percolator') && !r.error && r.throughput > 0)) {
+    const peers = results.filter((r) => r.workload === p.workload && r.clients === p.clients && !r.error && r.throughput > 0 && !r.system.startsWith('percolator'));
+    const same = peers.filter((r) => r.system.startsWith('local') || r.shards === p.shards);
+    if (same.length) out.push(`${p.workload}: ${p.system} = ${same.map((r) => `${(p.throughput / r.throughput).toFixed(2)}x ${r.system}`).join(', ')} (clients ${p.clients}, shards ${p.shards})`);
+  }
+  return out;
+}
+
+function ms(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value.toFixed(2);
+}

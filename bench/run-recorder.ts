@@ -1,0 +1,118 @@
+import hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+const PERCENTILES = [0, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100];
+const SAMPLES_KEPT = 5;
+
+/**
+ * Counts what the clients do while the run is measured; everything before
+ * `startMeasuring()` (the warm-up) and after `stopMeasuring()` is dropped.
+ * Latencies go into an HDR histogram in microseconds.
+ */
+export class RunRecorder {
+  private measuring = false;
+  private startedAt = 0;
+  private stoppedAt = 0;
+  private readonly histogram: Histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  commits = 0;
+  readonly commitsByKind: Record<string, number> = {};
+  aborts = 0;
+  readonly abortsByCause: Record<string, number> = {};
+  gaveUp = 0;
+  errors = 0;
+  readonly errorSamples: string[] = [];
+  anomalies = 0;
+  readonly anomalySamples: string[] = [];
+  private readonly commitsPerSecond: number[] = [];
+  private readonly abortsPerSecond: number[] = [];
+  /** Live counters for progress lines (counted during warm-up too). */
+  liveCommits = 0;
+  liveAborts = 0;
+
+  get isMeasuring(): boolean {
+    return this.measuring;
+  }
+
+  startMeasuring(now = performance.now()): void {
+    this.measuring = true;
+    this.startedAt = now;
+  }
+
+  stopMeasuring(now = performance.now()): void {
+    this.measuring = false;
+    this.stoppedAt = now;
+  }
+
+  /** Seconds measured so far (or in total, once stopped). */
+  measuredSeconds(now = performance.now()): number {
+    if (this.startedAt === 0) return 0;
+    return ((this.measuring ? now : this.stoppedAt) - this.startedAt) / 1000;
+  }
+
+  commit(kind: string, latencyMs: number, now = performance.now()): void {
+    this.liveCommits++;
+    if (!this.measuring) return;
+    this.commits++;
+    this.commitsByKind[kind] = (this.commitsByKind[kind] ?? 0) + 1;
+    this.histogram.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+    bump(this.commitsPerSecond, this.second(now));
+  }
+
+  abort(cause: string, now = performance.now()): void {
+    this.liveAborts++;
+    if (!this.measuring) return;
+    this.aborts++;
+    this.abortsByCause[cause] = (this.abortsByCause[cause] ?? 0) + 1;
+    bump(this.abortsPerSecond, this.second(now));
+  }
+
+  giveUp(): void {
+    if (this.measuring) this.gaveUp++;
+  }
+
+  error(message: string): void {
+    if (!this.measuring) return;
+    this.errors++;
+    if (this.errorSamples.length < SAMPLES_KEPT && !this.errorSamples.includes(message)) this.errorSamples.push(message);
+  }
+
+  anomaly(description: string): void {
+    if (!this.measuring) return;
+    this.anomalies++;
+    if (this.anomalySamples.length < SAMPLES_KEPT) this.anomalySamples.push(description);
+  }
+
+  latency(): { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; meanMs: number; percentiles: { percentile: number; ms: number }[] } {
+    const ms = (us: number): number => round3(us / 1000);
+    const empty = this.histogram.totalCount === 0;
+    // HDR answers a bucket's highest equivalent value, which may exceed the largest value recorded.
+    const at = (p: number): number => (empty ? 0 : ms(Math.min(this.histogram.getValueAtPercentile(p), this.histogram.maxValue)));
+    return {
+      p50Ms: at(50),
+      p95Ms: at(95),
+      p99Ms: at(99),
+      maxMs: empty ? 0 : ms(this.histogram.maxValue),
+      meanMs: empty ? 0 : ms(this.histogram.mean),
+      percentiles: PERCENTILES.map((percentile) => ({ percentile, ms: percentile === 100 ? (empty ? 0 : ms(this.histogram.maxValue)) : at(percentile) })),
+    };
+  }
+
+  /** Whole seconds of the measured window, each with its commits and aborts. */
+  timeline(): { t: number; throughput: number; aborts: number }[] {
+    const seconds = Math.floor(this.measuredSeconds());
+    return Array.from({ length: seconds }, (_, t) => ({ t: t + 1, throughput: this.commitsPerSecond[t] ?? 0, aborts: this.abortsPerSecond[t] ?? 0 }));
+  }
+
+  private second(now: number): number {
+    return Math.floor((now - this.startedAt) / 1000);
+  }
+}
+
+function bump(counts: number[], index: number): void {
+  while (counts.length <= index) counts.push(0);
+  counts[index]!++;
+}
+
+export function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

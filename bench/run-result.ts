@@ -1,0 +1,56 @@
+import type { SystemName } from './systems/bench-system.js';
+import type { WorkloadName } from './workloads/workload.js';
+
+/** What one (system, workload, configuration) run measured; one entry of `--json`'s `results`. */
+export interface RunResult {
+  system: SystemName;
+  workload: WorkloadName;
+  clients: number;
+  /** Shards of the configuration (the local baselines always use one database). */
+  shards: number;
+  keys: number;
+  zipf: number;
+  crossShardFraction: number | null;
+  opsPerTxn: number;
+  /** Measured seconds (warm-up excluded). */
+  durationS: number;
+  /** Committed transactions in the measured window. */
+  commits: number;
+  commitsByKind: Record<string, number>;
+  /** Committed transactions per second. */
+  throughput: number;
+  /** Latency of a transaction from its first attempt to its commit, retries included. */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  latencyPercentiles: { percentile: number; ms: number }[];
+  /** Attempts that aborted with a retryable error, and why. */
+  aborts: number;
+  abortsByCause: Record<string, number>;
+  /** Transactions given up after too many aborts. */
+  gaveUp: number;
+  /** Non-retryable failures (with a few samples). */
+  errors: number;
+  errorSamples: string[];
+  /** Committed transactions whose results broke the workload's invariant (bank: an audit with a wrong total). */
+  anomalies: number;
+  anomalySamples: string[];
+  /** CPU milliseconds per committed transaction, client + oracle + every Postgres process involved. */
+  cpuMsPerTxn: number;
+  cpuMs: { client: number; oracle: number; postgres: number; total: number };
+  /** Commits and aborts per second of the measured window. */
+  timeline: { t: number; throughput: number; aborts: number }[];
+  /** Set when the run could not be done (system failed to start, fatal errors). */
+  error?: string;
+}
+
+export interface BenchReport {
+  command: string;
+  startedAt: string;
+  machine: { cpus: number; node: string; platform: string };
+  settings: Record<string, unknown>;
+  sweep: { parameter: 'clients' | 'shards'; values: number[] } | null;
+  results: RunResult[];
+}

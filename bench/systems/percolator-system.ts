@@ -1,0 +1,133 @@
+import { between, eq, inArray } from 'drizzle-orm';
+import pg from 'pg';
+import { PercolatorError, WriteConflictError } from '../../src/errors.js';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import { percolator, type Database } from '../../src/index.js';
+import type { Logger } from '../../src/logger.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+import type { BenchRow, BenchTable } from '../bench-table.js';
+import type { CpuProcess } from '../cpu-accounting.js';
+import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, SystemName } from './bench-system.js';
+
+const LOAD_BATCH = 2000;
+
+type PercolatorDb = Database<Record<string, PgTable>>;
+type PercolatorTx = Parameters<Parameters<PercolatorDb['transaction']>[0]>[0];
+
+export interface PercolatorSystemOptions {
+  readonly name: Extract<SystemName, 'percolator' | 'percolator-serializable'>;
+  readonly oracle: string;
+  readonly shardUrls: readonly string[];
+  readonly clients: number;
+  readonly processes: readonly CpuProcess[];
+  readonly logger: Logger;
+}
+
+/**
+ * `percolator` and `percolator-serializable`: this layer, driven only
+ * through its public Drizzle-style API, with its own retries turned off so
+ * that the benchmark counts every abort by cause (the same retry policy for
+ * every system).
+ */
+export class PercolatorSystem implements BenchSystem {
+  readonly name: PercolatorSystemOptions['name'];
+  readonly processes: readonly CpuProcess[];
+  private db: PercolatorDb | undefined;
+  private readonly isolation: 'snapshot' | 'serializable';
+
+  constructor(private readonly options: PercolatorSystemOptions) {
+    this.name = options.name;
+    this.processes = options.processes;
+    this.isolation = options.name === 'percolator' ? 'snapshot' : 'serializable';
+  }
+
+  async createTable(table: BenchTable, rows: readonly BenchRow[]): Promise<void> {
+    await this.dropStorage(table);
+    this.db = await percolator({
+      oracle: [this.options.oracle],
+      shards: [...this.options.shardUrls],
+      schema: { [table.name]: table.drizzle } as Record<string, PgTable>,
+      logger: this.options.logger,
+      pool: { max: this.options.clients },
+      maxRetries: 0,
+    });
+    await this.db.migrate();
+    for (let i = 0; i < rows.length; i += LOAD_BATCH) {
+      const chunk = rows.slice(i, i + LOAD_BATCH);
+      await this.db.transaction(async (tx) => {
+        await tx.insert(table.drizzle).values(chunk);
+      });
+    }
+  }
+
+  async dropTable(table: BenchTable): Promise<void> {
+    await this.db?.close();
+    this.db = undefined;
+    await this.dropStorage(table);
+  }
+
+  /** Read-only transactions need no hint: percolator commits them without a write phase. */
+  attempt<T>(body: (tx: BenchTx) => Promise<T>, _options: AttemptOptions): Promise<T> {
+    return this.database.transaction((tx) => body(new PercolatorBenchTx(tx)), { isolation: this.isolation, maxRetries: 0 });
+  }
+
+  abortCause(error: unknown): string | undefined {
+    if (error instanceof WriteConflictError) return `write-conflict:${error.reason}`;
+    if (error instanceof PercolatorError && error.retryable) return error.code.toLowerCase().replaceAll('_', '-');
+    return undefined;
+  }
+
+  async checkpoint(): Promise<void> {
+    await Promise.all(this.options.shardUrls.map((url) => withClient(url, (c) => c.query('CHECKPOINT')).catch(() => {})));
+  }
+
+  async close(): Promise<void> {
+    await this.db?.close();
+    this.db = undefined;
+  }
+
+  private get database(): PercolatorDb {
+    if (!this.db) throw new Error('percolator system used before createTable');
+    return this.db;
+  }
+
+  /** Benchmark cleanup only: removes this run's MVCC storage tables on every shard. */
+  private async dropStorage(table: BenchTable): Promise<void> {
+    const meta = describeTable(table.drizzle);
+    await Promise.all(
+      this.options.shardUrls.map((url) =>
+        withClient(url, (c) => c.query(`DROP TABLE IF EXISTS "${meta.versionsTable}", "${meta.locksTable}" CASCADE`)),
+      ),
+    );
+  }
+}
+
+class PercolatorBenchTx implements BenchTx {
+  constructor(private readonly tx: PercolatorTx) {}
+
+  async get(table: BenchTable, ids: readonly number[]): Promise<BenchRow[]> {
+    const id = table.column('id');
+    return (await this.tx.select().from(table.drizzle).where(ids.length === 1 ? eq(id, ids[0]) : inArray(id, [...ids]))) as BenchRow[];
+  }
+
+  async scan(table: BenchTable, range?: ColumnRange): Promise<BenchRow[]> {
+    const query = this.tx.select().from(table.drizzle);
+    return (await (range ? query.where(between(table.column(range.column), range.from, range.to)) : query)) as BenchRow[];
+  }
+
+  async update(table: BenchTable, updates: readonly RowUpdate[]): Promise<void> {
+    const id = table.column('id');
+    await Promise.all(updates.map((u) => this.tx.update(table.drizzle).set(u.set).where(eq(id, u.id))));
+  }
+}
+
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(url);
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, parseBenchArgs } from '../../bench/bench-options.js';
+import { InvalidInputError } from '../../src/errors.js';
+
+const execFileAsync = promisify(execFile);
+
+describe('percolator bench arguments', () => {
+  it('defaults to the bank comparison the README promises', () => {
+    const o = parseBenchArgs([]);
+    expect(o).toMatchObject({
+      durationS: DEFAULTS.duration,
+      warmupS: DEFAULTS.warmup,
+      clients: 16,
+      shards: 3,
+      keys: 1000,
+      zipf: 0,
+      systems: ['local', '2pc', 'percolator'],
+      workloads: ['bank'],
+      crossShardFraction: undefined,
+      seed: 42,
+      sweep: undefined,
+      json: false,
+    });
+  });
+
+  it('parses every flag', () => {
+    const o = parseBenchArgs([
+      '--duration', '5', '--warmup', '0', '--clients', '8', '--keys', '500', '--zipf', '0.99',
+      '--systems', '2pc,percolator-serializable', '--workload', 'ycsb-a,scan', '--cross-shard-fraction', '0.25',
+      '--ops-per-txn', '3', '--seed', '7', '--sweep', 'clients=1,4,16', '--json', '--report', 'r.html',
+      '--shard-url', 'postgres://u:p@h1/db', '--shard-url', 'postgres://u:p@h2/db', '--oracle', '127.0.0.1:7070',
+    ]);
+    expect(o).toMatchObject({
+      durationS: 5,
+      warmupS: 0,
+      clients: 8,
+      keys: 500,
+      zipf: 0.99,
+      systems: ['2pc', 'percolator-serializable'],
+      workloads: ['ycsb-a', 'scan'],
+      crossShardFraction: 0.25,
+      opsPerTxn: 3,
+      seed: 7,
+      sweep: { parameter: 'clients', values: [1, 4, 16] },
+      json: true,
+      report: 'r.html',
+      shards: 2,
+      shardUrls: ['postgres://u:p@h1/db', 'postgres://u:p@h2/db'],
+      oracle: '127.0.0.1:7070',
+    });
+    expect(parseBenchArgs(['--isolation', 'serializable']).systems).toEqual(['local-serializable', '2pc', 'percolator-serializable']);
+    expect(parseBenchArgs(['--sweep', 'shards=1,2,4,8']).sweep).toEqual({ parameter: 'shards', values: [1, 2, 4, 8] });
+  });
+
+  it.each([
+    [['--clients', '0'], /--clients must be at least 1/],
+    [['--clients', 'many'], /--clients must be a number/],
+    [['--duration=-1'], /--duration must be greater than 0/],
+    [['--zipf', '1'], /--zipf must be a theta with 0 < theta < 1/],
+    [['--systems', 'percolator,mysql'], /unknown 'mysql'/],
+    [['--workload', 'tpcc'], /unknown 'tpcc'/],
+    [['--isolation', 'chaos'], /--isolation must be one of/],
+    [['--cross-shard-fraction', '1.5'], /between 0 and 1/],
+    [['--sweep', 'keys=1,2'], /--sweep must look like/],
+    [['--sweep', 'clients=1,1'], /lists a value twice/],
+    [['--shards', '2', '--shard-url', 'postgres://h/db'], /either --shards .* or --shard-url/],
+    [['--shard-url', 'mysql://h/db'], /not a Postgres URL/],
+    [['--oracle', 'nowhere'], /--oracle must be host:port/],
+    [['--systems', 'local', '--isolation', 'snapshot'], /either --systems or --isolation/],
+    [['--sweep', 'shards=1,4', '--shard-url', 'postgres://h/db'], /needs up to 4 shards/],
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['extra'], /positional argument/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseBenchArgs(argv)).toThrow(InvalidInputError);
+    expect(() => parseBenchArgs(argv)).toThrow(message);
+  });
+
+  it('the CLI prints a clear message and exits non-zero on bad arguments', async () => {
+    const failure = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', '--clients', '0']).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr).toContain('percolator bench: --clients must be at least 1');
+  });
+
+  it('the CLI names an unreachable shard', async () => {
+    const failure = await execFileAsync(process.execPath, [
+      'bin/percolator.js', 'bench', '--systems', '2pc', '--shard-url', 'postgres://postgres:secret@127.0.0.1:1/nowhere',
+    ]).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(failure).toMatchObject({ code: 1 });
+    const stderr = (failure as { stderr: string }).stderr;
+    expect(stderr).toContain('shard 0 (postgres://postgres:***@127.0.0.1:1/nowhere) unavailable');
+    expect(stderr).not.toContain('secret');
+  });
+
+  it('--help lists the options', async () => {
+    const { stdout } = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', '--help']);
+    for (const flag of ['--duration', '--clients', '--shard-url', '--oracle', '--zipf', '--sweep', '--json', '--report', '--cross-shard-fraction']) {
+      expect(stdout).toContain(flag);
+    }
+  });
+});

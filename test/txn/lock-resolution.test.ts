@@ -1,0 +1,127 @@
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LockWaitTimeoutError, TransactionAbortedError } from '../../src/errors.js';
+import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import type { CommitHooks } from '../../src/txn/commit-hooks.js';
+import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import { createTransactionEngine, type TransactionEngineOptions } from '../../src/txn/transaction-engine.js';
+import { BANK_ACCOUNTS, seedBank } from '../support/bank.js';
+import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { countOnShards, sleep } from '../support/raw-shards.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+describe('lock resolution', () => {
+  let cluster: TestCluster;
+  let tso: TimestampSource;
+  const engines: TransactionEngine[] = [];
+  const registry = new Registry();
+
+  const engine = (options: Partial<TransactionEngineOptions> = {}): TransactionEngine => {
+    const e = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry, ...options });
+    e.register(bankTables);
+    engines.push(e);
+    return e;
+  };
+  const readOwners = async (e: TransactionEngine, ids: number[]): Promise<unknown[]> => {
+    const tx = await e.begin();
+    const rows = await tx.getMany(accountsMeta, ids.map((id) => [id]));
+    return ids.map((id) => rows.find((r) => r.id === id)?.owner);
+  };
+  const writeOwners = async (e: TransactionEngine, ids: number[], owner: string): Promise<void> => {
+    const tx = await e.begin();
+    tx.put(accountsMeta, ids.map((id) => ({ id, balance: 1000, owner })));
+    await tx.commit();
+  };
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ shards: 3 });
+    tso = await cluster.createTimestampSource();
+    await engine().migrate(bankTables);
+    await seedBank(engines[0]!);
+  });
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    await tso?.close();
+    await cluster?.destroy();
+  });
+
+  it('refuses a late commit after a reader rolled the transaction back (no heartbeat, TTL ran out)', async () => {
+    const reader = engine();
+    const hooks: CommitHooks = {
+      async beforeCommitPrimary() {
+        await sleep(150);
+        expect(await readOwners(reader, [0, 1, 2])).toEqual([null, null, null]);
+      },
+    };
+    const slow = engine({ lockTtlMs: 50, heartbeat: false, hooks });
+    await expect(writeOwners(slow, [0, 1, 2], 'late')).rejects.toBeInstanceOf(TransactionAbortedError);
+    expect(await readOwners(reader, [0, 1, 2])).toEqual([null, null, null]);
+    expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
+    // The rollback marker stays, so a replay of the same transaction can never commit.
+    const markers = await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'rollback'`);
+    expect(markers.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps a long commit alive by heartbeat; a reader gives up with LockWaitTimeoutError', async () => {
+    const reader = engine({ lockWaitTimeoutMs: 300 });
+    let readerError: unknown;
+    const hooks: CommitHooks = {
+      async beforeCommitPrimary() {
+        // Four TTLs pass while we "work"; the heartbeat keeps the lock alive.
+        const started = Date.now();
+        readerError = await readOwners(reader, [3, 4]).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        await sleep(Math.max(0, 800 - (Date.now() - started)));
+      },
+    };
+    const slow = engine({ lockTtlMs: 200, hooks });
+    await writeOwners(slow, [3, 4], 'long');
+    expect(readerError).toBeInstanceOf(LockWaitTimeoutError);
+    expect(await readOwners(reader, [3, 4])).toEqual(['long', 'long']);
+  });
+
+  it('with a 1 ms TTL, concurrent resolvers and the committer agree on one outcome', async () => {
+    const readers = [engine(), engine(), engine(), engine()];
+    const ids = [5, 6, 7];
+    let views: Promise<unknown[]>[] = [];
+    // Varying head starts for the readers, so that both outcomes happen.
+    const delays = [0, 30, 1, 30, 3, 30, 8, 30];
+    let round = 0;
+    const hooks: CommitHooks = {
+      async beforeCommitPrimary() {
+        // commit_ts is known: every reader starting now reads above it.
+        views = readers.map((r) => readOwners(r, ids));
+        await sleep(delays[round]!);
+      },
+    };
+    const racer = engine({ lockTtlMs: 1, heartbeat: false, hooks });
+    const outcomes = { committed: 0, aborted: 0 };
+    for (round = 0; round < 8; round++) {
+      const owner = `round-${round}`;
+      const committed = await writeOwners(racer, ids, owner).then(
+        () => true,
+        (error: unknown) => {
+          if (!(error instanceof TransactionAbortedError)) throw error;
+          return false;
+        },
+      );
+      outcomes[committed ? 'committed' : 'aborted']++;
+      const seen = await Promise.all(views);
+      const expected = committed ? [owner, owner, owner] : (await readOwners(readers[0]!, ids));
+      for (const view of seen) expect(view).toEqual(expected);
+      if (committed) expect(expected).toEqual([owner, owner, owner]);
+      else expect(expected).not.toContain(owner);
+    }
+    expect(outcomes.committed + outcomes.aborted).toBe(8);
+    expect(outcomes.aborted).toBeGreaterThan(0);
+    expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
+    console.log(`1 ms TTL: ${outcomes.committed} committed, ${outcomes.aborted} rolled back by readers`);
+  });
+
+  it('all accounts still readable at the end', async () => {
+    const tx = await engine().begin();
+    expect(await tx.select(accountsMeta)).toHaveLength(BANK_ACCOUNTS);
+  });
+});
