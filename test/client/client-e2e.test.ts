@@ -80,6 +80,8 @@ describe('the issue example', () => {
     const old = await db.asOf(before).select().from(accounts).where(eq(accounts.id, 1));
     expect(old[0]!.balance).toBe(100);
     expect(await db.asOf(before).select().from(orders).orderBy(orders.id)).toHaveLength(2);
+    const future = (await db.currentTimestamp()) + (60_000n << 18n);
+    await expect(db.asOf(future).select().from(accounts)).rejects.toThrow(/is in the future/);
     expect(await db.transaction(async (tx) => tx.isolation)).toBe('snapshot');
     expect(await db.transaction(async (tx) => tx.isolation, { isolation: 'serializable' })).toBe('serializable');
   });
