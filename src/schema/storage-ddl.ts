@@ -1,4 +1,5 @@
 import { ident, storageType } from '../shard/sql-names.js';
+import { TableStorage } from '../shard/table-storage.js';
 import { readSchemaFile } from './schema-files.js';
 import type { TableMeta } from './table-meta.js';
 
@@ -34,5 +35,10 @@ export function tableMigrations(table: TableMeta): Migration[] {
     if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/table/0001-storage.sql`);
     return value;
   });
-  return [{ name: `table/${table.name}/0001-storage`, sql }];
+  const storage = new TableStorage(table);
+  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
+  return [
+    { name: `table/${table.name}/0001-storage`, sql },
+    { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite },
+  ];
 }
