@@ -4,7 +4,7 @@ import type { CpuSpent } from './cpu-accounting.js';
 import { keyDistribution } from './key-distribution.js';
 import { KeyPicker } from './key-picker.js';
 import { describe, measureRun } from './measure-run.js';
-import { hashPlacement } from './placement.js';
+import { placementOf } from './placement.js';
 import type { Progress } from './progress.js';
 import { seededRandom } from './random.js';
 import { round3, RunRecorder } from './run-recorder.js';
@@ -32,8 +32,8 @@ export interface RunConfig {
 /** One system on one workload and configuration: create and load the table, warm up, measure, drop. Never throws: failures become the result's `error`. */
 export async function runOne(config: RunConfig, env: BenchEnvironment, progress: Progress, logger: Logger, signal?: AbortSignal): Promise<RunResult> {
   const { workload } = config;
-  const shardOf = hashPlacement(config.shards);
   const table = workload.table(config.tableName);
+  const shardOf = placementOf(table, config.shards);
   const context: WorkloadContext = {
     table,
     keys: config.keys,

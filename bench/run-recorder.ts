@@ -85,7 +85,8 @@ export class RunRecorder {
   latency(): { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; meanMs: number; percentiles: { percentile: number; ms: number }[] } {
     const ms = (us: number): number => round3(us / 1000);
     const empty = this.histogram.totalCount === 0;
-    const at = (p: number): number => (empty ? 0 : ms(this.histogram.getValueAtPercentile(p)));
+    // HDR answers a bucket's highest equivalent value, which may exceed the largest value recorded.
+    const at = (p: number): number => (empty ? 0 : ms(Math.min(this.histogram.getValueAtPercentile(p), this.histogram.maxValue)));
     return {
       p50Ms: at(50),
       p95Ms: at(95),

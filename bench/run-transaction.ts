@@ -8,7 +8,7 @@ export const MAX_ATTEMPTS = 50;
 
 /**
  * Runs one workload transaction to commit, retrying retryable aborts with
- * jittered exponential backoff (0.5 ms doubling up to 32 ms) and counting
+ * jittered exponential backoff (0.5 ms doubling, capped at 64 ms) and counting
  * each abort by cause; the same policy for every system, so the systems'
  * own retry loops are turned off. Non-retryable errors propagate.
  */

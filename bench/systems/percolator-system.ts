@@ -1,6 +1,8 @@
 import { between, eq, inArray } from 'drizzle-orm';
 import pg from 'pg';
 import { PercolatorError, WriteConflictError } from '../../src/errors.js';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import { percolator, type Database } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import type { BenchRow, BenchTable } from '../bench-table.js';
@@ -9,21 +11,8 @@ import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, Syst
 
 const LOAD_BATCH = 2000;
 
-/* The public client API of issue 3, as the bench drives it. */
-interface PercolatorTx {
-  select(): { from(table: unknown): PromiseLike<BenchRow[]> & { where(filter: unknown): PromiseLike<BenchRow[]> } };
-  update(table: unknown): { set(values: unknown): { where(filter: unknown): PromiseLike<unknown> } };
-  insert(table: unknown): { values(rows: unknown): PromiseLike<unknown> };
-}
-interface PercolatorDb {
-  migrate(): Promise<void>;
-  transaction<T>(fn: (tx: PercolatorTx) => Promise<T>, options?: Record<string, unknown>): Promise<T>;
-  close(): Promise<void>;
-}
-interface PercolatorModule {
-  percolator(options: Record<string, unknown>): Promise<PercolatorDb>;
-}
-const CLIENT_MODULE = '../../src/index.js';
+type PercolatorDb = Database<Record<string, PgTable>>;
+type PercolatorTx = Parameters<Parameters<PercolatorDb['transaction']>[0]>[0];
 
 export interface PercolatorSystemOptions {
   readonly name: Extract<SystemName, 'percolator' | 'percolator-serializable'>;
@@ -54,13 +43,12 @@ export class PercolatorSystem implements BenchSystem {
 
   async createTable(table: BenchTable, rows: readonly BenchRow[]): Promise<void> {
     await this.dropStorage(table);
-    const { percolator } = (await import(CLIENT_MODULE)) as PercolatorModule;
     this.db = await percolator({
       oracle: [this.options.oracle],
       shards: [...this.options.shardUrls],
-      schema: { [table.name]: table.drizzle },
+      schema: { [table.name]: table.drizzle } as Record<string, PgTable>,
       logger: this.options.logger,
-      poolSize: this.options.clients,
+      pool: { max: this.options.clients },
       maxRetries: 0,
     });
     await this.db.migrate();
@@ -78,8 +66,8 @@ export class PercolatorSystem implements BenchSystem {
     await this.dropStorage(table);
   }
 
-  attempt<T>(body: (tx: BenchTx) => Promise<T>, options: AttemptOptions): Promise<T> {
-    void options;
+  /** Read-only transactions need no hint: percolator commits them without a write phase. */
+  attempt<T>(body: (tx: BenchTx) => Promise<T>, _options: AttemptOptions): Promise<T> {
     return this.database.transaction((tx) => body(new PercolatorBenchTx(tx)), { isolation: this.isolation, maxRetries: 0 });
   }
 
@@ -119,12 +107,12 @@ class PercolatorBenchTx implements BenchTx {
 
   async get(table: BenchTable, ids: readonly number[]): Promise<BenchRow[]> {
     const id = table.column('id');
-    return this.tx.select().from(table.drizzle).where(ids.length === 1 ? eq(id, ids[0]) : inArray(id, [...ids]));
+    return (await this.tx.select().from(table.drizzle).where(ids.length === 1 ? eq(id, ids[0]) : inArray(id, [...ids]))) as BenchRow[];
   }
 
   async scan(table: BenchTable, range?: ColumnRange): Promise<BenchRow[]> {
     const query = this.tx.select().from(table.drizzle);
-    return range ? query.where(between(table.column(range.column), range.from, range.to)) : query;
+    return (await (range ? query.where(between(table.column(range.column), range.from, range.to)) : query)) as BenchRow[];
   }
 
   async update(table: BenchTable, updates: readonly RowUpdate[]): Promise<void> {

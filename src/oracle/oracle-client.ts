@@ -169,6 +169,12 @@ class BatchingOracleClient implements OracleClient {
         }
         this.metrics.failovers.inc();
         this.logger.debug({ address, code: status[error.code], details: error.details, hint: error.leaderHint }, 'oracle attempt failed');
+        if (!error.leaderHint) {
+          // Unreachable or stuck: a fresh channel next time reconnects at once instead of
+          // waiting out grpc-js's reconnect backoff (which can exceed a short deadline).
+          this.connections.get(address)?.close();
+          this.connections.delete(address);
+        }
         // A leader named by the server is worth trying at once, but not forever (hints can be stale).
         if (error.leaderHint && error.leaderHint !== address && redirects < 2) {
           redirects++;

@@ -7,6 +7,8 @@ export interface Migration {
   /** Unique per shard, e.g. `table/accounts/0001-storage`. */
   readonly name: string;
   readonly sql: string;
+  /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
+  readonly replaceable?: boolean;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -39,6 +41,6 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
   return [
     { name: `table/${table.name}/0001-storage`, sql },
-    { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite },
+    { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
   ];
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { keyDistribution } from '../../bench/key-distribution.js';
 import { KeyPicker } from '../../bench/key-picker.js';
-import { hashPlacement } from '../../bench/placement.js';
+import { accountsTable } from '../../bench/bench-table.js';
+import { placementOf } from '../../bench/placement.js';
 import { seededRandom } from '../../bench/random.js';
 
 describe('key choice', () => {
-  const shardOf = hashPlacement(3);
+  const shardOf = placementOf(accountsTable('accounts'), 3);
 
   it('is repeatable for a seed and differs between seeds', () => {
     const picker = new KeyPicker(keyDistribution(1000, 0), shardOf, 3, undefined);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountsTable, type BenchRow } from '../../bench/bench-table.js';
-import { hashPlacement } from '../../bench/placement.js';
+import { placementOf } from '../../bench/placement.js';
 import type { BenchTx } from '../../bench/systems/bench-system.js';
 import { TwoPhaseCommitSystem } from '../../bench/systems/two-phase-commit-system.js';
 import { audit, INITIAL_BALANCE, transfer } from '../../bench/workloads/bank.js';
@@ -11,7 +11,7 @@ const KEYS = 20;
 
 describe('2pc baseline', () => {
   let cluster: PostgresCluster;
-  const shardOf = hashPlacement(2);
+  const shardOf = placementOf(accountsTable('accounts'), 2);
   // Two accounts on different shards.
   const from = [...Array(KEYS).keys()].find((id) => shardOf(id) === 0)!;
   const to = [...Array(KEYS).keys()].find((id) => shardOf(id) === 1)!;

@@ -210,6 +210,27 @@ describe('retries', () => {
 });
 
 describe('shard pinning', () => {
+  it('a transaction reads a key once: later point reads and update-where use what it already read', async () => {
+    await db.insert(accounts).values([{ id: 1, balance: 10 }, { id: 2, balance: 20 }]);
+    const server = cluster.shards.servers[shardOf(describeTable(accounts), { id: 1 }, 3)]!;
+    const updated = await db.transaction(
+      async (tx) => {
+        const [a] = await tx.select().from(accounts).where(eq(accounts.id, 1));
+        await server.stop();
+        try {
+          // the shard holding key 1 is down: these are answered from the transaction's own view
+          expect(await tx.select({ b: accounts.balance }).from(accounts).where(eq(accounts.id, 1))).toEqual([{ b: 10 }]);
+          return await tx.update(accounts).set({ balance: a!.balance + 5 }).where(eq(accounts.id, 1)).returning({ balance: accounts.balance });
+        } finally {
+          await server.start();
+        }
+      },
+      { maxRetries: 0 },
+    );
+    expect(updated).toEqual([{ balance: 15 }]);
+    expect((await db.select().from(accounts).where(inArray(accounts.id, [1, 2])).orderBy(accounts.id)).map((r) => r.balance)).toEqual([15, 20]);
+  });
+
   it('a filter pinning the shard key reads only its shard: it works while another shard is down', async () => {
     const meta = describeTable(accounts);
     const ids = Array.from({ length: 12 }, (_, i) => i + 1);
