@@ -16,7 +16,7 @@ export interface LockWrite {
 export interface PrewriteConflictRow {
   /** Index of the key in the batch. */
   i: number;
-  kind: 'version' | 'locked' | 'exists';
+  kind: 'version' | 'locked' | 'exists' | 'unlocked';
   /** commit_ts of the version, or start_ts of the lock. */
   ts: string;
   op: string;
@@ -111,7 +111,12 @@ on conflict (${this.pkList}) do nothing`;
    * that committed a version of one of our keys is visible here, and any
    * later writer must first get past our lock. Finds (a) versions with
    * commit_ts >= start_ts, rollback markers included, (b) other
-   * transactions' locks, (c) for inserts, an existing row.
+   * transactions' locks, (c) for inserts, an existing row, (d) keys where
+   * our lock is missing: the insert skipped them (ON CONFLICT) because
+   * another lock was there, and that lock went away before this check
+   * (rolled back: its marker sits below our start_ts). Without (d) the
+   * transaction would commit without a lock, hence without a version, on
+   * such a key (a lost write that the list-append history check found).
    */
   prewriteCheck(startTs: bigint, rows: readonly LockWrite[]): Statement {
     const keyCount = this.pk.length;
@@ -127,6 +132,9 @@ union all
 select (b.i - 1)::int, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
   select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
   where b.ins = 't' and v.op = 'put'
+union all
+select (b.i - 1)::int, 'unlocked', $1::text, null, null, null, null from b
+  where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint)
 limit 20`;
     const values: unknown[] = [startTs.toString(), rows.map((r) => (r.isInsert ? 't' : 'f')), ...this.keyColumnsOf(rows.map((r) => r.keyTexts))];
     return { text, values };

@@ -61,6 +61,8 @@ async function conflictError(ctx: EngineContext, shard: number, startTs: Timesta
   const table = m.storage.meta.name;
   const ts = BigInt(conflict.ts);
   if (conflict.kind === 'exists') return new UniqueViolationError(table, m.key);
+  // Our lock was skipped for another one that has gone since: retry from a new snapshot.
+  if (conflict.kind === 'unlocked') return new WriteConflictError(table, m.key, startTs, startTs, 'locked');
   if (conflict.kind === 'version') return new WriteConflictError(table, m.key, startTs, ts, conflict.op === 'rollback' && ts === startTs ? 'rolled-back' : 'newer-version');
   const lock: FoundLock = {
     storage: m.storage,
