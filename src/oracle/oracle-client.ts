@@ -91,13 +91,14 @@ class BatchingOracleClient implements OracleClient {
 
   getTimestamp(options?: { signal?: AbortSignal }): Promise<Timestamp> {
     if (this.closed) return Promise.reject(new OracleUnavailableError('oracle client is closed'));
-    return this.coalescer.take(1, options?.signal);
+    return options?.signal ? this.coalescer.takeWithSignal(1, options.signal) : this.coalescer.take(1);
   }
 
   async getTimestamps(count: number, options?: { signal?: AbortSignal }): Promise<TimestampRange> {
     this.checkCount(count);
     if (this.closed) throw new OracleUnavailableError('oracle client is closed');
-    return { first: await this.coalescer.take(count, options?.signal), count };
+    const first = options?.signal ? this.coalescer.takeWithSignal(count, options.signal) : this.coalescer.take(count);
+    return { first: await first, count };
   }
 
   async getTimestampsUnbatched(count: number): Promise<TimestampRange> {

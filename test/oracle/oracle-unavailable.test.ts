@@ -47,6 +47,16 @@ describe('oracle unavailable', () => {
     }
   });
 
+  it('a caller can give up early with an AbortSignal', async () => {
+    const client = createOracleClient({ addresses: [`127.0.0.1:${await freePort()}`], deadlineMs: 30_000 });
+    try {
+      const signal = AbortSignal.timeout(200);
+      await expect(client.getTimestamp({ signal })).rejects.toMatchObject({ name: 'TimeoutError' });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a closed client refuses new calls with a clear error', async () => {
     const client = createOracleClient({ addresses: ['127.0.0.1:1'] });
     await client.close();
