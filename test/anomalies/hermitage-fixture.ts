@@ -1,10 +1,14 @@
 import { inArray, notInArray } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { Registry } from 'prom-client';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { percolator, type Database, type IsolationLevel, type Transaction } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
+import type { CommitHooks } from '../../src/txn/commit-hooks.js';
+import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { ScriptedTransaction } from './scripted-transaction.js';
 
@@ -15,6 +19,7 @@ export const items = pgTable('hermitage_items', {
 });
 const schema = { items };
 export type Tx = Transaction<typeof schema>;
+export const itemsMeta = describeTable(items);
 
 const SHARDS = 2;
 type FreeIds = readonly [number, number, number, number, number, number];
@@ -32,6 +37,8 @@ export interface HermitageFixture {
   begin(name: string, isolation: IsolationLevel): Promise<ScriptedTransaction<Tx>>;
   /** Rolls back every scripted transaction a failed test left open. */
   abandonOpenTransactions(): Promise<void>;
+  /** A second client straight on the engine, with commit-path hooks (to hold a transaction between two phases). */
+  engineWithHooks(hooks: CommitHooks): Promise<{ engine: TransactionEngine; close(): Promise<void> }>;
   /** Committed values of x and y, read at a fresh snapshot. */
   committed(): Promise<{ x: number | undefined; y: number | undefined }>;
   close(): Promise<void>;
@@ -54,7 +61,7 @@ export async function startHermitage(): Promise<HermitageFixture> {
 }
 
 async function buildFixture(cluster: TestCluster, db: Database<typeof schema>): Promise<HermitageFixture> {
-  const meta = describeTable(items);
+  const meta = itemsMeta;
   const placed = (shard: number) => (id: number) => shardOf(meta, { id }, SHARDS) === shard;
   const candidates = Array.from({ length: 200 }, (_, i) => i + 1);
   const x = candidates.find(placed(0))!;
@@ -90,6 +97,18 @@ async function buildFixture(cluster: TestCluster, db: Database<typeof schema>): 
     async abandonOpenTransactions() {
       await Promise.all([...open].map((t) => (t.ended ? undefined : t.rollback((tx) => tx.rollback()))));
       open.clear();
+    },
+    async engineWithHooks(hooks) {
+      const timestampSource = await cluster.createTimestampSource();
+      const engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource, hooks, registry: new Registry() });
+      engine.register([meta]);
+      return {
+        engine,
+        async close() {
+          await engine.close();
+          await timestampSource.close();
+        },
+      };
     },
     async committed() {
       const rows = await db.select().from(items).where(inArray(items.id, [x, y]));
