@@ -7,6 +7,7 @@ import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.j
 import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
+import { RowCache } from './row-cache.js';
 import type { RetryBackoff } from './retry-backoff.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
@@ -134,7 +135,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp): Promise<T> {
     this.checkOpen();
     const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs };
-    return this.runner.run((engineTx) => work({ engineTx }), options);
+    return this.runner.run((engineTx) => work({ engineTx, rowCache: new RowCache() }), options);
   }
 
   private runOptions(options: TransactionOptions): RunOptions {

@@ -49,7 +49,11 @@ export class DeleteQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     const projection = typeof returningFields === 'object' ? resolveProjection(meta, returningFields, `delete(${meta.name}).returning()`) : undefined;
     const deleted = await this.context.run('write', async (session) => {
       const rows = await readRows(this.context, session, { meta, where });
-      if (rows.length > 0) session.engineTx.delete(meta, rows.map((row) => keyOf(meta, row)));
+      if (rows.length > 0) {
+        const keys = rows.map((row) => keyOf(meta, row));
+        session.engineTx.delete(meta, keys);
+        session.rowCache.forget(meta, keys);
+      }
       return rows;
     });
     if (returningFields === undefined) return { rowCount: deleted.length } as TResult;

@@ -62,6 +62,7 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     }
     await this.context.run('write', async (session) => {
       await session.engineTx.insert(meta, rows);
+      session.rowCache.remember(meta, rows);
     });
     if (this.returningFields === undefined) return { rowCount: rows.length } as TResult;
     return project(rows, projection) as TResult;

@@ -44,6 +44,9 @@ export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
 }
 
 const DEFAULT_MAX_RETRIES = 10;
+const KNOWN_OPTIONS = new Set([
+  'oracle', 'shards', 'schema', 'shardKeys', 'logger', 'registry', 'isolation', 'maxRetries', 'retryBackoff', 'pool', 'lockTtlMs', 'lockWaitTimeoutMs',
+]);
 /** How long percolator() waits for each shard and for the oracle before giving up. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -65,6 +68,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * await db.close();
  */
 export async function percolator<TSchema extends Record<string, PgTable>>(options: PercolatorOptions<TSchema>): Promise<Database<TSchema>> {
+  // A misspelt option silently ignored is worse than an error.
+  const unknown = Object.keys(options ?? {}).filter((key) => !KNOWN_OPTIONS.has(key));
+  if (unknown.length > 0) throw new InvalidInputError(`unknown percolator() option ${unknown.join(', ')} (options: ${[...KNOWN_OPTIONS].join(', ')})`);
   const { shards, logger = silentLogger, registry = new Registry() } = options;
   const tables = new TableRegistry(options.schema, (options.shardKeys ?? {}) as Record<string, readonly string[]>);
   if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string')) {

@@ -1,10 +1,13 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { EngineTransaction, Row } from '../txn/engine-contract.js';
+import type { RowCache } from './row-cache.js';
 import type { TableRegistry } from './table-registry.js';
 
 /** @internal One engine transaction as the builders see it. */
 export interface Session {
   readonly engineTx: EngineTransaction;
+  /** Rows this transaction has read or written, by key. */
+  readonly rowCache: RowCache;
 }
 
 /**

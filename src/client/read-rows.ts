@@ -1,9 +1,11 @@
 import type { SQL } from 'drizzle-orm';
 import type { TableMeta } from '../schema/table-meta.js';
-import type { Row } from '../txn/engine-contract.js';
+import type { KeyValues, Row } from '../txn/engine-contract.js';
+import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
+import { keyOf, keyString } from './row-key.js';
 import { pinnedShards } from './shard-pinning.js';
 
 /** @internal A validated read: what select, update-where and delete-where share. */
@@ -16,21 +18,38 @@ export interface ReadPlan {
 }
 
 /**
- * @internal Reads the rows matching a plan in a session: only the shards a
- * pinned shard key allows; each shard ordered and capped at offset + limit;
- * then merged and sliced here.
+ * @internal Reads the rows matching a plan in a session. A filter that is
+ * nothing but primary keys (eq/inArray on every key column) becomes point
+ * reads, answered from what the transaction already read when possible.
+ * Anything else is a scan of only the shards a pinned shard key allows, each
+ * shard ordered and capped at offset + limit, merged and sliced here.
  */
 export async function readRows(context: QueryContext, session: Session, plan: ReadPlan): Promise<Row[]> {
   const { meta, where, orderBy = [], offset = 0, limit } = plan;
-  const shards = pinnedShards(meta, where, (row) => context.shardOf(meta, row));
+  const filter = where && analyzeKeyFilter(meta, where);
+  const keys = filter && exactKeys(meta, filter);
+  if (keys) return mergeOrdered(await readKeys(session, meta, keys), orderBy, offset, limit);
+
+  const shards = pinnedShards(meta, where, (row) => context.shardOf(meta, row), filter);
   if (shards?.length === 0) return [];
-  // The engine merges buffered writes into each shard's rows before the cap applies.
-  const cap = limit !== undefined ? offset + limit : undefined;
   const rows = await session.engineTx.select(meta, {
     where,
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
-    limit: cap,
+    // The engine merges buffered writes into each shard's rows before the cap applies.
+    limit: limit !== undefined ? offset + limit : undefined,
     shards,
   });
+  session.rowCache.remember(meta, rows);
   return mergeOrdered(rows, orderBy, offset, limit);
+}
+
+async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): Promise<Row[]> {
+  if (keys.length === 0) return [];
+  const cached = session.rowCache.lookup(meta, keys);
+  if (cached) return cached;
+  const rows = await session.engineTx.getMany(meta, keys);
+  session.rowCache.remember(meta, rows);
+  const found = new Set(rows.map((row) => keyString(keyOf(meta, row))));
+  session.rowCache.forget(meta, keys.filter((key) => !found.has(keyString(key))));
+  return rows;
 }

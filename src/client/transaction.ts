@@ -4,6 +4,7 @@ import type { Timestamp } from '../timestamp.js';
 import type { EngineTransaction, IsolationLevel, Row } from '../txn/engine-contract.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
+import { RowCache } from './row-cache.js';
 import type { TableRegistry } from './table-registry.js';
 
 /**
@@ -50,6 +51,7 @@ export class Transaction<TSchema> extends QueryFacade<TSchema> {
 
 /** @internal The state of one user transaction across its queries. */
 export class TransactionSession implements Session {
+  readonly rowCache = new RowCache();
   /** Set by tx.rollback(): the transaction is rolled back even if the callback swallowed the error. */
   rollbackRequested = false;
   private ended = false;

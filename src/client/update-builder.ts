@@ -79,7 +79,10 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
         }
         checkRowSize(meta, image, `update(${meta.name})`);
       }
-      if (updated.length > 0) session.engineTx.put(meta, updated);
+      if (updated.length > 0) {
+        session.engineTx.put(meta, updated);
+        session.rowCache.remember(meta, updated);
+      }
       return updated;
     });
     if (returningFields === undefined) return { rowCount: images.length } as TResult;

@@ -24,23 +24,41 @@ export interface LeaderInfo {
 export class MetaStore {
   private constructor(private readonly pool: pg.Pool) {}
 
-  static async open(url: string, options: { logger: Logger; queryTimeoutMs: number }): Promise<MetaStore> {
+  /**
+   * Connects and applies the schema, retrying until `startTimeoutMs` (the
+   * meta database may still be starting, or the machine busy).
+   */
+  static async open(url: string, options: { logger: Logger; queryTimeoutMs: number; startTimeoutMs: number }): Promise<MetaStore> {
     const pool = new pg.Pool({
       connectionString: url,
       max: 2,
-      connectionTimeoutMillis: options.queryTimeoutMs,
+      // Connecting (SCRAM auth) is slow on a busy machine; a statement that outlives the lease is useless.
+      connectionTimeoutMillis: Math.max(5000, options.queryTimeoutMs),
       query_timeout: options.queryTimeoutMs,
+      idleTimeoutMillis: 0,
       application_name: 'percolator-oracle',
     });
     // A dropped connection is reported here and replaced on the next query.
     pool.on('error', (error) => options.logger.warn({ err: error }, 'meta database connection lost'));
-    const client = await pool.connect();
-    try {
-      await migrateMetaSchema(client, options.logger);
-    } finally {
-      client.release();
+    const giveUpAt = Date.now() + options.startTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const client = await pool.connect();
+        try {
+          await migrateMetaSchema(client, options.logger);
+        } finally {
+          client.release();
+        }
+        return new MetaStore(pool);
+      } catch (error) {
+        if (Date.now() >= giveUpAt) {
+          await pool.end().catch(() => {});
+          throw error;
+        }
+        options.logger.warn({ err: error, attempt }, 'meta database not reachable yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * attempt)));
+      }
     }
-    return new MetaStore(pool);
   }
 
   /**

@@ -91,13 +91,14 @@ class BatchingOracleClient implements OracleClient {
 
   getTimestamp(options?: { signal?: AbortSignal }): Promise<Timestamp> {
     if (this.closed) return Promise.reject(new OracleUnavailableError('oracle client is closed'));
-    return this.coalescer.take(1, options?.signal);
+    return options?.signal ? this.coalescer.takeWithSignal(1, options.signal) : this.coalescer.take(1);
   }
 
   async getTimestamps(count: number, options?: { signal?: AbortSignal }): Promise<TimestampRange> {
     this.checkCount(count);
     if (this.closed) throw new OracleUnavailableError('oracle client is closed');
-    return { first: await this.coalescer.take(count, options?.signal), count };
+    const first = options?.signal ? this.coalescer.takeWithSignal(count, options.signal) : this.coalescer.take(count);
+    return { first: await first, count };
   }
 
   async getTimestampsUnbatched(count: number): Promise<TimestampRange> {
@@ -169,6 +170,12 @@ class BatchingOracleClient implements OracleClient {
         }
         this.metrics.failovers.inc();
         this.logger.debug({ address, code: status[error.code], details: error.details, hint: error.leaderHint }, 'oracle attempt failed');
+        if (!error.leaderHint) {
+          // Unreachable or stuck: a fresh channel next time reconnects at once instead of
+          // waiting out grpc-js's reconnect backoff (which can exceed a short deadline).
+          this.connections.get(address)?.close();
+          this.connections.delete(address);
+        }
         // A leader named by the server is worth trying at once, but not forever (hints can be stale).
         if (error.leaderHint && error.leaderHint !== address && redirects < 2) {
           redirects++;

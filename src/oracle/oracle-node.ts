@@ -70,6 +70,7 @@ export class OracleNode {
     if (this.stopped) return;
     this.stopped = true;
     const heldEpoch = this.role === 'follower' ? undefined : this.epoch;
+    this.leaderHint = { address: null, epoch: this.epoch };
     this.setRole('follower');
     this.wake?.();
     await this.loop;

@@ -69,7 +69,7 @@ export async function startOracleServer(options: OracleServerOptions): Promise<R
   if (!(leaseMs >= 200) || !(windowMs >= 100)) throw new RangeError('lease must be >= 200 ms and window >= 100 ms');
   const clock = options.clock ?? systemClock;
   const metrics = new OracleMetrics(options.registry ?? new Registry());
-  const store = await MetaStore.open(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2) });
+  const store = await MetaStore.open(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2), startTimeoutMs: 30_000 });
 
   const health = HealthState();
   const server = createServer({

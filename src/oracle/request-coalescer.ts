@@ -1,10 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Timestamp } from '../timestamp.js';
 
-interface Waiter {
-  count: number;
-  resolve(first: Timestamp): void;
-  reject(error: unknown): void;
+type Resolve = (first: Timestamp) => void;
+type Reject = (error: unknown) => void;
+
+/** Callers waiting for one request, in arrival order (parallel arrays: no object per caller). */
+class WaitingCallers {
+  resolvers: Resolve[] = [];
+  rejecters: Reject[] = [];
+  counts: number[] = [];
+  total = 0;
 }
 
 /**
@@ -14,12 +19,22 @@ interface Waiter {
  * the contiguous range is dealt out in arrival order.
  */
 export class RequestCoalescer {
-  private waiting: Waiter[] = [];
-  private waitingCount = 0;
+  private waiting = new WaitingCallers();
   /** When the oldest waiting caller arrived (performance.now()); its deadline counts from there. */
   private oldestWaitAt = 0;
   private inFlight = false;
   private flushScheduled = false;
+  /** One executor for every promise: the hot path allocates no closure per caller. */
+  private readonly enqueueExecutor = (resolve: Resolve, reject: Reject): void => {
+    const waiting = this.waiting;
+    if (waiting.resolvers.length === 0) this.oldestWaitAt = performance.now();
+    waiting.resolvers.push(resolve);
+    waiting.rejecters.push(reject);
+  };
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   constructor(
     /** Fetches [first, first + count); rejects when no leader answered before `deadline` (performance.now() ms). */
@@ -29,89 +44,82 @@ export class RequestCoalescer {
     private readonly onBatch?: (count: number) => void,
   ) {}
 
-  /** The first timestamp of a range of `count` reserved for this caller. */
-  take(count: number, signal?: AbortSignal): Promise<Timestamp> {
+  /** The first timestamp of a range of `count` (1 .. maxCount) reserved for this caller. */
+  take(count: number): Promise<Timestamp> {
+    const promise = new Promise<Timestamp>(this.enqueueExecutor);
+    this.waiting.counts.push(count);
+    this.waiting.total += count;
+    if (!this.inFlight && !this.flushScheduled) {
+      // Let the callers of this tick join the same request.
+      this.flushScheduled = true;
+      setImmediate(this.scheduledFlush);
+    }
+    return promise;
+  }
+
+  /** Like take(), but gives up when `signal` aborts (the range, if it still arrives, is a harmless gap). */
+  takeWithSignal(count: number, signal: AbortSignal): Promise<Timestamp> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<Timestamp>((resolve, reject) => {
-      if (signal) {
-        if (signal.aborted) return reject(signal.reason);
-        const onAbort = (): void => {
-          // The range, if it still arrives, is simply not used: gaps are harmless.
-          waiter.resolve = () => {};
-          waiter.reject = () => {};
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        const waiter: Waiter = {
-          count,
-          resolve: (first) => (signal.removeEventListener('abort', onAbort), resolve(first)),
-          reject: (error) => (signal.removeEventListener('abort', onAbort), reject(error)),
-        };
-        this.enqueue(waiter);
-      } else {
-        this.enqueue({ count, resolve, reject });
-      }
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.take(count).then(
+        (first) => (signal.removeEventListener('abort', onAbort), resolve(first)),
+        (error: unknown) => (signal.removeEventListener('abort', onAbort), reject(error)),
+      );
     });
   }
 
   /** Rejects everybody still waiting (the in-flight request settles on its own). */
   rejectAll(error: unknown): void {
     const waiting = this.waiting;
-    this.waiting = [];
-    this.waitingCount = 0;
-    for (const waiter of waiting) waiter.reject(error);
-  }
-
-  private enqueue(waiter: Waiter): void {
-    if (this.waiting.length === 0) this.oldestWaitAt = performance.now();
-    this.waiting.push(waiter);
-    this.waitingCount += waiter.count;
-    if (!this.inFlight && !this.flushScheduled) {
-      // Let the callers of this tick join the same request.
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.flush();
-      });
-    }
+    this.waiting = new WaitingCallers();
+    for (const reject of waiting.rejecters) reject(error);
   }
 
   private flush(): void {
-    if (this.inFlight || this.waiting.length === 0) return;
-    let batch: Waiter[];
-    let total: number;
-    if (this.waitingCount <= this.maxCount) {
-      batch = this.waiting;
-      total = this.waitingCount;
-      this.waiting = [];
-      this.waitingCount = 0;
-    } else {
-      let n = 0;
-      total = 0;
-      while (n < this.waiting.length && total + this.waiting[n]!.count <= this.maxCount) total += this.waiting[n++]!.count;
-      batch = this.waiting.splice(0, n);
-      this.waitingCount -= total;
-    }
+    if (this.inFlight || this.waiting.resolvers.length === 0) return;
+    const batch = this.takeBatch();
     const deadline = this.oldestWaitAt + this.deadlineMs;
-    if (this.waiting.length > 0) this.oldestWaitAt = performance.now();
+    if (this.waiting.resolvers.length > 0) this.oldestWaitAt = performance.now();
     this.inFlight = true;
-    this.onBatch?.(total);
-    this.fetchRange(total, deadline).then(
+    this.onBatch?.(batch.total);
+    this.fetchRange(batch.total, deadline).then(
       (first) => {
         // Send the next request first, then wake this batch's callers: their
         // work overlaps with the next round trip.
         this.inFlight = false;
         this.flush();
+        const { resolvers, counts } = batch;
         let next = first;
-        for (const waiter of batch) {
-          waiter.resolve(next);
-          next += BigInt(waiter.count);
+        for (let i = 0; i < resolvers.length; i++) {
+          resolvers[i]!(next);
+          const count = counts[i]!;
+          next += count === 1 ? 1n : BigInt(count);
         }
       },
       (error: unknown) => {
         this.inFlight = false;
         this.flush();
-        for (const waiter of batch) waiter.reject(error);
+        for (const reject of batch.rejecters) reject(error);
       },
     );
+  }
+
+  /** Everybody waiting, or as many (in order) as fit in one request of maxCount. */
+  private takeBatch(): WaitingCallers {
+    const waiting = this.waiting;
+    if (waiting.total <= this.maxCount) {
+      this.waiting = new WaitingCallers();
+      return waiting;
+    }
+    const batch = new WaitingCallers();
+    let n = 0;
+    while (n < waiting.counts.length && batch.total + waiting.counts[n]! <= this.maxCount) batch.total += waiting.counts[n++]!;
+    batch.resolvers = waiting.resolvers.splice(0, n);
+    batch.rejecters = waiting.rejecters.splice(0, n);
+    batch.counts = waiting.counts.splice(0, n);
+    waiting.total -= batch.total;
+    return batch;
   }
 }

@@ -25,6 +25,7 @@ describe('percolator() refuses to connect', () => {
       /must be a prefix of its primary key/,
     );
     await expect(percolator({ oracle: ['127.0.0.1:1'], shards: [], schema: { accounts } })).rejects.toThrow(InvalidInputError);
+    await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, poolSize: 4 } as never)).rejects.toThrow(/unknown percolator\(\) option poolSize/);
     await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, isolation: 'strict' as never })).rejects.toThrow(InvalidInputError);
   });
 

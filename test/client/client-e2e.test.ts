@@ -8,12 +8,18 @@ import {
   TransactionClosedError,
   TransactionRollbackError,
   UniqueViolationError,
-  type Database,
   type Transaction,
 } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
-import { ShardUnavailableError } from '../../src/errors.js';
+import { CommitUndeterminedError, ShardUnavailableError } from '../../src/errors.js';
+import { Registry } from 'prom-client';
+import { Database } from '../../src/client/database.js';
+import { clientMetrics } from '../../src/client/client-metrics.js';
+import { TableRegistry } from '../../src/client/table-registry.js';
+import { silentLogger } from '../../src/logger.js';
+import type { CommitHooks } from '../../src/txn/commit-hooks.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import pg from 'pg';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
@@ -74,6 +80,8 @@ describe('the issue example', () => {
     const old = await db.asOf(before).select().from(accounts).where(eq(accounts.id, 1));
     expect(old[0]!.balance).toBe(100);
     expect(await db.asOf(before).select().from(orders).orderBy(orders.id)).toHaveLength(2);
+    expect(await db.transaction(async (tx) => tx.isolation)).toBe('snapshot');
+    expect(await db.transaction(async (tx) => tx.isolation, { isolation: 'serializable' })).toBe('serializable');
   });
 });
 
@@ -210,6 +218,27 @@ describe('retries', () => {
 });
 
 describe('shard pinning', () => {
+  it('a transaction reads a key once: later point reads and update-where use what it already read', async () => {
+    await db.insert(accounts).values([{ id: 1, balance: 10 }, { id: 2, balance: 20 }]);
+    const server = cluster.shards.servers[shardOf(describeTable(accounts), { id: 1 }, 3)]!;
+    const updated = await db.transaction(
+      async (tx) => {
+        const [a] = await tx.select().from(accounts).where(eq(accounts.id, 1));
+        await server.stop();
+        try {
+          // the shard holding key 1 is down: these are answered from the transaction's own view
+          expect(await tx.select({ b: accounts.balance }).from(accounts).where(eq(accounts.id, 1))).toEqual([{ b: 10 }]);
+          return await tx.update(accounts).set({ balance: a!.balance + 5 }).where(eq(accounts.id, 1)).returning({ balance: accounts.balance });
+        } finally {
+          await server.start();
+        }
+      },
+      { maxRetries: 0 },
+    );
+    expect(updated).toEqual([{ balance: 15 }]);
+    expect((await db.select().from(accounts).where(inArray(accounts.id, [1, 2])).orderBy(accounts.id)).map((r) => r.balance)).toEqual([15, 20]);
+  });
+
   it('a filter pinning the shard key reads only its shard: it works while another shard is down', async () => {
     const meta = describeTable(accounts);
     const ids = Array.from({ length: 12 }, (_, i) => i + 1);
@@ -232,6 +261,63 @@ describe('shard pinning', () => {
       await down.start();
     }
     expect(await count(accounts)).toBe(12);
+  });
+});
+
+describe('commit outcomes', () => {
+  /** A database whose engine runs `hooks` on the commit path (percolator() offers no hooks). */
+  async function withHooks<T>(hooks: CommitHooks, use: (hooked: Database<Schema>) => Promise<T>): Promise<T> {
+    const timestampSource = await cluster.createTimestampSource();
+    const registry = new Registry();
+    const engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource, registry, hooks });
+    const tables = new TableRegistry(schema, { orders: ['accountId'] });
+    engine.register(tables.tables);
+    const hooked = new Database<Schema>({
+      engine, tables, timestampSource, ownsTimestampSource: true, logger: silentLogger, registry,
+      metrics: clientMetrics(registry), defaults: { isolation: 'snapshot', maxRetries: 5, backoff: { initialMs: 1, maxMs: 5 } },
+    });
+    try {
+      return await use(hooked);
+    } finally {
+      await hooked.close();
+    }
+  }
+
+  it('CommitUndeterminedError is never retried, and the commit it hid stands', async () => {
+    let attempts = 0;
+    const error = await withHooks(
+      { afterCommitPrimary: ({ startTs }) => { throw new CommitUndeterminedError('injected: answer of commit-primary lost', startTs); } },
+      (hooked) =>
+        hooked
+          .transaction(async (tx) => {
+            attempts++;
+            await tx.insert(accounts).values([1, 2, 3, 4, 5, 6].map((id) => ({ id, balance: id })));
+          })
+          .catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(CommitUndeterminedError);
+    expect(attempts).toBe(1);
+    // the primary was committed: every row is visible (secondaries rolled forward by readers)
+    expect((await db.select().from(accounts)).map((r) => r.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('a retryable failure before the commit point runs the callback again', async () => {
+    let failures = 0;
+    let attempts = 0;
+    await withHooks(
+      {
+        beforeCommitPrimary: () => {
+          if (failures++ === 0) throw new ShardUnavailableError('#0 (injected)');
+        },
+      },
+      (hooked) =>
+        hooked.transaction(async (tx) => {
+          attempts++;
+          await tx.insert(accounts).values({ id: 1, balance: 1 });
+        }),
+    );
+    expect(attempts).toBe(2);
+    expect(await db.select().from(accounts)).toEqual([expect.objectContaining({ id: 1, balance: 1 })]);
   });
 });
 

@@ -4,6 +4,7 @@ import { checkFilter } from '../../src/client/filter-validation.js';
 import { compareCodePoints, compareDecimalStrings, mergeOrdered } from '../../src/client/merge-ordered.js';
 import { orderBySql, parseOrderBy } from '../../src/client/order-by.js';
 import { resolveProjection } from '../../src/client/projection.js';
+import { analyzeKeyFilter, exactKeys } from '../../src/client/key-filter.js';
 import { pinnedShards } from '../../src/client/shard-pinning.js';
 import { TableRegistry } from '../../src/client/table-registry.js';
 import { InvalidInputError } from '../../src/errors.js';
@@ -26,6 +27,7 @@ describe('shard pinning', () => {
     expect(pin(accountsMeta, inArray(accounts.id, [3, 4, 6]))).toEqual([0, 1]);
     expect(pin(accountsMeta, and(gt(accounts.balance, 5), eq(accounts.id, 5)))).toEqual([2]);
     expect(pin(accountsMeta, and(eq(accounts.id, 5)))).toEqual([2]);
+    expect(pin(accountsMeta, and(eq(accounts.id, 5), eq(accounts.id, 6)))).toEqual([]);
     expect(pin(ordersMeta, and(eq(orders.accountId, 1), gt(orders.amount, 0)))).toEqual([1]);
     expect(pin(ordersMeta, and(eq(orders.id, 1), and(like(orders.note, 'x%'), eq(orders.accountId, 2))))).toEqual([2]);
   });
@@ -50,6 +52,30 @@ describe('shard pinning', () => {
   it('gives up (all shards) instead of enumerating huge key sets', () => {
     const ids = Array.from({ length: 2000 }, (_, i) => i);
     expect(pin(accountsMeta, inArray(accounts.id, ids))).toBeUndefined();
+  });
+});
+
+describe('key lookups', () => {
+  const keys = (meta: typeof accountsMeta, where: ReturnType<typeof eq> | undefined) => {
+    const filter = analyzeKeyFilter(meta, where!);
+    return filter && exactKeys(meta, filter);
+  };
+
+  it('turns filters made only of primary-key equalities into keys', () => {
+    expect(keys(accountsMeta, eq(accounts.id, 4))).toEqual([[4]]);
+    expect(keys(accountsMeta, inArray(accounts.id, [1, 2, 1]))).toEqual([[1], [2]]);
+    expect(keys(accountsMeta, or(eq(accounts.id, 1), inArray(accounts.id, [2, 3])))).toEqual([[1], [2], [3]]);
+    expect(keys(ordersMeta, and(eq(orders.accountId, 1), inArray(orders.id, [5, 6])))).toEqual([[1, 5], [1, 6]]);
+    expect(keys(accountsMeta, and(inArray(accounts.id, [1, 2, 3]), inArray(accounts.id, [2, 3, 4])))).toEqual([[2], [3]]);
+    expect(keys(accountsMeta, and(eq(accounts.id, 1), eq(accounts.id, 2)))).toEqual([]);
+  });
+
+  it('leaves everything else to a scan', () => {
+    expect(keys(accountsMeta, and(eq(accounts.id, 1), gt(accounts.balance, 0)))).toBeUndefined();
+    expect(keys(ordersMeta, eq(orders.accountId, 1))).toBeUndefined();
+    expect(keys(accountsMeta, or(eq(accounts.id, 1), gt(accounts.id, 5)))).toBeUndefined();
+    expect(keys(accountsMeta, not(eq(accounts.id, 1)))).toBeUndefined();
+    expect(keys(gadgetsMeta as typeof accountsMeta, eq(gadgets.tag, '123e4567-e89b-12d3-a456-426614174000'))).toBeUndefined();
   });
 });
 

@@ -40,6 +40,8 @@ export interface Txn {
    * in its read, or that append was lost.
    */
   readonly final?: boolean;
+  /** Where it came from, for reading a failed check (e.g. start timestamp, process); ignored by the checker. */
+  readonly note?: string;
 }
 
 export type History = readonly Txn[];

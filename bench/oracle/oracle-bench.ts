@@ -1,0 +1,149 @@
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { createCliLogger } from '../../src/logger.js';
+import { parseDurationMs } from '../../src/oracle/duration.js';
+import { compiledPath } from '../../src/oracle/package-root.js';
+import type { LoadOptions, LoadResult } from './oracle-load-worker.js';
+
+export const help = `usage: percolator bench oracle [options]
+
+Measures the timestamp oracle: how many timestamps per second reach awaiting
+callers when all of them share one batching client, and the latency of one
+getTimestamp(). Starts a throwaway meta Postgres and an oracle process unless
+--oracle is given; the load always runs in a separate node process.
+
+  --duration <d>         measured time with batching (default 10s; after a 1s warm-up)
+  --callers <n>          concurrent getTimestamp() loops in the client process (default 1000)
+  --oracle <addr,...>    use running oracle(s) instead of starting one
+  --token <token>        bearer token for --oracle
+  --unary-callers <n>    concurrent unbatched unary callers (default 16)
+  --unary-duration <d>   measured time for the unbatched phase (default 3s)
+  --json                 print one JSON object (timestampsPerSecond, rpcsPerSecond, p50Ms, p99Ms, ...)`;
+
+export interface OracleBenchReport {
+  callers: number;
+  durationSeconds: number;
+  timestampsPerSecond: number;
+  rpcsPerSecond: number;
+  meanBatchSize: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  errors: number;
+  orderViolations: number;
+  unaryCallers: number;
+  unaryTimestampsPerSecond: number;
+  unaryErrors: number;
+  oracle: string;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string', default: '10s' },
+      callers: { type: 'string', default: '1000' },
+      oracle: { type: 'string' },
+      token: { type: 'string' },
+      'unary-callers': { type: 'string', default: '16' },
+      'unary-duration': { type: 'string', default: '3s' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const callers = Number(values.callers);
+  const unaryCallers = Number(values['unary-callers']);
+  if (!Number.isInteger(callers) || callers < 1 || !Number.isInteger(unaryCallers) || unaryCallers < 1) {
+    console.error('percolator bench oracle: --callers and --unary-callers must be positive integers');
+    return 2;
+  }
+  const logger = createCliLogger();
+  const say = (line: string): void => {
+    if (!values.json) console.error(line);
+  };
+
+  let meta: PostgresServer | undefined;
+  let oracle: OracleProcess | undefined;
+  try {
+    let addresses: string[];
+    if (values.oracle) {
+      addresses = values.oracle.split(',').map((a) => a.trim()).filter(Boolean);
+    } else {
+      say('starting a throwaway meta Postgres and an oracle process ...');
+      meta = await PostgresServer.create({ logger });
+      oracle = await startOracleProcess({ metaUrl: meta.url, logger });
+      addresses = [oracle.address];
+    }
+    const load: LoadOptions = {
+      addresses,
+      callers,
+      durationMs: parseDurationMs(values.duration),
+      warmupMs: 1000,
+      unaryCallers,
+      unaryDurationMs: parseDurationMs(values['unary-duration']),
+      token: values.token,
+    };
+    say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+1s warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
+    const result = await runLoadProcess(load);
+    const seconds = result.durationMs / 1000;
+    const report: OracleBenchReport = {
+      callers,
+      durationSeconds: round(seconds, 2),
+      timestampsPerSecond: Math.round(result.timestamps / seconds),
+      rpcsPerSecond: Math.round(result.rpcs / seconds),
+      meanBatchSize: round(result.timestamps / Math.max(1, result.rpcs), 1),
+      p50Ms: result.latencyUs.p50 / 1000,
+      p99Ms: result.latencyUs.p99 / 1000,
+      p999Ms: result.latencyUs.p999 / 1000,
+      maxMs: result.latencyUs.max / 1000,
+      errors: result.errors,
+      orderViolations: result.orderViolations,
+      unaryCallers,
+      unaryTimestampsPerSecond: Math.round(result.unary.calls / (result.unary.durationMs / 1000)),
+      unaryErrors: result.unary.errors,
+      oracle: addresses.join(','),
+    };
+    if (values.json) console.log(JSON.stringify(report));
+    else console.log(formatReport(report));
+    return report.orderViolations === 0 ? 0 : 1;
+  } finally {
+    await oracle?.stop();
+    await meta?.destroy();
+  }
+}
+
+function runLoadProcess(options: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [compiledPath('bench/oracle/oracle-load-worker'), JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(stdout) as LoadResult);
+      else reject(new Error(`oracle load process exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+function formatReport(r: OracleBenchReport): string {
+  return [
+    `timestamp oracle, ${r.callers} concurrent callers, one batching client process, ${r.durationSeconds} s:`,
+    `  timestamps/s delivered  ${r.timestampsPerSecond.toLocaleString('en-US')}`,
+    `  RPCs/s (stream msgs)    ${r.rpcsPerSecond.toLocaleString('en-US')}   mean batch ${r.meanBatchSize}`,
+    `  getTimestamp() latency  p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   p99.9 ${r.p999Ms} ms   max ${r.maxMs} ms`,
+    `  errors ${r.errors}   per-caller order violations ${r.orderViolations}`,
+    `unbatched: ${r.unaryCallers} callers, one unary RPC per timestamp: ${r.unaryTimestampsPerSecond.toLocaleString('en-US')} timestamps/s (errors ${r.unaryErrors})`,
+  ].join('\n');
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

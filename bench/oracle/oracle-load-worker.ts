@@ -1,0 +1,125 @@
+/**
+ * The load side of `percolator bench oracle`, run in its own node process so
+ * that the oracle and the callers do not share an event loop. Argument: one
+ * JSON object (LoadOptions). Prints one JSON object (LoadResult) on stdout.
+ */
+import * as hdr from 'hdr-histogram-js';
+import { performance } from 'node:perf_hooks';
+import { Registry } from 'prom-client';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+
+export interface LoadOptions {
+  addresses: string[];
+  callers: number;
+  durationMs: number;
+  warmupMs: number;
+  unaryCallers: number;
+  unaryDurationMs: number;
+  token?: string;
+}
+
+export interface LoadResult {
+  callers: number;
+  durationMs: number;
+  timestamps: number;
+  rpcs: number;
+  errors: number;
+  /** Calls whose timestamp was not above the same caller's previous one (must be 0). */
+  orderViolations: number;
+  latencyUs: { p50: number; p99: number; p999: number; max: number; mean: number };
+  unary: { callers: number; durationMs: number; calls: number; errors: number };
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2]!) as LoadOptions;
+  const registry = new Registry();
+  const client = createOracleClient({ addresses: options.addresses, token: options.token, registry, deadlineMs: 10_000 });
+  const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  let measuring = false;
+  let stop = false;
+  let timestamps = 0;
+  let errors = 0;
+  let orderViolations = 0;
+
+  async function caller(): Promise<void> {
+    let previous = 0n;
+    while (!stop) {
+      const started = performance.now();
+      let ts: bigint;
+      try {
+        ts = await client.getTimestamp();
+      } catch {
+        errors++;
+        continue;
+      }
+      if (measuring) {
+        histogram.recordValue(Math.round((performance.now() - started) * 1000));
+        timestamps++;
+      }
+      if (ts <= previous) orderViolations++;
+      previous = ts;
+    }
+  }
+
+  const rpcCount = async (): Promise<number> => {
+    const metric = await registry.getSingleMetric('percolator_oracle_client_requests_total')!.get();
+    return metric.values.reduce((sum, v) => sum + v.value, 0);
+  };
+
+  const loops = Array.from({ length: options.callers }, caller);
+  await sleep(options.warmupMs);
+  const rpcsBefore = await rpcCount();
+  measuring = true;
+  const startedAt = performance.now();
+  await sleep(options.durationMs);
+  measuring = false;
+  const elapsedMs = performance.now() - startedAt;
+  const rpcs = (await rpcCount()) - rpcsBefore;
+  stop = true;
+  await Promise.all(loops);
+
+  // Unbatched: each caller makes its own unary RPC for one timestamp.
+  let unaryCalls = 0;
+  let unaryErrors = 0;
+  let unaryStop = false;
+  const unaryStart = performance.now();
+  const unaryLoops = Array.from({ length: options.unaryCallers }, async () => {
+    while (!unaryStop) {
+      try {
+        await client.getTimestampsUnbatched(1);
+        unaryCalls++;
+      } catch {
+        unaryErrors++;
+      }
+    }
+  });
+  await sleep(options.unaryDurationMs);
+  unaryStop = true;
+  const unaryElapsed = performance.now() - unaryStart;
+  await Promise.all(unaryLoops);
+  await client.close();
+
+  const result: LoadResult = {
+    callers: options.callers,
+    durationMs: elapsedMs,
+    timestamps,
+    rpcs,
+    errors,
+    orderViolations,
+    latencyUs: {
+      p50: histogram.getValueAtPercentile(50),
+      p99: histogram.getValueAtPercentile(99),
+      p999: histogram.getValueAtPercentile(99.9),
+      max: histogram.maxValue,
+      mean: histogram.mean,
+    },
+    unary: { callers: options.unaryCallers, durationMs: unaryElapsed, calls: unaryCalls, errors: unaryErrors },
+  };
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+await main();

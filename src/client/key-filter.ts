@@ -1,0 +1,143 @@
+import { Column, is, Param, type SQL } from 'drizzle-orm';
+import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
+import type { KeyValues, Row } from '../txn/engine-contract.js';
+import { keyString } from './row-key.js';
+import { chunkText, junctionOperands, meaningfulChunks } from './sql-chunks.js';
+
+/**
+ * Column types whose JS equality is SQL equality, so a value in a filter
+ * names exactly the stored value (and hashes like it). uuid compares
+ * case-insensitively, numeric and floats have several spellings of one value,
+ * char pads: filters on those are never treated as key lookups.
+ */
+const KEY_TYPES = new Set([
+  'PgInteger', 'PgSmallInt', 'PgBigInt53', 'PgBigInt64', 'PgSerial', 'PgSmallSerial', 'PgBigSerial53', 'PgBigSerial64',
+  'PgText', 'PgVarchar', 'PgBoolean', 'PgEnumColumn',
+]);
+
+/** Most key tuples a filter may enumerate before it counts as a scan. */
+export const MAX_KEY_TUPLES = 1024;
+
+/** Column key → the values a matching row's column may have; a conjunction. */
+export type KeyConstraint = ReadonlyMap<string, readonly unknown[]>;
+
+/**
+ * @internal What a filter says about the primary-key columns: a disjunction
+ * of conjunctive constraints (`alternatives`), and whether the filter is
+ * nothing else (`exact`: a row matches iff it satisfies some alternative).
+ * Understood: `eq(col, value)`, `inArray(col, values)`, and(), or().
+ * Undefined when the filter names too many keys to be worth enumerating.
+ */
+export interface KeyFilter {
+  readonly alternatives: readonly KeyConstraint[];
+  readonly exact: boolean;
+}
+
+export function analyzeKeyFilter(meta: TableMeta, where: SQL): KeyFilter | undefined {
+  return analyze(meta, where);
+}
+
+/**
+ * @internal The key tuples (over `columns`) a filter allows, or undefined
+ * when some alternative leaves a column free (any value possible) or there
+ * are too many.
+ */
+export function keyTuples(filter: KeyFilter, columns: readonly ColumnMeta[]): Row[] | undefined {
+  const tuples = new Map<string, Row>();
+  for (const constraint of filter.alternatives) {
+    const valueLists = columns.map((c) => constraint.get(c.key));
+    if (valueLists.some((v) => v === undefined)) return undefined;
+    for (const row of crossProduct(columns, valueLists as unknown[][])) {
+      tuples.set(keyString(columns.map((c) => row[c.key])), row);
+      if (tuples.size > MAX_KEY_TUPLES) return undefined;
+    }
+  }
+  return [...tuples.values()];
+}
+
+/** @internal The primary keys an exact key filter names, or undefined if it is not one. */
+export function exactKeys(meta: TableMeta, filter: KeyFilter): KeyValues[] | undefined {
+  if (!filter.exact || !meta.primaryKey.every((c) => KEY_TYPES.has(c.column.columnType))) return undefined;
+  return keyTuples(filter, meta.primaryKey)?.map((row) => meta.primaryKey.map((c) => row[c.key]));
+}
+
+/** @internal Whether filters on these columns may be analysed as keys. */
+export function areKeyColumns(columns: readonly ColumnMeta[]): boolean {
+  return columns.every((c) => KEY_TYPES.has(c.column.columnType));
+}
+
+function analyze(meta: TableMeta, node: SQL): KeyFilter | undefined {
+  const conjuncts = junctionOperands(node, ' and ');
+  if (conjuncts) {
+    let alternatives: KeyConstraint[] = [new Map()];
+    let exact = true;
+    for (const operand of conjuncts) {
+      const inner = analyze(meta, operand);
+      if (!inner) return undefined;
+      exact &&= inner.exact;
+      alternatives = alternatives.flatMap((left) => inner.alternatives.flatMap((right) => intersect(left, right)));
+      if (alternatives.length > MAX_KEY_TUPLES) return undefined;
+    }
+    return { alternatives, exact };
+  }
+  const disjuncts = junctionOperands(node, ' or ');
+  if (disjuncts) {
+    const alternatives: KeyConstraint[] = [];
+    let exact = true;
+    for (const operand of disjuncts) {
+      const inner = analyze(meta, operand);
+      if (!inner) return undefined;
+      exact &&= inner.exact;
+      alternatives.push(...inner.alternatives);
+    }
+    return alternatives.length > MAX_KEY_TUPLES ? undefined : { alternatives, exact };
+  }
+  const leaf = keyLeaf(meta, node);
+  return leaf ? { alternatives: [new Map([leaf])], exact: true } : { alternatives: [new Map()], exact: false };
+}
+
+/** Both constraints at once; [] when they contradict (no row can match). */
+function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
+  const merged = new Map(left);
+  for (const [column, values] of right) {
+    const existing = merged.get(column);
+    if (existing === undefined) {
+      merged.set(column, values);
+      continue;
+    }
+    const allowed = new Set(values.map((v) => keyString([v])));
+    const both = existing.filter((v) => allowed.has(keyString([v])));
+    if (both.length === 0) return [];
+    merged.set(column, both);
+  }
+  return [merged];
+}
+
+/** `eq(pkColumn, v)` or `inArray(pkColumn, [...])` → [column key, values]. */
+function keyLeaf(meta: TableMeta, node: SQL): [string, unknown[]] | undefined {
+  const chunks = meaningfulChunks(node);
+  if (chunks.length !== 3 || !is(chunks[0], Column)) return undefined;
+  const column = meta.primaryKey.find((c) => c.column === chunks[0]);
+  if (!column || !KEY_TYPES.has(column.column.columnType)) return undefined;
+  const operator = chunkText(chunks[1]);
+  if (operator === ' = ' && isBoundParam(chunks[2], column)) return [column.key, [(chunks[2] as Param).value]];
+  if (operator === ' in ' && Array.isArray(chunks[2]) && chunks[2].length > 0 && chunks[2].every((p) => isBoundParam(p, column))) {
+    return [column.key, chunks[2].map((p: Param) => p.value)];
+  }
+  return undefined;
+}
+
+function isBoundParam(chunk: unknown, column: ColumnMeta): boolean {
+  return is(chunk, Param) && (chunk.encoder as unknown) === column.column && chunk.value !== null && chunk.value !== undefined;
+}
+
+function* crossProduct(columns: readonly ColumnMeta[], valueLists: readonly unknown[][], prefix: Row = {}, depth = 0): Generator<Row> {
+  if (depth === columns.length) {
+    yield { ...prefix };
+    return;
+  }
+  for (const value of valueLists[depth]!) {
+    prefix[columns[depth]!.key] = value;
+    yield* crossProduct(columns, valueLists, prefix, depth + 1);
+  }
+}

@@ -1,0 +1,225 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SerializationError, WriteConflictError } from '../../src/index.js';
+import { items, startHermitage, type HermitageFixture, type Tx } from './hermitage-fixture.js';
+
+/**
+ * Martin Kleppmann's Hermitage cases as deterministic schedules (TESTING.md),
+ * over two rows x = 10 and y = 20 stored on different shards. Each case runs
+ * under both isolation levels: snapshot isolation must prevent everything but
+ * write skew (G2-item, G2 over predicates, Fekete's read-only anomaly);
+ * serializable must prevent all of them.
+ */
+let h: HermitageFixture;
+beforeAll(async () => {
+  h = await startHermitage();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const value = async (tx: Tx, id: number): Promise<number | undefined> =>
+  (await tx.select().from(items).where(eq(items.id, id)))[0]?.value;
+const write = (tx: Tx, id: number, v: number) => tx.update(items).set({ value: v }).where(eq(items.id, id));
+const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
+const multipleOf3 = sql`${items.value} % 3 = 0`;
+
+describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolation', (isolation) => {
+  const serializable = isolation === 'serializable';
+  beforeEach(async () => {
+    await h.reset();
+  });
+  afterEach(async () => {
+    await h.abandonOpenTransactions();
+  });
+  const begin = (name: string) => h.begin(name, isolation);
+
+  it('G0 dirty write: the later writer of x and y fails, the rows stay from one transaction', async () => {
+    const { x, y } = h;
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    await t1.step((tx) => write(tx, x, 11));
+    await t2.step((tx) => write(tx, x, 12));
+    await t1.step((tx) => write(tx, y, 21));
+    await t1.commit();
+    await t2.step((tx) => write(tx, y, 22));
+    expect(await t2.tryCommit()).toBeInstanceOf(WriteConflictError);
+    expect(await h.committed()).toEqual({ x: 11, y: 21 });
+  });
+
+  it('G1a aborted read: an aborted write is never seen', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    await t1.step((tx) => write(tx, h.x, 101));
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t1.rollback((tx) => tx.rollback());
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t2.commit();
+    expect(await h.committed()).toEqual({ x: 10, y: 20 });
+  });
+
+  it('G1b intermediate read: only the final write of a transaction is ever seen, and only after it commits', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    await t1.step((tx) => write(tx, h.x, 101));
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t1.commit();
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t2.commit();
+    expect(await h.committed()).toEqual({ x: 11, y: 20 });
+  });
+
+  it('G1c circular information flow: neither sees the other; under serializable the second committer fails (the two form a write skew)', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t2.step((tx) => write(tx, h.y, 22));
+    expect(await t1.step((tx) => value(tx, h.y))).toBe(20);
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t1.commit();
+    const t2Error = await t2.tryCommit();
+    if (serializable) {
+      expect(t2Error).toBeInstanceOf(SerializationError);
+      expect(await h.committed()).toEqual({ x: 11, y: 20 });
+    } else {
+      expect(t2Error).toBeUndefined();
+      expect(await h.committed()).toEqual({ x: 11, y: 22 });
+    }
+  });
+
+  it('OTV observed transaction vanishes: a reader sees all of T1 and none of the failed T2', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t1.step((tx) => write(tx, h.y, 19));
+    await t2.step((tx) => write(tx, h.x, 12));
+    await t1.commit();
+    const t3 = await begin('T3');
+    expect(await t3.step((tx) => value(tx, h.x))).toBe(11);
+    await t2.step((tx) => write(tx, h.y, 18));
+    expect(await t3.step((tx) => value(tx, h.y))).toBe(19);
+    expect(await t2.tryCommit()).toBeInstanceOf(WriteConflictError);
+    expect(await t3.step((tx) => value(tx, h.x))).toBe(11);
+    expect(await t3.step((tx) => value(tx, h.y))).toBe(19);
+    await t3.commit();
+    expect(await h.committed()).toEqual({ x: 11, y: 19 });
+  });
+
+  it('PMP predicate-many-preceders: a predicate read does not see a row inserted after the snapshot', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    expect(await t1.step((tx) => tx.select().from(items).where(eq(items.value, 30)))).toEqual([]);
+    await t2.step((tx) => tx.insert(items).values({ id: h.free[0], value: 30 }));
+    await t2.commit();
+    expect(await t1.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
+    await t1.commit();
+    expect(ids(await h.db.select().from(items).where(multipleOf3))).toEqual([h.free[0]]);
+  });
+
+  it('P4 lost update: of two read-modify-writes of x, the later committer fails', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    expect(await t1.step((tx) => value(tx, h.x))).toBe(10);
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t2.step((tx) => write(tx, h.x, 11));
+    await t1.commit();
+    expect(await t2.tryCommit()).toBeInstanceOf(WriteConflictError);
+    expect(await h.committed()).toEqual({ x: 11, y: 20 });
+  });
+
+  it('G-single read skew: a reader of x keeps reading y from the same snapshot', async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    expect(await t1.step((tx) => value(tx, h.x))).toBe(10);
+    expect(await t2.step((tx) => value(tx, h.x))).toBe(10);
+    expect(await t2.step((tx) => value(tx, h.y))).toBe(20);
+    await t2.step((tx) => write(tx, h.x, 12));
+    await t2.step((tx) => write(tx, h.y, 18));
+    await t2.commit();
+    expect(await t1.step((tx) => value(tx, h.y))).toBe(20);
+    await t1.commit();
+    expect(await h.committed()).toEqual({ x: 12, y: 18 });
+  });
+
+  it(`G2-item write skew: ${serializable ? 'the second committer fails' : 'both commit (snapshot isolation allows it)'}`, async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    for (const t of [t1, t2]) {
+      expect(await t.step((tx) => value(tx, h.x))).toBe(10);
+      expect(await t.step((tx) => value(tx, h.y))).toBe(20);
+    }
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t2.step((tx) => write(tx, h.y, 21));
+    await t1.commit();
+    const t2Error = await t2.tryCommit();
+    if (serializable) {
+      expect(t2Error).toBeInstanceOf(SerializationError);
+      expect(await h.committed()).toEqual({ x: 11, y: 20 });
+    } else {
+      expect(t2Error).toBeUndefined();
+      expect(await h.committed()).toEqual({ x: 11, y: 21 });
+    }
+  });
+
+  it(`G2-item write skew committed concurrently: ${serializable ? 'never both (a pending lock counts as a conflict)' : 'both commit'}`, async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    for (const t of [t1, t2]) {
+      expect(await t.step((tx) => value(tx, h.x))).toBe(10);
+      expect(await t.step((tx) => value(tx, h.y))).toBe(20);
+    }
+    await t1.step((tx) => write(tx, h.x, 11));
+    await t2.step((tx) => write(tx, h.y, 21));
+    const errors = await Promise.all([t1.tryCommit(), t2.tryCommit()]);
+    const committed = errors.filter((e) => e === undefined).length;
+    if (serializable) {
+      expect(committed).toBeLessThanOrEqual(1);
+      for (const e of errors) if (e !== undefined) expect(e).toBeInstanceOf(SerializationError);
+    } else {
+      expect(errors).toEqual([undefined, undefined]);
+    }
+  });
+
+  it(`G2 anti-dependency cycle over a predicate: ${serializable ? 'the second inserter fails' : 'both insert (allowed)'}`, async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    expect(await t1.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
+    expect(await t2.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
+    await t1.step((tx) => tx.insert(items).values({ id: h.free[0], value: 30 }));
+    await t2.step((tx) => tx.insert(items).values({ id: h.free[1], value: 42 }));
+    await t1.commit();
+    const t2Error = await t2.tryCommit();
+    const found = ids(await h.db.select().from(items).where(multipleOf3));
+    if (serializable) {
+      expect(t2Error).toBeInstanceOf(SerializationError);
+      expect(found).toEqual([h.free[0]]);
+    } else {
+      expect(t2Error).toBeUndefined();
+      expect(found).toEqual([h.free[0], h.free[1]].sort((a, b) => a - b));
+    }
+  });
+
+  it(`G2 read-only anomaly (Fekete): ${serializable ? 'T1, whose read T2 overwrote, fails' : 'all commit (allowed)'}`, async () => {
+    const t1 = await begin('T1');
+    const t2 = await begin('T2');
+    expect(ids(await t1.step((tx) => tx.select().from(items)))).toEqual([h.x, h.y].sort((a, b) => a - b));
+    const y = await t2.step((tx) => value(tx, h.y));
+    await t2.step((tx) => write(tx, h.y, y! + 5));
+    await t2.commit();
+    const t3 = await begin('T3');
+    const seenByT3 = await t3.step((tx) => tx.select().from(items));
+    expect(Object.fromEntries(seenByT3.map((r) => [r.id, r.value]))).toEqual({ [h.x]: 10, [h.y]: 25 });
+    await t3.commit();
+    await t1.step((tx) => write(tx, h.x, 0));
+    const t1Error = await t1.tryCommit();
+    if (serializable) {
+      expect(t1Error).toBeInstanceOf(SerializationError);
+      expect(await h.committed()).toEqual({ x: 10, y: 25 });
+    } else {
+      expect(t1Error).toBeUndefined();
+      expect(await h.committed()).toEqual({ x: 0, y: 25 });
+    }
+  });
+});

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OracleUnavailableError } from '../../src/errors.js';
+import { freePort } from '../../src/harness/free-port.js';
+import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { createMetaDatabase } from './support/meta-database.js';
+
+describe('oracle unavailable', () => {
+  let meta: PostgresServer;
+  let oracle: OracleProcess | undefined;
+  beforeAll(async () => {
+    meta = await PostgresServer.create({ unsafeFast: true });
+  });
+  afterAll(async () => {
+    await oracle?.kill();
+    await meta?.destroy();
+  });
+
+  it('fails with OracleUnavailableError within the deadline while no oracle runs, and recovers when one starts', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const deadlineMs = 1000;
+    const client = createOracleClient({ addresses: [address], deadlineMs });
+    try {
+      const started = performance.now();
+      const results = await Promise.allSettled(Array.from({ length: 50 }, () => client.getTimestamp()));
+      const elapsed = performance.now() - started;
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(OracleUnavailableError);
+        expect((result as PromiseRejectedResult).reason.retryable).toBe(true);
+      }
+      expect(elapsed).toBeGreaterThanOrEqual(deadlineMs - 50);
+      expect(elapsed).toBeLessThan(deadlineMs + 1500); // the deadline holds, give or take a busy machine
+
+      oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), listen: address, args: ['--lease', '1s'] });
+      const first = await client.getTimestamp();
+      expect(first).toBeGreaterThan(0n);
+
+      // Graceful stop: the same client fails within its deadline, then recovers after a restart.
+      await oracle.stop();
+      await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
+      await oracle.restart();
+      expect(await client.getTimestamp()).toBeGreaterThan(first);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a caller can give up early with an AbortSignal', async () => {
+    const client = createOracleClient({ addresses: [`127.0.0.1:${await freePort()}`], deadlineMs: 30_000 });
+    try {
+      const signal = AbortSignal.timeout(200);
+      await expect(client.getTimestamp({ signal })).rejects.toMatchObject({ name: 'TimeoutError' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a closed client refuses new calls with a clear error', async () => {
+    const client = createOracleClient({ addresses: ['127.0.0.1:1'] });
+    await client.close();
+    await expect(client.getTimestamp()).rejects.toThrow(/closed/);
+  });
+});
