@@ -13,7 +13,8 @@ const MIGRATION_LOCK_KEY = 7_366_512_001;
  * transaction holding an advisory lock, so concurrent callers serialize and
  * each migration is applied once. A migration applied earlier with a
  * different text (the table's columns changed) is a SchemaError: this
- * version does not alter existing storage.
+ * version does not alter existing storage. Replaceable migrations (the
+ * prewrite function) are simply applied again when their text changed.
  */
 export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[]): Promise<void> {
   const migrations = [...coreMigrations(), ...tables.flatMap((t) => tableMigrations(t))];
@@ -31,11 +32,17 @@ async function migrateShard(shard: ShardPool, migrations: readonly Migration[]):
       const checksum = createHash('sha256').update(migration.sql).digest('hex');
       const previous = applied.get(migration.name);
       if (previous === checksum) continue;
-      if (previous !== undefined) {
+      if (previous !== undefined && !migration.replaceable) {
         throw new SchemaError(`shard ${shard.name}: migration ${migration.name} was applied with different contents (did the table's columns change?)`);
       }
       if (migration !== bootstrap) await client.query(migration.sql);
-      await shard.query({ text: 'insert into percolator_migrations (name, checksum) values ($1, $2)', values: [migration.name, checksum] }, { client });
+      await shard.query(
+        {
+          text: 'insert into percolator_migrations (name, checksum) values ($1, $2) on conflict (name) do update set checksum = excluded.checksum, applied_at = now()',
+          values: [migration.name, checksum],
+        },
+        { client },
+      );
     }
   });
 }

@@ -1,4 +1,5 @@
 import { ident, storageType } from '../shard/sql-names.js';
+import { TableStorage } from '../shard/table-storage.js';
 import { readSchemaFile } from './schema-files.js';
 import type { TableMeta } from './table-meta.js';
 
@@ -6,6 +7,8 @@ export interface Migration {
   /** Unique per shard, e.g. `table/accounts/0001-storage`. */
   readonly name: string;
   readonly sql: string;
+  /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
+  readonly replaceable?: boolean;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -34,5 +37,10 @@ export function tableMigrations(table: TableMeta): Migration[] {
     if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/table/0001-storage.sql`);
     return value;
   });
-  return [{ name: `table/${table.name}/0001-storage`, sql }];
+  const storage = new TableStorage(table);
+  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
+  return [
+    { name: `table/${table.name}/0001-storage`, sql },
+    { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
+  ];
 }

@@ -68,7 +68,10 @@ export class ShardPool {
     options: { prepare?: boolean; client?: pg.PoolClient } = {},
   ): Promise<pg.QueryResult<R>> {
     const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[], types: drizzleTypes } as pg.QueryConfig;
-    if (options.prepare) config.name = this.statementName(statement.text);
+    if (options.prepare) {
+      const name = this.statementName(statement.text);
+      if (name) config.name = name;
+    }
     try {
       return await (options.client ?? this.pool).query<R>(config);
     } catch (error) {
@@ -112,9 +115,14 @@ export class ShardPool {
     await this.pool.end().catch(() => {});
   }
 
-  private statementName(text: string): string {
+  // Each connection keeps every statement it prepared: past this many distinct
+  // texts (e.g. filters of ever-changing shape), new ones run unprepared.
+  private static readonly MAX_PREPARED = 2000;
+
+  private statementName(text: string): string | undefined {
     let name = this.names.get(text);
     if (!name) {
+      if (this.names.size >= ShardPool.MAX_PREPARED) return undefined;
       name = `pc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
       this.names.set(text, name);
     }

@@ -1,6 +1,10 @@
+import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
+
+/** Storage columns next to the user's; a user column may not share their names. */
+const RESERVED_COLUMNS = new Set(['commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at']);
 
 export type KeyTexts = readonly (string | null)[];
 
@@ -40,6 +44,11 @@ export class TableStorage {
   private readonly pkList: string;
 
   constructor(readonly meta: TableMeta) {
+    for (const c of meta.columns) {
+      if (RESERVED_COLUMNS.has(c.name) || c.name.startsWith('__')) {
+        throw new SchemaError(`table ${meta.name}: column name ${c.name} is reserved by percolator's storage (${[...RESERVED_COLUMNS].join(', ')}, __*)`);
+      }
+    }
     this.pk = meta.primaryKey;
     this.valueColumns = meta.columns.filter((c) => !meta.primaryKey.includes(c));
     this.versions = ident(meta.versionsTable);
@@ -77,21 +86,26 @@ export class TableStorage {
   }
 
   // ---- prewrite -----------------------------------------------------------
+  //
+  // Prewrite runs as one call of a per-table PL/pgSQL function (created by
+  // the table's migration): one round trip, one statement, and inside it two
+  // statements with their own snapshots, which the protocol needs (see
+  // prewriteCheckSql). Parameters: $1 start_ts, $2 primary table, $3 primary
+  // key, $4 ttl, $5 ops, $6 insert flags, then one text[] per key column,
+  // then one per value column.
 
-  /**
-   * Writes lock rows; a key already locked (by anyone) is skipped by
-   * ON CONFLICT and shows up in `prewriteCheck`. Waiting on a concurrent
-   * uncommitted lock insert of the same key is Postgres's unique index.
-   */
-  prewriteInsert(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
+  get prewriteFunction(): string {
+    return ident(`${this.meta.name}__prewrite`);
+  }
+
+  private prewriteParamCount(): number {
+    return 6 + this.pk.length + this.valueColumns.length;
+  }
+
+  /** Calls the prewrite function for a batch; returns conflict rows (none: every lock written). */
+  prewrite(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
     const v = this.valueColumns;
-    const keyCount = this.pk.length;
-    const text = `insert into ${this.locks} (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
-select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, b.op, b.ins::boolean, $2::text, $3::text[], $4::bigint${v
-      .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
-      .join('')}
-from unnest(${this.arrays(5, 2 + keyCount + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
-on conflict (${this.pkList}) do nothing`;
+    const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
     const values: unknown[] = [
       startTs.toString(),
       primaryTable,
@@ -102,42 +116,73 @@ on conflict (${this.pkList}) do nothing`;
       ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
       ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
     ];
-    return { text, values };
+    return { text: `select * from ${this.prewriteFunction}(${args.join(', ')})`, values };
+  }
+
+  /** DDL of the prewrite function (rendered into the table's migration). */
+  prewriteFunctionSql(): string {
+    const params = ['bigint', 'text', 'text[]', 'bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, () => 'text[]')];
+    return `create or replace function ${this.prewriteFunction}(${params.join(', ')})
+returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
+language plpgsql volatile as $prewrite$
+#variable_conflict use_column
+begin
+  -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
+  ${this.prewriteInsertSql()};
+  -- 2. A new statement, so a new snapshot that follows our inserts.
+  return query ${this.prewriteCheckSql()};
+  -- 3. Conflict: leave nothing behind on this shard.
+  if found then
+    delete from ${this.locks} l using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
+    where ${this.pkMatch('l', 'b')} and l.start_ts = $1;
+  end if;
+end
+$prewrite$`;
   }
 
   /**
-   * Runs after `prewriteInsert` in the same local transaction but as its own
-   * statement, so its snapshot is taken after our locks exist: any writer
-   * that committed a version of one of our keys is visible here, and any
-   * later writer must first get past our lock. Finds (a) versions with
-   * commit_ts >= start_ts, rollback markers included, (b) other
-   * transactions' locks, (c) for inserts, an existing row, (d) keys where
-   * our lock is missing: the insert skipped them (ON CONFLICT) because
-   * another lock was there, and that lock went away before this check
-   * (rolled back: its marker sits below our start_ts). Without (d) the
-   * transaction would commit without a lock, hence without a version, on
-   * such a key (a lost write that the list-append history check found).
+   * Writes lock rows; a key already locked (by anyone) is skipped by ON
+   * CONFLICT and shows up in the check. Waiting on a concurrent uncommitted
+   * lock insert of the same key is Postgres's unique index.
    */
-  prewriteCheck(startTs: bigint, rows: readonly LockWrite[]): Statement {
-    const keyCount = this.pk.length;
-    const lockInfo = `null::text as primary_table, null::text[] as primary_key, null::boolean as expired`;
-    const text = `with b as (select * from unnest(${this.arrays(2, 1 + keyCount)}) with ordinality as b(ins, ${this.keyNames()}, i))
-select (b.i - 1)::int as i, 'version' as kind, v.commit_ts::text as ts, v.op, ${lockInfo} from b cross join lateral (
-  select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1::bigint order by v.commit_ts desc limit 1) v
-union all
-select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
-  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
-from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> $1::bigint
-union all
-select (b.i - 1)::int, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
-  select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
-  where b.ins = 't' and v.op = 'put'
-union all
-select (b.i - 1)::int, 'unlocked', $1::text, null, null, null, null from b
-  where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint)
-limit 20`;
-    const values: unknown[] = [startTs.toString(), rows.map((r) => (r.isInsert ? 't' : 'f')), ...this.keyColumnsOf(rows.map((r) => r.keyTexts))];
-    return { text, values };
+  private prewriteInsertSql(): string {
+    const v = this.valueColumns;
+    return `insert into ${this.locks} (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1, b.op, b.ins::boolean, $2, $3, $4${v
+      .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
+      .join('')}
+  from unnest(${this.arrays(5, 2 + this.pk.length + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+  on conflict (${this.pkList}) do nothing`;
+  }
+
+  /**
+   * Runs after the lock inserts as its own statement, so its snapshot is
+   * taken after our locks exist: any writer that committed a version of one
+   * of our keys is visible here, and any later writer must first get past
+   * our lock. Finds (a) versions with commit_ts >= start_ts, rollback
+   * markers included, (b) other transactions' locks, (c) for inserts, a
+   * live row, (d) keys where our lock is missing: the insert skipped them
+   * (ON CONFLICT) because another lock was there, and that lock went away
+   * before this check (rolled back: its marker sits below our start_ts).
+   * Without (d) the transaction would commit without a lock, hence without
+   * a version, on such a key (a lost write the list-append check found).
+   */
+  private prewriteCheckSql(): string {
+    return `with b as (select * from unnest($6, ${this.arrays(7, this.pk.length)}) with ordinality as b(ins, ${this.keyNames()}, i))
+  select (b.i - 1)::int, 'version'::text, v.commit_ts::text, v.op, null::text, null::text[], null::boolean from b cross join lateral (
+    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 order by v.commit_ts desc limit 1) v
+  union all
+  select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
+    (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
+  from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> $1
+  union all
+  select (b.i - 1)::int, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
+    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+    where b.ins = 't' and v.op = 'put'
+  union all
+  select (b.i - 1)::int, 'unlocked', $1::text, null, null, null, null from b
+    where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = $1)
+  limit 20`;
   }
 
   // ---- commit / roll forward ----------------------------------------------

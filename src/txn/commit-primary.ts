@@ -1,6 +1,8 @@
 import { CommitUndeterminedError, TransactionAbortedError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import { formatTimestamp } from '../timestamp.js';
+import type { PoolClient } from 'pg';
+import type { ShardPool } from '../shard/shard-pool.js';
 import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
@@ -25,18 +27,18 @@ export async function commitPrimary(
   sameShard: readonly Mutation[] | undefined,
 ): Promise<void> {
   const shard = ctx.shards[primary.shard]!;
+  const others = sameShard?.filter((m) => m !== primary) ?? [];
   try {
+    if (others.length === 0) {
+      // One key: one autocommit statement is the whole local transaction.
+      const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { prepare: true });
+      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary);
+      return;
+    }
     await shard.transaction(async (client) => {
       const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
-      if (result.rowCount === 0) {
-        const { rows } = await shard.query<{ commit_ts: string; op: string }>(primary.storage.versionByStartTs(startTs, primary.keyTexts), { client, prepare: true });
-        const version = rows[0];
-        // A replayed commit of an already committed transaction is not an error.
-        if (version && version.op !== 'rollback' && BigInt(version.commit_ts) === commitTs) return;
-        throw new TransactionAbortedError(`transaction ${formatTimestamp(startTs)} was rolled back by another client (its lock TTL ran out) before it could commit`);
-      }
-      if (!sameShard) return;
-      for (const chunk of tableChunks(sameShard.filter((m) => m !== primary), ctx.batchRows)) {
+      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary, client);
+      for (const chunk of tableChunks(others, ctx.batchRows)) {
         await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { client, prepare: true });
       }
     });
@@ -45,4 +47,12 @@ export async function commitPrimary(
     const why = error instanceof Error ? error.message : String(error);
     throw new CommitUndeterminedError(`commit of transaction ${formatTimestamp(startTs)} undetermined: ${why}`, startTs, { cause: error });
   }
+}
+
+/** Our primary lock was gone: already committed by us (a replay), or rolled back by a resolver. */
+async function explainMissingLock(shard: ShardPool, startTs: Timestamp, commitTs: Timestamp, primary: Mutation, client?: PoolClient): Promise<void> {
+  const { rows } = await shard.query<{ commit_ts: string; op: string }>(primary.storage.versionByStartTs(startTs, primary.keyTexts), { client, prepare: true });
+  const version = rows[0];
+  if (version && version.op !== 'rollback' && BigInt(version.commit_ts) === commitTs) return;
+  throw new TransactionAbortedError(`transaction ${formatTimestamp(startTs)} was rolled back by another client (its lock TTL ran out) before it could commit`);
 }

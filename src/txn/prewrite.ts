@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
 import type { PrewriteConflictRow } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
@@ -13,12 +14,13 @@ export interface PrewriteRequest {
 }
 
 /**
- * Prewrite of one shard's keys: one local Postgres transaction that writes
- * a lock row per key (pending image, pointer to the primary, TTL) and then
- * checks, in a statement whose snapshot follows the lock inserts, that no
- * key has a version with commit_ts >= start_ts (rollback markers included),
- * a lock of another transaction, or (for inserts) a live row. Any hit
- * aborts the local transaction: the shard then holds none of our locks.
+ * Prewrite of one shard's keys: one local Postgres transaction (one call of
+ * the table's prewrite function per batch; a single statement for the usual
+ * one-batch case) that writes a lock row per key (pending image, pointer to
+ * the primary, TTL) and then checks, in a statement whose snapshot follows
+ * the lock inserts, that no key has a version with commit_ts >= start_ts
+ * (rollback markers included), a lock of another transaction, or (for
+ * inserts) a live row. Any hit leaves none of our locks on the shard.
  *
  * A conflicting lock is handed to the lock resolver once (a crashed owner's
  * expired lock gets cleaned) before the retryable WriteConflictError.
@@ -26,17 +28,21 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
+  const chunks = tableChunks(mutations, ctx.batchRows);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
+  const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
+    const statement = chunk.storage.prewrite(startTs, primary.storage.meta.name, primary.keyTexts, ttlMs, chunk.rows);
+    const { rows } = await shard.query<PrewriteConflictRow>(statement, { client, prepare: true });
+    if (rows.length > 0) {
+      found = { chunk: chunk.rows, conflict: pickConflict(rows) };
+      throw new PrewriteConflict();
+    }
+  };
   try {
-    await shard.transaction(async (client) => {
-      for (const chunk of tableChunks(mutations, ctx.batchRows)) {
-        await shard.query(chunk.storage.prewriteInsert(startTs, primary.storage.meta.name, primary.keyTexts, ttlMs, chunk.rows), { client, prepare: true });
-        const { rows } = await shard.query<PrewriteConflictRow>(chunk.storage.prewriteCheck(startTs, chunk.rows), { client, prepare: true });
-        if (rows.length > 0) {
-          found = { chunk: chunk.rows, conflict: pickConflict(rows) };
-          throw new PrewriteConflict();
-        }
-      }
+    // The common case, one table and one batch: a single statement is the whole local transaction.
+    if (chunks.length === 1) await prewriteChunk(chunks[0]!);
+    else await shard.transaction(async (client) => {
+      for (const chunk of chunks) await prewriteChunk(chunk, client);
     });
   } catch (error) {
     if (error instanceof PrewriteConflict && found) throw await conflictError(ctx, shardIndex, startTs, found.chunk, found.conflict);

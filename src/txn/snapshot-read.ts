@@ -68,7 +68,8 @@ union all select ${colList} from __buf where __op = 'put'`;
 
   const filter = where ? sql` where ${where}` : sql``;
   const order = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  const rowsPart = sql`select 'r' as __kind, row_number() over (${order ? sql`order by ${order}` : sql``}) as __ord, ${T}.*,
+  const rank = order ? sql`row_number() over (order by ${order})` : sql`0::bigint`;
+  const rowsPart = sql`select 'r' as __kind, ${rank} as __ord, ${T}.*,
 null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
 from (${merged}) as ${T}${filter}${order ? sql` order by ${order}` : sql``}${limit !== undefined ? sql` limit ${limit}` : sql``}`;
 
@@ -100,7 +101,9 @@ interface RawReadRow {
 
 export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {
   const query = buildSnapshotRead(request);
-  const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params });
+  // Prepared by text: a read shape repeated with new parameters (the common
+  // case: point reads, the same filter) is parsed and planned once per connection.
+  const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
   const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
   const { storage } = request;
   for (const raw of rows) {
