@@ -8,7 +8,6 @@ import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
 import { RowCache } from './row-cache.js';
-import type { RetryBackoff } from './retry-backoff.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
 import { Transaction } from './transaction.js';

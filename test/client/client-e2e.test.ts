@@ -12,7 +12,7 @@ import {
 } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
-import { CommitUndeterminedError, ShardUnavailableError } from '../../src/errors.js';
+import { CommitUndeterminedError, DatabaseClosedError, ShardUnavailableError } from '../../src/errors.js';
 import { Registry } from 'prom-client';
 import { Database } from '../../src/client/database.js';
 import { clientMetrics } from '../../src/client/client-metrics.js';
@@ -192,6 +192,24 @@ describe('inside a transaction', () => {
   });
 });
 
+describe('large and closed', () => {
+  it('inserts 20,000 rows in one transaction and reads them back in order', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ accountId: i % 97, id: i, amount: i % 1000, note: `order ${i}` }));
+    expect(await db.insert(orders).values(rows)).toEqual({ rowCount: 20_000 });
+    const top = await db.select({ id: orders.id }).from(orders).orderBy(desc(orders.id)).limit(3);
+    expect(top).toEqual([{ id: 19_999 }, { id: 19_998 }, { id: 19_997 }]);
+    expect(await db.delete(orders)).toEqual({ rowCount: 20_000 });
+  });
+
+  it('a closed database refuses work with DatabaseClosedError', async () => {
+    const other = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
+    await other.close();
+    await other.close(); // idempotent
+    await expect(other.select().from(accounts)).rejects.toBeInstanceOf(DatabaseClosedError);
+    await expect(other.transaction(async () => 1)).rejects.toBeInstanceOf(DatabaseClosedError);
+  });
+});
+
 describe('retries', () => {
   it('two concurrent increments of one row both commit, the value goes up by two', async () => {
     await db.insert(accounts).values({ id: 1, balance: 0 });
@@ -301,6 +319,30 @@ describe('commit outcomes', () => {
     expect(attempts).toBe(1);
     // the primary was committed: every row is visible (secondaries rolled forward by readers)
     expect((await db.select().from(accounts)).map((r) => r.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('gives up after maxRetries with the last retryable error', async () => {
+    let attempts = 0;
+    const error = await withHooks(
+      {
+        beforeCommitPrimary: () => {
+          throw new ShardUnavailableError('#0 (injected, always)');
+        },
+      },
+      (hooked) =>
+        hooked
+          .transaction(
+            async (tx) => {
+              attempts++;
+              await tx.insert(accounts).values({ id: 1, balance: 1 });
+            },
+            { maxRetries: 2 },
+          )
+          .catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(ShardUnavailableError);
+    expect(attempts).toBe(3);
+    expect(await count(accounts)).toBe(0);
   });
 
   it('a retryable failure before the commit point runs the callback again', async () => {
