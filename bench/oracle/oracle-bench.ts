@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -38,6 +39,9 @@ export interface OracleBenchReport {
   unaryTimestampsPerSecond: number;
   unaryErrors: number;
   oracle: string;
+  /** 1-minute load average of the machine before and after the run (others' work competes for the cores). */
+  loadAverage: [number, number];
+  cpus: number;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -87,6 +91,7 @@ export async function run(argv: string[]): Promise<number> {
       token: values.token,
     };
     say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+1s warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
+    const loadBefore = os.loadavg()[0]!;
     const result = await runLoadProcess(load);
     const seconds = result.durationMs / 1000;
     const report: OracleBenchReport = {
@@ -105,6 +110,8 @@ export async function run(argv: string[]): Promise<number> {
       unaryTimestampsPerSecond: Math.round(result.unary.calls / (result.unary.durationMs / 1000)),
       unaryErrors: result.unary.errors,
       oracle: addresses.join(','),
+      loadAverage: [round(loadBefore, 2), round(os.loadavg()[0]!, 2)],
+      cpus: os.cpus().length,
     };
     if (values.json) console.log(JSON.stringify(report));
     else console.log(formatReport(report));
@@ -140,6 +147,7 @@ function formatReport(r: OracleBenchReport): string {
     `  getTimestamp() latency  p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   p99.9 ${r.p999Ms} ms   max ${r.maxMs} ms`,
     `  errors ${r.errors}   per-caller order violations ${r.orderViolations}`,
     `unbatched: ${r.unaryCallers} callers, one unary RPC per timestamp: ${r.unaryTimestampsPerSecond.toLocaleString('en-US')} timestamps/s (errors ${r.unaryErrors})`,
+    `machine: ${r.cpus} cores, load average ${r.loadAverage[0]} before, ${r.loadAverage[1]} after`,
   ].join('\n');
 }
 
