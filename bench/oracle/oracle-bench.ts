@@ -15,7 +15,8 @@ callers when all of them share one batching client, and the latency of one
 getTimestamp(). Starts a throwaway meta Postgres and an oracle process unless
 --oracle is given; the load always runs in a separate node process.
 
-  --duration <d>         measured time with batching (default 10s; after a 1s warm-up)
+  --duration <d>         measured time with batching (default 10s)
+  --warmup <d>           unmeasured load before it (default 1s)
   --callers <n>          concurrent getTimestamp() loops in the client process (default 1000)
   --oracle <addr,...>    use running oracle(s) instead of starting one
   --token <token>        bearer token for --oracle
@@ -50,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
     options: {
       duration: { type: 'string', default: '10s' },
+      warmup: { type: 'string', default: '1s' },
       callers: { type: 'string', default: '1000' },
       oracle: { type: 'string' },
       token: { type: 'string' },
@@ -85,12 +87,12 @@ export async function run(argv: string[]): Promise<number> {
       addresses,
       callers,
       durationMs: parseDurationMs(values.duration),
-      warmupMs: 1000,
+      warmupMs: parseDurationMs(values.warmup),
       unaryCallers,
       unaryDurationMs: parseDurationMs(values['unary-duration']),
       token: values.token,
     };
-    say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+1s warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
+    say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+${values.warmup} warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
     const loadBefore = os.loadavg()[0]!;
     const result = await runLoadProcess(load);
     const seconds = result.durationMs / 1000;
