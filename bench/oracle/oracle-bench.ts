@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
@@ -42,6 +43,9 @@ export interface OracleBenchReport {
   oracle: string;
   /** 1-minute load average of the machine before and after the run (others' work competes for the cores). */
   loadAverage: [number, number];
+  /** CPU microseconds per delivered timestamp: the client process, and the oracle process (when the bench started it). */
+  clientCpuUsPerTimestamp: number;
+  oracleCpuUsPerTimestamp: number | null;
   cpus: number;
 }
 
@@ -94,7 +98,12 @@ export async function run(argv: string[]): Promise<number> {
     };
     say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+${values.warmup} warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
     const loadBefore = os.loadavg()[0]!;
+    // The oracle's CPU is read around the whole load run (warm-up and unary phase included), scaled below.
+    const oracleCpuBefore = oracle ? processCpuMs(oracle.pid) : undefined;
+    const runStartedAt = performance.now();
     const result = await runLoadProcess(load);
+    const oracleCpuMs = oracle && oracleCpuBefore !== undefined ? processCpuMs(oracle.pid)! - oracleCpuBefore : undefined;
+    const runMs = performance.now() - runStartedAt;
     const seconds = result.durationMs / 1000;
     const report: OracleBenchReport = {
       callers,
@@ -114,6 +123,10 @@ export async function run(argv: string[]): Promise<number> {
       oracle: addresses.join(','),
       loadAverage: [round(loadBefore, 2), round(os.loadavg()[0]!, 2)],
       cpus: os.cpus().length,
+      clientCpuUsPerTimestamp: round((result.cpuMs * 1000) / Math.max(1, result.timestamps), 3),
+      // Upper bound: the oracle's CPU over the whole run, attributed to the measured timestamps in proportion to time.
+      oracleCpuUsPerTimestamp:
+        oracleCpuMs === undefined ? null : round((oracleCpuMs * 1000 * (result.durationMs / runMs)) / Math.max(1, result.timestamps), 3),
     };
     if (values.json) console.log(JSON.stringify(report));
     else console.log(formatReport(report));
@@ -141,6 +154,19 @@ function runLoadProcess(options: LoadOptions): Promise<LoadResult> {
   });
 }
 
+/** utime + stime of a process from /proc (Linux), in ms; undefined elsewhere. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 function formatReport(r: OracleBenchReport): string {
   return [
     `timestamp oracle, ${r.callers} concurrent callers, one batching client process, ${r.durationSeconds} s:`,
@@ -149,6 +175,7 @@ function formatReport(r: OracleBenchReport): string {
     `  getTimestamp() latency  p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   p99.9 ${r.p999Ms} ms   max ${r.maxMs} ms`,
     `  errors ${r.errors}   per-caller order violations ${r.orderViolations}`,
     `unbatched: ${r.unaryCallers} callers, one unary RPC per timestamp: ${r.unaryTimestampsPerSecond.toLocaleString('en-US')} timestamps/s (errors ${r.unaryErrors})`,
+    `CPU per timestamp: client ${r.clientCpuUsPerTimestamp} µs, oracle ${r.oracleCpuUsPerTimestamp ?? 'n/a'} µs`,
     `machine: ${r.cpus} cores, load average ${r.loadAverage[0]} before, ${r.loadAverage[1]} after`,
   ].join('\n');
 }
