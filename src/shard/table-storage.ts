@@ -1,6 +1,10 @@
+import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
+
+/** Storage columns next to the user's; a user column may not share their names. */
+const RESERVED_COLUMNS = new Set(['commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at']);
 
 export type KeyTexts = readonly (string | null)[];
 
@@ -40,6 +44,11 @@ export class TableStorage {
   private readonly pkList: string;
 
   constructor(readonly meta: TableMeta) {
+    for (const c of meta.columns) {
+      if (RESERVED_COLUMNS.has(c.name) || c.name.startsWith('__')) {
+        throw new SchemaError(`table ${meta.name}: column name ${c.name} is reserved by percolator's storage (${[...RESERVED_COLUMNS].join(', ')}, __*)`);
+      }
+    }
     this.pk = meta.primaryKey;
     this.valueColumns = meta.columns.filter((c) => !meta.primaryKey.includes(c));
     this.versions = ident(meta.versionsTable);
