@@ -1,4 +1,5 @@
 import { cpuSpent, sampleCpu, type CpuSpent } from './cpu-accounting.js';
+import { installRoundTripCounter, roundTrips } from './round-trip-counter.js';
 import { seededRandom } from './random.js';
 import { RunRecorder } from './run-recorder.js';
 import { runToCommit } from './run-transaction.js';
@@ -30,7 +31,14 @@ export class FatalRunError extends Error {}
  * seeded random stream: warm-up first (not counted), then the measured
  * window, bracketed by CPU samples of every process involved.
  */
-export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Promise<CpuSpent> {
+export interface Measured {
+  readonly cpu: CpuSpent;
+  /** Postgres round trips sent by the client during the measured window. */
+  readonly roundTrips: number;
+}
+
+export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Promise<Measured> {
+  installRoundTripCounter();
   const { system, workload, context } = spec;
   let stopping = false;
   let fatal: unknown;
@@ -75,14 +83,16 @@ export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Prom
 
   await wait(spec.warmupS * 1000);
   const before = sampleCpu(system.processes);
+  const roundTripsBefore = roundTrips();
   recorder.startMeasuring();
   await wait(spec.durationS * 1000);
   recorder.stopMeasuring();
   const after = sampleCpu(system.processes);
+  const roundTripsDuring = roundTrips() - roundTripsBefore;
   stopping = true;
   await Promise.race([Promise.all(clients), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
   if (fatal) throw fatal;
-  return cpuSpent(system.processes, before, after);
+  return { cpu: cpuSpent(system.processes, before, after), roundTrips: roundTripsDuring };
 }
 
 export function describe(error: unknown): string {

@@ -12,6 +12,7 @@ export class Progress {
   private timer: NodeJS.Timeout | undefined;
   private lineOpen = false;
   private readonly finished: string[] = [];
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
@@ -26,7 +27,12 @@ export class Progress {
   note(message: string): void {
     if (!this.enabled) return;
     this.clearLine();
-    this.out.write(`${message}\n`);
+    this.out.write(`${this.stamp()}${message}\n`);
+  }
+
+  /** Time since the benchmark started, so that logs show where the time goes. */
+  private stamp(): string {
+    return `[${((performance.now() - this.startedAt) / 1000).toFixed(1).padStart(5)}s] `;
   }
 
   track(label: string, recorder: RunRecorder, warmupS: number, durationS: number): void {
@@ -53,7 +59,7 @@ export class Progress {
         this.out.write(`\r\x1b[2K${truncate(line + done, (this.out as { columns?: number }).columns ?? 120)}`);
         this.lineOpen = true;
       } else {
-        this.out.write(`${line}\n`);
+        this.out.write(`${this.stamp()}${line}\n`);
       }
     };
     this.timer = setInterval(tick, this.tty ? TTY_REFRESH_MS : PLAIN_EVERY_MS);
@@ -66,7 +72,7 @@ export class Progress {
     if (!this.enabled) return;
     this.finished.push(summary);
     this.clearLine();
-    this.out.write(`  done: ${summary}\n`);
+    this.out.write(`${this.stamp()}done: ${summary}\n`);
   }
 
   /** A new group of runs (workload, sweep point): the running summary starts over. */

@@ -2,7 +2,7 @@ import type { RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
-  const header = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'cpu ms/txn', '(client/oracle/pg)'];
+  const header = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'RT/txn', 'cpu ms/txn', '(client/oracle/pg)'];
   const rows = results.map((r) => [
     r.workload,
     r.system,
@@ -15,6 +15,7 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     ms(r.maxMs),
     String(r.aborts),
     String(r.anomalies),
+    r.roundTripsPerTxn.toFixed(1),
     r.cpuMsPerTxn.toFixed(2),
     r.commits ? [r.cpuMs.client, r.cpuMs.oracle, r.cpuMs.postgres].map((x) => (x / r.commits).toFixed(2)).join('/') : '-',
   ]);

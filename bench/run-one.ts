@@ -1,9 +1,8 @@
 import type { Logger } from '../src/logger.js';
 import type { BenchEnvironment } from './bench-environment.js';
-import type { CpuSpent } from './cpu-accounting.js';
 import { keyDistribution } from './key-distribution.js';
 import { KeyPicker } from './key-picker.js';
-import { describe, measureRun } from './measure-run.js';
+import { describe, measureRun, type Measured } from './measure-run.js';
 import { placementOf } from './placement.js';
 import type { Progress } from './progress.js';
 import { seededRandom } from './random.js';
@@ -41,7 +40,7 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
     opsPerTxn: config.opsPerTxn,
   };
   const recorder = new RunRecorder();
-  let cpu: CpuSpent | undefined;
+  let measured: Measured | undefined;
   let error: string | undefined;
   let system;
   try {
@@ -50,7 +49,7 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
     await system.createTable(table, workload.rows(context, seededRandom(config.seed, 0)));
     await system.checkpoint();
     progress.track(config.system, recorder, config.warmupS, config.durationS);
-    cpu = await measureRun(
+    measured = await measureRun(
       { system, workload, context, clients: config.clients, warmupS: config.warmupS, durationS: config.durationS, seed: config.seed, ...(signal ? { signal } : {}) },
       recorder,
     );
@@ -63,12 +62,13 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
       await system.close().catch(() => {});
     }
   }
-  const result = toResult(config, recorder, cpu, error);
+  const result = toResult(config, recorder, measured, error);
   progress.done(error ? `${config.system} failed: ${error}` : `${config.system} ${Math.round(result.throughput).toLocaleString('en-US')} txn/s`);
   return result;
 }
 
-function toResult(config: RunConfig, recorder: RunRecorder, cpu: CpuSpent | undefined, error: string | undefined): RunResult {
+function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured | undefined, error: string | undefined): RunResult {
+  const cpu = measured?.cpu;
   const seconds = recorder.measuredSeconds();
   const latency = recorder.latency();
   const perTxn = (ms: number | undefined): number => (recorder.commits > 0 && ms !== undefined ? round3(ms / recorder.commits) : 0);
@@ -98,6 +98,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, cpu: CpuSpent | unde
     errorSamples: recorder.errorSamples,
     anomalies: recorder.anomalies,
     anomalySamples: recorder.anomalySamples,
+    roundTripsPerTxn: recorder.commits > 0 && measured ? Math.round((measured.roundTrips / recorder.commits) * 100) / 100 : 0,
     cpuMsPerTxn: perTxn(cpu?.totalMs),
     cpuMs: {
       client: round3(cpu?.clientMs ?? 0),

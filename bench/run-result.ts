@@ -37,6 +37,8 @@ export interface RunResult {
   /** Committed transactions whose results broke the workload's invariant (bank: an audit with a wrong total). */
   anomalies: number;
   anomalySamples: string[];
+  /** Postgres round trips (statements) the client sent per committed transaction, aborted attempts included. */
+  roundTripsPerTxn: number;
   /** CPU milliseconds per committed transaction, client + oracle + every Postgres process involved. */
   cpuMsPerTxn: number;
   cpuMs: { client: number; oracle: number; postgres: number; total: number };

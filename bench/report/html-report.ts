@@ -61,7 +61,7 @@ ${sections.join('\n')}
 }
 
 function resultsTable(results: readonly RunResult[]): string {
-  const head = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
+  const head = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'PG round trips/txn', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
   const perTxn = (r: RunResult, ms: number): string => (r.commits ? (ms / r.commits).toFixed(3) : '-');
   const rows = results.map((r) =>
     [
@@ -76,6 +76,7 @@ function resultsTable(results: readonly RunResult[]): string {
       r.maxMs,
       r.aborts,
       r.anomalies,
+      r.roundTripsPerTxn,
       r.cpuMsPerTxn.toFixed(3),
       perTxn(r, r.cpuMs.client),
       perTxn(r, r.cpuMs.oracle),

@@ -38,9 +38,9 @@ export interface BarChartSpec {
   readonly stacks: readonly BarStack[];
 }
 
-const W = 640;
-const H = 300;
-const M = { top: 34, right: 150, bottom: 44, left: 64 };
+const W = 660;
+const H = 310;
+const M = { top: 34, right: 175, bottom: 58, left: 64 };
 const PW = W - M.left - M.right;
 const PH = H - M.top - M.bottom;
 
@@ -144,7 +144,7 @@ export function barChart(spec: BarChartSpec): string {
     })
     .join('\n');
   const labels = spec.categories
-    .map((c, i) => `<text x="${round(M.left + slot * i + slot / 2)}" y="${M.top + PH + 16}" text-anchor="middle" class="tick">${escapeHtml(c)}</text><text x="${round(M.left + slot * i + slot / 2)}" y="${y(totals[i]!) - 4}" text-anchor="middle" class="tick">${label(totals[i]!)}</text>`)
+    .map((c, i) => `<text transform="translate(${round(M.left + slot * i + slot / 2 + 4)} ${M.top + PH + 14}) rotate(-18)" text-anchor="end" class="tick">${escapeHtml(c)}</text><text x="${round(M.left + slot * i + slot / 2)}" y="${y(totals[i]!) - 4}" text-anchor="middle" class="tick">${label(totals[i]!)}</text>`)
     .join('\n');
   const axes = `<line x1="${M.left}" x2="${M.left + PW}" y1="${M.top + PH}" y2="${M.top + PH}" class="axis"/>`;
   const empty = spec.stacks.length === 0 ? `<text x="${M.left + PW / 2}" y="${M.top + PH / 2}" text-anchor="middle" class="tick">none</text>` : '';

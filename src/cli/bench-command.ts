@@ -9,12 +9,9 @@ export { help } from '../../bench/bench-options.js';
 /** main.ts must not answer `bench oracle --help` with this command's help. */
 export const handlesOwnHelp = true;
 
-// Not a static import: the oracle benchmark is built separately (bench/oracle/, issue 2).
-const ORACLE_BENCH_MODULE = '../../bench/oracle/oracle-bench.js';
-
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'oracle') {
-    const oracleBench = (await import(ORACLE_BENCH_MODULE)) as { run(argv: string[]): Promise<number>; help: string };
+    const oracleBench = await import('../../bench/oracle/oracle-bench.js');
     if (argv.includes('--help') || argv.includes('-h')) {
       console.log(oracleBench.help);
       return 0;

@@ -2,13 +2,12 @@ import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import type { Timestamp } from '../timestamp.js';
+import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
 import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
 import { RowCache } from './row-cache.js';
-import type { RetryBackoff } from './retry-backoff.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
 import { Transaction } from './transaction.js';
@@ -114,7 +113,12 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
     return new SnapshotReader<TSchema>({
       tables: this.parts.tables,
       shardOf: (meta, row) => this.parts.engine.shardOf(meta, row),
-      run: (_mode, work) => this.runAlone('read', work, ts),
+      run: async (_mode, work) => {
+        // A timestamp the oracle has not issued yet is no snapshot: a later commit could still land below it.
+        const now = await this.currentTimestamp();
+        if (ts > now) throw new InvalidInputError(`asOf(${formatTimestamp(ts)}) is in the future (the oracle is at ${formatTimestamp(now)})`);
+        return this.runAlone('read', work, ts);
+      },
     });
   }
 

@@ -6,7 +6,7 @@ import type { QueryContext } from './query-context.js';
 import { readRows } from './read-rows.js';
 import { keyOf } from './row-key.js';
 import { ThenableQuery } from './thenable-query.js';
-import type { SelectedFields, SelectedRow, WriteResult } from './types.js';
+import type { SelectedFields, SelectedRow } from './types.js';
 
 interface DeleteConfig {
   readonly table: PgTable;

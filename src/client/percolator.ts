@@ -1,6 +1,6 @@
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { Registry } from 'prom-client';
-import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
+import { InvalidInputError, OracleUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { createOracleClient } from '../oracle/oracle-client.js';

@@ -1,4 +1,5 @@
 import { ServerCredentials } from '@grpc/grpc-js';
+import os from 'node:os';
 import { createServer } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { Registry } from 'prom-client';
@@ -67,6 +68,7 @@ export async function startOracleServer(options: OracleServerOptions): Promise<R
     throw new RangeError(`max count must be between 1 and ${HARD_MAX_COUNT}, got ${maxCount}`);
   }
   if (!(leaseMs >= 200) || !(windowMs >= 100)) throw new RangeError('lease must be >= 200 ms and window >= 100 ms');
+  const listen = splitHostPort(options.listen ?? ORACLE_DEFAULTS.listen);
   const clock = options.clock ?? systemClock;
   const metrics = new OracleMetrics(options.registry ?? new Registry());
   const store = await MetaStore.open(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2), startTimeoutMs: 30_000 });
@@ -97,21 +99,25 @@ export async function startOracleServer(options: OracleServerOptions): Promise<R
   if (options.token) server.with(bearerTokenMiddleware(options.token)).add(TimestampOracleDefinition, service);
   else server.add(TimestampOracleDefinition, service);
 
-  const listen = splitHostPort(options.listen ?? ORACLE_DEFAULTS.listen);
   let port: number;
+  let metricsEndpoint: Awaited<ReturnType<typeof startMetricsEndpoint>> | undefined;
   try {
+    metricsEndpoint = options.metricsListen ? await startMetricsEndpoint(options.metricsListen, metrics.registry) : undefined;
     const credentials = options.tls
       ? ServerCredentials.createSsl(options.tls.ca ?? null, [{ cert_chain: options.tls.cert, private_key: options.tls.key }], options.tls.ca !== undefined)
       : ServerCredentials.createInsecure();
     port = await server.listen(joinHostPort(listen.host, listen.port), credentials);
   } catch (error) {
+    server.forceShutdown();
+    await metricsEndpoint?.close();
     await store.close();
     throw error;
   }
 
   const address = joinHostPort(listen.host, port);
-  const advertiseAddress = options.advertise ?? address;
-  const metricsEndpoint = options.metricsListen ? await startMetricsEndpoint(options.metricsListen, metrics.registry) : undefined;
+  // A wildcard listen address is no use to clients being redirected: name this host instead.
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::' || listen.host === '';
+  const advertiseAddress = options.advertise ?? (wildcard ? joinHostPort(os.hostname(), port) : address);
   node.start(advertiseAddress);
   logger.info({ address, advertiseAddress, nodeId: node.id, leaseMs, windowMs, maxCount }, 'oracle listening');
 

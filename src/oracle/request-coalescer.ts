@@ -49,12 +49,15 @@ export class RequestCoalescer {
     const promise = new Promise<Timestamp>(this.enqueueExecutor);
     this.waiting.counts.push(count);
     this.waiting.total += count;
-    if (!this.inFlight && !this.flushScheduled) {
-      // Let the callers of this tick join the same request.
-      this.flushScheduled = true;
-      setImmediate(this.scheduledFlush);
-    }
+    this.scheduleFlush();
     return promise;
+  }
+
+  /** Flushes after the current tick's callers (and their microtasks) have joined. */
+  private scheduleFlush(): void {
+    if (this.inFlight || this.flushScheduled || this.waiting.resolvers.length === 0) return;
+    this.flushScheduled = true;
+    setImmediate(this.scheduledFlush);
   }
 
   /** Like take(), but gives up when `signal` aborts (the range, if it still arrives, is a harmless gap). */
@@ -86,10 +89,7 @@ export class RequestCoalescer {
     this.onBatch?.(batch.total);
     this.fetchRange(batch.total, deadline).then(
       (first) => {
-        // Send the next request first, then wake this batch's callers: their
-        // work overlaps with the next round trip.
         this.inFlight = false;
-        this.flush();
         const { resolvers, counts } = batch;
         let next = first;
         for (let i = 0; i < resolvers.length; i++) {
@@ -97,11 +97,15 @@ export class RequestCoalescer {
           const count = counts[i]!;
           next += count === 1 ? 1n : BigInt(count);
         }
+        // The woken callers that ask again (in their microtasks) join those
+        // who arrived meanwhile: one request for all of them, not two halves
+        // taking turns.
+        this.scheduleFlush();
       },
       (error: unknown) => {
         this.inFlight = false;
-        this.flush();
         for (const reject of batch.rejecters) reject(error);
+        this.scheduleFlush();
       },
     );
   }

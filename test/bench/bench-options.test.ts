@@ -93,6 +93,11 @@ describe('percolator bench arguments', () => {
     expect(stderr).not.toContain('secret');
   });
 
+  it('routes `bench oracle` to the oracle benchmark, --help included', async () => {
+    const { stdout } = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', 'oracle', '--help']);
+    expect(stdout).toMatch(/^usage: percolator bench oracle/);
+  });
+
   it('--help lists the options', async () => {
     const { stdout } = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', '--help']);
     for (const flag of ['--duration', '--clients', '--shard-url', '--oracle', '--zipf', '--sweep', '--json', '--report', '--cross-shard-fraction']) {

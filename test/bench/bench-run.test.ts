@@ -77,6 +77,11 @@ describe('percolator bench, a short real run of every system on bank (2 shards)'
     }
   });
 
+  it('names an oracle it cannot reach', async () => {
+    const options = parseBenchArgs(['--shard-url', cluster.urls[0]!, '--systems', 'percolator', '--oracle', '127.0.0.1:1']);
+    await expect(runBench(options, { stdout: new PassThrough(), stderr: new PassThrough() })).rejects.toThrow(/oracle 127\.0\.0\.1:1 unreachable/);
+  });
+
   it('leaves no tables and no prepared transactions behind', async () => {
     for (const url of cluster.urls) {
       const client = new pg.Client(url);

@@ -29,6 +29,7 @@ function result(system: RunResult['system'], clients: number, scale: number): Ru
     errorSamples: [],
     anomalies: system === '2pc' ? 5 : 0,
     anomalySamples: [],
+    roundTripsPerTxn: 3,
     cpuMsPerTxn: 1.5 * scale,
     cpuMs: { client: 100, oracle: 10, postgres: 340, total: 450 },
     timeline: [1, 2, 3].map((t) => ({ t, throughput: 90 * scale + t, aborts: t })),

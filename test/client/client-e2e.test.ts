@@ -12,7 +12,7 @@ import {
 } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
-import { CommitUndeterminedError, ShardUnavailableError } from '../../src/errors.js';
+import { CommitUndeterminedError, DatabaseClosedError, ShardUnavailableError } from '../../src/errors.js';
 import { Registry } from 'prom-client';
 import { Database } from '../../src/client/database.js';
 import { clientMetrics } from '../../src/client/client-metrics.js';
@@ -80,6 +80,8 @@ describe('the issue example', () => {
     const old = await db.asOf(before).select().from(accounts).where(eq(accounts.id, 1));
     expect(old[0]!.balance).toBe(100);
     expect(await db.asOf(before).select().from(orders).orderBy(orders.id)).toHaveLength(2);
+    const future = (await db.currentTimestamp()) + (60_000n << 18n);
+    await expect(db.asOf(future).select().from(accounts)).rejects.toThrow(/is in the future/);
     expect(await db.transaction(async (tx) => tx.isolation)).toBe('snapshot');
     expect(await db.transaction(async (tx) => tx.isolation, { isolation: 'serializable' })).toBe('serializable');
   });
@@ -187,6 +189,24 @@ describe('inside a transaction', () => {
     await expect(leaked!.select().from(accounts)).rejects.toBeInstanceOf(TransactionClosedError);
     await expect(leaked!.insert(accounts).values({ id: 1, balance: 1 })).rejects.toBeInstanceOf(TransactionClosedError);
     expect(await count(accounts)).toBe(0);
+  });
+});
+
+describe('large and closed', () => {
+  it('inserts 20,000 rows in one transaction and reads them back in order', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({ accountId: i % 97, id: i, amount: i % 1000, note: `order ${i}` }));
+    expect(await db.insert(orders).values(rows)).toEqual({ rowCount: 20_000 });
+    const top = await db.select({ id: orders.id }).from(orders).orderBy(desc(orders.id)).limit(3);
+    expect(top).toEqual([{ id: 19_999 }, { id: 19_998 }, { id: 19_997 }]);
+    expect(await db.delete(orders)).toEqual({ rowCount: 20_000 });
+  });
+
+  it('a closed database refuses work with DatabaseClosedError', async () => {
+    const other = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
+    await other.close();
+    await other.close(); // idempotent
+    await expect(other.select().from(accounts)).rejects.toBeInstanceOf(DatabaseClosedError);
+    await expect(other.transaction(async () => 1)).rejects.toBeInstanceOf(DatabaseClosedError);
   });
 });
 
@@ -299,6 +319,30 @@ describe('commit outcomes', () => {
     expect(attempts).toBe(1);
     // the primary was committed: every row is visible (secondaries rolled forward by readers)
     expect((await db.select().from(accounts)).map((r) => r.id).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('gives up after maxRetries with the last retryable error', async () => {
+    let attempts = 0;
+    const error = await withHooks(
+      {
+        beforeCommitPrimary: () => {
+          throw new ShardUnavailableError('#0 (injected, always)');
+        },
+      },
+      (hooked) =>
+        hooked
+          .transaction(
+            async (tx) => {
+              attempts++;
+              await tx.insert(accounts).values({ id: 1, balance: 1 });
+            },
+            { maxRetries: 2 },
+          )
+          .catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(ShardUnavailableError);
+    expect(attempts).toBe(3);
+    expect(await count(accounts)).toBe(0);
   });
 
   it('a retryable failure before the commit point runs the callback again', async () => {

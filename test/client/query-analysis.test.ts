@@ -45,8 +45,7 @@ describe('shard pinning', () => {
     expect(pin(accountsMeta, sql`${accounts.id} = ${1}`)).toBeUndefined();
     expect(pin(accountsMeta, isNull(accounts.id))).toBeUndefined();
     expect(pin(ordersMeta, eq(orders.id, 1))).toBeUndefined(); // not the shard key
-    // uuid/numeric keys never pin: equal in SQL, different in JS ('A' vs 'a')
-    expect(pinnedShards(gadgetsMeta, eq(gadgets.id, 3n), () => 0)).toEqual([0]);
+    expect(pinnedShards(gadgetsMeta, eq(gadgets.id, 3n), () => 0)).toEqual([0]); // bigint keys pin too
   });
 
   it('gives up (all shards) instead of enumerating huge key sets', () => {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { Client, credentials, Metadata as GrpcMetadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ClientError, createChannel, createClient, Metadata, Status } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health';
@@ -6,6 +8,7 @@ import { InvalidInputError, OracleRequestRejectedError } from '../../src/errors.
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { packageRoot } from '../../src/oracle/package-root.js';
 import { createMetaDatabase } from './support/meta-database.js';
 import { rawOracleClient } from './support/raw-client.js';
 
@@ -108,6 +111,20 @@ describe('oracle bad input, authentication, health and metrics', () => {
     } finally {
       await noToken.close();
     }
+  });
+
+  it('the command line refuses to start without --meta or on a port in use, and exits', async () => {
+    const cli = (args: string[]): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'percolator.js'), 'oracle', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once('exit', (code) => resolve({ code, stderr }));
+      });
+    expect(await cli([])).toMatchObject({ code: 2, stderr: expect.stringContaining('--meta') });
+    const busy = await cli(['--meta', meta.url, '--listen', oracle.address]);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain('could not start');
   });
 
   it('exposes Prometheus metrics', async () => {
