@@ -32,15 +32,18 @@ export function tableMigrations(table: TableMeta): Migration[] {
     value_defs: valueColumns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)},\n  `).join(''),
     pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
   };
-  const sql = readSchemaFile('table/0001-storage.sql').replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-    const value = vars[name];
-    if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/table/0001-storage.sql`);
-    return value;
-  });
+  const render = (file: string): string =>
+    readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+      const value = vars[name];
+      if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/${file}`);
+      return value;
+    });
+  const sql = render('table/0001-storage.sql');
   const storage = new TableStorage(table);
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
   return [
     { name: `table/${table.name}/0001-storage`, sql },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
+    { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
   ];
 }

@@ -47,6 +47,9 @@ export class ShardPool {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       query_timeout: options.statementTimeoutMs ?? 30_000,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
+      // Every statement of the protocol is written for index access whatever
+      // its parameters; generic plans spare re-planning them on each call.
+      options: '-c plan_cache_mode=force_generic_plan',
     });
     // An idle connection dying (shard restart) must not crash the process.
     this.pool.on('error', (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'));

@@ -203,6 +203,24 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
   }
 
+  /**
+   * Commits all keys of a single-shard transaction in one statement, guarded
+   * by its primary (a key of this table, among `keys`): the primary's lock is
+   * row-locked first (a resolver deciding about it waits, or has already
+   * removed it); if it is gone nothing is committed (rowCount 0).
+   */
+  commitKeysGuarded(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[], primaryKey: KeyTexts): Statement {
+    const v = this.valueColumns;
+    const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
+    const guardParam = 3 + this.pk.length;
+    const text = `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint for update),
+b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
+insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+    return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
+  }
+
   /** Did `startTs` commit this key? (its version, or a rollback marker, by start_ts). */
   versionByStartTs(startTs: bigint, key: KeyTexts): Statement {
     return {

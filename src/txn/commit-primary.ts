@@ -35,6 +35,13 @@ export async function commitPrimary(
       if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary);
       return;
     }
+    if (others.length < ctx.batchRows && others.every((m) => m.storage === primary.storage)) {
+      // One table, one batch: one statement guarded by the primary's lock.
+      const keys = [primary.keyTexts, ...others.map((m) => m.keyTexts)];
+      const result = await shard.query(primary.storage.commitKeysGuarded(startTs, commitTs, keys, primary.keyTexts), { prepare: true });
+      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary);
+      return;
+    }
     await shard.transaction(async (client) => {
       const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
       if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary, client);

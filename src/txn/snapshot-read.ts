@@ -73,17 +73,33 @@ union all select ${colList} from __buf where __op = 'put'`;
 null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
 from (${merged}) as ${T}${filter}${order ? sql` order by ${order}` : sql``}${limit !== undefined ? sql` limit ${limit}` : sql``}`;
 
-  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
-  const lockKey = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}]`;
-  const pkEqLock = storage.pk.map((c) => `${storage.alias}.${ident(c.name)} = l.${ident(c.name)}`).join(' and ');
-  const pending = columns.map((c) => `l.${ident(c.name)} as ${ident(c.name)}`).join(', ');
-  const lockMatch = where
-    ? sql` and (exists (select 1 from (${visible}) as ${T} where ${sql.raw(pkEqLock)} and (${where}))
-  or (l.op = 'put' and exists (select 1 from (select ${sql.raw(pending)}) as ${T} where ${where})))`
-    : sql``;
-  const locksPart = sql`select 'l', 0, ${sql.raw(lockColumns)}, ${sql.raw(lockKey)}, l.start_ts::text, l.primary_table, l.primary_key,
-(l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
-from ${sql.raw(storage.locks)} l where l.start_ts <= ${readTs} and l.start_ts <> ${request.ownStartTs} and l.op in ('put', 'del')${lockMatch}`;
+  // Locks the read depends on, in two parts, each driven by an index:
+  //  (a) locks on keys whose visible version matches the filter: the
+  //      matching keys probe the locks' primary key;
+  //  (b) locks whose pending image matches the filter: the filter runs on
+  //      the lock rows aliased as the user's table, so a key filter is an
+  //      index lookup there too.
+  // Without a filter every lock at or below readTs counts.
+  const lockInfo = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}] as __lk, l.start_ts::text as __ls, l.primary_table as __pt, l.primary_key as __pk,
+  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __exp`;
+  const lockFilter = sql`l.start_ts <= ${readTs} and l.start_ts <> ${request.ownStartTs}`;
+  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? `${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  const lockSelect = sql.raw(`select 'l', 0, ${lockColumns}, __lk, __ls, __pt, __pk, __exp`);
+  let locksPart: SQL;
+  if (!where) {
+    locksPart = sql`${lockSelect} from (select ${sql.raw(storage.pk.map((c) => `l.${ident(c.name)}`).join(', '))}, ${sql.raw(lockInfo)}
+  from ${sql.raw(storage.locks)} l where ${lockFilter} and l.op in ('put', 'del')) l`;
+  } else {
+    const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
+    const pkOfT = storage.pk.map((c) => `${storage.alias}.${ident(c.name)}`).join(', ');
+    const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
+    locksPart = sql`${lockSelect} from (select ${sql.raw(storage.pk.map((c) => `l.${ident(c.name)}`).join(', '))}, ${sql.raw(lockInfo)}
+  from (select ${sql.raw(pkOfT)} from (${visible}) as ${T} where ${where}) m join ${sql.raw(storage.locks)} l on ${sql.raw(pkJoin)}
+  where ${lockFilter} and l.op in ('put', 'del')) l
+union all
+${lockSelect} from (select ${sql.raw(pending)}, ${sql.raw(lockInfo)}
+  from ${sql.raw(storage.locks)} l where ${lockFilter} and l.op = 'put') as ${T} where ${where}`;
+  }
 
   const statement = sql`${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`;
   return dialect.sqlToQuery(statement);

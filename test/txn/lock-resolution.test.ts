@@ -45,17 +45,29 @@ describe('lock resolution', () => {
     await cluster?.destroy();
   });
 
-  it('refuses a late commit after a reader rolled the transaction back (no heartbeat, TTL ran out)', async () => {
+  const sameShardPair = (): number[] => {
+    const e = engines[0]!;
+    for (let a = 8; a < BANK_ACCOUNTS; a++)
+      for (let b = a + 1; b < BANK_ACCOUNTS; b++) if (e.shardOf(accountsMeta, { id: a }) === e.shardOf(accountsMeta, { id: b })) return [a, b];
+    throw new Error('no two accounts on one shard');
+  };
+
+  it.each([
+    ['spanning shards', () => [0, 1, 2]],
+    ['on one shard', sameShardPair],
+  ])('refuses a late commit after a reader rolled the transaction back (%s; no heartbeat, TTL ran out)', async (_, pickIds) => {
+    const ids = pickIds();
     const reader = engine();
+    const before = await readOwners(reader, ids);
     const hooks: CommitHooks = {
       async beforeCommitPrimary() {
         await sleep(150);
-        expect(await readOwners(reader, [0, 1, 2])).toEqual([null, null, null]);
+        expect(await readOwners(reader, ids)).toEqual(before);
       },
     };
     const slow = engine({ lockTtlMs: 50, heartbeat: false, hooks });
-    await expect(writeOwners(slow, [0, 1, 2], 'late')).rejects.toBeInstanceOf(TransactionAbortedError);
-    expect(await readOwners(reader, [0, 1, 2])).toEqual([null, null, null]);
+    await expect(writeOwners(slow, ids, 'late')).rejects.toBeInstanceOf(TransactionAbortedError);
+    expect(await readOwners(reader, ids)).toEqual(before);
     expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
     // The rollback marker stays, so a replay of the same transaction can never commit.
     const markers = await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'rollback'`);
