@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -14,7 +16,8 @@ callers when all of them share one batching client, and the latency of one
 getTimestamp(). Starts a throwaway meta Postgres and an oracle process unless
 --oracle is given; the load always runs in a separate node process.
 
-  --duration <d>         measured time with batching (default 10s; after a 1s warm-up)
+  --duration <d>         measured time with batching (default 10s)
+  --warmup <d>           unmeasured load before it (default 1s)
   --callers <n>          concurrent getTimestamp() loops in the client process (default 1000)
   --oracle <addr,...>    use running oracle(s) instead of starting one
   --token <token>        bearer token for --oracle
@@ -38,6 +41,12 @@ export interface OracleBenchReport {
   unaryTimestampsPerSecond: number;
   unaryErrors: number;
   oracle: string;
+  /** 1-minute load average of the machine before and after the run (others' work competes for the cores). */
+  loadAverage: [number, number];
+  /** CPU microseconds per delivered timestamp: the client process, and the oracle process (when the bench started it). */
+  clientCpuUsPerTimestamp: number;
+  oracleCpuUsPerTimestamp: number | null;
+  cpus: number;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -46,6 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     strict: true,
     options: {
       duration: { type: 'string', default: '10s' },
+      warmup: { type: 'string', default: '1s' },
       callers: { type: 'string', default: '1000' },
       oracle: { type: 'string' },
       token: { type: 'string' },
@@ -81,13 +91,19 @@ export async function run(argv: string[]): Promise<number> {
       addresses,
       callers,
       durationMs: parseDurationMs(values.duration),
-      warmupMs: 1000,
+      warmupMs: parseDurationMs(values.warmup),
       unaryCallers,
       unaryDurationMs: parseDurationMs(values['unary-duration']),
       token: values.token,
     };
-    say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+1s warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
+    say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+${values.warmup} warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
+    const loadBefore = os.loadavg()[0]!;
+    // The oracle's CPU is read around the whole load run (warm-up and unary phase included), scaled below.
+    const oracleCpuBefore = oracle ? processCpuMs(oracle.pid) : undefined;
+    const runStartedAt = performance.now();
     const result = await runLoadProcess(load);
+    const oracleCpuMs = oracle && oracleCpuBefore !== undefined ? processCpuMs(oracle.pid)! - oracleCpuBefore : undefined;
+    const runMs = performance.now() - runStartedAt;
     const seconds = result.durationMs / 1000;
     const report: OracleBenchReport = {
       callers,
@@ -105,6 +121,12 @@ export async function run(argv: string[]): Promise<number> {
       unaryTimestampsPerSecond: Math.round(result.unary.calls / (result.unary.durationMs / 1000)),
       unaryErrors: result.unary.errors,
       oracle: addresses.join(','),
+      loadAverage: [round(loadBefore, 2), round(os.loadavg()[0]!, 2)],
+      cpus: os.cpus().length,
+      clientCpuUsPerTimestamp: round((result.cpuMs * 1000) / Math.max(1, result.timestamps), 3),
+      // Upper bound: the oracle's CPU over the whole run, attributed to the measured timestamps in proportion to time.
+      oracleCpuUsPerTimestamp:
+        oracleCpuMs === undefined ? null : round((oracleCpuMs * 1000 * (result.durationMs / runMs)) / Math.max(1, result.timestamps), 3),
     };
     if (values.json) console.log(JSON.stringify(report));
     else console.log(formatReport(report));
@@ -132,6 +154,19 @@ function runLoadProcess(options: LoadOptions): Promise<LoadResult> {
   });
 }
 
+/** utime + stime of a process from /proc (Linux), in ms; undefined elsewhere. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 function formatReport(r: OracleBenchReport): string {
   return [
     `timestamp oracle, ${r.callers} concurrent callers, one batching client process, ${r.durationSeconds} s:`,
@@ -140,6 +175,8 @@ function formatReport(r: OracleBenchReport): string {
     `  getTimestamp() latency  p50 ${r.p50Ms} ms   p99 ${r.p99Ms} ms   p99.9 ${r.p999Ms} ms   max ${r.maxMs} ms`,
     `  errors ${r.errors}   per-caller order violations ${r.orderViolations}`,
     `unbatched: ${r.unaryCallers} callers, one unary RPC per timestamp: ${r.unaryTimestampsPerSecond.toLocaleString('en-US')} timestamps/s (errors ${r.unaryErrors})`,
+    `CPU per timestamp: client ${r.clientCpuUsPerTimestamp} µs, oracle ${r.oracleCpuUsPerTimestamp ?? 'n/a'} µs`,
+    `machine: ${r.cpus} cores, load average ${r.loadAverage[0]} before, ${r.loadAverage[1]} after`,
   ].join('\n');
 }
 

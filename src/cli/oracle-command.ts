@@ -25,6 +25,7 @@ within about one lease after the leader dies or is paused.
   --token <token>           require "authorization: Bearer <token>" (or PERCOLATOR_ORACLE_TOKEN, --token-file)
   --token-file <file>       read the token from a file
   --metrics-listen <host:port>  serve Prometheus metrics at GET /metrics
+  --parent-pid <pid>        exit gracefully when that process is gone (the test harness passes its own pid)
   --test-clock-offset-file <file>  TESTS ONLY: add the integer milliseconds in this file to the wall clock
 
 Prints one JSON line per state change on stdout ({"event":"listening"|"leader"|"follower"|"stopped",...});
@@ -47,6 +48,7 @@ export async function run(argv: string[]): Promise<number> {
       token: { type: 'string' },
       'token-file': { type: 'string' },
       'metrics-listen': { type: 'string' },
+      'parent-pid': { type: 'string' },
       'test-clock-offset-file': { type: 'string' },
     },
   });
@@ -103,8 +105,24 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.once('SIGTERM', shutdown);
     process.once('SIGINT', shutdown);
+    const parentPid = Number(values['parent-pid']);
+    if (values['parent-pid'] !== undefined) {
+      // Even a SIGKILLed test runner leaves no oracle behind.
+      setInterval(() => {
+        if (!isAlive(parentPid)) shutdown('SIGHUP');
+      }, 500).unref();
+    }
   });
   await running.close();
   event({ event: 'stopped' });
   return 0;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

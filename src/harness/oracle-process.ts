@@ -77,7 +77,7 @@ class OracleProcessHandle implements OracleProcess {
     if (this.child && this.role !== 'exited') return;
     const bin = path.join(packageRoot(), 'bin', 'percolator.js');
     if (!existsSync(compiledPath('src/cli/main'))) throw new Error('dist/ is missing: run `npm run build` before starting oracle processes');
-    const args = [bin, 'oracle', '--meta', this.options.metaUrl, '--listen', this.listen, ...(this.options.args ?? [])];
+    const args = [bin, 'oracle', '--meta', this.options.metaUrl, '--listen', this.listen, '--parent-pid', String(process.pid), ...(this.options.args ?? [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.options.env } });
     this.child = child;
     this.role = 'starting';

@@ -63,6 +63,18 @@ describe.each(['snapshot', 'serializable'] as const)('predicate reads under %s i
     else expect(error).toBeUndefined();
   });
 
+  it('a key read as absent, then inserted by another transaction', async () => {
+    const t1 = await h.begin('T1', isolation);
+    const t2 = await h.begin('T2', isolation);
+    expect(await t1.step((tx) => tx.select().from(items).where(eq(items.id, rows.fresh)))).toEqual([]);
+    await t2.step((tx) => tx.insert(items).values({ id: rows.fresh, value: 7 }));
+    await t2.commit();
+    await t1.step((tx) => write(tx, h.y, 21));
+    const error = await t1.tryCommit();
+    if (serializable) expect(error).toBeInstanceOf(SerializationError);
+    else expect(error).toBeUndefined();
+  });
+
   it('a change committed before the snapshot never conflicts', async () => {
     await h.db.update(items).set({ value: 120 }).where(eq(items.id, rows.outside));
     const t1 = await h.begin('T1', isolation);
