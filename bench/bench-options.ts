@@ -27,6 +27,7 @@ export interface BenchOptions {
   /** Share of multi-key transactions forced to span shards (the rest stay on one); undefined = keys drawn independently. */
   readonly crossShardFraction: number | undefined;
   readonly opsPerTxn: number;
+  readonly auditShare: number;
   readonly seed: number;
   readonly sweep: Sweep | undefined;
   readonly json: boolean;
@@ -41,6 +42,7 @@ export const DEFAULTS = {
   keys: 1000,
   seed: 42,
   opsPerTxn: 1,
+  auditShare: 0.05,
 };
 
 const SYSTEMS_BY_ISOLATION: Record<Isolation, SystemName[]> = {
@@ -65,7 +67,7 @@ systems (--systems a,b,...; default from --isolation):
   percolator-serializable  this layer, serializable
 
 workloads (--workload a,b,...):
-  bank     transfers between two accounts + 5% audits summing every balance (wrong total = anomaly)
+  bank     transfers between two accounts + audits summing every balance (wrong total = anomaly)
   ycsb-a   50% read / 50% update          ycsb-b   95% read / 5% update
   ycsb-c   100% read                       ycsb-f   50% read / 50% read-modify-write
   scan     80% range scans over every shard / 20% updates of the scanned column
@@ -85,7 +87,8 @@ options:
   --zipf <theta>              Zipfian key access with 0 < theta < 1, e.g. 0.99 (default: uniform)
   --cross-shard-fraction <f>  share of multi-key transactions that span shards, 0..1; the rest
                               touch one shard (default: keys drawn independently)
-  --ops-per-txn <n>           keys per YCSB/scan update transaction (default ${DEFAULTS.opsPerTxn})
+  --ops-per-txn <n>           keys per YCSB/scan transaction (default ${DEFAULTS.opsPerTxn})
+  --audit-share <f>           bank: share of transactions that are audits, 0..1 (default ${DEFAULTS.auditShare})
   --seed <n>                  random seed; same seed, same key sequence (default ${DEFAULTS.seed})
   --sweep <param>=<values>    clients=1,4,16,64 or shards=1,2,4,8: run the grid
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
@@ -121,6 +124,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         isolation: { type: 'string' },
         'cross-shard-fraction': { type: 'string' },
         'ops-per-txn': { type: 'string' },
+        'audit-share': { type: 'string' },
         seed: { type: 'string' },
         sweep: { type: 'string' },
         json: { type: 'boolean' },
@@ -152,6 +156,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     throw new InvalidInputError(`--cross-shard-fraction must be between 0 and 1, got ${v['cross-shard-fraction']}`);
   }
 
+  const auditShare = v['audit-share'] === undefined ? DEFAULTS.auditShare : number('--audit-share', v['audit-share']);
+  if (!(auditShare >= 0 && auditShare <= 1)) throw new InvalidInputError(`--audit-share must be between 0 and 1, got ${v['audit-share']}`);
+
   const sweep = v.sweep === undefined ? undefined : parseSweep(v.sweep);
   if (sweep?.parameter === 'shards' && shardUrls) {
     if (Math.max(...sweep.values) > shardUrls.length) {
@@ -173,6 +180,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     workloads,
     crossShardFraction,
     opsPerTxn: positiveInteger('--ops-per-txn', v['ops-per-txn'], DEFAULTS.opsPerTxn),
+    auditShare,
     seed: integer('--seed', v.seed, DEFAULTS.seed),
     sweep,
     json: v.json ?? false,

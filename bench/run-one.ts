@@ -21,6 +21,7 @@ export interface RunConfig {
   readonly zipf: number;
   readonly crossShardFraction: number | undefined;
   readonly opsPerTxn: number;
+  readonly auditShare: number;
   readonly seed: number;
   readonly warmupS: number;
   readonly durationS: number;
@@ -38,6 +39,7 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
     keys: config.keys,
     picker: new KeyPicker(keyDistribution(config.keys, config.zipf), shardOf, config.shards, config.crossShardFraction),
     opsPerTxn: config.opsPerTxn,
+    auditShare: config.auditShare,
   };
   const recorder = new RunRecorder();
   let measured: Measured | undefined;

@@ -2,7 +2,7 @@ import { accountsTable, type BenchRow, type BenchTable } from '../bench-table.js
 import type { Workload, WorkloadTxn } from './workload.js';
 
 export const INITIAL_BALANCE = 1000;
-/** Share of transactions that audit every balance (each reads all rows). */
+/** Default share of transactions that audit every balance (each reads all rows); `--audit-share`. */
 export const AUDIT_SHARE = 0.05;
 
 /**
@@ -14,11 +14,11 @@ export const AUDIT_SHARE = 0.05;
  */
 export const bank: Workload = {
   name: 'bank',
-  summary: `two-account transfers; ${AUDIT_SHARE * 100}% audits summing every balance (wrong total = anomaly)`,
+  summary: 'two-account transfers + audits summing every balance (wrong total = anomaly)',
   table: accountsTable,
   rows: ({ keys }) => Array.from({ length: keys }, (_, id) => ({ id, balance: INITIAL_BALANCE })),
   next(context, random): WorkloadTxn {
-    if (random.next() < AUDIT_SHARE) return audit(context.table, context.keys);
+    if (random.next() < context.auditShare) return audit(context.table, context.keys);
     const [from, to] = context.picker.pick(random, 2) as [number, number];
     return transfer(context.table, from, to, 1 + random.int(100));
   },

@@ -13,6 +13,8 @@ export interface WorkloadContext {
   readonly picker: KeyPicker;
   /** Keys touched by one YCSB/scan update transaction (bank transfers always touch two). */
   readonly opsPerTxn: number;
+  /** Bank: share of transactions that audit every balance. */
+  readonly auditShare: number;
 }
 
 /** One transaction a client is about to run; `run` may be attempted several times (retries). */

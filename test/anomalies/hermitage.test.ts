@@ -223,3 +223,40 @@ describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolati
     }
   });
 });
+
+describe('write skew with db.transaction retrying (doctors on call)', () => {
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  it('serializable: the loser of the first round retries, sees the winner, and stays on call', async () => {
+    // Each doctor (x, y) goes off call (value 0) only if the other is still on call.
+    const errors: unknown[] = [];
+    let arrived = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((resolve) => (bothRead = resolve));
+    const goOffCall = (me: number, other: number) =>
+      h.db.transaction(
+        async (tx) => {
+          const onCall = [await value(tx, me), await value(tx, other)];
+          // First attempts meet here, so both read before either writes.
+          if (++arrived === 2) bothRead();
+          await barrier;
+          if (onCall.every((v) => v! > 0)) await write(tx, me, 0);
+        },
+        { isolation: 'serializable', maxRetries: 20 },
+      ).catch((error: unknown) => errors.push(error));
+    const retriesBefore = await serializationRetries();
+    await Promise.all([goOffCall(h.x, h.y), goOffCall(h.y, h.x)]);
+    expect(errors).toEqual([]);
+    const { x, y } = await h.committed();
+    expect([x, y].filter((v) => v === 0)).toHaveLength(1);
+    expect(await serializationRetries()).toBeGreaterThan(retriesBefore);
+  });
+});
+
+/** Retries the client made after a SerializationError (metric percolator_retries_total{cause}). */
+async function serializationRetries(): Promise<number> {
+  const metric = await h.db.registry.getSingleMetric('percolator_retries_total')?.get();
+  return (metric?.values ?? []).filter((v) => v.labels['cause'] === 'SERIALIZATION_FAILURE').reduce((sum, v) => sum + v.value, 0);
+}

@@ -29,7 +29,7 @@ describe('percolator bench arguments', () => {
     const o = parseBenchArgs([
       '--duration', '5', '--warmup', '0', '--clients', '8', '--keys', '500', '--zipf', '0.99',
       '--systems', '2pc,percolator-serializable', '--workload', 'ycsb-a,scan', '--cross-shard-fraction', '0.25',
-      '--ops-per-txn', '3', '--seed', '7', '--sweep', 'clients=1,4,16', '--json', '--report', 'r.html',
+      '--ops-per-txn', '3', '--audit-share', '0.5', '--seed', '7', '--sweep', 'clients=1,4,16', '--json', '--report', 'r.html',
       '--shard-url', 'postgres://u:p@h1/db', '--shard-url', 'postgres://u:p@h2/db', '--oracle', '127.0.0.1:7070',
     ]);
     expect(o).toMatchObject({
@@ -42,6 +42,7 @@ describe('percolator bench arguments', () => {
       workloads: ['ycsb-a', 'scan'],
       crossShardFraction: 0.25,
       opsPerTxn: 3,
+      auditShare: 0.5,
       seed: 7,
       sweep: { parameter: 'clients', values: [1, 4, 16] },
       json: true,
@@ -63,6 +64,7 @@ describe('percolator bench arguments', () => {
     [['--workload', 'tpcc'], /unknown 'tpcc'/],
     [['--isolation', 'chaos'], /--isolation must be one of/],
     [['--cross-shard-fraction', '1.5'], /between 0 and 1/],
+    [['--audit-share', '2'], /--audit-share must be between 0 and 1/],
     [['--sweep', 'keys=1,2'], /--sweep must look like/],
     [['--sweep', 'clients=1,1'], /lists a value twice/],
     [['--shards', '2', '--shard-url', 'postgres://h/db'], /either --shards .* or --shard-url/],

@@ -1,5 +1,5 @@
 import { describeCycle, type Anomaly, type AnomalyType, type CycleStep, type EdgeKind } from './anomaly.js';
-import type { DependencyGraph } from './dependency-graph.js';
+import type { DependencyGraph, EdgeLabel } from './dependency-graph.js';
 import { stronglyConnectedComponents } from './tarjan.js';
 
 /** Dependency edges: write-write and write-read. Anti-dependencies (rw) are the rest. */
@@ -53,19 +53,34 @@ function toAnomaly(cycle: CycleStep[]): Anomaly {
   return { type, txns: [...new Set(cycle.map((s) => s.from))], cycle, description: `${type}: ${describeCycle(cycle)}` };
 }
 
-/** G0 cycles (one per ww-component), then G1c cycles (one per ww∪wr-component holding a wr-only edge). */
+/**
+ * G0 cycles, one per component of the ww edges; then G1c cycles, one per
+ * component of the ww and wr edges that holds a wr edge without ww (a
+ * component whose every edge is ww is G0 only).
+ */
 function dependencyCycles(graph: DependencyGraph, members: ReadonlySet<number>): CycleStep[][] {
+  return [
+    ...cyclesPerComponent(graph, members, ['ww'], (label) => label.ww !== undefined),
+    ...cyclesPerComponent(graph, members, DEPENDENCY, (label) => label.wr !== undefined && label.ww === undefined),
+  ];
+}
+
+/** In each component of the `kinds` edges within `members`: a cycle through the first edge `closes` accepts. */
+function cyclesPerComponent(
+  graph: DependencyGraph,
+  members: ReadonlySet<number>,
+  kinds: readonly EdgeKind[],
+  closes: (label: EdgeLabel) => boolean,
+): CycleStep[][] {
   const cycles: CycleStep[][] = [];
-  for (const kinds of [['ww'], DEPENDENCY] as const) {
-    const within = (n: number) => [...graph.successors(n, kinds)].filter((m) => members.has(m));
-    for (const sub of stronglyConnectedComponents(members, within)) {
-      if (sub.length < 2) continue;
-      const subMembers = new Set(sub);
-      const closing = findEdge(graph, subMembers, (l) => (kinds.length === 1 ? l.ww !== undefined : l.wr !== undefined && l.ww === undefined));
-      if (!closing) continue;
-      const back = shortestPath(graph, closing.to, closing.from, kinds, subMembers);
-      if (back) cycles.push(toSteps(graph, [closing.from, ...back], kinds));
-    }
+  const within = (n: number) => [...graph.successors(n, kinds)].filter((m) => members.has(m));
+  for (const component of stronglyConnectedComponents(members, within)) {
+    if (component.length < 2) continue;
+    const componentMembers = new Set(component);
+    const closing = findEdge(graph, componentMembers, closes);
+    if (!closing) continue;
+    const back = shortestPath(graph, closing.to, closing.from, kinds, componentMembers);
+    if (back) cycles.push(toSteps(graph, [closing.from, ...back], kinds));
   }
   return cycles;
 }
@@ -145,7 +160,7 @@ function anyCycle(graph: DependencyGraph, members: ReadonlySet<number>): CycleSt
 function findEdge(
   graph: DependencyGraph,
   members: ReadonlySet<number>,
-  accept: (label: NonNullable<ReturnType<DependencyGraph['label']>>) => boolean,
+  accept: (label: EdgeLabel) => boolean,
 ): { from: number; to: number } | undefined {
   for (const from of members) {
     for (const to of graph.successors(from)) {

@@ -6,7 +6,7 @@ import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { physicalMs } from '../../src/timestamp.js';
-import { checkHistory, runHistoryClient } from './support/history.js';
+import { checkHistory, startHistoryClient } from './support/history.js';
 import { createMetaDatabase } from './support/meta-database.js';
 
 describe('oracle with a clock that jumps', () => {
@@ -34,7 +34,9 @@ describe('oracle with a clock that jumps', () => {
     oracles.push(oracle);
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
     try {
-      const history = runHistoryClient({ addresses: [oracle.address], callers: 20, durationMs: 3500, maxCount: 100 });
+      const started = startHistoryClient({ addresses: [oracle.address], callers: 20, durationMs: 3500, maxCount: 100 });
+      await started.answered;
+      const history = started.done;
       const steps: Array<[number, number]> = [[600, -30_000], [1200, 20_000], [2000, -60_000], [2800, 0]];
       let forwardSeen = 0;
       let now = 0;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { checkHistory, runHistoryClient, type RangeRecord } from './support/history.js';
+import { checkHistory, runHistoryClient, startHistoryClient, type RangeRecord } from './support/history.js';
 import { createMetaDatabase } from './support/meta-database.js';
 
 describe('oracle monotonicity', () => {
@@ -48,14 +48,17 @@ describe('oracle monotonicity', () => {
       const before = await Promise.all(Array.from({ length: 500 }, () => client.getTimestamp()));
       const highestBefore = before.reduce((a, b) => (a > b ? a : b));
       // Clients keep asking across the crash; they must wait, never get anything lower.
-      const during = runHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 3000, maxCount: 50 });
-      await new Promise((r) => setTimeout(r, 300));
+      const during = startHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 3000, maxCount: 50 });
+      await during.answered;
+      await new Promise((r) => setTimeout(r, 200));
+      const killedAtNs = process.hrtime.bigint();
       await oracle.kill('SIGKILL');
       await oracle.restart();
       const after = await client.getTimestamp();
       expect(after).toBeGreaterThan(highestBefore);
-      const run = await during;
-      expect(run.records.length).toBeGreaterThan(0);
+      const run = await during.done;
+      expect(run.records.filter((r) => r.receivedNs < killedAtNs).length).toBeGreaterThan(0);
+      expect(run.records.filter((r) => r.sentNs > killedAtNs).length).toBeGreaterThan(0);
       expect(checkHistory(run.records)).toEqual([]);
       expect(Math.min(...run.records.map((x) => Number(x.first - highestBefore)))).toBeGreaterThan(0);
     } finally {

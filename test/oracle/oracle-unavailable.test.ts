@@ -47,6 +47,26 @@ describe('oracle unavailable', () => {
     }
   });
 
+  it('stops serving when the meta database is gone for longer than the lease, and resumes when it is back', async () => {
+    await oracle?.kill();
+    oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1s'] });
+    const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 1000 });
+    try {
+      const before = await client.getTimestamp();
+      await meta.kill();
+      await new Promise((r) => setTimeout(r, 1500)); // the lease runs out by the oracle's own clock
+      await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
+      await meta.start();
+      let after: bigint | undefined;
+      for (let attempt = 0; after === undefined && attempt < 20; attempt++) {
+        after = await client.getTimestamp().catch(() => undefined);
+      }
+      expect(after).toBeGreaterThan(before);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a caller can give up early with an AbortSignal', async () => {
     const client = createOracleClient({ addresses: [`127.0.0.1:${await freePort()}`], deadlineMs: 30_000 });
     try {

@@ -14,27 +14,39 @@ export interface ClientRun {
   errors: Record<string, number>;
 }
 
-/** Runs test/oracle/fixtures/history-client in its own node process (from dist/). */
-export function runHistoryClient(options: {
+export interface HistoryClientOptions {
   addresses: string[];
   callers: number;
   durationMs: number;
   maxCount: number;
   deadlineMs?: number;
   token?: string;
-}): Promise<ClientRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [compiledPath('test/oracle/fixtures/history-client'), JSON.stringify(options)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+}
+
+/**
+ * Starts test/oracle/fixtures/history-client in its own node process (from
+ * dist/). `answered` resolves once its first call succeeded (load is
+ * flowing), `done` with everything it recorded.
+ */
+export function startHistoryClient(options: HistoryClientOptions): { answered: Promise<void>; done: Promise<ClientRun> } {
+  const child = spawn(process.execPath, [compiledPath('test/oracle/fixtures/history-client'), JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let markAnswered: () => void = () => {};
+  const answered = new Promise<void>((resolve) => (markAnswered = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.startsWith('answered\n')) markAnswered();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const done = new Promise<ClientRun>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
+      markAnswered();
       if (code !== 0) return reject(new Error(`history client exited with ${code}: ${stderr}`));
-      const parsed = JSON.parse(stdout) as { records: string[]; errors: Record<string, number> };
+      const parsed = JSON.parse(stdout.trim().split('\n').pop()!) as { records: string[]; errors: Record<string, number> };
       resolve({
         errors: parsed.errors,
         records: parsed.records.map((line) => {
@@ -44,6 +56,11 @@ export function runHistoryClient(options: {
       });
     });
   });
+  return { answered, done };
+}
+
+export function runHistoryClient(options: HistoryClientOptions): Promise<ClientRun> {
+  return startHistoryClient(options).done;
 }
 
 /**
