@@ -56,7 +56,7 @@ export class Progress {
       const line = `${label}  ${phase}  ${Math.round(rate).toLocaleString('en-US')} txn/s  aborts ${recorder.aborts}${aborts ? ` (${aborts})` : ''}${recorder.anomalies ? `  anomalies ${recorder.anomalies}` : ''}`;
       const done = this.finished.length ? `   | ${this.finished.join(' | ')}` : '';
       if (this.tty) {
-        this.out.write(`\r\x1b[2K${truncate(line + done, (this.out as { columns?: number }).columns ?? 120)}`);
+        this.out.write(`\r\x1b[2K${truncate(line + done, this.width())}`);
         this.lineOpen = true;
       } else {
         this.out.write(`${this.stamp()}${line}\n`);
@@ -79,6 +79,12 @@ export class Progress {
   group(title: string): void {
     this.finished.length = 0;
     this.note(title);
+  }
+
+  /** Terminal width; a pseudo-terminal may report 0 columns. */
+  private width(): number {
+    const columns = (this.out as { columns?: number }).columns ?? 0;
+    return columns >= 40 ? columns : 120;
   }
 
   stop(): void {

@@ -248,6 +248,24 @@ on conflict do nothing`;
   // ---- transaction status at the primary --------------------------------------
 
   /**
+   * Read-only look at a transaction's primary, without row locks: its
+   * version (by start_ts) and its lock, if any. Enough to decide the final
+   * outcomes and "alive"; only an expired or missing lock needs the locked
+   * slot (lockPrimarySlot).
+   */
+  peekPrimary(startTs: bigint, key: KeyTexts): Statement {
+    return {
+      text: `select v.commit_ts::text as commit_ts, v.op as version_op, l.start_ts is not null as locked,
+  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
+  greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
+from (select 1) one
+left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1) v on true
+left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint) l on true`,
+      values: [startTs.toString(), key],
+    };
+  }
+
+  /**
    * Locks the primary key's lock slot: returns L's lock row if present, or
    * another transaction's, or inserts an uncommitted placeholder
    * (op 'rollback') when the slot is empty. Either way the slot's row is

@@ -41,6 +41,9 @@ export interface LockResolverOptions {
  *      rolled back;
  *   4. otherwise alive.
  * Secondaries are then rolled forward (committed) or back, batched per shard.
+ * A read-only peek at the primary comes first: a version (final) or a live
+ * lock answers without the locked transaction, so readers of busy keys do
+ * not hold up the owner's commitPrimary.
  */
 export class LockResolver {
   private readonly cache = new Map<string, TxnStatus>();
@@ -56,6 +59,19 @@ export class LockResolver {
     if (cached) return cached;
     const storage = this.options.storageOf(primaryTable);
     const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
+    // Fast path, one read-only statement: final outcomes and live locks need no row lock.
+    const peek = (await shard.query<{ commit_ts: string | null; version_op: string | null; locked: boolean; expired: boolean | null; remaining_ms: number | null }>(
+      storage.peekPrimary(startTs, primaryKey),
+      { prepare: true },
+    )).rows[0]!;
+    if (peek.version_op !== null) {
+      const final: TxnStatus = peek.version_op === 'rollback' ? { kind: 'rolled-back' } : { kind: 'committed', commitTs: BigInt(peek.commit_ts!) };
+      this.remember(startTs, final);
+      return final;
+    }
+    if (peek.locked && !peek.expired) return { kind: 'alive', ttlRemainingMs: peek.remaining_ms ?? 0 };
+    if (!peek.locked && !rollbackIfNotExist) return { kind: 'alive', ttlRemainingMs: 0 };
+    // Expired, or never written: decide under the primary slot's row lock.
     const status = await shard.transaction(async (client): Promise<TxnStatus> => {
       const slot = (await shard.query<{ start_ts: string; op: string; inserted: boolean; expired: boolean; remaining_ms: number }>(
         storage.lockPrimarySlot(startTs, primaryKey),
