@@ -95,6 +95,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured |
     latencyPercentiles: latency.percentiles,
     aborts: recorder.aborts,
     abortsByCause: recorder.abortsByCause,
+    retries: recorder.aborts - recorder.gaveUp,
     gaveUp: recorder.gaveUp,
     errors: recorder.errors,
     errorSamples: recorder.errorSamples,

@@ -29,6 +29,8 @@ export interface RunResult {
   /** Attempts that aborted with a retryable error, and why. */
   aborts: number;
   abortsByCause: Record<string, number>;
+  /** Attempts run again after an abort (aborts minus those given up on). */
+  retries: number;
   /** Transactions given up after too many aborts. */
   gaveUp: number;
   /** Non-retryable failures (with a few samples). */

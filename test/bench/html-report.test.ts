@@ -24,6 +24,7 @@ function result(system: RunResult['system'], clients: number, scale: number): Ru
     latencyPercentiles: [0, 50, 99, 100].map((percentile, i) => ({ percentile, ms: (i + 1) * scale })),
     aborts: 7 * scale,
     abortsByCause: system === 'local' ? { serialization: 7 * scale } : { 'write-conflict:locked': 4 * scale, 'lock-wait-timeout': 3 * scale },
+    retries: 7 * scale,
     gaveUp: 0,
     errors: 0,
     errorSamples: [],
