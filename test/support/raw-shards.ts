@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 
 /** Rows left in a storage table on every shard, read with plain SQL (bypassing the engine). */
@@ -18,4 +19,19 @@ export async function countOnShards(urls: readonly string[], sql: string): Promi
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Pauses (SIGSTOP) or resumes (SIGCONT) a Postgres server *with its backends*:
+ * stopping only the postmaster leaves existing connections working.
+ */
+export function signalServerTree(pid: number | undefined, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  if (pid === undefined) return;
+  const flag = signal === 'SIGSTOP' ? '-STOP' : '-CONT';
+  try {
+    execFileSync('pkill', [flag, '-P', String(pid)]);
+  } catch {
+    /* no children */
+  }
+  process.kill(pid, signal);
 }

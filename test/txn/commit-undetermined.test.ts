@@ -1,0 +1,94 @@
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommitUndeterminedError } from '../../src/errors.js';
+import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import type { CommitHooks } from '../../src/txn/commit-hooks.js';
+import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank } from '../support/bank.js';
+import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { countOnShards, signalServerTree } from '../support/raw-shards.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+describe('commitPrimary whose outcome the client cannot learn', () => {
+  let cluster: TestCluster;
+  let tso: TimestampSource;
+  let reader: TransactionEngine;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ shards: 3 });
+    tso = await cluster.createTimestampSource();
+    reader = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), lockWaitTimeoutMs: 15_000 });
+    await reader.migrate(bankTables);
+    await seedBank(reader);
+  });
+  afterAll(async () => {
+    await reader?.close();
+    await tso?.close();
+    await cluster?.destroy();
+  });
+
+  const transferAll = async (hooks: CommitHooks, statementTimeoutMs = 30_000): Promise<unknown> => {
+    const engine = createTransactionEngine({
+      shards: cluster.shardUrls,
+      timestampSource: tso,
+      registry: new Registry(),
+      lockTtlMs: 300,
+      hooks,
+      pool: { statementTimeoutMs, connectTimeoutMs: 1000 },
+    });
+    engine.register(bankTables);
+    try {
+      const tx = await engine.begin();
+      const rows = await tx.getMany(accountsMeta, [[0], [1], [2], [3]]);
+      tx.put(accountsMeta, rows.map((r) => ({ ...r, balance: (r.balance as number) + (r.id === 0 ? -30 : 10), owner: 'maybe' })));
+      await tx.commit();
+      return undefined;
+    } catch (error) {
+      return error;
+    } finally {
+      await engine.close();
+    }
+  };
+
+  /** All four accounts moved together, or none did; the total holds; no lock is left. */
+  const expectAllOrNothing = async (): Promise<'committed' | 'absent'> => {
+    const tx = await reader.begin();
+    const owners = new Set((await tx.getMany(accountsMeta, [[0], [1], [2], [3]])).map((r) => r.owner));
+    expect(owners.size).toBe(1);
+    expect((await bankTotal(reader)).total).toBe(BANK_ACCOUNTS * BANK_INITIAL);
+    expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
+    return owners.has('maybe') ? 'committed' : 'absent';
+  };
+
+  it('the primary shard crashes just before commitPrimary: CommitUndeterminedError, then all-or-nothing', async () => {
+    let crashed = -1;
+    const error = await transferAll({
+      async beforeCommitPrimary(info) {
+        crashed = info.primaryShard;
+        await cluster.shards.servers[info.primaryShard]!.kill();
+      },
+    });
+    expect(error).toBeInstanceOf(CommitUndeterminedError);
+    await cluster.shards.servers[crashed]!.start();
+    expect(await expectAllOrNothing()).toBe('absent');
+  });
+
+  it('the primary shard is paused during commitPrimary (statement timeout): CommitUndeterminedError, then all-or-nothing', async () => {
+    let paused: number | undefined;
+    const error = await transferAll(
+      {
+        beforeCommitPrimary(info) {
+          paused = cluster.shards.servers[info.primaryShard]!.pid;
+          signalServerTree(paused, 'SIGSTOP');
+        },
+      },
+      1000,
+    );
+    signalServerTree(paused, 'SIGCONT');
+    expect(error).toBeInstanceOf(CommitUndeterminedError);
+    // Postgres runs the statement once resumed: the outcome really was unknown to the client.
+    const outcome = await expectAllOrNothing();
+    console.log(`paused commitPrimary: transaction ${outcome}`);
+  });
+});
