@@ -24,7 +24,7 @@ export function createTsoService(node: OracleNode, options: { maxCount: number; 
       }
       metrics.batchSize.observe(count);
       const first = await node.allocate(count);
-      return { first, count, epoch: node.leader.epoch };
+      return { first, count, epoch: node.currentEpoch };
     } catch (error) {
       if (error instanceof ServerError) throw error;
       if (error instanceof OracleNotLeaderError) {
