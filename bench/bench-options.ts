@@ -82,7 +82,8 @@ options:
   --shards <n>                throwaway shards to start (default ${DEFAULTS.shards})
   --shard-url <url>           use this Postgres as a shard instead (repeat for each shard)
   --local-url <url>           Postgres for the local baselines (default: a throwaway one, or the first shard URL)
-  --oracle <host:port>        use this oracle instead of starting one
+  --oracle <host:port>        use this oracle instead of starting one (a started one keeps its
+                              meta table on the first shard's server)
   --keys <n>                  rows in the workload's table (default ${DEFAULTS.keys})
   --zipf <theta>              Zipfian key access with 0 < theta < 1, e.g. 0.99 (default: uniform)
   --cross-shard-fraction <f>  share of multi-key transactions that span shards, 0..1; the rest

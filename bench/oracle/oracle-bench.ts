@@ -49,8 +49,8 @@ export interface OracleBenchReport {
   cpus: number;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     strict: true,
     options: {
@@ -63,11 +63,28 @@ export async function run(argv: string[]): Promise<number> {
       'unary-duration': { type: 'string', default: '3s' },
       json: { type: 'boolean', default: false },
     },
-  });
+  }).values;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseOptions>;
+  try {
+    values = parseOptions(argv);
+  } catch (error) {
+    console.error(`percolator bench oracle: ${(error as Error).message}\n\n${help}`);
+    return 2;
+  }
   const callers = Number(values.callers);
   const unaryCallers = Number(values['unary-callers']);
   if (!Number.isInteger(callers) || callers < 1 || !Number.isInteger(unaryCallers) || unaryCallers < 1) {
     console.error('percolator bench oracle: --callers and --unary-callers must be positive integers');
+    return 2;
+  }
+  let durationMs: number, warmupMs: number, unaryDurationMs: number;
+  try {
+    [durationMs, warmupMs, unaryDurationMs] = [values.duration, values.warmup, values['unary-duration']].map((d) => parseDurationMs(d!)) as [number, number, number];
+  } catch (error) {
+    console.error(`percolator bench oracle: ${(error as Error).message}`);
     return 2;
   }
   const logger = createCliLogger();
@@ -90,10 +107,10 @@ export async function run(argv: string[]): Promise<number> {
     const load: LoadOptions = {
       addresses,
       callers,
-      durationMs: parseDurationMs(values.duration),
-      warmupMs: parseDurationMs(values.warmup),
+      durationMs,
+      warmupMs,
       unaryCallers,
-      unaryDurationMs: parseDurationMs(values['unary-duration']),
+      unaryDurationMs,
       token: values.token,
     };
     say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+${values.warmup} warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);

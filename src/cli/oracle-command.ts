@@ -31,8 +31,8 @@ within about one lease after the leader dies or is paused.
 Prints one JSON line per state change on stdout ({"event":"listening"|"leader"|"follower"|"stopped",...});
 logs go to stderr (PERCOLATOR_LOG_LEVEL). SIGTERM/SIGINT: stop serving, release the lease, exit 0.`;
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+function parseOptions(argv: string[]) {
+  return parseArgs({
     args: argv,
     strict: true,
     options: {
@@ -51,7 +51,17 @@ export async function run(argv: string[]): Promise<number> {
       'parent-pid': { type: 'string' },
       'test-clock-offset-file': { type: 'string' },
     },
-  });
+  }).values;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parseOptions>;
+  try {
+    values = parseOptions(argv);
+  } catch (error) {
+    console.error(`percolator oracle: ${(error as Error).message}\n\n${help}`);
+    return 2;
+  }
   const metaUrl = values.meta ?? process.env.PERCOLATOR_ORACLE_META;
   if (!metaUrl) {
     console.error('percolator oracle: --meta <postgres-url> is required\n\n' + help);
@@ -90,9 +100,9 @@ export async function run(argv: string[]): Promise<number> {
       onRoleChange: (role, info) => event({ event: role, epoch: info.epoch.toString(), leader: info.leaderAddress }),
     });
   } catch (error) {
-    const message = error instanceof PercolatorError || error instanceof RangeError ? error.message : String(error);
-    console.error(`percolator oracle: could not start: ${message}`);
-    logger.error({ err: error }, 'oracle start failed');
+    const known = error instanceof PercolatorError || error instanceof RangeError;
+    console.error(`percolator oracle: could not start: ${known ? error.message : String(error)}`);
+    if (!known) logger.error({ err: error }, 'oracle start failed');
     return 1;
   }
   event({ event: 'listening', address: oracle.address, advertise: oracle.advertiseAddress, metrics: oracle.metricsAddress ?? null, nodeId: oracle.node.id, pid: process.pid });

@@ -139,7 +139,8 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp): Promise<T> {
     this.checkOpen();
     const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs };
-    return this.runner.run((engineTx) => work({ engineTx, rowCache: new RowCache() }), options);
+    // One statement per session: nothing would ever be looked up again.
+    return this.runner.run((engineTx) => work({ engineTx, rowCache: new RowCache(0) }), options);
   }
 
   private runOptions(options: TransactionOptions): RunOptions {

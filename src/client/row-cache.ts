@@ -1,6 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
-import { keyOf, keyString } from './row-key.js';
+import { keyString } from './row-key.js';
 
 /** Most rows one transaction remembers; beyond it, new keys are simply read again. */
 const MAX_CACHED_ROWS = 10_000;
@@ -16,8 +16,11 @@ const MAX_CACHED_ROWS = 10_000;
  * Entries are copies: rows handed to the application may be mutated.
  */
 export class RowCache {
-  private readonly rows = new Map<TableMeta, Map<string, Row | null>>();
+  private readonly rows = new Map<TableMeta, Map<unknown, Row | null>>();
   private size = 0;
+
+  /** `capacity` 0 makes a cache that remembers nothing (single-statement sessions). */
+  constructor(private readonly capacity = MAX_CACHED_ROWS) {}
 
   /** Rows for these keys if every one is known (absent keys omitted), else undefined. */
   lookup(meta: TableMeta, keys: readonly KeyValues[]): Row[] | undefined {
@@ -25,7 +28,7 @@ export class RowCache {
     if (!table) return undefined;
     const found: Row[] = [];
     for (const key of keys) {
-      const row = table.get(keyString(key));
+      const row = table.get(cacheKey(key));
       if (row === undefined) return undefined;
       if (row !== null) found.push({ ...row });
     }
@@ -34,22 +37,44 @@ export class RowCache {
 
   /** Rows read or written (current images). */
   remember(meta: TableMeta, rows: readonly Row[]): void {
-    for (const row of rows) this.set(meta, keyString(keyOf(meta, row)), { ...row });
+    if (this.capacity === 0) return;
+    const table = this.tableOf(meta);
+    const pk = meta.primaryKey;
+    for (const row of rows) this.set(table, cacheKey(pk.map((c) => row[c.key])), { ...row });
   }
 
   /** Keys known to be absent (read and not found, or deleted by this transaction). */
   forget(meta: TableMeta, keys: readonly KeyValues[]): void {
-    for (const key of keys) this.set(meta, keyString(key), null);
+    if (this.capacity === 0) return;
+    const table = this.tableOf(meta);
+    for (const key of keys) this.set(table, cacheKey(key), null);
   }
 
-  private set(meta: TableMeta, id: string, row: Row | null): void {
+  private tableOf(meta: TableMeta): Map<unknown, Row | null> {
     let table = this.rows.get(meta);
     if (!table) this.rows.set(meta, (table = new Map()));
+    return table;
+  }
+
+  private set(table: Map<unknown, Row | null>, id: unknown, row: Row | null): void {
     if (table.has(id)) {
       table.set(id, row);
-    } else if (this.size < MAX_CACHED_ROWS) {
+    } else if (this.size < this.capacity) {
       table.set(id, row);
       this.size++;
     }
   }
+}
+
+/**
+ * Map key of a primary key: a single primitive value is its own key (Map
+ * tells 1, 1n and '1' apart, and values were type-checked against the
+ * column); anything else goes through keyString.
+ */
+function cacheKey(key: KeyValues): unknown {
+  if (key.length === 1) {
+    const value = key[0];
+    if (typeof value !== 'object' || value === null) return value;
+  }
+  return keyString(key);
 }

@@ -2,7 +2,7 @@ import { inArray, notInArray } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
+import type { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { percolator, type Database, type IsolationLevel, type Transaction } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
@@ -37,6 +37,8 @@ export interface HermitageFixture {
   begin(name: string, isolation: IsolationLevel): Promise<ScriptedTransaction<Tx>>;
   /** Rolls back every scripted transaction a failed test left open. */
   abandonOpenTransactions(): Promise<void>;
+  /** Another client of the same shards and oracle, with its own defaults (e.g. `isolation`). */
+  connect(options: { isolation: IsolationLevel }): Promise<Database<typeof schema>>;
   /** A second client straight on the engine, with commit-path hooks (to hold a transaction between two phases). */
   engineWithHooks(hooks: CommitHooks): Promise<{ engine: TransactionEngine; close(): Promise<void> }>;
   /** Committed values of x and y, read at a fresh snapshot. */
@@ -97,6 +99,9 @@ async function buildFixture(cluster: TestCluster, db: Database<typeof schema>): 
     async abandonOpenTransactions() {
       await Promise.all([...open].map((t) => (t.ended ? undefined : t.rollback((tx) => tx.rollback()))));
       open.clear();
+    },
+    connect(options) {
+      return percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, ...options });
     },
     async engineWithHooks(hooks) {
       const timestampSource = await cluster.createTimestampSource();

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SerializationError, WriteConflictError } from '../../src/index.js';
 import { items, startHermitage, type HermitageFixture, type Tx } from './hermitage-fixture.js';
+import { ScriptedTransaction } from './scripted-transaction.js';
 
 /**
  * Martin Kleppmann's Hermitage cases as deterministic schedules (TESTING.md),
@@ -260,3 +261,27 @@ async function serializationRetries(): Promise<number> {
   const metric = await h.db.registry.getSingleMetric('percolator_retries_total')?.get();
   return (metric?.values ?? []).filter((v) => v.labels['cause'] === 'SERIALIZATION_FAILURE').reduce((sum, v) => sum + v.value, 0);
 }
+
+describe('isolation chosen per database', () => {
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  it("a database created with isolation 'serializable' runs db.transaction serializable by default", async () => {
+    const strict = await h.connect({ isolation: 'serializable' });
+    try {
+      const begin = (name: string) => ScriptedTransaction.begin<Tx>(name, (fn) => strict.transaction(fn, { maxRetries: 0 }));
+      const t1 = await begin('T1');
+      const t2 = await begin('T2');
+      // Write skew: T1 reads x and writes y, T2 reads y and writes x.
+      expect(await t1.step((tx) => value(tx, h.x))).toBe(10);
+      expect(await t2.step((tx) => value(tx, h.y))).toBe(20);
+      await t1.step((tx) => write(tx, h.y, 21));
+      await t2.step((tx) => write(tx, h.x, 11));
+      expect(await t1.tryCommit()).toBeUndefined();
+      expect(await t2.tryCommit()).toBeInstanceOf(SerializationError);
+    } finally {
+      await strict.close();
+    }
+  });
+});

@@ -53,12 +53,14 @@ describe('percolator bench, a short real run of every system on bank (2 shards)'
       expect(r.workload).toBe('bank');
       expect(r.commits).toBeGreaterThan(0);
       expect(r.commitsByKind.transfer).toBeGreaterThan(0);
+      expect(r.latencyByKind.transfer!.p50Ms).toBeGreaterThan(0);
       expect(r.throughput).toBeCloseTo(r.commits / r.durationS, 0);
       expect(r.durationS).toBeGreaterThanOrEqual(1.9);
       expect(r.p50Ms).toBeGreaterThan(0);
       expect(r.p50Ms).toBeLessThanOrEqual(r.p99Ms);
       expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs);
       expect(r.aborts).toBe(Object.values(r.abortsByCause).reduce((a, b) => a + b, 0));
+      expect(r.retries).toBe(r.aborts - r.gaveUp);
       expect(r.cpuMs.client).toBeGreaterThan(0);
       expect(r.cpuMs.postgres).toBeGreaterThan(0);
       expect(r.cpuMsPerTxn).toBeCloseTo(r.cpuMs.total / r.commits, 2);
