@@ -40,38 +40,57 @@ export interface ShardReadResult {
  * version matches the filter, or whose pending image matches it.
  */
 export function buildSnapshotRead(request: ShardReadRequest): { sql: string; params: unknown[] } {
-  const { storage, readTs, where, orderBy, limit, buffered } = request;
+  const { storage, readTs, orderBy, limit, buffered } = request;
   const columns = storage.meta.columns;
-  const T = sql.raw(storage.alias);
-  const colList = sql.raw(columns.map((c) => ident(c.name)).join(', '));
-  const pkList = sql.raw(storage.pk.map((c) => ident(c.name)).join(', '));
   const values = storage.valueColumns;
+  const T = storage.alias;
+  const colList = columns.map((c) => ident(c.name)).join(', ');
+  const pkList = storage.pk.map((c) => ident(c.name)).join(', ');
 
-  const visible = sql`select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${sql.raw(values.map((c) => `, ${ident(c.name)}`).join(''))}
-from ${sql.raw(storage.versions)} where commit_ts <= ${readTs} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
+  // The user's filter is rendered once; Postgres lets the statement refer
+  // to its $1..$n wherever the filter is needed. Our own parameters follow.
+  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
+  const params: unknown[] = [...(where?.params ?? [])];
+  let order: string | undefined;
+  if (orderBy && orderBy.length > 0) {
+    const rendered = dialect.sqlToQuery(sql.join(orderBy.map((o) => sql`${o}`), sql`, `));
+    order = shiftPlaceholders(rendered.sql, params.length);
+    params.push(...rendered.params);
+  }
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const ts = `${param(readTs)}::bigint`;
+  const own = `${param(request.ownStartTs)}::bigint`;
+  const filter = where ? ` where ${where.sql}` : '';
+
+  const visible = `select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${values.map((c) => `, ${ident(c.name)}`).join('')}
+from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
 
   let merged = visible;
-  let withClause = sql``;
+  let withClause = '';
   if (buffered.length > 0) {
-    const keyArrays = storage.pk.map((_, i) => sql`${sql.param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`);
-    const valueArrays = values.map((_, i) => sql`${sql.param(buffered.map((m) => m.valueTexts?.[i] ?? null))}::text[]`);
+    const arrays = [
+      ...storage.pk.map((_, i) => `${param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`),
+      ...values.map((_, i) => `${param(buffered.map((m) => m.valueTexts?.[i] ?? null))}::text[]`),
+      `${param(buffered.map((m) => m.op))}::text[]`,
+    ];
     const casts = [
       ...storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = sql`with __buf as (select ${sql.raw(casts)}, b.op as __op from unnest(${sql.join([...keyArrays, ...valueArrays, sql`${sql.param(buffered.map((m) => m.op))}::text[]`], sql`, `)}) as b(${sql.raw(names)})) `;
+    withClause = `with __buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names})) `;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
-    merged = sql`select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${sql.raw(pkEq)})
+    merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
 union all select ${colList} from __buf where __op = 'put'`;
   }
 
-  const filter = where ? sql` where ${where}` : sql``;
-  const order = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  const rank = order ? sql`row_number() over (order by ${order})` : sql`0::bigint`;
-  const rowsPart = sql`select 'r' as __kind, ${rank} as __ord, ${T}.*,
+  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
+  const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
 null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
-from (${merged}) as ${T}${filter}${order ? sql` order by ${order}` : sql``}${limit !== undefined ? sql` limit ${limit}` : sql``}`;
+from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
 
   // Locks the read depends on, in two parts, each driven by an index:
   //  (a) locks on keys whose visible version matches the filter: the
@@ -82,27 +101,32 @@ from (${merged}) as ${T}${filter}${order ? sql` order by ${order}` : sql``}${lim
   // Without a filter every lock at or below readTs counts.
   const lockInfo = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}] as __lk, l.start_ts::text as __ls, l.primary_table as __pt, l.primary_key as __pk,
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __exp`;
-  const lockFilter = sql`l.start_ts <= ${readTs} and l.start_ts <> ${request.ownStartTs}`;
-  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? `${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
-  const lockSelect = sql.raw(`select 'l', 0, ${lockColumns}, __lk, __ls, __pt, __pk, __exp`);
-  let locksPart: SQL;
+  const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
+  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
+  const lockSelect = `select 'l', 0, ${lockColumns}, __lk, __ls, __pt, __pk, __exp`;
+  const lockPk = storage.pk.map((c) => `l.${ident(c.name)}`).join(', ');
+  let locksPart: string;
   if (!where) {
-    locksPart = sql`${lockSelect} from (select ${sql.raw(storage.pk.map((c) => `l.${ident(c.name)}`).join(', '))}, ${sql.raw(lockInfo)}
-  from ${sql.raw(storage.locks)} l where ${lockFilter} and l.op in ('put', 'del')) l`;
+    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
+  from ${storage.locks} l where ${lockFilter} and l.op in ('put', 'del')) l`;
   } else {
     const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
-    const pkOfT = storage.pk.map((c) => `${storage.alias}.${ident(c.name)}`).join(', ');
+    const pkOfT = storage.pk.map((c) => `${T}.${ident(c.name)}`).join(', ');
     const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
-    locksPart = sql`${lockSelect} from (select ${sql.raw(storage.pk.map((c) => `l.${ident(c.name)}`).join(', '))}, ${sql.raw(lockInfo)}
-  from (select ${sql.raw(pkOfT)} from (${visible}) as ${T} where ${where}) m join ${sql.raw(storage.locks)} l on ${sql.raw(pkJoin)}
+    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
+  from (select ${pkOfT} from (${visible}) as ${T}${filter}) m join ${storage.locks} l on ${pkJoin}
   where ${lockFilter} and l.op in ('put', 'del')) l
 union all
-${lockSelect} from (select ${sql.raw(pending)}, ${sql.raw(lockInfo)}
-  from ${sql.raw(storage.locks)} l where ${lockFilter} and l.op = 'put') as ${T} where ${where}`;
+${lockSelect} from (select ${pending}, ${lockInfo}
+  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T}${filter}`;
   }
 
-  const statement = sql`${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`;
-  return dialect.sqlToQuery(statement);
+  return { sql: `${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`, params };
+}
+
+/** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
+function shiftPlaceholders(text: string, by: number): string {
+  return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
 }
 
 interface RawReadRow {
