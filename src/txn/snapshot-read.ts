@@ -81,7 +81,7 @@ from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `with __buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names})) `;
+    withClause = `__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
 union all select ${colList} from __buf where __op = 'put'`;
@@ -93,8 +93,10 @@ null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_
 from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
 
   // Locks the read depends on, in two parts, each driven by an index:
-  //  (a) locks on keys whose visible version matches the filter: the
-  //      matching keys probe the locks' primary key;
+  //  (a) locks on the keys the read returns (probing the locks' primary
+  //      key). Keys cut off by the limit need no check: a lock that could
+  //      move one of them into the result has a pending image matching the
+  //      filter, and (b) finds it;
   //  (b) locks whose pending image matches the filter: the filter runs on
   //      the lock rows aliased as the user's table, so a key filter is an
   //      index lookup there too.
@@ -111,17 +113,17 @@ from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !==
   from ${storage.locks} l where ${lockFilter} and l.op in ('put', 'del')) l`;
   } else {
     const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
-    const pkOfT = storage.pk.map((c) => `${T}.${ident(c.name)}`).join(', ');
     const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
     locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from (select ${pkOfT} from (${visible}) as ${T}${filter}) m join ${storage.locks} l on ${pkJoin}
+  from __r m join ${storage.locks} l on ${pkJoin}
   where ${lockFilter} and l.op in ('put', 'del')) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T}${filter}`;
   }
 
-  return { sql: `${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`, params };
+  const ctes = `with ${withClause ? `${withClause}, ` : ''}__r as (${rowsPart}) `;
+  return { sql: `${ctes}select * from __r union all ${locksPart} order by 1 desc, 2`, params };
 }
 
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
