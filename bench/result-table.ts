@@ -29,6 +29,8 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     if (r.error) details.push(`${who}: failed: ${r.error}`);
     const causes = Object.entries(r.abortsByCause).sort(([, a], [, b]) => b - a);
     if (causes.length) details.push(`${who} aborts: ${causes.map(([c, n]) => `${c} ${n}`).join(', ')}${r.gaveUp ? `; gave up ${r.gaveUp}` : ''}`);
+    const kinds = Object.entries(r.latencyByKind);
+    if (kinds.length > 1) details.push(`${who} latency by kind: ${kinds.map(([k, l]) => `${k} ${r.commitsByKind[k] ?? 0} p50 ${ms(l.p50Ms)} p99 ${ms(l.p99Ms)} ms`).join('; ')}`);
     if (r.anomalies) details.push(`${who} anomalies: ${r.anomalies}, e.g. ${r.anomalySamples[0]}`);
     if (r.errors) details.push(`${who} errors: ${r.errors}, e.g. ${r.errorSamples[0]}`);
   }

@@ -93,6 +93,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured |
     maxMs: latency.maxMs,
     meanMs: latency.meanMs,
     latencyPercentiles: latency.percentiles,
+    latencyByKind: recorder.latencyByKind(),
     aborts: recorder.aborts,
     abortsByCause: recorder.abortsByCause,
     retries: recorder.aborts - recorder.gaveUp,

@@ -13,7 +13,9 @@ export class RunRecorder {
   private measuring = false;
   private startedAt = 0;
   private stoppedAt = 0;
-  private readonly histogram: Histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
+  private readonly histogram = newHistogram();
+  /** The same per kind of transaction (transfer, audit, read, ...): a mix's average hides its slow kind. */
+  private readonly histogramByKind = new Map<string, Histogram>();
   commits = 0;
   readonly commitsByKind: Record<string, number> = {};
   aborts = 0;
@@ -54,7 +56,11 @@ export class RunRecorder {
     if (!this.measuring) return;
     this.commits++;
     this.commitsByKind[kind] = (this.commitsByKind[kind] ?? 0) + 1;
-    this.histogram.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
+    const us = Math.max(1, Math.round(latencyMs * 1000));
+    this.histogram.recordValue(us);
+    let byKind = this.histogramByKind.get(kind);
+    if (!byKind) this.histogramByKind.set(kind, (byKind = newHistogram()));
+    byKind.recordValue(us);
     bump(this.commitsPerSecond, this.second(now));
   }
 
@@ -97,6 +103,16 @@ export class RunRecorder {
     };
   }
 
+  /** p50/p99 latency of each kind of transaction. */
+  latencyByKind(): Record<string, { p50Ms: number; p99Ms: number }> {
+    const out: Record<string, { p50Ms: number; p99Ms: number }> = {};
+    for (const [kind, h] of this.histogramByKind) {
+      const at = (p: number): number => round3(Math.min(h.getValueAtPercentile(p), h.maxValue) / 1000);
+      out[kind] = { p50Ms: at(50), p99Ms: at(99) };
+    }
+    return out;
+  }
+
   /** Whole seconds of the measured window, each with its commits and aborts. */
   timeline(): { t: number; throughput: number; aborts: number }[] {
     const seconds = Math.floor(this.measuredSeconds());
@@ -106,6 +122,10 @@ export class RunRecorder {
   private second(now: number): number {
     return Math.floor((now - this.startedAt) / 1000);
   }
+}
+
+function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 function bump(counts: number[], index: number): void {

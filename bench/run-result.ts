@@ -26,6 +26,8 @@ export interface RunResult {
   maxMs: number;
   meanMs: number;
   latencyPercentiles: { percentile: number; ms: number }[];
+  /** p50/p99 per kind of transaction (bank: transfer, audit). */
+  latencyByKind: Record<string, { p50Ms: number; p99Ms: number }>;
   /** Attempts that aborted with a retryable error, and why. */
   aborts: number;
   abortsByCause: Record<string, number>;

@@ -2,7 +2,7 @@ import { inArray, notInArray } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
+import type { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { percolator, type Database, type IsolationLevel, type Transaction } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';

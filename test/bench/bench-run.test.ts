@@ -53,6 +53,7 @@ describe('percolator bench, a short real run of every system on bank (2 shards)'
       expect(r.workload).toBe('bank');
       expect(r.commits).toBeGreaterThan(0);
       expect(r.commitsByKind.transfer).toBeGreaterThan(0);
+      expect(r.latencyByKind.transfer!.p50Ms).toBeGreaterThan(0);
       expect(r.throughput).toBeCloseTo(r.commits / r.durationS, 0);
       expect(r.durationS).toBeGreaterThanOrEqual(1.9);
       expect(r.p50Ms).toBeGreaterThan(0);

@@ -21,6 +21,7 @@ function result(system: RunResult['system'], clients: number, scale: number): Ru
     p99Ms: 9 * scale,
     maxMs: 20 * scale,
     meanMs: 3 * scale,
+    latencyByKind: { transfer: { p50Ms: 2, p99Ms: 9 } },
     latencyPercentiles: [0, 50, 99, 100].map((percentile, i) => ({ percentile, ms: (i + 1) * scale })),
     aborts: 7 * scale,
     abortsByCause: system === 'local' ? { serialization: 7 * scale } : { 'write-conflict:locked': 4 * scale, 'lock-wait-timeout': 3 * scale },

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -38,6 +39,28 @@ describe('oracle monotonicity', () => {
     for (const run of runs) expect(run.errors).toEqual({});
     expect(records.length).toBeGreaterThan(300);
     expect(checkHistory(records)).toEqual([]);
+
+    // Concurrent callers share one request asking for exactly as many timestamps as they want.
+    const registry = new Registry();
+    const client = createOracleClient({ addresses: [oracle.address], registry });
+    try {
+      const counted = async (name: string): Promise<number> =>
+        (await registry.getSingleMetric(name)!.get()).values.reduce((sum, v) => sum + v.value, 0);
+      const first = await Promise.all(Array.from({ length: 1000 }, () => client.getTimestamp()));
+      expect(await counted('percolator_oracle_client_requests_total')).toBe(1);
+      expect(new Set(first).size).toBe(1000);
+      expect(first.every((ts, i) => i === 0 || ts === first[i - 1]! + 1n)).toBe(true); // one contiguous range, in call order
+      // Callers arriving while a request is in flight wait for the next one, together.
+      const wave1 = Array.from({ length: 10 }, () => client.getTimestamp());
+      await new Promise((r) => setImmediate(r)); // wave 1 is sent
+      const wave2 = Array.from({ length: 500 }, () => client.getTimestamps(2));
+      await Promise.all([...wave1, ...wave2]);
+      expect(await counted('percolator_oracle_client_requests_total')).toBe(3);
+      const sizes = (await registry.getSingleMetric('percolator_oracle_client_batch_size')!.get()).values;
+      expect(sizes.find((v) => (v as { metricName?: string }).metricName?.endsWith('_sum'))!.value).toBe(1000 + 10 + 1000);
+    } finally {
+      await client.close();
+    }
   });
 
   it('stays above everything served before a kill -9 and restart', async () => {
