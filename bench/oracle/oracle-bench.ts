@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -115,12 +116,16 @@ export async function run(argv: string[]): Promise<number> {
     };
     say(`driving ${addresses.join(', ')} with ${callers} callers for ${values.duration} (+${values.warmup} warm-up), then ${unaryCallers} unary callers for ${values['unary-duration']} ...`);
     const loadBefore = os.loadavg()[0]!;
-    // The oracle's CPU is read around the whole load run (warm-up and unary phase included), scaled below.
-    const oracleCpuBefore = oracle ? processCpuMs(oracle.pid) : undefined;
-    const runStartedAt = performance.now();
-    const result = await runLoadProcess(load);
-    const oracleCpuMs = oracle && oracleCpuBefore !== undefined ? processCpuMs(oracle.pid)! - oracleCpuBefore : undefined;
-    const runMs = performance.now() - runStartedAt;
+    // The oracle's CPU over the measured window (read when the load process says it starts and ends).
+    const oracleCpu: Partial<Record<'measure-start' | 'measure-end', number>> = {};
+    const result = await runLoadProcess(load, (phase) => {
+      const cpu = oracle ? processCpuMs(oracle.pid) : undefined;
+      if (cpu !== undefined) oracleCpu[phase] = cpu;
+    });
+    const oracleCpuMs =
+      oracleCpu['measure-start'] !== undefined && oracleCpu['measure-end'] !== undefined
+        ? oracleCpu['measure-end'] - oracleCpu['measure-start']
+        : undefined;
     const seconds = result.durationMs / 1000;
     const report: OracleBenchReport = {
       callers,
@@ -141,9 +146,7 @@ export async function run(argv: string[]): Promise<number> {
       loadAverage: [round(loadBefore, 2), round(os.loadavg()[0]!, 2)],
       cpus: os.cpus().length,
       clientCpuUsPerTimestamp: round((result.cpuMs * 1000) / Math.max(1, result.timestamps), 3),
-      // Upper bound: the oracle's CPU over the whole run, attributed to the measured timestamps in proportion to time.
-      oracleCpuUsPerTimestamp:
-        oracleCpuMs === undefined ? null : round((oracleCpuMs * 1000 * (result.durationMs / runMs)) / Math.max(1, result.timestamps), 3),
+      oracleCpuUsPerTimestamp: oracleCpuMs === undefined ? null : round((oracleCpuMs * 1000) / Math.max(1, result.timestamps), 3),
     };
     if (values.json) console.log(JSON.stringify(report));
     else console.log(formatReport(report));
@@ -154,18 +157,22 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function runLoadProcess(options: LoadOptions): Promise<LoadResult> {
+/** Runs the load process; `onPhase` is called when its measured window starts and ends. */
+function runLoadProcess(options: LoadOptions, onPhase: (phase: 'measure-start' | 'measure-end') => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [compiledPath('bench/oracle/oracle-load-worker'), JSON.stringify(options)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    let result: LoadResult | undefined;
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'measure-start' || line === 'measure-end') onPhase(line);
+      else if (line.startsWith('{')) result = JSON.parse(line) as LoadResult;
+    });
     child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(stdout) as LoadResult);
+    child.once('close', (code) => {
+      if (code === 0 && result) resolve(result);
       else reject(new Error(`oracle load process exited with ${code}: ${stderr}`));
     });
   });

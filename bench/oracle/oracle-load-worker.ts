@@ -1,7 +1,8 @@
 /**
  * The load side of `percolator bench oracle`, run in its own node process so
  * that the oracle and the callers do not share an event loop. Argument: one
- * JSON object (LoadOptions). Prints one JSON object (LoadResult) on stdout.
+ * JSON object (LoadOptions). Prints `measure-start` and `measure-end` around
+ * the measured window, then one JSON object (LoadResult), on stdout.
  */
 import * as hdr from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
@@ -79,11 +80,13 @@ async function main(): Promise<void> {
   const loops = Array.from({ length: options.callers }, (_, index) => caller(index));
   await sleep(options.warmupMs);
   const rpcsBefore = await rpcCount();
+  process.stdout.write('measure-start\n'); // the parent samples the oracle's CPU now and at measure-end
   measuring = true;
   const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
   await sleep(options.durationMs);
   measuring = false;
+  process.stdout.write('measure-end\n');
   const elapsedMs = performance.now() - startedAt;
   const cpu = process.cpuUsage(cpuBefore);
   const rpcs = (await rpcCount()) - rpcsBefore;

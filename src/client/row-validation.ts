@@ -74,6 +74,9 @@ export function checkRowSize(meta: TableMeta, row: Row, where: string): void {
 function checkRowValues(meta: TableMeta, row: Row, columns: readonly ColumnMeta[], where: string): void {
   for (const column of columns) {
     const value = row[column.key];
+    // Postgres keeps uuids in lower case: write them so, or a key given in upper
+    // case would be placed (hashed) unlike the same key read back later.
+    if (column.column.columnType === 'PgUUID' && typeof value === 'string') row[column.key] = value.toLowerCase();
     if (value === null || value === undefined) {
       if (column.notNull) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is not null but got ${describeValue(value)}`);
       continue;

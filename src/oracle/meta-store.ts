@@ -65,6 +65,9 @@ export class MetaStore {
    * Takes the lease if it has expired, bumping the epoch so that every
    * write of the previous holder is refused from now on. Exactly one of
    * several concurrent candidates wins (the row lock re-checks the expiry).
+   * A candidate may also retake a lease still recorded under its own id
+   * (its earlier acquire committed but the answer was lost): it is not
+   * serving under that epoch, so nobody is.
    */
   async tryAcquireLease(candidateId: string, address: string, leaseMs: number): Promise<LeaseGrant | undefined> {
     const { rows } = await this.pool.query<{ epoch: string; timestamp_limit: string }>(
@@ -72,7 +75,7 @@ export class MetaStore {
           SET epoch = epoch + 1, leader_id = $1, leader_address = $2,
               lease_expires_at = clock_timestamp() + make_interval(secs => $3::float8 / 1000),
               updated_at = clock_timestamp()
-        WHERE id = 1 AND lease_expires_at < clock_timestamp()
+        WHERE id = 1 AND (lease_expires_at < clock_timestamp() OR leader_id = $1)
         RETURNING epoch, timestamp_limit`,
       [candidateId, address, leaseMs],
     );

@@ -170,7 +170,7 @@ class BatchingOracleClient implements OracleClient {
         }
         this.metrics.failovers.inc();
         this.logger.debug({ address, code: status[error.code], details: error.details, hint: error.leaderHint }, 'oracle attempt failed');
-        if (!error.leaderHint) {
+        if (!error.answeredByOracle) {
           // Unreachable or stuck: a fresh channel next time reconnects at once instead of
           // waiting out grpc-js's reconnect backoff (which can exceed a short deadline).
           this.connections.get(address)?.close();

@@ -17,6 +17,8 @@ export class OracleCallError extends Error {
     readonly details: string,
     /** The leader's address when the server named it (follower answering). */
     readonly leaderHint: string | undefined,
+    /** An oracle process answered (not leader, or cannot serve now): the connection itself is fine. */
+    readonly answeredByOracle = false,
   ) {
     super(`${address}: ${status[code] ?? code}: ${details}`);
   }
@@ -134,6 +136,13 @@ class TimestampStream {
 }
 
 function toCallError(address: string, error: ServiceError): OracleCallError {
-  const hint = error.metadata?.get(LEADER_TRAILER)[0];
-  return new OracleCallError(address, error.code ?? status.UNKNOWN, error.details ?? error.message, typeof hint === 'string' && hint ? hint : undefined);
+  const trailer = error.metadata?.get(LEADER_TRAILER) ?? [];
+  const hint = trailer[0];
+  return new OracleCallError(
+    address,
+    error.code ?? status.UNKNOWN,
+    error.details ?? error.message,
+    typeof hint === 'string' && hint ? hint : undefined,
+    trailer.length > 0,
+  );
 }

@@ -54,6 +54,11 @@ export class OracleNode {
     return this.role;
   }
 
+  /** Fencing epoch of the current (or last) term: stamped on every range served. */
+  get currentEpoch(): bigint {
+    return this.epoch;
+  }
+
   /** The leader as last seen (this process when it leads). */
   get leader(): { address: string | null; epoch: bigint; isSelf: boolean } {
     return { ...this.leaderHint, isSelf: this.role === 'leader' };

@@ -1,6 +1,10 @@
 import { MAX_LOGICAL } from '../timestamp.js';
 
-/** Trailer naming the leader on a not-leader error, so that clients redirect without guessing. */
+/**
+ * Trailer on an oracle's UNAVAILABLE answers: the leader's address (empty if
+ * unknown), so that clients redirect without guessing and can tell "an oracle
+ * answered, it is not the leader" from "nothing answered".
+ */
 export const LEADER_TRAILER = 'percolator-oracle-leader';
 
 /** A range must fit in one millisecond's logical space (the allocator moves to the next ms, never splits). */

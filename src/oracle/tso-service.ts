@@ -24,16 +24,18 @@ export function createTsoService(node: OracleNode, options: { maxCount: number; 
       }
       metrics.batchSize.observe(count);
       const first = await node.allocate(count);
-      return { first, count, epoch: node.leader.epoch };
+      return { first, count, epoch: node.currentEpoch };
     } catch (error) {
       if (error instanceof ServerError) throw error;
       if (error instanceof OracleNotLeaderError) {
         code = 'UNAVAILABLE';
-        if (error.leaderAddress) context.trailer.set(LEADER_TRAILER, error.leaderAddress);
+        // Always set (empty when unknown): it also tells the client that an oracle answered.
+        context.trailer.set(LEADER_TRAILER, error.leaderAddress ?? '');
         throw new ServerError(Status.UNAVAILABLE, error.message);
       }
       if (error instanceof OracleUnavailableError) {
         code = 'UNAVAILABLE';
+        context.trailer.set(LEADER_TRAILER, '');
         throw new ServerError(Status.UNAVAILABLE, error.message);
       }
       code = 'UNAVAILABLE';

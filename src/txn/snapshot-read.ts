@@ -38,87 +38,59 @@ export interface ShardReadResult {
  * The same statement returns the locks a correct read must not skip: locks
  * of other transactions with start_ts <= readTs on keys whose visible
  * version matches the filter, or whose pending image matches it.
- *
- * Only the filter and ordering are rendered per call (drizzle numbers their
- * parameters $1..$k); the statement around them is built once per shape
- * and cached, its own parameters numbered after the filter's.
  */
 export function buildSnapshotRead(request: ShardReadRequest): { sql: string; params: unknown[] } {
-  const { storage, readTs, where, orderBy, limit, buffered } = request;
-  const rendered = renderFilterAndOrder(where, orderBy);
-  const shape: ReadShape = { where: rendered.where, order: rendered.order, limited: limit !== undefined, buffered: buffered.length > 0 };
-  const key = `${storage.meta.name}\u0000${shape.where ?? ''}\u0000${shape.order ?? ''}\u0000${shape.limited}\u0000${shape.buffered}\u0000${rendered.params.length}`;
-  let text = statementCache.get(key);
-  if (text === undefined) {
-    text = readStatementText(storage, shape, rendered.params.length);
-    if (statementCache.size >= STATEMENT_CACHE_SIZE) statementCache.delete(statementCache.keys().next().value!);
-    statementCache.set(key, text);
-  }
-  const params: unknown[] = [...rendered.params, readTs.toString(), request.ownStartTs.toString()];
-  if (limit !== undefined) params.push(limit);
-  if (buffered.length > 0) {
-    storage.pk.forEach((_, i) => params.push(buffered.map((m) => m.keyTexts[i] ?? null)));
-    storage.valueColumns.forEach((_, i) => params.push(buffered.map((m) => m.valueTexts?.[i] ?? null)));
-    params.push(buffered.map((m) => m.op));
-  }
-  return { sql: text, params };
-}
-
-interface ReadShape {
-  /** The filter's SQL text (parameters $1..$k), if any. */
-  readonly where: string | undefined;
-  readonly order: string | undefined;
-  readonly limited: boolean;
-  readonly buffered: boolean;
-}
-
-const STATEMENT_CACHE_SIZE = 1024;
-const statementCache = new Map<string, string>();
-const SEPARATOR = ' /*§percolator§*/ ';
-
-/** Renders the filter and the ordering in one pass, so their parameters share one numbering. */
-function renderFilterAndOrder(where: SQL | undefined, orderBy: readonly SQL[] | undefined): { where?: string; order?: string; params: unknown[] } {
-  const order = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  if (!where && !order) return { params: [] };
-  const query = dialect.sqlToQuery(sql.join([where ?? sql``, order ?? sql``], sql.raw(SEPARATOR)));
-  const [whereText, orderText] = query.sql.split(SEPARATOR);
-  return { where: where ? whereText : undefined, order: order ? orderText : undefined, params: query.params };
-}
-
-function readStatementText(storage: TableStorage, shape: ReadShape, filterParams: number): string {
-  const $readTs = `$${filterParams + 1}`;
-  const $ownStartTs = `$${filterParams + 2}`;
-  const $limit = `$${filterParams + 3}`;
-  const firstBufferParam = filterParams + (shape.limited ? 4 : 3);
+  const { storage, readTs, orderBy, limit, buffered } = request;
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
   const T = storage.alias;
   const colList = columns.map((c) => ident(c.name)).join(', ');
   const pkList = storage.pk.map((c) => ident(c.name)).join(', ');
 
+  // The user's filter is rendered once; Postgres lets the statement refer
+  // to its $1..$n wherever the filter is needed. Our own parameters follow.
+  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
+  const params: unknown[] = [...(where?.params ?? [])];
+  let order: string | undefined;
+  if (orderBy && orderBy.length > 0) {
+    const rendered = dialect.sqlToQuery(sql.join(orderBy.map((o) => sql`${o}`), sql`, `));
+    order = shiftPlaceholders(rendered.sql, params.length);
+    params.push(...rendered.params);
+  }
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const ts = `${param(readTs)}::bigint`;
+  const own = `${param(request.ownStartTs)}::bigint`;
+  const filter = where ? ` where ${where.sql}` : '';
+
   const visible = `select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${values.map((c) => `, ${ident(c.name)}`).join('')}
-from ${storage.versions} where commit_ts <= ${$readTs}::bigint and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
+from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
 
   let merged = visible;
   let withClause = '';
-  if (shape.buffered) {
-    const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'];
-    const arrays = names.map((_, i) => `$${firstBufferParam + i}::text[]`).join(', ');
+  if (buffered.length > 0) {
+    const arrays = [
+      ...storage.pk.map((_, i) => `${param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`),
+      ...values.map((_, i) => `${param(buffered.map((m) => m.valueTexts?.[i] ?? null))}::text[]`),
+      `${param(buffered.map((m) => m.op))}::text[]`,
+    ];
     const casts = [
       ...storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
-    withClause = `with __buf as (select ${casts}, b.op as __op from unnest(${arrays}) as b(${names.join(', ')})) `;
+    const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
+    withClause = `with __buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names})) `;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
 union all select ${colList} from __buf where __op = 'put'`;
   }
 
-  const filter = shape.where !== undefined ? ` where ${shape.where}` : '';
-  const rank = shape.order !== undefined ? `row_number() over (order by ${shape.order})` : '0::bigint';
+  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
   const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
 null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
-from (${merged}) as ${T}${filter}${shape.order !== undefined ? ` order by ${shape.order}` : ''}${shape.limited ? ` limit ${$limit}` : ''}`;
+from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
 
   // Locks the read depends on, in two parts, each driven by an index:
   //  (a) locks on keys whose visible version matches the filter: the
@@ -129,12 +101,12 @@ from (${merged}) as ${T}${filter}${shape.order !== undefined ? ` order by ${shap
   // Without a filter every lock at or below readTs counts.
   const lockInfo = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}] as __lk, l.start_ts::text as __ls, l.primary_table as __pt, l.primary_key as __pk,
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __exp`;
-  const lockFilter = `l.start_ts <= ${$readTs}::bigint and l.start_ts <> ${$ownStartTs}::bigint`;
-  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? `${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
+  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
   const lockSelect = `select 'l', 0, ${lockColumns}, __lk, __ls, __pt, __pk, __exp`;
   const lockPk = storage.pk.map((c) => `l.${ident(c.name)}`).join(', ');
   let locksPart: string;
-  if (shape.where === undefined) {
+  if (!where) {
     locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op in ('put', 'del')) l`;
   } else {
@@ -142,13 +114,19 @@ from (${merged}) as ${T}${filter}${shape.order !== undefined ? ` order by ${shap
     const pkOfT = storage.pk.map((c) => `${T}.${ident(c.name)}`).join(', ');
     const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
     locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from (select ${pkOfT} from (${visible}) as ${T} where ${shape.where}) m join ${storage.locks} l on ${pkJoin}
+  from (select ${pkOfT} from (${visible}) as ${T}${filter}) m join ${storage.locks} l on ${pkJoin}
   where ${lockFilter} and l.op in ('put', 'del')) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
-  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T} where ${shape.where}`;
+  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T}${filter}`;
   }
-  return `${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`;
+
+  return { sql: `${withClause}select * from (${rowsPart}) r union all ${locksPart} order by 1 desc, 2`, params };
+}
+
+/** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
+function shiftPlaceholders(text: string, by: number): string {
+  return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
 }
 
 interface RawReadRow {

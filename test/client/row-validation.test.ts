@@ -28,6 +28,12 @@ describe('insert rows', () => {
     expect(completeInsertRow(gadgetsMeta, { id: 1n, name: 'x' }, 'insert')).toMatchObject({ active: true, price: null, labels: null });
   });
 
+  it('writes uuids in lower case, as Postgres returns them (placement hashes the value)', () => {
+    const row = completeInsertRow(gadgetsMeta, { id: 1n, name: 'x', tag: '123E4567-E89B-12D3-A456-426614174000' }, 'insert');
+    expect(row.tag).toBe('123e4567-e89b-12d3-a456-426614174000');
+    expect(checkSetValues(gadgetsMeta, { tag: 'ABCDEF00-0000-0000-0000-000000000000' }).tag).toBe('abcdef00-0000-0000-0000-000000000000');
+  });
+
   it('accepts a value of every supported kind', () => {
     const row = {
       id: 9n, name: 'n', price: '-12.50', weight: 2 ** 40, active: false, tag: '123e4567-e89b-12d3-a456-426614174000',

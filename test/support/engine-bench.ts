@@ -1,0 +1,171 @@
+/**
+ * Engine-level throughput, apples to apples on the same throwaway servers
+ * (fsync on): read-modify-write of one key, and two-account transfers
+ * across two shards, through the engine (no client layer) against plain
+ * Postgres (one server, BEGIN / SELECT FOR UPDATE / UPDATE / COMMIT) and
+ * Postgres two-phase commit over the shards (PREPARE / COMMIT PREPARED).
+ *
+ *   npm run build && node dist/test/support/engine-bench.js [seconds=5] [clients=16]
+ */
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { isRetryable } from '../../src/errors.js';
+import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { startOracleProcess } from '../../src/harness/oracle-process.js';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { accountsMeta, bankTables } from './bank-schema.js';
+
+const seconds = Number(process.argv[2] ?? 5);
+const clients = Number(process.argv[3] ?? 16);
+const ACCOUNTS = 1000;
+
+interface Result {
+  name: string;
+  ok: number;
+  failed: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(name: string, txn: (worker: number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const warmupEnd = Date.now() + 1000;
+  const end = warmupEnd + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, w) => {
+      while (Date.now() < end) {
+        const t = performance.now();
+        try {
+          await txn(w);
+          if (Date.now() > warmupEnd) latencies.push(performance.now() - t);
+        } catch (error) {
+          if (!isRetryable(error) && !(error instanceof Error && /could not serialize|deadlock/.test(error.message))) throw error;
+          if (Date.now() > warmupEnd) failed++;
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { name, ok: latencies.length, failed, perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
+}
+
+const pick = (n: number) => Math.floor(Math.random() * n);
+
+async function main(): Promise<void> {
+  const [shards, meta] = await Promise.all([PostgresCluster.start(3), PostgresServer.create()]);
+  const oracle = await startOracleProcess({ metaUrl: meta.url });
+  const tso = createOracleClient({ addresses: [oracle.address] });
+  const pools = shards.urls.map((url) => new pg.Pool({ connectionString: url, max: clients }));
+  const engine = createTransactionEngine({ shards: shards.urls, timestampSource: tso, registry: new Registry(), pool: { max: clients } });
+  try {
+    await engine.migrate(bankTables);
+    const seed = await engine.begin();
+    seed.put(accountsMeta, Array.from({ length: ACCOUNTS }, (_, id) => ({ id, balance: 1000, owner: null })));
+    await seed.commit();
+    for (const p of pools) {
+      await p.query('create table plain_accounts (id integer primary key, balance bigint not null)');
+      await p.query(`insert into plain_accounts select g, 1000 from generate_series(0, ${ACCOUNTS - 1}) g`);
+    }
+    const byShard: number[][] = [[], [], []];
+    for (let id = 0; id < ACCOUNTS; id++) byShard[engine.shardOf(accountsMeta, { id })]!.push(id);
+    const twoShards = (): [number, number] => {
+      const a = pick(3);
+      const b = (a + 1 + pick(2)) % 3;
+      return [byShard[a]![pick(byShard[a]!.length)]!, byShard[b]![pick(byShard[b]!.length)]!];
+    };
+
+    const results: Result[] = [];
+    results.push(
+      await measure('percolator single-key rmw', async () => {
+        const id = pick(ACCOUNTS);
+        const tx = await engine.begin();
+        const [row] = await tx.getMany(accountsMeta, [[id]]);
+        tx.put(accountsMeta, [{ ...row, balance: (row!.balance as number) + 1 }]);
+        await tx.commit();
+      }),
+    );
+    results.push(
+      await measure('postgres single-key rmw', async () => {
+        const id = pick(ACCOUNTS);
+        const c = await pools[0]!.connect();
+        try {
+          await c.query('begin');
+          const { rows } = await c.query('select balance from plain_accounts where id = $1 for update', [id]);
+          await c.query('update plain_accounts set balance = $2 where id = $1', [id, Number(rows[0].balance) + 1]);
+          await c.query('commit');
+        } catch (error) {
+          await c.query('rollback').catch(() => {});
+          throw error;
+        } finally {
+          c.release();
+        }
+      }),
+    );
+    results.push(
+      await measure('percolator 2-shard transfer', async () => {
+        const [from, to] = twoShards();
+        const tx = await engine.begin();
+        const rows = await tx.getMany(accountsMeta, [[from], [to]]);
+        const b = (id: number) => rows.find((r) => r.id === id)!.balance as number;
+        tx.put(accountsMeta, [
+          { id: from, balance: b(from) - 1, owner: null },
+          { id: to, balance: b(to) + 1, owner: null },
+        ]);
+        await tx.commit();
+      }),
+    );
+    let gid = 0;
+    results.push(
+      await measure('postgres 2pc 2-shard transfer', async () => {
+        const [from, to] = twoShards();
+        const legs = [
+          { pool: pools[engine.shardOf(accountsMeta, { id: from })]!, id: from, delta: -1 },
+          { pool: pools[engine.shardOf(accountsMeta, { id: to })]!, id: to, delta: 1 },
+        ];
+        const name = `bench-${process.pid}-${gid++}`;
+        const conns = await Promise.all(legs.map((l) => l.pool.connect()));
+        let prepared = 0;
+        try {
+          await Promise.all(
+            legs.map(async (l, i) => {
+              const c = conns[i]!;
+              await c.query('begin');
+              const { rows } = await c.query('select balance from plain_accounts where id = $1 for update', [l.id]);
+              await c.query('update plain_accounts set balance = $2 where id = $1', [l.id, Number(rows[0].balance) + l.delta]);
+              await c.query(`prepare transaction '${name}-${i}'`);
+              prepared++;
+            }),
+          );
+          await Promise.all(conns.map((c, i) => c.query(`commit prepared '${name}-${i}'`)));
+        } catch (error) {
+          await Promise.all(conns.map((c, i) => c.query('rollback').catch(() => c.query(`rollback prepared '${name}-${i}'`).catch(() => {}))));
+          void prepared;
+          throw error;
+        } finally {
+          for (const c of conns) c.release();
+        }
+      }),
+    );
+    console.log(`clients ${clients}, ${seconds} s each (after 1 s warm-up), 3 shards, fsync on`);
+    console.log('workload                          txn/s   p50 ms  p99 ms  failed');
+    for (const r of results) {
+      console.log(`${r.name.padEnd(32)} ${r.perSecond.toFixed(0).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(7)} ${String(r.failed).padStart(7)}`);
+    }
+  } finally {
+    await engine.close();
+    await tso.close();
+    await Promise.all(pools.map((p) => p.end()));
+    await oracle.kill('SIGKILL').catch(() => {});
+    await Promise.all([shards.destroy(), meta.destroy()]);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
