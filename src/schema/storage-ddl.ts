@@ -45,5 +45,6 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0001-storage`, sql },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
     { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
+    { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
   ];
 }

@@ -197,7 +197,7 @@ $prewrite$`;
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const text = `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning l.*)
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
@@ -213,12 +213,37 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
-    const text = `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint for update),
+    const text = `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
+  }
+
+  /**
+   * A reader at `readTs` met a live lock of `startTs`: raise its primary
+   * lock's min_commit_ts to `readTs + 1` so that it can only commit after
+   * the reader's snapshot. One row or none: none means the lock is gone
+   * (committed or rolled back meanwhile) or expired, and the caller decides
+   * the usual way. Serializes with commitPrimary on the lock row.
+   */
+  pushPrimary(startTs: bigint, key: KeyTexts, minCommitTs: bigint): Statement {
+    return {
+      text: `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $3::bigint)
+where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint and l.op <> 'rollback'
+  and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
+returning greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms`,
+      values: [startTs.toString(), key, minCommitTs.toString()],
+    };
+  }
+
+  /** min_commit_ts of `startTs`'s lock on this key, if the lock is there. */
+  lockMinCommitTs(startTs: bigint, key: KeyTexts): Statement {
+    return {
+      text: `select min_commit_ts::text as min_commit_ts from ${this.locks} l where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint`,
+      values: [startTs.toString(), key],
+    };
   }
 
   /** Did `startTs` commit this key? (its version, or a rollback marker, by start_ts). */

@@ -50,14 +50,31 @@ export async function commitPrimary(
       }
     });
   } catch (error) {
-    if (error instanceof TransactionAbortedError) throw error;
+    if (error instanceof TransactionAbortedError || error instanceof CommitTsPushedError) throw error;
     const why = error instanceof Error ? error.message : String(error);
     throw new CommitUndeterminedError(`commit of transaction ${formatTimestamp(startTs)} undetermined: ${why}`, startTs, { cause: error });
   }
 }
 
-/** Our primary lock was gone: already committed by us (a replay), or rolled back by a resolver. */
+/**
+ * Nothing was committed: a reader at a snapshot >= our commit_ts pushed our
+ * primary lock's min_commit_ts (lock-resolver.ts) instead of waiting for us.
+ * The committer takes a newer commit_ts and commits the primary again.
+ */
+export class CommitTsPushedError extends Error {
+  constructor(readonly minCommitTs: Timestamp) {
+    super(`primary lock pushed to commit at or above ${formatTimestamp(minCommitTs)}`);
+  }
+}
+
+/**
+ * commitPrimary changed nothing: our primary lock was pushed past commitTs
+ * (CommitTsPushedError), or it is gone: already committed by us (a replay),
+ * or rolled back by a resolver (TransactionAbortedError).
+ */
 async function explainMissingLock(shard: ShardPool, startTs: Timestamp, commitTs: Timestamp, primary: Mutation, client?: PoolClient): Promise<void> {
+  const lock = (await shard.query<{ min_commit_ts: string }>(primary.storage.lockMinCommitTs(startTs, primary.keyTexts), { client, prepare: true })).rows[0];
+  if (lock && BigInt(lock.min_commit_ts) > commitTs) throw new CommitTsPushedError(BigInt(lock.min_commit_ts));
   const { rows } = await shard.query<{ commit_ts: string; op: string }>(primary.storage.versionByStartTs(startTs, primary.keyTexts), { client, prepare: true });
   const version = rows[0];
   if (version && version.op !== 'rollback' && BigInt(version.commit_ts) === commitTs) return;

@@ -6,6 +6,7 @@ export interface EngineMetrics {
   aborts: Counter<'cause'>;
   lockResolutions: Counter<'outcome'>;
   retries: Counter<'cause'>;
+  commitTsPushes: Counter;
   phaseSeconds: Histogram<'phase'>;
 }
 
@@ -17,6 +18,7 @@ export function createEngineMetrics(registry: Registry = defaultRegistry): Engin
     aborts: counter('percolator_aborts_total', 'Transactions that failed to commit, by cause (error code)', ['cause']),
     lockResolutions: counter('percolator_lock_resolutions_total', 'Locks of other transactions met, by outcome', ['outcome']),
     retries: counter('percolator_retries_total', 'Transaction attempts retried by the client, by cause', ['cause']),
+    commitTsPushes: counter('percolator_commit_ts_pushes_total', 'commitPrimary attempts refused because a reader pushed the primary lock past commit_ts (a newer commit_ts was taken)', []),
     phaseSeconds:
       (registry.getSingleMetric('percolator_phase_seconds') as Histogram<'phase'> | undefined) ??
       new Histogram({

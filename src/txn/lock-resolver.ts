@@ -47,6 +47,12 @@ export interface LockResolverOptions {
  */
 export class LockResolver {
   private readonly cache = new Map<string, TxnStatus>();
+  /**
+   * Transactions whose primary lock this process pushed: they can only
+   * commit at or above the remembered min_commit_ts (it never decreases), so
+   * a reader below it reads past their locks without asking again.
+   */
+  private readonly pushed = new Map<string, Timestamp>();
   private readonly cacheSize: number;
 
   constructor(private readonly options: LockResolverOptions) {
@@ -103,7 +109,7 @@ export class LockResolver {
    * status check per transaction), then roll forward / back in one statement
    * per (shard, table, transaction). Returns the locks still alive.
    */
-  async resolveLocks(locks: readonly FoundLock[]): Promise<{ alive: FoundLock[]; waitMs: number }> {
+  async resolveLocks(locks: readonly FoundLock[], pushTo?: Timestamp): Promise<{ alive: FoundLock[]; waitMs: number; committedBy: Timestamp }> {
     const byTxn = new Map<string, FoundLock[]>();
     for (const lock of locks) {
       const id = lock.startTs.toString();
@@ -113,11 +119,16 @@ export class LockResolver {
     }
     const alive: FoundLock[] = [];
     let waitMs = Number.POSITIVE_INFINITY;
+    // Smallest commit_ts of an owner found committed: a reader at or above it must read again.
+    let committedBy = MAX_TIMESTAMP;
     await Promise.all(
       [...byTxn.values()].map(async (txnLocks) => {
         const first = txnLocks[0]!;
-        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, txnLocks.some((l) => l.expired));
+        const expired = txnLocks.some((l) => l.expired);
+        const status = (pushTo !== undefined && !expired && (await this.pushPrimary(first, pushTo))) || (await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired));
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
+        if (status.kind === 'pushed') return;
+        if (status.kind === 'committed' && status.commitTs < committedBy) committedBy = status.commitTs;
         if (status.kind === 'alive') {
           alive.push(...txnLocks);
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
@@ -126,7 +137,43 @@ export class LockResolver {
         await this.applyStatus(first.startTs, status, txnLocks);
       }),
     );
-    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0 };
+    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committedBy };
+  }
+
+  /**
+   * Pushes a live owner's primary lock to commit at or above `minCommitTs`.
+   * Returns undefined when its lock is gone or expired (decide the usual way).
+   */
+  private async pushPrimary(lock: FoundLock, minCommitTs: Timestamp): Promise<TxnStatus | undefined> {
+    const id = lock.startTs.toString();
+    if ((this.pushed.get(id) ?? 0n) >= minCommitTs) return { kind: 'pushed' };
+    const storage = this.options.storageOf(lock.primaryTable);
+    const shard = this.options.shards[shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
+    const { rowCount } = await shard.query(storage.pushPrimary(lock.startTs, lock.primaryKey, minCommitTs), { prepare: true });
+    if (rowCount === 0) return undefined;
+    remember(this.pushed, id, minCommitTs, this.cacheSize);
+    return { kind: 'pushed' };
+  }
+
+  /**
+   * Resolution for a snapshot read at `readTs` that met `locks`. A live
+   * owner is not waited for: its primary's min_commit_ts is pushed past
+   * readTs (one statement at the primary's shard), after which it can only
+   * commit outside this snapshot. Returns whether the rows read alongside
+   * the locks stand: they do unless some owner committed at or below readTs
+   * (rolled forward here), or could not be pushed (then this waited, with
+   * backoff, and the read must run again). LockWaitTimeoutError after
+   * `deadline`.
+   */
+  async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, startedAt: number, deadline: number, attempt: number): Promise<'rows-stand' | 'read-again'> {
+    const pending = locks.filter((l) => (this.pushed.get(l.startTs.toString()) ?? 0n) <= readTs);
+    if (pending.length === 0) return 'rows-stand';
+    const { alive, waitMs, committedBy } = await this.resolveLocks(pending, readTs + 1n);
+    if (alive.length > 0) {
+      await this.waitOrTimeOut(alive, waitMs, startedAt, deadline, attempt);
+      return 'read-again';
+    }
+    return committedBy <= readTs ? 'read-again' : 'rows-stand';
   }
 
   /**
@@ -136,6 +183,10 @@ export class LockResolver {
   async resolveOrWait(locks: readonly FoundLock[], startedAt: number, deadline: number, attempt: number): Promise<void> {
     const { alive, waitMs } = await this.resolveLocks(locks);
     if (alive.length === 0) return;
+    await this.waitOrTimeOut(alive, waitMs, startedAt, deadline, attempt);
+  }
+
+  private async waitOrTimeOut(alive: readonly FoundLock[], waitMs: number, startedAt: number, deadline: number, attempt: number): Promise<void> {
     const now = Date.now();
     if (now >= deadline) {
       const lock = alive[0]!;
@@ -168,12 +219,19 @@ export class LockResolver {
   }
 
   private remember(startTs: Timestamp, status: TxnStatus): void {
-    if (this.cache.size >= this.cacheSize) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(startTs.toString(), status);
+    remember(this.cache, startTs.toString(), status, this.cacheSize);
   }
+}
+
+const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+/** Insert into a bounded map, dropping the oldest entry when full. */
+function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
+  if (!map.has(key) && map.size >= capacity) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+  map.set(key, value);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -175,7 +175,8 @@ export class PercolatorTransaction implements EngineTransaction {
     for (let attempt = 0; ; attempt++) {
       const result = await runSnapshotRead(pool, request);
       if (result.locks.length === 0) return result;
-      await this.ctx.resolver.resolveOrWait(result.locks, startedAt, deadline, attempt);
+      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, startedAt, deadline, attempt);
+      if (verdict === 'rows-stand') return { ...result, locks: [] };
     }
   }
 

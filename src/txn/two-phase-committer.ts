@@ -2,7 +2,7 @@ import { OracleUnavailableError, PercolatorError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHookInfo } from './commit-hooks.js';
-import { commitPrimary } from './commit-primary.js';
+import { commitPrimary, CommitTsPushedError } from './commit-primary.js';
 import { commitSecondaries } from './commit-secondaries.js';
 import type { EngineContext } from './engine-context.js';
 import type { IsolationLevel } from './engine-contract.js';
@@ -53,19 +53,7 @@ export class TwoPhaseCommitter {
     let commitTs: Timestamp;
     try {
       await this.timed('prewrite', () => this.prewrite());
-      commitTs = await this.timed('commit_ts', () => this.commitTimestamp());
-      this.hookInfo.commitTs = commitTs;
-      await this.timed('validate', () =>
-        validateReadSet({
-          isolation: request.isolation,
-          startTs: request.startTs,
-          commitTs,
-          readSet: request.readSet,
-          mutations: [...request.groups.values()].flat(),
-          shards: ctx.shards,
-          storageOf: (name) => ctx.storageOf(name),
-        }),
-      );
+      commitTs = await this.validatedCommitTimestamp();
       await ctx.hooks.beforeCommitPrimary?.(this.hookInfo);
     } catch (error) {
       heartbeat.stop();
@@ -74,7 +62,20 @@ export class TwoPhaseCommitter {
     }
     const singleShard = request.groups.size === 1;
     try {
-      await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, singleShard ? request.groups.get(primary.shard) : undefined));
+      for (;;) {
+        try {
+          await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, singleShard ? request.groups.get(primary.shard) : undefined));
+          break;
+        } catch (error) {
+          if (!(error instanceof CommitTsPushedError)) throw error;
+          // Still before the commit point; a fresh timestamp is above every pusher's snapshot.
+          ctx.metrics.commitTsPushes.inc();
+          commitTs = await this.validatedCommitTimestamp().catch(async (failure: unknown) => {
+            await rollbackShards(ctx, request.startTs, request.groups, primary);
+            throw failure;
+          });
+        }
+      }
     } finally {
       heartbeat.stop();
     }
@@ -103,6 +104,25 @@ export class TwoPhaseCommitter {
       await settleAll([prewritePrimaryShard(), ...others.map(([shard, mutations]) => prewriteShard(ctx, shard, mutations, prewriteRequest))]);
     }
     await ctx.hooks.afterPrewriteAll?.(this.hookInfo);
+  }
+
+  /** commit_ts from the oracle, then read validation against it (serializable). */
+  private async validatedCommitTimestamp(): Promise<Timestamp> {
+    const { ctx, request } = this;
+    const commitTs = await this.timed('commit_ts', () => this.commitTimestamp());
+    this.hookInfo.commitTs = commitTs;
+    await this.timed('validate', () =>
+      validateReadSet({
+        isolation: request.isolation,
+        startTs: request.startTs,
+        commitTs,
+        readSet: request.readSet,
+        mutations: [...request.groups.values()].flat(),
+        shards: ctx.shards,
+        storageOf: (name) => ctx.storageOf(name),
+      }),
+    );
+    return commitTs;
   }
 
   private async commitTimestamp(): Promise<Timestamp> {

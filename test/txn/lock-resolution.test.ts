@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockWaitTimeoutError, TransactionAbortedError } from '../../src/errors.js';
@@ -74,24 +75,57 @@ describe('lock resolution', () => {
     expect(markers.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
   });
 
-  it('keeps a long commit alive by heartbeat; a reader gives up with LockWaitTimeoutError', async () => {
+  it('keeps a long commit alive by heartbeat; a reader neither waits for it nor sees it, and pushes it past its snapshot', async () => {
     const reader = engine({ lockWaitTimeoutMs: 300 });
-    let readerError: unknown;
+    let readerTs = 0n;
+    let readerView: unknown;
+    let readerMs = Number.POSITIVE_INFINITY;
     const hooks: CommitHooks = {
-      async beforeCommitPrimary() {
+      async beforeCommitPrimary(info) {
         // Four TTLs pass while we "work"; the heartbeat keeps the lock alive.
         const started = Date.now();
-        readerError = await readOwners(reader, [3, 4]).then(
-          () => undefined,
-          (error: unknown) => error,
-        );
+        const tx = await reader.begin();
+        readerTs = tx.startTs;
+        // The reader's snapshot is above the commit_ts this committer holds.
+        expect(readerTs).toBeGreaterThan(info.commitTs!);
+        const rows = await tx.getMany(accountsMeta, [[3], [4]]);
+        readerMs = Date.now() - started;
+        readerView = rows.map((r) => r.owner);
         await sleep(Math.max(0, 800 - (Date.now() - started)));
       },
     };
+    const before = await readOwners(reader, [3, 4]);
     const slow = engine({ lockTtlMs: 200, hooks });
-    await writeOwners(slow, [3, 4], 'long');
-    expect(readerError).toBeInstanceOf(LockWaitTimeoutError);
+    const tx = await slow.begin();
+    tx.put(accountsMeta, [3, 4].map((id) => ({ id, balance: 1000, owner: 'long' })));
+    const { commitTs } = await tx.commit();
+    // The reader did not wait out the lock wait deadline, and read the state before the writer.
+    expect(readerMs).toBeLessThan(300);
+    expect(readerView).toEqual(before);
+    // Pushed: the writer had to commit above the reader's snapshot, so the reader's view stays true.
+    expect(commitTs!).toBeGreaterThan(readerTs);
     expect(await readOwners(reader, [3, 4])).toEqual(['long', 'long']);
+  });
+
+  it('a reader meeting a lock whose primary is not written yet waits, then fails with LockWaitTimeoutError', async () => {
+    const id = 9;
+    const shard = engines[0]!.shardOf(accountsMeta, { id });
+    const client = new pg.Client(cluster.shardUrls[shard]!);
+    await client.connect();
+    try {
+      // A secondary prewritten by a transaction whose primary (account 10) has no lock yet, TTL far away.
+      await client.query(
+        `insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner) values ($1, 1, 'put', 'accounts', array['10'], 60000, 1, 'ghost')`,
+        [id],
+      );
+      const reader = engine({ lockWaitTimeoutMs: 300 });
+      const started = Date.now();
+      await expect(readOwners(reader, [id])).rejects.toBeInstanceOf(LockWaitTimeoutError);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      await client.query('delete from accounts__locks where id = $1 and start_ts = 1', [id]);
+      await client.end();
+    }
   });
 
   it('with a 1 ms TTL, concurrent resolvers and the committer agree on one outcome', async () => {

@@ -66,4 +66,16 @@ describe('replayed prewrite / commit / rollback after cleanup', () => {
     expect(late.rows[0]).toMatchObject({ kind: 'version', ts: commitTs.toString() });
     expect(await count('select count(*) as n from accounts__locks')).toBe(0);
   });
+
+  it('a heartbeat never lowers the TTL', async () => {
+    const start = ts(20);
+    const other = ['43'];
+    expect((await shard.query<PrewriteConflictRow>(storage.prewrite(start, 'accounts', other, 3000, [{ ...write, keyTexts: other }]))).rows).toEqual([]);
+    const beat = async (ttl: number) => Number((await shard.query<{ ttl_ms: string }>(storage.heartbeat(start, other, ttl))).rows[0]!.ttl_ms);
+    expect(await beat(10)).toBe(3000);
+    const raised = await beat(5000);
+    expect(raised).toBeGreaterThanOrEqual(5000);
+    expect(await beat(10)).toBe(raised);
+    await shard.query(storage.rollbackKeys(start, [other], [true]));
+  });
 });
