@@ -35,3 +35,18 @@ export function signalServerTree(pid: number | undefined, signal: 'SIGSTOP' | 'S
   }
   process.kill(pid, signal);
 }
+
+/** All rows of a query on every shard (diagnostics in failing tests). */
+export async function rowsOnShards(urls: readonly string[], sql: string): Promise<unknown[][]> {
+  return Promise.all(
+    urls.map(async (url) => {
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        return (await client.query(sql)).rows;
+      } finally {
+        await client.end();
+      }
+    }),
+  );
+}
