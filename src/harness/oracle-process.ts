@@ -116,7 +116,12 @@ class OracleProcessHandle implements OracleProcess {
       this.notifyRoleWaiters();
     });
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
-    await this.waitUntil(() => (standby ? listening : this.role === 'leader'), timeoutMs, standby ? 'listening' : 'leading');
+    try {
+      await this.waitUntil(() => (standby ? listening : this.role === 'leader'), timeoutMs, standby ? 'listening' : 'leading');
+    } catch (error) {
+      await this.kill('SIGKILL'); // a process that did not come up in time is not left behind
+      throw error;
+    }
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

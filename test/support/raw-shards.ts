@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
 import pg from 'pg';
 
 /** Rows left in a storage table on every shard, read with plain SQL (bypassing the engine). */
@@ -36,17 +37,20 @@ export function signalServerTree(pid: number | undefined, signal: 'SIGSTOP' | 'S
   process.kill(pid, signal);
 }
 
-/** All rows of a query on every shard (diagnostics in failing tests). */
-export async function rowsOnShards(urls: readonly string[], sql: string): Promise<unknown[][]> {
-  return Promise.all(
-    urls.map(async (url) => {
-      const client = new pg.Client(url);
-      await client.connect();
-      try {
-        return (await client.query(sql)).rows;
-      } finally {
-        await client.end();
-      }
-    }),
-  );
+/**
+ * Readers do not wait for locks whose TTL has not run out (they push them
+ * past their snapshot), so a crashed client's locks go away only once their
+ * TTL is over and a reader meets them. Runs `read` (which must meet them)
+ * until no lock row of `locksTable` is left on any shard.
+ */
+export async function expectLocksEventuallyResolved(urls: readonly string[], locksTable: string, read: () => Promise<void>): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        await read();
+        return countOnShards(urls, `select count(*) as n from ${locksTable}`);
+      },
+      { timeout: 10_000, interval: 100 },
+    )
+    .toEqual(urls.map(() => 0));
 }
