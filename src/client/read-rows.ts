@@ -39,7 +39,7 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     limit: limit !== undefined ? offset + limit : undefined,
     shards,
   });
-  session.rowCache.remember(meta, rows);
+  session.rowCache.rememberRead(meta, rows);
   return mergeOrdered(rows, orderBy, offset, limit);
 }
 
@@ -48,8 +48,7 @@ async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): P
   const cached = session.rowCache.lookup(meta, keys);
   if (cached) return cached;
   const rows = await session.engineTx.getMany(meta, keys);
-  session.rowCache.remember(meta, rows);
   const found = new Set(rows.map((row) => keyString(keyOf(meta, row))));
-  session.rowCache.forget(meta, keys.filter((key) => !found.has(keyString(key))));
+  session.rowCache.rememberRead(meta, rows, keys.filter((key) => !found.has(keyString(key))));
   return rows;
 }

@@ -35,7 +35,7 @@ export class RowCache {
     return found;
   }
 
-  /** Rows read or written (current images). */
+  /** Rows this transaction wrote (their new images). */
   remember(meta: TableMeta, rows: readonly Row[]): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
@@ -43,11 +43,32 @@ export class RowCache {
     for (const row of rows) this.set(table, cacheKey(pk.map((c) => row[c.key])), { ...row });
   }
 
-  /** Keys known to be absent (read and not found, or deleted by this transaction). */
+  /** Keys this transaction deleted. */
   forget(meta: TableMeta, keys: readonly KeyValues[]): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
     for (const key of keys) this.set(table, cacheKey(key), null);
+  }
+
+  /**
+   * What a read returned: its rows, and keys it looked for and did not find.
+   * A read fills only keys not known yet: a query of the same transaction
+   * running concurrently may have written a key after this read's statement
+   * was built, and that write is the newer truth (the snapshot part of an
+   * entry never changes, so an entry already there is never stale).
+   */
+  rememberRead(meta: TableMeta, rows: readonly Row[], absent: readonly KeyValues[] = []): void {
+    if (this.capacity === 0) return;
+    const table = this.tableOf(meta);
+    const pk = meta.primaryKey;
+    for (const row of rows) {
+      const id = cacheKey(pk.map((c) => row[c.key]));
+      if (!table.has(id)) this.set(table, id, { ...row });
+    }
+    for (const key of absent) {
+      const id = cacheKey(key);
+      if (!table.has(id)) this.set(table, id, null);
+    }
   }
 
   private tableOf(meta: TableMeta): Map<unknown, Row | null> {

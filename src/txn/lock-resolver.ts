@@ -125,7 +125,8 @@ export class LockResolver {
       [...byTxn.values()].map(async (txnLocks) => {
         const first = txnLocks[0]!;
         const expired = txnLocks.some((l) => l.expired);
-        const status = (pushTo !== undefined && !expired && (await this.pushPrimary(first, pushTo))) || (await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired));
+        // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
+        const status = (pushTo !== undefined && (await this.pushPrimary(first, pushTo))) || (await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired));
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
         if (status.kind === 'pushed') return;
         if (status.kind === 'committed' && status.commitTs < committedBy) committedBy = status.commitTs;

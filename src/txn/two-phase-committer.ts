@@ -1,6 +1,6 @@
-import { OracleUnavailableError, PercolatorError } from '../errors.js';
+import { OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Timestamp } from '../timestamp.js';
+import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { CommitHookInfo } from './commit-hooks.js';
 import { commitPrimary, CommitTsPushedError } from './commit-primary.js';
 import { commitSecondaries } from './commit-secondaries.js';
@@ -61,6 +61,7 @@ export class TwoPhaseCommitter {
       throw error;
     }
     const singleShard = request.groups.size === 1;
+    let pushes = 0;
     try {
       for (;;) {
         try {
@@ -70,7 +71,7 @@ export class TwoPhaseCommitter {
           if (!(error instanceof CommitTsPushedError)) throw error;
           // Still before the commit point; a fresh timestamp is above every pusher's snapshot.
           ctx.metrics.commitTsPushes.inc();
-          commitTs = await this.validatedCommitTimestamp().catch(async (failure: unknown) => {
+          commitTs = await this.validatedCommitTimestamp(++pushes).catch(async (failure: unknown) => {
             await rollbackShards(ctx, request.startTs, request.groups, primary);
             throw failure;
           });
@@ -106,9 +107,16 @@ export class TwoPhaseCommitter {
     await ctx.hooks.afterPrewriteAll?.(this.hookInfo);
   }
 
-  /** commit_ts from the oracle, then read validation against it (serializable). */
-  private async validatedCommitTimestamp(): Promise<Timestamp> {
+  /**
+   * commit_ts from the oracle, then read validation against it (serializable).
+   * After `pushes` refusals by readers (a stream of new readers on a hot key
+   * can push forever) the transaction gives up, retryably.
+   */
+  private async validatedCommitTimestamp(pushes = 0): Promise<Timestamp> {
     const { ctx, request } = this;
+    if (pushes > MAX_COMMIT_TS_PUSHES) {
+      throw new TransactionAbortedError(`transaction ${formatTimestamp(request.startTs)} gave up committing: readers pushed its commit_ts ${pushes} times`);
+    }
     const commitTs = await this.timed('commit_ts', () => this.commitTimestamp());
     this.hookInfo.commitTs = commitTs;
     await this.timed('validate', () =>
@@ -143,6 +151,8 @@ export class TwoPhaseCommitter {
     }
   }
 }
+
+const MAX_COMMIT_TS_PUSHES = 32;
 
 /** Waits for every prewrite to settle (so rollback sees them all), then throws the most telling failure. */
 async function settleAll(work: Promise<void>[]): Promise<void> {

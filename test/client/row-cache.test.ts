@@ -32,6 +32,15 @@ describe('a transaction\'s row cache', () => {
     expect(cache.lookup(ordersMeta, [[1, 2]])).toEqual([]);
   });
 
+  it('never lets a read that finishes late overwrite a write of the same transaction', () => {
+    // Promise.all([tx.select(...id 1), tx.update(...id 1), tx.delete(...id 2)]): both reads were built before the writes.
+    const cache = new RowCache();
+    cache.remember(accountsMeta, [{ id: 1, balance: 2 }]);
+    cache.forget(accountsMeta, [[2]]);
+    cache.rememberRead(accountsMeta, [{ id: 1, balance: 1 }, { id: 2, balance: 7 }, { id: 3, balance: 9 }], [[4]]);
+    expect(cache.lookup(accountsMeta, [[1], [2], [3], [4]])).toEqual([{ id: 1, balance: 2 }, { id: 3, balance: 9 }]);
+  });
+
   it('stops learning new keys when full but keeps known ones current', () => {
     const cache = new RowCache();
     cache.remember(accountsMeta, Array.from({ length: 10_001 }, (_, id) => ({ id, balance: 0 })));

@@ -82,7 +82,10 @@ describe('lock resolution', () => {
     let readerMs = Number.POSITIVE_INFINITY;
     const hooks: CommitHooks = {
       async beforeCommitPrimary(info) {
-        // Four TTLs pass while we "work"; the heartbeat keeps the lock alive.
+        // Four TTLs pass while we "work"; the heartbeat keeps the primary alive.
+        // The reader comes after one TTL: the secondary (never heartbeated) has
+        // expired by its own TTL, yet only the primary's TTL decides.
+        await sleep(300);
         const started = Date.now();
         const tx = await reader.begin();
         readerTs = tx.startTs;
@@ -91,7 +94,7 @@ describe('lock resolution', () => {
         const rows = await tx.getMany(accountsMeta, [[3], [4]]);
         readerMs = Date.now() - started;
         readerView = rows.map((r) => r.owner);
-        await sleep(Math.max(0, 800 - (Date.now() - started)));
+        await sleep(Math.max(0, 500 - (Date.now() - started)));
       },
     };
     const before = await readOwners(reader, [3, 4]);
