@@ -113,9 +113,13 @@ export class RunRecorder {
     return out;
   }
 
-  /** Whole seconds of the measured window, each with its commits and aborts. */
+  /**
+   * Seconds of the measured window, each with its commits and aborts. The
+   * window's timer may end a few ms short of its length: round, not floor,
+   * so a 2 s window has two points.
+   */
   timeline(): { t: number; throughput: number; aborts: number }[] {
-    const seconds = Math.floor(this.measuredSeconds());
+    const seconds = Math.round(this.measuredSeconds());
     return Array.from({ length: seconds }, (_, t) => ({ t: t + 1, throughput: this.commitsPerSecond[t] ?? 0, aborts: this.abortsPerSecond[t] ?? 0 }));
   }
 
