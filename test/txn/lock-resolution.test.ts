@@ -79,7 +79,6 @@ describe('lock resolution', () => {
     const reader = engine({ lockWaitTimeoutMs: 300 });
     let readerTs = 0n;
     let readerView: unknown;
-    let readerMs = Number.POSITIVE_INFINITY;
     const hooks: CommitHooks = {
       async beforeCommitPrimary(info) {
         // Four TTLs pass while we "work"; the heartbeat keeps the primary alive.
@@ -92,7 +91,6 @@ describe('lock resolution', () => {
         // The reader's snapshot is above the commit_ts this committer holds.
         expect(readerTs).toBeGreaterThan(info.commitTs!);
         const rows = await tx.getMany(accountsMeta, [[3], [4]]);
-        readerMs = Date.now() - started;
         readerView = rows.map((r) => r.owner);
         await sleep(Math.max(0, 500 - (Date.now() - started)));
       },
@@ -102,8 +100,8 @@ describe('lock resolution', () => {
     const tx = await slow.begin();
     tx.put(accountsMeta, [3, 4].map((id) => ({ id, balance: 1000, owner: 'long' })));
     const { commitTs } = await tx.commit();
-    // The reader did not wait out the lock wait deadline, and read the state before the writer.
-    expect(readerMs).toBeLessThan(300);
+    // The reader read the state before the writer, without error: waiting for
+    // the lock (held 500 ms more) would have hit its 300 ms lock-wait deadline.
     expect(readerView).toEqual(before);
     // Pushed: the writer had to commit above the reader's snapshot, so the reader's view stays true.
     expect(commitTs!).toBeGreaterThan(readerTs);
