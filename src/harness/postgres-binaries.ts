@@ -46,7 +46,10 @@ export function templateDataDir(): Promise<string> {
 
 async function buildTemplate(): Promise<string> {
   const { initdb } = await postgresBinaries();
-  const version = path.basename(path.dirname(path.dirname(path.dirname(initdb))));
+  // Keyed by the binaries' package version and initdb's size, not its mtime:
+  // every fresh `npm install` would otherwise build (and leave) a new template.
+  const packageDir = path.dirname(path.dirname(path.dirname(initdb)));
+  const { version } = JSON.parse(await fs.readFile(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
   const root = path.join(os.tmpdir(), 'pg-percolator');
   const target = path.join(root, `template-${version}-${await binaryStamp(initdb)}`);
   if (existsSync(path.join(target, 'PG_VERSION'))) return target;
@@ -79,6 +82,5 @@ async function buildTemplate(): Promise<string> {
 }
 
 async function binaryStamp(file: string): Promise<string> {
-  const stat = await fs.stat(file);
-  return `${stat.size}-${Math.floor(stat.mtimeMs)}`;
+  return String((await fs.stat(file)).size);
 }
