@@ -1,20 +1,10 @@
 import net from 'node:net';
 import pg from 'pg';
 import { InvalidInputError, OracleUnavailableError, ShardUnavailableError } from '../src/errors.js';
+import { redactUrl } from '../src/client/probe-shards.js';
 import { readProcStat } from './cpu-accounting.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
-
-/** A Postgres URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
 
 /**
  * Connects once to check that a server (shard number `name`, or the local
