@@ -3,15 +3,20 @@ import { SelectBuilder } from './select-builder.js';
 import type { SelectedFields } from './types.js';
 
 /**
- * Read-only view of the database at a past timestamp: `db.asOf(ts)`. Each
- * query reads a consistent snapshot of every shard as of `ts`.
+ * Read-only queries: `db.asOf(ts)` is one (each query reads a consistent
+ * snapshot of every shard as of `ts`), and the database and a transaction
+ * extend it with writes (QueryFacade).
  */
 export class SnapshotReader<TSchema> {
   /** @internal */
-  constructor(private readonly context: QueryContext) {}
+  constructor(protected readonly context: QueryContext) {}
 
   /**
+   * Read rows: whole rows, or a partial selection `{ alias: table.column }`.
    * @example
+   * const [a] = await tx.select().from(accounts).where(eq(accounts.id, 1));
+   * const ids = await db.select({ id: orders.id }).from(orders).where(eq(orders.accountId, 1));
+   * // at an older timestamp:
    * const ts = await db.currentTimestamp();
    * await db.update(accounts).set({ balance: 0 }).where(eq(accounts.id, 1));
    * const [before] = await db.asOf(ts).select().from(accounts).where(eq(accounts.id, 1));
