@@ -4,9 +4,14 @@ import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
 
 /** Storage columns next to the user's; a user column may not share their names. */
-const RESERVED_COLUMNS = new Set(['commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at']);
+const RESERVED_COLUMNS = new Set([
+  'commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at',
+  'min_commit_ts', 'for_update_ts', 'waiting_for_ts', 'waiting_for_table', 'waiting_for_key',
+]);
 
 export type KeyTexts = readonly (string | null)[];
+
+const MAX_BIGINT = '9223372036854775807';
 
 /** One row of a batch written to the locks table. */
 export interface LockWrite {
@@ -141,18 +146,21 @@ $prewrite$`;
   }
 
   /**
-   * Writes lock rows; a key already locked (by anyone) is skipped by ON
-   * CONFLICT and shows up in the check. Waiting on a concurrent uncommitted
-   * lock insert of the same key is Postgres's unique index.
+   * Writes lock rows; a key already locked by another transaction is
+   * skipped by ON CONFLICT and shows up in the check. Our own pessimistic
+   * lock (for_update) is upgraded in place to the prewrite lock, keeping its
+   * primary, TTL, min_commit_ts and for_update_ts. Waiting on a concurrent
+   * uncommitted lock insert of the same key is Postgres's unique index.
    */
   private prewriteInsertSql(): string {
     const v = this.valueColumns;
-    return `insert into ${this.locks} (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
+    return `insert into ${this.locks} as l (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
   select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1, b.op, b.ins::boolean, $2, $3, $4${v
       .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
       .join('')}
   from unnest(${this.arrays(5, 2 + this.pk.length + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
-  on conflict (${this.pkList}) do nothing`;
+  on conflict (${this.pkList}) do update set op = excluded.op, is_insert = excluded.is_insert, for_update = false${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
+    where l.start_ts = $1 and l.for_update`;
   }
 
   /**
@@ -160,8 +168,9 @@ $prewrite$`;
    * taken after our locks exist: any writer that committed a version of one
    * of our keys is visible here, and any later writer must first get past
    * our lock. Finds (a) versions with commit_ts >= start_ts, rollback
-   * markers included, (b) other transactions' locks, (c) for inserts, a
-   * live row, (d) keys where our lock is missing: the insert skipped them
+   * markers included (committed lock-only keys wrote nothing and are
+   * skipped; pessimisticThreshold for keys we hold a pessimistic lock on),
+   * (b) other transactions' locks, (c) for inserts, a live row, (d) keys where our lock is missing: the insert skipped them
    * (ON CONFLICT) because another lock was there, and that lock went away
    * before this check (rolled back: its marker sits below our start_ts).
    * Without (d) the transaction would commit without a lock, hence without
@@ -170,7 +179,8 @@ $prewrite$`;
   private prewriteCheckSql(): string {
     return `with b as (select * from unnest($6, ${this.arrays(7, this.pk.length)}) with ordinality as b(ins, ${this.keyNames()}, i))
   select (b.i - 1)::int, 'version'::text, v.commit_ts::text, v.op, null::text, null::text[], null::boolean from b cross join lateral (
-    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 order by v.commit_ts desc limit 1) v
+    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 and v.op <> 'lock'
+      and ${this.pessimisticThreshold()} order by v.commit_ts desc limit 1) v
   union all
   select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
     (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
@@ -183,6 +193,18 @@ $prewrite$`;
   select (b.i - 1)::int, 'unlocked', $1::text, null, null, null, null from b
     where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = $1)
   limit 20`;
+  }
+
+  /**
+   * On a key we hold a pessimistic lock on (for_update_ts > 0), the locking
+   * read returned the newest version and nobody could commit the key since:
+   * only a put/del above for_update_ts is a conflict (one can only appear if
+   * our lock was lost). Evaluated only for versions at or above start_ts, so
+   * optimistic prewrites pay nothing for it.
+   */
+  private pessimisticThreshold(): string {
+    return `v.commit_ts > coalesce((select case when v.op in ('put', 'del') then o.for_update_ts else ${MAX_BIGINT} end
+      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts = $1 and o.for_update_ts > 0), 0)`;
   }
 
   // ---- commit / roll forward ----------------------------------------------

@@ -9,8 +9,10 @@ import { ident, storageType } from '../shard/sql-names.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, SelectQuery } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, SelectQuery } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
+import { PessimisticLocks } from './pessimistic-locks.js';
+import { lockingGetMany, lockingSelect, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet } from './read-set.js';
 import { runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
@@ -28,6 +30,7 @@ export class PercolatorTransaction implements EngineTransaction {
   private readonly buffer = new WriteBuffer();
   private state: 'open' | 'committing' | 'closed' = 'open';
   private readonly logger: Logger;
+  private readonly locks: PessimisticLocks;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -37,6 +40,7 @@ export class PercolatorTransaction implements EngineTransaction {
     private readonly readOnly: boolean,
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
+    this.locks = new PessimisticLocks(ctx, startTs, this.logger);
   }
 
   get closed(): boolean {
@@ -46,6 +50,10 @@ export class PercolatorTransaction implements EngineTransaction {
   async select(table: TableMeta, query: SelectQuery = {}): Promise<Row[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
+    if (query.lock) {
+      this.ensureWritable();
+      return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock });
+    }
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
     const results = await Promise.all(shards.map((shard) => this.readShard(storage, shard, query)));
     if (query.where) {
@@ -63,8 +71,9 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */
-  async getMany(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]> {
-    this.ensureOpen();
+  async getMany(table: TableMeta, keys: readonly KeyValues[], options: { lock?: RowLockRequest | undefined } = {}): Promise<Row[]> {
+    if (options.lock) this.ensureWritable();
+    else this.ensureOpen();
     const storage = this.storageFor(table);
     const byShard = new Map<number, KeyTexts[]>();
     for (const key of keys) {
@@ -74,6 +83,7 @@ export class PercolatorTransaction implements EngineTransaction {
       if (list) list.push(texts);
       else byShard.set(shard, [texts]);
     }
+    if (options.lock) return lockingGetMany(this.lockingTarget(), storage, byShard, options.lock);
     const results = await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
         const result = await this.readShard(storage, shard, { where: keysFilter(storage, shardKeys) });
@@ -130,18 +140,27 @@ export class PercolatorTransaction implements EngineTransaction {
     this.state = 'committing';
     try {
       if (this.buffer.size === 0) {
+        await this.locks.release();
         this.ctx.metrics.commits.inc({ kind: 'read-only' });
         return { commitTs: undefined };
       }
-      const groups = this.buffer.byShard();
+      const primary = this.locks.primary && (this.buffer.get(this.locks.primary.storage.meta.name, this.locks.primary.keyId) ?? this.locks.primary);
+      const groups = this.buffer.byShard(primary);
+      this.locks.handOver();
       const committer = new TwoPhaseCommitter(this.ctx, {
         startTs: this.startTs,
         isolation: this.isolation,
         readSet: this.readSet,
         groups,
+        primary,
         logger: this.logger,
       });
-      const commitTs = await committer.execute();
+      // Lock-only keys are released after the commit point (in the background) or after a failure; prewritten keys are not touched.
+      const commitTs = await committer.execute().catch(async (error: unknown) => {
+        await this.locks.release();
+        throw error;
+      });
+      if (this.locks.holdsLocks) this.ctx.track(this.locks.release());
       this.ctx.metrics.commits.inc({ kind: groups.size === 1 ? 'one-shard' : 'multi-shard' });
       return { commitTs };
     } catch (error) {
@@ -154,8 +173,19 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   async rollback(): Promise<void> {
-    // Nothing is written before commit, so there is nothing to undo.
+    // Nothing is written before commit; only locking reads' locks are to undo.
     this.state = 'closed';
+    await this.locks.release();
+  }
+
+  private lockingTarget(): LockingReadTarget {
+    return {
+      ctx: this.ctx,
+      startTs: this.startTs,
+      locks: this.locks,
+      readSet: this.readSet,
+      buffered: (table, shard) => this.buffer.forTableOnShard(table, shard),
+    };
   }
 
   private async readShard(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
@@ -168,7 +198,7 @@ export class PercolatorTransaction implements EngineTransaction {
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,
-      buffered: this.buffer.forTableOnShard(storage.meta.name, shard),
+      buffered: this.viewOnShard(storage.meta.name, shard),
     };
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
@@ -178,6 +208,15 @@ export class PercolatorTransaction implements EngineTransaction {
       const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, startedAt, deadline, attempt);
       if (verdict === 'rows-stand') return { ...result, locks: [] };
     }
+  }
+
+  /** Own writes, then the newest images of keys locked by locking reads (they replace the snapshot's versions). */
+  private viewOnShard(table: string, shard: number): Mutation[] {
+    const written = this.buffer.forTableOnShard(table, shard);
+    const locked = this.locks.imagesOn(table, shard);
+    if (locked.length === 0) return written;
+    const ids = new Set(written.map((m) => m.keyId));
+    return [...written, ...locked.filter((m) => !ids.has(m.keyId))];
   }
 
   private keyTextsOf(storage: TableStorage, key: KeyValues): KeyTexts {
