@@ -71,6 +71,11 @@ export class PessimisticLocks {
     return byKey ? [...byKey.values()].filter((m) => m.shard === shard) : [];
   }
 
+  /** The newest image of one locked key, if this transaction locked it. */
+  image(table: string, keyId: string): Mutation | undefined {
+    return this.images.get(table)?.get(keyId);
+  }
+
   /** A fresh timestamp to read the newest committed versions at. */
   async forUpdateTs(): Promise<Timestamp> {
     try {
