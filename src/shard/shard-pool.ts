@@ -27,12 +27,17 @@ const drizzleTypes = {
 
 export type Queryable = pg.Pool | pg.PoolClient;
 
+/** Connection settings of every pool: see the comment where they are used. */
+const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+
 /**
  * One shard: a bounded pg pool plus error translation. Every failure that
  * means "the shard is gone" leaves here as ShardUnavailableError.
  */
 export class ShardPool {
   readonly pool: pg.Pool;
+  /** Connections with synchronous_commit off, for writes the protocol can redo (created on first use). */
+  private lazyPool: pg.Pool | undefined;
   private readonly names = new Map<string, string>();
 
   constructor(
@@ -49,7 +54,7 @@ export class ShardPool {
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
       // Every statement of the protocol is written for index access whatever
       // its parameters; generic plans spare re-planning them on each call.
-      options: '-c plan_cache_mode=force_generic_plan',
+      options: GENERIC_PLANS,
     });
     // An idle connection dying (shard restart) must not crash the process.
     this.pool.on('error', (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'));
@@ -65,10 +70,18 @@ export class ShardPool {
     }
   }
 
-  /** Runs one statement (named/prepared when `prepare` is true) on a pooled connection or the given client. */
+  /**
+   * Runs one statement (named/prepared when `prepare` is true) on a pooled
+   * connection or the given client. `lazy`: on a connection whose commits
+   * do not wait for the WAL flush (synchronous_commit off), for writes that
+   * a crash may lose because the protocol redoes them (committing
+   * secondaries: a lost one leaves its lock, which readers roll forward
+   * from the durable primary). Never for prewrite, commitPrimary or anything
+   * a decision rests on.
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
-    options: { prepare?: boolean; client?: pg.PoolClient } = {},
+    options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean } = {},
   ): Promise<pg.QueryResult<R>> {
     const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[], types: drizzleTypes } as pg.QueryConfig;
     if (options.prepare) {
@@ -76,7 +89,7 @@ export class ShardPool {
       if (name) config.name = name;
     }
     try {
-      return await (options.client ?? this.pool).query<R>(config);
+      return await (options.client ?? (options.lazy ? this.lazyConnections() : this.pool)).query<R>(config);
     } catch (error) {
       throw translateShardError(this.name, error);
     }
@@ -115,7 +128,23 @@ export class ShardPool {
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => {});
+    await Promise.all([this.pool.end().catch(() => {}), this.lazyPool?.end().catch(() => {})]);
+  }
+
+  private lazyConnections(): pg.Pool {
+    if (!this.lazyPool) {
+      const { options } = this.pool;
+      this.lazyPool = new pg.Pool({
+        connectionString: this.url,
+        max: Math.max(1, Math.ceil((options.max ?? 10) / 4)),
+        connectionTimeoutMillis: options.connectionTimeoutMillis,
+        query_timeout: options.query_timeout,
+        idleTimeoutMillis: options.idleTimeoutMillis,
+        options: `${GENERIC_PLANS} -c synchronous_commit=off`,
+      });
+      this.lazyPool.on('error', (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'));
+    }
+    return this.lazyPool;
   }
 
   // Each connection keeps every statement it prepared: past this many distinct

@@ -244,19 +244,23 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
   }
 
   /**
-   * A reader at `readTs` met a live lock of `startTs`: raise its primary
-   * lock's min_commit_ts to `readTs + 1` so that it can only commit after
-   * the reader's snapshot. One row or none: none means the lock is gone
-   * (committed or rolled back meanwhile) or expired, and the caller decides
-   * the usual way. Serializes with commitPrimary on the lock row.
+   * A reader at `readTs` met live locks of these transactions, whose primary
+   * keys are in this table on this shard: raise each primary lock's
+   * min_commit_ts to `minCommitTs` (readTs + 1) so that its owner can only
+   * commit after the reader's snapshot. Returns a row per transaction
+   * pushed; one missing means its lock is gone (committed or rolled back
+   * meanwhile) or expired, and the caller decides the usual way. Serializes
+   * with commitPrimary on each lock row.
    */
-  pushPrimary(startTs: bigint, key: KeyTexts, minCommitTs: bigint): Statement {
-    return {
-      text: `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $3::bigint)
-where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint and l.op <> 'rollback'
+  pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
+    const text = `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint)
+from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})
+where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
   and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
-returning greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms`,
-      values: [startTs.toString(), key, minCommitTs.toString()],
+returning l.start_ts::text as start_ts`;
+    return {
+      text,
+      values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],
     };
   }
 

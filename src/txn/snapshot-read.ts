@@ -46,6 +46,9 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const T = storage.alias;
   const colList = columns.map((c) => ident(c.name)).join(', ');
   const pkList = storage.pk.map((c) => ident(c.name)).join(', ');
+  // Newest first within each key in index order reversed: a backward scan
+  // of the versions primary key (pk, commit_ts) feeds DISTINCT ON with no sort.
+  const pkDescending = storage.pk.map((c) => `${ident(c.name)} desc`).join(', ');
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
@@ -66,7 +69,7 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const filter = where ? ` where ${where.sql}` : '';
 
   const visible = `select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${values.map((c) => `, ${ident(c.name)}`).join('')}
-from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
+from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkDescending}, commit_ts desc) v where v.__op = 'put'`;
 
   let merged = visible;
   let withClause = '';
