@@ -158,6 +158,7 @@ export class PessimisticLocks {
     this.touched.set(`${shard}\u0000${storage.meta.name}`, { shard, storage });
     const done: LockedKey[] = [];
     let pending = keys;
+    let resolvedAt = 0;
     for (let attempt = 0; ; attempt++) {
       const statement = statements.lockKeys(this.startTs, forUpdateTs, primary.storage.meta.name, primary.keyTexts, this.ctx.lockTtlMs, pending, shape);
       let rows: LockKeyRow[];
@@ -191,7 +192,13 @@ export class PessimisticLocks {
       if (blocked.length === 0 && again.length === 0) return done;
       pending = sortedKeys([...blocked.map((l) => l.keyTexts), ...again]);
       if (blocked.length > 0) {
-        const { alive } = await this.ctx.resolver.resolveLocks(blocked);
+        // The lock statement itself sees a holder go (commit or rollback); only a crashed holder needs
+        // resolution, so the holders' status is asked at the first meeting and then every RESOLVE_INTERVAL_MS.
+        let alive = blocked;
+        if (Date.now() - resolvedAt >= RESOLVE_INTERVAL_MS) {
+          alive = (await this.ctx.resolver.resolveLocks(blocked)).alive;
+          resolvedAt = Date.now();
+        }
         if (alive.length > 0) await waiter.wait(alive, attempt);
       }
     }
@@ -220,6 +227,8 @@ export class PessimisticLocks {
     return { keyTexts, shard, row: raw.__match ? row : undefined, readTs: commitTs > forUpdateTs ? commitTs : forUpdateTs };
   }
 }
+
+const RESOLVE_INTERVAL_MS = 100;
 
 /** Keys of one statement in a fixed order, so concurrent lock statements of a shard insert in the same order. */
 function sortedKeys(keys: readonly KeyTexts[]): KeyTexts[] {

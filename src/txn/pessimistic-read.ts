@@ -7,6 +7,7 @@ import type { Row, RowLockRequest, SelectQuery } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
 import type { ReadSet } from './read-set.js';
+import { validateReadSet } from './read-validation.js';
 import { runSnapshotRead } from './snapshot-read.js';
 
 const dialect = new PgDialect();
@@ -93,4 +94,27 @@ function recordLocked(target: LockingReadTarget, table: string, locked: Awaited<
     if (key.row) rows.push(key.row);
   }
   return rows;
+}
+
+/**
+ * Commit of a serializable transaction that wrote nothing but made locking
+ * reads. Its locking reads saw versions newer than start_ts, so start_ts is
+ * no longer a valid serialization point (a plain read at start_ts and a
+ * locking read of a later version could show read skew). It serializes at a
+ * fresh timestamp instead, after validating its reads up to it, while still
+ * holding its locks (docs/ISOLATION.md).
+ */
+export async function validateLockingReadOnly(target: LockingReadTarget, isolation: 'snapshot' | 'serializable'): Promise<void> {
+  if (isolation !== 'serializable') return;
+  const { ctx } = target;
+  const commitTs = await target.locks.forUpdateTs();
+  await validateReadSet({
+    isolation,
+    startTs: target.startTs,
+    commitTs,
+    readSet: target.readSet,
+    mutations: [],
+    shards: ctx.shards,
+    storageOf: (name) => ctx.storageOf(name),
+  });
 }

@@ -84,8 +84,8 @@ function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   const seen = new Set<string>();
   for (const predicate of input.readSet.predicates) {
     for (const shard of predicate.shards) {
-      // The same scan repeated adds nothing to check.
-      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null]);
+      // The same scan repeated at the same timestamp adds nothing to check (a locking scan reads at its own for_update_ts).
+      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()]);
       if (seen.has(id)) continue;
       seen.add(id);
       at(shard).predicates.push(predicate);

@@ -11,7 +11,7 @@ import type { EngineContext } from './engine-context.js';
 import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, SelectQuery } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
-import { lockingGetMany, lockingSelect, type LockingReadTarget } from './pessimistic-read.js';
+import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet } from './read-set.js';
 import { buildPointRead } from './point-read.js';
 import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
@@ -150,7 +150,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.state = 'committing';
     try {
       if (this.buffer.size === 0) {
-        await this.locks.release();
+        if (this.locks.holdsLocks) await validateLockingReadOnly(this.lockingTarget(), this.isolation).finally(() => this.locks.release());
         this.ctx.metrics.commits.inc({ kind: 'read-only' });
         return { commitTs: undefined };
       }

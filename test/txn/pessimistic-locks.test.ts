@@ -208,6 +208,29 @@ describe('select ... for update (pessimistic locks)', () => {
     expect((await balanceOf(x))! + (await balanceOf(y))!).toBeGreaterThanOrEqual(0);
   });
 
+  it('validates a serializable transaction that only made locking reads (no read skew between its snapshot and a locked row)', async () => {
+    const [x, y] = twoShards();
+    const readX = gate();
+    const wrote = gate();
+    const reader = db.transaction(
+      async (tx) => {
+        const [oldX] = await tx.select().from(accounts).where(eq(accounts.id, x));
+        readX.open();
+        await wrote.passed;
+        const [newY] = await tx.select().from(accounts).where(eq(accounts.id, y)).for('update');
+        return [oldX!.balance, newY!.balance];
+      },
+      { isolation: 'serializable', maxRetries: 0 },
+    );
+    await readX.passed;
+    await db.transaction(async (tx) => {
+      await tx.update(accounts).set({ balance: 101 }).where(inArray(accounts.id, [x, y]));
+    });
+    wrote.open();
+    await expect(reader).rejects.toBeInstanceOf(SerializationError);
+    expect(await locksLeft()).toBe(0);
+  });
+
   it('refuses lock strengths it cannot give, and locking reads at a fixed timestamp', async () => {
     expect(() => db.select().from(accounts).for('share' as never)).toThrow(InvalidInputError);
     expect(() => db.select().from(accounts).for('update', { wait: -1 })).toThrow(InvalidInputError);
