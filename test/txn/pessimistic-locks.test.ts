@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { eq, inArray } from 'drizzle-orm';
+import { between, eq, inArray } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/client/database.js';
@@ -58,15 +58,18 @@ describe('select ... for update (pessimistic locks)', () => {
     await db.insert(accounts).values(Array.from({ length: 8 }, (_, id) => ({ id, balance: 100 })));
   });
 
-  it('increments a hot row from many concurrent transactions without a single retry', async () => {
+  it.each(['snapshot', 'serializable'] as const)('increments a hot row from many concurrent transactions without a single retry (%s)', async (isolation) => {
     const N = 16;
     const before = await retries();
     await Promise.all(
       Array.from({ length: N }, () =>
-        db.transaction(async (tx) => {
-          const [row] = await tx.select().from(accounts).where(eq(accounts.id, 1)).for('update');
-          await tx.update(accounts).set({ balance: row!.balance + 1 }).where(eq(accounts.id, 1));
-        }),
+        db.transaction(
+          async (tx) => {
+            const [row] = await tx.select().from(accounts).where(eq(accounts.id, 1)).for('update');
+            await tx.update(accounts).set({ balance: row!.balance + 1 }).where(eq(accounts.id, 1));
+          },
+          { isolation },
+        ),
       ),
     );
     expect(await balanceOf(1)).toBe(100 + N);
@@ -74,16 +77,25 @@ describe('select ... for update (pessimistic locks)', () => {
     await expectNoLocksSoon();
   });
 
-  it('locks rows matched by a filter across shards and releases the lock-only ones at commit', async () => {
+  it('locks rows by key across shards and rows a filter scan finds; releases the lock-only ones at commit', async () => {
     const [a, b] = twoShards();
-    const locked = await db.transaction(async (tx) => {
-      const rows = await tx.select().from(accounts).where(inArray(accounts.id, [a, b])).for('no key update');
-      // Rows a filter scan finds (not a key lookup) are locked too.
-      const scanned = await tx.select().from(accounts).where(eq(accounts.owner, 'nobody')).for('update');
+    const holding = gate();
+    const done = gate();
+    const holder = db.transaction(async (tx) => {
+      const byKey = await tx.select().from(accounts).where(inArray(accounts.id, [a, b])).for('no key update');
+      const scanned = await tx.select().from(accounts).where(between(accounts.id, 5, 6)).for('update');
+      holding.open();
+      await done.passed;
       await tx.update(accounts).set({ balance: 7 }).where(eq(accounts.id, b));
-      return [rows.length, scanned.length];
+      return [byKey.length, scanned.map((r) => r.id).sort()];
     });
-    expect(locked).toEqual([2, 0]);
+    await holding.passed;
+    const tryLock = (id: number) =>
+      db.transaction(async (tx) => tx.select().from(accounts).where(eq(accounts.id, id)).for('update', { wait: 0 }), { maxRetries: 0 });
+    for (const id of [a, b, 5, 6]) await expect(tryLock(id)).rejects.toBeInstanceOf(LockWaitTimeoutError);
+    await tryLock(4);
+    done.open();
+    expect(await holder).toEqual([2, [5, 6]]);
     expect(await balanceOf(b)).toBe(7);
     await expectNoLocksSoon();
   });
