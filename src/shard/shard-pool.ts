@@ -74,10 +74,10 @@ export class ShardPool {
    * Runs one statement (named/prepared when `prepare` is true) on a pooled
    * connection or the given client. `lazy`: on a connection whose commits
    * do not wait for the WAL flush (synchronous_commit off), for writes that
-   * a crash may lose because the protocol redoes them (committing
-   * secondaries: a lost one leaves its lock, which readers roll forward
-   * from the durable primary). Never for prewrite, commitPrimary or anything
-   * a decision rests on.
+   * a crash may lose because the protocol redoes them or a later durable
+   * write on the same server makes them durable (see prewrite.ts and
+   * commit-secondaries.ts). Never for commitPrimary or anything a decision
+   * rests on.
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
@@ -136,7 +136,7 @@ export class ShardPool {
       const { options } = this.pool;
       this.lazyPool = new pg.Pool({
         connectionString: this.url,
-        max: Math.max(1, Math.ceil((options.max ?? 10) / 4)),
+        max: options.max ?? 10,
         connectionTimeoutMillis: options.connectionTimeoutMillis,
         query_timeout: options.query_timeout,
         idleTimeoutMillis: options.idleTimeoutMillis,
