@@ -62,6 +62,22 @@ export class TableStorage {
     this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
   }
 
+  private readonly texts = new Map<string, string>();
+
+  /**
+   * A statement's text, built once per table: the same string object on
+   * every call, so the pool's prepared-statement lookup hashes it once, and
+   * no per-call garbage.
+   */
+  private sql(name: string, build: () => string): string {
+    let text = this.texts.get(name);
+    if (text === undefined) {
+      text = build();
+      this.texts.set(name, text);
+    }
+    return text;
+  }
+
   /** `"a" = b.k0::integer and ...` */
   private pkMatch(tableAlias: string, batchAlias: string): string {
     return this.pk.map((c, i) => `${tableAlias}.${ident(c.name)} = ${batchAlias}.k${i}::${storageType(c.sqlType)}`).join(' and ');
@@ -110,7 +126,6 @@ export class TableStorage {
   /** Calls the prewrite function for a batch; returns conflict rows (none: every lock written). */
   prewrite(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
     const v = this.valueColumns;
-    const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
     const values: unknown[] = [
       startTs.toString(),
       primaryTable,
@@ -121,7 +136,11 @@ export class TableStorage {
       ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
       ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
     ];
-    return { text: `select * from ${this.prewriteFunction}(${args.join(', ')})`, values };
+    const text = this.sql('prewrite', () => {
+      const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
+      return `select * from ${this.prewriteFunction}(${args.join(', ')})`;
+    });
+    return { text, values };
   }
 
   /** DDL of the prewrite function (rendered into the table's migration). */
@@ -218,10 +237,10 @@ $prewrite$`;
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const text = `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+    const text = this.sql('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
   }
 
@@ -235,11 +254,11 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
-    const text = `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
+    const text = this.sql('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
   }
 
@@ -253,11 +272,11 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * with commitPrimary on each lock row.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
-    const text = `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint)
+    const text = this.sql('pushPrimaries', () => `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint)
 from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})
 where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
   and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
-returning l.start_ts::text as start_ts`;
+returning l.start_ts::text as start_ts`);
     return {
       text,
       values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],
@@ -288,11 +307,11 @@ returning l.start_ts::text as start_ts`;
    * transaction on the key fails its conflict check.
    */
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
-    const text = `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
+    const text = this.sql('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
 insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
 select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
-on conflict do nothing`;
+on conflict do nothing`);
     return { text, values: [startTs.toString(), markers.map((m) => (m ? 't' : 'f')), ...this.keyColumnsOf(keys)] };
   }
 

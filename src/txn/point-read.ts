@@ -27,15 +27,35 @@ export interface PointReadRequest {
  */
 export function buildPointRead(request: PointReadRequest): { sql: string; params: unknown[] } {
   const { storage, keys, bufferedPuts } = request;
+  const params: unknown[] = [request.readTs, request.ownStartTs, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null))];
+  if (bufferedPuts.length > 0) {
+    params.push(
+      ...storage.pk.map((_, i) => bufferedPuts.map((m) => m.keyTexts[i] ?? null)),
+      ...storage.valueColumns.map((_, i) => bufferedPuts.map((m) => m.valueTexts?.[i] ?? null)),
+    );
+  }
+  return { sql: pointReadText(storage, bufferedPuts.length > 0), params };
+}
+
+/** Texts by table and shape (with or without buffered puts): built once, the same string on every call. */
+const texts = new WeakMap<TableStorage, Map<boolean, string>>();
+
+function pointReadText(storage: TableStorage, withBuffered: boolean): string {
+  let byShape = texts.get(storage);
+  if (!byShape) texts.set(storage, (byShape = new Map()));
+  let text = byShape.get(withBuffered);
+  if (text === undefined) byShape.set(withBuffered, (text = renderPointRead(storage, withBuffered)));
+  return text;
+}
+
+/** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then (buffered) one per key and value column. */
+function renderPointRead(storage: TableStorage, withBuffered: boolean): string {
   const pk = storage.pk;
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
-  const params: unknown[] = [request.readTs, request.ownStartTs];
-  const param = (value: unknown): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const keyArrays = pk.map((_, i) => `${param(keys.map((k) => k[i] ?? null))}::text[]`).join(', ');
+  let next = 3;
+  const array = (): string => `$${next++}::text[]`;
+  const keyArrays = pk.map(array).join(', ');
   const keyNames = pk.map((_, i) => `k${i}`).join(', ');
   const keyCasts = pk.map((c, i) => `k.k${i}::${storageType(c.sqlType)}`);
   const matchKey = (alias: string): string => pk.map((c, i) => `${alias}.${ident(c.name)} = ${keyCasts[i]}`).join(' and ');
@@ -48,11 +68,8 @@ from unnest(${keyArrays}) as k(${keyNames}) cross join lateral (
 where v.op = 'put'`;
 
   let buffered = '';
-  if (bufferedPuts.length > 0) {
-    const arrays = [
-      ...pk.map((_, i) => `${param(bufferedPuts.map((m) => m.keyTexts[i] ?? null))}::text[]`),
-      ...values.map((_, i) => `${param(bufferedPuts.map((m) => m.valueTexts?.[i] ?? null))}::text[]`),
-    ];
+  if (withBuffered) {
+    const arrays = [...pk.map(array), ...values.map(array)];
     const names = [...pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`)];
     const casts = columns.map((c) => {
       const k = pk.indexOf(c);
@@ -66,5 +83,5 @@ where v.op = 'put'`;
 from unnest(${keyArrays}) as k(${keyNames}) join ${storage.locks} l on ${matchKey('l')}
 where l.start_ts <= $1::bigint and l.start_ts <> $2::bigint and l.op in ('put', 'del')`;
 
-  return { sql: `${stored}${buffered}\nunion all ${locks}`, params };
+  return `${stored}${buffered}\nunion all ${locks}`;
 }
