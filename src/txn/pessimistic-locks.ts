@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { LockWaitTimeoutError, OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
 import { fromDriverValue, toDriverText } from '../shard/driver-values.js';
 import { PessimisticLockStatements, type LockKeyRow, type LockReadShape } from '../shard/pessimistic-lock-statements.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -109,8 +109,8 @@ export class PessimisticLocks {
         try {
           locked.push(...(await work));
         } catch (error) {
-          // Nothing is held yet: a later locking read chooses again.
-          if (this.touched.size === 1 && error instanceof PercolatorError && error.retryable) {
+          // Timed out waiting for the primary's key: nothing is held, a later locking read chooses again.
+          if (error instanceof LockWaitTimeoutError && this.touched.size === 1) {
             this.primaryLock = undefined;
             this.touched.clear();
           }
