@@ -9,6 +9,7 @@ import type { Row } from './engine-contract.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FoundLock } from './lock-resolver.js';
 import { keyIdOf, type Mutation } from './mutation.js';
+import { lockWakeupsOf } from './lock-wakeups.js';
 import { LockWaiter } from './pessimistic-lock-wait.js';
 
 /** One key a locking read now holds. */
@@ -131,6 +132,21 @@ export class PessimisticLocks {
     }
   }
 
+  /** This transaction committed or rolled back: wake this engine's locking reads waiting for it. */
+  ended(): void {
+    lockWakeupsOf(this.ctx).ended(this.startTs);
+  }
+
+  /** Whether some locked key is neither written (`isWritten`) nor the primary: it has a lock-only row to release after commit. */
+  hasLockOnlyKeys(isWritten: (table: string, keyId: string) => boolean): boolean {
+    for (const [table, byKey] of this.images) {
+      for (const keyId of byKey.keys()) {
+        if (!isWritten(table, keyId) && !(table === this.primaryLock?.storage.meta.name && keyId === this.primaryLock.keyId)) return true;
+      }
+    }
+    return false;
+  }
+
   /** The committer takes over the primary's heartbeat. */
   handOver(): void {
     this.heartbeat?.stop();
@@ -201,7 +217,7 @@ export class PessimisticLocks {
           alive = (await this.ctx.resolver.resolveLocks(blocked)).alive;
           resolvedAt = Date.now();
         }
-        if (alive.length > 0) await waiter.wait(alive, attempt);
+        if (alive.length > 0 && (await waiter.wait(alive, attempt))) resolvedAt = 0;
       }
     }
   }
