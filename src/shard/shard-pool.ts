@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { ConnectionPool } from './connection-pool.js';
+import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
 
 export interface ShardPoolOptions {
@@ -20,19 +22,20 @@ export interface Statement {
 // Like drizzle's node-postgres driver: dates, timestamps, intervals and their
 // arrays stay strings so that drizzle's column mappers see what they expect.
 const RAW_TYPE_IDS = new Set([1184, 1114, 1082, 1186, 1231, 1115, 1185, 1187, 1182]);
+const keepText = (value: string): string => value;
+const parserOf = (typeId: number): ((text: string) => unknown) => (RAW_TYPE_IDS.has(typeId) ? keepText : pg.types.getTypeParser(typeId, 'text'));
 const drizzleTypes = {
-  getTypeParser: (typeId: number, format?: string) =>
-    RAW_TYPE_IDS.has(typeId) ? (value: string) => value : pg.types.getTypeParser(typeId, format as 'text'),
-};
+  getTypeParser: (typeId: number, format?: string) => (RAW_TYPE_IDS.has(typeId) ? keepText : pg.types.getTypeParser(typeId, format as 'text')),
+} as pg.CustomTypesConfig;
 
-export type Queryable = pg.Pool | pg.PoolClient;
+export type { ShardQueryResult } from './prepared-query.js';
 
 /**
- * One shard: a bounded pg pool plus error translation. Every failure that
- * means "the shard is gone" leaves here as ShardUnavailableError.
+ * One shard: a bounded connection pool plus error translation. Every failure
+ * that means "the shard is gone" leaves here as ShardUnavailableError.
  */
 export class ShardPool {
-  readonly pool: pg.Pool;
+  private readonly connections: ConnectionPool;
   private readonly names = new Map<string, string>();
 
   constructor(
@@ -41,18 +44,23 @@ export class ShardPool {
     private readonly logger: Logger,
     options: ShardPoolOptions = {},
   ) {
-    this.pool = new pg.Pool({
-      connectionString: url,
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    this.connections = new ConnectionPool({
+      client: {
+        connectionString: url,
+        connectionTimeoutMillis: connectTimeoutMs,
+        query_timeout: options.statementTimeoutMs ?? 30_000,
+        // Every statement of the protocol is written for index access whatever
+        // its parameters; generic plans spare re-planning them on each call.
+        options: '-c plan_cache_mode=force_generic_plan',
+        types: drizzleTypes,
+      },
       max: options.max ?? 10,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      query_timeout: options.statementTimeoutMs ?? 30_000,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
-      // Every statement of the protocol is written for index access whatever
-      // its parameters; generic plans spare re-planning them on each call.
-      options: '-c plan_cache_mode=force_generic_plan',
+      acquireTimeoutMillis: connectTimeoutMs,
+      // An idle connection dying (shard restart) must not crash the process.
+      onIdleError: (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'),
     });
-    // An idle connection dying (shard restart) must not crash the process.
-    this.pool.on('error', (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'));
   }
 
   /** Human-readable shard name for errors: index and host:port, never the password. */
@@ -65,18 +73,42 @@ export class ShardPool {
     }
   }
 
-  /** Runs one statement (named/prepared when `prepare` is true) on a pooled connection or the given client. */
+  /**
+   * Runs one statement on a pooled connection (or the given one, inside
+   * transaction()). With `prepare`, it runs as a named prepared statement:
+   * parsed and planned once per connection (see PreparedQuery).
+   */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
     options: { prepare?: boolean; client?: pg.PoolClient } = {},
-  ): Promise<pg.QueryResult<R>> {
-    const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[], types: drizzleTypes } as pg.QueryConfig;
-    if (options.prepare) {
-      const name = this.statementName(statement.text);
-      if (name) config.name = name;
-    }
+  ): Promise<ShardQueryResult<R>> {
+    const name = options.prepare ? this.statementName(statement.text) : undefined;
+    let client = options.client;
+    if (client) return this.run<R>(client, statement, name);
     try {
-      return await (options.client ?? this.pool).query<R>(config);
+      client = this.connections.tryAcquire() ?? (await this.connections.acquire());
+    } catch (error) {
+      throw translateShardError(this.name, error);
+    }
+    let failed = true;
+    try {
+      const result = await this.run<R>(client, statement, name);
+      failed = false;
+      return result;
+    } finally {
+      // A connection whose statement failed is not trusted again (pg-pool's rule too).
+      this.connections.release(client, failed);
+    }
+  }
+
+  private async run<R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+    try {
+      if (name === undefined) return await client.query<R>({ text: statement.text, values: statement.values as unknown[] });
+      return await new Promise<ShardQueryResult<R>>((resolve, reject) => {
+        const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
+        query.callback = (error, result) => (error ? reject(error) : resolve(result!));
+        client.query(query);
+      });
     } catch (error) {
       throw translateShardError(this.name, error);
     }
@@ -86,36 +118,30 @@ export class ShardPool {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = this.connections.tryAcquire() ?? (await this.connections.acquire());
     } catch (error) {
       throw translateShardError(this.name, error);
     }
-    let discard: Error | undefined;
-    // A checked-out connection that dies between statements emits 'error';
-    // unhandled, that would crash the process. The next statement fails anyway.
-    const onError = (error: Error): void => {
-      discard = error;
-    };
-    client.on('error', onError);
+    // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
+    let discard = false;
     try {
       await this.query({ text: 'begin', values: [] }, { client });
       const result = await work(client);
       await this.query({ text: 'commit', values: [] }, { client });
       return result;
     } catch (error) {
-      await client.query('rollback').catch((e: unknown) => {
-        discard = e instanceof Error ? e : new Error(String(e));
+      await client.query('rollback').catch(() => {
+        discard = true;
       });
       throw translateShardError(this.name, error);
     } finally {
       // A connection that failed (or whose rollback failed) is discarded, not reused.
-      client.off('error', onError);
-      client.release(discard);
+      this.connections.release(client, discard);
     }
   }
 
   async close(): Promise<void> {
-    await this.pool.end().catch(() => {});
+    await this.connections.close();
   }
 
   // Each connection keeps every statement it prepared: past this many distinct
