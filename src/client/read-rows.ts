@@ -1,6 +1,6 @@
 import type { SQL } from 'drizzle-orm';
 import type { TableMeta } from '../schema/table-meta.js';
-import type { KeyValues, Row } from '../txn/engine-contract.js';
+import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
@@ -15,6 +15,8 @@ export interface ReadPlan {
   readonly orderBy?: readonly OrderTerm[];
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
+  /** A locking read (`for update`): never answered from the cache, and its rows replace what the cache knew. */
+  readonly lock?: RowLockRequest | undefined;
 }
 
 /**
@@ -25,9 +27,10 @@ export interface ReadPlan {
  * shard ordered and capped at offset + limit, merged and sliced here.
  */
 export async function readRows(context: QueryContext, session: Session, plan: ReadPlan): Promise<Row[]> {
-  const { meta, where, orderBy = [], offset = 0, limit } = plan;
+  const { meta, where, orderBy = [], offset = 0, limit, lock } = plan;
   const filter = where && analyzeKeyFilter(meta, where);
   const keys = filter && exactKeys(meta, filter);
+  if (keys && lock) return mergeOrdered(await lockKeys(session, meta, keys, lock), orderBy, offset, limit);
   if (keys) return mergeOrdered(await readKeys(session, meta, keys), orderBy, offset, limit);
 
   const shards = pinnedShards(meta, where, (row) => context.shardOf(meta, row), filter);
@@ -38,9 +41,23 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     // The engine merges buffered writes into each shard's rows before the cap applies.
     limit: limit !== undefined ? offset + limit : undefined,
     shards,
+    lock,
   });
-  session.rowCache.rememberRead(meta, rows);
+  if (lock) {
+    session.rowCache.dropTable(meta);
+    session.rowCache.remember(meta, rows);
+  }
+  else session.rowCache.rememberRead(meta, rows);
   return mergeOrdered(rows, orderBy, offset, limit);
+}
+
+async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lock: RowLockRequest): Promise<Row[]> {
+  if (keys.length === 0) return [];
+  const rows = await session.engineTx.getMany(meta, keys, { lock });
+  const found = new Set(rows.map((row) => keyId(keyOf(meta, row))));
+  session.rowCache.remember(meta, rows);
+  session.rowCache.forget(meta, keys.filter((key) => !found.has(keyId(key))));
+  return rows;
 }
 
 async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): Promise<Row[]> {

@@ -71,6 +71,14 @@ export class RowCache {
     }
   }
 
+  /** Forgets every row of a table (a locking scan moved keys it did not return to their newest versions). */
+  dropTable(meta: TableMeta): void {
+    const table = this.rows.get(meta);
+    if (!table) return;
+    this.size -= table.size;
+    this.rows.delete(meta);
+  }
+
   private tableOf(meta: TableMeta): Map<unknown, Row | null> {
     let table = this.rows.get(meta);
     if (!table) this.rows.set(meta, (table = new Map()));

@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
+import type { RowLockRequest } from '../txn/engine-contract.js';
 import { checkFilter } from './filter-validation.js';
 import { parseOrderBy } from './order-by.js';
 import { project, resolveProjection } from './projection.js';
@@ -38,6 +39,15 @@ interface SelectConfig {
   readonly orderBy: readonly unknown[];
   readonly limit?: number;
   readonly offset?: number;
+  readonly lock?: RowLockRequest;
+}
+
+/** Lock strengths of `.for()`; Postgres's shared ones ('share', 'key share') are refused with InvalidInputError. */
+export type LockStrength = 'update' | 'no key update';
+
+export interface LockOptions {
+  /** Longest wait for other transactions' locks, in ms (default: the database's lockWaitTimeoutMs); 0 fails at once if a row is locked. */
+  wait?: number;
 }
 
 /**
@@ -75,9 +85,35 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
     return new SelectQuery(this.context, { ...this.config, offset: count });
   }
 
+  /**
+   * A locking read, as Postgres's `select ... for update`: the rows returned
+   * are the newest committed ones (not the transaction's snapshot), and
+   * they stay locked until the transaction ends, so other locking reads and
+   * writers of them wait. A hot row updated this way by many clients never
+   * causes a write conflict. Waits end with LockWaitTimeoutError after
+   * `wait` ms; two transactions waiting for each other end with one of them
+   * failing with DeadlockError (both retryable). By primary key, absent
+   * keys are locked too. 'no key update' takes the same lock.
+   * @example
+   * await db.transaction(async (tx) => {
+   *   const [c] = await tx.select().from(counters).where(eq(counters.id, 1)).for('update');
+   *   await tx.update(counters).set({ value: c.value + 1 }).where(eq(counters.id, 1));
+   * });
+   */
+  for(strength: LockStrength, options: LockOptions = {}): SelectQuery<TTable, TRow> {
+    if (strength !== 'update' && strength !== 'no key update') {
+      throw new InvalidInputError(`.for(${JSON.stringify(strength)}) is not supported: use 'update' or 'no key update' (shared row locks are not implemented)`);
+    }
+    const wait = options.wait;
+    if (wait !== undefined && (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0)) {
+      throw new InvalidInputError(`.for(): wait must be a non-negative number of ms, got ${String(wait)}`);
+    }
+    return new SelectQuery(this.context, { ...this.config, lock: { strength, waitMs: wait } });
+  }
+
   /** @internal */
   protected override async execute(): Promise<TRow[]> {
-    const { table, fields, where, orderBy, limit, offset } = this.config;
+    const { table, fields, where, orderBy, limit, offset, lock } = this.config;
     const meta = this.context.tables.metaOf(table);
     const projection = fields ? resolveProjection(meta, fields, `select from ${meta.name}`) : undefined;
     const plan = {
@@ -86,8 +122,10 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
       orderBy: parseOrderBy(meta, orderBy),
       limit: checkCount(limit, 'limit'),
       offset: checkCount(offset, 'offset'),
+      lock,
     };
-    const rows = await this.context.run('read', (session) => readRows(this.context, session, plan));
+    // Outside a transaction a locking read runs in its own transaction, which releases the locks at once (as in Postgres).
+    const rows = await this.context.run(lock ? 'write' : 'read', (session) => readRows(this.context, session, plan));
     return project(rows, projection) as TRow[];
   }
 }

@@ -1,4 +1,5 @@
 import { ident, storageType } from '../shard/sql-names.js';
+import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
 import { readSchemaFile } from './schema-files.js';
 import type { TableMeta } from './table-meta.js';
@@ -41,10 +42,13 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const sql = render('table/0001-storage.sql');
   const storage = new TableStorage(table);
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
+  const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
     { name: `table/${table.name}/0001-storage`, sql },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
     { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
     { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
+    { name: `table/${table.name}/0005-pessimistic-locks`, sql: render('table/0005-pessimistic-locks.sql') },
+    { name: `table/${table.name}/0006-lock-keys-function`, sql: lockKeys, replaceable: true },
   ];
 }

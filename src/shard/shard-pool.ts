@@ -30,36 +30,46 @@ const drizzleTypes = {
 
 export type { ShardQueryResult } from './prepared-query.js';
 
+/** Connection settings of every pool: see the comment where they are used. */
+const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+
 /**
  * One shard: a bounded connection pool plus error translation. Every failure
  * that means "the shard is gone" leaves here as ShardUnavailableError.
  */
 export class ShardPool {
   private readonly connections: ConnectionPool;
+  /** Connections with synchronous_commit off, for writes the protocol can redo (created on first use). */
+  private lazyPool: ConnectionPool | undefined;
   private readonly names = new Map<string, string>();
 
   constructor(
     readonly index: number,
     readonly url: string,
     private readonly logger: Logger,
-    options: ShardPoolOptions = {},
+    private readonly options: ShardPoolOptions = {},
   ) {
+    this.connections = this.createPool(GENERIC_PLANS);
+  }
+
+  private createPool(startupOptions: string): ConnectionPool {
+    const { options } = this;
     const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.connections = new ConnectionPool({
+    return new ConnectionPool({
       client: {
-        connectionString: url,
+        connectionString: this.url,
         connectionTimeoutMillis: connectTimeoutMs,
         query_timeout: options.statementTimeoutMs ?? 30_000,
         // Every statement of the protocol is written for index access whatever
         // its parameters; generic plans spare re-planning them on each call.
-        options: '-c plan_cache_mode=force_generic_plan',
+        options: startupOptions,
         types: drizzleTypes,
       },
       max: options.max ?? 10,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
       acquireTimeoutMillis: connectTimeoutMs,
       // An idle connection dying (shard restart) must not crash the process.
-      onIdleError: (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'),
+      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'),
     });
   }
 
@@ -76,17 +86,23 @@ export class ShardPool {
   /**
    * Runs one statement on a pooled connection (or the given one, inside
    * transaction()). With `prepare`, it runs as a named prepared statement:
-   * parsed and planned once per connection (see PreparedQuery).
+   * parsed and planned once per connection (see PreparedQuery). `lazy`: on a
+   * connection whose commits do not wait for the WAL flush
+   * (synchronous_commit off), for writes that a crash may lose because the
+   * protocol redoes them or a later durable write on the same server makes
+   * them durable (see prewrite.ts and commit-secondaries.ts). Never for
+   * commitPrimary or anything a decision rests on.
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
-    options: { prepare?: boolean; client?: pg.PoolClient } = {},
+    options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean } = {},
   ): Promise<ShardQueryResult<R>> {
     const name = options.prepare ? this.statementName(statement.text) : undefined;
     let client = options.client;
     if (client) return this.run<R>(client, statement, name);
+    const pool = options.lazy ? (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`)) : this.connections;
     try {
-      client = this.connections.tryAcquire() ?? (await this.connections.acquire());
+      client = pool.tryAcquire() ?? (await pool.acquire());
     } catch (error) {
       throw translateShardError(this.name, error);
     }
@@ -97,7 +113,7 @@ export class ShardPool {
       return result;
     } finally {
       // A connection whose statement failed is not trusted again (pg-pool's rule too).
-      this.connections.release(client, failed);
+      pool.release(client, failed);
     }
   }
 
@@ -141,7 +157,7 @@ export class ShardPool {
   }
 
   async close(): Promise<void> {
-    await this.connections.close();
+    await Promise.all([this.connections.close(), this.lazyPool?.close()]);
   }
 
   // Each connection keeps every statement it prepared: past this many distinct

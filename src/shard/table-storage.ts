@@ -4,9 +4,14 @@ import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
 
 /** Storage columns next to the user's; a user column may not share their names. */
-const RESERVED_COLUMNS = new Set(['commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at']);
+const RESERVED_COLUMNS = new Set([
+  'commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at',
+  'min_commit_ts', 'for_update_ts', 'waiting_for_ts', 'waiting_for_table', 'waiting_for_key',
+]);
 
 export type KeyTexts = readonly (string | null)[];
+
+const MAX_BIGINT = '9223372036854775807';
 
 /** One row of a batch written to the locks table. */
 export interface LockWrite {
@@ -57,6 +62,22 @@ export class TableStorage {
     this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
   }
 
+  private readonly texts = new Map<string, string>();
+
+  /**
+   * A statement's text, built once per table: the same string object on
+   * every call, so the pool's prepared-statement lookup hashes it once, and
+   * no per-call garbage.
+   */
+  private sql(name: string, build: () => string): string {
+    let text = this.texts.get(name);
+    if (text === undefined) {
+      text = build();
+      this.texts.set(name, text);
+    }
+    return text;
+  }
+
   /** `"a" = b.k0::integer and ...` */
   private pkMatch(tableAlias: string, batchAlias: string): string {
     return this.pk.map((c, i) => `${tableAlias}.${ident(c.name)} = ${batchAlias}.k${i}::${storageType(c.sqlType)}`).join(' and ');
@@ -105,7 +126,6 @@ export class TableStorage {
   /** Calls the prewrite function for a batch; returns conflict rows (none: every lock written). */
   prewrite(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
     const v = this.valueColumns;
-    const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
     const values: unknown[] = [
       startTs.toString(),
       primaryTable,
@@ -116,7 +136,11 @@ export class TableStorage {
       ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
       ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
     ];
-    return { text: `select * from ${this.prewriteFunction}(${args.join(', ')})`, values };
+    const text = this.sql('prewrite', () => {
+      const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
+      return `select * from ${this.prewriteFunction}(${args.join(', ')})`;
+    });
+    return { text, values };
   }
 
   /** DDL of the prewrite function (rendered into the table's migration). */
@@ -141,18 +165,21 @@ $prewrite$`;
   }
 
   /**
-   * Writes lock rows; a key already locked (by anyone) is skipped by ON
-   * CONFLICT and shows up in the check. Waiting on a concurrent uncommitted
-   * lock insert of the same key is Postgres's unique index.
+   * Writes lock rows; a key already locked by another transaction is
+   * skipped by ON CONFLICT and shows up in the check. Our own pessimistic
+   * lock (for_update) is upgraded in place to the prewrite lock, keeping its
+   * primary, TTL, min_commit_ts and for_update_ts. Waiting on a concurrent
+   * uncommitted lock insert of the same key is Postgres's unique index.
    */
   private prewriteInsertSql(): string {
     const v = this.valueColumns;
-    return `insert into ${this.locks} (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
+    return `insert into ${this.locks} as l (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
   select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1, b.op, b.ins::boolean, $2, $3, $4${v
       .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
       .join('')}
   from unnest(${this.arrays(5, 2 + this.pk.length + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
-  on conflict (${this.pkList}) do nothing`;
+  on conflict (${this.pkList}) do update set op = excluded.op, is_insert = excluded.is_insert, for_update = false${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
+    where l.start_ts = $1 and l.for_update`;
   }
 
   /**
@@ -160,8 +187,9 @@ $prewrite$`;
    * taken after our locks exist: any writer that committed a version of one
    * of our keys is visible here, and any later writer must first get past
    * our lock. Finds (a) versions with commit_ts >= start_ts, rollback
-   * markers included, (b) other transactions' locks, (c) for inserts, a
-   * live row, (d) keys where our lock is missing: the insert skipped them
+   * markers included (committed lock-only keys wrote nothing and are
+   * skipped; pessimisticThreshold for keys we hold a pessimistic lock on),
+   * (b) other transactions' locks, (c) for inserts, a live row, (d) keys where our lock is missing: the insert skipped them
    * (ON CONFLICT) because another lock was there, and that lock went away
    * before this check (rolled back: its marker sits below our start_ts).
    * Without (d) the transaction would commit without a lock, hence without
@@ -170,7 +198,8 @@ $prewrite$`;
   private prewriteCheckSql(): string {
     return `with b as (select * from unnest($6, ${this.arrays(7, this.pk.length)}) with ordinality as b(ins, ${this.keyNames()}, i))
   select (b.i - 1)::int, 'version'::text, v.commit_ts::text, v.op, null::text, null::text[], null::boolean from b cross join lateral (
-    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 order by v.commit_ts desc limit 1) v
+    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 and v.op <> 'lock'
+      and ${this.pessimisticThreshold()} order by v.commit_ts desc limit 1) v
   union all
   select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
     (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
@@ -185,6 +214,18 @@ $prewrite$`;
   limit 20`;
   }
 
+  /**
+   * On a key we hold a pessimistic lock on (for_update_ts > 0), the locking
+   * read returned the newest version and nobody could commit the key since:
+   * only a put/del above for_update_ts is a conflict (one can only appear if
+   * our lock was lost). Evaluated only for versions at or above start_ts, so
+   * optimistic prewrites pay nothing for it.
+   */
+  private pessimisticThreshold(): string {
+    return `v.commit_ts > coalesce((select case when v.op in ('put', 'del') then o.for_update_ts else ${MAX_BIGINT} end
+      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts = $1 and o.for_update_ts > 0), 0)`;
+  }
+
   // ---- commit / roll forward ----------------------------------------------
 
   /**
@@ -196,10 +237,10 @@ $prewrite$`;
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const text = `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+    const text = this.sql('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
   }
 
@@ -213,28 +254,32 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
-    const text = `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
+    const text = this.sql('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`;
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
   }
 
   /**
-   * A reader at `readTs` met a live lock of `startTs`: raise its primary
-   * lock's min_commit_ts to `readTs + 1` so that it can only commit after
-   * the reader's snapshot. One row or none: none means the lock is gone
-   * (committed or rolled back meanwhile) or expired, and the caller decides
-   * the usual way. Serializes with commitPrimary on the lock row.
+   * A reader at `readTs` met live locks of these transactions, whose primary
+   * keys are in this table on this shard: raise each primary lock's
+   * min_commit_ts to `minCommitTs` (readTs + 1) so that its owner can only
+   * commit after the reader's snapshot. Returns a row per transaction
+   * pushed; one missing means its lock is gone (committed or rolled back
+   * meanwhile) or expired, and the caller decides the usual way. Serializes
+   * with commitPrimary on each lock row.
    */
-  pushPrimary(startTs: bigint, key: KeyTexts, minCommitTs: bigint): Statement {
-    return {
-      text: `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $3::bigint)
-where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint and l.op <> 'rollback'
+  pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
+    const text = this.sql('pushPrimaries', () => `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint)
+from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})
+where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
   and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
-returning greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms`,
-      values: [startTs.toString(), key, minCommitTs.toString()],
+returning l.start_ts::text as start_ts`);
+    return {
+      text,
+      values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],
     };
   }
 
@@ -262,11 +307,11 @@ returning greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.writte
    * transaction on the key fails its conflict check.
    */
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
-    const text = `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
+    const text = this.sql('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
 insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
 select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
-on conflict do nothing`;
+on conflict do nothing`);
     return { text, values: [startTs.toString(), markers.map((m) => (m ? 't' : 'f')), ...this.keyColumnsOf(keys)] };
   }
 

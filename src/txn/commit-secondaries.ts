@@ -22,7 +22,8 @@ export async function commitSecondaries(
     const shard = ctx.shards[shardIndex]!;
     try {
       for (const chunk of tableChunks(mutations, ctx.batchRows)) {
-        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { prepare: true });
+        // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
+        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { prepare: true, lazy: true });
       }
     } catch (error) {
       ctx.logger.warn({ shard: shardIndex, err: String(error) }, 'committing secondaries failed; readers will roll them forward');

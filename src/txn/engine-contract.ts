@@ -28,8 +28,20 @@ export interface SelectQuery {
   limit?: number | undefined;
   /** Shards to read from (a filter that pins the shard key); all shards when absent. */
   shards?: readonly number[] | undefined;
-  /** `for update`: lock the matching rows now (pessimistic; serializable issue). */
-  lock?: 'update' | undefined;
+  /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */
+  lock?: RowLockRequest | undefined;
+}
+
+/**
+ * A locking read (`select ... for update`): the rows returned are the newest
+ * committed ones (plus the transaction's own writes), and every key read is
+ * locked until the transaction ends. Postgres's 'no key update' takes the
+ * same exclusive lock here (there are no foreign keys to spare).
+ */
+export interface RowLockRequest {
+  readonly strength: 'update' | 'no key update';
+  /** Longest wait for other transactions' locks, in ms (default: the engine's lockWaitTimeoutMs; 0: do not wait). */
+  readonly waitMs?: number | undefined;
 }
 
 export interface EngineTransaction {
@@ -41,7 +53,7 @@ export interface EngineTransaction {
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
   select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
-  getMany(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]>;
+  getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates): serializable mode validates it at commit. */
   readonly readSet: ReadSet;
   /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
@@ -53,7 +65,7 @@ export interface EngineTransaction {
 
   /** Percolator commit: prewrite, commit ts, commit primary, secondaries. Read-only transactions just close. */
   commit(): Promise<{ commitTs: Timestamp | undefined }>;
-  /** Releases whatever was written so far; idempotent. */
+  /** Releases whatever was written or locked so far; idempotent. */
   rollback(): Promise<void>;
 }
 

@@ -121,14 +121,18 @@ export class LockResolver {
     let waitMs = Number.POSITIVE_INFINITY;
     // Smallest commit_ts of an owner found committed: a reader at or above it must read again.
     let committedBy = MAX_TIMESTAMP;
+    // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
+    const pushed = pushTo === undefined ? new Set<string>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
     await Promise.all(
-      [...byTxn.values()].map(async (txnLocks) => {
+      [...byTxn].map(async ([id, txnLocks]) => {
+        if (pushed.has(id)) {
+          this.options.metrics.lockResolutions.inc({ outcome: 'pushed' }, txnLocks.length);
+          return;
+        }
         const first = txnLocks[0]!;
         const expired = txnLocks.some((l) => l.expired);
-        // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
-        const status = (pushTo !== undefined && (await this.pushPrimary(first, pushTo))) || (await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired));
+        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired);
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
-        if (status.kind === 'pushed') return;
         if (status.kind === 'committed' && status.commitTs < committedBy) committedBy = status.commitTs;
         if (status.kind === 'alive') {
           alive.push(...txnLocks);
@@ -142,18 +146,37 @@ export class LockResolver {
   }
 
   /**
-   * Pushes a live owner's primary lock to commit at or above `minCommitTs`.
-   * Returns undefined when its lock is gone or expired (decide the usual way).
+   * Pushes live owners' primary locks to commit at or above `minCommitTs`:
+   * one statement per (primary shard, table), in parallel. Returns the ids
+   * (start_ts) of the transactions pushed, now or before; the others' locks
+   * are gone or expired (decide the usual way).
    */
-  private async pushPrimary(lock: FoundLock, minCommitTs: Timestamp): Promise<TxnStatus | undefined> {
-    const id = lock.startTs.toString();
-    if ((this.pushed.get(id) ?? 0n) >= minCommitTs) return { kind: 'pushed' };
-    const storage = this.options.storageOf(lock.primaryTable);
-    const shard = this.options.shards[shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
-    const { rowCount } = await shard.query(storage.pushPrimary(lock.startTs, lock.primaryKey, minCommitTs), { prepare: true });
-    if (rowCount === 0) return undefined;
-    remember(this.pushed, id, minCommitTs, this.cacheSize);
-    return { kind: 'pushed' };
+  private async pushPrimaries(locks: readonly FoundLock[], minCommitTs: Timestamp): Promise<Set<string>> {
+    const pushed = new Set<string>();
+    const groups = new Map<string, { shard: ShardPool; storage: TableStorage; primaries: { startTs: Timestamp; key: KeyTexts }[] }>();
+    for (const lock of locks) {
+      const id = lock.startTs.toString();
+      if ((this.pushed.get(id) ?? 0n) >= minCommitTs) {
+        pushed.add(id);
+        continue;
+      }
+      const storage = this.options.storageOf(lock.primaryTable);
+      const shardIndex = shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length);
+      const groupId = `${shardIndex}\u0000${lock.primaryTable}`;
+      const group = groups.get(groupId) ?? { shard: this.options.shards[shardIndex]!, storage, primaries: [] };
+      group.primaries.push({ startTs: lock.startTs, key: lock.primaryKey });
+      groups.set(groupId, group);
+    }
+    await Promise.all(
+      [...groups.values()].map(async ({ shard, storage, primaries }) => {
+        const { rows } = await shard.query<{ start_ts: string }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true });
+        for (const { start_ts: id } of rows) {
+          pushed.add(id);
+          remember(this.pushed, id, minCommitTs, this.cacheSize);
+        }
+      }),
+    );
+    return pushed;
   }
 
   /**

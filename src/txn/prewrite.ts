@@ -30,9 +30,18 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   const { startTs, primary, ttlMs } = request;
   const chunks = tableChunks(mutations, ctx.batchRows);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
+  // The primary's shard need not wait for its WAL flush here: commitPrimary
+  // commits on the same server, and its (synchronous) commit record can only
+  // be durable once every earlier WAL record, these locks included, is. Lost
+  // in a crash before that, the locks take the transaction with them:
+  // commitPrimary finds no primary lock and commits nothing. Anyone else who
+  // acts durably on one of these locks (a push, a rollback marker) flushes
+  // the WAL past it too. Other shards' locks must be durable before the
+  // commit point on the primary's shard, so they wait for their flush.
+  const lazy = shardIndex === primary.shard;
   const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
     const statement = chunk.storage.prewrite(startTs, primary.storage.meta.name, primary.keyTexts, ttlMs, chunk.rows);
-    const { rows } = await shard.query<PrewriteConflictRow>(statement, { client, prepare: true });
+    const { rows } = await shard.query<PrewriteConflictRow>(statement, client ? { client, prepare: true } : { prepare: true, lazy });
     if (rows.length > 0) {
       found = { chunk: chunk.rows, conflict: pickConflict(rows) };
       throw new PrewriteConflict();

@@ -14,6 +14,8 @@ export interface ReadKey {
   readonly table: string;
   readonly keyTexts: readonly (string | null)[];
   readonly shard: number;
+  /** The timestamp the key was read at: start_ts (absent), or a locking read's for_update_ts. */
+  readonly readTs?: Timestamp | undefined;
 }
 
 /** Everything a transaction read: serializable mode validates it at commit. */

@@ -33,7 +33,12 @@ export interface ReadValidationInput {
  * the scan, so they are read keys: checks 1 and 2 see them.
  * Locks count whatever their owner's fate: it may already hold a commit_ts
  * below ours. Only locks of transactions started after our commitTs are
- * harmless (their commit_ts will be above ours) and are skipped.
+ * harmless (their commit_ts will be above ours) and are skipped, and so are
+ * lock-only rows (op 'lock': a pessimistic lock not yet prewritten, or a
+ * lock-only key): their owner writes nothing there, or has not prewritten
+ * it yet and so draws its commit_ts after this check, above ours.
+ * Keys and scans are checked from the timestamp they were read at
+ * (start_ts, or a locking read's for_update_ts).
  * Any hit throws SerializationError (retryable); the committer rolls back.
  */
 export async function validateReadSet(input: ReadValidationInput): Promise<void> {
@@ -51,8 +56,8 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
 }
 
 interface ShardChecks {
-  /** Keys read, per table name. */
-  readonly keys: Map<string, KeyTexts[]>;
+  /** Keys read, per table name, with the timestamp each was read at. */
+  readonly keys: Map<string, { keyTexts: KeyTexts; readTs: Timestamp }[]>;
   readonly predicates: ScannedPredicate[];
 }
 
@@ -73,14 +78,14 @@ function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   for (const key of input.readSet.keys) {
     const keys = at(key.shard).keys;
     const list = keys.get(key.table) ?? [];
-    list.push(key.keyTexts);
+    list.push({ keyTexts: key.keyTexts, readTs: key.readTs ?? input.startTs });
     keys.set(key.table, list);
   }
   const seen = new Set<string>();
   for (const predicate of input.readSet.predicates) {
     for (const shard of predicate.shards) {
-      // The same scan repeated adds nothing to check.
-      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null]);
+      // The same scan repeated at the same timestamp adds nothing to check (a locking scan reads at its own for_update_ts).
+      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()]);
       if (seen.has(id)) continue;
       seen.add(id);
       at(shard).predicates.push(predicate);
@@ -102,17 +107,18 @@ function validationStatement(input: ReadValidationInput, checks: ShardChecks): S
 
   for (const [table, keys] of checks.keys) {
     const s = input.storageOf(table);
-    const arrays = s.pk.map((_, i) => `${param(keys.map((k) => k[i] ?? null))}::text[]`).join(', ');
-    const names = s.pk.map((_, i) => `k${i}`).join(', ');
+    // Each key is checked from the timestamp it was read at (a locking read reads above start_ts).
+    const arrays = [...s.pk.map((_, i) => `${param(keys.map((k) => k.keyTexts[i] ?? null))}::text[]`), `${param(keys.map((k) => k.readTs.toString()))}::text[]`].join(', ');
+    const names = [...s.pk.map((_, i) => `k${i}`), 'read_ts'].join(', ');
     const match = (alias: string) => s.pk.map((c, i) => `${alias}.${ident(c.name)} = __b.k${i}::${storageType(c.sqlType)}`).join(' and ');
     const keyText = (alias: string) => `array[${s.pk.map((c) => `${alias}.${ident(c.name)}::text`).join(', ')}]`;
     const tbl = param(table);
     parts.push(`(select 'version' as kind, ${tbl}::text as tbl, ${keyText('__v')} as key, __v.commit_ts::text as ts
   from unnest(${arrays}) as __b(${names}) join ${s.versions} __v on ${match('__v')}
-  where __v.commit_ts > ${start} and __v.commit_ts <= ${commit} and __v.op in ('put', 'del') limit 1)`);
+  where __v.commit_ts > __b.read_ts::bigint and __v.commit_ts <= ${commit} and __v.op in ('put', 'del') limit 1)`);
     parts.push(`(select 'lock' as kind, ${tbl}::text as tbl, ${keyText('__l')} as key, __l.start_ts::text as ts
   from unnest(${arrays}) as __b(${names}) join ${s.locks} __l on ${match('__l')}
-  where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op in ('put', 'del', 'lock') limit 1)`);
+  where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op in ('put', 'del') limit 1)`);
   }
 
   for (const predicate of checks.predicates) {
@@ -124,7 +130,7 @@ function validationStatement(input: ReadValidationInput, checks: ShardChecks): S
     // The filter runs on the images aliased as the user's table, as in a snapshot read, so Postgres can use the key index.
     parts.push(`(select 'predicate-version' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
     select ${columns('__v')}, __v.commit_ts as __ts from ${s.versions} __v
-    where __v.commit_ts > ${start} and __v.commit_ts <= ${commit} and __v.op = 'put') as ${s.alias}
+    where __v.commit_ts > ${param(predicate.readTs.toString())}::bigint and __v.commit_ts <= ${commit} and __v.op = 'put') as ${s.alias}
   where (${filter}) limit 1)`);
     parts.push(`(select 'predicate-lock' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
     select ${columns('__l')}, __l.start_ts as __ts from ${s.locks} __l

@@ -46,6 +46,9 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const T = storage.alias;
   const colList = columns.map((c) => ident(c.name)).join(', ');
   const pkList = storage.pk.map((c) => ident(c.name)).join(', ');
+  // Newest first within each key in index order reversed: a backward scan
+  // of the versions primary key (pk, commit_ts) feeds DISTINCT ON with no sort.
+  const pkDescending = storage.pk.map((c) => `${ident(c.name)} desc`).join(', ');
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
@@ -66,7 +69,7 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const filter = where ? ` where ${where.sql}` : '';
 
   const visible = `select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${values.map((c) => `, ${ident(c.name)}`).join('')}
-from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkList}, commit_ts desc) v where v.__op = 'put'`;
+from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkDescending}, commit_ts desc) v where v.__op = 'put'`;
 
   let merged = visible;
   let withClause = '';
@@ -89,7 +92,7 @@ union all select ${colList} from __buf where __op = 'put'`;
 
   const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
   const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
-null::text[] as __lock_key, null::text as __lock_start, null::text as __primary_table, null::text[] as __primary_key, null::boolean as __expired
+${LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ')}
 from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
 
   // Locks the read depends on, in two parts, each driven by an index:
@@ -101,11 +104,10 @@ from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !==
   //      the lock rows aliased as the user's table, so a key filter is an
   //      index lookup there too.
   // Without a filter every lock at or below readTs counts.
-  const lockInfo = `array[${storage.pk.map((c) => `l.${ident(c.name)}::text`).join(', ')}] as __lk, l.start_ts::text as __ls, l.primary_table as __pt, l.primary_key as __pk,
-  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __exp`;
+  const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
   const lockColumns = columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
-  const lockSelect = `select 'l', 0, ${lockColumns}, __lk, __ls, __pt, __pk, __exp`;
+  const lockSelect = `select 'l', 0, ${lockColumns}, ${LOCK_INFO_COLUMNS.map(([name]) => name).join(', ')}`;
   const lockPk = storage.pk.map((c) => `l.${ident(c.name)}`).join(', ');
   let locksPart: string;
   if (!where) {
@@ -126,6 +128,22 @@ ${lockSelect} from (select ${pending}, ${lockInfo}
   return { sql: `${ctes}select * from __r union all ${locksPart} order by 1 desc, 2`, params };
 }
 
+/** The lock columns every read row carries (null on data rows), in order: name and SQL type. */
+export const LOCK_INFO_COLUMNS = [
+  ['__lock_key', 'text[]'],
+  ['__lock_start', 'text'],
+  ['__primary_table', 'text'],
+  ['__primary_key', 'text[]'],
+  ['__expired', 'boolean'],
+] as const;
+
+/** Values of LOCK_INFO_COLUMNS for the lock row aliased `l`. */
+export function lockInfoSql(storage: TableStorage, l: string): string {
+  return `array[${storage.pk.map((c) => `${l}.${ident(c.name)}::text`).join(', ')}] as __lock_key, ${l}.start_ts::text as __lock_start,
+  ${l}.primary_table as __primary_table, ${l}.primary_key as __primary_key,
+  (${l}.written_at + ${l}.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __expired`;
+}
+
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
 function shiftPlaceholders(text: string, by: number): string {
   return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
@@ -142,12 +160,18 @@ interface RawReadRow {
 }
 
 export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {
-  const query = buildSnapshotRead(request);
+  return runRead(shard, request.storage, buildSnapshotRead(request));
+}
+
+/**
+ * Runs a read statement built by buildSnapshotRead or buildPointRead and
+ * splits its result into rows (JS values, as drizzle maps them) and locks.
+ */
+export async function runRead(shard: ShardPool, storage: TableStorage, query: { sql: string; params: unknown[] }): Promise<ShardReadResult> {
   // Prepared by text: a read shape repeated with new parameters (the common
   // case: point reads, the same filter) is parsed and planned once per connection.
   const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
   const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
-  const { storage } = request;
   for (const raw of rows) {
     if (raw.__kind === 'l') {
       result.locks.push({

@@ -1,18 +1,20 @@
-import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViolationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
 import { shardOfTexts } from '../shard/shard-of.js';
-import { ident, storageType } from '../shard/sql-names.js';
+import type { ShardPool } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, SelectQuery } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, SelectQuery } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
+import { PessimisticLocks } from './pessimistic-locks.js';
+import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet } from './read-set.js';
-import { runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import { buildPointRead } from './point-read.js';
+import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -28,6 +30,7 @@ export class PercolatorTransaction implements EngineTransaction {
   private readonly buffer = new WriteBuffer();
   private state: 'open' | 'committing' | 'closed' = 'open';
   private readonly logger: Logger;
+  private readonly locks: PessimisticLocks;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -37,6 +40,7 @@ export class PercolatorTransaction implements EngineTransaction {
     private readonly readOnly: boolean,
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
+    this.locks = new PessimisticLocks(ctx, startTs, this.logger);
   }
 
   get closed(): boolean {
@@ -46,8 +50,12 @@ export class PercolatorTransaction implements EngineTransaction {
   async select(table: TableMeta, query: SelectQuery = {}): Promise<Row[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
+    if (query.lock) {
+      this.ensureWritable();
+      return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock });
+    }
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
-    const results = await Promise.all(shards.map((shard) => this.readShard(storage, shard, query)));
+    const results = await Promise.all(shards.map((shard) => this.scanShard(storage, shard, query)));
     if (query.where) {
       const rendered = dialect.sqlToQuery(query.where);
       this.readSet.addPredicate({ table: table.name, where: { sql: rendered.sql, params: rendered.params }, shards, readTs: this.startTs });
@@ -63,21 +71,33 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */
-  async getMany(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]> {
-    this.ensureOpen();
+  async getMany(table: TableMeta, keys: readonly KeyValues[], options: { lock?: RowLockRequest | undefined } = {}): Promise<Row[]> {
+    if (options.lock) this.ensureWritable();
+    else this.ensureOpen();
     const storage = this.storageFor(table);
-    const byShard = new Map<number, KeyTexts[]>();
+    const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
       const texts = this.keyTextsOf(storage, key);
       const shard = shardOfTexts(texts.slice(0, table.shardKey.length), this.ctx.shards.length);
-      const list = byShard.get(shard);
-      if (list) list.push(texts);
-      else byShard.set(shard, [texts]);
+      const shardKeys = byShard.get(shard) ?? new Map<string, KeyTexts>();
+      shardKeys.set(keyIdOf(texts), texts);
+      byShard.set(shard, shardKeys);
     }
+    if (options.lock) return lockingGetMany(this.lockingTarget(), storage, new Map([...byShard].map(([shard, k]) => [shard, [...k.values()]])), options.lock);
     const results = await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
-        const result = await this.readShard(storage, shard, { where: keysFilter(storage, shardKeys) });
-        for (const keyTexts of shardKeys) this.readSet.addKey({ table: table.name, keyTexts, shard });
+        // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
+        const stored: KeyTexts[] = [];
+        const bufferedPuts: Mutation[] = [];
+        for (const [keyId, keyTexts] of shardKeys) {
+          // A key a locking read locked reads as it was locked (its newest version), like a buffered write.
+          const buffered = this.buffer.get(table.name, keyId) ?? this.locks.image(table.name, keyId);
+          if (!buffered) stored.push(keyTexts);
+          else if (buffered.op === 'put') bufferedPuts.push(buffered);
+        }
+        const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
+        const result = await this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
+        for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
         return result.rows;
       }),
     );
@@ -130,18 +150,27 @@ export class PercolatorTransaction implements EngineTransaction {
     this.state = 'committing';
     try {
       if (this.buffer.size === 0) {
+        if (this.locks.holdsLocks) await validateLockingReadOnly(this.lockingTarget(), this.isolation).finally(() => this.locks.release());
         this.ctx.metrics.commits.inc({ kind: 'read-only' });
         return { commitTs: undefined };
       }
-      const groups = this.buffer.byShard();
+      const primary = this.locks.primary && (this.buffer.get(this.locks.primary.storage.meta.name, this.locks.primary.keyId) ?? this.locks.primary);
+      const groups = this.buffer.byShard(primary);
+      this.locks.handOver();
       const committer = new TwoPhaseCommitter(this.ctx, {
         startTs: this.startTs,
         isolation: this.isolation,
         readSet: this.readSet,
         groups,
+        primary,
         logger: this.logger,
       });
-      const commitTs = await committer.execute();
+      // Lock-only keys are released after the commit point (in the background) or after a failure; prewritten keys are not touched.
+      const commitTs = await committer.execute().catch(async (error: unknown) => {
+        await this.locks.release();
+        throw error;
+      });
+      if (this.locks.holdsLocks) this.ctx.track(this.locks.release());
       this.ctx.metrics.commits.inc({ kind: groups.size === 1 ? 'one-shard' : 'multi-shard' });
       return { commitTs };
     } catch (error) {
@@ -154,13 +183,23 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   async rollback(): Promise<void> {
-    // Nothing is written before commit, so there is nothing to undo.
+    // Nothing is written before commit; only locking reads' locks are to undo.
     this.state = 'closed';
+    await this.locks.release();
   }
 
-  private async readShard(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
-    const pool = this.ctx.shards[shard];
-    if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
+  private lockingTarget(): LockingReadTarget {
+    return {
+      ctx: this.ctx,
+      startTs: this.startTs,
+      locks: this.locks,
+      readSet: this.readSet,
+      buffered: (table, shard) => this.buffer.forTableOnShard(table, shard),
+    };
+  }
+
+  /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
+  private scanShard(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
     const request = {
       storage,
       readTs: this.startTs,
@@ -168,16 +207,36 @@ export class PercolatorTransaction implements EngineTransaction {
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,
-      buffered: this.buffer.forTableOnShard(storage.meta.name, shard),
+      buffered: this.viewOnShard(storage.meta.name, shard),
     };
+    return this.readShard(shard, () => runSnapshotRead(this.pool(shard), request));
+  }
+
+  /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
+  private async readShard(shard: number, read: () => Promise<ShardReadResult>): Promise<ShardReadResult> {
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const result = await runSnapshotRead(pool, request);
+      const result = await read();
       if (result.locks.length === 0) return result;
       const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, startedAt, deadline, attempt);
       if (verdict === 'rows-stand') return { ...result, locks: [] };
     }
+  }
+
+  /** Own writes, then the newest images of keys locked by locking reads (they replace the snapshot's versions). */
+  private viewOnShard(table: string, shard: number): Mutation[] {
+    const written = this.buffer.forTableOnShard(table, shard);
+    const locked = this.locks.imagesOn(table, shard);
+    if (locked.length === 0) return written;
+    const ids = new Set(written.map((m) => m.keyId));
+    return [...written, ...locked.filter((m) => !ids.has(m.keyId))];
+  }
+
+  private pool(shard: number): ShardPool {
+    const pool = this.ctx.shards[shard];
+    if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
+    return pool;
   }
 
   private keyTextsOf(storage: TableStorage, key: KeyValues): KeyTexts {
@@ -215,13 +274,4 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureOpen();
     if (this.readOnly) throw new InvalidInputError('this transaction reads at a fixed timestamp (asOf) and cannot write');
   }
-}
-
-/** `("T"."a", "T"."b") in (select ...unnest of the keys...)`: a point-read filter over the user's table alias. */
-function keysFilter(storage: TableStorage, keys: readonly KeyTexts[]): SQL {
-  const cols = storage.pk.map((c) => `${storage.alias}.${ident(c.name)}`).join(', ');
-  const casts = storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ');
-  const arrays = storage.pk.map((_, i) => sql`${sql.param(keys.map((k) => k[i] ?? null))}::text[]`);
-  const names = storage.pk.map((_, i) => `k${i}`).join(', ');
-  return sql`(${sql.raw(cols)}) in (select ${sql.raw(casts)} from unnest(${sql.join(arrays, sql`, `)}) as b(${sql.raw(names)}))`;
 }

@@ -19,6 +19,8 @@ export interface CommitRequest {
   readonly readSet: ReadSet;
   /** Mutations grouped by shard, each group in (table, key) order. */
   readonly groups: ReadonlyMap<number, readonly Mutation[]>;
+  /** The primary chosen by the first locking read (one of the mutations); default: the first mutation. */
+  readonly primary?: Mutation | undefined;
   readonly logger: Logger;
 }
 
@@ -42,7 +44,7 @@ export class TwoPhaseCommitter {
     private readonly request: CommitRequest,
   ) {
     const [firstShard] = [...request.groups.keys()];
-    this.primary = request.groups.get(firstShard!)![0]!;
+    this.primary = request.primary ?? request.groups.get(firstShard!)![0]!;
     this.hookInfo = { startTs: request.startTs, primaryShard: this.primary.shard, shards: [...request.groups.keys()] };
   }
 

@@ -8,9 +8,7 @@ import type { Timestamp } from '../timestamp.js';
 export type TxnStatus =
   | { readonly kind: 'committed'; readonly commitTs: Timestamp }
   | { readonly kind: 'rolled-back' }
-  | { readonly kind: 'alive'; readonly ttlRemainingMs: number }
-  /** Alive, but its primary lock was pushed: it cannot commit inside the pushing reader's snapshot. */
-  | { readonly kind: 'pushed' };
+  | { readonly kind: 'alive'; readonly ttlRemainingMs: number };
 
 /** Final statuses never change; they may be cached. */
 export function isFinal(status: TxnStatus): boolean {

@@ -32,11 +32,16 @@ export class WriteBuffer {
     return [...t.values()].filter((m) => m.shard === shard && m.op !== 'lock');
   }
 
-  /** All mutations grouped by shard, each group sorted by (table, key). */
-  byShard(): Map<number, Mutation[]> {
+  /**
+   * All mutations grouped by shard, each group sorted by (table, key);
+   * `lockOnly` (a pessimistic primary the transaction did not write) joins
+   * them when the buffer has no write of its key.
+   */
+  byShard(lockOnly?: Mutation): Map<number, Mutation[]> {
     const groups = new Map<number, Mutation[]>();
-    for (const table of [...this.byTable.keys()].sort()) {
-      const entries = [...this.byTable.get(table)!.values()].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+    const extraTable = lockOnly && !this.get(lockOnly.storage.meta.name, lockOnly.keyId) ? lockOnly.storage.meta.name : undefined;
+    for (const table of [...new Set([...this.byTable.keys(), ...(extraTable ? [extraTable] : [])])].sort()) {
+      const entries = [...(this.byTable.get(table)?.values() ?? []), ...(table === extraTable ? [lockOnly!] : [])].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
       for (const m of entries) {
         let g = groups.get(m.shard);
         if (!g) groups.set(m.shard, (g = []));

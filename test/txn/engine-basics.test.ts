@@ -57,6 +57,18 @@ describe('transaction engine basics', () => {
     expect(await after.getMany(accountsMeta, [[1], [2], [3]])).toHaveLength(2);
     const old = await engine.begin({ readTs: read.startTs });
     expect((await old.getMany(accountsMeta, [[2]]))[0]).toEqual({ id: 2, balance: 200, owner: 'o2' });
+
+    // Point reads see the transaction's own buffered puts and deletes, and the right version of a key with history.
+    const own = await engine.begin();
+    own.put(accountsMeta, [{ id: 3, balance: 333, owner: 'new' }]);
+    own.delete(accountsMeta, [[4]]);
+    const byId = (rows: Record<string, unknown>[]) => [...rows].sort((a, b) => (a.id as number) - (b.id as number));
+    expect(byId(await own.getMany(accountsMeta, [[1], [2], [3], [4], [5], [3]]))).toEqual([
+      { id: 1, balance: 111, owner: null },
+      { id: 3, balance: 333, owner: 'new' },
+      { id: 5, balance: 500, owner: 'o5' },
+    ]);
+    await own.rollback();
   });
 
   it('refuses an insert of an existing key and a lost update', async () => {

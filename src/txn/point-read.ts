@@ -1,0 +1,87 @@
+import { ident, storageType } from '../shard/sql-names.js';
+import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { Timestamp } from '../timestamp.js';
+import type { Mutation } from './mutation.js';
+import { LOCK_INFO_COLUMNS, lockInfoSql } from './snapshot-read.js';
+
+export interface PointReadRequest {
+  readonly storage: TableStorage;
+  readonly readTs: Timestamp;
+  /** Our own start ts: our locks are never reported. */
+  readonly ownStartTs: Timestamp;
+  /** Keys to read from storage (none of them buffered by this transaction). */
+  readonly keys: readonly KeyTexts[];
+  /** Buffered puts of requested keys: returned as this transaction sees them. */
+  readonly bufferedPuts: readonly Mutation[];
+}
+
+/**
+ * Reads keys by primary key at readTs in one statement: per key, one
+ * backward probe of the versions index (newest put/del at or below readTs),
+ * so the cost does not grow with the key's history or the table's size; and
+ * the locks of other transactions on those keys that a correct read must
+ * not skip. The general filtered read (buildSnapshotRead) cannot push a key
+ * list into its DISTINCT ON, which sorts every version of the shard.
+ * Rows come back in the shape of buildSnapshotRead's (same columns, same
+ * parser).
+ */
+export function buildPointRead(request: PointReadRequest): { sql: string; params: unknown[] } {
+  const { storage, keys, bufferedPuts } = request;
+  const params: unknown[] = [request.readTs, request.ownStartTs, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null))];
+  if (bufferedPuts.length > 0) {
+    params.push(
+      ...storage.pk.map((_, i) => bufferedPuts.map((m) => m.keyTexts[i] ?? null)),
+      ...storage.valueColumns.map((_, i) => bufferedPuts.map((m) => m.valueTexts?.[i] ?? null)),
+    );
+  }
+  return { sql: pointReadText(storage, bufferedPuts.length > 0), params };
+}
+
+/** Texts by table and shape (with or without buffered puts): built once, the same string on every call. */
+const texts = new WeakMap<TableStorage, Map<boolean, string>>();
+
+function pointReadText(storage: TableStorage, withBuffered: boolean): string {
+  let byShape = texts.get(storage);
+  if (!byShape) texts.set(storage, (byShape = new Map()));
+  let text = byShape.get(withBuffered);
+  if (text === undefined) byShape.set(withBuffered, (text = renderPointRead(storage, withBuffered)));
+  return text;
+}
+
+/** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then (buffered) one per key and value column. */
+function renderPointRead(storage: TableStorage, withBuffered: boolean): string {
+  const pk = storage.pk;
+  const columns = storage.meta.columns;
+  const values = storage.valueColumns;
+  let next = 3;
+  const array = (): string => `$${next++}::text[]`;
+  const keyArrays = pk.map(array).join(', ');
+  const keyNames = pk.map((_, i) => `k${i}`).join(', ');
+  const keyCasts = pk.map((c, i) => `k.k${i}::${storageType(c.sqlType)}`);
+  const matchKey = (alias: string): string => pk.map((c, i) => `${alias}.${ident(c.name)} = ${keyCasts[i]}`).join(' and ');
+  const noLock = LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
+
+  const stored = `select 'r' as __kind, 0::bigint as __ord, ${columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLock}
+from unnest(${keyArrays}) as k(${keyNames}) cross join lateral (
+  select ${[...pk, ...values].map((c) => ident(c.name)).join(', ')}, op from ${storage.versions} v
+  where ${matchKey('v')} and v.commit_ts <= $1::bigint and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+where v.op = 'put'`;
+
+  let buffered = '';
+  if (withBuffered) {
+    const arrays = [...pk.map(array), ...values.map(array)];
+    const names = [...pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`)];
+    const casts = columns.map((c) => {
+      const k = pk.indexOf(c);
+      return k >= 0 ? `b.k${k}::${storageType(c.sqlType)}` : `b.v${values.indexOf(c)}::${storageType(c.sqlType)}`;
+    });
+    buffered = `\nunion all select 'r', 0, ${casts.join(', ')}, ${noLock} from unnest(${arrays.join(', ')}) as b(${names.join(', ')})`;
+  }
+
+  const lockColumns = columns.map((c) => (pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  const locks = `select 'l', 0, ${lockColumns}, ${lockInfoSql(storage, 'l')}
+from unnest(${keyArrays}) as k(${keyNames}) join ${storage.locks} l on ${matchKey('l')}
+where l.start_ts <= $1::bigint and l.start_ts <> $2::bigint and l.op in ('put', 'del')`;
+
+  return `${stored}${buffered}\nunion all ${locks}`;
+}
