@@ -43,6 +43,7 @@ export class LockWaiter {
   private readonly deadline: number;
   private recorded: Timestamp | undefined;
   private nextCheck: number;
+  private waited = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -58,6 +59,7 @@ export class LockWaiter {
   async wait(alive: readonly FoundLock[], attempt: number): Promise<void> {
     const now = Date.now();
     const lock = alive[0]!;
+    this.waited = true;
     if (now >= this.deadline) throw new LockWaitTimeoutError(lock.storage.meta.name, lock.keyTexts, lock.startTs, now - this.startedAt);
     const primary = this.primary();
     if (primary) {
@@ -71,8 +73,12 @@ export class LockWaiter {
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(backoff, this.deadline - now))));
   }
 
-  /** The wait is over (acquired or failed): clear our record so nobody follows a stale edge. */
-  async finish(): Promise<void> {
+  /** The wait is over (acquired or failed): count it, and clear our record so nobody follows a stale edge. */
+  async finish(error?: unknown): Promise<void> {
+    if (this.waited) {
+      const outcome = error === undefined ? 'acquired' : error instanceof LockWaitTimeoutError ? 'timeout' : error instanceof DeadlockError ? 'deadlock' : 'error';
+      this.ctx.metrics.lockWaits.inc({ outcome });
+    }
     const primary = this.primary();
     if (this.recorded === undefined || !primary) return;
     this.recorded = undefined;

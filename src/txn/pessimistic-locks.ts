@@ -123,9 +123,11 @@ export class PessimisticLocks {
         entries = entries.map(([s, ks]) => [s, s === shard ? ks.slice(1) : ks] as const).filter(([, ks]) => ks.length > 0);
       }
       const rest = await Promise.all(entries.map(([shard, keys]) => this.lockShard(storage, shard, keys, shapeOf(shard), forUpdateTs, waiter)));
-      return [...locked, ...rest.flat()];
-    } finally {
       await waiter.finish();
+      return [...locked, ...rest.flat()];
+    } catch (error) {
+      await waiter.finish(error);
+      throw error;
     }
   }
 

@@ -33,6 +33,10 @@ describe('select ... for update (pessimistic locks)', () => {
     const metric = await registry.getSingleMetric('percolator_retries_total')?.get();
     return (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
   };
+  const lockWaits = async (outcome: string): Promise<number> => {
+    const metric = await registry.getSingleMetric('percolator_lock_waits_total')?.get();
+    return (metric?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+  };
   /** Lock-only rows are released in the background after a commit. */
   const expectNoLocksSoon = async (): Promise<void> => {
     for (let i = 0; i < 50 && (await locksLeft()) > 0; i++) await sleep(20);
@@ -123,7 +127,9 @@ describe('select ... for update (pessimistic locks)', () => {
       },
       { maxRetries: 0 },
     );
+    const timeouts = await lockWaits('timeout');
     await expect(waiter).rejects.toBeInstanceOf(LockWaitTimeoutError);
+    expect(await lockWaits('timeout')).toBe(timeouts + 1);
     // The waiter's own lock on a is gone: nobody waits for it.
     await db.transaction(async (tx) => tx.select().from(accounts).where(eq(accounts.id, a)).for('update', { wait: 0 }), { maxRetries: 0 });
     done.open();
@@ -161,10 +167,12 @@ describe('select ... for update (pessimistic locks)', () => {
         { maxRetries: 0 },
       );
     const startedAt = Date.now();
+    const deadlocks = await lockWaits('deadlock');
     const outcomes = await Promise.allSettled([run(a, b, 0), run(b, a, 1)]);
     const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toBeInstanceOf(DeadlockError);
+    expect(await lockWaits('deadlock')).toBe(deadlocks + 1);
     // Found by detection, far below the 10 s lock wait timeout.
     expect(Date.now() - startedAt).toBeLessThan(8000);
     const winner = outcomes.findIndex((o) => o.status === 'fulfilled');
@@ -172,7 +180,7 @@ describe('select ... for update (pessimistic locks)', () => {
     await expectNoLocksSoon();
   });
 
-  it('resolves the locks of a SIGKILLed holder after their TTL; the waiter proceeds', async () => {
+  it('resolves the locks of a SIGKILLed holder after their TTL; waiters and writers proceed', async () => {
     const [a, b] = twoShards();
     const args: LockHolderArgs = { shards: cluster.shardUrls, timestampSpec: cluster.timestampSpec, lockTtlMs: 400, accounts: [a, b] };
     const child: ChildProcess = spawn(process.execPath, [LOCK_HOLDER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -186,14 +194,18 @@ describe('select ... for update (pessimistic locks)', () => {
     child.kill('SIGKILL');
     await exited;
     expect(await locksLeft()).toBe(2);
-    await db.transaction(
-      async (tx) => {
-        const rows = await tx.select().from(accounts).where(inArray(accounts.id, [a, b])).for('update');
-        await tx.update(accounts).set({ balance: rows[0]!.balance + 1 }).where(eq(accounts.id, rows[0]!.id));
-      },
-      { maxRetries: 0 },
-    );
-    expect((await balanceOf(a))! + (await balanceOf(b))!).toBe(201);
+    // A locking reader waits for the dead holder's TTL; an optimistic writer conflicts (retried) until a resolver rolls it back.
+    await Promise.all([
+      db.transaction(
+        async (tx) => {
+          const [row] = await tx.select().from(accounts).where(eq(accounts.id, a)).for('update');
+          await tx.update(accounts).set({ balance: row!.balance + 1 }).where(eq(accounts.id, a));
+        },
+        { maxRetries: 0 },
+      ),
+      db.transaction(async (tx) => tx.update(accounts).set({ balance: 150 }).where(eq(accounts.id, b)), { maxRetries: 100 }),
+    ]);
+    expect([await balanceOf(a), await balanceOf(b)]).toEqual([101, 150]);
     await expectNoLocksSoon();
   });
 
