@@ -1,6 +1,6 @@
-import { is } from 'drizzle-orm';
 import { PgArray, type PgColumn } from 'drizzle-orm/pg-core';
 import { bigintJson } from '../errors.js';
+import { isEntity } from './drizzle-entity.js';
 
 /**
  * @internal Checks one JS value against a drizzle column: the JS type drizzle
@@ -114,7 +114,7 @@ function checkJson(value: unknown): string | undefined {
 
 function checkArray(column: PgColumn, value: unknown): string | undefined {
   if (!Array.isArray(value)) return `expected an array, got ${describeValue(value)}`;
-  const element = is(column, PgArray) ? column.baseColumn : undefined;
+  const element = isEntity(column, PgArray) ? column.baseColumn : undefined;
   if (!element) return undefined;
   for (const [i, item] of value.entries()) {
     const problem = checkColumnValue(element, item);

@@ -1,8 +1,9 @@
-import { Column, getTableName, is, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from 'drizzle-orm';
+import { Column, getTableName, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { checkColumnValue, describeValue } from './column-value.js';
+import { isEntity } from './drizzle-entity.js';
 
 /**
  * @internal Checks a drizzle condition before it is pushed into SQL on the
@@ -12,7 +13,7 @@ import { checkColumnValue, describeValue } from './column-value.js';
  */
 export function checkFilter(meta: TableMeta, where: unknown, clause: string): SQL | undefined {
   if (where === undefined) return undefined;
-  if (!is(where, SQL)) {
+  if (!isEntity(where, SQL)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: expected a drizzle condition such as eq(${meta.name}.${meta.primaryKey[0]!.key}, 1), got ${describeValue(where)}`);
   }
   visit(meta, where, clause);
@@ -20,20 +21,20 @@ export function checkFilter(meta: TableMeta, where: unknown, clause: string): SQ
 }
 
 function visit(meta: TableMeta, chunk: unknown, clause: string): void {
-  if (chunk === undefined || chunk === null || typeof chunk !== 'object' || is(chunk, StringChunk)) return;
+  if (chunk === undefined || chunk === null || typeof chunk !== 'object' || isEntity(chunk, StringChunk)) return;
   if (Array.isArray(chunk)) {
     for (const item of chunk) visit(meta, item, clause);
-  } else if (is(chunk, SQL)) {
+  } else if (isEntity(chunk, SQL)) {
     for (const item of chunk.queryChunks) visit(meta, item, clause);
-  } else if (is(chunk, SQL.Aliased)) {
+  } else if (isEntity(chunk, SQL.Aliased)) {
     visit(meta, chunk.sql, clause);
-  } else if (is(chunk, Column)) {
+  } else if (isEntity(chunk, Column)) {
     checkOwnColumn(meta, chunk as PgColumn, clause);
-  } else if (is(chunk, Param)) {
+  } else if (isEntity(chunk, Param)) {
     checkParam(meta, chunk, clause);
-  } else if (is(chunk, Placeholder)) {
+  } else if (isEntity(chunk, Placeholder)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: placeholders (sql.placeholder) are not supported; pass values directly`);
-  } else if (is(chunk, Subquery) || is(chunk, Table) || is(chunk, View)) {
+  } else if (isEntity(chunk, Subquery) || isEntity(chunk, Table) || isEntity(chunk, View)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: subqueries and references to other tables are not supported; a filter runs on one table's rows`);
   }
 }
@@ -48,7 +49,7 @@ export function checkOwnColumn(meta: TableMeta, column: PgColumn, clause: string
 
 function checkParam(meta: TableMeta, param: Param, clause: string): void {
   const encoder = param.encoder as unknown;
-  if (!is(encoder, Column) || param.value === null || param.value === undefined) return;
+  if (!isEntity(encoder, Column) || param.value === null || param.value === undefined) return;
   const column = encoder as PgColumn;
   checkOwnColumn(meta, column, clause);
   const problem = checkColumnValue(column, param.value);

@@ -1,8 +1,9 @@
-import { Column, is, Param, type SQL } from 'drizzle-orm';
+import { Column, Param, type SQL } from 'drizzle-orm';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
-import { keyString } from './row-key.js';
+import { keyId } from './row-key.js';
 import { chunkText, junctionOperands, meaningfulChunks } from './sql-chunks.js';
+import { isEntity } from './drizzle-entity.js';
 
 /**
  * Column types whose JS equality is SQL equality, so a value in a filter
@@ -43,12 +44,21 @@ export function analyzeKeyFilter(meta: TableMeta, where: SQL): KeyFilter | undef
  * are too many.
  */
 export function keyTuples(filter: KeyFilter, columns: readonly ColumnMeta[]): Row[] | undefined {
-  const tuples = new Map<string, Row>();
+  const tuples = new Map<unknown, Row>();
   for (const constraint of filter.alternatives) {
     const valueLists = columns.map((c) => constraint.get(c.key));
     if (valueLists.some((v) => v === undefined)) return undefined;
+    if (columns.length === 1) {
+      // The usual one-column key: no cross product to build.
+      const key = columns[0]!.key;
+      for (const value of valueLists[0]!) {
+        tuples.set(keyId([value]), { [key]: value });
+        if (tuples.size > MAX_KEY_TUPLES) return undefined;
+      }
+      continue;
+    }
     for (const row of crossProduct(columns, valueLists as unknown[][])) {
-      tuples.set(keyString(columns.map((c) => row[c.key])), row);
+      tuples.set(keyId(columns.map((c) => row[c.key])), row);
       if (tuples.size > MAX_KEY_TUPLES) return undefined;
     }
   }
@@ -105,8 +115,8 @@ function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
       merged.set(column, values);
       continue;
     }
-    const allowed = new Set(values.map((v) => keyString([v])));
-    const both = existing.filter((v) => allowed.has(keyString([v])));
+    const allowed = new Set(values.map((v) => keyId([v])));
+    const both = existing.filter((v) => allowed.has(keyId([v])));
     if (both.length === 0) return [];
     merged.set(column, both);
   }
@@ -116,7 +126,7 @@ function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
 /** `eq(pkColumn, v)` or `inArray(pkColumn, [...])` → [column key, values]. */
 function keyLeaf(meta: TableMeta, node: SQL): [string, unknown[]] | undefined {
   const chunks = meaningfulChunks(node);
-  if (chunks.length !== 3 || !is(chunks[0], Column)) return undefined;
+  if (chunks.length !== 3 || !isEntity(chunks[0], Column)) return undefined;
   const column = meta.primaryKey.find((c) => c.column === chunks[0]);
   if (!column || !KEY_TYPES.has(column.column.columnType)) return undefined;
   const operator = chunkText(chunks[1]);
@@ -128,7 +138,7 @@ function keyLeaf(meta: TableMeta, node: SQL): [string, unknown[]] | undefined {
 }
 
 function isBoundParam(chunk: unknown, column: ColumnMeta): boolean {
-  return is(chunk, Param) && (chunk.encoder as unknown) === column.column && chunk.value !== null && chunk.value !== undefined;
+  return isEntity(chunk, Param) && (chunk.encoder as unknown) === column.column && chunk.value !== null && chunk.value !== undefined;
 }
 
 function* crossProduct(columns: readonly ColumnMeta[], valueLists: readonly unknown[][], prefix: Row = {}, depth = 0): Generator<Row> {

@@ -1,9 +1,10 @@
-import { Column, is, SQL, sql } from 'drizzle-orm';
+import { Column, SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import { checkOwnColumn } from './filter-validation.js';
 import { chunkText, meaningfulChunks } from './sql-chunks.js';
+import { isEntity } from './drizzle-entity.js';
 
 /** @internal One ordering term: a column of the table and a direction. */
 export interface OrderTerm {
@@ -48,11 +49,11 @@ export function orderBySql(terms: readonly OrderTerm[]): SQL[] {
 }
 
 function columnAndDirection(meta: TableMeta, term: unknown): [PgColumn, 'asc' | 'desc'] {
-  if (is(term, Column)) return [term as PgColumn, 'asc'];
-  if (is(term, SQL)) {
+  if (isEntity(term, Column)) return [term as PgColumn, 'asc'];
+  if (isEntity(term, SQL)) {
     const chunks = meaningfulChunks(term);
     const direction = chunkText(chunks[1])?.trim();
-    if (chunks.length === 2 && is(chunks[0], Column) && (direction === 'asc' || direction === 'desc')) return [chunks[0] as PgColumn, direction];
+    if (chunks.length === 2 && isEntity(chunks[0], Column) && (direction === 'asc' || direction === 'desc')) return [chunks[0] as PgColumn, direction];
   }
   throw new InvalidInputError(`orderBy on ${meta.name}: use columns of ${meta.name}, asc(column) or desc(column); expressions cannot be merged across shards`);
 }

@@ -1,9 +1,10 @@
-import { Column, is } from 'drizzle-orm';
+import { Column } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { checkOwnColumn } from './filter-validation.js';
+import { isEntity } from './drizzle-entity.js';
 
 /** @internal A partial selection resolved against its table: result key → column key. */
 export type Projection = ReadonlyArray<readonly [resultKey: string, columnKey: string]>;
@@ -18,7 +19,7 @@ export function resolveProjection(meta: TableMeta, fields: unknown, clause: stri
     throw new InvalidInputError(`${clause}: expected an object of columns such as { id: ${meta.name}.${meta.primaryKey[0]!.key} }`);
   }
   return Object.entries(fields).map(([resultKey, field]) => {
-    if (!is(field, Column)) throw new InvalidInputError(`${clause}: field ${JSON.stringify(resultKey)} is not a column of ${meta.name}; only columns can be selected`);
+    if (!isEntity(field, Column)) throw new InvalidInputError(`${clause}: field ${JSON.stringify(resultKey)} is not a column of ${meta.name}; only columns can be selected`);
     checkOwnColumn(meta, field as PgColumn, clause);
     const column = meta.columns.find((c) => c.column === field)!;
     return [resultKey, column.key] as const;

@@ -5,7 +5,7 @@ import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
-import { keyOf, keyString } from './row-key.js';
+import { keyId, keyOf } from './row-key.js';
 import { pinnedShards } from './shard-pinning.js';
 
 /** @internal A validated read: what select, update-where and delete-where share. */
@@ -54,9 +54,9 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
 async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lock: RowLockRequest): Promise<Row[]> {
   if (keys.length === 0) return [];
   const rows = await session.engineTx.getMany(meta, keys, { lock });
-  const found = new Set(rows.map((row) => keyString(keyOf(meta, row))));
+  const found = new Set(rows.map((row) => keyId(keyOf(meta, row))));
   session.rowCache.remember(meta, rows);
-  session.rowCache.forget(meta, keys.filter((key) => !found.has(keyString(key))));
+  session.rowCache.forget(meta, keys.filter((key) => !found.has(keyId(key))));
   return rows;
 }
 
@@ -65,7 +65,12 @@ async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): P
   const cached = session.rowCache.lookup(meta, keys);
   if (cached) return cached;
   const rows = await session.engineTx.getMany(meta, keys);
-  const found = new Set(rows.map((row) => keyString(keyOf(meta, row))));
-  session.rowCache.rememberRead(meta, rows, keys.filter((key) => !found.has(keyString(key))));
+  // Keys are distinct (keyTuples), so as many rows as keys means none is absent.
+  let absent: KeyValues[] = [];
+  if (rows.length < keys.length) {
+    const found = new Set(rows.map((row) => keyId(keyOf(meta, row))));
+    absent = keys.filter((key) => !found.has(keyId(key)));
+  }
+  session.rowCache.rememberRead(meta, rows, absent);
   return rows;
 }

@@ -1,6 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
-import { keyString } from './row-key.js';
+import { keyId } from './row-key.js';
 
 /** Most rows one transaction remembers; beyond it, new keys are simply read again. */
 const MAX_CACHED_ROWS = 10_000;
@@ -28,7 +28,7 @@ export class RowCache {
     if (!table) return undefined;
     const found: Row[] = [];
     for (const key of keys) {
-      const row = table.get(cacheKey(key));
+      const row = table.get(keyId(key));
       if (row === undefined) return undefined;
       if (row !== null) found.push({ ...row });
     }
@@ -40,14 +40,14 @@ export class RowCache {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
     const pk = meta.primaryKey;
-    for (const row of rows) this.set(table, cacheKey(pk.map((c) => row[c.key])), { ...row });
+    for (const row of rows) this.set(table, keyId(pk.map((c) => row[c.key])), { ...row });
   }
 
   /** Keys this transaction deleted. */
   forget(meta: TableMeta, keys: readonly KeyValues[]): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
-    for (const key of keys) this.set(table, cacheKey(key), null);
+    for (const key of keys) this.set(table, keyId(key), null);
   }
 
   /**
@@ -62,11 +62,11 @@ export class RowCache {
     const table = this.tableOf(meta);
     const pk = meta.primaryKey;
     for (const row of rows) {
-      const id = cacheKey(pk.map((c) => row[c.key]));
+      const id = keyId(pk.map((c) => row[c.key]));
       if (!table.has(id)) this.set(table, id, { ...row });
     }
     for (const key of absent) {
-      const id = cacheKey(key);
+      const id = keyId(key);
       if (!table.has(id)) this.set(table, id, null);
     }
   }
@@ -93,17 +93,4 @@ export class RowCache {
       this.size++;
     }
   }
-}
-
-/**
- * Map key of a primary key: a single primitive value is its own key (Map
- * tells 1, 1n and '1' apart, and values were type-checked against the
- * column); anything else goes through keyString.
- */
-function cacheKey(key: KeyValues): unknown {
-  if (key.length === 1) {
-    const value = key[0];
-    if (typeof value !== 'object' || value === null) return value;
-  }
-  return keyString(key);
 }

@@ -11,3 +11,17 @@ export function keyOf(meta: TableMeta, row: Row): KeyValues {
 export function keyString(key: KeyValues): string {
   return JSON.stringify(key, (k, v: unknown) => (v instanceof Date ? v.toISOString() : bigintJson(k, v)));
 }
+
+/**
+ * @internal A Map/Set key identifying a primary key: a single primitive
+ * value is its own identity (Map tells 1, 1n and '1' apart, and values were
+ * type-checked against their column), anything else its keyString. Spares
+ * a JSON.stringify per key on the usual one-column keys.
+ */
+export function keyId(key: KeyValues): unknown {
+  if (key.length === 1) {
+    const value = key[0];
+    if (typeof value !== 'object' || value === null) return value;
+  }
+  return keyString(key);
+}

@@ -1,8 +1,9 @@
-import { is, SQL } from 'drizzle-orm';
+import { SQL } from 'drizzle-orm';
 import { InvalidInputError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { checkColumnValue, describeValue, valueBytes } from './column-value.js';
+import { isEntity } from './drizzle-entity.js';
 
 /**
  * Largest row (sum of encoded column sizes) accepted, 1 MiB. Each row travels
@@ -25,7 +26,7 @@ export function completeInsertRow(meta: TableMeta, input: unknown, where: string
   for (const column of meta.columns) {
     let value = (input as Row)[column.key];
     if (value === undefined) value = defaultValue(meta, column, where);
-    if (is(value, SQL)) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is a SQL expression; percolator writes plain values only`);
+    if (isEntity(value, SQL)) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is a SQL expression; percolator writes plain values only`);
     row[column.key] = value;
   }
   checkRowValues(meta, row, meta.columns, where);
@@ -41,7 +42,7 @@ export function checkSetValues(meta: TableMeta, input: unknown): Row {
   const values: Row = {};
   for (const [key, value] of Object.entries(input as Row)) {
     if (value === undefined) continue;
-    if (is(value, SQL)) {
+    if (isEntity(value, SQL)) {
       throw new InvalidInputError(
         `update(${meta.name}).set(): ${key} is a SQL expression; percolator cannot evaluate SQL at commit time. Read the row in a transaction and set the computed value instead`,
       );
@@ -52,7 +53,7 @@ export function checkSetValues(meta: TableMeta, input: unknown): Row {
   for (const column of meta.columns) {
     if (values[column.key] === undefined && column.column.onUpdateFn) {
       const value = column.column.onUpdateFn();
-      if (is(value, SQL)) throw new InvalidInputError(`${meta.name}.${column.key} has a SQL $onUpdate; percolator writes plain values only`);
+      if (isEntity(value, SQL)) throw new InvalidInputError(`${meta.name}.${column.key} has a SQL $onUpdate; percolator writes plain values only`);
       values[column.key] = value;
     }
   }
@@ -104,7 +105,7 @@ function defaultValue(meta: TableMeta, column: ColumnMeta, where: string): unkno
     }
     return null;
   }
-  if (is(value, SQL)) {
+  if (isEntity(value, SQL)) {
     // defaultNow() and sql`now()` are the only SQL defaults evaluated client side.
     if (isNowDefault(value)) return c.dataType === 'string' ? new Date().toISOString() : new Date();
     throw new InvalidInputError(`${where}: ${meta.name}.${column.key} has a SQL default that percolator cannot evaluate; pass a value`);

@@ -1,4 +1,5 @@
-import { is, SQL, StringChunk } from 'drizzle-orm';
+import { SQL, StringChunk } from 'drizzle-orm';
+import { isEntity } from './drizzle-entity.js';
 
 /**
  * @internal The meaningful chunks of a drizzle SQL node: empty string chunks
@@ -7,16 +8,16 @@ import { is, SQL, StringChunk } from 'drizzle-orm';
  * `and(a, b)` as ['(', SQL[a, ' and ', b], ')'].
  */
 export function meaningfulChunks(node: SQL): unknown[] {
-  let chunks = node.queryChunks.filter((c) => !(is(c, StringChunk) && c.value.join('') === ''));
-  while (chunks.length === 1 && is(chunks[0], SQL)) {
-    chunks = (chunks[0] as SQL).queryChunks.filter((c) => !(is(c, StringChunk) && c.value.join('') === ''));
+  let chunks = node.queryChunks.filter((c) => !(isEntity(c, StringChunk) && c.value.join('') === ''));
+  while (chunks.length === 1 && isEntity(chunks[0], SQL)) {
+    chunks = (chunks[0] as SQL).queryChunks.filter((c) => !(isEntity(c, StringChunk) && c.value.join('') === ''));
   }
   return chunks;
 }
 
 /** @internal The text of a string chunk, or undefined for anything else. */
 export function chunkText(chunk: unknown): string | undefined {
-  return is(chunk, StringChunk) ? chunk.value.join('') : undefined;
+  return isEntity(chunk, StringChunk) ? chunk.value.join('') : undefined;
 }
 
 /**
@@ -25,13 +26,13 @@ export function chunkText(chunk: unknown): string | undefined {
  */
 export function junctionOperands(node: SQL, separator: ' and ' | ' or '): SQL[] | undefined {
   const chunks = meaningfulChunks(node);
-  if (chunks.length !== 3 || chunkText(chunks[0]) !== '(' || chunkText(chunks[2]) !== ')' || !is(chunks[1], SQL)) return undefined;
+  if (chunks.length !== 3 || chunkText(chunks[0]) !== '(' || chunkText(chunks[2]) !== ')' || !isEntity(chunks[1], SQL)) return undefined;
   const inner = (chunks[1] as SQL).queryChunks;
   const operands: SQL[] = [];
   for (const [i, chunk] of inner.entries()) {
     if (i % 2 === 1) {
       if (chunkText(chunk) !== separator) return undefined;
-    } else if (is(chunk, SQL)) {
+    } else if (isEntity(chunk, SQL)) {
       operands.push(chunk);
     } else {
       return undefined;

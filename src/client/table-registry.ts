@@ -1,7 +1,8 @@
-import { getTableName, is } from 'drizzle-orm';
+import { getTableName } from 'drizzle-orm';
 import { PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
 import { describeTable, type TableMeta } from '../schema/table-meta.js';
+import { isEntity } from './drizzle-entity.js';
 
 /** @internal The user's schema: drizzle tables by property name, each described once. */
 export class TableRegistry {
@@ -11,7 +12,7 @@ export class TableRegistry {
     if (typeof schema !== 'object' || schema === null) throw new SchemaError('schema must be an object of drizzle pgTable definitions, e.g. { accounts, orders }');
     const names = new Map<string, string>();
     for (const [property, table] of Object.entries(schema)) {
-      if (!is(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable`);
+      if (!isEntity(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable`);
       const meta = describeTable(table, { shardKey: shardKeys[property] });
       const clash = names.get(meta.name);
       if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${meta.name}"`);
@@ -30,9 +31,9 @@ export class TableRegistry {
 
   /** The meta of a table of the schema; SchemaError for anything else. */
   metaOf(table: unknown): TableMeta {
-    const meta = is(table, PgTable) ? this.byTable.get(table) : undefined;
+    const meta = isEntity(table, PgTable) ? this.byTable.get(table) : undefined;
     if (meta) return meta;
-    const what = is(table, PgTable) ? `table "${getTableName(table)}"` : `${String(table)} (not a drizzle table)`;
+    const what = isEntity(table, PgTable) ? `table "${getTableName(table)}"` : `${String(table)} (not a drizzle table)`;
     throw new SchemaError(`${what} is not in the schema given to percolator() (tables: ${this.tables.map((t) => t.name).join(', ')})`);
   }
 }

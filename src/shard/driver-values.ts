@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { ColumnMeta } from '../schema/table-meta.js';
 
-// pg's own parameter serializer (untyped CommonJS internals).
-const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
+/** pg's own parameter serializer (untyped CommonJS internals): JS value → text, Buffer or null. */
+export const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
 
 /**
  * Values travel to Postgres as text, the same text node-postgres would send

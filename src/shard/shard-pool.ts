@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { ConnectionPool } from './connection-pool.js';
+import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
 
 export interface ShardPoolOptions {
@@ -20,44 +22,55 @@ export interface Statement {
 // Like drizzle's node-postgres driver: dates, timestamps, intervals and their
 // arrays stay strings so that drizzle's column mappers see what they expect.
 const RAW_TYPE_IDS = new Set([1184, 1114, 1082, 1186, 1231, 1115, 1185, 1187, 1182]);
+const keepText = (value: string): string => value;
+const parserOf = (typeId: number): ((text: string) => unknown) => (RAW_TYPE_IDS.has(typeId) ? keepText : pg.types.getTypeParser(typeId, 'text'));
 const drizzleTypes = {
-  getTypeParser: (typeId: number, format?: string) =>
-    RAW_TYPE_IDS.has(typeId) ? (value: string) => value : pg.types.getTypeParser(typeId, format as 'text'),
-};
+  getTypeParser: (typeId: number, format?: string) => (RAW_TYPE_IDS.has(typeId) ? keepText : pg.types.getTypeParser(typeId, format as 'text')),
+} as pg.CustomTypesConfig;
 
-export type Queryable = pg.Pool | pg.PoolClient;
+export type { ShardQueryResult } from './prepared-query.js';
 
 /** Connection settings of every pool: see the comment where they are used. */
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 
 /**
- * One shard: a bounded pg pool plus error translation. Every failure that
- * means "the shard is gone" leaves here as ShardUnavailableError.
+ * One shard: a bounded connection pool plus error translation. Every failure
+ * that means "the shard is gone" leaves here as ShardUnavailableError.
  */
 export class ShardPool {
-  readonly pool: pg.Pool;
+  private readonly connections: ConnectionPool;
   /** Connections with synchronous_commit off, for writes the protocol can redo (created on first use). */
-  private lazyPool: pg.Pool | undefined;
+  private lazyPool: ConnectionPool | undefined;
   private readonly names = new Map<string, string>();
 
   constructor(
     readonly index: number,
     readonly url: string,
     private readonly logger: Logger,
-    options: ShardPoolOptions = {},
+    private readonly options: ShardPoolOptions = {},
   ) {
-    this.pool = new pg.Pool({
-      connectionString: url,
+    this.connections = this.createPool(GENERIC_PLANS);
+  }
+
+  private createPool(startupOptions: string): ConnectionPool {
+    const { options } = this;
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+    return new ConnectionPool({
+      client: {
+        connectionString: this.url,
+        connectionTimeoutMillis: connectTimeoutMs,
+        query_timeout: options.statementTimeoutMs ?? 30_000,
+        // Every statement of the protocol is written for index access whatever
+        // its parameters; generic plans spare re-planning them on each call.
+        options: startupOptions,
+        types: drizzleTypes,
+      },
       max: options.max ?? 10,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
-      query_timeout: options.statementTimeoutMs ?? 30_000,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
-      // Every statement of the protocol is written for index access whatever
-      // its parameters; generic plans spare re-planning them on each call.
-      options: GENERIC_PLANS,
+      acquireTimeoutMillis: connectTimeoutMs,
+      // An idle connection dying (shard restart) must not crash the process.
+      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'),
     });
-    // An idle connection dying (shard restart) must not crash the process.
-    this.pool.on('error', (error) => this.logger.warn({ shard: index, err: error.message }, 'idle shard connection failed'));
   }
 
   /** Human-readable shard name for errors: index and host:port, never the password. */
@@ -71,25 +84,47 @@ export class ShardPool {
   }
 
   /**
-   * Runs one statement (named/prepared when `prepare` is true) on a pooled
-   * connection or the given client. `lazy`: on a connection whose commits
-   * do not wait for the WAL flush (synchronous_commit off), for writes that
-   * a crash may lose because the protocol redoes them or a later durable
-   * write on the same server makes them durable (see prewrite.ts and
-   * commit-secondaries.ts). Never for commitPrimary or anything a decision
-   * rests on.
+   * Runs one statement on a pooled connection (or the given one, inside
+   * transaction()). With `prepare`, it runs as a named prepared statement:
+   * parsed and planned once per connection (see PreparedQuery). `lazy`: on a
+   * connection whose commits do not wait for the WAL flush
+   * (synchronous_commit off), for writes that a crash may lose because the
+   * protocol redoes them or a later durable write on the same server makes
+   * them durable (see prewrite.ts and commit-secondaries.ts). Never for
+   * commitPrimary or anything a decision rests on.
    */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
     options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean } = {},
-  ): Promise<pg.QueryResult<R>> {
-    const config: pg.QueryConfig = { text: statement.text, values: statement.values as unknown[], types: drizzleTypes } as pg.QueryConfig;
-    if (options.prepare) {
-      const name = this.statementName(statement.text);
-      if (name) config.name = name;
-    }
+  ): Promise<ShardQueryResult<R>> {
+    const name = options.prepare ? this.statementName(statement.text) : undefined;
+    let client = options.client;
+    if (client) return this.run<R>(client, statement, name);
+    const pool = options.lazy ? (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`)) : this.connections;
     try {
-      return await (options.client ?? (options.lazy ? this.lazyConnections() : this.pool)).query<R>(config);
+      client = pool.tryAcquire() ?? (await pool.acquire());
+    } catch (error) {
+      throw translateShardError(this.name, error);
+    }
+    let failed = true;
+    try {
+      const result = await this.run<R>(client, statement, name);
+      failed = false;
+      return result;
+    } finally {
+      // A connection whose statement failed is not trusted again (pg-pool's rule too).
+      pool.release(client, failed);
+    }
+  }
+
+  private async run<R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+    try {
+      if (name === undefined) return await client.query<R>({ text: statement.text, values: statement.values as unknown[] });
+      return await new Promise<ShardQueryResult<R>>((resolve, reject) => {
+        const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
+        query.callback = (error, result) => (error ? reject(error) : resolve(result!));
+        client.query(query);
+      });
     } catch (error) {
       throw translateShardError(this.name, error);
     }
@@ -99,52 +134,30 @@ export class ShardPool {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      client = this.connections.tryAcquire() ?? (await this.connections.acquire());
     } catch (error) {
       throw translateShardError(this.name, error);
     }
-    let discard: Error | undefined;
-    // A checked-out connection that dies between statements emits 'error';
-    // unhandled, that would crash the process. The next statement fails anyway.
-    const onError = (error: Error): void => {
-      discard = error;
-    };
-    client.on('error', onError);
+    // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
+    let discard = false;
     try {
       await this.query({ text: 'begin', values: [] }, { client });
       const result = await work(client);
       await this.query({ text: 'commit', values: [] }, { client });
       return result;
     } catch (error) {
-      await client.query('rollback').catch((e: unknown) => {
-        discard = e instanceof Error ? e : new Error(String(e));
+      await client.query('rollback').catch(() => {
+        discard = true;
       });
       throw translateShardError(this.name, error);
     } finally {
       // A connection that failed (or whose rollback failed) is discarded, not reused.
-      client.off('error', onError);
-      client.release(discard);
+      this.connections.release(client, discard);
     }
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.end().catch(() => {}), this.lazyPool?.end().catch(() => {})]);
-  }
-
-  private lazyConnections(): pg.Pool {
-    if (!this.lazyPool) {
-      const { options } = this.pool;
-      this.lazyPool = new pg.Pool({
-        connectionString: this.url,
-        max: options.max ?? 10,
-        connectionTimeoutMillis: options.connectionTimeoutMillis,
-        query_timeout: options.query_timeout,
-        idleTimeoutMillis: options.idleTimeoutMillis,
-        options: `${GENERIC_PLANS} -c synchronous_commit=off`,
-      });
-      this.lazyPool.on('error', (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'));
-    }
-    return this.lazyPool;
+    await Promise.all([this.connections.close(), this.lazyPool?.close()]);
   }
 
   // Each connection keeps every statement it prepared: past this many distinct

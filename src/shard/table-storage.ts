@@ -266,17 +266,24 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * A reader at `readTs` met live locks of these transactions, whose primary
    * keys are in this table on this shard: raise each primary lock's
    * min_commit_ts to `minCommitTs` (readTs + 1) so that its owner can only
-   * commit after the reader's snapshot. Returns a row per transaction
-   * pushed; one missing means its lock is gone (committed or rolled back
-   * meanwhile) or expired, and the caller decides the usual way. Serializes
-   * with commitPrimary on each lock row.
+   * commit after the reader's snapshot. Serializes with commitPrimary on each
+   * lock row. One row per transaction: `pushed`, or else what peekPrimary
+   * would say (its lock is gone, expired or a resolver's placeholder), so
+   * the caller decides the rest without another round trip.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
-    const text = this.sql('pushPrimaries', () => `update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint)
-from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})
-where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
-  and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
-returning l.start_ts::text as start_ts`);
+    const text = this.sql('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
+pushed as (update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint) from b
+  where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
+    and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
+  returning l.start_ts)
+select b.s as start_ts, p.start_ts is not null as pushed, v.commit_ts::text as commit_ts, v.op as version_op, l.start_ts is not null as locked,
+  (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
+  greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
+from b left join pushed p on p.start_ts = b.s::bigint
+left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.start_ts = b.s::bigint
+  order by (v.op = 'rollback') limit 1) v on p.start_ts is null
+left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint) l on p.start_ts is null`);
     return {
       text,
       values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],

@@ -59,17 +59,18 @@ export class LockResolver {
     this.cacheSize = options.cacheSize ?? 8192;
   }
 
-  /** Status of transaction `startTs` whose primary is `primaryKey` of `primaryTable`. */
-  async checkTxnStatus(primaryTable: string, primaryKey: KeyTexts, startTs: Timestamp, rollbackIfNotExist: boolean): Promise<TxnStatus> {
+  /**
+   * Status of transaction `startTs` whose primary is `primaryKey` of
+   * `primaryTable`. `peeked`: what a push statement already saw at the
+   * primary (spares the peek).
+   */
+  async checkTxnStatus(primaryTable: string, primaryKey: KeyTexts, startTs: Timestamp, rollbackIfNotExist: boolean, peeked?: PrimaryPeek): Promise<TxnStatus> {
     const cached = this.cache.get(startTs.toString());
     if (cached) return cached;
     const storage = this.options.storageOf(primaryTable);
     const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
     // Fast path, one read-only statement: final outcomes and live locks need no row lock.
-    const peek = (await shard.query<{ commit_ts: string | null; version_op: string | null; locked: boolean; expired: boolean | null; remaining_ms: number | null }>(
-      storage.peekPrimary(startTs, primaryKey),
-      { prepare: true },
-    )).rows[0]!;
+    const peek = peeked ?? (await shard.query<PrimaryPeek>(storage.peekPrimary(startTs, primaryKey), { prepare: true })).rows[0]!;
     if (peek.version_op !== null) {
       const final: TxnStatus = peek.version_op === 'rollback' ? { kind: 'rolled-back' } : { kind: 'committed', commitTs: BigInt(peek.commit_ts!) };
       this.remember(startTs, final);
@@ -122,16 +123,17 @@ export class LockResolver {
     // Smallest commit_ts of an owner found committed: a reader at or above it must read again.
     let committedBy = MAX_TIMESTAMP;
     // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
-    const pushed = pushTo === undefined ? new Set<string>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
+    const pushed = pushTo === undefined ? new Map<string, PushOutcome>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
     await Promise.all(
       [...byTxn].map(async ([id, txnLocks]) => {
-        if (pushed.has(id)) {
+        const push = pushed.get(id);
+        if (push === 'pushed') {
           this.options.metrics.lockResolutions.inc({ outcome: 'pushed' }, txnLocks.length);
           return;
         }
         const first = txnLocks[0]!;
         const expired = txnLocks.some((l) => l.expired);
-        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired);
+        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired, push);
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
         if (status.kind === 'committed' && status.commitTs < committedBy) committedBy = status.commitTs;
         if (status.kind === 'alive') {
@@ -147,17 +149,17 @@ export class LockResolver {
 
   /**
    * Pushes live owners' primary locks to commit at or above `minCommitTs`:
-   * one statement per (primary shard, table), in parallel. Returns the ids
-   * (start_ts) of the transactions pushed, now or before; the others' locks
-   * are gone or expired (decide the usual way).
+   * one statement per (primary shard, table), in parallel. Per transaction
+   * id (start_ts): 'pushed' (now or before), or what the statement saw at
+   * a primary it could not push (its lock gone, expired or a placeholder).
    */
-  private async pushPrimaries(locks: readonly FoundLock[], minCommitTs: Timestamp): Promise<Set<string>> {
-    const pushed = new Set<string>();
+  private async pushPrimaries(locks: readonly FoundLock[], minCommitTs: Timestamp): Promise<Map<string, PushOutcome>> {
+    const outcomes = new Map<string, PushOutcome>();
     const groups = new Map<string, { shard: ShardPool; storage: TableStorage; primaries: { startTs: Timestamp; key: KeyTexts }[] }>();
     for (const lock of locks) {
       const id = lock.startTs.toString();
       if ((this.pushed.get(id) ?? 0n) >= minCommitTs) {
-        pushed.add(id);
+        outcomes.set(id, 'pushed');
         continue;
       }
       const storage = this.options.storageOf(lock.primaryTable);
@@ -169,14 +171,20 @@ export class LockResolver {
     }
     await Promise.all(
       [...groups.values()].map(async ({ shard, storage, primaries }) => {
-        const { rows } = await shard.query<{ start_ts: string }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true });
-        for (const { start_ts: id } of rows) {
-          pushed.add(id);
-          remember(this.pushed, id, minCommitTs, this.cacheSize);
+        const { rows } = await shard.query<PrimaryPeek & { start_ts: string; pushed: boolean }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true });
+        for (const row of rows) {
+          if (!row.pushed) {
+            // A live lock we could not push went away while we waited for its row
+            // (commitPrimary), after this statement's snapshot: only a fresh peek can tell.
+            if (!row.locked || row.expired) outcomes.set(row.start_ts, row);
+            continue;
+          }
+          outcomes.set(row.start_ts, 'pushed');
+          remember(this.pushed, row.start_ts, minCommitTs, this.cacheSize);
         }
       }),
     );
-    return pushed;
+    return outcomes;
   }
 
   /**
@@ -248,6 +256,17 @@ export class LockResolver {
 }
 
 const MAX_TIMESTAMP = (1n << 63n) - 1n;
+
+/** What one look at a transaction's primary shows: its version (by start_ts) and its lock. */
+interface PrimaryPeek {
+  commit_ts: string | null;
+  version_op: string | null;
+  locked: boolean;
+  expired: boolean | null;
+  remaining_ms: number | null;
+}
+
+type PushOutcome = 'pushed' | PrimaryPeek;
 
 /** Insert into a bounded map, dropping the oldest entry when full. */
 function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {

@@ -1,0 +1,149 @@
+import type pg from 'pg';
+import { prepareValue } from './driver-values.js';
+
+/** What the shard returned for one statement. */
+export interface ShardQueryResult<R> {
+  rows: R[];
+  /** Rows affected or returned, from the command tag (null for commands without a count). */
+  rowCount: number | null;
+}
+
+type Parser = (text: string) => unknown;
+
+/** Column names and text parsers of a prepared statement's result rows. */
+interface RowShape {
+  readonly names: readonly string[];
+  readonly parsers: readonly Parser[];
+}
+
+/** The parts of node-postgres's (untyped) wire connection a query submits through, as pg's own Query uses them. */
+interface WireConnection {
+  readonly parsedStatements: Record<string, string | undefined>;
+  readonly submittedNamedStatements: Record<string, string | undefined>;
+  readonly stream: { cork?(): void; uncork?(): void };
+  parse(query: { text: string; name: string }): void;
+  bind(config: { portal: string; statement: string; values: unknown[]; binary: boolean }): void;
+  describe(message: { type: 'P'; name: string }): void;
+  execute(config: { portal: string; rows: number }): void;
+  sync(): void;
+}
+
+/** Result shapes already described on each connection, by statement name. */
+const shapesByConnection = new WeakMap<object, Map<string, RowShape>>();
+
+const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
+
+/**
+ * One execution of a named prepared statement, submitted to a pg.Client the
+ * way node-postgres's own Query is (Parse once per connection, then Bind,
+ * Execute, Sync), with two savings that matter at a few statements per
+ * transaction: the portal is described only on a connection's first
+ * execution of the statement (a prepared statement's result columns are
+ * fixed, so later executions reuse the parsers built then instead of
+ * parsing a RowDescription and building parsers every time), and no
+ * EventEmitter or config copy per query. Results come back as pg's would:
+ * rows keyed by column name, text values through `parserOf`.
+ */
+export class PreparedQuery<R> implements pg.Submittable {
+  /** Set by the caller; node-postgres wraps it for its statement timeout. */
+  callback: (error: Error | null, result?: ShardQueryResult<R>) => void = () => {};
+  private readonly rows: R[] = [];
+  private rowCount: number | null = null;
+  private shape: RowShape | undefined;
+  private shapes: Map<string, RowShape> | undefined;
+  private parseFailure: Error | undefined;
+  private settled = false;
+
+  constructor(
+    /** Read by node-postgres to record the statement as parsed on the connection. */
+    readonly name: string,
+    readonly text: string,
+    private readonly values: readonly unknown[],
+    private readonly parserOf: (typeId: number) => Parser,
+  ) {}
+
+  /** Called by pg.Client when the connection is free; a returned error fails the query before anything was sent. */
+  submit(wire: pg.Connection): Error | null {
+    const connection = wire as unknown as WireConnection;
+    const known = connection.parsedStatements[this.name] ?? connection.submittedNamedStatements[this.name];
+    if (known !== undefined && known !== this.text) return new Error(`Prepared statements must be unique - '${this.name}' was used for a different statement`);
+    let values: unknown[];
+    try {
+      // Converted before anything is written, so a bad value leaves the connection untouched.
+      values = this.values.map((value) => prepareValue(value));
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
+    }
+    let shapes = shapesByConnection.get(connection);
+    if (!shapes) shapesByConnection.set(connection, (shapes = new Map()));
+    this.shapes = shapes;
+    this.shape = known === undefined ? undefined : shapes.get(this.name);
+    connection.stream.cork?.();
+    try {
+      if (known === undefined) {
+        connection.parse({ text: this.text, name: this.name });
+        connection.submittedNamedStatements[this.name] = this.text;
+      }
+      connection.bind({ portal: '', statement: this.name, values, binary: false });
+      if (!this.shape) connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: 0 });
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
+    return null;
+  }
+
+  handleRowDescription(message: { fields: readonly { name: string; dataTypeID: number }[] }): void {
+    const shape: RowShape = { names: message.fields.map((f) => f.name), parsers: message.fields.map((f) => this.parserOf(f.dataTypeID)) };
+    this.shape = shape;
+    this.shapes!.set(this.name, shape);
+  }
+
+  handleDataRow(message: { fields: readonly (string | null)[] }): void {
+    if (this.parseFailure) return;
+    const { names, parsers } = this.shape!;
+    const row: Record<string, unknown> = {};
+    try {
+      for (let i = 0; i < message.fields.length; i++) {
+        const text = message.fields[i]!;
+        row[names[i]!] = text === null ? null : parsers[i]!(text);
+      }
+    } catch (error) {
+      // Reported once the server is done with the statement, as pg does.
+      this.parseFailure = error instanceof Error ? error : new Error(String(error));
+      return;
+    }
+    this.rows.push(row as R);
+  }
+
+  handleCommandComplete(message: { text: string }): void {
+    const match = COMMAND_TAG.exec(message.text);
+    if (match?.[3]) this.rowCount = Number.parseInt(match[3], 10);
+    else if (match?.[2]) this.rowCount = Number.parseInt(match[2], 10);
+  }
+
+  handleReadyForQuery(): void {
+    if (this.parseFailure) this.finish(this.parseFailure);
+    else this.finish(null);
+  }
+
+  handleError(error: Error): void {
+    this.finish(error);
+  }
+
+  // Messages our statements never cause (no row limit, no COPY); answered as pg's Query does.
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(connection: { sendCopyFail(message: string): void }): void {
+    connection.sendCopyFail('No source stream defined');
+  }
+  handleCopyData(): void {}
+
+  private finish(error: Error | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (error) this.callback(error);
+    else this.callback(null, { rows: this.rows, rowCount: this.rowCount });
+  }
+}
