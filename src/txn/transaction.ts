@@ -202,7 +202,7 @@ export class PercolatorTransaction implements EngineTransaction {
       ctx: this.ctx,
       startTs: this.startTs,
       locks: this.locks,
-      readSet: this.readSet,
+      readSet: this.recordsReads ? this.readSet : undefined,
       buffered: (table, shard) => this.buffer.forTableOnShard(table, shard),
     };
   }
