@@ -91,14 +91,14 @@ export class LockWaiter {
     if (this.recorded === undefined || !primary) return;
     this.recorded = undefined;
     const statement = new PessimisticLockStatements(primary.storage).clearWaitingFor(this.startTs, primary.keyTexts);
-    await this.ctx.shards[primary.shard]!.query(statement, { prepare: true }).catch((error: unknown) =>
+    await this.ctx.shards[primary.shard]!.query(statement, { prepare: true, lazy: true }).catch((error: unknown) =>
       this.ctx.logger.debug({ err: String(error) }, 'clearing the wait record failed'),
     );
   }
 
   private async record(primary: Mutation, lock: FoundLock): Promise<void> {
     const statement = new PessimisticLockStatements(primary.storage).setWaitingFor(this.startTs, primary.keyTexts, lock.startTs, lock.primaryTable, lock.primaryKey);
-    await this.ctx.shards[primary.shard]!.query(statement, { prepare: true });
+    await this.ctx.shards[primary.shard]!.query(statement, { prepare: true, lazy: true });
     this.recorded = lock.startTs;
   }
 

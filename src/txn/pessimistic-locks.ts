@@ -161,7 +161,7 @@ export class PessimisticLocks {
     await Promise.all(
       touched.map(async ({ shard, storage }) => {
         try {
-          await this.ctx.shards[shard]!.query(new PessimisticLockStatements(storage).releaseLockOnly(this.startTs), { prepare: true });
+          await this.ctx.shards[shard]!.query(new PessimisticLockStatements(storage).releaseLockOnly(this.startTs), { prepare: true, lazy: true });
         } catch (error) {
           this.logger.warn({ shard, err: String(error) }, 'releasing pessimistic locks failed; they expire with the primary lock');
         }
@@ -181,7 +181,9 @@ export class PessimisticLocks {
       const statement = statements.lockKeys(this.startTs, forUpdateTs, primary.storage.meta.name, primary.keyTexts, this.ctx.lockTtlMs, pending, shape);
       let rows: LockKeyRow[];
       try {
-        rows = (await pool.query<LockKeyRow>(statement, { prepare: true })).rows;
+        // lazy (no wait for the WAL flush): a lock lost in a shard crash only makes our prewrite insert a fresh
+        // lock, checked from start_ts, and serializable validation checks from for_update_ts: nothing rests on it.
+        rows = (await pool.query<LockKeyRow>(statement, { prepare: true, lazy: true })).rows;
       } catch (error) {
         if (!isPostgresDeadlock(error)) throw error;
         // Two lock statements of one shard waiting on each other's inserts: Postgres picked us; try again.
