@@ -267,15 +267,18 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * keys are in this table on this shard: raise each primary lock's
    * min_commit_ts to `minCommitTs` (readTs + 1) so that its owner can only
    * commit after the reader's snapshot. Serializes with commitPrimary on each
-   * lock row. One row per transaction: `pushed`, or else what peekPrimary
+   * lock row; the rows are locked in key order, so two readers pushing the
+   * same owners cannot deadlock. One row per transaction: `pushed`, or else what peekPrimary
    * would say (its lock is gone, expired or a resolver's placeholder), so
    * the caller decides the rest without another round trip.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
     const text = this.sql('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
-pushed as (update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint) from b
-  where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and l.op <> 'rollback'
-    and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
+target as (select ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')}, l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint
+  where l.op <> 'rollback' and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
+  order by ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')} for no key update of l),
+pushed as (update ${this.locks} l set min_commit_ts = greatest(l.min_commit_ts, $1::bigint) from target t
+  where ${this.pk.map((c) => `l.${ident(c.name)} = t.${ident(c.name)}`).join(' and ')} and l.start_ts = t.start_ts
   returning l.start_ts)
 select b.s as start_ts, p.start_ts is not null as pushed, v.commit_ts::text as commit_ts, v.op as version_op, l.start_ts is not null as locked,
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,

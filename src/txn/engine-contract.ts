@@ -54,7 +54,7 @@ export interface EngineTransaction {
   select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
-  /** What this transaction read so far (keys and scanned predicates): serializable mode validates it at commit. */
+  /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
   readonly readSet: ReadSet;
   /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
   insert(table: TableMeta, rows: readonly Row[]): Promise<void>;

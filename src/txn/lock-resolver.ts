@@ -244,7 +244,16 @@ export class LockResolver {
           status.kind === 'committed'
             ? storage.commitKeys(startTs, status.commitTs, keys)
             : storage.rollbackKeys(startTs, keys, keys.map(() => true));
-        await this.options.shards[shard]!.query(statement, { prepare: true });
+        // Rolling forward or back is idempotent; the owner (or another resolver) may be doing the
+        // same keys in another order, and Postgres then aborts one of us: run it again.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.options.shards[shard]!.query(statement, { prepare: true });
+            return;
+          } catch (error) {
+            if (attempt >= 2 || (error as { code?: unknown }).code !== '40P01') throw error;
+          }
+        }
       }),
     );
     this.options.logger.debug({ lockTs: startTs.toString(), outcome: status.kind, keys: locks.length }, 'resolved locks');

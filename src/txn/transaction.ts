@@ -43,6 +43,11 @@ export class PercolatorTransaction implements EngineTransaction {
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
   }
 
+  /** Only serializable commits validate reads; a snapshot transaction (even a 1,000-row scan) records none. */
+  private get recordsReads(): boolean {
+    return this.isolation === 'serializable';
+  }
+
   get closed(): boolean {
     return this.state !== 'open';
   }
@@ -56,16 +61,18 @@ export class PercolatorTransaction implements EngineTransaction {
     }
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
     const results = await Promise.all(shards.map((shard) => this.scanShard(storage, shard, query)));
-    if (query.where) {
-      const rendered = dialect.sqlToQuery(query.where);
-      this.readSet.addPredicate({ table: table.name, where: { sql: rendered.sql, params: rendered.params }, shards, readTs: this.startTs });
-    } else {
-      this.readSet.addPredicate({ table: table.name, shards, readTs: this.startTs });
+    if (this.recordsReads) {
+      if (query.where) {
+        const rendered = dialect.sqlToQuery(query.where);
+        this.readSet.addPredicate({ table: table.name, where: { sql: rendered.sql, params: rendered.params }, shards, readTs: this.startTs });
+      } else {
+        this.readSet.addPredicate({ table: table.name, shards, readTs: this.startTs });
+      }
     }
     const rows: Row[] = [];
     results.forEach((result, i) => {
       rows.push(...result.rows);
-      for (const keyTexts of result.keyTexts) this.readSet.addKey({ table: table.name, keyTexts, shard: shards[i]! });
+      if (this.recordsReads) for (const keyTexts of result.keyTexts) this.readSet.addKey({ table: table.name, keyTexts, shard: shards[i]! });
     });
     return rows;
   }
@@ -97,7 +104,7 @@ export class PercolatorTransaction implements EngineTransaction {
         }
         const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
         const result = await this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
-        for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
+        if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
         return result.rows;
       }),
     );
