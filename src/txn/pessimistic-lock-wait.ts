@@ -5,6 +5,7 @@ import type { KeyTexts } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
+import { lockWakeupsOf } from './lock-wakeups.js';
 import type { Mutation } from './mutation.js';
 
 /** Waits shorter than this never look for deadlocks (most waits end by themselves). */
@@ -24,7 +25,8 @@ interface WaitNode {
 
 /**
  * One locking read's wait for other transactions' locks: polls with capped
- * exponential backoff until `deadline` (LockWaitTimeoutError), and finds
+ * exponential backoff, woken early when a holder of this process ends
+ * (lock-wakeups.ts), until `deadline` (LockWaitTimeoutError), and finds
  * deadlocks. Deadlock detection (TiKV's detector, made distributed): a
  * waiter that holds locks records on its own primary lock whom it waits
  * for (that transaction and its primary). After a short delay, and then
@@ -55,8 +57,13 @@ export class LockWaiter {
     this.nextCheck = this.startedAt + DEADLOCK_CHECK_DELAY_MS;
   }
 
-  /** One wait after meeting `alive` locks (attempt counts the waits of this key set). */
-  async wait(alive: readonly FoundLock[], attempt: number): Promise<void> {
+  /**
+   * One wait after meeting `alive` locks (attempt counts the waits of this
+   * key set). True when a holder of this process ended meanwhile (look
+   * again at once, and ask the resolver: its secondaries may still be
+   * committing).
+   */
+  async wait(alive: readonly FoundLock[], attempt: number): Promise<boolean> {
     const now = Date.now();
     const lock = alive[0]!;
     this.waited = true;
@@ -70,7 +77,8 @@ export class LockWaiter {
       }
     }
     const backoff = Math.min(2 ** attempt, MAX_BACKOFF_MS);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(backoff, this.deadline - now))));
+    const holders = [...new Set(alive.map((l) => l.startTs))];
+    return lockWakeupsOf(this.ctx).sleep(holders, Math.max(1, Math.min(backoff, this.deadline - now)));
   }
 
   /** The wait is over (acquired or failed): count it, and clear our record so nobody follows a stale edge. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { LockWaitTimeoutError, OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
 import { fromDriverValue, toDriverText } from '../shard/driver-values.js';
 import { PessimisticLockStatements, type LockKeyRow, type LockReadShape } from '../shard/pessimistic-lock-statements.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -9,6 +9,7 @@ import type { Row } from './engine-contract.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FoundLock } from './lock-resolver.js';
 import { keyIdOf, type Mutation } from './mutation.js';
+import { lockWakeupsOf } from './lock-wakeups.js';
 import { LockWaiter } from './pessimistic-lock-wait.js';
 
 /** One key a locking read now holds. */
@@ -109,8 +110,8 @@ export class PessimisticLocks {
         try {
           locked.push(...(await work));
         } catch (error) {
-          // Nothing is held yet: a later locking read chooses again.
-          if (this.touched.size === 1 && error instanceof PercolatorError && error.retryable) {
+          // Timed out waiting for the primary's key: nothing is held, a later locking read chooses again.
+          if (error instanceof LockWaitTimeoutError && this.touched.size === 1) {
             this.primaryLock = undefined;
             this.touched.clear();
           }
@@ -129,6 +130,21 @@ export class PessimisticLocks {
       await waiter.finish(error);
       throw error;
     }
+  }
+
+  /** This transaction committed or rolled back: wake this engine's locking reads waiting for it. */
+  ended(): void {
+    lockWakeupsOf(this.ctx).ended(this.startTs);
+  }
+
+  /** Whether some locked key is neither written (`isWritten`) nor the primary: it has a lock-only row to release after commit. */
+  hasLockOnlyKeys(isWritten: (table: string, keyId: string) => boolean): boolean {
+    for (const [table, byKey] of this.images) {
+      for (const keyId of byKey.keys()) {
+        if (!isWritten(table, keyId) && !(table === this.primaryLock?.storage.meta.name && keyId === this.primaryLock.keyId)) return true;
+      }
+    }
+    return false;
   }
 
   /** The committer takes over the primary's heartbeat. */
@@ -201,7 +217,7 @@ export class PessimisticLocks {
           alive = (await this.ctx.resolver.resolveLocks(blocked)).alive;
           resolvedAt = Date.now();
         }
-        if (alive.length > 0) await waiter.wait(alive, attempt);
+        if (alive.length > 0 && (await waiter.wait(alive, attempt))) resolvedAt = 0;
       }
     }
   }

@@ -17,7 +17,8 @@ export interface LockingReadTarget {
   readonly ctx: EngineContext;
   readonly startTs: Timestamp;
   readonly locks: PessimisticLocks;
-  readonly readSet: ReadSet;
+  /** Where reads are recorded: only serializable transactions validate them (undefined in snapshot mode). */
+  readonly readSet: ReadSet | undefined;
   /** The transaction's own buffered writes of a table on a shard. */
   buffered(table: string, shard: number): readonly Mutation[];
 }
@@ -83,14 +84,14 @@ export async function lockingSelect(target: LockingReadTarget, storage: TableSto
   const where = query.where ? dialect.sqlToQuery(query.where) : undefined;
   const wherePart = where ? { sql: where.sql, params: where.params } : undefined;
   const locked = await target.locks.lock(storage, keysByShard, (shard) => ({ where: wherePart, buffered: target.buffered(table, shard) }), forUpdateTs, query.lock.waitMs ?? ctx.lockWaitTimeoutMs);
-  target.readSet.addPredicate({ table, where: wherePart, shards, readTs: forUpdateTs });
+  target.readSet?.addPredicate({ table, where: wherePart, shards, readTs: forUpdateTs });
   return recordLocked(target, table, locked);
 }
 
 function recordLocked(target: LockingReadTarget, table: string, locked: Awaited<ReturnType<PessimisticLocks['lock']>>): Row[] {
   const rows: Row[] = [];
   for (const key of locked) {
-    target.readSet.addKey({ table, keyTexts: key.keyTexts, shard: key.shard, readTs: key.readTs });
+    target.readSet?.addKey({ table, keyTexts: key.keyTexts, shard: key.shard, readTs: key.readTs });
     if (key.row) rows.push(key.row);
   }
   return rows;
@@ -105,7 +106,7 @@ function recordLocked(target: LockingReadTarget, table: string, locked: Awaited<
  * holding its locks (docs/ISOLATION.md).
  */
 export async function validateLockingReadOnly(target: LockingReadTarget, isolation: 'snapshot' | 'serializable'): Promise<void> {
-  if (isolation !== 'serializable') return;
+  if (isolation !== 'serializable' || !target.readSet) return;
   const { ctx } = target;
   const commitTs = await target.locks.forUpdateTs();
   await validateReadSet({

@@ -177,7 +177,7 @@ export class PercolatorTransaction implements EngineTransaction {
         await this.locks.release();
         throw error;
       });
-      if (this.locks.holdsLocks) this.ctx.track(this.locks.release());
+      if (this.locks.holdsLocks && this.locks.hasLockOnlyKeys((table, keyId) => this.buffer.get(table, keyId) !== undefined)) this.ctx.track(this.locks.release());
       this.ctx.metrics.commits.inc({ kind: groups.size === 1 ? 'one-shard' : 'multi-shard' });
       return { commitTs };
     } catch (error) {
@@ -186,6 +186,7 @@ export class PercolatorTransaction implements EngineTransaction {
       throw error;
     } finally {
       this.state = 'closed';
+      this.locks.ended();
     }
   }
 
@@ -193,6 +194,7 @@ export class PercolatorTransaction implements EngineTransaction {
     // Nothing is written before commit; only locking reads' locks are to undo.
     this.state = 'closed';
     await this.locks.release();
+    this.locks.ended();
   }
 
   private lockingTarget(): LockingReadTarget {
@@ -200,7 +202,7 @@ export class PercolatorTransaction implements EngineTransaction {
       ctx: this.ctx,
       startTs: this.startTs,
       locks: this.locks,
-      readSet: this.readSet,
+      readSet: this.recordsReads ? this.readSet : undefined,
       buffered: (table, shard) => this.buffer.forTableOnShard(table, shard),
     };
   }

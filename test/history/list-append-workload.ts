@@ -22,6 +22,8 @@ export interface WorkloadOptions {
   /** Transactions in total, across workers. */
   readonly txns: number;
   readonly maxOpsPerTxn: number;
+  /** Share of transactions whose appends read their list with `for update` (pessimistic locks); 0 by default. */
+  readonly lockingReads?: number;
   /** Appended values start here (so that separate processes append disjoint values). */
   readonly firstValue: number;
   /** First transaction id. */
@@ -79,6 +81,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
   const runOne = async (id: number): Promise<void> => {
     const ops: Op[] = [];
     const steps = plan();
+    const locking = (options.lockingReads ?? 0) > 0 && random() < options.lockingReads!;
     let committing = false;
     let startTs: bigint | undefined;
     let outcome: Outcome;
@@ -88,7 +91,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
         async (tx) => {
           startTs = tx.startTs;
           for (const { key, append } of steps) {
-            const current = await readList(tx, key);
+            const current = await readList(tx, key, locking && append);
             ops.push({ type: 'read', key: String(key), value: current });
             if (!append) continue;
             const value = nextValue++;
@@ -131,7 +134,8 @@ export async function finalReadOfAllLists(db: ListDb, options: { keys: number; k
   return { id, outcome: 'ok', ops, final: true };
 }
 
-async function readList(tx: ListTx, key: number): Promise<number[]> {
-  const [row] = await tx.select().from(lists).where(eq(lists.key, key));
+async function readList(tx: ListTx, key: number, forUpdate = false): Promise<number[]> {
+  const query = tx.select().from(lists).where(eq(lists.key, key));
+  const [row] = forUpdate ? await query.for('update') : await query;
   return row ? decodeList(row.elements) : [];
 }
