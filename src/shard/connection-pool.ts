@@ -44,6 +44,8 @@ export class ConnectionPool {
   /** Open plus opening connections. */
   private size = 0;
   private closed = false;
+  /** Set by close() while connections are still checked out. */
+  private onDrained: (() => void) | undefined;
   private readonly reaper: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ConnectionPoolOptions) {
@@ -109,15 +111,24 @@ export class ConnectionPool {
     this.idle.push(client);
   }
 
-  /** Closes idle connections now and the busy ones when they are released; waiters fail. */
-  async close(): Promise<void> {
+  /**
+   * Closes idle connections now and the others when they are released (or
+   * done opening); resolves once none is checked out, as pg-pool's end()
+   * does. Sockets are not waited for: a shard that is stopped (not dead)
+   * would never answer the goodbye.
+   */
+  close(): Promise<void> {
     this.closed = true;
     if (this.reaper) clearInterval(this.reaper);
     for (const waiter of this.waiters.splice(0)) {
       clearTimeout(waiter.timer);
       waiter.reject(new Error('Cannot use a pool after calling end on the pool'));
     }
-    await Promise.all(this.idle.splice(0).map((client) => this.destroy(client)));
+    for (const client of this.idle.splice(0)) void this.destroy(client);
+    if (this.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onDrained = resolve;
+    });
   }
 
   private async open(): Promise<pg.PoolClient> {
@@ -143,13 +154,13 @@ export class ConnectionPool {
     try {
       await client.connect();
     } catch (error) {
-      this.size--;
+      this.shrink();
       client.end().catch(() => {});
       this.serveWaiter();
       throw error;
     }
     if (this.closed) {
-      this.size--;
+      this.shrink();
       client.end().catch(() => {});
       throw new Error('Cannot use a pool after calling end on the pool');
     }
@@ -166,8 +177,13 @@ export class ConnectionPool {
   }
 
   private destroy(client: pg.Client): Promise<void> {
-    if (this.states.delete(client)) this.size--;
+    if (this.states.delete(client)) this.shrink();
     return client.end().catch(() => {});
+  }
+
+  private shrink(): void {
+    this.size--;
+    if (this.size === 0 && this.onDrained) this.onDrained();
   }
 
   private removeIdle(client: pg.PoolClient): void {

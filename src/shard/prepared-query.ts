@@ -14,6 +14,8 @@ type Parser = (text: string) => unknown;
 interface RowShape {
   readonly names: readonly string[];
   readonly parsers: readonly Parser[];
+  /** Every column set to null: rows start as copies of it, so they share one hidden class from the start. */
+  readonly empty: Readonly<Record<string, null>>;
 }
 
 /** The parts of node-postgres's (untyped) wire connection a query submits through, as pg's own Query uses them. */
@@ -95,15 +97,19 @@ export class PreparedQuery<R> implements pg.Submittable {
   }
 
   handleRowDescription(message: { fields: readonly { name: string; dataTypeID: number }[] }): void {
-    const shape: RowShape = { names: message.fields.map((f) => f.name), parsers: message.fields.map((f) => this.parserOf(f.dataTypeID)) };
+    const names = message.fields.map((f) => f.name);
+    const nulls = Object.create(null) as Record<string, null>;
+    for (const name of names) nulls[name] = null;
+    const empty = { ...nulls };
+    const shape: RowShape = { names, parsers: message.fields.map((f) => this.parserOf(f.dataTypeID)), empty };
     this.shape = shape;
     this.shapes!.set(this.name, shape);
   }
 
   handleDataRow(message: { fields: readonly (string | null)[] }): void {
     if (this.parseFailure) return;
-    const { names, parsers } = this.shape!;
-    const row: Record<string, unknown> = {};
+    const { names, parsers, empty } = this.shape!;
+    const row: Record<string, unknown> = { ...empty };
     try {
       for (let i = 0; i < message.fields.length; i++) {
         const text = message.fields[i]!;

@@ -93,41 +93,55 @@ export class ShardPool {
    * them durable (see prewrite.ts and commit-secondaries.ts). Never for
    * commitPrimary or anything a decision rests on.
    */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
     options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean } = {},
   ): Promise<ShardQueryResult<R>> {
-    const name = options.prepare ? this.statementName(statement.text) : undefined;
-    let client = options.client;
-    if (client) return this.run<R>(client, statement, name);
-    const pool = options.lazy ? (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`)) : this.connections;
+    // Plain promise chains, not async functions: this runs for every
+    // statement, and each async layer costs a promise and microtask hops.
     try {
-      client = pool.tryAcquire() ?? (await pool.acquire());
+      const name = options.prepare ? this.statementName(statement.text) : undefined;
+      if (options.client) return this.run<R>(options.client, statement, name);
+      const pool = options.lazy ? (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`)) : this.connections;
+      const free = pool.tryAcquire();
+      if (free) return this.runAndRelease<R>(pool, free, statement, name);
+      return pool.acquire().then(
+        (client) => this.runAndRelease<R>(pool, client, statement, name),
+        (error: unknown) => {
+          throw translateShardError(this.name, error);
+        },
+      );
     } catch (error) {
-      throw translateShardError(this.name, error);
-    }
-    let failed = true;
-    try {
-      const result = await this.run<R>(client, statement, name);
-      failed = false;
-      return result;
-    } finally {
-      // A connection whose statement failed is not trusted again (pg-pool's rule too).
-      pool.release(client, failed);
+      return Promise.reject(translateShardError(this.name, error));
     }
   }
 
-  private async run<R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
-    try {
-      if (name === undefined) return await client.query<R>({ text: statement.text, values: statement.values as unknown[] });
-      return await new Promise<ShardQueryResult<R>>((resolve, reject) => {
-        const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
-        query.callback = (error, result) => (error ? reject(error) : resolve(result!));
-        client.query(query);
+  private runAndRelease<R extends pg.QueryResultRow>(pool: ConnectionPool, client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+    return this.run<R>(client, statement, name).then(
+      (result) => {
+        pool.release(client);
+        return result;
+      },
+      (error: unknown) => {
+        // A connection whose statement failed is not trusted again (pg-pool's rule too).
+        pool.release(client, true);
+        throw error;
+      },
+    );
+  }
+
+  /** One statement on `client`; failures leave translated (ShardUnavailableError, SchemaError, or the driver's error). */
+  private run<R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+    if (name === undefined) {
+      return client.query<R>({ text: statement.text, values: statement.values as unknown[] }).catch((error: unknown) => {
+        throw translateShardError(this.name, error);
       });
-    } catch (error) {
-      throw translateShardError(this.name, error);
     }
+    return new Promise<ShardQueryResult<R>>((resolve, reject) => {
+      const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
+      query.callback = (error, result) => (error ? reject(translateShardError(this.name, error)) : resolve(result!));
+      client.query(query);
+    });
   }
 
   /** Runs `work` inside one local transaction on one connection. */
