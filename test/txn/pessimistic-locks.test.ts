@@ -50,7 +50,7 @@ describe('select ... for update (pessimistic locks)', () => {
 
   beforeAll(async () => {
     cluster = await startTestCluster({ shards: 3 });
-    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, registry, lockWaitTimeoutMs: 10_000, lockTtlMs: 1000 });
+    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, registry, lockWaitTimeoutMs: 10_000 });
     await db.migrate();
   });
   afterAll(async () => {
