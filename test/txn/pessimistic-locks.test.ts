@@ -187,15 +187,20 @@ describe('select ... for update (pessimistic locks)', () => {
     const [a, b] = twoShards();
     const args: LockHolderArgs = { shards: cluster.shardUrls, timestampSpec: cluster.timestampSpec, lockTtlMs: 400, accounts: [a, b] };
     const child: ChildProcess = spawn(process.execPath, [LOCK_HOLDER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (c: Buffer) => c.toString().includes('locked') && resolve());
-      child.once('exit', () => reject(new Error(`lock holder exited early: ${stderr}`)));
-    });
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    try {
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (c: Buffer) => c.toString().includes('locked') && resolve());
+        child.once('exit', () => reject(new Error(`lock holder exited early: ${stderr}`)));
+        setTimeout(() => reject(new Error(`lock holder did not lock within 30 s: ${stderr}`)), 30_000).unref();
+      });
+    } finally {
+      // Killed whatever happened: a child left running would keep the test worker alive.
+      child.kill('SIGKILL');
+      await exited;
+    }
     expect(await locksLeft()).toBe(2);
     // A locking reader waits for the dead holder's TTL; an optimistic writer conflicts (retried) until a resolver rolls it back.
     await Promise.all([
