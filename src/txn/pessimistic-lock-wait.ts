@@ -81,6 +81,17 @@ export class LockWaiter {
     return lockWakeupsOf(this.ctx).sleep(holders, Math.max(1, Math.min(backoff, this.deadline - now)));
   }
 
+  /**
+   * A short pause before locking keys again whose slot was taken and freed
+   * under our statement (or a Postgres deadlock between two lock
+   * statements): no holder to wait for, but the deadline still holds.
+   */
+  async pause(table: string, key: unknown, attempt: number): Promise<void> {
+    const now = Date.now();
+    if (now >= this.deadline) throw new LockWaitTimeoutError(table, key, 0n, now - this.startedAt);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(2 ** attempt, MAX_BACKOFF_MS, this.deadline - now))));
+  }
+
   /** The wait is over (acquired or failed): count it, and clear our record so nobody follows a stale edge. */
   async finish(error?: unknown): Promise<void> {
     if (this.waited) {

@@ -220,6 +220,8 @@ export class PessimisticLocks {
           resolvedAt = Date.now();
         }
         if (alive.length > 0 && (await waiter.wait(alive, attempt))) resolvedAt = 0;
+      } else {
+        await waiter.pause(storage.meta.name, again[0], attempt);
       }
     }
   }
