@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -125,6 +125,18 @@ export class PostgresServer {
     if (pid !== undefined) process.kill(pid, signal);
   }
 
+  /** SIGCONT to the postmaster and its children (best effort): undoes a test's SIGSTOP of the tree. */
+  private resumeTree(): void {
+    const pid = this.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGCONT');
+      execFileSync('pkill', ['-CONT', '-P', String(pid)], { stdio: 'ignore' });
+    } catch {
+      /* gone, or no children: nothing to resume */
+    }
+  }
+
   /** Crash: SIGKILL the postmaster and its backends, as a power cut would. */
   async kill(): Promise<void> {
     const pid = this.pid;
@@ -151,6 +163,8 @@ export class PostgresServer {
 
   /** Stops the server and removes its data directory. */
   async destroy(): Promise<void> {
+    // A paused (SIGSTOPped) server would neither stop nor die with its backends: resume it first.
+    this.resumeTree();
     await this.stop().catch(() => this.kill());
     unregisterFromCleanup(this);
     await fs.rm(this.dataDir, { recursive: true, force: true });
@@ -158,6 +172,7 @@ export class PostgresServer {
 
   /** Synchronous last-resort cleanup for process exit. */
   destroySync(): void {
+    this.resumeTree();
     try {
       this.signal('SIGKILL');
     } catch {

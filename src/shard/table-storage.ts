@@ -233,6 +233,9 @@ $prewrite$`;
    * versions at `commitTs`, in one statement (one local transaction): for a
    * reader at any snapshot either the lock or the version is there, never
    * neither. Keys whose lock is gone are skipped, so replays are no-ops.
+   * Pessimistic lock rows never prewritten (for_update: locked, not written)
+   * are released without a version; as the primary that means its prewrite
+   * was lost (nothing is committed: rowCount 0).
    */
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
@@ -240,7 +243,7 @@ $prewrite$`;
     const text = this.sql('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
   }
 
@@ -254,11 +257,11 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
-    const text = this.sql('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint for update),
+    const text = this.sql('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback'`);
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
   }
 

@@ -52,6 +52,12 @@ export async function commitPrimary(
   } catch (error) {
     if (error instanceof TransactionAbortedError || error instanceof CommitTsPushedError) throw error;
     const why = error instanceof Error ? error.message : String(error);
+    // Postgres aborted our statement (a deadlock with another statement on these
+    // rows): its local transaction rolled back, so nothing committed. Definite.
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === '40P01' || code === '40001') {
+      throw new TransactionAbortedError(`commit of transaction ${formatTimestamp(startTs)} was aborted by Postgres before it committed: ${why}`, { cause: error });
+    }
     throw new CommitUndeterminedError(`commit of transaction ${formatTimestamp(startTs)} undetermined: ${why}`, startTs, { cause: error });
   }
 }
@@ -78,5 +84,7 @@ async function explainMissingLock(shard: ShardPool, startTs: Timestamp, commitTs
   const { rows } = await shard.query<{ commit_ts: string; op: string }>(primary.storage.versionByStartTs(startTs, primary.keyTexts), { client, prepare: true });
   const version = rows[0];
   if (version && version.op !== 'rollback' && BigInt(version.commit_ts) === commitTs) return;
-  throw new TransactionAbortedError(`transaction ${formatTimestamp(startTs)} was rolled back by another client (its lock TTL ran out) before it could commit`);
+  throw new TransactionAbortedError(
+    `transaction ${formatTimestamp(startTs)} lost its primary lock before it could commit: another client rolled it back (its lock TTL ran out), or the primary's shard restarted and lost it`,
+  );
 }

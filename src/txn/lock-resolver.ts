@@ -171,7 +171,16 @@ export class LockResolver {
     }
     await Promise.all(
       [...groups.values()].map(async ({ shard, storage, primaries }) => {
-        const { rows } = await shard.query<PrimaryPeek & { start_ts: string; pushed: boolean }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true });
+        let rows: (PrimaryPeek & { start_ts: string; pushed: boolean })[];
+        try {
+          ({ rows } = await shard.query<PrimaryPeek & { start_ts: string; pushed: boolean }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true }));
+        } catch (error) {
+          // A prewrite's ON CONFLICT locks other transactions' lock rows in its own key
+          // order: Postgres may pick this push as a deadlock victim. Nothing was pushed;
+          // each owner is then looked at afresh (and waited for if alive).
+          if ((error as { code?: unknown }).code !== '40P01') throw error;
+          return;
+        }
         for (const row of rows) {
           if (!row.pushed) {
             // A live lock we could not push went away while we waited for its row

@@ -11,6 +11,12 @@ export interface PrewriteRequest {
   readonly startTs: Timestamp;
   readonly primary: Mutation;
   readonly ttlMs: number;
+  /**
+   * Whether the primary's shard may prewrite without waiting for its WAL
+   * flush: only when no durable row of this transaction is there yet (no
+   * pessimistic locks), see below.
+   */
+  readonly lazyPrimaryShard: boolean;
 }
 
 /**
@@ -36,9 +42,12 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   // in a crash before that, the locks take the transaction with them:
   // commitPrimary finds no primary lock and commits nothing. Anyone else who
   // acts durably on one of these locks (a push, a rollback marker) flushes
-  // the WAL past it too. Other shards' locks must be durable before the
-  // commit point on the primary's shard, so they wait for their flush.
-  const lazy = shardIndex === primary.shard;
+  // the WAL past it too. Not so when our pessimistic locks are already
+  // durable there: a lost upgrade would leave the old lock row for
+  // commitPrimary to find (commitKeys refuses a primary still marked
+  // for_update, as a second line). Other shards' locks must be durable
+  // before the commit point on the primary's shard: they always wait.
+  const lazy = request.lazyPrimaryShard && shardIndex === primary.shard;
   const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
     const statement = chunk.storage.prewrite(startTs, primary.storage.meta.name, primary.keyTexts, ttlMs, chunk.rows);
     const { rows } = await shard.query<PrewriteConflictRow>(statement, client ? { client, prepare: true } : { prepare: true, lazy });

@@ -102,9 +102,10 @@ export class PercolatorTransaction implements EngineTransaction {
           if (!buffered) stored.push(keyTexts);
           else if (buffered.op === 'put') bufferedPuts.push(buffered);
         }
+        if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
+        if (stored.length === 0 && bufferedPuts.length === 0) return []; // all deleted by this transaction
         const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
         const result = await this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
-        if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
         return result.rows;
       }),
     );

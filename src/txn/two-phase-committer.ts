@@ -70,6 +70,15 @@ export class TwoPhaseCommitter {
           await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, singleShard ? request.groups.get(primary.shard) : undefined));
           break;
         } catch (error) {
+          if (error instanceof TransactionAbortedError) {
+            // Definitely not committed: clean up what is left (other shards'
+            // locks, pessimistic rows) and mark the primary rolled back now
+            // rather than leave readers and writers to wait for our TTL.
+            await rollbackShards(ctx, request.startTs, request.groups, primary).catch((failure: unknown) =>
+              request.logger.warn({ err: String(failure) }, 'rollback after an aborted commit failed; resolvers will clean up'),
+            );
+            throw error;
+          }
           if (!(error instanceof CommitTsPushedError)) throw error;
           // Still before the commit point; a fresh timestamp is above every pusher's snapshot.
           ctx.metrics.commitTsPushes.inc();
@@ -96,7 +105,8 @@ export class TwoPhaseCommitter {
   /** All shards in parallel; with an afterPrewritePrimary hook, the primary's shard first. */
   private async prewrite(): Promise<void> {
     const { ctx, request, primary } = this;
-    const prewriteRequest = { startTs: request.startTs, primary, ttlMs: ctx.lockTtlMs };
+    // A primary chosen by a locking read means durable pessimistic lock rows on its shard.
+    const prewriteRequest = { startTs: request.startTs, primary, ttlMs: ctx.lockTtlMs, lazyPrimaryShard: request.primary === undefined };
     const others = [...request.groups].filter(([shard]) => shard !== primary.shard);
     const prewritePrimaryShard = () => prewriteShard(ctx, primary.shard, request.groups.get(primary.shard)!, prewriteRequest);
     if (ctx.hooks.afterPrewritePrimary) {

@@ -77,16 +77,21 @@ describe('commitPrimary whose outcome the client cannot learn', () => {
 
   it('the primary shard is paused during commitPrimary (statement timeout): CommitUndeterminedError, then all-or-nothing', async () => {
     let paused: number | undefined;
-    const error = await transferAll(
-      {
-        beforeCommitPrimary(info) {
-          paused = cluster.shards.servers[info.primaryShard]!.pid;
-          signalServerTree(paused, 'SIGSTOP');
+    let error: unknown;
+    try {
+      error = await transferAll(
+        {
+          beforeCommitPrimary(info) {
+            paused = cluster.shards.servers[info.primaryShard]!.pid;
+            signalServerTree(paused, 'SIGSTOP');
+          },
         },
-      },
-      1000,
-    );
-    signalServerTree(paused, 'SIGCONT');
+        1000,
+      );
+    } finally {
+      // Never leave a stopped server behind, whatever happened (a stopped tree outlives the test run).
+      signalServerTree(paused, 'SIGCONT');
+    }
     expect(error).toBeInstanceOf(CommitUndeterminedError);
     // Postgres runs the statement once resumed: the outcome really was unknown to the client.
     const outcome = await expectAllOrNothing();
