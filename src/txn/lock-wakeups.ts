@@ -27,12 +27,16 @@ export class LockWakeups {
     });
   }
 
-  /** Transaction `startTs` of this engine committed or rolled back. */
+  /**
+   * Transaction `startTs` of this engine committed or rolled back: wakes the
+   * longest waiting of its waiters only. Waking them all would send every
+   * one's lock statement to the shard for a lock only one can get; the
+   * others look again at their next poll (and wait for the new holder).
+   */
   ended(startTs: Timestamp): void {
     const set = this.waiters.get(startTs);
-    if (!set) return;
-    this.waiters.delete(startTs);
-    for (const wake of set) wake();
+    const first = set?.values().next().value;
+    first?.();
   }
 
   private remove(holder: Timestamp, wake: () => void): void {
