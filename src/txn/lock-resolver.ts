@@ -110,7 +110,10 @@ export class LockResolver {
    * status check per transaction), then roll forward / back in one statement
    * per (shard, table, transaction). Returns the locks still alive.
    */
-  async resolveLocks(locks: readonly FoundLock[], pushTo?: Timestamp): Promise<{ alive: FoundLock[]; waitMs: number; committedBy: Timestamp }> {
+  async resolveLocks(
+    locks: readonly FoundLock[],
+    pushTo?: Timestamp,
+  ): Promise<{ alive: FoundLock[]; waitMs: number; committedBy: Timestamp; committed: { lock: FoundLock; commitTs: Timestamp }[] }> {
     const byTxn = new Map<string, FoundLock[]>();
     for (const lock of locks) {
       const id = lock.startTs.toString();
@@ -122,6 +125,7 @@ export class LockResolver {
     let waitMs = Number.POSITIVE_INFINITY;
     // Smallest commit_ts of an owner found committed: a reader at or above it must read again.
     let committedBy = MAX_TIMESTAMP;
+    const committed: { lock: FoundLock; commitTs: Timestamp }[] = [];
     // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
     const pushed = pushTo === undefined ? new Map<string, PushOutcome>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
     await Promise.all(
@@ -135,7 +139,10 @@ export class LockResolver {
         const expired = txnLocks.some((l) => l.expired);
         const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired, push);
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
-        if (status.kind === 'committed' && status.commitTs < committedBy) committedBy = status.commitTs;
+        if (status.kind === 'committed') {
+          if (status.commitTs < committedBy) committedBy = status.commitTs;
+          for (const lock of txnLocks) committed.push({ lock, commitTs: status.commitTs });
+        }
         if (status.kind === 'alive') {
           alive.push(...txnLocks);
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
@@ -144,7 +151,7 @@ export class LockResolver {
         await this.applyStatus(first.startTs, status, txnLocks);
       }),
     );
-    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committedBy };
+    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committedBy, committed };
   }
 
   /**
@@ -199,22 +206,24 @@ export class LockResolver {
   /**
    * Resolution for a snapshot read at `readTs` that met `locks`. A live
    * owner is not waited for: its primary's min_commit_ts is pushed past
-   * readTs (one statement at the primary's shard), after which it can only
-   * commit outside this snapshot. Returns whether the rows read alongside
-   * the locks stand: they do unless some owner committed at or below readTs
-   * (rolled forward here), or could not be pushed (then this waited, with
-   * backoff, and the read must run again). LockWaitTimeoutError after
+   * readTs (one statement per primary shard), after which it can only
+   * commit outside this snapshot. The verdict: the rows read alongside the
+   * locks stand; or the keys of owners found committed at or below readTs
+   * (rolled forward here) must be read again, the other rows stand; or,
+   * when an owner could be neither decided nor pushed, this waited (with
+   * backoff) and the whole read must run again. LockWaitTimeoutError after
    * `deadline`.
    */
-  async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, startedAt: number, deadline: number, attempt: number): Promise<'rows-stand' | 'read-again'> {
+  async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
     const pending = locks.filter((l) => (this.pushed.get(l.startTs.toString()) ?? 0n) <= readTs);
-    if (pending.length === 0) return 'rows-stand';
-    const { alive, waitMs, committedBy } = await this.resolveLocks(pending, readTs + 1n);
+    if (pending.length === 0) return { kind: 'rows-stand' };
+    const { alive, waitMs, committed } = await this.resolveLocks(pending, readTs + 1n);
     if (alive.length > 0) {
       await this.waitOrTimeOut(alive, waitMs, startedAt, deadline, attempt);
-      return 'read-again';
+      return { kind: 'read-again' };
     }
-    return committedBy <= readTs ? 'read-again' : 'rows-stand';
+    const visible = committed.filter((c) => c.commitTs <= readTs).map((c) => c.lock.keyTexts);
+    return visible.length === 0 ? { kind: 'rows-stand' } : { kind: 'read-keys-again', keys: visible };
   }
 
   /**
@@ -285,6 +294,9 @@ interface PrimaryPeek {
 }
 
 type PushOutcome = 'pushed' | PrimaryPeek;
+
+/** What a read that met locks must do: keep its rows, read these keys again, or read everything again. */
+export type ReadVerdict = { kind: 'rows-stand' } | { kind: 'read-keys-again'; keys: KeyTexts[] } | { kind: 'read-again' };
 
 /** Insert into a bounded map, dropping the oldest entry when full. */
 function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {

@@ -93,23 +93,28 @@ export class PercolatorTransaction implements EngineTransaction {
     if (options.lock) return lockingGetMany(this.lockingTarget(), storage, new Map([...byShard].map(([shard, k]) => [shard, [...k.values()]])), options.lock);
     const results = await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
-        // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
-        const stored: KeyTexts[] = [];
-        const bufferedPuts: Mutation[] = [];
-        for (const [keyId, keyTexts] of shardKeys) {
-          // A key a locking read locked reads as it was locked (its newest version), like a buffered write.
-          const buffered = this.buffer.get(table.name, keyId) ?? this.locks.image(table.name, keyId);
-          if (!buffered) stored.push(keyTexts);
-          else if (buffered.op === 'put') bufferedPuts.push(buffered);
-        }
         if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
-        if (stored.length === 0 && bufferedPuts.length === 0) return []; // all deleted by this transaction
-        const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
-        const result = await this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
-        return result.rows;
+        return (await this.pointReadShard(storage, shard, shardKeys.values())).rows;
       }),
     );
     return results.flat();
+  }
+
+  /** Point reads of keys on one shard (one statement), this transaction's own writes and locked images included. */
+  private pointReadShard(storage: TableStorage, shard: number, keys: Iterable<KeyTexts>): Promise<ShardReadResult> {
+    // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
+    const stored: KeyTexts[] = [];
+    const bufferedPuts: Mutation[] = [];
+    for (const keyTexts of keys) {
+      const keyId = keyIdOf(keyTexts);
+      // A key a locking read locked reads as it was locked (its newest version), like a buffered write.
+      const buffered = this.buffer.get(storage.meta.name, keyId) ?? this.locks.image(storage.meta.name, keyId);
+      if (!buffered) stored.push(keyTexts);
+      else if (buffered.op === 'put') bufferedPuts.push(buffered);
+    }
+    if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
+    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
+    return this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
   }
 
   async insert(table: TableMeta, rows: readonly Row[]): Promise<void> {
@@ -219,18 +224,30 @@ export class PercolatorTransaction implements EngineTransaction {
       limit: query.limit,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
-    return this.readShard(shard, () => runSnapshotRead(this.pool(shard), request));
+    // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
+    // that turn out committed inside its snapshot re-reads only their keys, not the shard.
+    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every((c) => TEXT_STABLE_TYPES.test(c.sqlType));
+    return this.readShard(
+      shard,
+      () => runSnapshotRead(this.pool(shard), request),
+      partial ? (keys) => this.pointReadShard(storage, shard, keys) : undefined,
+    );
   }
 
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
-  private async readShard(shard: number, read: () => Promise<ShardReadResult>): Promise<ShardReadResult> {
+  private async readShard(
+    shard: number,
+    read: () => Promise<ShardReadResult>,
+    readKeys?: (keys: KeyTexts[]) => Promise<ShardReadResult>,
+  ): Promise<ShardReadResult> {
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const result = await read();
       if (result.locks.length === 0) return result;
       const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, startedAt, deadline, attempt);
-      if (verdict === 'rows-stand') return { ...result, locks: [] };
+      if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
+      if (verdict.kind === 'read-keys-again' && readKeys) return replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
     }
   }
 
@@ -284,4 +301,25 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureOpen();
     if (this.readOnly) throw new InvalidInputError('this transaction reads at a fixed timestamp (asOf) and cannot write');
   }
+}
+
+/**
+ * Key column types whose driver text (how rows' keys are written here) is
+ * the same as Postgres's `::text` (how lock rows report their keys), so a
+ * row and a lock of one key can be matched by text.
+ */
+const TEXT_STABLE_TYPES = /^(integer|bigint|smallint|serial|bigserial|smallserial|text|varchar(\(\d+\))?)$/;
+
+/** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped). */
+function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
+  const replaced = new Set(keys.map(keyIdOf));
+  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
+  result.rows.forEach((row, i) => {
+    if (replaced.has(keyIdOf(result.keyTexts[i]!))) return;
+    merged.rows.push(row);
+    merged.keyTexts.push(result.keyTexts[i]!);
+  });
+  merged.rows.push(...fresh.rows);
+  merged.keyTexts.push(...fresh.keyTexts);
+  return merged;
 }

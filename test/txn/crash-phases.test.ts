@@ -65,6 +65,10 @@ describe('a client SIGKILLed in each commit phase', () => {
     const result = await runChild({ shards: cluster.shardUrls, timestampSpec: cluster.timestampSpec, hook, lockTtlMs: 300, accounts: trio, amount: 7 });
     expect(result.signal, result.stderr).toBe('SIGKILL');
 
+    // A whole-table read first: it meets the dead client's locks, and where the primary
+    // committed it rolls them forward and re-reads just those keys.
+    const scanned = await bankTotal(reader);
+    expect(scanned).toEqual({ total: BANK_ACCOUNTS * BANK_INITIAL, count: BANK_ACCOUNTS });
     const after = await balances();
     const [payer, ...payees] = trio as [number, ...number[]];
     if (committed) {
