@@ -41,6 +41,7 @@ export class ShardPool {
   private readonly connections: ConnectionPool;
   /** Connections with synchronous_commit off, for writes the protocol can redo (created on first use). */
   private lazyPool: ConnectionPool | undefined;
+  private closing = false;
   private readonly names = new Map<string, string>();
 
   constructor(
@@ -102,7 +103,7 @@ export class ShardPool {
     try {
       const name = options.prepare ? this.statementName(statement.text) : undefined;
       if (options.client) return this.run<R>(options.client, statement, name);
-      const pool = options.lazy ? (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`)) : this.connections;
+      const pool = options.lazy ? this.lazyConnections() : this.connections;
       const free = pool.tryAcquire();
       if (free) return this.runAndRelease<R>(pool, free, statement, name);
       return pool.acquire().then(
@@ -170,7 +171,14 @@ export class ShardPool {
     }
   }
 
+  /** The synchronous_commit=off connections, opened on first use; after close() the (closed) main pool answers. */
+  private lazyConnections(): ConnectionPool {
+    if (this.closing) return this.connections;
+    return (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`));
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([this.connections.close(), this.lazyPool?.close()]);
   }
 
