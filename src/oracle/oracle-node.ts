@@ -134,6 +134,7 @@ export class OracleNode {
 
   private async run(): Promise<void> {
     const { logger } = this.options;
+    let failures = 0;
     while (!this.stopped) {
       try {
         if (this.role === 'follower') {
@@ -146,9 +147,14 @@ export class OracleNode {
       } catch (error) {
         if (this.stopped) break;
         this.options.metrics.leaseRenewals.inc({ result: 'error' });
-        logger.warn({ err: error, role: this.role }, 'meta database unreachable; serving stops when the lease runs out');
+        // Once, then every 20th attempt (about every 10 s): an outage must not flood the log.
+        if (failures++ % 20 === 0) {
+          logger.warn({ err: error instanceof Error ? error.message : String(error), role: this.role, failures }, 'meta database unreachable; serving stops when the lease runs out');
+        }
         await this.sleep(this.campaignIntervalMs);
+        continue;
       }
+      failures = 0;
     }
   }
 
