@@ -26,6 +26,16 @@ export function isConnectionError(error: unknown): boolean {
   return CONNECTION_MESSAGES.some((m) => error.message.includes(m));
 }
 
+/**
+ * True when Postgres aborted the statement's local transaction because of
+ * another one (deadlock 40P01, serialization failure 40001): nothing of it
+ * took effect, and running it again may succeed.
+ */
+export function isPostgresAbort(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === '40P01' || code === '40001';
+}
+
 /** Turns a raw driver error into a catalogue error where one fits; leaves catalogue errors alone. */
 export function translateShardError(shardName: string, error: unknown): unknown {
   if (error instanceof PercolatorError) return error;

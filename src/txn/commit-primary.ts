@@ -6,6 +6,7 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
+import { isPostgresAbort } from '../shard/shard-errors.js';
 
 /**
  * The commit point. In one local transaction on the primary's shard: our
@@ -54,8 +55,7 @@ export async function commitPrimary(
     const why = error instanceof Error ? error.message : String(error);
     // Postgres aborted our statement (a deadlock with another statement on these
     // rows): its local transaction rolled back, so nothing committed. Definite.
-    const code = (error as { code?: unknown } | null)?.code;
-    if (code === '40P01' || code === '40001') {
+    if (isPostgresAbort(error)) {
       throw new TransactionAbortedError(`commit of transaction ${formatTimestamp(startTs)} was aborted by Postgres before it committed: ${why}`, { cause: error });
     }
     throw new CommitUndeterminedError(`commit of transaction ${formatTimestamp(startTs)} undetermined: ${why}`, startTs, { cause: error });

@@ -6,6 +6,7 @@ import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import { isFinal, type TxnStatus } from './txn-status.js';
+import { isPostgresAbort } from '../shard/shard-errors.js';
 
 /** A lock of another transaction met by a read or a prewrite. */
 export interface FoundLock {
@@ -113,7 +114,7 @@ export class LockResolver {
   async resolveLocks(
     locks: readonly FoundLock[],
     pushTo?: Timestamp,
-  ): Promise<{ alive: FoundLock[]; waitMs: number; committedBy: Timestamp; committed: { lock: FoundLock; commitTs: Timestamp }[] }> {
+  ): Promise<{ alive: FoundLock[]; waitMs: number; committed: { lock: FoundLock; commitTs: Timestamp }[] }> {
     const byTxn = new Map<string, FoundLock[]>();
     for (const lock of locks) {
       const id = lock.startTs.toString();
@@ -123,8 +124,7 @@ export class LockResolver {
     }
     const alive: FoundLock[] = [];
     let waitMs = Number.POSITIVE_INFINITY;
-    // Smallest commit_ts of an owner found committed: a reader at or above it must read again.
-    let committedBy = MAX_TIMESTAMP;
+    // Locks of owners found committed, with their commit_ts: a reader at or above it reads those keys again.
     const committed: { lock: FoundLock; commitTs: Timestamp }[] = [];
     // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
     const pushed = pushTo === undefined ? new Map<string, PushOutcome>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
@@ -139,10 +139,7 @@ export class LockResolver {
         const expired = txnLocks.some((l) => l.expired);
         const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired, push);
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
-        if (status.kind === 'committed') {
-          if (status.commitTs < committedBy) committedBy = status.commitTs;
-          for (const lock of txnLocks) committed.push({ lock, commitTs: status.commitTs });
-        }
+        if (status.kind === 'committed') for (const lock of txnLocks) committed.push({ lock, commitTs: status.commitTs });
         if (status.kind === 'alive') {
           alive.push(...txnLocks);
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
@@ -151,7 +148,7 @@ export class LockResolver {
         await this.applyStatus(first.startTs, status, txnLocks);
       }),
     );
-    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committedBy, committed };
+    return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committed };
   }
 
   /**
@@ -185,7 +182,7 @@ export class LockResolver {
           // A prewrite's ON CONFLICT locks other transactions' lock rows in its own key
           // order: Postgres may pick this push as a deadlock victim. Nothing was pushed;
           // each owner is then looked at afresh (and waited for if alive).
-          if ((error as { code?: unknown }).code !== '40P01') throw error;
+          if (!isPostgresAbort(error)) throw error;
           return;
         }
         for (const row of rows) {
@@ -269,7 +266,7 @@ export class LockResolver {
             await this.options.shards[shard]!.query(statement, { prepare: true });
             return;
           } catch (error) {
-            if (attempt >= 2 || (error as { code?: unknown }).code !== '40P01') throw error;
+            if (attempt >= 2 || !isPostgresAbort(error)) throw error;
           }
         }
       }),
@@ -281,8 +278,6 @@ export class LockResolver {
     remember(this.cache, startTs.toString(), status, this.cacheSize);
   }
 }
-
-const MAX_TIMESTAMP = (1n << 63n) - 1n;
 
 /** What one look at a transaction's primary shows: its version (by start_ts) and its lock. */
 interface PrimaryPeek {

@@ -11,6 +11,7 @@ import type { FoundLock } from './lock-resolver.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import { lockWakeupsOf } from './lock-wakeups.js';
 import { LockWaiter } from './pessimistic-lock-wait.js';
+import { isPostgresAbort } from '../shard/shard-errors.js';
 
 /** One key a locking read now holds. */
 export interface LockedKey {
@@ -185,7 +186,7 @@ export class PessimisticLocks {
         // lock, checked from start_ts, and serializable validation checks from for_update_ts: nothing rests on it.
         rows = (await pool.query<LockKeyRow>(statement, { prepare: true, lazy: true })).rows;
       } catch (error) {
-        if (!isPostgresDeadlock(error)) throw error;
+        if (!isPostgresAbort(error)) throw error;
         // Two lock statements of one shard waiting on each other's inserts: Postgres picked us; try again.
         rows = pending.map((_, i) => ({ __i: i, __status: 'retry' }) as LockKeyRow);
       }
@@ -259,9 +260,4 @@ function sortedKeys(keys: readonly KeyTexts[]): KeyTexts[] {
     const y = keyIdOf(b);
     return x < y ? -1 : x > y ? 1 : 0;
   });
-}
-
-function isPostgresDeadlock(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === '40P01' || code === '40001';
 }

@@ -6,6 +6,7 @@ import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
 import type { Mutation } from './mutation.js';
+import { isPostgresAbort } from '../shard/shard-errors.js';
 
 export interface PrewriteRequest {
   readonly startTs: Timestamp;
@@ -64,7 +65,7 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
     });
   } catch (error) {
     if (error instanceof PrewriteConflict && found) throw await conflictError(ctx, shardIndex, startTs, found.chunk, found.conflict);
-    if (isPostgresDeadlock(error)) {
+    if (isPostgresAbort(error)) {
       // Two prewrites of one shard waiting on each other's lock rows: Postgres picked us.
       const m = mutations[0]!;
       throw new WriteConflictError(m.storage.meta.name, m.key, startTs, startTs, 'locked');
@@ -99,9 +100,4 @@ async function conflictError(ctx: EngineContext, shard: number, startTs: Timesta
   };
   await ctx.resolver.resolveLocks([lock]).catch((error: unknown) => ctx.logger.debug({ err: String(error) }, 'resolving a conflicting lock failed'));
   return new WriteConflictError(table, m.key, startTs, ts, 'locked');
-}
-
-function isPostgresDeadlock(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === '40P01' || code === '40001';
 }
