@@ -119,7 +119,7 @@ describe('oracle bad input, authentication, health and metrics', () => {
         const child = spawn(process.execPath, [path.join(packageRoot(), 'bin', 'percolator.js'), 'oracle', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-        child.once('exit', (code) => resolve({ code, stderr }));
+        child.once('close', (code) => resolve({ code, stderr })); // after stderr is drained
       });
     expect(await cli([])).toMatchObject({ code: 2, stderr: expect.stringContaining('--meta') });
     const busy = await cli(['--meta', meta.url, '--listen', oracle.address]);

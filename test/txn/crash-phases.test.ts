@@ -18,7 +18,7 @@ function runChild(args: CrashClientArgs): Promise<{ signal: NodeJS.Signals | nul
     const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('exit', (code, signal) => resolve({ code, signal, stderr }));
+    child.once('close', (code, signal) => resolve({ code, signal, stderr })); // after stderr is drained
   });
 }
 

@@ -43,17 +43,23 @@ export function startHistoryClient(options: HistoryClientOptions): { answered: P
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const done = new Promise<ClientRun>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': 'exit' can fire before the pipes are drained, and
+    // then the final JSON line has not arrived yet.
+    child.once('close', (code, signal) => {
       markAnswered();
-      if (code !== 0) return reject(new Error(`history client exited with ${code}: ${stderr}`));
-      const parsed = JSON.parse(stdout.trim().split('\n').pop()!) as { records: string[]; errors: Record<string, number> };
-      resolve({
-        errors: parsed.errors,
-        records: parsed.records.map((line) => {
-          const [sent, received, first, count] = line.split(',');
-          return { sentNs: BigInt(sent!), receivedNs: BigInt(received!), first: BigInt(first!), count: Number(count) };
-        }),
-      });
+      if (code !== 0) return reject(new Error(`history client exited with ${code ?? signal}: ${stderr}`));
+      try {
+        const parsed = JSON.parse(stdout.trim().split('\n').pop()!) as { records: string[]; errors: Record<string, number> };
+        resolve({
+          errors: parsed.errors,
+          records: parsed.records.map((line) => {
+            const [sent, received, first, count] = line.split(',');
+            return { sentNs: BigInt(sent!), receivedNs: BigInt(received!), first: BigInt(first!), count: Number(count) };
+          }),
+        });
+      } catch (error) {
+        reject(new Error(`history client printed no report (${String(error)}); stdout ends ${JSON.stringify(stdout.slice(-200))}, stderr: ${stderr}`));
+      }
     });
   });
   return { answered, done };
