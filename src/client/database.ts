@@ -164,6 +164,24 @@ export function checkIsolation(isolation: unknown): asserts isolation is Isolati
 }
 
 /** @internal */
+const POOL_COUNTS = ['pipelines', 'max'];
+const POOL_DURATIONS = ['idleTimeoutMillis', 'statementTimeoutMs', 'connectTimeoutMs'];
+
+/** `pool`: known keys only; connection counts positive integers, durations non-negative milliseconds. */
+export function checkPoolOptions(pool: unknown): void {
+  if (pool === undefined) return;
+  if (typeof pool !== 'object' || pool === null) throw new InvalidInputError(`pool must be an object, got ${String(pool)}`);
+  for (const [key, value] of Object.entries(pool)) {
+    if (POOL_COUNTS.includes(key)) {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new InvalidInputError(`pool.${key} must be a positive integer, got ${String(value)}`);
+    } else if (POOL_DURATIONS.includes(key)) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidInputError(`pool.${key} must be a non-negative number of milliseconds, got ${String(value)}`);
+    } else {
+      throw new InvalidInputError(`unknown pool option ${key} (options: ${[...POOL_COUNTS, ...POOL_DURATIONS].join(', ')})`);
+    }
+  }
+}
+
 export function checkMaxRetries(maxRetries: unknown): asserts maxRetries is number {
   if (typeof maxRetries !== 'number' || !Number.isSafeInteger(maxRetries) || maxRetries < 0) {
     throw new InvalidInputError(`maxRetries must be a non-negative integer, got ${String(maxRetries)}`);

@@ -7,13 +7,13 @@ import { createOracleClient } from '../oracle/oracle-client.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
 import { clientMetrics } from './client-metrics.js';
-import { checkIsolation, checkMaxRetries, Database } from './database.js';
+import { checkIsolation, checkMaxRetries, checkPoolOptions, Database } from './database.js';
 import { probeShards, redactUrl } from './probe-shards.js';
 import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
 import { TableRegistry } from './table-registry.js';
 import type { ShardKeys } from './types.js';
 
-/** Connection pool of each shard: `{ max, idleTimeoutMillis, statementTimeoutMs, connectTimeoutMs }`. */
+/** Connections of each shard: `{ pipelines, max, idleTimeoutMillis, statementTimeoutMs, connectTimeoutMs }` (docs/CLIENT.md). */
 export type PoolOptions = NonNullable<TransactionEngineOptions['pool']>;
 
 /** Options of percolator(). */
@@ -80,6 +80,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   checkIsolation(isolation);
   checkMaxRetries(maxRetries);
+  checkPoolOptions(options.pool);
   const backoff = resolveBackoff(options.retryBackoff);
   const log = logger.child({ component: 'percolator' });
 

@@ -28,8 +28,9 @@ interface ConnectionState {
 }
 
 /**
- * A bounded pool of pg clients for one shard, built for a hot path of one
- * statement per checkout: a free connection is handed out synchronously
+ * A bounded pool of pg clients for one shard's local transactions of
+ * several statements (single statements go to PipelinedConnections): a
+ * free connection is handed out synchronously
  * (`tryAcquire`), with no promise, timer or listener change per checkout
  * (pg-pool pays a nextTick, three timers and two listener changes for each).
  * Idle connections are used in FIFO order, so under steady load every one of

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { prepareValue } from './driver-values.js';
 
 /** What the shard returned for one statement. */
@@ -49,7 +49,7 @@ const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
 export class PreparedQuery<R> implements pg.Submittable {
   /** Set by the caller; node-postgres wraps it for its statement timeout. */
   callback: (error: Error | null, result?: ShardQueryResult<R>) => void = () => {};
-  private readonly rows: R[] = [];
+  private readonly resultRows: R[] = [];
   private rowCount: number | null = null;
   private shape: RowShape | undefined;
   private shapes: Map<string, RowShape> | undefined;
@@ -120,7 +120,7 @@ export class PreparedQuery<R> implements pg.Submittable {
       this.parseFailure = error instanceof Error ? error : new Error(String(error));
       return;
     }
-    this.rows.push(row as R);
+    this.resultRows.push(row as R);
   }
 
   handleCommandComplete(message: { text: string }): void {
@@ -150,6 +150,12 @@ export class PreparedQuery<R> implements pg.Submittable {
     if (this.settled) return;
     this.settled = true;
     if (error) this.callback(error);
-    else this.callback(null, { rows: this.rows, rowCount: this.rowCount });
+    else this.callback(null, { rows: this.resultRows, rowCount: this.rowCount });
   }
 }
+
+// node-postgres's pipeline mode refuses Submittables that are not its own
+// Query (cursors keep portals open across round trips). PreparedQuery
+// answers every message within its own Sync, as Query does, so it passes
+// as one; no Query constructor runs, every handler pg calls is ours.
+Object.setPrototypeOf(PreparedQuery.prototype, pg.Query.prototype);

@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { ConnectionPool } from './connection-pool.js';
+import { PipelinedConnections } from './pipelined-connections.js';
 import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
 
 export interface ShardPoolOptions {
+  /** Connections for local transactions of several statements (lock resolution, multi-batch writes). */
   max?: number;
+  /** Pipelined connections every single-statement local transaction is spread over (PipelinedConnections); default 2. */
+  pipelines?: number;
   idleTimeoutMillis?: number;
   /** Client-side deadline of one statement; a shard that does not answer in time counts as unavailable. */
   statementTimeoutMs?: number;
@@ -34,13 +38,18 @@ export type { ShardQueryResult } from './prepared-query.js';
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 
 /**
- * One shard: a bounded connection pool plus error translation. Every failure
- * that means "the shard is gone" leaves here as ShardUnavailableError.
+ * One shard: pipelined connections for single statements, a bounded pool of
+ * connections for local transactions of several statements, and error
+ * translation. Every failure that means "the shard is gone" leaves here as
+ * ShardUnavailableError.
  */
 export class ShardPool {
+  /** Single statements, each its own local transaction. */
+  private readonly pipelines: PipelinedConnections;
+  /** The same with synchronous_commit off, for writes the protocol can redo (opened on first use). */
+  private lazyPipelines: PipelinedConnections | undefined;
+  /** Checked out for the length of a local transaction (transaction()). */
   private readonly connections: ConnectionPool;
-  /** Connections with synchronous_commit off, for writes the protocol can redo (created on first use). */
-  private lazyPool: ConnectionPool | undefined;
   private closing = false;
   private readonly names = new Map<string, string>();
 
@@ -50,27 +59,34 @@ export class ShardPool {
     private readonly logger: Logger,
     private readonly options: ShardPoolOptions = {},
   ) {
-    this.connections = this.createPool(GENERIC_PLANS);
-  }
-
-  private createPool(startupOptions: string): ConnectionPool {
-    const { options } = this;
-    const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    return new ConnectionPool({
-      client: {
-        connectionString: this.url,
-        connectionTimeoutMillis: connectTimeoutMs,
-        query_timeout: options.statementTimeoutMs ?? 30_000,
-        // Every statement of the protocol is written for index access whatever
-        // its parameters; generic plans spare re-planning them on each call.
-        options: startupOptions,
-        types: drizzleTypes,
-      },
+    this.pipelines = this.createPipelines(GENERIC_PLANS);
+    this.connections = new ConnectionPool({
+      client: this.clientConfig(GENERIC_PLANS),
       max: options.max ?? 10,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
-      acquireTimeoutMillis: connectTimeoutMs,
+      acquireTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       // An idle connection dying (shard restart) must not crash the process.
       onIdleError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'),
+    });
+  }
+
+  private clientConfig(startupOptions: string): pg.ClientConfig {
+    return {
+      connectionString: this.url,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5_000,
+      query_timeout: this.options.statementTimeoutMs ?? 30_000,
+      // Every statement of the protocol is written for index access whatever
+      // its parameters; generic plans spare re-planning them on each call.
+      options: startupOptions,
+      types: drizzleTypes,
+    };
+  }
+
+  private createPipelines(startupOptions: string): PipelinedConnections {
+    return new PipelinedConnections({
+      client: this.clientConfig(startupOptions),
+      count: this.options.pipelines ?? 2,
+      onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
     });
   }
 
@@ -85,8 +101,8 @@ export class ShardPool {
   }
 
   /**
-   * Runs one statement on a pooled connection (or the given one, inside
-   * transaction()). With `prepare`, it runs as a named prepared statement:
+   * Runs one statement, as its own local transaction, on one of the
+   * pipelined connections (or on the given one, inside transaction()). With `prepare`, it runs as a named prepared statement:
    * parsed and planned once per connection (see PreparedQuery). `lazy`: on a
    * connection whose commits do not wait for the WAL flush
    * (synchronous_commit off), for writes that a crash may lose because the
@@ -103,36 +119,17 @@ export class ShardPool {
     try {
       const name = options.prepare ? this.statementName(statement.text) : undefined;
       if (options.client) return this.run<R>(options.client, statement, name);
-      const pool = options.lazy ? this.lazyConnections() : this.connections;
-      const free = pool.tryAcquire();
-      if (free) return this.runAndRelease<R>(pool, free, statement, name);
-      return pool.acquire().then(
-        (client) => this.runAndRelease<R>(pool, client, statement, name),
-        (error: unknown) => {
-          throw translateShardError(this.name, error);
-        },
-      );
+      const pipelines = options.lazy ? this.lazyConnections() : this.pipelines;
+      return pipelines.run((client) => this.run<R>(client, statement, name)).catch((error: unknown) => {
+        throw translateShardError(this.name, error);
+      });
     } catch (error) {
       return Promise.reject(translateShardError(this.name, error));
     }
   }
 
-  private runAndRelease<R extends pg.QueryResultRow>(pool: ConnectionPool, client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
-    return this.run<R>(client, statement, name).then(
-      (result) => {
-        pool.release(client);
-        return result;
-      },
-      (error: unknown) => {
-        // A connection whose statement failed is not trusted again (pg-pool's rule too).
-        pool.release(client, true);
-        throw error;
-      },
-    );
-  }
-
   /** One statement on `client`; failures leave translated (ShardUnavailableError, SchemaError, or the driver's error). */
-  private run<R extends pg.QueryResultRow>(client: pg.PoolClient, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+  private run<R extends pg.QueryResultRow>(client: pg.Client, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
     if (name === undefined) {
       return client.query<R>({ text: statement.text, values: statement.values as unknown[] }).catch((error: unknown) => {
         throw translateShardError(this.name, error);
@@ -171,15 +168,15 @@ export class ShardPool {
     }
   }
 
-  /** The synchronous_commit=off connections, opened on first use; after close() the (closed) main pool answers. */
-  private lazyConnections(): ConnectionPool {
-    if (this.closing) return this.connections;
-    return (this.lazyPool ??= this.createPool(`${GENERIC_PLANS} -c synchronous_commit=off`));
+  /** The synchronous_commit=off connections, opened on first use; after close() the (closed) main ones answer. */
+  private lazyConnections(): PipelinedConnections {
+    if (this.closing) return this.pipelines;
+    return (this.lazyPipelines ??= this.createPipelines(`${GENERIC_PLANS} -c synchronous_commit=off`));
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([this.connections.close(), this.lazyPool?.close()]);
+    await Promise.all([this.connections.close(), this.pipelines.close(), this.lazyPipelines?.close()]);
   }
 
   // Each connection keeps every statement it prepared: past this many distinct

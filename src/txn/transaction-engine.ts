@@ -5,7 +5,7 @@ import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { migrateShards } from '../schema/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
-import { ShardPool } from '../shard/shard-pool.js';
+import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -22,7 +22,7 @@ export interface TransactionEngineOptions {
   logger?: Logger;
   /** prom-client registry for the engine's metrics (default: prom-client's global registry). */
   registry?: Registry;
-  pool?: { max?: number; idleTimeoutMillis?: number; statementTimeoutMs?: number; connectTimeoutMs?: number } | undefined;
+  pool?: ShardPoolOptions | undefined;
   /** TTL of a transaction's locks; a lock older than this (without heartbeat) may be rolled back by others. Default 3000. */
   lockTtlMs?: number | undefined;
   /** How long a read waits for a live transaction's lock before LockWaitTimeoutError. Default 10000. */

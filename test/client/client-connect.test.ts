@@ -27,6 +27,9 @@ describe('percolator() refuses to connect', () => {
     await expect(percolator({ oracle: ['127.0.0.1:1'], shards: [], schema: { accounts } })).rejects.toThrow(InvalidInputError);
     await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, poolSize: 4 } as never)).rejects.toThrow(/unknown percolator\(\) option poolSize/);
     await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, isolation: 'strict' as never })).rejects.toThrow(InvalidInputError);
+    await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, pool: { pipelines: 0 } })).rejects.toThrow(/pool.pipelines must be a positive integer/);
+    await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, pool: { statementTimeoutMs: -1 } })).rejects.toThrow(InvalidInputError);
+    await expect(percolator({ oracle: ['127.0.0.1:1'], shards, schema: { accounts }, pool: { size: 4 } as never })).rejects.toThrow(/unknown pool option size/);
   });
 
   it('when a shard is unreachable, naming it and hiding its password', async () => {
