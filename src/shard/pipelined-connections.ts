@@ -9,6 +9,8 @@ export interface PipelinedConnectionsOptions {
   readonly onError: (error: Error) => void;
 }
 
+const SPILL_DEPTH = 8;
+
 interface Slot {
   client: pg.Client | undefined;
   opening: Promise<pg.Client> | undefined;
@@ -36,6 +38,9 @@ interface Slot {
 export class PipelinedConnections {
   private readonly slots: Slot[];
   private closed = false;
+  /** Statements submitted and not yet settled, over all connections. */
+  private pending = 0;
+  private onDrained: (() => void) | undefined;
 
   constructor(private readonly options: PipelinedConnectionsOptions) {
     this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0 }));
@@ -44,10 +49,12 @@ export class PipelinedConnections {
   /** Submits a statement (`submit`) on the least busy connection; settles with it. */
   run<T>(submit: (client: pg.Client) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('Cannot use a pool after calling end on the pool'));
-    const slot = this.leastBusy();
+    const slot = this.pick();
     slot.inFlight++;
+    this.pending++;
     const finish = (): void => {
       slot.inFlight--;
+      if (--this.pending === 0) this.onDrained?.();
     };
     const client = slot.client;
     const started = client ? submit(client) : this.open(slot).then(submit);
@@ -55,25 +62,31 @@ export class PipelinedConnections {
   }
 
   /**
-   * Ends every connection once the statements written to it are answered
-   * (node-postgres waits for them in pipeline mode). The goodbye is not
-   * waited for: a shard that is stopped (not dead) would never answer it.
+   * Refuses new statements, waits for those submitted to settle (answered,
+   * or failed by the statement deadline), then ends every connection. The
+   * goodbye is not waited for: a shard that is stopped (not dead) would
+   * never answer it.
    */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.closed = true;
+    if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
     for (const slot of this.slots) {
       const client = slot.client;
       slot.client = undefined;
       void client?.end().catch(() => {});
     }
-    return Promise.resolve();
   }
 
-  /** An open slot with the fewest statements in flight; an unopened one before any busy one. */
-  private leastBusy(): Slot {
+  /**
+   * The first connection with fewer than SPILL_DEPTH statements in flight,
+   * else the least busy one: statements are packed onto as few connections
+   * as the load allows, since the deeper a connection's queue, the more
+   * statements its backend runs per wakeup.
+   */
+  private pick(): Slot {
     let best = this.slots[0]!;
     for (const slot of this.slots) {
-      if (slot.inFlight === 0 && slot.client) return slot;
+      if (slot.inFlight < SPILL_DEPTH) return slot;
       if (slot.inFlight < best.inFlight) best = slot;
     }
     return best;

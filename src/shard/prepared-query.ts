@@ -30,6 +30,23 @@ interface WireConnection {
   sync(): void;
 }
 
+const corked = new WeakSet<object>();
+
+/**
+ * Holds a connection's writes until the current tick ends, so statements
+ * submitted to one pipelined connection in the same tick (transactions
+ * resumed by one batch of replies) leave in one write syscall.
+ */
+function corkUntilNextTick(connection: WireConnection): void {
+  if (corked.has(connection) || !connection.stream.cork) return;
+  corked.add(connection);
+  connection.stream.cork();
+  process.nextTick(() => {
+    corked.delete(connection);
+    connection.stream.uncork?.();
+  });
+}
+
 /** Result shapes already described on each connection, by statement name. */
 const shapesByConnection = new WeakMap<object, Map<string, RowShape>>();
 
@@ -80,8 +97,8 @@ export class PreparedQuery<R> implements pg.Submittable {
     if (!shapes) shapesByConnection.set(connection, (shapes = new Map()));
     this.shapes = shapes;
     this.shape = known === undefined ? undefined : shapes.get(this.name);
-    connection.stream.cork?.();
-    try {
+    corkUntilNextTick(connection);
+    {
       if (known === undefined) {
         connection.parse({ text: this.text, name: this.name });
         connection.submittedNamedStatements[this.name] = this.text;
@@ -90,8 +107,6 @@ export class PreparedQuery<R> implements pg.Submittable {
       if (!this.shape) connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
       connection.sync();
-    } finally {
-      connection.stream.uncork?.();
     }
     return null;
   }

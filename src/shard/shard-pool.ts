@@ -85,7 +85,7 @@ export class ShardPool {
   private createPipelines(startupOptions: string): PipelinedConnections {
     return new PipelinedConnections({
       client: this.clientConfig(startupOptions),
-      count: this.options.pipelines ?? 2,
+      count: this.options.pipelines ?? 4,
       onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
     });
   }
