@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isConnectionError } from './shard-errors.js';
 
 export interface PipelinedConnectionsOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -58,7 +59,23 @@ export class PipelinedConnections {
     };
     const client = slot.client;
     const started = client ? submit(client) : this.open(slot).then(submit);
-    return started.finally(finish);
+    return started.then(
+      (result) => {
+        finish();
+        return result;
+      },
+      (error: unknown) => {
+        finish();
+        // A connection that failed or timed out (node-postgres then destroys
+        // its socket) is dropped now, not when its 'end' event comes: the
+        // next statement must not be written to it.
+        if (client && slot.client === client && isConnectionError(error)) {
+          slot.client = undefined;
+          void client.end().catch(() => {});
+        }
+        throw error;
+      },
+    );
   }
 
   /**
@@ -104,11 +121,8 @@ export class PipelinedConnections {
     client.on('end', () => forget());
     slot.opening = client.connect().then(
       () => {
+        // Even when closing: the statement that opened it is in flight, and close() waits for it.
         slot.opening = undefined;
-        if (this.closed) {
-          void client.end().catch(() => {});
-          throw new Error('Cannot use a pool after calling end on the pool');
-        }
         slot.client = client;
         return client;
       },

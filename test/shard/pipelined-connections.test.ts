@@ -1,0 +1,83 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ShardUnavailableError } from '../../src/errors.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { silentLogger } from '../../src/logger.js';
+import { ShardPool, type ShardPoolOptions } from '../../src/shard/shard-pool.js';
+
+/**
+ * ShardPool's single statements on pipelined connections, against a real
+ * Postgres: where statements go, and that sharing a connection changes
+ * nothing of what each statement does or how it fails.
+ */
+describe('pipelined shard connections', () => {
+  let server: PostgresServer;
+  const pools: ShardPool[] = [];
+  const shard = (options: ShardPoolOptions = {}): ShardPool => {
+    const pool = new ShardPool(0, server.url, silentLogger, options);
+    pools.push(pool);
+    return pool;
+  };
+  const backendOf = async (pool: ShardPool, sleepSeconds = 0): Promise<number> =>
+    (await pool.query<{ pid: number }>({ text: 'select pg_backend_pid() as pid, pg_sleep($1)', values: [sleepSeconds] }, { prepare: true })).rows[0]!.pid;
+  const valuesIn = async (table: string): Promise<number[]> => {
+    const client = new pg.Client(server.url);
+    await client.connect();
+    try {
+      return (await client.query<{ v: number }>(`select v from ${table} order by v`)).rows.map((r) => r.v);
+    } finally {
+      await client.end();
+    }
+  };
+
+  beforeAll(async () => {
+    server = await PostgresServer.create({ unsafeFast: true });
+    const client = new pg.Client(server.url);
+    await client.connect();
+    await client.query('create table own_txn (v int primary key); create table closing (v int)');
+    await client.end();
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    await server?.destroy();
+  });
+
+  it('packs statements onto the first connection until 8 are in flight, then spills to the next', async () => {
+    const pool = shard({ pipelines: 4 });
+    // Submitted in one tick, each sleeping, so none finishes before the last is placed.
+    const pids = await Promise.all(Array.from({ length: 20 }, () => backendOf(pool, 0.05)));
+    const perBackend = [...new Set(pids)].map((pid) => pids.filter((p) => p === pid).length);
+    expect(perBackend).toEqual([8, 8, 4]);
+    // Quiet again: everything goes back to the first connection.
+    expect(new Set(await Promise.all([backendOf(pool), backendOf(pool)]))).toEqual(new Set([pids[0]]));
+  });
+
+  it('runs each statement as its own local transaction: one failing leaves those around it on its connection untouched', async () => {
+    const pool = shard({ pipelines: 1 });
+    const insert = (v: number) => pool.query({ text: 'insert into own_txn values ($1)', values: [v] }, { prepare: true });
+    const results = await Promise.allSettled([insert(1), insert(1), pool.query({ text: 'select 1 / 0', values: [] }), insert(2)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(((results[1] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23505');
+    expect(((results[2] as PromiseRejectedResult).reason as { code?: string }).code).toBe('22012');
+    expect(await valuesIn('own_txn')).toEqual([1, 2]);
+  });
+
+  it('fails a statement past its deadline with everything queued behind it, then carries on on a new connection', async () => {
+    const pool = shard({ pipelines: 1, statementTimeoutMs: 300 });
+    const before = await backendOf(pool);
+    const [slow, behind] = await Promise.allSettled([backendOf(pool, 3), backendOf(pool)]);
+    expect((slow as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
+    expect((behind as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
+    const after = await backendOf(pool);
+    expect(after).not.toBe(before);
+  });
+
+  it('close() waits for the statements in flight, then refuses new ones', async () => {
+    const pool = shard();
+    const writing = pool.query({ text: 'select pg_sleep(0.3); insert into closing values (7)', values: [] });
+    await pool.close();
+    await writing;
+    expect(await valuesIn('closing')).toEqual([7]);
+    await expect(pool.query({ text: 'select 1', values: [] })).rejects.toThrow(/after calling end/);
+  });
+});
