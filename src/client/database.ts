@@ -165,19 +165,26 @@ export function checkIsolation(isolation: unknown): asserts isolation is Isolati
 
 /** @internal */
 const POOL_COUNTS = ['pipelines', 'max'];
-const POOL_DURATIONS = ['idleTimeoutMillis', 'statementTimeoutMs', 'connectTimeoutMs'];
+const POOL_DEADLINES = ['statementTimeoutMs', 'connectTimeoutMs'];
+const POOL_DURATIONS = ['idleTimeoutMillis'];
 
-/** `pool`: known keys only; connection counts positive integers, durations non-negative milliseconds. */
+/**
+ * `pool`: known keys only; connection counts positive integers, deadlines
+ * positive (none would let a stopped shard hang a statement, and close(),
+ * forever), idleTimeoutMillis non-negative (0: never close idle ones).
+ */
 export function checkPoolOptions(pool: unknown): void {
   if (pool === undefined) return;
   if (typeof pool !== 'object' || pool === null) throw new InvalidInputError(`pool must be an object, got ${String(pool)}`);
   for (const [key, value] of Object.entries(pool)) {
     if (POOL_COUNTS.includes(key)) {
       if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new InvalidInputError(`pool.${key} must be a positive integer, got ${String(value)}`);
+    } else if (POOL_DEADLINES.includes(key)) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidInputError(`pool.${key} must be a positive number of milliseconds, got ${String(value)}`);
     } else if (POOL_DURATIONS.includes(key)) {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidInputError(`pool.${key} must be a non-negative number of milliseconds, got ${String(value)}`);
     } else {
-      throw new InvalidInputError(`unknown pool option ${key} (options: ${[...POOL_COUNTS, ...POOL_DURATIONS].join(', ')})`);
+      throw new InvalidInputError(`unknown pool option ${key} (options: ${[...POOL_COUNTS, ...POOL_DEADLINES, ...POOL_DURATIONS].join(', ')})`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { ShardUnavailableError } from '../errors.js';
 import { isConnectionError } from './shard-errors.js';
 
 export interface PipelinedConnectionsOptions {
@@ -42,6 +43,7 @@ export class PipelinedConnections {
   /** Statements submitted and not yet settled, over all connections. */
   private pending = 0;
   private onDrained: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PipelinedConnectionsOptions) {
     this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0 }));
@@ -57,8 +59,8 @@ export class PipelinedConnections {
       slot.inFlight--;
       if (--this.pending === 0) this.onDrained?.();
     };
-    const client = slot.client;
-    const started = client ? submit(client) : this.open(slot).then(submit);
+    let used = slot.client;
+    const started = used ? submit(used) : this.open(slot).then((opened) => submit((used = opened)));
     return started.then(
       (result) => {
         finish();
@@ -66,12 +68,9 @@ export class PipelinedConnections {
       },
       (error: unknown) => {
         finish();
-        // A connection that failed or timed out (node-postgres then destroys
-        // its socket) is dropped now, not when its 'end' event comes: the
-        // next statement must not be written to it.
-        if (client && slot.client === client && isConnectionError(error)) {
+        if (used && slot.client === used && mustReplace(error)) {
           slot.client = undefined;
-          void client.end().catch(() => {});
+          void used.end().catch(() => {});
         }
         throw error;
       },
@@ -84,8 +83,12 @@ export class PipelinedConnections {
    * goodbye is not waited for: a shard that is stopped (not dead) would
    * never answer it.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    return (this.closing ??= this.endWhenDrained());
+  }
+
+  private async endWhenDrained(): Promise<void> {
     if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
     for (const slot of this.slots) {
       const client = slot.client;
@@ -134,4 +137,18 @@ export class PipelinedConnections {
     );
     return slot.opening;
   }
+}
+
+/**
+ * Errors after which a connection is not used again. A failed or timed-out
+ * connection (node-postgres then destroys its socket) is dropped at once,
+ * not when its 'end' event comes, so that the next statement is not written
+ * to it. A prepared statement that went stale on it (its table changed under
+ * it: 0A000; or it is gone: 26000) would fail the same way on every later
+ * use: a new connection prepares it afresh.
+ */
+function mustReplace(error: unknown): boolean {
+  if (error instanceof ShardUnavailableError || isConnectionError(error)) return true;
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return code === '0A000' || code === '26000';
 }

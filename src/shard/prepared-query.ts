@@ -22,7 +22,7 @@ interface RowShape {
 interface WireConnection {
   readonly parsedStatements: Record<string, string | undefined>;
   readonly submittedNamedStatements: Record<string, string | undefined>;
-  readonly stream: { cork?(): void; uncork?(): void };
+  readonly stream: { cork?(): void; uncork?(): void; destroy?(): void };
   parse(query: { text: string; name: string }): void;
   bind(config: { portal: string; statement: string; values: unknown[]; binary: boolean }): void;
   describe(message: { type: 'P'; name: string }): void;
@@ -98,7 +98,7 @@ export class PreparedQuery<R> implements pg.Submittable {
     this.shapes = shapes;
     this.shape = known === undefined ? undefined : shapes.get(this.name);
     corkUntilNextTick(connection);
-    {
+    try {
       if (known === undefined) {
         connection.parse({ text: this.text, name: this.name });
         connection.submittedNamedStatements[this.name] = this.text;
@@ -107,6 +107,11 @@ export class PreparedQuery<R> implements pg.Submittable {
       if (!this.shape) connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
       connection.sync();
+    } catch (error) {
+      // Half a statement may be in the buffer, with no Sync: the connection
+      // cannot be trusted for anything behind it.
+      connection.stream.destroy?.();
+      return error instanceof Error ? error : new Error(String(error));
     }
     return null;
   }

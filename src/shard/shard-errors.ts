@@ -28,12 +28,13 @@ export function isConnectionError(error: unknown): boolean {
 
 /**
  * True when Postgres aborted the statement's local transaction because of
- * another one (deadlock 40P01, serialization failure 40001): nothing of it
- * took effect, and running it again may succeed.
+ * another one (deadlock 40P01, serialization failure 40001, a row lock
+ * waited on past lock_timeout 55P03): nothing of it took effect, and running
+ * it again may succeed.
  */
 export function isPostgresAbort(error: unknown): boolean {
   const code = (error as { code?: unknown } | null | undefined)?.code;
-  return code === '40P01' || code === '40001';
+  return code === '40P01' || code === '40001' || code === '55P03';
 }
 
 /** Turns a raw driver error into a catalogue error where one fits; leaves catalogue errors alone. */

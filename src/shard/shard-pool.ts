@@ -9,7 +9,7 @@ import { translateShardError } from './shard-errors.js';
 export interface ShardPoolOptions {
   /** Connections for local transactions of several statements (lock resolution, multi-batch writes). */
   max?: number;
-  /** Pipelined connections every single-statement local transaction is spread over (PipelinedConnections); default 2. */
+  /** Pipelined connections that carry every single-statement local transaction (PipelinedConnections); default 4. */
   pipelines?: number;
   idleTimeoutMillis?: number;
   /** Client-side deadline of one statement; a shard that does not answer in time counts as unavailable. */
@@ -36,6 +36,14 @@ export type { ShardQueryResult } from './prepared-query.js';
 
 /** Connection settings of every pool: see the comment where they are used. */
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+/**
+ * Pipelined statements wait on row locks only for other statements, which
+ * hold them for milliseconds; a wait this long means a stuck local
+ * transaction elsewhere, and everything queued behind the waiting statement
+ * would stall with it. The statement fails instead (55P03, retryable like a
+ * deadlock: isPostgresAbort).
+ */
+const PIPELINE_LOCK_TIMEOUT = '-c lock_timeout=1000';
 
 /**
  * One shard: pipelined connections for single statements, a bounded pool of
@@ -59,7 +67,7 @@ export class ShardPool {
     private readonly logger: Logger,
     private readonly options: ShardPoolOptions = {},
   ) {
-    this.pipelines = this.createPipelines(GENERIC_PLANS);
+    this.pipelines = this.createPipelines(`${GENERIC_PLANS} ${PIPELINE_LOCK_TIMEOUT}`);
     this.connections = new ConnectionPool({
       client: this.clientConfig(GENERIC_PLANS),
       max: options.max ?? 10,
@@ -171,7 +179,7 @@ export class ShardPool {
   /** The synchronous_commit=off connections, opened on first use; after close() the (closed) main ones answer. */
   private lazyConnections(): PipelinedConnections {
     if (this.closing) return this.pipelines;
-    return (this.lazyPipelines ??= this.createPipelines(`${GENERIC_PLANS} -c synchronous_commit=off`));
+    return (this.lazyPipelines ??= this.createPipelines(`${GENERIC_PLANS} ${PIPELINE_LOCK_TIMEOUT} -c synchronous_commit=off`));
   }
 
   async close(): Promise<void> {

@@ -62,21 +62,74 @@ describe('pipelined shard connections', () => {
     expect(await valuesIn('own_txn')).toEqual([1, 2]);
   });
 
-  it('fails a statement past its deadline with everything queued behind it, then carries on on a new connection', async () => {
+  it('hands every caller its own rows, with failing statements interleaved on the same connection', async () => {
+    const pool = shard({ pipelines: 1 });
+    const echo = (v: number) => pool.query<{ v: number }>({ text: 'select $1::int as v, 10 / $2::int as q', values: [v, v % 7 === 0 ? 0 : 1] }, { prepare: true });
+    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, v) => echo(v)));
+    results.forEach((result, v) => {
+      if (v % 7 === 0) expect(((result as PromiseRejectedResult).reason as { code?: string }).code).toBe('22012');
+      else expect((result as PromiseFulfilledResult<{ rows: { v: number }[] }>).value.rows).toEqual([{ v, q: 10 }]);
+    });
+  });
+
+  it('runs durable statements with synchronous_commit on, lazy ones off, and both with a lock timeout', async () => {
+    const pool = shard();
+    const setting = async (name: string, lazy: boolean) =>
+      (await pool.query<Record<string, string>>({ text: `show ${name}`, values: [] }, { lazy })).rows[0]![name];
+    expect(await setting('synchronous_commit', false)).toBe('on');
+    expect(await setting('synchronous_commit', true)).toBe('off');
+    expect(await setting('lock_timeout', false)).toBe('1s');
+    expect(await setting('lock_timeout', true)).toBe('1s');
+  });
+
+  it('fails only the statement stuck on a row lock (55P03), not those queued behind it', async () => {
+    const pool = shard({ pipelines: 1 });
+    await pool.query({ text: 'insert into own_txn values (100)', values: [] });
+    const holder = new pg.Client(server.url);
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select * from own_txn where v = 100 for update');
+      const [stuck, behind] = await Promise.allSettled([
+        pool.query({ text: 'delete from own_txn where v = 100', values: [] }),
+        pool.query<{ one: number }>({ text: 'select 1 as one', values: [] }),
+      ]);
+      expect(((stuck as PromiseRejectedResult).reason as { code?: string }).code).toBe('55P03');
+      expect((behind as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows).toEqual([{ one: 1 }]);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('fails a statement past its deadline with everything queued behind it, and writes the next one to a new connection', async () => {
     const pool = shard({ pipelines: 1, statementTimeoutMs: 300 });
     const before = await backendOf(pool);
-    const [slow, behind] = await Promise.allSettled([backendOf(pool, 3), backendOf(pool)]);
-    expect((slow as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
-    expect((behind as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
-    const after = await backendOf(pool);
+    let next: Promise<number> | undefined;
+    const slow = backendOf(pool, 3).catch((error: unknown) => {
+      // Right away, before the dead connection's 'end' event: it must not be written to.
+      next = backendOf(pool);
+      throw error;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Its own deadline is 150 ms after the slow one's: it fails because the connection closed.
+    const behind = backendOf(pool);
+    const [slowResult, behindResult] = await Promise.allSettled([slow, behind]);
+    expect((slowResult as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
+    const behindError = (behindResult as PromiseRejectedResult).reason as ShardUnavailableError;
+    expect(behindError).toBeInstanceOf(ShardUnavailableError);
+    expect(behindError.message).not.toMatch(/read timeout/);
+    const after = await next!;
     expect(after).not.toBe(before);
   });
 
   it('close() waits for the statements in flight, then refuses new ones', async () => {
     const pool = shard();
-    const writing = pool.query({ text: 'select pg_sleep(0.3); insert into closing values (7)', values: [] });
-    await pool.close();
+    await backendOf(pool); // the connection is open: close() has something to end
+    const events: string[] = [];
+    const writing = pool.query({ text: 'select pg_sleep(0.3); insert into closing values (7)', values: [] }).then(() => events.push('written'));
+    await pool.close().then(() => events.push('closed'));
     await writing;
+    expect(events).toEqual(['written', 'closed']);
     expect(await valuesIn('closing')).toEqual([7]);
     await expect(pool.query({ text: 'select 1', values: [] })).rejects.toThrow(/after calling end/);
   });
