@@ -1,15 +1,19 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { toDriverText } from './driver-values.js';
+import { canonicalKeyText } from './key-text.js';
 
 /**
  * Shard placement: FNV-1a (32 bit) over the canonical driver text of the
- * table's shard-key values. Canonical text (what Postgres receives) makes
+ * table's shard-key values (key-text.ts). Canonical text (what Postgres receives) makes
  * the hash independent of JS representation (1, 1n and '1' for a bigint
  * column land together) and stable across processes and versions.
  */
 export function shardOf(table: TableMeta, row: Row, shardCount: number): number {
-  const texts = table.shardKey.map((c) => toDriverText(c, row[c.key]));
+  const texts = table.shardKey.map((c) => {
+    const text = toDriverText(c, row[c.key]);
+    return text === null ? null : canonicalKeyText(c, text);
+  });
   return shardOfTexts(texts, shardCount);
 }
 

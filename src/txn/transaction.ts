@@ -3,6 +3,7 @@ import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViola
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
+import { canonicalKeyText } from '../shard/key-text.js';
 import { shardOfTexts } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -273,7 +274,7 @@ export class PercolatorTransaction implements EngineTransaction {
     return storage.pk.map((c, i) => {
       const text = toDriverText(c, key[i]);
       if (text === null) throw new InvalidInputError(`primary key column ${storage.meta.name}.${c.key} must not be null`);
-      return text;
+      return canonicalKeyText(c, text);
     });
   }
 
