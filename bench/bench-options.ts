@@ -105,12 +105,32 @@ examples:
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
 
+/**
+ * `--clients -3` as `--clients=-3`: parseArgs takes a value that starts with
+ * a dash for an option and says "argument is ambiguous"; joined, the value
+ * reaches our own check, which says what is wrong with it.
+ */
+function attachNegativeNumbers(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (/^--[a-z-]+$/.test(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parses `percolator bench` arguments; throws InvalidInputError with a message fit for the terminal. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: attachNegativeNumbers(argv),
       strict: true,
       allowPositionals: false,
       options: {

@@ -57,6 +57,7 @@ describe('percolator bench arguments', () => {
 
   it.each([
     [['--clients', '0'], /--clients must be at least 1/],
+    [['--clients', '-3'], /--clients must be at least 1, got -3/],
     [['--clients', 'many'], /--clients must be a number/],
     [['--duration=-1'], /--duration must be greater than 0/],
     [['--zipf', '1'], /--zipf must be a theta with 0 < theta < 1/],
