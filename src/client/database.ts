@@ -163,13 +163,12 @@ export function checkIsolation(isolation: unknown): asserts isolation is Isolati
   }
 }
 
-/** @internal */
 const POOL_COUNTS = ['pipelines', 'max'];
 const POOL_DEADLINES = ['statementTimeoutMs', 'connectTimeoutMs'];
 const POOL_DURATIONS = ['idleTimeoutMillis'];
 
 /**
- * `pool`: known keys only; connection counts positive integers, deadlines
+ * @internal `pool`: known keys only; connection counts positive integers, deadlines
  * positive (none would let a stopped shard hang a statement, and close(),
  * forever), idleTimeoutMillis non-negative (0: never close idle ones).
  */
@@ -189,6 +188,7 @@ export function checkPoolOptions(pool: unknown): void {
   }
 }
 
+/** @internal */
 export function checkMaxRetries(maxRetries: unknown): asserts maxRetries is number {
   if (typeof maxRetries !== 'number' || !Number.isSafeInteger(maxRetries) || maxRetries < 0) {
     throw new InvalidInputError(`maxRetries must be a non-negative integer, got ${String(maxRetries)}`);

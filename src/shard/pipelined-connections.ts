@@ -21,10 +21,10 @@ interface Slot {
 
 /**
  * A few connections in node-postgres's pipeline mode, shared by every
- * autocommit statement of one shard: a statement is written at once to the
- * connection with the fewest statements in flight, behind whatever that
- * connection is still running, each with its own Sync (its own local
- * transaction, as if it had a connection to itself).
+ * autocommit statement of one shard: a statement is written at once, behind
+ * whatever its connection is still running, with its own Sync (its own
+ * local transaction, as if it had a connection to itself), to the first
+ * connection with fewer than SPILL_DEPTH statements in flight (pick()).
  *
  * Why: on a busy server each statement on its own connection costs a
  * backend wakeup and a context switch, and dozens of backends compete for
@@ -49,7 +49,7 @@ export class PipelinedConnections {
     this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0 }));
   }
 
-  /** Submits a statement (`submit`) on the least busy connection; settles with it. */
+  /** Submits a statement (`submit`) on the connection pick() chooses, opening it if need be; settles with it. */
   run<T>(submit: (client: pg.Client) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('Cannot use a pool after calling end on the pool'));
     const slot = this.pick();

@@ -110,8 +110,9 @@ export class ShardPool {
 
   /**
    * Runs one statement, as its own local transaction, on one of the
-   * pipelined connections (or on the given one, inside transaction()). With `prepare`, it runs as a named prepared statement:
-   * parsed and planned once per connection (see PreparedQuery). `lazy`: on a
+   * pipelined connections (or on the given one, inside transaction()). With
+   * `prepare`, it runs as a named prepared statement: parsed and planned
+   * once per connection (see PreparedQuery). `lazy`: on a
    * connection whose commits do not wait for the WAL flush
    * (synchronous_commit off), for writes that a crash may lose because the
    * protocol redoes them or a later durable write on the same server makes
