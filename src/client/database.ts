@@ -163,7 +163,7 @@ export function checkIsolation(isolation: unknown): asserts isolation is Isolati
   }
 }
 
-const POOL_COUNTS = ['pipelines', 'max'];
+const POOL_COUNTS = ['pipelines', 'pipelineDepth', 'max'];
 const POOL_DEADLINES = ['statementTimeoutMs', 'connectTimeoutMs'];
 const POOL_DURATIONS = ['idleTimeoutMillis'];
 

@@ -7,11 +7,20 @@ export interface PipelinedConnectionsOptions {
   readonly client: pg.ClientConfig;
   /** How many connections statements are spread over. */
   readonly count: number;
+  /** Most statements in flight on one connection; past it on all of them, statements wait unsent. */
+  readonly maxInFlight: number;
+  /** How long a statement may wait unsent before it fails (ShardUnavailableError: certainly not run). */
+  readonly waitTimeoutMs: number;
   /** A connection failed (it is replaced on next use). */
   readonly onError: (error: Error) => void;
 }
 
 const SPILL_DEPTH = 8;
+
+interface Waiter {
+  readonly start: () => void;
+  readonly timer: NodeJS.Timeout;
+}
 
 interface Slot {
   client: pg.Client | undefined;
@@ -40,24 +49,52 @@ interface Slot {
 export class PipelinedConnections {
   private readonly slots: Slot[];
   private closed = false;
-  /** Statements submitted and not yet settled, over all connections. */
+  /** Statements submitted and not yet settled (in flight or waiting), over all connections. */
   private pending = 0;
   private onDrained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
+  /** Statements waiting unsent for room on a connection, oldest first. */
+  private readonly waiting: Waiter[] = [];
 
   constructor(private readonly options: PipelinedConnectionsOptions) {
     this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0 }));
   }
 
-  /** Submits a statement (`submit`) on the connection pick() chooses, opening it if need be; settles with it. */
+  /**
+   * Submits a statement (`submit`) on the connection pick() chooses, opening
+   * it if need be; settles with it. When every connection has maxInFlight
+   * statements in flight, it waits unsent, first come first served: a
+   * deadline then fails it before anything was written, so the caller knows
+   * it did not run (one written and timed out may have).
+   */
   run<T>(submit: (client: pg.Client) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('Cannot use a pool after calling end on the pool'));
-    const slot = this.pick();
-    slot.inFlight++;
     this.pending++;
+    const slot = this.pick();
+    if (slot.inFlight < this.options.maxInFlight) return this.dispatch(slot, submit);
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter = {
+        start: () => {
+          clearTimeout(waiter.timer);
+          this.dispatch(this.pick(), submit).then(resolve, reject);
+        },
+        timer: setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
+          this.settled();
+          // pg-pool's wording, which shard-errors.ts classifies as "shard unavailable".
+          reject(new Error('timeout exceeded when trying to connect'));
+        }, this.options.waitTimeoutMs),
+      };
+      this.waiting.push(waiter);
+    });
+  }
+
+  private dispatch<T>(slot: Slot, submit: (client: pg.Client) => Promise<T>): Promise<T> {
+    slot.inFlight++;
     const finish = (): void => {
       slot.inFlight--;
-      if (--this.pending === 0) this.onDrained?.();
+      this.settled();
+      if (this.waiting.length > 0) this.waiting.shift()!.start();
     };
     let used = slot.client;
     const started = used ? submit(used) : this.open(slot).then((opened) => submit((used = opened)));
@@ -75,6 +112,11 @@ export class PipelinedConnections {
         throw error;
       },
     );
+  }
+
+  /** A statement left (answered, failed, or gave up waiting). */
+  private settled(): void {
+    if (--this.pending === 0) this.onDrained?.();
   }
 
   /**
@@ -104,9 +146,10 @@ export class PipelinedConnections {
    * statements its backend runs per wakeup.
    */
   private pick(): Slot {
+    const spill = Math.min(SPILL_DEPTH, this.options.maxInFlight);
     let best = this.slots[0]!;
     for (const slot of this.slots) {
-      if (slot.inFlight < SPILL_DEPTH) return slot;
+      if (slot.inFlight < spill) return slot;
       if (slot.inFlight < best.inFlight) best = slot;
     }
     return best;

@@ -11,6 +11,8 @@ export interface ShardPoolOptions {
   max?: number;
   /** Pipelined connections that carry every single-statement local transaction (PipelinedConnections); default 4. */
   pipelines?: number;
+  /** Most statements in flight on one pipelined connection; past it on all of them, statements wait unsent (default 32). */
+  pipelineDepth?: number;
   idleTimeoutMillis?: number;
   /** Client-side deadline of one statement; a shard that does not answer in time counts as unavailable. */
   statementTimeoutMs?: number;
@@ -94,6 +96,8 @@ export class ShardPool {
     return new PipelinedConnections({
       client: this.clientConfig(startupOptions),
       count: this.options.pipelines ?? 4,
+      maxInFlight: this.options.pipelineDepth ?? 32,
+      waitTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
       onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
     });
   }

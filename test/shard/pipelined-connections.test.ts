@@ -34,7 +34,7 @@ describe('pipelined shard connections', () => {
     server = await PostgresServer.create({ unsafeFast: true });
     const client = new pg.Client(server.url);
     await client.connect();
-    await client.query('create table own_txn (v int primary key); create table closing (v int)');
+    await client.query('create table own_txn (v int primary key); create table closing (v int); create table waited (v int)');
     await client.end();
   });
   afterAll(async () => {
@@ -120,6 +120,20 @@ describe('pipelined shard connections', () => {
     expect(behindError.message).not.toMatch(/read timeout/);
     const after = await next!;
     expect(after).not.toBe(before);
+  });
+
+  it('holds statements unsent past pipelineDepth on every connection; one that waits too long fails without running', async () => {
+    const pool = shard({ pipelines: 1, pipelineDepth: 2, connectTimeoutMs: 400 });
+    const insertAfter = (v: number, seconds: number) =>
+      pool.query({ text: `select pg_sleep(${seconds}); insert into waited values (${v})`, values: [] });
+    // Two fill the connection; the first frees room after 0.5 s, past the third's 400 ms of waiting unsent.
+    const results = await Promise.allSettled([insertAfter(1, 0.5), insertAfter(2, 0), insertAfter(3, 0)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(ShardUnavailableError);
+    expect(await valuesIn('waited')).toEqual([1, 2]);
+    // Room frees in time: the waiting one runs once the first is answered.
+    await Promise.all([insertAfter(4, 0.1), insertAfter(5, 0.1), insertAfter(6, 0)]);
+    expect(await valuesIn('waited')).toEqual([1, 2, 4, 5, 6]);
   });
 
   it('close() waits for the statements in flight, then refuses new ones', async () => {
