@@ -157,7 +157,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       },
     });
   } catch (error) {
-    throw new InvalidInputError(`${(error as Error).message}\nRun \`percolator bench --help\` for the options.`);
+    throw new InvalidInputError((error as Error).message);
   }
   const v = parsed.values;
 

@@ -28,7 +28,7 @@ export async function run(argv: string[]): Promise<number> {
     options = parseBenchArgs(argv);
   } catch (error) {
     if (error instanceof InvalidInputError) {
-      console.error(`percolator bench: ${error.message}`);
+      console.error(`percolator bench: ${error.message}\nRun \`percolator bench --help\` for the options.`);
       return 2;
     }
     throw error;

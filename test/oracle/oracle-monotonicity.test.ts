@@ -71,7 +71,8 @@ describe('oracle monotonicity', () => {
       const before = await Promise.all(Array.from({ length: 500 }, () => client.getTimestamp()));
       const highestBefore = before.reduce((a, b) => (a > b ? a : b));
       // Clients keep asking across the crash; they must wait, never get anything lower.
-      const during = startHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 3000, maxCount: 50 });
+      // Long enough to outlast a restart on a loaded machine, so calls are also sent after it.
+      const during = startHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 8000, maxCount: 50 });
       await during.answered;
       await new Promise((r) => setTimeout(r, 200));
       const killedAtNs = process.hrtime.bigint();
