@@ -71,8 +71,9 @@ describe('oracle monotonicity', () => {
       const before = await Promise.all(Array.from({ length: 500 }, () => client.getTimestamp()));
       const highestBefore = before.reduce((a, b) => (a > b ? a : b));
       // Clients keep asking across the crash; they must wait, never get anything lower.
-      // Long enough to outlast a restart on a loaded machine, so calls are also sent after it.
-      const during = startHistoryClient({ addresses: [oracle.address], callers: 10, durationMs: 8000, maxCount: 50 });
+      // Long enough to outlast a restart on a loaded machine, so calls are also sent after it;
+      // few callers, so the history stays small enough to check quickly.
+      const during = startHistoryClient({ addresses: [oracle.address], callers: 3, durationMs: 6000, maxCount: 50 });
       await during.answered;
       await new Promise((r) => setTimeout(r, 200));
       const killedAtNs = process.hrtime.bigint();
@@ -84,7 +85,7 @@ describe('oracle monotonicity', () => {
       expect(run.records.filter((r) => r.receivedNs < killedAtNs).length).toBeGreaterThan(0);
       expect(run.records.filter((r) => r.sentNs > killedAtNs).length).toBeGreaterThan(0);
       expect(checkHistory(run.records)).toEqual([]);
-      expect(Math.min(...run.records.map((x) => Number(x.first - highestBefore)))).toBeGreaterThan(0);
+      expect(run.records.every((x) => x.first > highestBefore)).toBe(true);
     } finally {
       await client.close();
     }
