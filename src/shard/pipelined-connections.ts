@@ -11,6 +11,8 @@ export interface PipelinedConnectionsOptions {
   readonly maxInFlight: number;
   /** How long a statement may wait unsent before it fails (ShardUnavailableError: certainly not run). */
   readonly waitTimeoutMs: number;
+  /** A connection with nothing in flight for this long is closed (reopened on demand); 0 keeps it open. */
+  readonly idleTimeoutMs: number;
   /** A connection failed (it is replaced on next use). */
   readonly onError: (error: Error) => void;
 }
@@ -26,6 +28,8 @@ interface Slot {
   client: pg.Client | undefined;
   opening: Promise<pg.Client> | undefined;
   inFlight: number;
+  /** When its last statement settled (performance.now()). */
+  idleSince: number;
 }
 
 /**
@@ -56,8 +60,14 @@ export class PipelinedConnections {
   /** Statements waiting unsent for room on a connection, oldest first. */
   private readonly waiting: Waiter[] = [];
 
+  private readonly reaper: NodeJS.Timeout | undefined;
+
   constructor(private readonly options: PipelinedConnectionsOptions) {
-    this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0 }));
+    this.slots = Array.from({ length: Math.max(1, options.count) }, () => ({ client: undefined, opening: undefined, inFlight: 0, idleSince: 0 }));
+    if (options.idleTimeoutMs > 0) {
+      this.reaper = setInterval(() => this.closeIdle(), Math.max(100, Math.floor(options.idleTimeoutMs / 4)));
+      this.reaper.unref();
+    }
   }
 
   /**
@@ -92,7 +102,7 @@ export class PipelinedConnections {
   private dispatch<T>(slot: Slot, submit: (client: pg.Client) => Promise<T>): Promise<T> {
     slot.inFlight++;
     const finish = (): void => {
-      slot.inFlight--;
+      if (--slot.inFlight === 0) slot.idleSince = performance.now();
       this.settled();
       if (this.waiting.length > 0) this.waiting.shift()!.start();
     };
@@ -131,11 +141,24 @@ export class PipelinedConnections {
   }
 
   private async endWhenDrained(): Promise<void> {
+    if (this.reaper) clearInterval(this.reaper);
     if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
     for (const slot of this.slots) {
       const client = slot.client;
       slot.client = undefined;
       void client?.end().catch(() => {});
+    }
+  }
+
+  /** Closes connections idle longer than idleTimeoutMs (under steady load packing keeps the first ones busy, so these are the spill-over ones). */
+  private closeIdle(): void {
+    const oldest = performance.now() - this.options.idleTimeoutMs;
+    for (const slot of this.slots) {
+      if (slot.client && slot.inFlight === 0 && slot.idleSince <= oldest) {
+        const client = slot.client;
+        slot.client = undefined;
+        void client.end().catch(() => {});
+      }
     }
   }
 

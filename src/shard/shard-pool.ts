@@ -98,6 +98,7 @@ export class ShardPool {
       count: this.options.pipelines ?? 4,
       maxInFlight: this.options.pipelineDepth ?? 32,
       waitTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
+      idleTimeoutMs: this.options.idleTimeoutMillis ?? 10_000,
       onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
     });
   }

@@ -136,6 +136,20 @@ describe('pipelined shard connections', () => {
     expect(await valuesIn('waited')).toEqual([1, 2, 4, 5, 6]);
   });
 
+  it('closes a connection idle longer than idleTimeoutMillis and opens a new one on demand', async () => {
+    const pool = shard({ pipelines: 1, idleTimeoutMillis: 200 });
+    const first = await backendOf(pool);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const client = new pg.Client(server.url);
+    await client.connect();
+    try {
+      expect((await client.query('select 1 from pg_stat_activity where pid = $1', [first])).rowCount).toBe(0);
+    } finally {
+      await client.end();
+    }
+    expect(await backendOf(pool)).not.toBe(first);
+  });
+
   it('close() waits for the statements in flight, then refuses new ones', async () => {
     const pool = shard();
     await backendOf(pool); // the connection is open: close() has something to end
