@@ -29,7 +29,10 @@ export interface BenchEnvironment {
 
 const ORACLE_DATABASE = 'percolator_oracle';
 
-export async function openEnvironment(options: BenchOptions, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
+/** What the environment depends on: which systems run, and the servers given or to start. */
+export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shards' | 'shardUrls' | 'localUrl' | 'oracle'>;
+
+export async function openEnvironment(options: EnvironmentOptions, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
   const wantsLocal = options.systems.some((s) => s.startsWith('local'));
   const wantsOracle = options.systems.some((s: SystemName) => s.startsWith('percolator'));
   const shardCount = options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../../src/cli/parse-command-args.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createCliLogger } from '../../src/logger.js';
@@ -51,7 +51,7 @@ export interface OracleBenchReport {
 }
 
 function parseOptions(argv: string[]) {
-  return parseArgs({
+  return parseCommandArgs('bench oracle', {
     args: argv,
     strict: true,
     options: {
@@ -64,17 +64,12 @@ function parseOptions(argv: string[]) {
       'unary-duration': { type: 'string', default: '3s' },
       json: { type: 'boolean', default: false },
     },
-  }).values;
+  }, `\n${help}`)?.values;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseOptions>;
-  try {
-    values = parseOptions(argv);
-  } catch (error) {
-    console.error(`percolator bench oracle: ${(error as Error).message}\n\n${help}`);
-    return 2;
-  }
+  const values = parseOptions(argv);
+  if (!values) return 2;
   const callers = Number(values.callers);
   const unaryCallers = Number(values['unary-callers']);
   if (!Number.isInteger(callers) || callers < 1 || !Number.isInteger(unaryCallers) || unaryCallers < 1) {

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { PercolatorError } from '../errors.js';
 import { createCliLogger } from '../logger.js';
 import { offsetFileClock, systemClock } from '../oracle/clock.js';
 import { parseDurationMs } from '../oracle/duration.js';
 import { ORACLE_DEFAULTS, startOracleServer } from '../oracle/oracle-server.js';
+import { parseCommandArgs } from './parse-command-args.js';
 
 export const help = `usage: percolator oracle --meta <postgres-url> [options]
 
@@ -32,7 +32,7 @@ Prints one JSON line per state change on stdout ({"event":"listening"|"leader"|"
 logs go to stderr (PERCOLATOR_LOG_LEVEL). SIGTERM/SIGINT: stop serving, release the lease, exit 0.`;
 
 function parseOptions(argv: string[]) {
-  return parseArgs({
+  return parseCommandArgs('oracle', {
     args: argv,
     strict: true,
     options: {
@@ -51,17 +51,12 @@ function parseOptions(argv: string[]) {
       'parent-pid': { type: 'string' },
       'test-clock-offset-file': { type: 'string' },
     },
-  }).values;
+  }, `\n${help}`)?.values;
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: ReturnType<typeof parseOptions>;
-  try {
-    values = parseOptions(argv);
-  } catch (error) {
-    console.error(`percolator oracle: ${(error as Error).message}\n\n${help}`);
-    return 2;
-  }
+  const values = parseOptions(argv);
+  if (!values) return 2;
   const metaUrl = values.meta ?? process.env.PERCOLATOR_ORACLE_META;
   if (!metaUrl) {
     console.error('percolator oracle: --meta <postgres-url> is required\n\n' + help);

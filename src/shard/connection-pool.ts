@@ -30,9 +30,9 @@ interface ConnectionState {
 /**
  * A bounded pool of pg clients for one shard's local transactions of
  * several statements (single statements go to PipelinedConnections): a
- * free connection is handed out synchronously
- * (`tryAcquire`), with no promise, timer or listener change per checkout
- * (pg-pool pays a nextTick, three timers and two listener changes for each).
+ * free connection is handed out with no timer or listener change per
+ * checkout (pg-pool pays a nextTick, three timers and two listener changes
+ * for each).
  * Idle connections are used in FIFO order, so under steady load every one of
  * them stays warm (and keeps its prepared statements) instead of the least
  * used ones timing out and being reopened; one unref'd timer closes
@@ -56,8 +56,8 @@ export class ConnectionPool {
     }
   }
 
-  /** A free open connection, or undefined (then call acquire()). */
-  tryAcquire(): pg.PoolClient | undefined {
+  /** A free open connection, or undefined. */
+  private tryAcquire(): pg.PoolClient | undefined {
     while (this.idle.length > 0) {
       const client = this.idle.shift()!;
       const state = this.states.get(client)!;

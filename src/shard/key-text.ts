@@ -1,4 +1,5 @@
 import type { ColumnMeta } from '../schema/table-meta.js';
+import { toDriverText } from './driver-values.js';
 
 /**
  * The one text of a key value among the spellings Postgres takes as equal.
@@ -11,6 +12,12 @@ import type { ColumnMeta } from '../schema/table-meta.js';
  */
 export function canonicalKeyText(column: ColumnMeta, text: string): string {
   return column.column.columnType === 'PgNumeric' ? canonicalDecimal(text) : text;
+}
+
+/** The key text of a key column's value (null for null): its driver text, canonical. */
+export function keyTextOf(column: ColumnMeta, value: unknown): string | null {
+  const text = toDriverText(column, value);
+  return text === null ? null : canonicalKeyText(column, text);
 }
 
 /** Longest exponent expanded; beyond it the text is left for Postgres to judge (its numeric range ends near 1e131072). */

@@ -53,8 +53,6 @@ interface Slot {
 export class PipelinedConnections {
   private readonly slots: Slot[];
   private closed = false;
-  /** Statements submitted and not yet settled (in flight or waiting), over all connections. */
-  private pending = 0;
   private onDrained: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   /** Statements waiting unsent for room on a connection, oldest first. */
@@ -79,7 +77,6 @@ export class PipelinedConnections {
    */
   run<T>(submit: (client: pg.Client) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('Cannot use a pool after calling end on the pool'));
-    this.pending++;
     const slot = this.pick();
     if (slot.inFlight < this.options.maxInFlight) return this.dispatch(slot, submit);
     return new Promise<T>((resolve, reject) => {
@@ -124,9 +121,14 @@ export class PipelinedConnections {
     );
   }
 
-  /** A statement left (answered, failed, or gave up waiting). */
+  /** A statement left (answered, failed, or gave up waiting): close() may be waiting for the last one. */
   private settled(): void {
-    if (--this.pending === 0) this.onDrained?.();
+    if (this.onDrained && this.drained()) this.onDrained();
+  }
+
+  /** No statement in flight on any connection, none waiting. */
+  private drained(): boolean {
+    return this.waiting.length === 0 && this.slots.every((slot) => slot.inFlight === 0);
   }
 
   /**
@@ -142,7 +144,7 @@ export class PipelinedConnections {
 
   private async endWhenDrained(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
-    if (this.pending > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
+    if (!this.drained()) await new Promise<void>((resolve) => (this.onDrained = resolve));
     for (const slot of this.slots) {
       const client = slot.client;
       slot.client = undefined;

@@ -1,7 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
-import { toDriverText } from './driver-values.js';
-import { canonicalKeyText } from './key-text.js';
+import { keyTextOf } from './key-text.js';
 
 /**
  * Shard placement: FNV-1a (32 bit) over the canonical driver text of the
@@ -10,11 +9,7 @@ import { canonicalKeyText } from './key-text.js';
  * column land together) and stable across processes and versions.
  */
 export function shardOf(table: TableMeta, row: Row, shardCount: number): number {
-  const texts = table.shardKey.map((c) => {
-    const text = toDriverText(c, row[c.key]);
-    return text === null ? null : canonicalKeyText(c, text);
-  });
-  return shardOfTexts(texts, shardCount);
+  return shardOfTexts(table.shardKey.map((c) => keyTextOf(c, row[c.key])), shardCount);
 }
 
 export function shardOfTexts(shardKeyTexts: readonly (string | null)[], shardCount: number): number {

@@ -160,7 +160,7 @@ export class ShardPool {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = this.connections.tryAcquire() ?? (await this.connections.acquire());
+      client = await this.connections.acquire();
     } catch (error) {
       throw translateShardError(this.name, error);
     }

@@ -65,11 +65,12 @@ export class TableStorage {
   private readonly texts = new Map<string, string>();
 
   /**
-   * A statement's text, built once per table: the same string object on
-   * every call, so the pool's prepared-statement lookup hashes it once, and
-   * no per-call garbage.
+   * A statement's text, built once per table and `name`: the same string
+   * object on every call, so the pool's prepared-statement lookup hashes it
+   * once, and no per-call garbage. Also for statements on this table built
+   * elsewhere (point-read.ts).
    */
-  private sql(name: string, build: () => string): string {
+  statementText(name: string, build: () => string): string {
     let text = this.texts.get(name);
     if (text === undefined) {
       text = build();
@@ -136,7 +137,7 @@ export class TableStorage {
       ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
       ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
     ];
-    const text = this.sql('prewrite', () => {
+    const text = this.statementText('prewrite', () => {
       const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
       return `select * from ${this.prewriteFunction}(${args.join(', ')})`;
     });
@@ -240,7 +241,7 @@ $prewrite$`;
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const text = this.sql('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+    const text = this.statementText('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
@@ -257,7 +258,7 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
-    const text = this.sql('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
+    const text = this.statementText('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
@@ -276,7 +277,7 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * the caller decides the rest without another round trip.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
-    const text = this.sql('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
+    const text = this.statementText('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
 target as (select ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')}, l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint
   where l.op <> 'rollback' and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()
   order by ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')} for no key update of l),
@@ -320,7 +321,7 @@ left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l wher
    * transaction on the key fails its conflict check.
    */
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
-    const text = this.sql('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
+    const text = this.statementText('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
 del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
 insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
 select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'

@@ -5,6 +5,7 @@ import type { TableStorage } from '../shard/table-storage.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';
+import type { LockWakeups } from './lock-wakeups.js';
 
 /** What every part of the engine shares: shards, tables, oracle, settings, observability. */
 export interface EngineContext {
@@ -20,6 +21,8 @@ export interface EngineContext {
   /** Whether long commits refresh their primary lock's TTL. */
   readonly heartbeat: boolean;
   readonly resolver: LockResolver;
+  /** Locking reads of this engine waiting for its transactions to end. */
+  readonly lockWakeups: LockWakeups;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -46,12 +46,3 @@ export class LockWakeups {
     if (set.size === 0) this.waiters.delete(holder);
   }
 }
-
-const byEngine = new WeakMap<object, LockWakeups>();
-
-/** The wake-ups of one engine (keyed by its context object). */
-export function lockWakeupsOf(engine: object): LockWakeups {
-  let wakeups = byEngine.get(engine);
-  if (!wakeups) byEngine.set(engine, (wakeups = new LockWakeups()));
-  return wakeups;
-}

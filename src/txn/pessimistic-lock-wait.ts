@@ -5,7 +5,6 @@ import type { KeyTexts } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
-import { lockWakeupsOf } from './lock-wakeups.js';
 import type { Mutation } from './mutation.js';
 
 /** Waits shorter than this never look for deadlocks (most waits end by themselves). */
@@ -78,7 +77,7 @@ export class LockWaiter {
     }
     const backoff = Math.min(2 ** attempt, MAX_BACKOFF_MS);
     const holders = [...new Set(alive.map((l) => l.startTs))];
-    return lockWakeupsOf(this.ctx).sleep(holders, Math.max(1, Math.min(backoff, this.deadline - now)));
+    return this.ctx.lockWakeups.sleep(holders, Math.max(1, Math.min(backoff, this.deadline - now)));
   }
 
   /**

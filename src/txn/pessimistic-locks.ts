@@ -9,7 +9,6 @@ import type { Row } from './engine-contract.js';
 import { Heartbeat } from './heartbeat.js';
 import type { FoundLock } from './lock-resolver.js';
 import { keyIdOf, type Mutation } from './mutation.js';
-import { lockWakeupsOf } from './lock-wakeups.js';
 import { LockWaiter } from './pessimistic-lock-wait.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
 
@@ -135,7 +134,7 @@ export class PessimisticLocks {
 
   /** This transaction committed or rolled back: wake this engine's locking reads waiting for it. */
   ended(): void {
-    lockWakeupsOf(this.ctx).ended(this.startTs);
+    this.ctx.lockWakeups.ended(this.startTs);
   }
 
   /** Whether some locked key is neither written (`isWritten`) nor the primary: it has a lock-only row to release after commit. */

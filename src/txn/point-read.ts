@@ -34,18 +34,9 @@ export function buildPointRead(request: PointReadRequest): { sql: string; params
       ...storage.valueColumns.map((_, i) => bufferedPuts.map((m) => m.valueTexts?.[i] ?? null)),
     );
   }
-  return { sql: pointReadText(storage, bufferedPuts.length > 0), params };
-}
-
-/** Texts by table and shape (with or without buffered puts): built once, the same string on every call. */
-const texts = new WeakMap<TableStorage, Map<boolean, string>>();
-
-function pointReadText(storage: TableStorage, withBuffered: boolean): string {
-  let byShape = texts.get(storage);
-  if (!byShape) texts.set(storage, (byShape = new Map()));
-  let text = byShape.get(withBuffered);
-  if (text === undefined) byShape.set(withBuffered, (text = renderPointRead(storage, withBuffered)));
-  return text;
+  const withBuffered = bufferedPuts.length > 0;
+  const sql = storage.statementText(withBuffered ? 'pointReadBuffered' : 'pointRead', () => renderPointRead(storage, withBuffered));
+  return { sql, params };
 }
 
 /** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then (buffered) one per key and value column. */

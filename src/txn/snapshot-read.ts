@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { fromDriverValue, toDriverText } from '../shard/driver-values.js';
-import { canonicalKeyText } from '../shard/key-text.js';
+import { fromDriverValue } from '../shard/driver-values.js';
+import { keyTextOf } from '../shard/key-text.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
@@ -189,7 +189,7 @@ export async function runRead(shard: ShardPool, storage: TableStorage, query: { 
     const row: Row = {};
     for (const c of storage.meta.columns) row[c.key] = fromDriverValue(c, raw[c.name]);
     result.rows.push(row);
-    result.keyTexts.push(storage.pk.map((c) => canonicalKeyText(c, toDriverText(c, row[c.key]) ?? '')));
+    result.keyTexts.push(storage.pk.map((c) => keyTextOf(c, row[c.key]) ?? ''));
   }
   return result;
 }

@@ -6,6 +6,7 @@ import { migrateShards } from '../schema/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
+import { LockWakeups } from './lock-wakeups.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -73,6 +74,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     batchRows: options.batchRows ?? 5000,
     heartbeat: options.heartbeat ?? true,
     resolver,
+    lockWakeups: new LockWakeups(),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));

@@ -3,7 +3,7 @@ import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViola
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
-import { canonicalKeyText } from '../shard/key-text.js';
+import { keyTextOf } from '../shard/key-text.js';
 import { shardOfTexts } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -272,9 +272,9 @@ export class PercolatorTransaction implements EngineTransaction {
       throw new InvalidInputError(`key of ${storage.meta.name} needs ${storage.pk.length} values (${storage.pk.map((c) => c.key).join(', ')}), got ${key.length}`);
     }
     return storage.pk.map((c, i) => {
-      const text = toDriverText(c, key[i]);
+      const text = keyTextOf(c, key[i]);
       if (text === null) throw new InvalidInputError(`primary key column ${storage.meta.name}.${c.key} must not be null`);
-      return canonicalKeyText(c, text);
+      return text;
     });
   }
 
