@@ -9,7 +9,8 @@ import type { Mutation } from './mutation.js';
  * commit_ts, one statement per (shard, table chunk), shards in parallel
  * (one at a time when a `midSecondaries` hook is set). Failures are only
  * logged: the transaction is committed, and a reader meeting a leftover
- * lock rolls it forward from the primary's version.
+ * lock rolls it forward from the primary's version. Resolves whether every
+ * shard's statement succeeded.
  */
 export async function commitSecondaries(
   ctx: EngineContext,
@@ -17,25 +18,28 @@ export async function commitSecondaries(
   commitTs: Timestamp,
   groups: ReadonlyMap<number, readonly Mutation[]>,
   hookInfo: CommitHookInfo,
-): Promise<void> {
-  const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<void> => {
+): Promise<boolean> {
+  const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<boolean> => {
     const shard = ctx.shards[shardIndex]!;
     try {
       for (const chunk of tableChunks(mutations, ctx.batchRows)) {
         // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
         await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { prepare: true, lazy: true });
       }
+      return true;
     } catch (error) {
       ctx.logger.warn({ shard: shardIndex, err: String(error) }, 'committing secondaries failed; readers will roll them forward');
+      return false;
     }
   };
   const entries = [...groups];
   if (ctx.hooks.midSecondaries) {
+    let allWritten = true;
     for (const [i, [shardIndex, mutations]] of entries.entries()) {
-      await commitShard(shardIndex, mutations);
+      allWritten = (await commitShard(shardIndex, mutations)) && allWritten;
       if (i === 0) await ctx.hooks.midSecondaries(hookInfo);
     }
-    return;
+    return allWritten;
   }
-  await Promise.all(entries.map(([shardIndex, mutations]) => commitShard(shardIndex, mutations)));
+  return (await Promise.all(entries.map(([shardIndex, mutations]) => commitShard(shardIndex, mutations)))).every(Boolean);
 }

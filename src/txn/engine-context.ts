@@ -5,6 +5,7 @@ import type { TableStorage } from '../shard/table-storage.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';
+import type { LocalCommits } from './local-commits.js';
 import type { LockWakeups } from './lock-wakeups.js';
 
 /** What every part of the engine shares: shards, tables, oracle, settings, observability. */
@@ -23,6 +24,8 @@ export interface EngineContext {
   readonly resolver: LockResolver;
   /** Locking reads of this engine waiting for its transactions to end. */
   readonly lockWakeups: LockWakeups;
+  /** This engine's commits in flight, which its readers wait for instead of pushing them. */
+  readonly localCommits: LocalCommits;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -5,6 +5,8 @@ import { shardOfTexts } from '../shard/shard-of.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineMetrics } from './engine-metrics.js';
+import type { LocalCommits } from './local-commits.js';
+import { performance } from 'node:perf_hooks';
 import { isFinal, type TxnStatus } from './txn-status.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
 
@@ -27,6 +29,8 @@ export interface LockResolverOptions {
   metrics: EngineMetrics;
   /** Resolved (final) statuses remembered, most recent first out last. */
   cacheSize?: number;
+  /** Commits in flight in this process: their locks are waited for, not pushed. */
+  localCommits?: LocalCommits;
 }
 
 /**
@@ -202,7 +206,8 @@ export class LockResolver {
 
   /**
    * Resolution for a snapshot read at `readTs` that met `locks`. A live
-   * owner is not waited for: its primary's min_commit_ts is pushed past
+   * owner of this process is awaited briefly (awaitLocalOwners); any other
+   * is not waited for: its primary's min_commit_ts is pushed past
    * readTs (one statement per primary shard), after which it can only
    * commit outside this snapshot. The verdict: the rows read alongside the
    * locks stand; or the keys of owners found committed at or below readTs
@@ -211,16 +216,76 @@ export class LockResolver {
    * backoff) and the whole read must run again. LockWaitTimeoutError after
    * `deadline`.
    */
-  async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
+  async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, readSentAt: number, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
     const pending = locks.filter((l) => (this.pushed.get(l.startTs.toString()) ?? 0n) <= readTs);
     if (pending.length === 0) return { kind: 'rows-stand' };
+    const local = pending.filter((l) => this.options.localCommits?.get(l.startTs) !== undefined);
+    if (local.length === 0) return this.pushForRead(pending, readTs, startedAt, deadline, attempt);
+    const remote = pending.filter((l) => !local.includes(l));
+    const verdicts = await Promise.all([
+      this.awaitLocalOwners(local, readTs, readSentAt, Math.min(LOCAL_OWNER_WAIT_MS, deadline - Date.now())),
+      remote.length > 0 ? this.pushForRead(remote, readTs, startedAt, deadline, attempt) : ROWS_STAND,
+    ]);
+    const undecided = verdicts[0].undecided;
+    const more = undecided.length > 0 ? await this.pushForRead(undecided, readTs, startedAt, deadline, attempt) : ROWS_STAND;
+    return mergeVerdicts([verdicts[0].verdict, verdicts[1], more]);
+  }
+
+  /** The push path of resolveForRead, for owners of other processes (or of this one that did not decide in time). */
+  private async pushForRead(pending: readonly FoundLock[], readTs: Timestamp, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
     const { alive, waitMs, committed } = await this.resolveLocks(pending, readTs + 1n);
     if (alive.length > 0) {
       await this.waitOrTimeOut(alive, waitMs, startedAt, deadline, attempt);
       return { kind: 'read-again' };
     }
     const visible = committed.filter((c) => c.commitTs <= readTs).map((c) => c.lock.keyTexts);
-    return visible.length === 0 ? { kind: 'rows-stand' } : { kind: 'read-keys-again', keys: visible };
+    return visible.length === 0 ? ROWS_STAND : { kind: 'read-keys-again', keys: visible };
+  }
+
+  /**
+   * Locks of commits in flight in this process (local-commits.ts): waits up
+   * to `budgetMs` for each owner's outcome instead of pushing it (and as
+   * long again for the versions of an owner that committed; if one of its
+   * secondary commits failed, resolvers roll those keys forward). Committed
+   * above readTs or rolled back: the rows read stand. Committed at or below
+   * readTs: once its versions are written, its keys are read again. An
+   * owner undecided in time (or undetermined) is returned for the push path.
+   */
+  private async awaitLocalOwners(
+    locks: readonly FoundLock[],
+    readTs: Timestamp,
+    readSentAt: number,
+    budgetMs: number,
+  ): Promise<{ verdict: ReadVerdict; undecided: FoundLock[] }> {
+    const byOwner = new Map<Timestamp, FoundLock[]>();
+    for (const lock of locks) {
+      const list = byOwner.get(lock.startTs);
+      if (list) list.push(lock);
+      else byOwner.set(lock.startTs, [lock]);
+    }
+    const undecided: FoundLock[] = [];
+    const readAgain: KeyTexts[] = [];
+    const deadline = performance.now() + Math.max(0, budgetMs);
+    await Promise.all(
+      [...byOwner].map(async ([owner, ownerLocks]) => {
+        const commit = this.options.localCommits!.get(owner);
+        // Its lock outlived a commit that had settled before this read was sent: that secondary commit was lost (a shard restart).
+        const lost = commit?.settledAt !== undefined && commit.settledAt < readSentAt;
+        const outcome = commit && !lost ? await within(commit.decided, deadline) : undefined;
+        if (outcome?.kind === 'rolled-back' || (outcome?.kind === 'committed' && outcome.commitTs > readTs)) {
+          this.options.metrics.lockResolutions.inc({ outcome: 'awaited' }, ownerLocks.length);
+          return;
+        }
+        // Its versions follow in one statement per shard: a fresh budget for them.
+        if (outcome?.kind === 'committed' && commit && (await within(commit.settled.then(() => commit.allWritten), performance.now() + LOCAL_OWNER_WAIT_MS))) {
+          this.options.metrics.lockResolutions.inc({ outcome: 'awaited' }, ownerLocks.length);
+          readAgain.push(...ownerLocks.map((l) => l.keyTexts));
+          return;
+        }
+        undecided.push(...ownerLocks);
+      }),
+    );
+    return { verdict: readAgain.length > 0 ? { kind: 'read-keys-again', keys: readAgain } : ROWS_STAND, undecided };
   }
 
   /**
@@ -274,7 +339,8 @@ export class LockResolver {
     this.options.logger.debug({ lockTs: startTs.toString(), outcome: status.kind, keys: locks.length }, 'resolved locks');
   }
 
-  private remember(startTs: Timestamp, status: TxnStatus): void {
+  /** A final status learnt elsewhere (this process's own commits): later checks need no statement. */
+  remember(startTs: Timestamp, status: TxnStatus): void {
     remember(this.cache, startTs.toString(), status, this.cacheSize);
   }
 }
@@ -289,6 +355,35 @@ interface PrimaryPeek {
 }
 
 type PushOutcome = 'pushed' | PrimaryPeek;
+
+/**
+ * How long a reader waits for a commit of its own process to decide before
+ * pushing it like any other: commits take milliseconds, a longer one is
+ * waiting on a slow shard or the oracle.
+ */
+const LOCAL_OWNER_WAIT_MS = 250;
+
+const ROWS_STAND: ReadVerdict = { kind: 'rows-stand' };
+
+/** One verdict for several groups of locks: the read runs again if any needs it, else the union of keys to read again. */
+function mergeVerdicts(verdicts: readonly ReadVerdict[]): ReadVerdict {
+  if (verdicts.some((v) => v.kind === 'read-again')) return { kind: 'read-again' };
+  const keys = verdicts.flatMap((v) => (v.kind === 'read-keys-again' ? v.keys : []));
+  return keys.length > 0 ? { kind: 'read-keys-again', keys } : ROWS_STAND;
+}
+
+/** `promise`'s value if it settles before `deadline` (performance.now() ms), else undefined. */
+async function within<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
+  const ms = deadline - performance.now();
+  if (ms <= 0) return Promise.race([promise, Promise.resolve(undefined)]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** What a read that met locks must do: keep its rows, read these keys again, or read everything again. */
 export type ReadVerdict = { kind: 'rows-stand' } | { kind: 'read-keys-again'; keys: KeyTexts[] } | { kind: 'read-again' };

@@ -7,6 +7,7 @@ import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
+import { LocalCommits } from './local-commits.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -62,7 +63,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     return storage;
   };
 
-  const resolver = new LockResolver({ shards, storageOf, logger, metrics });
+  const localCommits = new LocalCommits();
+  const resolver = new LockResolver({ shards, storageOf, logger, metrics, localCommits });
   const ctx: EngineContext = {
     shards,
     timestampSource: options.timestampSource,
@@ -75,6 +77,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     heartbeat: options.heartbeat ?? true,
     resolver,
     lockWakeups: new LockWakeups(),
+    localCommits,
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViolationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -243,12 +244,16 @@ export class PercolatorTransaction implements EngineTransaction {
   ): Promise<ShardReadResult> {
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
+    let sentAt = performance.now();
+    let result = await read();
     for (let attempt = 0; ; attempt++) {
-      const result = await read();
       if (result.locks.length === 0) return result;
-      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, startedAt, deadline, attempt);
+      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, sentAt, startedAt, deadline, attempt);
       if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
-      if (verdict.kind === 'read-keys-again' && readKeys) return replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
+      sentAt = performance.now();
+      // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.
+      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
+      else result = await read();
     }
   }
 
@@ -311,10 +316,10 @@ export class PercolatorTransaction implements EngineTransaction {
  */
 const TEXT_STABLE_TYPES = /^(integer|bigint|smallint|serial|bigserial|smallserial|text|varchar(\(\d+\))?)$/;
 
-/** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped). */
+/** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped), and only `fresh`'s locks. */
 function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
   const replaced = new Set(keys.map(keyIdOf));
-  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
+  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: fresh.locks };
   result.rows.forEach((row, i) => {
     if (replaced.has(keyIdOf(result.keyTexts[i]!))) return;
     merged.rows.push(row);

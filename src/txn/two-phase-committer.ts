@@ -1,4 +1,4 @@
-import { OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { CommitUndeterminedError, OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { CommitHookInfo } from './commit-hooks.js';
@@ -7,6 +7,7 @@ import { commitSecondaries } from './commit-secondaries.js';
 import type { EngineContext } from './engine-context.js';
 import type { IsolationLevel } from './engine-contract.js';
 import { Heartbeat } from './heartbeat.js';
+import type { CommitInFlight } from './local-commits.js';
 import type { Mutation } from './mutation.js';
 import { prewriteShard } from './prewrite.js';
 import type { ReadSet } from './read-set.js';
@@ -49,6 +50,20 @@ export class TwoPhaseCommitter {
   }
 
   async execute(): Promise<Timestamp> {
+    // Readers of this process that meet our locks wait for the outcome here instead of pushing us.
+    const inFlight = this.ctx.localCommits.begin(this.request.startTs);
+    try {
+      const commitTs = await this.commit(inFlight);
+      if (this.request.groups.size === 1) inFlight.finish({ kind: 'committed', commitTs }, true);
+      return commitTs;
+    } catch (error) {
+      // Before the commit point every failure means we never commit; after it, only an undetermined one is unknown.
+      inFlight.finish(error instanceof CommitUndeterminedError ? { kind: 'unknown' } : { kind: 'rolled-back' });
+      throw error;
+    }
+  }
+
+  private async commit(inFlight: CommitInFlight): Promise<Timestamp> {
     const { ctx, request, primary } = this;
     const heartbeat = new Heartbeat(ctx, request.startTs, primary);
     heartbeat.start();
@@ -92,12 +107,15 @@ export class TwoPhaseCommitter {
       heartbeat.stop();
     }
     request.logger.debug({ commitTs: commitTs.toString() }, 'committed');
+    inFlight.committed(commitTs);
+    ctx.resolver.remember(request.startTs, { kind: 'committed', commitTs });
     await ctx.hooks.afterCommitPrimary?.(this.hookInfo);
     if (!singleShard) {
       const secondaries = new Map([...request.groups].filter(([shard]) => shard !== primary.shard));
       const primaryRest = request.groups.get(primary.shard)!.filter((m) => m !== primary);
       if (primaryRest.length > 0) secondaries.set(primary.shard, primaryRest);
-      ctx.track(this.timed('commit_secondaries', () => commitSecondaries(ctx, request.startTs, commitTs, secondaries, this.hookInfo)));
+      const written = this.timed('commit_secondaries', () => commitSecondaries(ctx, request.startTs, commitTs, secondaries, this.hookInfo));
+      ctx.track(written.then((allWritten) => inFlight.finish({ kind: 'committed', commitTs }, allWritten), () => inFlight.finish({ kind: 'committed', commitTs })));
     }
     return commitTs;
   }

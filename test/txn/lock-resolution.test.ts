@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockWaitTimeoutError, TransactionAbortedError } from '../../src/errors.js';
 import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
-import type { CommitHooks } from '../../src/txn/commit-hooks.js';
+import type { CommitHookInfo, CommitHooks } from '../../src/txn/commit-hooks.js';
+import { performance } from 'node:perf_hooks';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../../src/txn/transaction-engine.js';
 import { BANK_ACCOUNTS, seedBank } from '../support/bank.js';
@@ -106,6 +107,119 @@ describe('lock resolution', () => {
     // Pushed: the writer had to commit above the reader's snapshot, so the reader's view stays true.
     expect(commitTs!).toBeGreaterThan(readerTs);
     expect(await readOwners(reader, [3, 4])).toEqual(['long', 'long']);
+  });
+
+  describe('a reader of the same process as the owner waits for its commit instead of pushing it', () => {
+    const pushesOf = async (metrics: Registry): Promise<number> => (await metrics.getSingleMetric('percolator_commit_ts_pushes_total')!.get()).values[0]?.value ?? 0;
+    const resolutionsOf = async (metrics: Registry): Promise<Record<string, number>> =>
+      Object.fromEntries((await metrics.getSingleMetric('percolator_lock_resolutions_total')!.get()).values.map((v) => [String(v.labels.outcome), v.value]));
+    /** Commits owner=`owner` on `ids` with `hook` run once at `phase`; returns the commit_ts and the pushes it took. */
+    const commitWithHook = async (phase: keyof CommitHooks, ids: number[], owner: string, hook: (info: CommitHookInfo, e: TransactionEngine) => Promise<void>) => {
+      const metrics = new Registry();
+      let armed = true;
+      const e: TransactionEngine = engine({
+        registry: metrics,
+        hooks: {
+          async [phase](info: CommitHookInfo) {
+            if (!armed) return;
+            armed = false;
+            await hook(info, e);
+          },
+        },
+      });
+      const tx = await e.begin();
+      tx.put(accountsMeta, ids.map((id) => ({ id, balance: 1000, owner })));
+      const { commitTs } = await tx.commit();
+      return { commitTs: commitTs!, pushes: await pushesOf(metrics), resolutions: () => resolutionsOf(metrics) };
+    };
+    const startRead = (e: TransactionEngine, ids: number[]) => {
+      const started = performance.now();
+      return e.begin().then(async (tx) => {
+        const rows = await tx.getMany(accountsMeta, ids.map((id) => [id]));
+        return { readTs: tx.startTs, owners: ids.map((id) => rows.find((r) => r.id === id)?.owner), waitedMs: performance.now() - started };
+      });
+    };
+
+    it('committed inside the reader\'s snapshot: the reader sees its writes, and its commit_ts stands', async () => {
+      const ids = [0, 1, 2];
+      let read: ReturnType<typeof startRead> | undefined;
+      let heldCommitTs = 0n;
+      const { commitTs, pushes, resolutions } = await commitWithHook('beforeCommitPrimary', ids, 'awaited-in', async (info, e) => {
+        heldCommitTs = info.commitTs!;
+        read = startRead(e, ids);
+        await sleep(30);
+      });
+      const view = await read!;
+      expect(view.readTs).toBeGreaterThan(heldCommitTs);
+      expect(commitTs).toBe(heldCommitTs);
+      expect(pushes).toBe(0);
+      expect(view.owners).toEqual(ids.map(() => 'awaited-in'));
+      expect(await resolutions()).toEqual({ awaited: ids.length });
+      expect(view.waitedMs).toBeGreaterThanOrEqual(20);
+    });
+
+    it('committed above the reader\'s snapshot: the rows it read stand, and nobody is pushed', async () => {
+      const ids = [3, 4, 5];
+      const before = await readOwners(engines[0]!, ids);
+      let read: ReturnType<typeof startRead> | undefined;
+      const { commitTs, pushes, resolutions } = await commitWithHook('afterPrewriteAll', ids, 'awaited-above', async (_, e) => {
+        read = startRead(e, ids);
+        await sleep(60);
+      });
+      const view = await read!;
+      expect(commitTs).toBeGreaterThan(view.readTs);
+      expect(pushes).toBe(0);
+      expect(view.owners).toEqual(before);
+      expect(await resolutions()).toEqual({ awaited: ids.length });
+      expect(view.waitedMs).toBeGreaterThanOrEqual(40);
+    });
+
+    it('undecided after the wait budget (250 ms): the reader pushes it like any other owner', async () => {
+      const ids = [6, 7];
+      const before = await readOwners(engines[0]!, ids);
+      let read: ReturnType<typeof startRead> | undefined;
+      let heldCommitTs = 0n;
+      const { commitTs, pushes, resolutions } = await commitWithHook('beforeCommitPrimary', ids, 'slow', async (info, e) => {
+        heldCommitTs = info.commitTs!;
+        read = startRead(e, ids);
+        await sleep(800);
+      });
+      const view = await read!;
+      expect(view.owners).toEqual(before);
+      expect(pushes).toBe(1);
+      expect((await resolutions()).pushed).toBe(ids.length);
+      expect(commitTs).toBeGreaterThan(view.readTs);
+      expect(view.readTs).toBeGreaterThan(heldCommitTs);
+    });
+
+    it('a secondary commit lost after its owner settled (a shard restart): the reader rolls it forward rather than trust the owner', async () => {
+      let primaryShard = -1;
+      const e = engine({ hooks: { afterCommitPrimary: (info) => void (primaryShard = info.primaryShard) } });
+      const ids = [8, 9, 10, 11];
+      const a = ids[0]!;
+      const b = ids.find((id) => e.shardOf(accountsMeta, { id }) !== e.shardOf(accountsMeta, { id: a }))!;
+      const tx = await e.begin();
+      tx.put(accountsMeta, [a, b].map((id) => ({ id, balance: 1000, owner: 'lost-secondary' })));
+      await tx.commit();
+      const [primary, secondary] = e.shardOf(accountsMeta, { id: a }) === primaryShard ? [a, b] : [b, a];
+      const client = new pg.Client(cluster.shardUrls[e.shardOf(accountsMeta, { id: secondary })]!);
+      await client.connect();
+      try {
+        // Once the secondary's version is written (the commit settled), put it back the way a
+        // lost, never flushed commit leaves it after a restart: the lock, and no version.
+        while ((await client.query('select 1 from accounts__versions where id = $1 and start_ts = $2', [secondary, tx.startTs.toString()])).rowCount === 0) await sleep(5);
+        await client.query(
+          `with v as (delete from accounts__versions where id = $1 and start_ts = $2 returning *)
+           insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner)
+           select id, start_ts, 'put', 'accounts', array[$3::text], 60000, balance, owner from v`,
+          [secondary, tx.startTs.toString(), String(primary)],
+        );
+      } finally {
+        await client.end();
+      }
+      expect(await readOwners(e, [a, b])).toEqual(['lost-secondary', 'lost-secondary']);
+      expect(await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__locks where start_ts = ${tx.startTs}`)).toEqual([0, 0, 0]);
+    }, 20_000);
   });
 
   it('a reader meeting a lock whose primary is not written yet waits, then fails with LockWaitTimeoutError', async () => {
