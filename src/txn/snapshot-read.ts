@@ -126,7 +126,8 @@ ${lockSelect} from (select ${pending}, ${lockInfo}
   }
 
   const ctes = `with ${withClause ? `${withClause}, ` : ''}__r as (${rowsPart}) `;
-  return { sql: `${ctes}select * from __r union all ${locksPart} order by 1 desc, 2`, params };
+  // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
+  return { sql: `${ctes}select * from __r union all ${locksPart}${order ? ' order by 1 desc, 2' : ''}`, params };
 }
 
 /** The lock columns every read row carries (null on data rows), in order: name and SQL type. */
