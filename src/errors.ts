@@ -72,6 +72,23 @@ export class LockWaitTimeoutError extends PercolatorError {
   }
 }
 
+/**
+ * The transaction reads at a timestamp below a shard's GC safe point: the
+ * versions it would need may be gone (its start is older than the GC
+ * lifetime, `gc.lifetimeMs`). A retry starts at a new timestamp.
+ */
+export class SnapshotTooOldError extends PercolatorError {
+  readonly code = 'SNAPSHOT_TOO_OLD';
+  readonly retryable = true;
+  constructor(
+    readonly readTs: Timestamp,
+    readonly safePoint: Timestamp,
+    readonly shard: string,
+  ) {
+    super(`snapshot ${formatTimestamp(readTs)} is older than the GC safe point ${formatTimestamp(safePoint)} of shard ${shard}: raise gc.lifetimeMs for transactions this long`);
+  }
+}
+
 /** Two transactions waiting on each other's locking reads; this one was chosen to fail. */
 export class DeadlockError extends PercolatorError {
   readonly code = 'DEADLOCK';

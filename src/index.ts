@@ -14,6 +14,7 @@ export { MAX_ROW_BYTES } from './client/row-validation.js';
 export type { RetryBackoff } from './client/retry-backoff.js';
 export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, UpdateSet, WriteResult } from './client/types.js';
 export type { IsolationLevel } from './txn/engine-contract.js';
+export type { GcOptions, GcRun } from './txn/version-gc.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';
 export { type Timestamp, composeTimestamp, formatTimestamp, physicalMs, logicalPart } from './timestamp.js';
 export * from './errors.js';

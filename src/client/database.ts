@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
+import type { GcRun } from '../txn/version-gc.js';
 import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
@@ -72,6 +73,18 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   async migrate(): Promise<void> {
     this.checkOpen();
     await this.parts.engine.migrate(this.parts.tables.tables);
+  }
+
+  /**
+   * Runs version GC on every shard now (it also runs every `gc.intervalMs`):
+   * deletes versions no transaction younger than `gc.lifetimeMs` can read.
+   * `force` runs even if another client collected within the interval.
+   * @example
+   * const { shards } = await db.collectGarbage({ force: true });
+   */
+  async collectGarbage(options: { force?: boolean } = {}): Promise<GcRun> {
+    this.checkOpen();
+    return this.parts.engine.collectGarbage(options);
   }
 
   /**

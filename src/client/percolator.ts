@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { createOracleClient } from '../oracle/oracle-client.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
+import type { GcOptions } from '../txn/version-gc.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
 import { clientMetrics } from './client-metrics.js';
 import { checkIsolation, checkMaxRetries, checkPoolOptions, Database } from './database.js';
@@ -41,11 +42,17 @@ export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
   lockTtlMs?: number;
   /** How long a reader waits on a live lock before LockWaitTimeoutError. */
   lockWaitTimeoutMs?: number;
+  /**
+   * Version GC: `{ lifetimeMs, intervalMs }` (defaults 10 minutes, 1 minute),
+   * or false to keep every version. Transactions older than lifetimeMs fail
+   * to read with SnapshotTooOldError (retryable).
+   */
+  gc?: GcOptions | false;
 }
 
 const DEFAULT_MAX_RETRIES = 10;
 const KNOWN_OPTIONS = new Set([
-  'oracle', 'shards', 'schema', 'shardKeys', 'logger', 'registry', 'isolation', 'maxRetries', 'retryBackoff', 'pool', 'lockTtlMs', 'lockWaitTimeoutMs',
+  'oracle', 'shards', 'schema', 'shardKeys', 'logger', 'registry', 'isolation', 'maxRetries', 'retryBackoff', 'pool', 'lockTtlMs', 'lockWaitTimeoutMs', 'gc',
 ]);
 /** How long percolator() waits for each shard and for the oracle before giving up. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -96,6 +103,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       pool: options.pool,
       lockTtlMs: options.lockTtlMs,
       lockWaitTimeoutMs: options.lockWaitTimeoutMs,
+      gc: options.gc,
     });
     // Lock resolution must know every table a primary lock may live in.
     engine.register(tables.tables);

@@ -14,7 +14,10 @@ export interface Migration {
 
 /** Shard-wide migrations (bookkeeping), in order. */
 export function coreMigrations(): Migration[] {
-  return [{ name: 'core/0001-migrations-table', sql: readSchemaFile('core/0001-migrations-table.sql') }];
+  return [
+    { name: 'core/0001-migrations-table', sql: readSchemaFile('core/0001-migrations-table.sql') },
+    { name: 'core/0002-gc-safe-point', sql: readSchemaFile('core/0002-gc-safe-point.sql') },
+  ];
 }
 
 /**

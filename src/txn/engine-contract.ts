@@ -11,6 +11,7 @@
  */
 import type { SQL } from 'drizzle-orm';
 import type { Timestamp } from '../timestamp.js';
+import type { GcRun } from './version-gc.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { ReadSet } from './read-set.js';
 
@@ -90,6 +91,11 @@ export interface TransactionEngine {
   register(tables: readonly TableMeta[]): void;
   /** The client's retry loop reports each retry here (metrics: percolator_retries_total{cause}). */
   recordRetry(cause: string): void;
+  /**
+   * Runs version GC now on every shard (it also runs on a timer, see
+   * GcOptions); `force` ignores another client's run within the interval.
+   */
+  collectGarbage(options?: { force?: boolean }): Promise<GcRun>;
   /** Waits for background work (asynchronous secondaries), then closes the shard pools. */
   close(): Promise<void>;
 }

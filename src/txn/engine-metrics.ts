@@ -8,6 +8,7 @@ export interface EngineMetrics {
   retries: Counter<'cause'>;
   commitTsPushes: Counter;
   lockWaits: Counter<'outcome'>;
+  gcDeletedVersions: Counter;
   phaseSeconds: Histogram<'phase'>;
 }
 
@@ -20,6 +21,7 @@ export function createEngineMetrics(registry: Registry = defaultRegistry): Engin
     lockResolutions: counter('percolator_lock_resolutions_total', 'Locks of other transactions met, by outcome', ['outcome']),
     retries: counter('percolator_retries_total', 'Transaction attempts retried by the client, by cause', ['cause']),
     commitTsPushes: counter('percolator_commit_ts_pushes_total', 'commitPrimary attempts refused because a reader pushed the primary lock past commit_ts (a newer commit_ts was taken)', []),
+    gcDeletedVersions: counter('percolator_gc_deleted_versions_total', 'Versions deleted by version GC runs of this client', []),
     lockWaits: counter('percolator_lock_waits_total', 'Locking reads (for update) that had to wait for another transaction, by outcome (acquired | timeout | deadlock | error)', ['outcome']),
     phaseSeconds:
       (registry.getSingleMetric('percolator_phase_seconds') as Histogram<'phase'> | undefined) ??

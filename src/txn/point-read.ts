@@ -2,7 +2,7 @@ import { ident, storageType } from '../shard/sql-names.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Mutation } from './mutation.js';
-import { LOCK_INFO_COLUMNS, lockInfoSql } from './snapshot-read.js';
+import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql } from './snapshot-read.js';
 
 export interface PointReadRequest {
   readonly storage: TableStorage;
@@ -74,5 +74,5 @@ where v.op = 'put'`;
 from unnest(${keyArrays}) as k(${keyNames}) join ${storage.locks} l on ${matchKey('l')}
 where l.start_ts <= $1::bigint and l.start_ts <> $2::bigint and l.op in ('put', 'del')`;
 
-  return `${stored}${buffered}\nunion all ${locks}`;
+  return `${stored}${buffered}\nunion all ${locks}\nunion all ${gcCheckSql(storage, '$1::bigint')}`;
 }

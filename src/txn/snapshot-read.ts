@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
+import { SnapshotTooOldError } from '../errors.js';
 import { fromDriverValue } from '../shard/driver-values.js';
 import { keyTextOf } from '../shard/key-text.js';
 import { ident, storageType } from '../shard/sql-names.js';
@@ -126,8 +127,9 @@ ${lockSelect} from (select ${pending}, ${lockInfo}
   }
 
   const ctes = `with ${withClause ? `${withClause}, ` : ''}__r as (${rowsPart}) `;
+  const gc = gcCheckSql(storage, ts);
   // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
-  return { sql: `${ctes}select * from __r union all ${locksPart}${order ? ' order by 1 desc, 2' : ''}`, params };
+  return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
 }
 
 /** The lock columns every read row carries (null on data rows), in order: name and SQL type. */
@@ -146,13 +148,23 @@ export function lockInfoSql(storage: TableStorage, l: string): string {
   (${l}.written_at + ${l}.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __expired`;
 }
 
+/**
+ * The part of every read that checks its timestamp against the shard's GC
+ * safe point, in the read's own snapshot (schema/core/0002-gc-safe-point.sql):
+ * one row of kind 'g' carrying the safe point when the read is too old.
+ */
+export function gcCheckSql(storage: TableStorage, readTs: string): string {
+  const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)}`).join(', ');
+  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${readTs}`;
+}
+
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
 function shiftPlaceholders(text: string, by: number): string {
   return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
 }
 
 interface RawReadRow {
-  __kind: 'r' | 'l';
+  __kind: 'r' | 'l' | 'g';
   __lock_key: string[] | null;
   __lock_start: string | null;
   __primary_table: string | null;
@@ -162,19 +174,20 @@ interface RawReadRow {
 }
 
 export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {
-  return runRead(shard, request.storage, buildSnapshotRead(request));
+  return runRead(shard, request.storage, request.readTs, buildSnapshotRead(request));
 }
 
 /**
  * Runs a read statement built by buildSnapshotRead or buildPointRead and
  * splits its result into rows (JS values, as drizzle maps them) and locks.
  */
-export async function runRead(shard: ShardPool, storage: TableStorage, query: { sql: string; params: unknown[] }): Promise<ShardReadResult> {
+export async function runRead(shard: ShardPool, storage: TableStorage, readTs: Timestamp, query: { sql: string; params: unknown[] }): Promise<ShardReadResult> {
   // Prepared by text: a read shape repeated with new parameters (the common
   // case: point reads, the same filter) is parsed and planned once per connection.
   const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
   const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
   for (const raw of rows) {
+    if (raw.__kind === 'g') throw new SnapshotTooOldError(readTs, BigInt(raw.__lock_start!), shard.name);
     if (raw.__kind === 'l') {
       result.locks.push({
         storage,

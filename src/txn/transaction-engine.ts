@@ -16,6 +16,7 @@ import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './
 import { createEngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './transaction.js';
+import { VersionGc, type GcOptions } from './version-gc.js';
 
 export interface TransactionEngineOptions {
   /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
@@ -35,6 +36,8 @@ export interface TransactionEngineOptions {
   hooks?: CommitHooks;
   /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
   heartbeat?: boolean;
+  /** Version GC (version-gc.ts); false: never collect (storage grows with every write). */
+  gc?: GcOptions | false | undefined;
 }
 
 /**
@@ -86,6 +89,9 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
+  const gc = new VersionGc(shards, () => tables.values(), options.timestampSource, logger, metrics.gcDeletedVersions, options.gc || {});
+  if (options.gc !== false) gc.start();
+
   const timestamp = async (): Promise<Timestamp> => {
     try {
       return await options.timestampSource.getTimestamp();
@@ -115,7 +121,11 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     recordRetry(cause: string): void {
       metrics.retries.inc({ cause });
     },
+    collectGarbage(gcOptions = {}) {
+      return gc.collect(gcOptions.force ?? false);
+    },
     async close(): Promise<void> {
+      await gc.stop();
       while (background.size > 0) await Promise.all([...background]);
       await Promise.all(shards.map((s) => s.close()));
     },

@@ -116,7 +116,7 @@ export class PercolatorTransaction implements EngineTransaction {
     }
     if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
     const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
-    return this.readShard(shard, () => runRead(this.pool(shard), storage, buildPointRead(request)));
+    return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
   async insert(table: TableMeta, rows: readonly Row[]): Promise<void> {

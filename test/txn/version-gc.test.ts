@@ -1,0 +1,147 @@
+import pg from 'pg';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidInputError, SnapshotTooOldError } from '../../src/errors.js';
+import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import { createTransactionEngine, type TransactionEngineOptions } from '../../src/txn/transaction-engine.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank, transfer, withRetries } from '../support/bank.js';
+import { accounts, accountsMeta, bankTables } from '../support/bank-schema.js';
+import { countOnShards, sleep } from '../support/raw-shards.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+describe('version GC', () => {
+  let cluster: TestCluster;
+  let tso: TimestampSource;
+  const engines: TransactionEngine[] = [];
+  // Timers off unless a test says otherwise: runs are explicit (collectGarbage).
+  const engine = (options: Partial<TransactionEngineOptions> = {}): TransactionEngine => {
+    const e = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), gc: { lifetimeMs: 0, intervalMs: 3_600_000 }, ...options });
+    e.register(bankTables);
+    engines.push(e);
+    return e;
+  };
+  const writeOwner = async (e: TransactionEngine, id: number, owner: string): Promise<bigint> => {
+    const tx = await e.begin();
+    tx.put(accountsMeta, [{ id, balance: BANK_INITIAL, owner }]);
+    return (await tx.commit()).commitTs!;
+  };
+  const versionsOf = async (id: number): Promise<{ op: string; owner: string | null }[]> => {
+    const shard = engines[0]!.shardOf(accountsMeta, { id });
+    const client = new pg.Client(cluster.shardUrls[shard]!);
+    await client.connect();
+    try {
+      return (await client.query('select op, owner from accounts__versions where id = $1 order by commit_ts', [id])).rows;
+    } finally {
+      await client.end();
+    }
+  };
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ shards: 2 });
+    tso = await cluster.createTimestampSource();
+    await engine().migrate(bankTables);
+    await seedBank(engines[0]!);
+  });
+  afterAll(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    await tso?.close();
+    await cluster?.destroy();
+  });
+
+  it('deletes what no read at or above the safe point can see, keeps the newest version and rollback markers, and fails older snapshots', async () => {
+    const e = engine();
+    const id = 3;
+    await writeOwner(e, id, 'v1');
+    const between = await tso.getTimestamp();
+    await writeOwner(e, id, 'v2');
+    // A rollback marker (a rolled-back transaction's) among the old versions.
+    const shard = e.shardOf(accountsMeta, { id });
+    await countOnShards([cluster.shardUrls[shard]!], `insert into accounts__versions (id, commit_ts, start_ts, op) values (${id}, ${between}, ${between}, 'rollback') returning 1 as n`);
+    await writeOwner(e, id, 'v3');
+    const old = await e.begin();
+    const oldScan = await e.begin();
+
+    const run = await e.collectGarbage({ force: true });
+    expect(run.shards.every((s) => s.deleted !== undefined && s.safePoint > old.startTs)).toBe(true);
+    // seed + v1 + v2 are gone; v3 (the newest below the safe point) and the marker stay.
+    expect(await versionsOf(id)).toEqual([
+      { op: 'rollback', owner: null },
+      { op: 'put', owner: 'v3' },
+    ]);
+    const fresh = await e.begin();
+    expect((await fresh.getMany(accountsMeta, [[id]]))[0]?.owner).toBe('v3');
+    expect(await fresh.select(accountsMeta)).toHaveLength(BANK_ACCOUNTS);
+
+    // Snapshots from before the run: a clear, retryable error, never a partial history.
+    const error = await old.getMany(accountsMeta, [[id]]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SnapshotTooOldError);
+    expect((error as SnapshotTooOldError).retryable).toBe(true);
+    await expect(oldScan.select(accountsMeta)).rejects.toBeInstanceOf(SnapshotTooOldError);
+
+    await writeOwner(e, id, 'v4');
+    expect((await versionsOf(id)).map((v) => v.owner)).toEqual([null, 'v3', 'v4']);
+  });
+
+  it('leaves the versions of the lifetime alone', async () => {
+    const e = engine({ gc: { lifetimeMs: 60_000, intervalMs: 3_600_000 } });
+    const id = 4;
+    for (const owner of ['a', 'b', 'c']) await writeOwner(e, id, owner);
+    await e.collectGarbage({ force: true });
+    expect((await versionsOf(id)).map((v) => v.owner).slice(-3)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('runs once per interval between clients: a second client finds the shards collected', async () => {
+    const [a, b] = [engine({ gc: { lifetimeMs: 0, intervalMs: 60_000 } }), engine({ gc: { lifetimeMs: 0, intervalMs: 60_000 } })];
+    await writeOwner(a, 5, 'x');
+    await a.collectGarbage({ force: true });
+    const second = await b.collectGarbage();
+    expect(second.shards.map((s) => s.deleted)).toEqual([undefined, undefined]);
+  });
+
+  it('keeps the bank consistent while collecting every 50 ms with a 200 ms lifetime', async () => {
+    const e = engine({ gc: { lifetimeMs: 200, intervalMs: 50 } });
+    const stopAt = Date.now() + 2500;
+    let transfers = 0;
+    let audits = 0;
+    let tooOld = 0;
+    const worker = async (seed: number): Promise<void> => {
+      for (let i = 0; Date.now() < stopAt; i++) {
+        const from = (seed * 7 + i) % BANK_ACCOUNTS;
+        const to = (from + 1 + (i % (BANK_ACCOUNTS - 1))) % BANK_ACCOUNTS;
+        await withRetries(() => transfer(e, from, to, 1 + (i % 9)));
+        transfers++;
+      }
+    };
+    const auditor = async (): Promise<void> => {
+      while (Date.now() < stopAt) {
+        // A slow audit: begin, wait past the lifetime, then read. Either the GC
+        // has not reached its snapshot (a consistent total) or it fails cleanly.
+        const tx = await e.begin();
+        await sleep(audits % 2 === 0 ? 0 : 300);
+        try {
+          const rows = await tx.select(accountsMeta);
+          expect(rows.reduce((s, r) => s + (r.balance as number), 0)).toBe(BANK_ACCOUNTS * BANK_INITIAL);
+          audits++;
+        } catch (error) {
+          if (!(error instanceof SnapshotTooOldError)) throw error;
+          tooOld++;
+          audits++;
+        }
+      }
+    };
+    await Promise.all([worker(1), worker(2), worker(3), auditor()]);
+    expect(transfers).toBeGreaterThan(20);
+    expect(tooOld).toBeGreaterThan(0);
+    expect(await bankTotal(e)).toEqual({ total: BANK_ACCOUNTS * BANK_INITIAL, count: BANK_ACCOUNTS });
+    // Collected as it went: far fewer versions than writes.
+    const versions = (await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'put'`)).reduce((a, b) => a + b, 0);
+    expect(versions).toBeLessThan(BANK_ACCOUNTS + transfers);
+  }, 30_000);
+
+  it('refuses nonsense settings', () => {
+    expect(() => engine({ gc: { lifetimeMs: -1 } })).toThrow(InvalidInputError);
+    expect(() => engine({ gc: { intervalMs: 0 } })).toThrow(InvalidInputError);
+    void accounts;
+  });
+});
