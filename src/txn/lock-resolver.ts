@@ -31,6 +31,8 @@ export interface LockResolverOptions {
   cacheSize?: number;
   /** Commits in flight in this process: their locks are waited for, not pushed. */
   localCommits?: LocalCommits;
+  /** How long a reader waits for such a commit to decide, and then for its versions (default 250). */
+  localOwnerWaitMs?: number;
 }
 
 /**
@@ -59,9 +61,11 @@ export class LockResolver {
    */
   private readonly pushed = new Map<string, Timestamp>();
   private readonly cacheSize: number;
+  private readonly localOwnerWaitMs: number;
 
   constructor(private readonly options: LockResolverOptions) {
     this.cacheSize = options.cacheSize ?? 8192;
+    this.localOwnerWaitMs = options.localOwnerWaitMs ?? LOCAL_OWNER_WAIT_MS;
   }
 
   /**
@@ -223,7 +227,7 @@ export class LockResolver {
     if (local.length === 0) return this.pushForRead(pending, readTs, startedAt, deadline, attempt);
     const remote = pending.filter((l) => !local.includes(l));
     const verdicts = await Promise.all([
-      this.awaitLocalOwners(local, readTs, readSentAt, Math.min(LOCAL_OWNER_WAIT_MS, deadline - Date.now())),
+      this.awaitLocalOwners(local, readTs, readSentAt, Math.min(this.localOwnerWaitMs, deadline - Date.now())),
       remote.length > 0 ? this.pushForRead(remote, readTs, startedAt, deadline, attempt) : ROWS_STAND,
     ]);
     const undecided = verdicts[0].undecided;
@@ -277,7 +281,7 @@ export class LockResolver {
           return;
         }
         // Its versions follow in one statement per shard: a fresh budget for them.
-        if (outcome?.kind === 'committed' && commit && (await within(commit.settled.then(() => commit.allWritten), performance.now() + LOCAL_OWNER_WAIT_MS))) {
+        if (outcome?.kind === 'committed' && commit && (await within(commit.settled.then(() => commit.allWritten), performance.now() + this.localOwnerWaitMs))) {
           this.options.metrics.lockResolutions.inc({ outcome: 'awaited' }, ownerLocks.length);
           readAgain.push(...ownerLocks.map((l) => l.keyTexts));
           return;
@@ -357,9 +361,9 @@ interface PrimaryPeek {
 type PushOutcome = 'pushed' | PrimaryPeek;
 
 /**
- * How long a reader waits for a commit of its own process to decide before
- * pushing it like any other: commits take milliseconds, a longer one is
- * waiting on a slow shard or the oracle.
+ * Default of how long a reader waits for a commit of its own process to
+ * decide before pushing it like any other: commits take milliseconds, a
+ * longer one is waiting on a slow shard or the oracle.
  */
 const LOCAL_OWNER_WAIT_MS = 250;
 

@@ -36,6 +36,8 @@ export interface TransactionEngineOptions {
   hooks?: CommitHooks;
   /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
   heartbeat?: boolean;
+  /** How long a read waits for a commit of this engine whose lock it met, before pushing it (default 250 ms). */
+  localOwnerWaitMs?: number;
   /** Version GC (version-gc.ts); false: never collect (storage grows with every write). */
   gc?: GcOptions | false | undefined;
 }
@@ -67,7 +69,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   };
 
   const localCommits = new LocalCommits();
-  const resolver = new LockResolver({ shards, storageOf, logger, metrics, localCommits });
+  const resolver = new LockResolver({ shards, storageOf, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
     timestampSource: options.timestampSource,

@@ -114,11 +114,18 @@ describe('lock resolution', () => {
     const resolutionsOf = async (metrics: Registry): Promise<Record<string, number>> =>
       Object.fromEntries((await metrics.getSingleMetric('percolator_lock_resolutions_total')!.get()).values.map((v) => [String(v.labels.outcome), v.value]));
     /** Commits owner=`owner` on `ids` with `hook` run once at `phase`; returns the commit_ts and the pushes it took. */
-    const commitWithHook = async (phase: keyof CommitHooks, ids: number[], owner: string, hook: (info: CommitHookInfo, e: TransactionEngine) => Promise<void>) => {
+    const commitWithHook = async (
+      phase: keyof CommitHooks,
+      ids: number[],
+      owner: string,
+      hook: (info: CommitHookInfo, e: TransactionEngine) => Promise<void>,
+      localOwnerWaitMs = 10_000,
+    ) => {
       const metrics = new Registry();
       let armed = true;
       const e: TransactionEngine = engine({
         registry: metrics,
+        localOwnerWaitMs,
         hooks: {
           async [phase](info: CommitHookInfo) {
             if (!armed) return;
@@ -147,7 +154,7 @@ describe('lock resolution', () => {
       const { commitTs, pushes, resolutions } = await commitWithHook('beforeCommitPrimary', ids, 'awaited-in', async (info, e) => {
         heldCommitTs = info.commitTs!;
         read = startRead(e, ids);
-        await sleep(30);
+        await sleep(300); // long enough for the reader to meet our locks even on a loaded machine
       });
       const view = await read!;
       expect(view.readTs).toBeGreaterThan(heldCommitTs);
@@ -164,7 +171,7 @@ describe('lock resolution', () => {
       let read: ReturnType<typeof startRead> | undefined;
       const { commitTs, pushes, resolutions } = await commitWithHook('afterPrewriteAll', ids, 'awaited-above', async (_, e) => {
         read = startRead(e, ids);
-        await sleep(60);
+        await sleep(300); // long enough for the reader to meet our locks even on a loaded machine
       });
       const view = await read!;
       expect(commitTs).toBeGreaterThan(view.readTs);
@@ -174,7 +181,7 @@ describe('lock resolution', () => {
       expect(view.waitedMs).toBeGreaterThanOrEqual(40);
     });
 
-    it('undecided after the wait budget (250 ms): the reader pushes it like any other owner', async () => {
+    it('undecided after the wait budget (localOwnerWaitMs): the reader pushes it like any other owner', async () => {
       const ids = [6, 7];
       const before = await readOwners(engines[0]!, ids);
       let read: ReturnType<typeof startRead> | undefined;
@@ -183,7 +190,7 @@ describe('lock resolution', () => {
         heldCommitTs = info.commitTs!;
         read = startRead(e, ids);
         await sleep(800);
-      });
+      }, 100);
       const view = await read!;
       expect(view.owners).toEqual(before);
       expect(pushes).toBe(1);
