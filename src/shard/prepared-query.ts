@@ -33,15 +33,17 @@ interface WireConnection {
 const corked = new WeakSet<object>();
 
 /**
- * Holds a connection's writes until the current tick ends, so statements
- * submitted to one pipelined connection in the same tick (transactions
- * resumed by one batch of replies) leave in one write syscall.
+ * Holds a connection's writes until the current turn of the event loop has
+ * run its callbacks (setImmediate), so statements submitted to one
+ * pipelined connection by every reply handled in this turn (not only those
+ * of one tick) leave in one write syscall. Nothing waits longer than the
+ * turn: the loop polls without blocking while an immediate is pending.
  */
-function corkUntilNextTick(connection: WireConnection): void {
+function corkUntilLoopTurnEnds(connection: WireConnection): void {
   if (corked.has(connection) || !connection.stream.cork) return;
   corked.add(connection);
   connection.stream.cork();
-  process.nextTick(() => {
+  setImmediate(() => {
     corked.delete(connection);
     connection.stream.uncork?.();
   });
@@ -97,7 +99,7 @@ export class PreparedQuery<R> implements pg.Submittable {
     if (!shapes) shapesByConnection.set(connection, (shapes = new Map()));
     this.shapes = shapes;
     this.shape = known === undefined ? undefined : shapes.get(this.name);
-    corkUntilNextTick(connection);
+    corkUntilLoopTurnEnds(connection);
     try {
       if (known === undefined) {
         connection.parse({ text: this.text, name: this.name });
