@@ -96,7 +96,7 @@ export class PercolatorSystem implements BenchSystem {
     const meta = describeTable(table.drizzle);
     await Promise.all(
       this.options.shardUrls.map((url) =>
-        withClient(url, (c) => c.query(`DROP TABLE IF EXISTS "${meta.versionsTable}", "${meta.locksTable}" CASCADE`)),
+        withClient(url, (c) => c.query(`DROP TABLE IF EXISTS "${meta.versionsTable}", "${meta.locksTable}", "${meta.latestTable}" CASCADE`)),
       ),
     );
   }

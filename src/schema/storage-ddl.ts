@@ -35,6 +35,11 @@ export function tableMigrations(table: TableMeta): Migration[] {
     pk_defs: table.primaryKey.map((c) => `${ident(c.name)} ${storageType(c.sqlType)} not null`).join(',\n  '),
     value_defs: valueColumns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)},\n  `).join(''),
     pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
+    latest: ident(table.latestTable),
+    latest_function: ident(`${table.name}__keep_latest`),
+    latest_trigger: ident(`${table.name}__keep_latest`),
+    value_list: valueColumns.map((c) => `, ${ident(c.name)}`).join(''),
+    value_sets: valueColumns.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join(''),
   };
   const render = (file: string): string =>
     readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
@@ -53,5 +58,6 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
     { name: `table/${table.name}/0005-pessimistic-locks`, sql: render('table/0005-pessimistic-locks.sql') },
     { name: `table/${table.name}/0006-lock-keys-function`, sql: lockKeys, replaceable: true },
+    { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql') },
   ];
 }

@@ -26,6 +26,8 @@ export interface TableMeta {
   /** Storage tables on each shard. */
   readonly versionsTable: string;
   readonly locksTable: string;
+  /** Each key's newest committed put/del (schema/table/0007-latest-versions.sql). */
+  readonly latestTable: string;
 }
 
 /**
@@ -76,5 +78,6 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
     shardKey,
     versionsTable: `${config.name}__versions`,
     locksTable: `${config.name}__locks`,
+    latestTable: `${config.name}__latest`,
   };
 }

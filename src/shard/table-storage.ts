@@ -45,6 +45,8 @@ export class TableStorage {
   readonly valueColumns: readonly ColumnMeta[];
   readonly versions: string;
   readonly locks: string;
+  /** Each key's newest committed put/del (reads by scans). */
+  readonly latest: string;
   readonly alias: string;
   private readonly pkList: string;
 
@@ -58,6 +60,7 @@ export class TableStorage {
     this.valueColumns = meta.columns.filter((c) => !meta.primaryKey.includes(c));
     this.versions = ident(meta.versionsTable);
     this.locks = ident(meta.locksTable);
+    this.latest = ident(meta.latestTable);
     this.alias = ident(meta.name);
     this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
   }

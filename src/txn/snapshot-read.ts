@@ -47,10 +47,7 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const values = storage.valueColumns;
   const T = storage.alias;
   const colList = columns.map((c) => ident(c.name)).join(', ');
-  const pkList = storage.pk.map((c) => ident(c.name)).join(', ');
-  // Newest first within each key in index order reversed: a backward scan
-  // of the versions primary key (pk, commit_ts) feeds DISTINCT ON with no sort.
-  const pkDescending = storage.pk.map((c) => `${ident(c.name)} desc`).join(', ');
+  const stored = [...storage.pk, ...values].map((c) => ident(c.name));
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
@@ -70,8 +67,18 @@ export function buildSnapshotRead(request: ShardReadRequest): { sql: string; par
   const own = `${param(request.ownStartTs)}::bigint`;
   const filter = where ? ` where ${where.sql}` : '';
 
-  const visible = `select ${colList} from (select distinct on (${pkList}) ${pkList}, op as __op${values.map((c) => `, ${ident(c.name)}`).join('')}
-from ${storage.versions} where commit_ts <= ${ts} and op in ('put', 'del') order by ${pkDescending}, commit_ts desc) v where v.__op = 'put'`;
+  // The visible version of each key: its latest row when that was committed
+  // at or below readTs (nearly every key), else the newest older version,
+  // one index probe per key committed since. Reading every version instead
+  // costs a scan the whole GC lifetime's history.
+  const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
+  const visible = `select ${colList} from (
+  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
+  union all
+  select ${stored.map((c) => `v.${c}`).join(', ')}, v.op from ${storage.latest} n cross join lateral (
+    select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
+    order by v.commit_ts desc limit 1) v
+  where n.commit_ts > ${ts}) v where v.__op = 'put'`;
 
   let merged = visible;
   let withClause = '';

@@ -109,6 +109,8 @@ where $2::boolean or updated_at <= clock_timestamp() - $3::bigint * interval '1 
       let deleted = 0;
       for (const storage of tables) {
         deleted += (await shard.query({ text: deleteSupersededSql(storage), values: [point.toString()] }, { client })).rowCount ?? 0;
+        // A key deleted at or below the safe point is absent for every read: its latest row can go.
+        await shard.query({ text: `delete from ${storage.latest} where op = 'del' and commit_ts <= $1::bigint`, values: [point.toString()] }, { client });
       }
       this.deletedVersions.inc(deleted);
       this.logger.debug({ shard: shard.index, safePoint: point.toString(), deleted }, 'version GC');
