@@ -1,29 +1,18 @@
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LockWaitTimeoutError, TransactionAbortedError } from '../../src/errors.js';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { CommitHookInfo, CommitHooks } from '../../src/txn/commit-hooks.js';
-import { performance } from 'node:perf_hooks';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine, type TransactionEngineOptions } from '../../src/txn/transaction-engine.js';
-import { BANK_ACCOUNTS, seedBank } from '../support/bank.js';
-import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { BANK_ACCOUNTS } from '../support/bank.js';
+import { accountsMeta } from '../support/bank-schema.js';
 import { countOnShards, sleep } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useBankEngines } from '../support/engine-fixture.js';
 
 describe('lock resolution', () => {
-  let cluster: TestCluster;
-  let tso: TimestampSource;
-  const engines: TransactionEngine[] = [];
-  const registry = new Registry();
-
-  const engine = (options: Partial<TransactionEngineOptions> = {}): TransactionEngine => {
-    const e = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry, ...options });
-    e.register(bankTables);
-    engines.push(e);
-    return e;
-  };
+  const bank = useBankEngines(3);
+  const { engine, engines } = bank;
   const readOwners = async (e: TransactionEngine, ids: number[]): Promise<unknown[]> => {
     const tx = await e.begin();
     const rows = await tx.getMany(accountsMeta, ids.map((id) => [id]));
@@ -34,18 +23,6 @@ describe('lock resolution', () => {
     tx.put(accountsMeta, ids.map((id) => ({ id, balance: 1000, owner })));
     await tx.commit();
   };
-
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
-    await engine().migrate(bankTables);
-    await seedBank(engines[0]!);
-  });
-  afterAll(async () => {
-    await Promise.all(engines.map((e) => e.close()));
-    await tso?.close();
-    await cluster?.destroy();
-  });
 
   const sameShardPair = (): number[] => {
     const e = engines[0]!;
@@ -70,9 +47,9 @@ describe('lock resolution', () => {
     const slow = engine({ lockTtlMs: 50, heartbeat: false, hooks });
     await expect(writeOwners(slow, ids, 'late')).rejects.toBeInstanceOf(TransactionAbortedError);
     expect(await readOwners(reader, ids)).toEqual(before);
-    expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
+    expect(await countOnShards(bank.cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
     // The rollback marker stays, so a replay of the same transaction can never commit.
-    const markers = await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'rollback'`);
+    const markers = await countOnShards(bank.cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'rollback'`);
     expect(markers.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
   });
 
@@ -209,7 +186,7 @@ describe('lock resolution', () => {
       tx.put(accountsMeta, [a, b].map((id) => ({ id, balance: 1000, owner: 'lost-secondary' })));
       await tx.commit();
       const [primary, secondary] = e.shardOf(accountsMeta, { id: a }) === primaryShard ? [a, b] : [b, a];
-      const client = new pg.Client(cluster.shardUrls[e.shardOf(accountsMeta, { id: secondary })]!);
+      const client = new pg.Client(bank.cluster.shardUrls[e.shardOf(accountsMeta, { id: secondary })]!);
       await client.connect();
       try {
         // Once the secondary's version is written (the commit settled), put it back the way a
@@ -225,14 +202,14 @@ describe('lock resolution', () => {
         await client.end();
       }
       expect(await readOwners(e, [a, b])).toEqual(['lost-secondary', 'lost-secondary']);
-      expect(await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__locks where start_ts = ${tx.startTs}`)).toEqual([0, 0, 0]);
+      expect(await countOnShards(bank.cluster.shardUrls, `select count(*) as n from accounts__locks where start_ts = ${tx.startTs}`)).toEqual([0, 0, 0]);
     }, 20_000);
   });
 
   it('a reader meeting a lock whose primary is not written yet waits, then fails with LockWaitTimeoutError', async () => {
     const id = 9;
     const shard = engines[0]!.shardOf(accountsMeta, { id });
-    const client = new pg.Client(cluster.shardUrls[shard]!);
+    const client = new pg.Client(bank.cluster.shardUrls[shard]!);
     await client.connect();
     try {
       // A secondary prewritten by a transaction whose primary (account 10) has no lock yet, TTL far away.
@@ -284,7 +261,7 @@ describe('lock resolution', () => {
     }
     expect(outcomes.committed + outcomes.aborted).toBe(8);
     expect(outcomes.aborted).toBeGreaterThan(0);
-    expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
+    expect(await countOnShards(bank.cluster.shardUrls, 'select count(*) as n from accounts__locks')).toEqual([0, 0, 0]);
     console.log(`1 ms TTL: ${outcomes.committed} committed, ${outcomes.aborted} rolled back by readers`);
   });
 
