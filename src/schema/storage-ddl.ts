@@ -36,10 +36,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
     value_defs: valueColumns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)},\n  `).join(''),
     pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
     latest: ident(table.latestTable),
-    latest_function: ident(`${table.name}__keep_latest`),
-    latest_trigger: ident(`${table.name}__keep_latest`),
     value_list: valueColumns.map((c) => `, ${ident(c.name)}`).join(''),
-    value_sets: valueColumns.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join(''),
   };
   const render = (file: string): string =>
     readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {

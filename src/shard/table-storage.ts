@@ -234,9 +234,9 @@ $prewrite$`;
 
   /**
    * Moves the pending images of `startTs`'s locks on these keys into
-   * versions at `commitTs`, in one statement (one local transaction): for a
-   * reader at any snapshot either the lock or the version is there, never
-   * neither. Keys whose lock is gone are skipped, so replays are no-ops.
+   * versions at `commitTs`, and into the keys' latest rows, in one statement
+   * (one local transaction): for a reader at any snapshot either the lock or
+   * the version is there, never neither, and the latest row with it. Keys whose lock is gone are skipped, so replays are no-ops.
    * Pessimistic lock rows never prewritten (for_update: locked, not written)
    * are released without a version; as the primary that means its prewrite
    * was lost (nothing is committed: rowCount 0).
@@ -245,7 +245,8 @@ $prewrite$`;
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const text = this.statementText('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*),
+${this.latestUpsertSql('$2::bigint')}
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
@@ -263,10 +264,20 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const guardParam = 3 + this.pk.length;
     const text = this.statementText('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
 b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*),
+${this.latestUpsertSql('$2::bigint')}
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
+  }
+
+  /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */
+  private latestUpsertSql(commitTs: string): string {
+    const v = this.valueColumns;
+    return `up as (insert into ${this.latest} as n (${this.pkList}, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${this.pkList}, ${commitTs}, del.op${v.map((c) => `, ${ident(c.name)}`).join('')} from del where del.op in ('put', 'del') and not del.for_update
+  on conflict (${this.pkList}) do update set commit_ts = excluded.commit_ts, op = excluded.op${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
+  where n.commit_ts < excluded.commit_ts)`;
   }
 
   /**
