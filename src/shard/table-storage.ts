@@ -107,6 +107,27 @@ export class TableStorage {
     return this.pk.map((_, i) => keys.map((k) => k[i] ?? null));
   }
 
+  /**
+   * `l."id" = any($n::text[]::integer[])`: the rows of `alias` whose key is
+   * in the batch, for a one-column key (not of an array type). A plain
+   * index or table scan: no join with the unnested batch, whose generic
+   * plan is often a hash join, and a hash join's 32 kB chunk is a malloc
+   * and a trim (an munmap, with TLB shootdowns on this VM) per execution.
+   * Undefined for composite keys: they join `unnest(...)` as before.
+   */
+  private keyInBatch(alias: string, param: number): string | undefined {
+    if (this.pk.length !== 1) return undefined;
+    const c = this.pk[0]!;
+    const type = storageType(c.sqlType);
+    if (type.trim().endsWith(']')) return undefined;
+    return `${alias}.${ident(c.name)} = any($${param}::text[]::${type}[])`;
+  }
+
+  /** The columns a commit moves from a lock row into its version, plus op and for_update. */
+  private committedColumns(alias: string): string {
+    return [...this.pk, ...this.valueColumns].map((c) => `${alias}.${ident(c.name)}`).concat([`${alias}.op`, `${alias}.for_update`]).join(', ');
+  }
+
   // ---- prewrite -----------------------------------------------------------
   //
   // Prewrite runs as one call of a per-table PL/pgSQL function (created by
@@ -190,8 +211,8 @@ begin
   return query ${this.prewriteCheckSql()};
   -- 3. Conflict: leave nothing behind on this shard.
   if found then
-    delete from ${this.locks} l using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
-    where ${this.pkMatch('l', 'b')} and l.start_ts = $1;
+    delete from ${this.locks} l ${this.keyInBatch('l', 7) ? `where ${this.keyInBatch('l', 7)}` : `using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
+    where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1;
   end if;
 end
 $prewrite$`;
@@ -273,8 +294,12 @@ $prewrite$`;
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const text = this.statementText('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*)
+    const inBatch = this.keyInBatch('l', 3);
+    const text = this.statementText('commitKeys', () => `${inBatch
+      ? `with del as (delete from ${this.locks} l where ${inBatch}`
+      : `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint
+  returning ${this.committedColumns('l')})
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys)] };
@@ -290,9 +315,13 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
+    const inBatch = this.keyInBatch('l', 3);
     const text = this.statementText('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
-b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*)
+${inBatch
+  ? `del as (delete from ${this.locks} l where ${inBatch}`
+  : `b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and exists (select 1 from p)
+  returning ${this.committedColumns('l')})
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
     return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
@@ -306,7 +335,11 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * lock row; the rows are locked in key order, so two readers pushing the
    * same owners cannot deadlock. One row per transaction: `pushed`, or else what peekPrimary
    * would say (its lock is gone, expired or a resolver's placeholder), so
-   * the caller decides the rest without another round trip.
+   * the caller decides the rest without another round trip. Those two
+   * lookups are gated inside their subqueries (a one-time filter), so a
+   * pushed transaction costs no probe of versions or locks; a version of L
+   * has commit_ts >= L's start_ts (a rollback marker: equal), which bounds
+   * the probe of the key's history to what L could have written.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
     const text = this.statementText('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
@@ -320,9 +353,9 @@ select b.s as start_ts, p.start_ts is not null as pushed, v.commit_ts::text as c
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
   greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
 from b left join pushed p on p.start_ts = b.s::bigint
-left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.start_ts = b.s::bigint
-  order by (v.op = 'rollback') limit 1) v on p.start_ts is null
-left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint) l on p.start_ts is null`);
+left join lateral (select commit_ts, op from ${this.versions} v where p.start_ts is null and ${this.pkMatch('v', 'b')} and v.commit_ts >= b.s::bigint
+  and v.start_ts = b.s::bigint order by (v.op = 'rollback') limit 1) v on true
+left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where p.start_ts is null and ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint limit 1) l on true`);
     return {
       text,
       values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],
@@ -337,10 +370,16 @@ left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l wher
     };
   }
 
-  /** Did `startTs` commit this key? (its version, or a rollback marker, by start_ts). */
+  /**
+   * Did `startTs` commit this key? (its version, or a rollback marker, by
+   * start_ts). commit_ts >= start_ts for every version (commit_ts comes
+   * from the oracle after start_ts; a marker sits at start_ts), so only
+   * that end of the key's history is read.
+   */
   versionByStartTs(startTs: bigint, key: KeyTexts): Statement {
     return {
-      text: `select commit_ts::text as commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1`,
+      text: `select commit_ts::text as commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.commit_ts >= $1::bigint and v.start_ts = $1::bigint
+  order by (v.op = 'rollback') limit 1`,
       values: [startTs.toString(), key],
     };
   }
@@ -353,8 +392,9 @@ left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l wher
    * transaction on the key fails its conflict check.
    */
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
+    const inBatch = this.keyInBatch('l', 3);
     const text = this.statementText('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
+del as (delete from ${this.locks} l ${inBatch ? `where ${inBatch}` : `using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint returning 1)
 insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
 select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
 on conflict do nothing`);
@@ -375,7 +415,8 @@ on conflict do nothing`);
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
   greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
 from (select 1) one
-left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1) v on true
+left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.commit_ts >= $1::bigint and v.start_ts = $1::bigint
+  order by (v.op = 'rollback') limit 1) v on true
 left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint) l on true`,
       values: [startTs.toString(), key],
     };
