@@ -110,6 +110,27 @@ export class TableStorage {
     return this.pk.map((_, i) => keys.map((k) => k[i] ?? null));
   }
 
+  /**
+   * `l."id" = any($n::text[]::integer[])`: the rows of `alias` whose key is
+   * in the batch, for a one-column key (not of an array type). A plain
+   * index or table scan: no join with the unnested batch, whose generic
+   * plan is often a hash join, and a hash join's 32 kB chunk is a malloc
+   * and a trim (an munmap, with TLB shootdowns on this VM) per execution.
+   * Undefined for composite keys: they join `unnest(...)` as before.
+   */
+  private keyInBatch(alias: string, param: number): string | undefined {
+    if (this.pk.length !== 1) return undefined;
+    const c = this.pk[0]!;
+    const type = storageType(c.sqlType);
+    if (type.trim().endsWith(']')) return undefined;
+    return `${alias}.${ident(c.name)} = any($${param}::text[]::${type}[])`;
+  }
+
+  /** The columns a commit moves from a lock row into its version, plus op and for_update. */
+  private committedColumns(alias: string): string {
+    return [...this.pk, ...this.valueColumns].map((c) => `${alias}.${ident(c.name)}`).concat([`${alias}.op`, `${alias}.for_update`]).join(', ');
+  }
+
   // ---- prewrite -----------------------------------------------------------
   //
   // Prewrite runs as one call of a per-table PL/pgSQL function (created by
@@ -147,22 +168,54 @@ export class TableStorage {
     return { text, values };
   }
 
-  /** DDL of the prewrite function (rendered into the table's migration). */
+  /**
+   * DDL of the prewrite function (rendered into the table's migration).
+   *
+   * Fast path first, full check only when something may conflict. Once the
+   * insert wrote (inserted or upgraded) a row for every key of the batch
+   * (its row count), each key's lock slot holds our row, uncommitted or
+   * row-locked by us until this statement commits: nobody else's lock can
+   * be there and ours cannot be missing, so of the checks of
+   * prewriteCheckSql only the versions (and, for inserts, a live row)
+   * remain. They run as small statements of their own, each with a
+   * snapshot taken after our inserts. Anything they find (or a key the
+   * insert skipped) sends the batch to the full check, again in a newer
+   * snapshot, which decides and reports exactly as before (a version found
+   * by the fast check may still be no conflict: a rollback marker or a
+   * version below for_update_ts on a key we hold a pessimistic lock on).
+   */
   prewriteFunctionSql(): string {
     const params = ['bigint', 'text', 'text[]', 'bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, () => 'text[]')];
     return `create or replace function ${this.prewriteFunction}(${params.join(', ')})
 returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
 language plpgsql volatile as $prewrite$
 #variable_conflict use_column
+declare
+  written bigint;
 begin
   -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
   ${this.prewriteInsertSql()};
-  -- 2. A new statement, so a new snapshot that follows our inserts.
+  get diagnostics written = row_count;
+  -- 2. New statements, so new snapshots that follow our inserts.
+  if written = cardinality($7) then
+    -- Every slot is ours: only a version at or above start_ts can conflict.
+    -- (lateral: an index probe per key whatever the generic plan's estimates)
+    perform from unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()}) cross join lateral (
+      select from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 and v.op <> 'lock' limit 1) v limit 1;
+    if not found then
+      if not ('t' = any($6)) then return; end if;
+      -- Inserts: the newest put/del of the key must not be a put.
+      perform from unnest($6, ${this.arrays(7, this.pk.length)}) as b(ins, ${this.keyNames()}) cross join lateral (
+        select v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+        where b.ins = 't' and v.op = 'put' limit 1;
+      if not found then return; end if;
+    end if;
+  end if;
   return query ${this.prewriteCheckSql()};
   -- 3. Conflict: leave nothing behind on this shard.
   if found then
-    delete from ${this.locks} l using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
-    where ${this.pkMatch('l', 'b')} and l.start_ts = $1;
+    delete from ${this.locks} l ${this.keyInBatch('l', 7) ? `where ${this.keyInBatch('l', 7)}` : `using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
+    where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1;
   end if;
 end
 $prewrite$`;
@@ -236,7 +289,8 @@ $prewrite$`;
    * Moves the pending images of `startTs`'s locks on these keys into
    * versions at `commitTs`, and into the keys' latest rows, in one statement
    * (one local transaction): for a reader at any snapshot either the lock or
-   * the version is there, never neither, and the latest row with it. Keys whose lock is gone are skipped, so replays are no-ops.
+   * the version is there, never neither, and the latest row with it. Keys
+   * whose lock is gone are skipped, so replays are no-ops.
    * Pessimistic lock rows never prewritten (for_update: locked, not written)
    * are released without a version; as the primary that means its prewrite
    * was lost (nothing is committed: rowCount 0).
@@ -244,8 +298,12 @@ $prewrite$`;
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const text = this.statementText('commitKeys', () => `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint returning l.*),
+    const inBatch = this.keyInBatch('l', 3);
+    const text = this.statementText('commitKeys', () => `${inBatch
+      ? `with del as (delete from ${this.locks} l where ${inBatch}`
+      : `with b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint
+  returning ${this.committedColumns('l')}),
 ${this.latestUpsertSql('$2::bigint')}
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
@@ -262,9 +320,13 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
     const guardParam = 3 + this.pk.length;
+    const inBatch = this.keyInBatch('l', 3);
     const text = this.statementText('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
-b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint and exists (select 1 from p) returning l.*),
+${inBatch
+  ? `del as (delete from ${this.locks} l where ${inBatch}`
+  : `b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and exists (select 1 from p)
+  returning ${this.committedColumns('l')}),
 ${this.latestUpsertSql('$2::bigint')}
 insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
 select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
@@ -288,7 +350,11 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * lock row; the rows are locked in key order, so two readers pushing the
    * same owners cannot deadlock. One row per transaction: `pushed`, or else what peekPrimary
    * would say (its lock is gone, expired or a resolver's placeholder), so
-   * the caller decides the rest without another round trip.
+   * the caller decides the rest without another round trip. Those two
+   * lookups are gated inside their subqueries (a one-time filter), so a
+   * pushed transaction costs no probe of versions or locks; a version of L
+   * has commit_ts >= L's start_ts (a rollback marker: equal), which bounds
+   * the probe of the key's history to what L could have written.
    */
   pushPrimaries(minCommitTs: bigint, primaries: readonly { startTs: bigint; key: KeyTexts }[]): Statement {
     const text = this.statementText('pushPrimaries', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(s, ${this.keyNames()})),
@@ -302,9 +368,9 @@ select b.s as start_ts, p.start_ts is not null as pushed, v.commit_ts::text as c
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
   greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
 from b left join pushed p on p.start_ts = b.s::bigint
-left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.start_ts = b.s::bigint
-  order by (v.op = 'rollback') limit 1) v on p.start_ts is null
-left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint) l on p.start_ts is null`);
+left join lateral (select commit_ts, op from ${this.versions} v where p.start_ts is null and ${this.pkMatch('v', 'b')} and v.commit_ts >= b.s::bigint
+  and v.start_ts = b.s::bigint order by (v.op = 'rollback') limit 1) v on true
+left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where p.start_ts is null and ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint limit 1) l on true`);
     return {
       text,
       values: [minCommitTs.toString(), primaries.map((p) => p.startTs.toString()), ...this.keyColumnsOf(primaries.map((p) => p.key))],
@@ -319,10 +385,16 @@ left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l wher
     };
   }
 
-  /** Did `startTs` commit this key? (its version, or a rollback marker, by start_ts). */
+  /**
+   * Did `startTs` commit this key? (its version, or a rollback marker, by
+   * start_ts). commit_ts >= start_ts for every version (commit_ts comes
+   * from the oracle after start_ts; a marker sits at start_ts), so only
+   * that end of the key's history is read.
+   */
   versionByStartTs(startTs: bigint, key: KeyTexts): Statement {
     return {
-      text: `select commit_ts::text as commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1`,
+      text: `select commit_ts::text as commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.commit_ts >= $1::bigint and v.start_ts = $1::bigint
+  order by (v.op = 'rollback') limit 1`,
       values: [startTs.toString(), key],
     };
   }
@@ -335,8 +407,9 @@ left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l wher
    * transaction on the key fails its conflict check.
    */
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
+    const inBatch = this.keyInBatch('l', 3);
     const text = this.statementText('rollbackKeys', () => `with b as (select * from unnest(${this.arrays(2, 1 + this.pk.length)}) as b(m, ${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = $1::bigint returning 1)
+del as (delete from ${this.locks} l ${inBatch ? `where ${inBatch}` : `using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint returning 1)
 insert into ${this.versions} (${this.pkList}, commit_ts, start_ts, op)
 select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
 on conflict do nothing`);
@@ -357,7 +430,8 @@ on conflict do nothing`);
   (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as expired,
   greatest(0, l.ttl_ms - extract(epoch from clock_timestamp() - l.written_at) * 1000)::float8 as remaining_ms
 from (select 1) one
-left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.start_ts = $1::bigint order by (v.op = 'rollback') limit 1) v on true
+left join lateral (select commit_ts, op from ${this.versions} v where ${this.pkEqualsParam('v', 2)} and v.commit_ts >= $1::bigint and v.start_ts = $1::bigint
+  order by (v.op = 'rollback') limit 1) v on true
 left join lateral (select start_ts, written_at, ttl_ms from ${this.locks} l where ${this.pkEqualsParam('l', 2)} and l.start_ts = $1::bigint) l on true`,
       values: [startTs.toString(), key],
     };

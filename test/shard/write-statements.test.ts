@@ -1,0 +1,198 @@
+import { integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+import type { Statement } from '../../src/shard/shard-pool.js';
+import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+
+/**
+ * The write path's statements (prewrite function, commits, rollback, push,
+ * peeks) run directly against one Postgres, as the engine runs them:
+ * prepared, with generic plans. Each outcome of the prewrite check, for a
+ * one-column key and a composite one (their statements differ).
+ */
+const single = pgTable('w_single', { id: integer('id').primaryKey(), balance: integer('balance') });
+const composite = pgTable('w_composite', { a: text('a').notNull(), b: integer('b').notNull(), v: text('v') }, (t) => [primaryKey({ columns: [t.a, t.b] })]);
+
+describe.each([
+  { name: 'one-column key', table: single, key: (n: number): KeyTexts => [String(n)], value: (n: number) => [String(n)] },
+  { name: 'composite key', table: composite, key: (n: number): KeyTexts => [`k${n}`, String(n)], value: (n: number) => [`v${n}`] },
+])('write statements, $name', ({ table, key, value }) => {
+  let server: PostgresServer;
+  let client: pg.Client;
+  const meta = describeTable(table);
+  const storage = new TableStorage(meta);
+  let ts = 1_000_000n;
+  const next = (): bigint => (ts += 100n);
+  const run = async <R extends pg.QueryResultRow>(statement: Statement): Promise<pg.QueryResult<R>> => {
+    // Named (prepared) like the engine's, so the generic plan is what runs.
+    const name = `s${Buffer.from(statement.text).toString('base64').slice(-40)}${statement.text.length}`;
+    return client.query<R>({ name, text: statement.text, values: statement.values as unknown[] });
+  };
+  const prewrite = (startTs: bigint, keys: number[], options: { op?: 'put' | 'del'; insert?: boolean; primary?: number } = {}) =>
+    run<PrewriteConflictRow>(
+      storage.prewrite(
+        startTs,
+        meta.name,
+        key(options.primary ?? keys[0]!),
+        60_000,
+        keys.map((n) => ({ keyTexts: key(n), op: options.op ?? 'put', isInsert: options.insert ?? false, valueTexts: options.op === 'del' ? [] : value(n) })),
+      ),
+    ).then((r) => r.rows);
+  const locks = async (): Promise<{ start_ts: string; op: string; for_update: boolean; min_commit_ts: string }[]> =>
+    (await client.query(`select start_ts::text, op, for_update, min_commit_ts::text from ${storage.locks} order by start_ts, op desc`)).rows;
+  const versionsOf = async (startTs: bigint): Promise<{ commit_ts: string; op: string }[]> =>
+    (await client.query(`select commit_ts::text, op from ${storage.versions} where start_ts = $1 order by commit_ts`, [startTs.toString()])).rows;
+  const commit = async (startTs: bigint, commitTs: bigint, keys: number[]): Promise<number> =>
+    (await run(storage.commitKeys(startTs, commitTs, keys.map(key)))).rowCount ?? 0;
+
+  beforeAll(async () => {
+    server = await PostgresServer.create({ unsafeFast: true });
+    client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
+    await client.connect();
+    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await server?.destroy();
+  });
+
+  it('prewrites and commits keys; a commit below min_commit_ts moves nothing', async () => {
+    const s = next();
+    expect(await prewrite(s, [1, 2])).toEqual([]);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([String(s), String(s)]);
+    await client.query(`update ${storage.locks} set min_commit_ts = $1`, [String(s + 50n)]);
+    expect(await commit(s, s + 10n, [1, 2])).toBe(0);
+    expect(await commit(s, s + 60n, [1])).toBe(1);
+    expect(await commit(s, s + 60n, [2])).toBe(1);
+    expect(await commit(s, s + 60n, [1, 2])).toBe(0); // replay: nothing left to move
+    expect(await locks()).toEqual([]);
+    expect(await versionsOf(s)).toEqual([{ commit_ts: String(s + 60n), op: 'put' }, { commit_ts: String(s + 60n), op: 'put' }]);
+  });
+
+  it('commits a single-shard batch guarded by its primary, or nothing once the primary lock is gone', async () => {
+    const s = next();
+    expect(await prewrite(s, [3, 4, 5])).toEqual([]);
+    expect((await run(storage.commitKeysGuarded(s, s + 1n, [3, 4, 5].map(key), key(3)))).rowCount).toBe(3);
+    const t = next();
+    expect(await prewrite(t, [3, 4])).toEqual([]);
+    await run(storage.deleteLock(t, key(3)));
+    expect((await run(storage.commitKeysGuarded(t, t + 1n, [3, 4].map(key), key(3)))).rowCount).toBe(0);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([String(t)]);
+    await run(storage.rollbackKeys(t, [key(4)], [false]));
+    expect(await locks()).toEqual([]);
+  });
+
+  it('finds a newer version: conflict, and none of our locks stays', async () => {
+    const s = next();
+    const later = next();
+    expect(await prewrite(later, [6])).toEqual([]);
+    await commit(later, later + 1n, [6]);
+    const rows = await prewrite(s, [7, 6]);
+    expect(rows).toEqual([expect.objectContaining({ i: 1, kind: 'version', ts: String(later + 1n), op: 'put' })]);
+    expect(await locks()).toEqual([]);
+  });
+
+  it('finds its own rollback marker, and another transaction`s lock (left alone)', async () => {
+    const s = next();
+    await run(storage.rollbackKeys(s, [key(8)], [true]));
+    expect(await prewrite(s, [9, 8])).toEqual([expect.objectContaining({ i: 1, kind: 'version', ts: String(s), op: 'rollback' })]);
+    expect(await locks()).toEqual([]);
+
+    const holder = next();
+    const s2 = next();
+    expect(await prewrite(holder, [10])).toEqual([]);
+    // The insert skipped key 10 (the holder's lock): 'locked' comes first, then 'unlocked' for the same key.
+    const rows = await prewrite(s2, [11, 10]);
+    expect(rows).toEqual([
+      expect.objectContaining({ i: 1, kind: 'locked', ts: String(holder), op: 'put', primary_table: meta.name, expired: false }),
+      expect.objectContaining({ i: 1, kind: 'unlocked' }),
+    ]);
+    expect(rows[0]!.primary_key).toEqual([...key(10)]);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([String(holder)]);
+    await run(storage.rollbackKeys(holder, [key(10)], [false]));
+  });
+
+  it('refuses an insert of a live row; an insert after a delete is fine', async () => {
+    const s = next();
+    expect(await prewrite(s, [12], { insert: true })).toEqual([]);
+    await commit(s, s + 1n, [12]);
+    const s2 = next();
+    expect(await prewrite(s2, [13, 12], { insert: true })).toEqual([expect.objectContaining({ i: 1, kind: 'exists', op: 'put' })]);
+    expect(await locks()).toEqual([]);
+    const d = next();
+    expect(await prewrite(d, [12], { op: 'del' })).toEqual([]);
+    await commit(d, d + 1n, [12]);
+    const s3 = next();
+    expect(await prewrite(s3, [12], { insert: true })).toEqual([]);
+    await run(storage.rollbackKeys(s3, [key(12)], [false]));
+  });
+
+  it('upgrades our pessimistic lock: only a version above for_update_ts conflicts', async () => {
+    const s = next();
+    const other = next(); // commits between our start_ts and our for_update_ts
+    expect(await prewrite(other, [14, 15])).toEqual([]);
+    await commit(other, other + 1n, [14, 15]);
+    const forUpdateTs = next();
+    const cols = storage.pk.map((c) => `"${c.name}"`).join(', ');
+    for (const n of [14, 15]) {
+      await client.query(
+        `insert into ${storage.locks} (${cols}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms) values (${key(n).map((_, i) => `$${i + 4}`).join(', ')}, $1, 'lock', true, $2, '${meta.name}', $3, 60000)`,
+        [String(s), String(forUpdateTs), key(14), ...key(n)],
+      );
+    }
+    expect(await prewrite(s, [14], { primary: 14 })).toEqual([]);
+    expect(await locks()).toEqual([
+      expect.objectContaining({ start_ts: String(s), op: 'put', for_update: false }),
+      expect.objectContaining({ start_ts: String(s), op: 'lock', for_update: true }),
+    ]);
+    // A put above for_update_ts can only appear if our lock was lost: a conflict.
+    await client.query(`update ${storage.locks} set for_update_ts = $1 where start_ts = $2 and for_update`, [String(other), String(s)]);
+    expect(await prewrite(s, [15], { primary: 14 })).toEqual([expect.objectContaining({ i: 0, kind: 'version', ts: String(other + 1n) })]);
+    await client.query(`delete from ${storage.locks}`);
+  });
+
+  it('a replayed prewrite of keys it already holds finds no conflict', async () => {
+    const s = next();
+    expect(await prewrite(s, [16, 17])).toEqual([]);
+    expect(await prewrite(s, [16, 17])).toEqual([]);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([String(s), String(s)]);
+    await run(storage.rollbackKeys(s, [key(16), key(17)], [true, false]));
+    expect(await locks()).toEqual([]);
+    expect(await versionsOf(s)).toEqual([{ commit_ts: String(s), op: 'rollback' }]);
+  });
+
+  it('pushes live primaries; tells committed, rolled-back and absent ones apart', async () => {
+    const live = next();
+    const committed = next();
+    const rolledBack = next();
+    const absent = next();
+    expect(await prewrite(live, [20])).toEqual([]);
+    expect(await prewrite(committed, [21])).toEqual([]);
+    await commit(committed, committed + 5n, [21]);
+    await run(storage.rollbackKeys(rolledBack, [key(22)], [true]));
+    const readTs = next();
+    const { rows } = await run<{ start_ts: string; pushed: boolean; commit_ts: string | null; version_op: string | null; locked: boolean }>(
+      storage.pushPrimaries(readTs + 1n, [
+        { startTs: live, key: key(20) },
+        { startTs: committed, key: key(21) },
+        { startTs: rolledBack, key: key(22) },
+        { startTs: absent, key: key(23) },
+      ]),
+    );
+    const byTs = new Map(rows.map((r) => [r.start_ts, r]));
+    expect(byTs.get(String(live))).toMatchObject({ pushed: true });
+    expect(byTs.get(String(committed))).toMatchObject({ pushed: false, commit_ts: String(committed + 5n), version_op: 'put', locked: false });
+    expect(byTs.get(String(rolledBack))).toMatchObject({ pushed: false, commit_ts: String(rolledBack), version_op: 'rollback', locked: false });
+    expect(byTs.get(String(absent))).toMatchObject({ pushed: false, commit_ts: null, version_op: null, locked: false });
+    expect((await locks())[0]).toMatchObject({ start_ts: String(live), min_commit_ts: String(readTs + 1n) });
+    expect((await run(storage.peekPrimary(committed, key(21)))).rows[0]).toMatchObject({ commit_ts: String(committed + 5n), version_op: 'put', locked: false });
+    expect((await run(storage.peekPrimary(live, key(20)))).rows[0]).toMatchObject({ version_op: null, locked: true, expired: false });
+    expect((await run(storage.versionByStartTs(rolledBack, key(22)))).rows).toEqual([{ commit_ts: String(rolledBack), op: 'rollback' }]);
+    // commitPrimary of the pushed transaction below the push commits nothing.
+    expect(await commit(live, readTs, [20])).toBe(0);
+    expect(await commit(live, readTs + 1n, [20])).toBe(1);
+  });
+});
