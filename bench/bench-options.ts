@@ -36,10 +36,13 @@ export interface BenchOptions {
 
 export const DEFAULTS = {
   duration: 10,
-  // Long enough for V8 to finish compiling the hot paths (measured: with 2 s
-  // the first seconds of percolator's window still spend ~20% of the client's
-  // CPU in the JIT) and for every pooled connection to have planned its statements.
-  warmup: 5,
+  // Long enough for V8 to finish compiling the hot paths of the client and
+  // the oracle, so that the window measures steady state (measured on bank:
+  // after 5 s, V8's compiler threads still took 24-45% of percolator's client
+  // CPU; client CPU/txn 1.09-1.17 ms with 5 s against 0.64-0.87 with 15 s,
+  // the oracle's 0.23-0.24 against 0.11-0.14; 2pc unchanged) and for every
+  // pooled connection to have planned its statements.
+  warmup: 15,
   clients: 16,
   shards: 3,
   keys: 1000,
