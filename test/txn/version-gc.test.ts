@@ -97,7 +97,7 @@ describe('version GC', () => {
         // A slow audit: begin, wait past the lifetime, then read. Either the GC
         // has not reached its snapshot (a consistent total) or it fails cleanly.
         const tx = await e.begin();
-        await sleep(audits % 2 === 0 ? 0 : 300);
+        await sleep(audits % 2 === 0 ? 0 : 500);
         try {
           const rows = await tx.select(accountsMeta);
           expect(rows.reduce((s, r) => s + (r.balance as number), 0)).toBe(BANK_ACCOUNTS * BANK_INITIAL);
