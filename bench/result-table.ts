@@ -1,4 +1,4 @@
-import type { RunResult } from './run-result.js';
+import { serversOf, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
@@ -7,7 +7,7 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     r.workload,
     r.system,
     String(r.clients),
-    String(r.shards),
+    String(serversOf(r)),
     r.error ? 'failed' : Math.round(r.throughput).toLocaleString('en-US'),
     ms(r.p50Ms),
     ms(r.p95Ms),

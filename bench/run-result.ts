@@ -60,3 +60,8 @@ export interface BenchReport {
   sweep: { parameter: 'clients' | 'shards'; values: number[] } | null;
   results: RunResult[];
 }
+
+/** Postgres servers a run's system used: the shards, or the one database of the local baselines. */
+export function serversOf(result: Pick<RunResult, 'system' | 'shards'>): number {
+  return result.system.startsWith('local') ? 1 : result.shards;
+}

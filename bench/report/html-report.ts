@@ -1,4 +1,4 @@
-import type { BenchReport, RunResult } from '../run-result.js';
+import { serversOf, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
@@ -68,7 +68,7 @@ function resultsTable(results: readonly RunResult[]): string {
       r.workload,
       r.system,
       r.clients,
-      r.shards,
+      serversOf(r),
       r.error ? `failed: ${r.error}` : r.throughput.toFixed(1),
       r.p50Ms,
       r.p95Ms,
