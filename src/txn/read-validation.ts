@@ -1,4 +1,4 @@
-import { SerializationError } from '../errors.js';
+import { SerializationError, SnapshotTooOldError } from '../errors.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import type { ShardPool, Statement } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -40,6 +40,8 @@ export interface ReadValidationInput {
  * Keys and scans are checked from the timestamp they were read at
  * (start_ts, or a locking read's for_update_ts).
  * Any hit throws SerializationError (retryable); the committer rolls back.
+ * A shard whose GC safe point passed startTs throws SnapshotTooOldError
+ * (retryable): the versions the checks look for may be gone.
  */
 export async function validateReadSet(input: ReadValidationInput): Promise<void> {
   if (input.isolation === 'snapshot') return;
@@ -52,7 +54,8 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
     }),
   );
   const found = conflicts.find((c) => c !== undefined);
-  if (found) throw serializationError(input, found.shard, found.row);
+  if (found?.row.kind === 'gc') throw new SnapshotTooOldError(input.startTs, BigInt(found.row.ts), input.shards[found.shard]!.name);
+  if (found) throw serializationError(input, found.shard, found.row as ConflictRow & { kind: Exclude<ConflictRow['kind'], 'gc'> });
 }
 
 interface ShardChecks {
@@ -62,7 +65,7 @@ interface ShardChecks {
 }
 
 interface ConflictRow {
-  kind: 'version' | 'lock' | 'predicate-version' | 'predicate-lock';
+  kind: 'gc' | 'version' | 'lock' | 'predicate-version' | 'predicate-lock';
   tbl: string;
   key: string[];
   ts: string;
@@ -103,7 +106,9 @@ function validationStatement(input: ReadValidationInput, checks: ShardChecks): S
   };
   const start = '$1::bigint';
   const commit = '$2::bigint';
-  const parts: string[] = [];
+  // First, in the same snapshot as the checks: version GC may have removed
+  // versions inside (startTs, safe point], which the checks below would miss.
+  const parts: string[] = [`(select 'gc' as kind, null::text as tbl, null::text[] as key, g.safe_point::text as ts from percolator_gc g where g.safe_point > ${start})`];
 
   for (const [table, keys] of checks.keys) {
     const s = input.storageOf(table);
@@ -156,7 +161,7 @@ function renumber(text: string, params: readonly unknown[], param: (value: unkno
   });
 }
 
-function serializationError(input: ReadValidationInput, shard: number, row: ConflictRow): SerializationError {
+function serializationError(input: ReadValidationInput, shard: number, row: ConflictRow & { kind: Exclude<ConflictRow['kind'], 'gc'> }): SerializationError {
   const what = {
     version: `a version committed at ${formatTimestamp(BigInt(row.ts))}`,
     lock: `a pending lock of the transaction started at ${formatTimestamp(BigInt(row.ts))}`,

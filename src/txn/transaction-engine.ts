@@ -91,7 +91,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
-  const gc = new VersionGc(shards, () => tables.values(), options.timestampSource, logger, metrics.gcDeletedVersions, options.gc || {});
+  const gc = new VersionGc(shards, () => tables.values(), options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
   if (options.gc !== false) gc.start();
 
   const timestamp = async (): Promise<Timestamp> => {

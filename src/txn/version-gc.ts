@@ -6,6 +6,8 @@ import { ident } from '../shard/sql-names.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { composeTimestamp, physicalMs, type Timestamp } from '../timestamp.js';
+import type { FoundLock, LockResolver } from './lock-resolver.js';
+import { lockInfoSql } from './snapshot-read.js';
 
 export interface GcOptions {
   /**
@@ -28,7 +30,13 @@ const GC_LOCK_KEY = 7_366_512_002;
 
 /**
  * Version GC (TiKV's, simplified). The safe point is the oracle's time minus
- * the lifetime. On each shard, in one local transaction: raise the shard's
+ * the lifetime. First every lock that started at or below it is resolved
+ * (TiKV's resolve-locks phase): lock resolution judges a transaction by its
+ * primary's version, which GC may delete once the key is overwritten, so a
+ * committed transaction's leftover secondary must be rolled forward before
+ * (otherwise it would later be rolled back: half a transaction lost). A
+ * transaction that old and still alive (heartbeat) holds the safe point
+ * below its start. Then on each shard, in one local transaction: raise the shard's
  * safe point, then delete every version of every known table that no read
  * at or above it can see, which is each key's versions older than its
  * newest put/del at or below the safe point. Rollback markers stay (a late
@@ -52,6 +60,7 @@ export class VersionGc {
     private readonly shards: readonly ShardPool[],
     private readonly tables: () => Iterable<TableStorage>,
     private readonly timestampSource: TimestampSource,
+    private readonly resolver: LockResolver,
     private readonly logger: Logger,
     private readonly deletedVersions: Counter,
     options: GcOptions = {},
@@ -82,10 +91,39 @@ export class VersionGc {
   /** One pass over every shard; `force` ignores the interval (someone else's recent run). */
   async collect(force = false): Promise<GcRun> {
     const now = await this.timestampSource.getTimestamp();
-    const safePoint = composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs));
     const tables = [...this.tables()];
+    const safePoint = await this.resolveOldLocks(tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
     const shards = await Promise.all(this.shards.map((shard) => this.collectShard(shard, tables, safePoint, force)));
     return { shards };
+  }
+
+  /**
+   * Resolves the locks of every shard and table that started at or below
+   * `safePoint` (rolled forward or back); returns the safe point, lowered
+   * below the oldest transaction still alive. Any failure stops the run
+   * before anything is deleted.
+   */
+  private async resolveOldLocks(tables: readonly TableStorage[], safePoint: Timestamp): Promise<Timestamp> {
+    const found: FoundLock[] = [];
+    await Promise.all(
+      this.shards.map(async (shard) => {
+        for (const storage of tables) {
+          const { rows } = await shard.query<{ __lock_key: string[]; __lock_start: string; __primary_table: string; __primary_key: string[]; __expired: boolean }>({
+            text: storage.statementText('gcOldLocks', () => `select ${lockInfoSql(storage, 'l')} from ${storage.locks} l where l.start_ts <= $1::bigint`),
+            values: [safePoint.toString()],
+          });
+          for (const r of rows) {
+            found.push({ storage, shard: shard.index, keyTexts: r.__lock_key, startTs: BigInt(r.__lock_start), primaryTable: r.__primary_table, primaryKey: r.__primary_key, expired: r.__expired });
+          }
+        }
+      }),
+    );
+    if (found.length === 0) return safePoint;
+    const { alive } = await this.resolver.resolveLocks(found);
+    let point = safePoint;
+    for (const lock of alive) if (lock.startTs <= point) point = lock.startTs - 1n;
+    this.logger.debug({ resolved: found.length - alive.length, alive: alive.length }, 'version GC resolved old locks');
+    return point;
   }
 
   private async collectShard(shard: ShardPool, tables: readonly TableStorage[], safePoint: Timestamp, force: boolean): Promise<GcRun['shards'][number]> {

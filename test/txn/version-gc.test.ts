@@ -1,9 +1,10 @@
+import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, SnapshotTooOldError } from '../../src/errors.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transfer, withRetries } from '../support/bank.js';
-import { accountsMeta } from '../support/bank-schema.js';
+import { accounts, accountsMeta } from '../support/bank-schema.js';
 import { countOnShards, sleep } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 
@@ -117,6 +118,40 @@ describe('version GC', () => {
     const versions = (await countOnShards(bank.cluster.shardUrls, `select count(*) as n from accounts__versions where op = 'put'`)).reduce((a, b) => a + b, 0);
     expect(versions).toBeLessThan(BANK_ACCOUNTS + transfers);
   }, 30_000);
+
+  it('rolls forward a committed transaction\'s leftover secondary before deleting its primary\'s version (it would be rolled back otherwise)', async () => {
+    const crashing = engine({ lockTtlMs: 200, hooks: { afterCommitPrimary: () => Promise.reject(new Error('crashed after the commit point')) } });
+    const collector = engine();
+    const a = 8;
+    const b = [9, 10, 11].find((id) => crashing.shardOf(accountsMeta, { id }) !== crashing.shardOf(accountsMeta, { id: a }))!;
+    const tx = await withRetries(async () => {
+      const t = await crashing.begin();
+      t.put(accountsMeta, [a, b].map((id) => ({ id, balance: BANK_INITIAL, owner: 'committed' })));
+      const failure = await t.commit().then(() => undefined, (error: unknown) => error);
+      if (!String(failure).includes('crashed after the commit point')) throw failure;
+      return t;
+    });
+    // The secondary keeps its lock; overwrite the primary so that GC may delete the version that decides it.
+    const [primary, secondary] = (await countOnShards([bank.cluster.shardUrls[crashing.shardOf(accountsMeta, { id: a })]!], `select count(*) as n from accounts__locks where id = ${a}`))[0] ? [b, a] : [a, b];
+    await writeOwner(collector, primary, 'overwritten');
+    await collector.collectGarbage({ force: true });
+    expect((await versionsOf(secondary)).some((v) => v.op === 'put' && v.owner === 'committed')).toBe(true);
+    await sleep(300); // past the lock's TTL: a reader would now decide it by its primary alone
+    const reader = await engine().begin();
+    expect((await reader.getMany(accountsMeta, [[secondary]]))[0]?.owner).toBe('committed');
+    expect(await countOnShards(bank.cluster.shardUrls, `select count(*) as n from accounts__locks where start_ts = ${tx.startTs}`)).toEqual([0, 0]);
+  });
+
+  it('fails a serializable commit whose validation window GC may have emptied (SnapshotTooOldError), not commit it', async () => {
+    const e = engine();
+    const t = await e.begin({ isolation: 'serializable' });
+    expect(await t.select(accountsMeta, { where: eq(accounts.owner, 'scanned') })).toHaveLength(0);
+    // Account 1 moves into the scanned set and out again; GC then removes the first of the two versions.
+    for (const owner of ['scanned', 'elsewhere']) await writeOwner(e, 1, owner);
+    await e.collectGarbage({ force: true });
+    t.put(accountsMeta, [{ id: 2, balance: BANK_INITIAL, owner: 'skew' }]);
+    await expect(t.commit()).rejects.toBeInstanceOf(SnapshotTooOldError);
+  });
 
   it('refuses nonsense settings', () => {
     expect(() => engine({ gc: { lifetimeMs: -1 } })).toThrow(InvalidInputError);
