@@ -223,9 +223,10 @@ export class LockResolver {
   async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, readSentAt: number, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
     const pending = locks.filter((l) => (this.pushed.get(l.startTs.toString()) ?? 0n) <= readTs);
     if (pending.length === 0) return { kind: 'rows-stand' };
-    const local = pending.filter((l) => this.options.localCommits?.get(l.startTs) !== undefined);
+    const local: FoundLock[] = [];
+    const remote: FoundLock[] = [];
+    for (const lock of pending) (this.options.localCommits?.get(lock.startTs) ? local : remote).push(lock);
     if (local.length === 0) return this.pushForRead(pending, readTs, startedAt, deadline, attempt);
-    const remote = pending.filter((l) => !local.includes(l));
     const verdicts = await Promise.all([
       this.awaitLocalOwners(local, readTs, readSentAt, Math.min(this.localOwnerWaitMs, deadline - Date.now())),
       remote.length > 0 ? this.pushForRead(remote, readTs, startedAt, deadline, attempt) : ROWS_STAND,

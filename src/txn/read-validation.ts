@@ -54,8 +54,10 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
     }),
   );
   const found = conflicts.find((c) => c !== undefined);
-  if (found?.row.kind === 'gc') throw new SnapshotTooOldError(input.startTs, BigInt(found.row.ts), input.shards[found.shard]!.name);
-  if (found) throw serializationError(input, found.shard, found.row as ConflictRow & { kind: Exclude<ConflictRow['kind'], 'gc'> });
+  if (!found) return;
+  const { shard, row } = found;
+  if (row.kind === 'gc') throw new SnapshotTooOldError(input.startTs, BigInt(row.ts), input.shards[shard]!.name);
+  throw serializationError(input, shard, row);
 }
 
 interface ShardChecks {
@@ -64,12 +66,10 @@ interface ShardChecks {
   readonly predicates: ScannedPredicate[];
 }
 
-interface ConflictRow {
-  kind: 'gc' | 'version' | 'lock' | 'predicate-version' | 'predicate-lock';
-  tbl: string;
-  key: string[];
-  ts: string;
-}
+/** What a validation statement returns: a shard whose GC safe point passed startTs, or the first conflict. */
+type ConflictRow =
+  | { kind: 'gc'; ts: string }
+  | { kind: 'version' | 'lock' | 'predicate-version' | 'predicate-lock'; tbl: string; key: string[]; ts: string };
 
 function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   const byShard = new Map<number, ShardChecks>();
@@ -161,7 +161,7 @@ function renumber(text: string, params: readonly unknown[], param: (value: unkno
   });
 }
 
-function serializationError(input: ReadValidationInput, shard: number, row: ConflictRow & { kind: Exclude<ConflictRow['kind'], 'gc'> }): SerializationError {
+function serializationError(input: ReadValidationInput, shard: number, row: Exclude<ConflictRow, { kind: 'gc' }>): SerializationError {
   const what = {
     version: `a version committed at ${formatTimestamp(BigInt(row.ts))}`,
     lock: `a pending lock of the transaction started at ${formatTimestamp(BigInt(row.ts))}`,
