@@ -70,7 +70,7 @@ async function buildFixture(cluster: TestCluster, db: Database<typeof schema>): 
   const y = candidates.find(placed(1))!;
   const onShard = (shard: number) => candidates.filter((id) => id !== x && id !== y && placed(shard)(id));
   const free = [0, 1, 2, 3, 4, 5].map((i) => onShard(i % 2)[Math.floor(i / 2)]!) as unknown as FreeIds;
-  await assertStoredOn(cluster.shards, meta.versionsTable, db, { [x]: 0, [y]: 1 });
+  await assertStoredOn(cluster.shards, meta, db, { [x]: 0, [y]: 1 });
 
   const open = new Set<ScriptedTransaction<Tx>>();
   return {
@@ -127,15 +127,19 @@ async function buildFixture(cluster: TestCluster, db: Database<typeof schema>): 
   };
 }
 
-/** Checks on the servers themselves that each row's versions live on the expected shard. */
-async function assertStoredOn(cluster: PostgresCluster, versionsTable: string, db: Database<typeof schema>, expected: Record<number, number>): Promise<void> {
+/**
+ * Checks on the servers themselves that each row lives on the expected shard.
+ * A secondary is committed after the transaction returns, so a row may still
+ * be a lock; one statement sees it either as a lock or as a version.
+ */
+async function assertStoredOn(cluster: PostgresCluster, meta: typeof itemsMeta, db: Database<typeof schema>, expected: Record<number, number>): Promise<void> {
   const ids = Object.keys(expected).map(Number);
   await db.insert(items).values(ids.map((id) => ({ id, value: 0 })));
   for (const [shard, server] of cluster.servers.entries()) {
     const client = new pg.Client(server.url);
     await client.connect();
     try {
-      const { rows } = await client.query<{ id: number }>(`select distinct id from "${versionsTable}" where id = any($1)`, [ids]);
+      const { rows } = await client.query<{ id: number }>(`select id from "${meta.versionsTable}" where id = any($1) union select id from "${meta.locksTable}" where id = any($1)`, [ids]);
       for (const id of ids) {
         const here = rows.some((r) => r.id === id);
         if (here !== (expected[id] === shard)) throw new Error(`row ${id} expected on shard ${expected[id]}, found ${here ? '' : 'not '}on shard ${shard}`);

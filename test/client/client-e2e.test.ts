@@ -95,9 +95,9 @@ describe('ordering across shards', () => {
       amount: (i * 7) % 13,
       note: i % 5 === 0 ? null : `n${(i * 3) % 11}`,
     }));
-    const before = await versionsPerShard(describeTable(orders).versionsTable);
+    const before = await rowsPerShard(describeTable(orders));
     await db.insert(orders).values(rows);
-    const after = await versionsPerShard(describeTable(orders).versionsTable);
+    const after = await rowsPerShard(describeTable(orders));
     expect(after.filter((n, i) => n > before[i]!).length).toBeGreaterThan(1); // the rows really are spread
     const cmpNullsLast = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
     const expected = [...rows].sort((a, b) => b.amount - a.amount || cmpNullsLast(a.note, b.note) || a.id - b.id);
@@ -407,13 +407,14 @@ describe('bad input is refused before anything is written', () => {
 });
 
 /** Rows (all versions) of a storage table on each shard, straight from Postgres. */
-async function versionsPerShard(storageTable: string): Promise<number[]> {
+/** Versions and locks per shard: secondaries are committed after the insert returns. */
+async function rowsPerShard(meta: { versionsTable: string; locksTable: string }): Promise<number[]> {
   return Promise.all(
     cluster.shardUrls.map(async (url) => {
       const client = new pg.Client(url);
       await client.connect();
       try {
-        const { rows } = await client.query<{ n: string }>(`select count(*) as n from "${storageTable}"`);
+        const { rows } = await client.query<{ n: string }>(`select (select count(*) from "${meta.versionsTable}") + (select count(*) from "${meta.locksTable}") as n`);
         return Number(rows[0]!.n);
       } finally {
         await client.end();
