@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError, SnapshotTooOldError } from '../../src/errors.js';
+import { physicalMs } from '../../src/timestamp.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transfer, withRetries } from '../support/bank.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
@@ -29,6 +30,12 @@ describe('version GC', () => {
       await client.end();
     }
   };
+  // The safe point is a whole millisecond (lifetime 0: the oracle's physical
+  // time), and the oracle hands out many timestamps per millisecond: wait
+  // until its clock has passed `ts`, or a version at `ts` may be above it.
+  const passPhysicalMsOf = async (ts: bigint): Promise<void> => {
+    while (physicalMs(await bank.tso.getTimestamp()) <= physicalMs(ts)) await sleep(1);
+  };
   const puts = async (id: number): Promise<(string | null)[]> => (await versionsOf(id)).filter((v) => v.op === 'put').map((v) => v.owner);
 
   it('deletes what no read at or above the safe point can see, keeps the newest version and rollback markers, and fails older snapshots', async () => {
@@ -43,6 +50,7 @@ describe('version GC', () => {
     await writeOwner(e, id, 'v3');
     const old = await e.begin();
     const oldScan = await e.begin();
+    await passPhysicalMsOf(oldScan.startTs);
 
     const run = await e.collectGarbage({ force: true });
     expect(run.shards.every((s) => s.deleted !== undefined && s.safePoint > old.startTs)).toBe(true);
@@ -133,7 +141,7 @@ describe('version GC', () => {
     });
     // The secondary keeps its lock; overwrite the primary so that GC may delete the version that decides it.
     const [primary, secondary] = (await countOnShards([bank.cluster.shardUrls[crashing.shardOf(accountsMeta, { id: a })]!], `select count(*) as n from accounts__locks where id = ${a}`))[0] ? [b, a] : [a, b];
-    await writeOwner(collector, primary, 'overwritten');
+    await passPhysicalMsOf(await writeOwner(collector, primary, 'overwritten'));
     await collector.collectGarbage({ force: true });
     expect((await versionsOf(secondary)).some((v) => v.op === 'put' && v.owner === 'committed')).toBe(true);
     await sleep(300); // past the lock's TTL: a reader would now decide it by its primary alone
@@ -147,7 +155,7 @@ describe('version GC', () => {
     const t = await e.begin({ isolation: 'serializable' });
     expect(await t.select(accountsMeta, { where: eq(accounts.owner, 'scanned') })).toHaveLength(0);
     // Account 1 moves into the scanned set and out again; GC then removes the first of the two versions.
-    for (const owner of ['scanned', 'elsewhere']) await writeOwner(e, 1, owner);
+    for (const owner of ['scanned', 'elsewhere']) await passPhysicalMsOf(await writeOwner(e, 1, owner));
     await e.collectGarbage({ force: true });
     t.put(accountsMeta, [{ id: 2, balance: BANK_INITIAL, owner: 'skew' }]);
     await expect(t.commit()).rejects.toBeInstanceOf(SnapshotTooOldError);
