@@ -1,5 +1,6 @@
 import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
+import { prepareValue } from './driver-values.js';
 import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
 
@@ -20,6 +21,24 @@ export interface LockWrite {
   isInsert: boolean;
   /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
   valueTexts?: readonly (string | null)[] | undefined;
+}
+
+/** One transaction's rows in a prewriteBatch. */
+export interface PrewriteEntry {
+  readonly startTs: bigint;
+  readonly primaryTable: string;
+  readonly primaryKey: KeyTexts;
+  readonly ttlMs: number;
+  readonly rows: readonly LockWrite[];
+}
+
+/** One transaction's keys in a commitBatch. */
+export interface CommitBatchEntry {
+  readonly startTs: bigint;
+  readonly commitTs: bigint;
+  readonly keys: readonly KeyTexts[];
+  /** Commit only if the lock of the first key (the primary) is still ours and not pushed past commitTs. */
+  readonly guarded: boolean;
 }
 
 export interface PrewriteConflictRow {
@@ -136,8 +155,10 @@ export class TableStorage {
   // Prewrite runs as one call of a per-table PL/pgSQL function (created by
   // the table's migration): one round trip, one statement, and inside it two
   // statements with their own snapshots, which the protocol needs (see
-  // prewriteCheckSql). Parameters: $1 start_ts, $2 primary table, $3 primary
-  // key, $4 ttl, $5 ops, $6 insert flags, then one text[] per key column,
+  // prewriteCheckSql). One call can prewrite several transactions (a batch
+  // of concurrent ones, prewrite-batcher). Parameters, one text[] each with
+  // an element per row: $1 start_ts, $2 primary table, $3 primary key (an
+  // array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
   // then one per value column.
 
   get prewriteFunction(): string {
@@ -148,24 +169,40 @@ export class TableStorage {
     return 6 + this.pk.length + this.valueColumns.length;
   }
 
-  /** Calls the prewrite function for a batch; returns conflict rows (none: every lock written). */
+  /** Calls the prewrite function for one transaction's rows (prewriteBatch of one). */
   prewrite(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
+    return this.prewriteBatch([{ startTs, primaryTable, primaryKey, ttlMs, rows }]);
+  }
+
+  /**
+   * Calls the prewrite function for the rows of several transactions, which
+   * must not share a key; returns conflict rows, `i` indexing the rows of
+   * all entries in order (none: every lock written). A transaction with a
+   * conflict keeps none of its locks of the call; the others keep theirs.
+   */
+  prewriteBatch(entries: readonly PrewriteEntry[]): Statement {
     const v = this.valueColumns;
-    const values: unknown[] = [
-      startTs.toString(),
-      primaryTable,
-      primaryKey,
-      ttlMs,
-      rows.map((r) => r.op),
-      rows.map((r) => (r.isInsert ? 't' : 'f')),
-      ...this.keyColumnsOf(rows.map((r) => r.keyTexts)),
-      ...v.map((_, i) => rows.map((r) => r.valueTexts?.[i] ?? null)),
-    ];
+    const columns: unknown[][] = Array.from({ length: this.prewriteParamCount() }, () => []);
+    for (const entry of entries) {
+      const start = entry.startTs.toString();
+      const primaryKey = prepareValue(entry.primaryKey);
+      const ttl = String(entry.ttlMs);
+      for (const row of entry.rows) {
+        columns[0]!.push(start);
+        columns[1]!.push(entry.primaryTable);
+        columns[2]!.push(primaryKey);
+        columns[3]!.push(ttl);
+        columns[4]!.push(row.op);
+        columns[5]!.push(row.isInsert ? 't' : 'f');
+        for (let k = 0; k < this.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
+        for (let c = 0; c < v.length; c++) columns[6 + this.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
+      }
+    }
     const text = this.statementText('prewrite', () => {
-      const args = ['$1::bigint', '$2::text', '$3::text[]', '$4::bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, (_, i) => `$${i + 5}::text[]`)];
+      const args = Array.from({ length: this.prewriteParamCount() }, (_, i) => `$${i + 1}::text[]`);
       return `select * from ${this.prewriteFunction}(${args.join(', ')})`;
     });
-    return { text, values };
+    return { text, values: columns };
   }
 
   /**
@@ -183,39 +220,48 @@ export class TableStorage {
    * snapshot, which decides and reports exactly as before (a version found
    * by the fast check may still be no conflict: a rollback marker or a
    * version below for_update_ts on a key we hold a pessimistic lock on).
+   * Each transaction with a conflict then loses its locks of the batch.
    */
   prewriteFunctionSql(): string {
-    const params = ['bigint', 'text', 'text[]', 'bigint', ...Array.from({ length: this.prewriteParamCount() - 4 }, () => 'text[]')];
+    const params = Array.from({ length: this.prewriteParamCount() }, () => 'text[]');
+    const keys = this.arrays(7, this.pk.length);
     return `create or replace function ${this.prewriteFunction}(${params.join(', ')})
 returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
 language plpgsql volatile as $prewrite$
 #variable_conflict use_column
 declare
   written bigint;
+  found_row record;
+  conflicting bigint[] := '{}';
 begin
   -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
   ${this.prewriteInsertSql()};
   get diagnostics written = row_count;
   -- 2. New statements, so new snapshots that follow our inserts.
-  if written = cardinality($7) then
+  if written = cardinality($1) then
     -- Every slot is ours: only a version at or above start_ts can conflict.
     -- (lateral: an index probe per key whatever the generic plan's estimates)
-    perform from unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()}) cross join lateral (
-      select from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 and v.op <> 'lock' limit 1) v limit 1;
+    perform from unnest($1, ${keys}) as b(s, ${this.keyNames()}) cross join lateral (
+      select from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= b.s::bigint and v.op <> 'lock' limit 1) v limit 1;
     if not found then
       if not ('t' = any($6)) then return; end if;
       -- Inserts: the newest put/del of the key must not be a put.
-      perform from unnest($6, ${this.arrays(7, this.pk.length)}) as b(ins, ${this.keyNames()}) cross join lateral (
+      perform from unnest($6, ${keys}) as b(ins, ${this.keyNames()}) cross join lateral (
         select v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
         where b.ins = 't' and v.op = 'put' limit 1;
       if not found then return; end if;
     end if;
   end if;
-  return query ${this.prewriteCheckSql()};
-  -- 3. Conflict: leave nothing behind on this shard.
-  if found then
-    delete from ${this.locks} l ${this.keyInBatch('l', 7) ? `where ${this.keyInBatch('l', 7)}` : `using unnest(${this.arrays(7, this.pk.length)}) as b(${this.keyNames()})
-    where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1;
+  for found_row in ${this.prewriteCheckSql()} loop
+    i := found_row.i; kind := found_row.kind; ts := found_row.ts; op := found_row.op;
+    primary_table := found_row.primary_table; primary_key := found_row.primary_key; expired := found_row.expired;
+    conflicting := conflicting || found_row.s;
+    return next;
+  end loop;
+  -- 3. A transaction with a conflict leaves nothing behind on this shard.
+  if cardinality(conflicting) > 0 then
+    delete from ${this.locks} l using unnest($1, ${keys}) as b(s, ${this.keyNames()})
+    where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and b.s::bigint = any(conflicting);
   end if;
 end
 $prewrite$`;
@@ -226,17 +272,19 @@ $prewrite$`;
    * skipped by ON CONFLICT and shows up in the check. Our own pessimistic
    * lock (for_update) is upgraded in place to the prewrite lock, keeping its
    * primary, TTL, min_commit_ts and for_update_ts. Waiting on a concurrent
-   * uncommitted lock insert of the same key is Postgres's unique index.
+   * uncommitted lock insert of the same key is Postgres's unique index;
+   * rows go in key order, so two batches waiting so cannot deadlock.
    */
   private prewriteInsertSql(): string {
     const v = this.valueColumns;
     return `insert into ${this.locks} as l (${this.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
-  select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1, b.op, b.ins::boolean, $2, $3, $4${v
+  select ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, b.s::bigint, b.op, b.ins::boolean, b.pt, b.pk::text[], b.ttl::bigint${v
       .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
       .join('')}
-  from unnest(${this.arrays(5, 2 + this.pk.length + v.length)}) as b(op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+  from unnest(${this.arrays(1, this.prewriteParamCount())}) as b(s, pt, pk, ttl, op, ins, ${this.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+  order by ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}
   on conflict (${this.pkList}) do update set op = excluded.op, is_insert = excluded.is_insert, for_update = false${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
-    where l.start_ts = $1 and l.for_update`;
+    where l.start_ts = excluded.start_ts and l.for_update`;
   }
 
   /**
@@ -251,24 +299,25 @@ $prewrite$`;
    * before this check (rolled back: its marker sits below our start_ts).
    * Without (d) the transaction would commit without a lock, hence without
    * a version, on such a key (a lost write the list-append check found).
+   * Each row also names its transaction (s).
    */
   private prewriteCheckSql(): string {
-    return `with b as (select * from unnest($6, ${this.arrays(7, this.pk.length)}) with ordinality as b(ins, ${this.keyNames()}, i))
-  select (b.i - 1)::int, 'version'::text, v.commit_ts::text, v.op, null::text, null::text[], null::boolean from b cross join lateral (
-    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= $1 and v.op <> 'lock'
+    return `with b as (select b.s::bigint as s, b.ins, ${this.keyNames()}, b.i from unnest($1, $6, ${this.arrays(7, this.pk.length)}) with ordinality as b(s, ins, ${this.keyNames()}, i))
+  select (b.i - 1)::int as i, b.s, 'version'::text as kind, v.commit_ts::text as ts, v.op, null::text as primary_table, null::text[] as primary_key, null::boolean as expired
+  from b cross join lateral (
+    select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.commit_ts >= b.s and v.op <> 'lock'
       and ${this.pessimisticThreshold()} order by v.commit_ts desc limit 1) v
   union all
-  select (b.i - 1)::int, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
+  select (b.i - 1)::int, b.s, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
     (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
-  from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> $1
+  from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> b.s
   union all
-  select (b.i - 1)::int, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
+  select (b.i - 1)::int, b.s, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
     select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
     where b.ins = 't' and v.op = 'put'
   union all
-  select (b.i - 1)::int, 'unlocked', $1::text, null, null, null, null from b
-    where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = $1)
-  limit 20`;
+  select (b.i - 1)::int, b.s, 'unlocked', b.s::text, null, null, null, null from b
+    where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = b.s)`;
   }
 
   /**
@@ -280,7 +329,7 @@ $prewrite$`;
    */
   private pessimisticThreshold(): string {
     return `v.commit_ts > coalesce((select case when v.op in ('put', 'del') then o.for_update_ts else ${MAX_BIGINT} end
-      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts = $1 and o.for_update_ts > 0), 0)`;
+      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts = b.s and o.for_update_ts > 0), 0)`;
   }
 
   // ---- commit / roll forward ----------------------------------------------
@@ -311,26 +360,47 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
   }
 
   /**
-   * Commits all keys of a single-shard transaction in one statement, guarded
-   * by its primary (a key of this table, among `keys`): the primary's lock is
-   * row-locked first (a resolver deciding about it waits, or has already
-   * removed it); if it is gone nothing is committed (rowCount 0).
+   * Commits keys of several transactions in one statement (one local
+   * transaction, one WAL flush). A `guarded: false` entry (secondaries)
+   * commits like commitKeys. A guarded one (a commitPrimary) commits all its
+   * keys or none: its first key, the primary, has its lock row-locked
+   * first (a resolver deciding about it waits, or has already removed it),
+   * and if that lock is gone, pushed past commitTs, or a pessimistic lock
+   * never prewritten, nothing of the entry is committed. Returns one row per transaction that wrote versions: its start_ts and
+   * how many. Entries must not share a key (no two transactions hold a lock
+   * on one key at once, so concurrent commits never do).
    */
-  commitKeysGuarded(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[], primaryKey: KeyTexts): Statement {
+  commitBatch(entries: readonly CommitBatchEntry[]): Statement {
     const v = this.valueColumns;
     const cols = [...this.pk, ...v].map((c) => ident(c.name)).join(', ');
-    const guardParam = 3 + this.pk.length;
-    const inBatch = this.keyInBatch('l', 3);
-    const text = this.statementText('commitKeysGuarded', () => `with p as (select 1 from ${this.locks} l where ${this.pkEqualsParam('l', guardParam)} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint and not l.for_update for update),
-${inBatch
-  ? `del as (delete from ${this.locks} l where ${inBatch}`
-  : `b as (select * from unnest(${this.arrays(3, this.pk.length)}) as b(${this.keyNames()})),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and exists (select 1 from p)
-  returning ${this.committedColumns('l')}),
-${this.latestUpsertSql('$2::bigint')}
-insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
-    return { text, values: [startTs.toString(), commitTs.toString(), ...this.keyColumnsOf(keys), primaryKey] };
+    const starts: string[] = [];
+    const commits: string[] = [];
+    const guards: string[] = [];
+    const firsts: string[] = [];
+    const keys: KeyTexts[] = [];
+    for (const entry of entries) {
+      const start = entry.startTs.toString();
+      const commit = entry.commitTs.toString();
+      for (const [i, key] of entry.keys.entries()) {
+        starts.push(start);
+        commits.push(commit);
+        guards.push(entry.guarded ? 't' : 'f');
+        firsts.push(i === 0 ? 't' : 'f');
+        keys.push(key);
+      }
+    }
+    const text = this.statementText('commitBatch', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
+  from unnest(${this.arrays(1, 4 + this.pk.length)}) as b(s, c, g, f, ${this.keyNames()})),
+p as (select l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts = b.s
+  where b.g and b.f and l.min_commit_ts <= b.c and not l.for_update for update of l),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = b.s
+  and case when b.g then l.start_ts in (select start_ts from p) else l.min_commit_ts <= b.c end
+  returning ${this.committedColumns('l')}, b.c as __commit_ts, b.s as __start_ts),
+${this.latestUpsertSql('del.__commit_ts')},
+ins as (insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
+  select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
+select start_ts::text as start_ts, count(*)::int as written from ins group by start_ts`);
+    return { text, values: [starts, commits, guards, firsts, ...this.keyColumnsOf(keys)] };
   }
 
   /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */

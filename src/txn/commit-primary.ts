@@ -30,17 +30,11 @@ export async function commitPrimary(
   const shard = ctx.shards[primary.shard]!;
   const others = sameShard?.filter((m) => m !== primary) ?? [];
   try {
-    if (others.length === 0) {
-      // One key: one autocommit statement is the whole local transaction.
-      const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { prepare: true });
-      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary);
-      return;
-    }
     if (others.length < ctx.batchRows && others.every((m) => m.storage === primary.storage)) {
-      // One table, one batch: one statement guarded by the primary's lock.
+      // One table, one batch: one statement guarded by the primary's lock, sent with other transactions' commits.
       const keys = [primary.keyTexts, ...others.map((m) => m.keyTexts)];
-      const result = await shard.query(primary.storage.commitKeysGuarded(startTs, commitTs, keys, primary.keyTexts), { prepare: true });
-      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary);
+      const written = await ctx.commits.submit(shard, primary.storage, { startTs, commitTs, keys, guarded: true, lazy: false });
+      if (!written) await explainMissingLock(shard, startTs, commitTs, primary);
       return;
     }
     await shard.transaction(async (client) => {

@@ -24,7 +24,8 @@ export async function commitSecondaries(
     try {
       for (const chunk of tableChunks(mutations, ctx.batchRows)) {
         // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
-        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { prepare: true, lazy: true });
+        const keys = chunk.rows.map((m) => m.keyTexts);
+        await ctx.commits.submit(shard, chunk.storage, { startTs, commitTs, keys, guarded: false, lazy: true });
       }
       return true;
     } catch (error) {

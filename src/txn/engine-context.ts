@@ -2,6 +2,10 @@ import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
+import type { BatchedCommit } from './commit-batcher.js';
+import type { PrewriteBatchRequest } from './prewrite.js';
+import type { StatementBatcher } from './statement-batcher.js';
+import type { PrewriteConflictRow } from '../shard/table-storage.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';
@@ -26,6 +30,9 @@ export interface EngineContext {
   readonly lockWakeups: LockWakeups;
   /** This engine's commits in flight, which its readers wait for instead of pushing them. */
   readonly localCommits: LocalCommits;
+  /** Prewrite and commit statements of concurrent transactions, sent together per (shard, table). */
+  readonly prewrites: StatementBatcher<PrewriteBatchRequest, PrewriteConflictRow[]>;
+  readonly commits: StatementBatcher<BatchedCommit, boolean>;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -1,12 +1,13 @@
 import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
-import type { PrewriteConflictRow } from '../shard/table-storage.js';
+import type { PrewriteConflictRow, PrewriteEntry } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
+import { StatementBatcher, type BatchedStatement } from './statement-batcher.js';
 
 export interface PrewriteRequest {
   readonly startTs: Timestamp;
@@ -50,8 +51,10 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   // before the commit point on the primary's shard: they always wait.
   const lazy = request.lazyPrimaryShard && shardIndex === primary.shard;
   const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
-    const statement = chunk.storage.prewrite(startTs, primary.storage.meta.name, primary.keyTexts, ttlMs, chunk.rows);
-    const { rows } = await shard.query<PrewriteConflictRow>(statement, client ? { client, prepare: true } : { prepare: true, lazy });
+    const entry = { startTs, primaryTable: primary.storage.meta.name, primaryKey: primary.keyTexts, ttlMs, rows: chunk.rows };
+    const rows = client
+      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteBatch([entry]), { client, prepare: true })).rows
+      : await ctx.prewrites.submit(shard, chunk.storage, { ...entry, lazy });
     if (rows.length > 0) {
       found = { chunk: chunk.rows, conflict: pickConflict(rows) };
       throw new PrewriteConflict();
@@ -75,6 +78,40 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
 }
 
 class PrewriteConflict extends Error {}
+
+/** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
+export interface PrewriteBatchRequest extends PrewriteEntry {
+  /** May skip waiting for the WAL flush (see prewriteShard); a batch is lazy only if all its members are. */
+  readonly lazy: boolean;
+}
+
+/** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
+const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
+  async run(shard, storage, requests) {
+    const lazy = requests.every((r) => r.lazy);
+    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });
+    const conflicts = requests.map((): PrewriteConflictRow[] => []);
+    if (rows.length === 0) return conflicts;
+    const firstRow: number[] = [];
+    let offset = 0;
+    for (const r of requests) {
+      firstRow.push(offset);
+      offset += r.rows.length;
+    }
+    for (const row of rows) {
+      let member = firstRow.length - 1;
+      while (firstRow[member]! > row.i) member--;
+      conflicts[member]!.push({ ...row, i: row.i - firstRow[member]! });
+    }
+    return conflicts;
+  },
+  keys: (request) => request.rows.map((r) => r.keyTexts),
+};
+
+/** Prewrites of concurrent transactions, one statement per (shard, table) at a time (StatementBatcher). */
+export function createPrewriteBatcher(maxRows: number): StatementBatcher<PrewriteBatchRequest, PrewriteConflictRow[]> {
+  return new StatementBatcher(prewriteStatement, maxRows);
+}
 
 // Unique violations first (not retryable, the caller must know), then versions, then locks.
 function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {

@@ -8,6 +8,8 @@ import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
+import { createCommitBatcher } from './commit-batcher.js';
+import { createPrewriteBatcher } from './prewrite.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -69,6 +71,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   };
 
   const localCommits = new LocalCommits();
+  const batchRows = options.batchRows ?? 5000;
   const resolver = new LockResolver({ shards, storageOf, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
@@ -78,11 +81,13 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     hooks: options.hooks ?? {},
     lockTtlMs: options.lockTtlMs ?? 3000,
     lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
-    batchRows: options.batchRows ?? 5000,
+    batchRows,
     heartbeat: options.heartbeat ?? true,
     resolver,
     lockWakeups: new LockWakeups(),
     localCommits,
+    prewrites: createPrewriteBatcher(batchRows),
+    commits: createCommitBatcher(batchRows),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));

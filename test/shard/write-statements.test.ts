@@ -5,7 +5,7 @@ import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import type { Statement } from '../../src/shard/shard-pool.js';
-import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
 
 /**
  * The write path's statements (prewrite function, commits, rollback, push,
@@ -47,6 +47,8 @@ describe.each([
     (await client.query(`select commit_ts::text, op from ${storage.versions} where start_ts = $1 order by commit_ts`, [startTs.toString()])).rows;
   const commit = async (startTs: bigint, commitTs: bigint, keys: number[]): Promise<number> =>
     (await run(storage.commitKeys(startTs, commitTs, keys.map(key)))).rowCount ?? 0;
+  const commitBatch = async (entries: CommitBatchEntry[]): Promise<{ start_ts: string; written: number }[]> =>
+    (await run<{ start_ts: string; written: number }>(storage.commitBatch(entries))).rows;
 
   beforeAll(async () => {
     server = await PostgresServer.create({ unsafeFast: true });
@@ -75,14 +77,46 @@ describe.each([
   it('commits a single-shard batch guarded by its primary, or nothing once the primary lock is gone', async () => {
     const s = next();
     expect(await prewrite(s, [3, 4, 5])).toEqual([]);
-    expect((await run(storage.commitKeysGuarded(s, s + 1n, [3, 4, 5].map(key), key(3)))).rowCount).toBe(3);
+    expect(await commitBatch([{ startTs: s, commitTs: s + 1n, keys: [3, 4, 5].map(key), guarded: true }])).toEqual([{ start_ts: String(s), written: 3 }]);
     const t = next();
     expect(await prewrite(t, [3, 4])).toEqual([]);
     await run(storage.deleteLock(t, key(3)));
-    expect((await run(storage.commitKeysGuarded(t, t + 1n, [3, 4].map(key), key(3)))).rowCount).toBe(0);
+    expect(await commitBatch([{ startTs: t, commitTs: t + 1n, keys: [3, 4].map(key), guarded: true }])).toEqual([]);
     expect((await locks()).map((l) => l.start_ts)).toEqual([String(t)]);
     await run(storage.rollbackKeys(t, [key(4)], [false]));
     expect(await locks()).toEqual([]);
+  });
+
+  it('prewrites and commits several transactions in one statement each: a conflict or a missing primary is its own transaction`s', async () => {
+    const [a, b, c, d] = [next(), next(), next(), next()];
+    const later = next();
+    expect(await prewrite(later, [32])).toEqual([]);
+    await commit(later, later + 1n, [32]);
+    const entry = (startTs: bigint, keys: number[]) => ({
+      startTs,
+      primaryTable: meta.name,
+      primaryKey: key(keys[0]!),
+      ttlMs: 60_000,
+      rows: keys.map((n) => ({ keyTexts: key(n), op: 'put' as const, isInsert: false, valueTexts: value(n) })),
+    });
+    // b's second key has a version above its start_ts: only b is refused, and only b's locks go.
+    const conflicts = (await run<PrewriteConflictRow>(storage.prewriteBatch([entry(a, [30, 31]), entry(b, [33, 32]), entry(c, [34]), entry(d, [35, 36])]))).rows;
+    expect(conflicts).toEqual([expect.objectContaining({ i: 3, kind: 'version', ts: String(later + 1n) })]);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([a, a, c, d, d].map(String));
+    // d's primary lock is gone (rolled back by a resolver, say): d commits nothing, a (guarded) and c (a secondary) commit.
+    await run(storage.deleteLock(d, key(35)));
+    const committed = await commitBatch([
+      { startTs: a, commitTs: a + 50n, keys: [30, 31].map(key), guarded: true },
+      { startTs: c, commitTs: c + 50n, keys: [key(34)], guarded: false },
+      { startTs: d, commitTs: d + 50n, keys: [35, 36].map(key), guarded: true },
+    ]);
+    expect(committed.sort((x, y) => x.start_ts.localeCompare(y.start_ts))).toEqual([
+      { start_ts: String(a), written: 2 },
+      { start_ts: String(c), written: 1 },
+    ]);
+    expect(await versionsOf(a)).toEqual([{ commit_ts: String(a + 50n), op: 'put' }, { commit_ts: String(a + 50n), op: 'put' }]);
+    expect((await locks()).map((l) => l.start_ts)).toEqual([String(d)]);
+    await run(storage.rollbackKeys(d, [key(36)], [false]));
   });
 
   it('finds a newer version: conflict, and none of our locks stays', async () => {

@@ -1,0 +1,126 @@
+import { ShardUnavailableError } from '../errors.js';
+import type { ShardPool } from '../shard/shard-pool.js';
+import { isConnectionError } from '../shard/shard-errors.js';
+import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+
+/** One kind of write statement that several transactions can share. */
+export interface BatchedStatement<Request, Result> {
+  /** Runs the requests as one statement; one result per request, in order. */
+  run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<Result[]>;
+  /** The keys a request writes: a batch holds at most one request per key, and at most maxRows keys. */
+  keys(request: Request): readonly KeyTexts[];
+}
+
+interface Member<Request, Result> {
+  readonly request: Request;
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Queue<Request, Result> {
+  readonly shard: ShardPool;
+  readonly storage: TableStorage;
+  pending: Member<Request, Result>[];
+  /** A batch is in flight, or one is about to be sent. */
+  busy: boolean;
+}
+
+/**
+ * Group commit across transactions, per (shard, table): requests that
+ * concurrent transactions of this process make while a statement of this
+ * kind is in flight there go out together, as one statement, when it
+ * returns. One statement and one local transaction (one WAL flush, one
+ * backend wakeup, one plan execution) then serve several transactions.
+ * With nothing in flight a request waits only for the end of the current
+ * event-loop turn, so that those made in the same turn share its
+ * statement; at low load nothing waits longer. (TiKV's client batches its
+ * RPCs per store in the same way.)
+ *
+ * One batch in flight per queue also keeps two of our batches from waiting
+ * on each other's rows.
+ *
+ * A batch that fails with an error the shard reported (a deadlock, say)
+ * changed nothing, so its members run again one by one, each meeting its
+ * own outcome; only a failure that leaves the outcome unknown (the shard
+ * did not answer) is every member's.
+ */
+export class StatementBatcher<Request, Result> {
+  private readonly queues = new Map<string, Queue<Request, Result>>();
+
+  constructor(
+    private readonly statement: BatchedStatement<Request, Result>,
+    private readonly maxRows: number,
+  ) {}
+
+  submit(shard: ShardPool, storage: TableStorage, request: Request): Promise<Result> {
+    const id = `${shard.index}:${storage.meta.name}`;
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = { shard, storage, pending: [], busy: false }));
+    const result = new Promise<Result>((resolve, reject) => queue.pending.push({ request, resolve, reject }));
+    if (!queue.busy) {
+      queue.busy = true;
+      setImmediate(() => this.send(queue));
+    }
+    return result;
+  }
+
+  private send(queue: Queue<Request, Result>): void {
+    const batch = this.take(queue);
+    if (batch.length === 0) {
+      queue.busy = false;
+      return;
+    }
+    void this.run(queue, batch).finally(() => this.send(queue));
+  }
+
+  /**
+   * Pending members, oldest first, up to maxRows keys (the first always
+   * goes, whatever its size); a member with a key already in the batch
+   * waits for the next one.
+   */
+  private take(queue: Queue<Request, Result>): Member<Request, Result>[] {
+    const batch: Member<Request, Result>[] = [];
+    const rest: Member<Request, Result>[] = [];
+    const taken = new Set<string>();
+    let rows = 0;
+    for (const member of queue.pending) {
+      const keys = this.statement.keys(member.request);
+      const texts = keys.map((k) => k.join('\u0000'));
+      const fits = batch.length === 0 || (rows + keys.length <= this.maxRows && !texts.some((t) => taken.has(t)));
+      if (!fits) {
+        rest.push(member);
+        continue;
+      }
+      batch.push(member);
+      rows += keys.length;
+      for (const t of texts) taken.add(t);
+    }
+    queue.pending = rest;
+    return batch;
+  }
+
+  private async run(queue: Queue<Request, Result>, batch: Member<Request, Result>[]): Promise<void> {
+    try {
+      const results = await this.statement.run(queue.shard, queue.storage, batch.map((m) => m.request));
+      batch.forEach((member, i) => member.resolve(results[i]!));
+    } catch (error) {
+      if (batch.length === 1 || !outcomeKnown(error)) {
+        for (const member of batch) member.reject(error);
+        return;
+      }
+      await Promise.all(
+        batch.map((member) =>
+          this.statement.run(queue.shard, queue.storage, [member.request]).then(
+            ([result]) => member.resolve(result!),
+            (failure: unknown) => member.reject(failure),
+          ),
+        ),
+      );
+    }
+  }
+}
+
+/** The shard answered with an error: the statement's local transaction rolled back, nothing of the batch took effect. */
+function outcomeKnown(error: unknown): boolean {
+  return !(error instanceof ShardUnavailableError) && !isConnectionError(error);
+}
