@@ -3,7 +3,9 @@ import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { BatchedCommit } from './commit-batcher.js';
+import type { BatchedPointRead } from './point-read.js';
 import type { PrewriteBatchRequest } from './prewrite.js';
+import type { ShardReadResult } from './snapshot-read.js';
 import type { StatementBatcher } from './statement-batcher.js';
 import type { PrewriteConflictRow } from '../shard/table-storage.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -30,9 +32,10 @@ export interface EngineContext {
   readonly lockWakeups: LockWakeups;
   /** This engine's commits in flight, which its readers wait for instead of pushing them. */
   readonly localCommits: LocalCommits;
-  /** Prewrite and commit statements of concurrent transactions, sent together per (shard, table). */
+  /** Prewrites, commits and point reads of concurrent transactions, sent together per (shard, table). */
   readonly prewrites: StatementBatcher<PrewriteBatchRequest, PrewriteConflictRow[]>;
   readonly commits: StatementBatcher<BatchedCommit, boolean>;
+  readonly pointReads: StatementBatcher<BatchedPointRead, ShardReadResult>;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -2,7 +2,8 @@ import { ident, storageType } from '../shard/sql-names.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Mutation } from './mutation.js';
-import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql } from './snapshot-read.js';
+import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, splitReadRows, type RawReadRow, type ShardReadResult } from './snapshot-read.js';
+import { MemberFailure, StatementBatcher, type BatchedStatement } from './statement-batcher.js';
 
 export interface PointReadRequest {
   readonly storage: TableStorage;
@@ -75,4 +76,83 @@ from unnest(${keyArrays}) as k(${keyNames}) join ${storage.locks} l on ${matchKe
 where l.start_ts <= $1::bigint and l.start_ts <> $2::bigint and l.op in ('put', 'del')`;
 
   return `${stored}${buffered}\nunion all ${locks}\nunion all ${gcCheckSql(storage, '$1::bigint')}`;
+}
+
+/** One transaction's point read of stored keys (nothing buffered) on one (shard, table). */
+export interface BatchedPointRead {
+  readonly readTs: Timestamp;
+  readonly ownStartTs: Timestamp;
+  readonly keys: readonly KeyTexts[];
+}
+
+/**
+ * Point reads of several transactions in one statement: renderPointRead's
+ * parts with each key's read timestamp and reader beside it, and rows
+ * tagged with the reader's index (__req). One snapshot serves them all; it
+ * is taken after every reader got its timestamp, which is all a read needs.
+ */
+function buildPointReadBatch(storage: TableStorage, requests: readonly BatchedPointRead[]): { sql: string; params: unknown[] } {
+  const readers: string[] = [];
+  const readTs: string[] = [];
+  const owners: string[] = [];
+  const keys: KeyTexts[] = [];
+  let oldest = requests[0]!.readTs;
+  for (const [i, request] of requests.entries()) {
+    if (request.readTs < oldest) oldest = request.readTs;
+    for (const key of request.keys) {
+      readers.push(String(i));
+      readTs.push(request.readTs.toString());
+      owners.push(request.ownStartTs.toString());
+      keys.push(key);
+    }
+  }
+  const params = [readers, readTs, owners, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null)), oldest];
+  return { sql: storage.statementText('pointReadBatch', () => renderPointReadBatch(storage)), params };
+}
+
+/** Parameters: $1 reader index, $2 read ts, $3 reader's start ts, one text[] per key column (one element per key), then the oldest read ts. */
+function renderPointReadBatch(storage: TableStorage): string {
+  const { pk, valueColumns: values } = storage;
+  const columns = storage.meta.columns;
+  const keyNames = pk.map((_, i) => `k${i}`).join(', ');
+  const matchKey = (alias: string): string => pk.map((c, i) => `${alias}.${ident(c.name)} = k.k${i}::${storageType(c.sqlType)}`).join(' and ');
+  const noLock = LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
+  const keyArrays = pk.map((_, i) => `$${4 + i}::text[]`).join(', ');
+  const oldest = `$${4 + pk.length}::bigint`;
+  const lockColumns = columns.map((c) => (pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  return `with k as (select k.r::int as __req, k.t::bigint as __ts, k.o::bigint as __own, ${keyNames} from unnest($1::text[], $2::text[], $3::text[], ${keyArrays}) as k(r, t, o, ${keyNames}))
+select 'r' as __kind, k.__req as __ord, ${columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLock}
+from k cross join lateral (
+  select ${[...pk, ...values].map((c) => ident(c.name)).join(', ')}, op from ${storage.versions} v
+  where ${matchKey('v')} and v.commit_ts <= k.__ts and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+where v.op = 'put'
+union all select 'l', k.__req, ${lockColumns}, ${lockInfoSql(storage, 'l')}
+from k join ${storage.locks} l on ${matchKey('l')}
+where l.start_ts <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')
+union all ${gcCheckSql(storage, oldest)}`;
+}
+
+/** Splits a batch's rows by reader (__ord carries its index); the GC row goes to every reader older than the safe point. */
+const pointReadStatement: BatchedStatement<BatchedPointRead, ShardReadResult> = {
+  async run(shard, storage, requests) {
+    const query = buildPointReadBatch(storage, requests);
+    const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
+    const byReader = requests.map((): RawReadRow[] => []);
+    const gc = rows.filter((r) => r.__kind === 'g');
+    for (const row of rows) if (row.__kind !== 'g') byReader[Number(row.__ord)]!.push(row);
+    return requests.map((request, i) => {
+      try {
+        return splitReadRows(shard, storage, request.readTs, [...gc.filter((g) => BigInt(g.__lock_start!) > request.readTs), ...byReader[i]!]);
+      } catch (error) {
+        return new MemberFailure(error);
+      }
+    });
+  },
+  keys: (request) => request.keys,
+  keysMayRepeat: true,
+};
+
+/** Point reads of concurrent transactions, one statement per (shard, table) at a time (StatementBatcher). */
+export function createPointReadBatcher(maxRows: number): StatementBatcher<BatchedPointRead, ShardReadResult> {
+  return new StatementBatcher(pointReadStatement, maxRows);
 }

@@ -170,7 +170,8 @@ function shiftPlaceholders(text: string, by: number): string {
   return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
 }
 
-interface RawReadRow {
+export interface RawReadRow {
+  __ord: unknown;
   __kind: 'r' | 'l' | 'g';
   __lock_key: string[] | null;
   __lock_start: string | null;
@@ -192,6 +193,11 @@ export async function runRead(shard: ShardPool, storage: TableStorage, readTs: T
   // Prepared by text: a read shape repeated with new parameters (the common
   // case: point reads, the same filter) is parsed and planned once per connection.
   const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
+  return splitReadRows(shard, storage, readTs, rows);
+}
+
+/** A read statement's rows as rows (JS values), key texts and locks; its GC row, if any, as SnapshotTooOldError. */
+export function splitReadRows(shard: ShardPool, storage: TableStorage, readTs: Timestamp, rows: readonly RawReadRow[]): ShardReadResult {
   const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
   for (const raw of rows) {
     if (raw.__kind === 'g') throw new SnapshotTooOldError(readTs, BigInt(raw.__lock_start!), shard.name);

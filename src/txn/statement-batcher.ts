@@ -3,12 +3,19 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import { isConnectionError } from '../shard/shard-errors.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 
-/** One kind of write statement that several transactions can share. */
+/** A request's own failure inside a batch that succeeded (e.g. a read older than the GC safe point). */
+export class MemberFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/** One kind of statement that several transactions can share. */
 export interface BatchedStatement<Request, Result> {
-  /** Runs the requests as one statement; one result per request, in order. */
-  run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<Result[]>;
-  /** The keys a request writes: a batch holds at most one request per key, and at most maxRows keys. */
+  /** Runs the requests as one statement; one result (or MemberFailure) per request, in order. */
+  run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<(Result | MemberFailure)[]>;
+  /** The keys of a request: a batch holds at most maxRows keys, and (unless keysMayRepeat) one request per key. */
   keys(request: Request): readonly KeyTexts[];
+  /** Reads: requests of one batch may share keys. */
+  readonly keysMayRepeat?: boolean;
 }
 
 interface Member<Request, Result> {
@@ -83,9 +90,10 @@ export class StatementBatcher<Request, Result> {
     const rest: Member<Request, Result>[] = [];
     const taken = new Set<string>();
     let rows = 0;
+    const distinct = !this.statement.keysMayRepeat;
     for (const member of queue.pending) {
       const keys = this.statement.keys(member.request);
-      const texts = keys.map((k) => k.join('\u0000'));
+      const texts = distinct ? keys.map((k) => k.join('\u0000')) : [];
       const fits = batch.length === 0 || (rows + keys.length <= this.maxRows && !texts.some((t) => taken.has(t)));
       if (!fits) {
         rest.push(member);
@@ -102,7 +110,7 @@ export class StatementBatcher<Request, Result> {
   private async run(queue: Queue<Request, Result>, batch: Member<Request, Result>[]): Promise<void> {
     try {
       const results = await this.statement.run(queue.shard, queue.storage, batch.map((m) => m.request));
-      batch.forEach((member, i) => member.resolve(results[i]!));
+      batch.forEach((member, i) => settle(member, results[i]!));
     } catch (error) {
       if (batch.length === 1 || !outcomeKnown(error)) {
         for (const member of batch) member.reject(error);
@@ -111,13 +119,18 @@ export class StatementBatcher<Request, Result> {
       await Promise.all(
         batch.map((member) =>
           this.statement.run(queue.shard, queue.storage, [member.request]).then(
-            ([result]) => member.resolve(result!),
+            ([result]) => settle(member, result!),
             (failure: unknown) => member.reject(failure),
           ),
         ),
       );
     }
   }
+}
+
+function settle<Request, Result>(member: Member<Request, Result>, result: Result | MemberFailure): void {
+  if (result instanceof MemberFailure) member.reject(result.error);
+  else member.resolve(result);
 }
 
 /** The shard answered with an error: the statement's local transaction rolled back, nothing of the batch took effect. */

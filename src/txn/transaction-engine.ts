@@ -9,6 +9,7 @@ import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
 import { createCommitBatcher } from './commit-batcher.js';
+import { createPointReadBatcher } from './point-read.js';
 import { createPrewriteBatcher } from './prewrite.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
@@ -88,6 +89,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     localCommits,
     prewrites: createPrewriteBatcher(batchRows),
     commits: createCommitBatcher(batchRows),
+    pointReads: createPointReadBatcher(batchRows),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
