@@ -230,15 +230,16 @@ returns table (i int, kind text, ts text, op text, primary_table text, primary_k
 language plpgsql volatile as $prewrite$
 #variable_conflict use_column
 declare
-  written bigint;
-  found_row record;
-  conflicting bigint[] := '{}';
+  -- Named like no user column can be (#variable_conflict use_column).
+  __written bigint;
+  __found record;
+  __conflicting bigint[] := '{}';
 begin
   -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
   ${this.prewriteInsertSql()};
-  get diagnostics written = row_count;
+  get diagnostics __written = row_count;
   -- 2. New statements, so new snapshots that follow our inserts.
-  if written = cardinality($1) then
+  if __written = cardinality($1) then
     -- Every slot is ours: only a version at or above start_ts can conflict.
     -- (lateral: an index probe per key whatever the generic plan's estimates)
     perform from unnest($1, ${keys}) as b(s, ${this.keyNames()}) cross join lateral (
@@ -252,16 +253,16 @@ begin
       if not found then return; end if;
     end if;
   end if;
-  for found_row in ${this.prewriteCheckSql()} loop
-    i := found_row.i; kind := found_row.kind; ts := found_row.ts; op := found_row.op;
-    primary_table := found_row.primary_table; primary_key := found_row.primary_key; expired := found_row.expired;
-    conflicting := conflicting || found_row.s;
+  for __found in ${this.prewriteCheckSql()} loop
+    i := __found.i; kind := __found.kind; ts := __found.ts; op := __found.op;
+    primary_table := __found.primary_table; primary_key := __found.primary_key; expired := __found.expired;
+    __conflicting := __conflicting || __found.s;
     return next;
   end loop;
   -- 3. A transaction with a conflict leaves nothing behind on this shard.
-  if cardinality(conflicting) > 0 then
+  if cardinality(__conflicting) > 0 then
     delete from ${this.locks} l using unnest($1, ${keys}) as b(s, ${this.keyNames()})
-    where ${this.pkMatch('l', 'b')} and l.start_ts = b.s::bigint and b.s::bigint = any(conflicting);
+    where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s::bigint and b.s::bigint = any(__conflicting);
   end if;
 end
 $prewrite$`;
@@ -317,7 +318,7 @@ $prewrite$`;
     where b.ins = 't' and v.op = 'put'
   union all
   select (b.i - 1)::int, b.s, 'unlocked', b.s::text, null, null, null, null from b
-    where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts = b.s)`;
+    where not exists (select 1 from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s)`;
   }
 
   /**
@@ -329,7 +330,7 @@ $prewrite$`;
    */
   private pessimisticThreshold(): string {
     return `v.commit_ts > coalesce((select case when v.op in ('put', 'del') then o.for_update_ts else ${MAX_BIGINT} end
-      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts = b.s and o.for_update_ts > 0), 0)`;
+      from ${this.locks} o where ${this.pkMatch('o', 'b')} and o.start_ts + 0 = b.s and o.for_update_ts > 0), 0)`;
   }
 
   // ---- commit / roll forward ----------------------------------------------
@@ -368,7 +369,12 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * and if that lock is gone, pushed past commitTs, or a pessimistic lock
    * never prewritten, nothing of the entry is committed. Returns one row per transaction that wrote versions: its start_ts and
    * how many. Entries must not share a key (no two transactions hold a lock
-   * on one key at once, so concurrent commits never do).
+   * on one key at once, so concurrent commits never do). The guarded
+   * primaries are row-locked first, all of them and in key order, as
+   * pushPrimaries locks them, so the two cannot deadlock. (`start_ts + 0`,
+   * here and wherever start_ts is compared with a per-row value: the plan
+   * must probe the key, not the start_ts index, which would filter every
+   * lock of a large transaction once per key.)
    */
   commitBatch(entries: readonly CommitBatchEntry[]): Statement {
     const v = this.valueColumns;
@@ -391,9 +397,10 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     }
     const text = this.statementText('commitBatch', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
   from unnest(${this.arrays(1, 4 + this.pk.length)}) as b(s, c, g, f, ${this.keyNames()})),
-p as (select l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts = b.s
-  where b.g and b.f and l.min_commit_ts <= b.c and not l.for_update for update of l),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts = b.s
+p as materialized (select l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+  where b.g and b.f and l.min_commit_ts <= b.c and not l.for_update order by ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')} for update of l),
+del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+  and (select count(*) from p) >= 0
   and case when b.g then l.start_ts in (select start_ts from p) else l.min_commit_ts <= b.c end
   returning ${this.committedColumns('l')}, b.c as __commit_ts, b.s as __start_ts),
 ${this.latestUpsertSql('del.__commit_ts')},

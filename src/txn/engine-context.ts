@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
-import type { BatchedCommit } from './commit-batcher.js';
+import type { BatchedCommit } from './commit-batch.js';
 import type { BatchedPointRead } from './point-read.js';
 import type { PrewriteBatchRequest } from './prewrite.js';
 import type { ShardReadResult } from './snapshot-read.js';

@@ -9,6 +9,8 @@ export interface EngineMetrics {
   commitTsPushes: Counter;
   lockWaits: Counter<'outcome'>;
   gcDeletedVersions: Counter;
+  sharedStatements: Counter<'kind'>;
+  sharedStatementRequests: Counter<'kind'>;
   phaseSeconds: Histogram<'phase'>;
 }
 
@@ -22,6 +24,8 @@ export function createEngineMetrics(registry: Registry = defaultRegistry): Engin
     retries: counter('percolator_retries_total', 'Transaction attempts retried by the client, by cause', ['cause']),
     commitTsPushes: counter('percolator_commit_ts_pushes_total', 'commitPrimary attempts refused because a reader pushed the primary lock past commit_ts (a newer commit_ts was taken)', []),
     gcDeletedVersions: counter('percolator_gc_deleted_versions_total', 'Versions deleted by version GC runs of this client', []),
+    sharedStatements: counter('percolator_shared_statements_total', 'Prewrite, commit and point-read statements sent (kind), each shared by one or more transactions', ['kind']),
+    sharedStatementRequests: counter('percolator_shared_statement_requests_total', 'Transactions\' requests those statements carried (divided by percolator_shared_statements_total: transactions per statement)', ['kind']),
     lockWaits: counter('percolator_lock_waits_total', 'Locking reads (for update) that had to wait for another transaction, by outcome (acquired | timeout | deadlock | error)', ['outcome']),
     phaseSeconds:
       (registry.getSingleMetric('percolator_phase_seconds') as Histogram<'phase'> | undefined) ??

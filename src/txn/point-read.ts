@@ -3,7 +3,7 @@ import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Mutation } from './mutation.js';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, splitReadRows, type RawReadRow, type ShardReadResult } from './snapshot-read.js';
-import { MemberFailure, StatementBatcher, type BatchedStatement } from './statement-batcher.js';
+import { MemberFailure, type BatchedStatement } from './statement-batcher.js';
 
 export interface PointReadRequest {
   readonly storage: TableStorage;
@@ -128,12 +128,12 @@ from k cross join lateral (
 where v.op = 'put'
 union all select 'l', k.__req, ${lockColumns}, ${lockInfoSql(storage, 'l')}
 from k join ${storage.locks} l on ${matchKey('l')}
-where l.start_ts <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')
+where l.start_ts + 0 <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')
 union all ${gcCheckSql(storage, oldest)}`;
 }
 
 /** Splits a batch's rows by reader (__ord carries its index); the GC row goes to every reader older than the safe point. */
-const pointReadStatement: BatchedStatement<BatchedPointRead, ShardReadResult> = {
+export const pointReadStatement: BatchedStatement<BatchedPointRead, ShardReadResult> = {
   async run(shard, storage, requests) {
     const query = buildPointReadBatch(storage, requests);
     const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
@@ -152,7 +152,3 @@ const pointReadStatement: BatchedStatement<BatchedPointRead, ShardReadResult> = 
   keysMayRepeat: true,
 };
 
-/** Point reads of concurrent transactions, one statement per (shard, table) at a time (StatementBatcher). */
-export function createPointReadBatcher(maxRows: number): StatementBatcher<BatchedPointRead, ShardReadResult> {
-  return new StatementBatcher(pointReadStatement, maxRows);
-}

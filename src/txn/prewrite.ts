@@ -7,7 +7,7 @@ import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
-import { StatementBatcher, type BatchedStatement } from './statement-batcher.js';
+import type { BatchedStatement } from './statement-batcher.js';
 
 export interface PrewriteRequest {
   readonly startTs: Timestamp;
@@ -86,7 +86,7 @@ export interface PrewriteBatchRequest extends PrewriteEntry {
 }
 
 /** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
-const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
+export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
   async run(shard, storage, requests) {
     const lazy = requests.every((r) => r.lazy);
     const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });
@@ -108,10 +108,6 @@ const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflict
   keys: (request) => request.rows.map((r) => r.keyTexts),
 };
 
-/** Prewrites of concurrent transactions, one statement per (shard, table) at a time (StatementBatcher). */
-export function createPrewriteBatcher(maxRows: number): StatementBatcher<PrewriteBatchRequest, PrewriteConflictRow[]> {
-  return new StatementBatcher(prewriteStatement, maxRows);
-}
 
 // Unique violations first (not retryable, the caller must know), then versions, then locks.
 function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {

@@ -57,6 +57,8 @@ export class StatementBatcher<Request, Result> {
   constructor(
     private readonly statement: BatchedStatement<Request, Result>,
     private readonly maxRows: number,
+    /** Called with the number of requests of each statement sent (metrics). */
+    private readonly onSend: (requests: number) => void = () => {},
   ) {}
 
   submit(shard: ShardPool, storage: TableStorage, request: Request): Promise<Result> {
@@ -77,6 +79,7 @@ export class StatementBatcher<Request, Result> {
       queue.busy = false;
       return;
     }
+    this.onSend(batch.length);
     void this.run(queue, batch).finally(() => this.send(queue));
   }
 

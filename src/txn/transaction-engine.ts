@@ -8,15 +8,16 @@ import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
-import { createCommitBatcher } from './commit-batcher.js';
-import { createPointReadBatcher } from './point-read.js';
-import { createPrewriteBatcher } from './prewrite.js';
+import { commitStatement } from './commit-batch.js';
+import { pointReadStatement } from './point-read.js';
+import { prewriteStatement } from './prewrite.js';
+import { StatementBatcher } from './statement-batcher.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineContext } from './engine-context.js';
 import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './engine-contract.js';
-import { createEngineMetrics } from './engine-metrics.js';
+import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './transaction.js';
 import { VersionGc, type GcOptions } from './version-gc.js';
@@ -87,9 +88,9 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     resolver,
     lockWakeups: new LockWakeups(),
     localCommits,
-    prewrites: createPrewriteBatcher(batchRows),
-    commits: createCommitBatcher(batchRows),
-    pointReads: createPointReadBatcher(batchRows),
+    prewrites: new StatementBatcher(prewriteStatement, batchRows, sharedStatementMetrics(metrics, 'prewrite')),
+    commits: new StatementBatcher(commitStatement, batchRows, sharedStatementMetrics(metrics, 'commit')),
+    pointReads: new StatementBatcher(pointReadStatement, batchRows, sharedStatementMetrics(metrics, 'point_read')),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
@@ -138,5 +139,15 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       while (background.size > 0) await Promise.all([...background]);
       await Promise.all(shards.map((s) => s.close()));
     },
+  };
+}
+
+/** Counts a kind's shared statements and the requests they carried. */
+function sharedStatementMetrics(metrics: EngineMetrics, kind: string): (requests: number) => void {
+  const statements = metrics.sharedStatements.labels(kind);
+  const requests = metrics.sharedStatementRequests.labels(kind);
+  return (count) => {
+    statements.inc();
+    requests.inc(count);
   };
 }

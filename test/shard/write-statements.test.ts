@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
 import { describeTable } from '../../src/schema/table-meta.js';
+import { prepareValue } from '../../src/shard/driver-values.js';
 import type { Statement } from '../../src/shard/shard-pool.js';
 import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
 
@@ -14,7 +15,8 @@ import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConfli
  * one-column key and a composite one (their statements differ).
  */
 const single = pgTable('w_single', { id: integer('id').primaryKey(), balance: integer('balance') });
-const composite = pgTable('w_composite', { a: text('a').notNull(), b: integer('b').notNull(), v: text('v') }, (t) => [primaryKey({ columns: [t.a, t.b] })]);
+// Its value column is named like a variable the prewrite function once had (a user column wins over a variable there).
+const composite = pgTable('w_composite', { a: text('a').notNull(), b: integer('b').notNull(), v: text('conflicting') }, (t) => [primaryKey({ columns: [t.a, t.b] })]);
 
 describe.each([
   { name: 'one-column key', table: single, key: (n: number): KeyTexts => [String(n)], value: (n: number) => [String(n)] },
@@ -117,6 +119,28 @@ describe.each([
     expect(await versionsOf(a)).toEqual([{ commit_ts: String(a + 50n), op: 'put' }, { commit_ts: String(a + 50n), op: 'put' }]);
     expect((await locks()).map((l) => l.start_ts)).toEqual([String(d)]);
     await run(storage.rollbackKeys(d, [key(36)], [false]));
+  });
+
+  it('commits a large transaction probing its keys, not every lock of its start_ts once per key', async () => {
+    const s = next();
+    const keys = Array.from({ length: 2000 }, (_, i) => key(100_000 + i));
+    const rows = keys.map((k, i) => ({ keyTexts: k, op: 'put' as const, isInsert: false, valueTexts: value(i) }));
+    expect((await run<PrewriteConflictRow>(storage.prewriteBatch([{ startTs: s, primaryTable: meta.name, primaryKey: keys[0]!, ttlMs: 60_000, rows }]))).rows).toEqual([]);
+    // Statistics as under many small transactions: start_ts looks selective.
+    const others = storage.prewriteBatch(
+      Array.from({ length: 3000 }, (_, i) => ({ startTs: s + 1n + BigInt(i), primaryTable: meta.name, primaryKey: key(200_000 + i), ttlMs: 60_000, rows: [{ keyTexts: key(200_000 + i), op: 'put' as const, isInsert: false, valueTexts: value(i) }] })),
+    );
+    expect((await run<PrewriteConflictRow>(others)).rows).toEqual([]);
+    await client.query(`analyze ${storage.locks}`);
+    await client.query(`delete from ${storage.locks} where start_ts <> $1`, [String(s)]);
+    const statement = storage.commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }]);
+    await client.query(`prepare big_commit (${statement.values.map(() => 'text[]').join(', ')}) as ${statement.text}`);
+    const literal = (v: unknown) => `'${String(prepareValue(v)).replaceAll("'", "''")}'::text[]`;
+    const plan = (await client.query(`explain (costs off) execute big_commit(${statement.values.map(literal).join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    await client.query('deallocate big_commit');
+    expect(plan).not.toContain(`${meta.locksTable}_start_ts`);
+    expect(await commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }])).toEqual([{ start_ts: String(s), written: 2000 }]);
+    expect(await locks()).toEqual([]);
   });
 
   it('finds a newer version: conflict, and none of our locks stays', async () => {

@@ -65,6 +65,11 @@ describe('bank transfers across 3 shards', () => {
     expect(sums.length).toBeGreaterThan(5);
     expect(new Set(sums)).toEqual(new Set([expected]));
     expect((await bankTotal(engines[0]!)).total).toBe(expected);
-    console.log(`bank: ${committed} transfers committed, ${conflicts} conflicts, ${sums.length} consistent sums`);
+    // Concurrent transfers of a client shared statements (statement-batcher.ts).
+    const total = async (name: string) =>
+      Object.fromEntries((await registry.getSingleMetric(name)!.get()).values.map((v) => [String(v.labels.kind), v.value]));
+    const [statements, requests] = [await total('percolator_shared_statements_total'), await total('percolator_shared_statement_requests_total')];
+    for (const kind of ['prewrite', 'commit']) expect(requests[kind]).toBeGreaterThan(statements[kind]!);
+    console.log(`bank: ${committed} transfers committed, ${conflicts} conflicts, ${sums.length} consistent sums; transactions per statement: ${Object.keys(statements).map((k) => `${k} ${(requests[k]! / statements[k]!).toFixed(2)}`).join(', ')}`);
   });
 });

@@ -1,5 +1,5 @@
 import type { CommitBatchEntry } from '../shard/table-storage.js';
-import { StatementBatcher, type BatchedStatement } from './statement-batcher.js';
+import type { BatchedStatement } from './statement-batcher.js';
 
 /** One transaction's commit of one (shard, table) chunk. */
 export interface BatchedCommit extends CommitBatchEntry {
@@ -7,8 +7,8 @@ export interface BatchedCommit extends CommitBatchEntry {
   readonly lazy: boolean;
 }
 
-/** commitBatch: resolves, per transaction, whether it wrote versions (false: nothing committed, e.g. its primary lock was gone). */
-const commitStatement: BatchedStatement<BatchedCommit, boolean> = {
+/** commitBatch as a shared statement: resolves, per transaction, whether it wrote versions (false: nothing committed, e.g. its primary lock was gone). */
+export const commitStatement: BatchedStatement<BatchedCommit, boolean> = {
   async run(shard, storage, requests) {
     const lazy = requests.every((r) => r.lazy);
     const { rows } = await shard.query<{ start_ts: string }>(storage.commitBatch(requests), { prepare: true, lazy });
@@ -18,7 +18,3 @@ const commitStatement: BatchedStatement<BatchedCommit, boolean> = {
   keys: (request) => request.keys,
 };
 
-/** Commits of concurrent transactions, one statement per (shard, table) at a time (StatementBatcher). */
-export function createCommitBatcher(maxRows: number): StatementBatcher<BatchedCommit, boolean> {
-  return new StatementBatcher(commitStatement, maxRows);
-}
