@@ -371,7 +371,8 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * how many. Entries must not share a key (no two transactions hold a lock
    * on one key at once, so concurrent commits never do). The guarded
    * primaries are row-locked first, all of them and in key order, as
-   * pushPrimaries locks them, so the two cannot deadlock. (`start_ts + 0`,
+   * pushPrimaries locks them, so the two cannot deadlock (a probe per key,
+   * like every lookup here). (`start_ts + 0`,
    * here and wherever start_ts is compared with a per-row value: the plan
    * must probe the key, not the start_ts index, which would filter every
    * lock of a large transaction once per key.)
@@ -397,17 +398,37 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
     }
     const text = this.statementText('commitBatch', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
   from unnest(${this.arrays(1, 4 + this.pk.length)}) as b(s, c, g, f, ${this.keyNames()})),
-p as materialized (select l.start_ts from ${this.locks} l join b on ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
-  where b.g and b.f and l.min_commit_ts <= b.c and not l.for_update order by ${this.pk.map((c) => `l.${ident(c.name)}`).join(', ')} for update of l),
-del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
-  and (select count(*) from p) >= 0
-  and case when b.g then l.start_ts in (select start_ts from p) else l.min_commit_ts <= b.c end
-  returning ${this.committedColumns('l')}, b.c as __commit_ts, b.s as __start_ts),
+p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
+  cross join lateral (select l.start_ts from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+    and l.min_commit_ts <= b.c and not l.for_update for update) l),
+${this.commitBatchDeleteSql()},
 ${this.latestUpsertSql('del.__commit_ts')},
 ins as (insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
   select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
 select start_ts::text as start_ts, count(*)::int as written from ins group by start_ts`);
     return { text, values: [starts, commits, guards, firsts, ...this.keyColumnsOf(keys)] };
+  }
+
+  /**
+   * commitBatch's CTE `del`: the batch's lock rows, once `p` has locked the
+   * guarded primaries. A one-column key finds its rows with `= any()` and
+   * its entry by position (keys of one batch are distinct): no join, whose
+   * generic plan may hash the batch and scan every lock row, dead ones too.
+   */
+  private commitBatchDeleteSql(): string {
+    const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0
+  and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
+  returning ${this.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
+    const inBatch = this.keyInBatch('l', 5);
+    if (inBatch) {
+      const key = this.pk[0]!;
+      const at = `[array_position($5::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
+      const entry = (column: string) => ({ s: `($1::text[])${at}::bigint`, c: `($2::text[])${at}::bigint`, g: `($3::text[])${at} = 't'` })[column]!;
+      return `del as (delete from ${this.locks} l where ${inBatch} and l.start_ts = ${entry('s')}
+  ${tail(entry)}`;
+    }
+    return `del as (delete from ${this.locks} l using b where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+  ${tail((column) => `b.${column}`)}`;
   }
 
   /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */
