@@ -311,7 +311,7 @@ $prewrite$`;
   union all
   select (b.i - 1)::int, b.s, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
     (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
-  from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> b.s
+  from b cross join lateral (select * from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts <> b.s) l
   union all
   select (b.i - 1)::int, b.s, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
     select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
