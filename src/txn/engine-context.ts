@@ -1,13 +1,12 @@
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import type { TableStorage } from '../shard/table-storage.js';
+import type { PrewriteConflictRow, TableStorage } from '../shard/table-storage.js';
 import type { BatchedCommit } from './commit-batch.js';
 import type { BatchedPointRead } from './point-read.js';
 import type { PrewriteBatchRequest } from './prewrite.js';
 import type { ShardReadResult } from './snapshot-read.js';
 import type { StatementBatcher } from './statement-batcher.js';
-import type { PrewriteConflictRow } from '../shard/table-storage.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';

@@ -108,7 +108,6 @@ export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteC
   keys: (request) => request.rows.map((r) => r.keyTexts),
 };
 
-
 // Unique violations first (not retryable, the caller must know), then versions, then locks.
 function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {
   return rows.find((r) => r.kind === 'exists') ?? rows.find((r) => r.kind === 'version') ?? rows[0]!;
