@@ -14,6 +14,9 @@ export type KeyTexts = readonly (string | null)[];
 
 const MAX_BIGINT = '9223372036854775807';
 
+/** commitBatch: up to this many keys, each finds its entry by array_position (see commitBatchDeleteSql). */
+const POSITION_LOOKUP_MAX_KEYS = 64;
+
 /** One row of a batch written to the locks table. */
 export interface LockWrite {
   keyTexts: KeyTexts;
@@ -256,7 +259,7 @@ begin
   for __found in ${this.prewriteCheckSql()} loop
     i := __found.i; kind := __found.kind; ts := __found.ts; op := __found.op;
     primary_table := __found.primary_table; primary_key := __found.primary_key; expired := __found.expired;
-    __conflicting := __conflicting || __found.s;
+    if not (__found.s = any(__conflicting)) then __conflicting := __conflicting || __found.s; end if;
     return next;
   end loop;
   -- 3. A transaction with a conflict leaves nothing behind on this shard.
@@ -396,12 +399,14 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
         keys.push(key);
       }
     }
-    const text = this.statementText('commitBatch', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
+    // Small batches (nearly all) find their entry by position; large ones join (array_position is linear).
+    const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS;
+    const text = this.statementText(byPosition ? 'commitBatch' : 'commitBatchJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
   from unnest(${this.arrays(1, 4 + this.pk.length)}) as b(s, c, g, f, ${this.keyNames()})),
 p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
   cross join lateral (select l.start_ts from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
     and l.min_commit_ts <= b.c and not l.for_update for update) l),
-${this.commitBatchDeleteSql()},
+${this.commitBatchDeleteSql(byPosition)},
 ${this.latestUpsertSql('del.__commit_ts')},
 ins as (insert into ${this.versions} (${cols}, commit_ts, start_ts, op)
   select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
@@ -411,16 +416,18 @@ select start_ts::text as start_ts, count(*)::int as written from ins group by st
 
   /**
    * commitBatch's CTE `del`: the batch's lock rows, once `p` has locked the
-   * guarded primaries. A one-column key finds its rows with `= any()` and
-   * its entry by position (keys of one batch are distinct): no join, whose
-   * generic plan may hash the batch and scan every lock row, dead ones too.
+   * guarded primaries. In a small batch a one-column key finds its rows
+   * with `= any()` and its entry by position (keys of one batch are
+   * distinct): no join, whose generic plan may hash the batch and scan
+   * every lock row, dead ones too. A large batch joins: there a hash is
+   * the right plan, and a lookup by position per row would be quadratic.
    */
-  private commitBatchDeleteSql(): string {
+  private commitBatchDeleteSql(byPosition: boolean): string {
     const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0
   and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
   returning ${this.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
     const inBatch = this.keyInBatch('l', 5);
-    if (inBatch) {
+    if (inBatch && byPosition) {
       const key = this.pk[0]!;
       const at = `[array_position($5::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
       const entry = (column: string) => ({ s: `($1::text[])${at}::bigint`, c: `($2::text[])${at}::bigint`, g: `($3::text[])${at} = 't'` })[column]!;

@@ -331,12 +331,15 @@ export class LockResolver {
             : storage.rollbackKeys(startTs, keys, keys.map(() => true));
         // Rolling forward or back is idempotent; the owner (or another resolver) may be doing the
         // same keys in another order, and Postgres then aborts one of us: run it again.
+        const began = Date.now();
         for (let attempt = 0; ; attempt++) {
           try {
             await this.options.shards[shard]!.query(statement, { prepare: true });
             return;
           } catch (error) {
-            if (attempt >= 2 || !isPostgresAbort(error)) throw error;
+            if (!isPostgresAbort(error)) throw error;
+            // Still busy after three tries (each up to the 1 s lock timeout): someone holds these rows; a retry may succeed.
+            if (attempt >= 2) throw new LockWaitTimeoutError(storage.meta.name, keys[0], startTs, Date.now() - began);
           }
         }
       }),
