@@ -50,3 +50,15 @@ export function canonicalDecimal(text: string): string {
   else body = `${digits.slice(0, point)}.${digits.slice(point)}`;
   return sign === '-' ? `-${body}` : body;
 }
+
+/**
+ * Key column types whose driver text (how rows' keys are written here) is
+ * the same as Postgres's `::text` (how lock rows report their keys), and
+ * whose values are equal only when their texts are: a row and a lock of
+ * one key can be matched by text, and keys of distinct texts never collide.
+ */
+const TEXT_STABLE_TYPES = /^(integer|bigint|smallint|serial|bigserial|smallserial|text|varchar(\(\d+\))?)$/;
+
+export function hasStableKeyText(column: ColumnMeta): boolean {
+  return TEXT_STABLE_TYPES.test(column.sqlType);
+}

@@ -1,6 +1,7 @@
 import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import { prepareValue } from './driver-values.js';
+import { hasStableKeyText } from './key-text.js';
 import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
 
@@ -314,7 +315,7 @@ $prewrite$`;
   union all
   select (b.i - 1)::int, b.s, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
     (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp())
-  from b cross join lateral (select * from ${this.locks} l where ${this.pkMatch('l', 'b')} and l.start_ts <> b.s) l
+  from b join ${this.locks} l on ${this.pkMatch('l', 'b')} and l.start_ts <> b.s
   union all
   select (b.i - 1)::int, b.s, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
     select v.commit_ts, v.op from ${this.versions} v where ${this.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
@@ -374,8 +375,8 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
    * how many. Entries must not share a key (no two transactions hold a lock
    * on one key at once, so concurrent commits never do). The guarded
    * primaries are row-locked first, all of them and in key order, as
-   * pushPrimaries locks them, so the two cannot deadlock (a probe per key,
-   * like every lookup here). (`start_ts + 0`,
+   * pushPrimaries locks them, so the two cannot deadlock (a probe per key:
+   * FOR UPDATE keeps Postgres from flattening the lateral into a join). (`start_ts + 0`,
    * here and wherever start_ts is compared with a per-row value: the plan
    * must probe the key, not the start_ts index, which would filter every
    * lock of a large transaction once per key.)
@@ -399,8 +400,9 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
         keys.push(key);
       }
     }
-    // Small batches (nearly all) find their entry by position; large ones join (array_position is linear).
-    const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS;
+    // Small batches (nearly all) find their entry by position; large ones join (array_position is linear),
+    // and so do keys whose distinct texts may be equal values (char(n), floats): position would find the wrong entry.
+    const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS && this.pk.every(hasStableKeyText);
     const text = this.statementText(byPosition ? 'commitBatch' : 'commitBatchJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${this.keyNames()}
   from unnest(${this.arrays(1, 4 + this.pk.length)}) as b(s, c, g, f, ${this.keyNames()})),
 p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${this.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b

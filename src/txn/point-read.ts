@@ -90,8 +90,7 @@ export interface BatchedPointRead {
  * parts with each key's read timestamp and reader beside it, and rows
  * tagged with the reader's index (__req). One snapshot serves them all; it
  * is taken after every reader got its timestamp, which is all a read needs.
- * Both parts probe per key (lateral): a join's generic plan may otherwise
- * hash the batch and scan the whole locks table, dead rows included.
+ * (`start_ts + 0`: the plan must find locks by key, not by start_ts.)
  */
 export function buildPointReadBatch(storage: TableStorage, requests: readonly BatchedPointRead[]): { sql: string; params: unknown[] } {
   const readers: string[] = [];
@@ -129,7 +128,8 @@ from k cross join lateral (
   where ${matchKey('v')} and v.commit_ts <= k.__ts and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
 where v.op = 'put'
 union all select 'l', k.__req, ${lockColumns}, ${lockInfoSql(storage, 'l')}
-from k cross join lateral (select * from ${storage.locks} l where ${matchKey('l')} and l.start_ts + 0 <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')) l
+from k join ${storage.locks} l on ${matchKey('l')}
+where l.start_ts + 0 <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')
 union all ${gcCheckSql(storage, oldest)}`;
 }
 

@@ -4,7 +4,7 @@ import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViola
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
-import { keyTextOf } from '../shard/key-text.js';
+import { hasStableKeyText, keyTextOf } from '../shard/key-text.js';
 import { shardOfTexts } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
@@ -230,7 +230,7 @@ export class PercolatorTransaction implements EngineTransaction {
     };
     // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
     // that turn out committed inside its snapshot re-reads only their keys, not the shard.
-    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every((c) => TEXT_STABLE_TYPES.test(c.sqlType));
+    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every(hasStableKeyText);
     return this.readShard(
       shard,
       () => runSnapshotRead(this.pool(shard), request),
@@ -310,13 +310,6 @@ export class PercolatorTransaction implements EngineTransaction {
     if (this.readOnly) throw new InvalidInputError('this transaction reads at a fixed timestamp (asOf) and cannot write');
   }
 }
-
-/**
- * Key column types whose driver text (how rows' keys are written here) is
- * the same as Postgres's `::text` (how lock rows report their keys), so a
- * row and a lock of one key can be matched by text.
- */
-const TEXT_STABLE_TYPES = /^(integer|bigint|smallint|serial|bigserial|smallserial|text|varchar(\(\d+\))?)$/;
 
 /** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped), and only `fresh`'s locks. */
 function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
