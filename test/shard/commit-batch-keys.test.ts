@@ -1,10 +1,7 @@
 import { char, integer, pgTable } from 'drizzle-orm/pg-core';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
-import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
+import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
-import type { Statement } from '../../src/shard/shard-pool.js';
+import { useStorageServer } from '../support/storage-server.js';
 import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
 
 /**
@@ -20,26 +17,12 @@ import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src
 const t = pgTable('cb_char', { id: char('id', { length: 3 }).primaryKey(), v: integer('v') });
 
 describe('commitBatch with equal keys of different spellings', () => {
-  let server: PostgresServer;
-  let client: pg.Client;
   const meta = describeTable(t);
   const storage = new TableStorage(meta);
-  const run = async <R extends pg.QueryResultRow>(statement: Statement): Promise<pg.QueryResult<R>> => {
-    const name = `s${Buffer.from(statement.text).toString('base64').slice(-40)}${statement.text.length}`;
-    return client.query<R>({ name, text: statement.text, values: statement.values as unknown[] });
-  };
+  const db = useStorageServer(meta);
+  const run = db.run;
   const prewrite = async (startTs: bigint, keys: KeyTexts[]) =>
     (await run<PrewriteConflictRow>(storage.prewrite(startTs, meta.name, keys[0]!, 60_000, keys.map((k) => ({ keyTexts: k, op: 'put' as const, isInsert: false, valueTexts: ['1'] }))))).rows;
-  beforeAll(async () => {
-    server = await PostgresServer.create({ unsafeFast: true });
-    client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
-    await client.connect();
-    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
-  });
-  afterAll(async () => {
-    await client?.end();
-    await server?.destroy();
-  });
 
   it('commits a guarded entry all or nothing when another entry has an equal key of another spelling', async () => {
     const t1 = 1000n;
@@ -55,8 +38,8 @@ describe('commitBatch with equal keys of different spellings', () => {
         ]),
       )
     ).rows;
-    const locks = (await client.query(`select id, start_ts::text from ${storage.locks} order by id`)).rows;
-    const versions = (await client.query(`select id, start_ts::text from ${storage.versions} where start_ts = $1 order by id`, [String(t2)])).rows;
+    const locks = (await db.client().query(`select id, start_ts::text from ${storage.locks} order by id`)).rows;
+    const versions = (await db.client().query(`select id, start_ts::text from ${storage.versions} where start_ts = $1 order by id`, [String(t2)])).rows;
     // All or nothing for T2: either both keys have versions and no lock is left, or neither.
     expect(versions.length === 0 || (versions.length === 2 && locks.length === 0)).toBe(true);
     // And commitPrimary is told what happened.

@@ -1,11 +1,8 @@
 import { integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
-import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
+import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
+import { useStorageServer } from '../support/storage-server.js';
 import { prepareValue } from '../../src/shard/driver-values.js';
-import type { Statement } from '../../src/shard/shard-pool.js';
 import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
 
 /**
@@ -22,17 +19,12 @@ describe.each([
   { name: 'one-column key', table: single, key: (n: number): KeyTexts => [String(n)], value: (n: number) => [String(n)] },
   { name: 'composite key', table: composite, key: (n: number): KeyTexts => [`k${n}`, String(n)], value: (n: number) => [`v${n}`] },
 ])('write statements, $name', ({ table, key, value }) => {
-  let server: PostgresServer;
-  let client: pg.Client;
   const meta = describeTable(table);
   const storage = new TableStorage(meta);
+  const db = useStorageServer(meta);
+  const run = db.run;
   let ts = 1_000_000n;
   const next = (): bigint => (ts += 100n);
-  const run = async <R extends pg.QueryResultRow>(statement: Statement): Promise<pg.QueryResult<R>> => {
-    // Named (prepared) like the engine's, so the generic plan is what runs.
-    const name = `s${Buffer.from(statement.text).toString('base64').slice(-40)}${statement.text.length}`;
-    return client.query<R>({ name, text: statement.text, values: statement.values as unknown[] });
-  };
   const prewrite = (startTs: bigint, keys: number[], options: { op?: 'put' | 'del'; insert?: boolean; primary?: number } = {}) =>
     run<PrewriteConflictRow>(
       storage.prewrite(
@@ -44,30 +36,20 @@ describe.each([
       ),
     ).then((r) => r.rows);
   const locks = async (): Promise<{ start_ts: string; op: string; for_update: boolean; min_commit_ts: string }[]> =>
-    (await client.query(`select start_ts::text, op, for_update, min_commit_ts::text from ${storage.locks} order by start_ts, op desc`)).rows;
+    (await db.client().query(`select start_ts::text, op, for_update, min_commit_ts::text from ${storage.locks} order by start_ts, op desc`)).rows;
   const versionsOf = async (startTs: bigint): Promise<{ commit_ts: string; op: string }[]> =>
-    (await client.query(`select commit_ts::text, op from ${storage.versions} where start_ts = $1 order by commit_ts`, [startTs.toString()])).rows;
+    (await db.client().query(`select commit_ts::text, op from ${storage.versions} where start_ts = $1 order by commit_ts`, [startTs.toString()])).rows;
   const commit = async (startTs: bigint, commitTs: bigint, keys: number[]): Promise<number> =>
     (await run(storage.commitKeys(startTs, commitTs, keys.map(key)))).rowCount ?? 0;
   const commitBatch = async (entries: CommitBatchEntry[]): Promise<{ start_ts: string; written: number }[]> =>
     (await run<{ start_ts: string; written: number }>(storage.commitBatch(entries))).rows;
 
-  beforeAll(async () => {
-    server = await PostgresServer.create({ unsafeFast: true });
-    client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
-    await client.connect();
-    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
-  });
-  afterAll(async () => {
-    await client?.end();
-    await server?.destroy();
-  });
 
   it('prewrites and commits keys; a commit below min_commit_ts moves nothing', async () => {
     const s = next();
     expect(await prewrite(s, [1, 2])).toEqual([]);
     expect((await locks()).map((l) => l.start_ts)).toEqual([String(s), String(s)]);
-    await client.query(`update ${storage.locks} set min_commit_ts = $1`, [String(s + 50n)]);
+    await db.client().query(`update ${storage.locks} set min_commit_ts = $1`, [String(s + 50n)]);
     expect(await commit(s, s + 10n, [1, 2])).toBe(0);
     expect(await commit(s, s + 60n, [1])).toBe(1);
     expect(await commit(s, s + 60n, [2])).toBe(1);
@@ -131,13 +113,13 @@ describe.each([
       Array.from({ length: 3000 }, (_, i) => ({ startTs: s + 1n + BigInt(i), primaryTable: meta.name, primaryKey: key(200_000 + i), ttlMs: 60_000, rows: [{ keyTexts: key(200_000 + i), op: 'put' as const, isInsert: false, valueTexts: value(i) }] })),
     );
     expect((await run<PrewriteConflictRow>(others)).rows).toEqual([]);
-    await client.query(`analyze ${storage.locks}`);
-    await client.query(`delete from ${storage.locks} where start_ts <> $1`, [String(s)]);
+    await db.client().query(`analyze ${storage.locks}`);
+    await db.client().query(`delete from ${storage.locks} where start_ts <> $1`, [String(s)]);
     const statement = storage.commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }]);
-    await client.query(`prepare big_commit (${statement.values.map(() => 'text[]').join(', ')}) as ${statement.text}`);
+    await db.client().query(`prepare big_commit (${statement.values.map(() => 'text[]').join(', ')}) as ${statement.text}`);
     const literal = (v: unknown) => `'${String(prepareValue(v)).replaceAll("'", "''")}'::text[]`;
-    const plan = (await client.query(`explain (costs off) execute big_commit(${statement.values.map(literal).join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
-    await client.query('deallocate big_commit');
+    const plan = (await db.client().query(`explain (costs off) execute big_commit(${statement.values.map(literal).join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    await db.client().query('deallocate big_commit');
     expect(plan).not.toContain(`${meta.locksTable}_start_ts`);
     expect(await commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }])).toEqual([{ start_ts: String(s), written: 2000 }]);
     expect(await locks()).toEqual([]);
@@ -196,7 +178,7 @@ describe.each([
     const forUpdateTs = next();
     const cols = storage.pk.map((c) => `"${c.name}"`).join(', ');
     for (const n of [14, 15]) {
-      await client.query(
+      await db.client().query(
         `insert into ${storage.locks} (${cols}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms) values (${key(n).map((_, i) => `$${i + 4}`).join(', ')}, $1, 'lock', true, $2, '${meta.name}', $3, 60000)`,
         [String(s), String(forUpdateTs), key(14), ...key(n)],
       );
@@ -207,9 +189,9 @@ describe.each([
       expect.objectContaining({ start_ts: String(s), op: 'lock', for_update: true }),
     ]);
     // A put above for_update_ts can only appear if our lock was lost: a conflict.
-    await client.query(`update ${storage.locks} set for_update_ts = $1 where start_ts = $2 and for_update`, [String(other), String(s)]);
+    await db.client().query(`update ${storage.locks} set for_update_ts = $1 where start_ts = $2 and for_update`, [String(other), String(s)]);
     expect(await prewrite(s, [15], { primary: 14 })).toEqual([expect.objectContaining({ i: 0, kind: 'version', ts: String(other + 1n) })]);
-    await client.query(`delete from ${storage.locks}`);
+    await db.client().query(`delete from ${storage.locks}`);
   });
 
   it('a replayed prewrite of keys it already holds finds no conflict', async () => {

@@ -1,0 +1,37 @@
+import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
+import type { TableMeta } from '../../src/schema/table-meta.js';
+import type { Statement } from '../../src/shard/shard-pool.js';
+
+/**
+ * One throwaway Postgres with a table's storage, for tests of the storage
+ * statements themselves; `run` executes a statement prepared, with a
+ * generic plan, as the engine does.
+ */
+export function useStorageServer(meta: TableMeta): {
+  client(): pg.Client;
+  run<R extends pg.QueryResultRow>(statement: Statement): Promise<pg.QueryResult<R>>;
+} {
+  let server: PostgresServer | undefined;
+  let client: pg.Client | undefined;
+  beforeAll(async () => {
+    server = await PostgresServer.create({ unsafeFast: true });
+    client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
+    await client.connect();
+    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
+  });
+  afterAll(async () => {
+    await client?.end();
+    await server?.destroy();
+  });
+  return {
+    client: () => client!,
+    run: <R extends pg.QueryResultRow>(statement: Statement) => {
+      // Named (prepared) like the engine's, so the generic plan is what runs.
+      const name = `s${Buffer.from(statement.text).toString('base64').slice(-40)}${statement.text.length}`;
+      return client!.query<R>({ name, text: statement.text, values: statement.values as unknown[] });
+    },
+  };
+}
