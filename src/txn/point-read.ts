@@ -24,24 +24,24 @@ export interface PointReadRequest {
  * not skip. The general filtered read (buildSnapshotRead) cannot push a key
  * list into its DISTINCT ON, which sorts every version of the shard.
  * Rows come back in the shape of buildSnapshotRead's (same columns, same
- * parser).
+ * parser). This form also returns the transaction's buffered images of
+ * requested keys, through Postgres's types; a read with none shares a
+ * statement with other transactions' reads instead (pointReadStatement).
  */
 export function buildPointRead(request: PointReadRequest): { sql: string; params: unknown[] } {
   const { storage, keys, bufferedPuts } = request;
-  const params: unknown[] = [request.readTs, request.ownStartTs, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null))];
-  if (bufferedPuts.length > 0) {
-    params.push(
-      ...storage.pk.map((_, i) => bufferedPuts.map((m) => m.keyTexts[i] ?? null)),
-      ...storage.valueColumns.map((_, i) => bufferedPuts.map((m) => m.valueTexts?.[i] ?? null)),
-    );
-  }
-  const withBuffered = bufferedPuts.length > 0;
-  const sql = storage.statementText(withBuffered ? 'pointReadBuffered' : 'pointRead', () => renderPointRead(storage, withBuffered));
-  return { sql, params };
+  const params: unknown[] = [
+    request.readTs,
+    request.ownStartTs,
+    ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null)),
+    ...storage.pk.map((_, i) => bufferedPuts.map((m) => m.keyTexts[i] ?? null)),
+    ...storage.valueColumns.map((_, i) => bufferedPuts.map((m) => m.valueTexts?.[i] ?? null)),
+  ];
+  return { sql: storage.statementText('pointReadBuffered', () => renderPointRead(storage)), params };
 }
 
-/** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then (buffered) one per key and value column. */
-function renderPointRead(storage: TableStorage, withBuffered: boolean): string {
+/** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then one per key and value column of the buffered images. */
+function renderPointRead(storage: TableStorage): string {
   const pk = storage.pk;
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
@@ -59,16 +59,13 @@ from unnest(${keyArrays}) as k(${keyNames}) cross join lateral (
   where ${matchKey('v')} and v.commit_ts <= $1::bigint and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
 where v.op = 'put'`;
 
-  let buffered = '';
-  if (withBuffered) {
-    const arrays = [...pk.map(array), ...values.map(array)];
-    const names = [...pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`)];
-    const casts = columns.map((c) => {
-      const k = pk.indexOf(c);
-      return k >= 0 ? `b.k${k}::${storageType(c.sqlType)}` : `b.v${values.indexOf(c)}::${storageType(c.sqlType)}`;
-    });
-    buffered = `\nunion all select 'r', 0, ${casts.join(', ')}, ${noLock} from unnest(${arrays.join(', ')}) as b(${names.join(', ')})`;
-  }
+  const arrays = [...pk.map(array), ...values.map(array)];
+  const names = [...pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`)];
+  const casts = columns.map((c) => {
+    const k = pk.indexOf(c);
+    return k >= 0 ? `b.k${k}::${storageType(c.sqlType)}` : `b.v${values.indexOf(c)}::${storageType(c.sqlType)}`;
+  });
+  const buffered = `\nunion all select 'r', 0, ${casts.join(', ')}, ${noLock} from unnest(${arrays.join(', ')}) as b(${names.join(', ')})`;
 
   const lockColumns = columns.map((c) => (pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
   const locks = `select 'l', 0, ${lockColumns}, ${lockInfoSql(storage, 'l')}
