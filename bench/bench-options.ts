@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly auditShare: number;
   readonly seed: number;
   readonly sweep: Sweep | undefined;
+  /** Times the systems are run, taking turns (a, b, a, b): ratios are taken within a round, where the machine's speed was the same. */
+  readonly rounds: number;
   readonly json: boolean;
   readonly report: string | undefined;
 }
@@ -50,6 +52,8 @@ export const DEFAULTS = {
   opsPerTxn: 1,
   auditShare: 0.05,
 };
+
+const MAX_ROUNDS = 20;
 
 const SYSTEMS_BY_ISOLATION: Record<Isolation, SystemName[]> = {
   snapshot: ['local', '2pc', 'percolator'],
@@ -98,6 +102,8 @@ options:
   --audit-share <f>           bank: share of transactions that are audits, 0..1 (default ${DEFAULTS.auditShare})
   --seed <n>                  random seed; same seed, same key sequence (default ${DEFAULTS.seed})
   --sweep <param>=<values>    clients=1,4,16,64 or shards=1,2,4,8: run the grid
+  --rounds <n>                run the systems n times, taking turns; comparisons are per round,
+                              then the median (default 1; use 3+ on machines whose speed drifts)
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
   --report <file.html>        write a self-contained HTML report with charts
   -h, --help                  this help
@@ -106,6 +112,7 @@ examples:
   npx percolator bench
   npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
+  npx percolator bench --rounds 3 --systems 2pc,percolator
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
 
 /**
@@ -154,6 +161,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         'audit-share': { type: 'string' },
         seed: { type: 'string' },
         sweep: { type: 'string' },
+        rounds: { type: 'string' },
         json: { type: 'boolean' },
         report: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -210,6 +218,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     auditShare,
     seed: integer('--seed', v.seed, DEFAULTS.seed),
     sweep,
+    rounds: atMost('--rounds', positiveInteger('--rounds', v.rounds, 1), MAX_ROUNDS),
     json: v.json ?? false,
     report: v.report,
   };
@@ -269,6 +278,11 @@ function integer(flag: string, value: string | undefined, fallback: number): num
 function atLeast(flag: string, value: string | undefined, fallback: number, min: number): number {
   const n = integer(flag, value, fallback);
   if (n < min) throw new InvalidInputError(`${flag} must be at least ${min}, got ${value}`);
+  return n;
+}
+
+function atMost(flag: string, n: number, max: number): number {
+  if (n > max) throw new InvalidInputError(`${flag} must be at most ${max}, got ${n}`);
   return n;
 }
 

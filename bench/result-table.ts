@@ -1,11 +1,13 @@
-import { serversOf, type RunResult } from './run-result.js';
+import { median, serversOf, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
-  const header = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'RT/txn', 'cpu ms/txn', '(client/oracle/pg)'];
+  const rounds = results.some((r) => r.round > 1);
+  const header = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'RT/txn', 'cpu ms/txn', '(client/oracle/pg)'];
   const rows = results.map((r) => [
     r.workload,
     r.system,
+    ...(rounds ? [String(r.round)] : []),
     String(r.clients),
     String(serversOf(r)),
     r.error ? 'failed' : Math.round(r.throughput).toLocaleString('en-US'),
@@ -25,7 +27,8 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
 
   const details: string[] = [];
   for (const r of results) {
-    const who = `${r.workload}/${r.system}${results.some((o) => o !== r && o.system === r.system && o.workload === r.workload) ? ` (clients ${r.clients}, shards ${r.shards})` : ''}`;
+    const repeated = results.some((o) => o !== r && o.system === r.system && o.workload === r.workload && o.round === r.round);
+    const who = `${r.workload}/${r.system}${repeated ? ` (clients ${r.clients}, shards ${r.shards})` : ''}${rounds ? ` round ${r.round}` : ''}`;
     if (r.error) details.push(`${who}: failed: ${r.error}`);
     const causes = Object.entries(r.abortsByCause).sort(([, a], [, b]) => b - a);
     if (causes.length) details.push(`${who} aborts: ${causes.map(([c, n]) => `${c} ${n}`).join(', ')}${r.gaveUp ? `; gave up ${r.gaveUp}` : ''}`);
@@ -38,13 +41,33 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
   return [...out, ...(details.length ? ['', ...details] : [])].join('\n');
 }
 
-/** percolator's throughput relative to the baselines, per workload and configuration. */
+/**
+ * percolator's throughput relative to the baselines, per workload and
+ * configuration. Ratios pair runs of the same round; with several rounds
+ * the line gives their median, then each round's ratio.
+ */
 function comparisons(results: readonly RunResult[]): string[] {
+  const ok = results.filter((r) => !r.error && r.throughput > 0);
   const out: string[] = [];
-  for (const p of results.filter((r) => r.system.startsWith('percolator') && !r.error && r.throughput > 0)) {
-    const peers = results.filter((r) => r.workload === p.workload && r.clients === p.clients && !r.error && r.throughput > 0 && !r.system.startsWith('percolator'));
-    const same = peers.filter((r) => r.system.startsWith('local') || r.shards === p.shards);
-    if (same.length) out.push(`${p.workload}: ${p.system} = ${same.map((r) => `${(p.throughput / r.throughput).toFixed(2)}x ${r.system}`).join(', ')} (clients ${p.clients}, shards ${p.shards})`);
+  const seen = new Set<string>();
+  for (const p of ok.filter((r) => r.system.startsWith('percolator'))) {
+    const setting = `${p.system}/${p.workload}/${p.clients}/${p.shards}`;
+    if (seen.has(setting)) continue;
+    seen.add(setting);
+    const runs = ok.filter((r) => r.system === p.system && r.workload === p.workload && r.clients === p.clients && r.shards === p.shards);
+    const peers = ok.filter((r) => r.workload === p.workload && r.clients === p.clients && !r.system.startsWith('percolator') && (r.system.startsWith('local') || r.shards === p.shards));
+    const ratios = [...new Set(peers.map((r) => r.system))].flatMap((baseline) => {
+      const perRound = runs.flatMap((run) => {
+        const inRound = peers.filter((r) => r.system === baseline && r.round === run.round);
+        const peer = inRound.find((r) => r.shards === run.shards) ?? inRound[0];
+        return peer ? [run.throughput / peer.throughput] : [];
+      });
+      if (perRound.length === 0) return [];
+      const rounds = perRound.length > 1 ? ` (${perRound.map((x) => x.toFixed(2)).join(', ')})` : '';
+      return [`${median(perRound).toFixed(2)}x ${baseline}${rounds}`];
+    });
+    const many = runs.length > 1 ? `; median of ${runs.length} rounds, then each round` : '';
+    if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards}${many})`);
   }
   return out;
 }

@@ -20,8 +20,9 @@ export interface BenchIo {
 
 /**
  * The benchmark: opens the environment (throwaway servers and oracle, or
- * the user's), then for every sweep point, workload and system runs one
- * measured run, and prints the table (or the JSON) and writes the report.
+ * the user's), then for every sweep point and workload runs each system
+ * once per round (the systems taking turns), and prints the table (or the
+ * JSON) and writes the report.
  */
 export async function runBench(options: BenchOptions, io: BenchIo): Promise<BenchReport> {
   const logger = createCliLogger();
@@ -36,32 +37,29 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       const shards = point.shards ?? options.shards;
       for (const workloadName of options.workloads) {
         const workload = workloads[workloadName];
-        progress.group(`${workload.name} (${workload.summary}); ${clients} clients, ${shards} shard${shards > 1 ? 's' : ''}, ${options.keys} keys${options.zipf ? `, zipf ${options.zipf}` : ''}`);
-        for (const system of options.systems) {
-          if (io.signal?.aborted) break outer;
-          results.push(
-            await runOne(
-              {
-                system,
-                workload,
-                clients,
-                shards,
-                keys: options.keys,
-                zipf: options.zipf,
-                crossShardFraction: options.crossShardFraction,
-                opsPerTxn: options.opsPerTxn,
-                auditShare: options.auditShare,
-                seed: options.seed,
-                warmupS: options.warmupS,
-                durationS: options.durationS,
-                tableName: `bench_${workload.name.replace('-', '_')}_${process.pid}_${runIndex++}`,
-              },
-              environment,
-              progress,
-              logger,
-              io.signal,
-            ),
-          );
+        const setting = `${workload.name} (${workload.summary}); ${clients} clients, ${shards} shard${shards > 1 ? 's' : ''}, ${options.keys} keys${options.zipf ? `, zipf ${options.zipf}` : ''}`;
+        for (let round = 1; round <= options.rounds; round++) {
+          progress.group(options.rounds > 1 ? `${setting}; round ${round} of ${options.rounds}` : setting);
+          for (const system of options.systems) {
+            if (io.signal?.aborted) break outer;
+            const config = {
+              system,
+              workload,
+              clients,
+              shards,
+              keys: options.keys,
+              zipf: options.zipf,
+              crossShardFraction: options.crossShardFraction,
+              opsPerTxn: options.opsPerTxn,
+              auditShare: options.auditShare,
+              seed: options.seed,
+              warmupS: options.warmupS,
+              durationS: options.durationS,
+              tableName: `bench_${workload.name.replace('-', '_')}_${process.pid}_${runIndex++}`,
+              round,
+            };
+            results.push(await runOne(config, environment, progress, logger, io.signal));
+          }
         }
       }
     }
@@ -85,6 +83,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       opsPerTxn: options.opsPerTxn,
       auditShare: options.auditShare,
       seed: options.seed,
+      rounds: options.rounds,
       systems: options.systems,
       workloads: options.workloads,
       ownServers: !options.shardUrls,

@@ -27,6 +27,8 @@ export interface RunConfig {
   readonly durationS: number;
   /** Unique per run: the table's physical name. */
   readonly tableName: string;
+  /** 1-based: which turn of the systems this run was (--rounds). */
+  readonly round: number;
 }
 
 /** One system on one workload and configuration: create and load the table, warm up, measure, drop. Never throws: failures become the result's `error`. */
@@ -83,6 +85,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured |
     zipf: config.zipf,
     crossShardFraction: config.crossShardFraction ?? null,
     opsPerTxn: config.opsPerTxn,
+    round: config.round,
     durationS: round3(seconds),
     commits: recorder.commits,
     commitsByKind: recorder.commitsByKind,

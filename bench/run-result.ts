@@ -12,6 +12,8 @@ export interface RunResult {
   zipf: number;
   crossShardFraction: number | null;
   opsPerTxn: number;
+  /** 1-based turn of the systems (--rounds): runs of one round ran back to back, at the same machine speed. */
+  round: number;
   /** Measured seconds (warm-up excluded). */
   durationS: number;
   /** Committed transactions in the measured window. */
@@ -64,4 +66,12 @@ export interface BenchReport {
 /** Postgres servers a run's system used: the shards, or the one database of the local baselines. */
 export function serversOf(result: Pick<RunResult, 'system' | 'shards'>): number {
   return result.system.startsWith('local') ? 1 : result.shards;
+}
+
+/** The middle value (mean of the two middle ones for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

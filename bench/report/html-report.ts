@@ -1,4 +1,4 @@
-import { serversOf, type BenchReport, type RunResult } from '../run-result.js';
+import { median, serversOf, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
@@ -14,12 +14,14 @@ function color(system: string): string {
   return SYSTEM_COLORS[system] ?? '#888';
 }
 
-/** Runs that belong on one chart: same workload and configuration, one per system. */
+/** Runs that belong on one chart: same workload, configuration and round, one per system. */
 function groups(results: readonly RunResult[]): { title: string; key: string; runs: RunResult[] }[] {
+  const rounds = results.some((r) => r.round > 1);
   const out = new Map<string, { title: string; key: string; runs: RunResult[] }>();
   for (const r of results) {
-    const key = `${r.workload}-c${r.clients}-s${r.shards}`;
-    const group = out.get(key) ?? { title: `${r.workload}, ${r.clients} clients, ${r.shards} shard${r.shards > 1 ? 's' : ''}`, key, runs: [] };
+    const key = `${r.workload}-c${r.clients}-s${r.shards}${rounds ? `-r${r.round}` : ''}`;
+    const title = `${r.workload}, ${r.clients} clients, ${r.shards} shard${r.shards > 1 ? 's' : ''}${rounds ? `, round ${r.round}` : ''}`;
+    const group = out.get(key) ?? { title, key, runs: [] };
     group.runs.push(r);
     out.set(key, group);
   }
@@ -61,12 +63,14 @@ ${sections.join('\n')}
 }
 
 function resultsTable(results: readonly RunResult[]): string {
-  const head = ['workload', 'system', 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'PG round trips/txn', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
+  const rounds = results.some((r) => r.round > 1);
+  const head = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'PG round trips/txn', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
   const perTxn = (r: RunResult, ms: number): string => (r.commits ? (ms / r.commits).toFixed(3) : '-');
   const rows = results.map((r) =>
     [
       r.workload,
       r.system,
+      ...(rounds ? [r.round] : []),
       r.clients,
       serversOf(r),
       r.error ? `failed: ${r.error}` : r.throughput.toFixed(1),
@@ -133,7 +137,11 @@ function sweepSection(report: BenchReport): string {
       systems.map((system) => ({
         name: system,
         color: color(system),
-        points: runs.filter((r) => r.system === system).map((r) => [r[sweep.parameter], metric(r)] as const),
+        // One point per swept value: the median over rounds.
+        points: sweep.values.flatMap((value) => {
+          const atValue = runs.filter((r) => r.system === system && r[sweep.parameter] === value).map(metric);
+          return atValue.length ? [[value, median(atValue)] as const] : [];
+        }),
       }));
     const chart = (id: string, title: string, yLabel: string, metric: (r: RunResult) => number): string =>
       lineChart({ id: `${id}-${workload}`, title: `${title}: ${workload}`, xLabel: sweep.parameter, yLabel, xEvenlySpaced: true, series: series(metric) });

@@ -4,6 +4,29 @@ import type { ColumnMeta } from '../schema/table-meta.js';
 /** pg's own parameter serializer (untyped CommonJS internals): JS value → text, Buffer or null. */
 export const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(v: unknown): unknown };
 
+const NEEDS_ESCAPE = /[\\"]/;
+const ESCAPED = /[\\"]/g;
+
+/**
+ * A statement parameter as node-postgres would send it. The protocol's
+ * batches pass every column as a flat `text[]` of strings and nulls; those
+ * are written here in one pass (each element quoted, `\` and `"` escaped:
+ * the literal pg's own arrayString produces) instead of pg's per-element
+ * conversion and two replaces, the client's largest single allocation per
+ * transaction. Anything else goes through pg's `prepareValue`.
+ */
+export function toParameter(value: unknown): unknown {
+  if (!Array.isArray(value)) return prepareValue(value);
+  const parts = new Array<string>(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const element: unknown = value[i];
+    if (element === null || element === undefined) parts[i] = 'NULL';
+    else if (typeof element === 'string') parts[i] = NEEDS_ESCAPE.test(element) ? `"${element.replace(ESCAPED, '\\$&')}"` : `"${element}"`;
+    else return prepareValue(value);
+  }
+  return `{${parts.join(',')}}`;
+}
+
 /**
  * Values travel to Postgres as text, the same text node-postgres would send
  * for an ordinary parameter: `column.mapToDriverValue` (drizzle's mapping,

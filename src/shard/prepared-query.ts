@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { prepareValue } from './driver-values.js';
+import { toParameter } from './driver-values.js';
 
 /** What the shard returned for one statement. */
 export interface ShardQueryResult<R> {
@@ -91,7 +91,7 @@ export class PreparedQuery<R> implements pg.Submittable {
     let values: unknown[];
     try {
       // Converted before anything is written, so a bad value leaves the connection untouched.
-      values = this.values.map((value) => prepareValue(value));
+      values = this.values.map(toParameter);
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }

@@ -21,6 +21,7 @@ describe('percolator bench arguments', () => {
       crossShardFraction: undefined,
       seed: 42,
       sweep: undefined,
+      rounds: 1,
       json: false,
     });
   });
@@ -29,7 +30,7 @@ describe('percolator bench arguments', () => {
     const o = parseBenchArgs([
       '--duration', '5', '--warmup', '0', '--clients', '8', '--keys', '500', '--zipf', '0.99',
       '--systems', '2pc,percolator-serializable', '--workload', 'ycsb-a,scan', '--cross-shard-fraction', '0.25',
-      '--ops-per-txn', '3', '--audit-share', '0.5', '--seed', '7', '--sweep', 'clients=1,4,16', '--json', '--report', 'r.html',
+      '--ops-per-txn', '3', '--audit-share', '0.5', '--seed', '7', '--sweep', 'clients=1,4,16', '--rounds', '3', '--json', '--report', 'r.html',
       '--shard-url', 'postgres://u:p@h1/db', '--shard-url', 'postgres://u:p@h2/db', '--oracle', '127.0.0.1:7070',
     ]);
     expect(o).toMatchObject({
@@ -45,6 +46,7 @@ describe('percolator bench arguments', () => {
       auditShare: 0.5,
       seed: 7,
       sweep: { parameter: 'clients', values: [1, 4, 16] },
+      rounds: 3,
       json: true,
       report: 'r.html',
       shards: 2,
@@ -67,6 +69,9 @@ describe('percolator bench arguments', () => {
     [['--cross-shard-fraction', '1.5'], /between 0 and 1/],
     [['--audit-share', '2'], /--audit-share must be between 0 and 1/],
     [['--sweep', 'keys=1,2'], /--sweep must look like/],
+    [['--rounds', '0'], /--rounds must be at least 1/],
+    [['--rounds', '21'], /--rounds must be at most 20/],
+    [['--rounds', '1.5'], /--rounds must be an integer/],
     [['--sweep', 'clients=1,1'], /lists a value twice/],
     [['--shards', '2', '--shard-url', 'postgres://h/db'], /either --shards .* or --shard-url/],
     [['--shard-url', 'mysql://h/db'], /not a Postgres URL/],

@@ -1,42 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderReport } from '../../bench/report/html-report.js';
-import type { BenchReport, RunResult } from '../../bench/run-result.js';
-
-function result(system: RunResult['system'], clients: number, scale: number): RunResult {
-  return {
-    system,
-    workload: 'bank',
-    clients,
-    shards: 3,
-    keys: 1000,
-    zipf: 0,
-    crossShardFraction: null,
-    opsPerTxn: 1,
-    durationS: 3,
-    commits: 300 * scale,
-    commitsByKind: { transfer: 285 * scale, audit: 15 * scale },
-    throughput: 100 * scale,
-    p50Ms: 2 * scale,
-    p95Ms: 5 * scale,
-    p99Ms: 9 * scale,
-    maxMs: 20 * scale,
-    meanMs: 3 * scale,
-    latencyByKind: { transfer: { p50Ms: 2, p99Ms: 9 } },
-    latencyPercentiles: [0, 50, 99, 100].map((percentile, i) => ({ percentile, ms: (i + 1) * scale })),
-    aborts: 7 * scale,
-    abortsByCause: system === 'local' ? { serialization: 7 * scale } : { 'write-conflict:locked': 4 * scale, 'lock-wait-timeout': 3 * scale },
-    retries: 7 * scale,
-    gaveUp: 0,
-    errors: 0,
-    errorSamples: [],
-    anomalies: system === '2pc' ? 5 : 0,
-    anomalySamples: [],
-    roundTripsPerTxn: 3,
-    cpuMsPerTxn: 1.5 * scale,
-    cpuMs: { client: 100, oracle: 10, postgres: 340, total: 450 },
-    timeline: [1, 2, 3].map((t) => ({ t, throughput: 90 * scale + t, aborts: t })),
-  };
-}
+import type { BenchReport } from '../../bench/run-result.js';
+import { runResult as result } from '../support/run-results.js';
 
 const report: BenchReport = {
   command: 'percolator bench --sweep clients=4,16 --report r.html',
@@ -105,5 +70,17 @@ describe('HTML report', () => {
   it('lists every run in the results table', () => {
     const rows = [...html.matchAll(/<tr><td>bank<\/td><td>([^<]+)<\/td><td>(\d+)<\/td>/g)].map((m) => `${m[1]}@${m[2]}`);
     expect(rows).toEqual(['local@4', '2pc@4', 'percolator@4', 'local@16', '2pc@16', 'percolator@16']);
+  });
+
+  it('with several rounds, charts each round apart and sweeps through the median of the rounds', () => {
+    const rounds = renderReport({
+      ...report,
+      results: [...report.results, ...[['local', 4, 2], ['2pc', 4, 3], ['percolator', 4, 5], ['local', 16, 5], ['2pc', 16, 6], ['percolator', 16, 8]].map(([system, clients, scale]) => result(system as 'local', clients as number, scale as number, 2))],
+    });
+    const roundCharts = charts(rounds);
+    expect(roundCharts.get('throughput-over-time-bank-c16-s3-r2')!.get('percolator')).toEqual([[1, 721], [2, 722], [3, 723]]);
+    expect(roundCharts.get('throughput-over-time-bank-c16-s3-r1')!.get('percolator')).toEqual([[1, 541], [2, 542], [3, 543]]);
+    expect(roundCharts.get('sweep-throughput-bank')!.get('percolator')).toEqual([[4, 400], [16, 700]]);
+    expect(rounds).toMatch(/<tr><td>bank<\/td><td>percolator<\/td><td>2<\/td><td>16<\/td>/);
   });
 });

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { formatResults } from '../../bench/result-table.js';
+import type { RunResult } from '../../bench/run-result.js';
+import { runResult } from '../support/run-results.js';
+
+/** A run of `system` in `round` with the given throughput. */
+function run(system: RunResult['system'], round: number, throughput: number): RunResult {
+  return { ...runResult(system, 16, 1, round), throughput };
+}
+
+describe('the results table', () => {
+  it('compares percolator with each baseline, one ratio per system for one round', () => {
+    const text = formatResults([run('local', 1, 2000), run('2pc', 1, 800), run('percolator', 1, 600)]);
+    expect(text).toContain('bank: percolator = 0.30x local, 0.75x 2pc (clients 16, shards 3)');
+    expect(text.split('\n')[0]).not.toMatch(/round/);
+  });
+
+  it('pairs runs of the same round and gives the median over rounds', () => {
+    // The machine sped up in round 2: every system got faster, the ratios did not.
+    const text = formatResults([
+      run('2pc', 1, 800), run('percolator', 1, 640),
+      run('2pc', 2, 1600), run('percolator', 2, 1440),
+      run('2pc', 3, 1000), run('percolator', 3, 700),
+    ]);
+    expect(text).toContain('bank: percolator = 0.80x 2pc (0.80, 0.90, 0.70) (clients 16, shards 3; median of 3 rounds, then each round)');
+    const [header, , ...rows] = text.split('\n');
+    expect(header).toMatch(/^workload\s+system\s+round\s+clients/);
+    expect(rows.slice(0, 6).map((r) => r.split(/\s+/).slice(1, 3).join(' '))).toEqual([
+      '2pc 1', 'percolator 1', '2pc 2', 'percolator 2', '2pc 3', 'percolator 3',
+    ]);
+    expect(text).toContain('bank/percolator round 2 aborts:');
+  });
+
+  it('leaves out a round whose baseline failed', () => {
+    const text = formatResults([
+      run('2pc', 1, 800), run('percolator', 1, 640),
+      { ...run('2pc', 2, 0), error: 'shard down' }, run('percolator', 2, 900),
+    ]);
+    expect(text).toContain('bank: percolator = 0.80x 2pc (clients 16, shards 3; median of 2 rounds, then each round)');
+    expect(text).toContain('bank/2pc round 2: failed: shard down');
+  });
+});
