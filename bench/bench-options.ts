@@ -103,7 +103,8 @@ options:
   --seed <n>                  random seed; same seed, same key sequence (default ${DEFAULTS.seed})
   --sweep <param>=<values>    clients=1,4,16,64 or shards=1,2,4,8: run the grid
   --rounds <n>                run the systems n times, taking turns; comparisons are per round,
-                              then the median (default 1; use 3+ on machines whose speed drifts)
+                              then the median (default 1, at most ${MAX_ROUNDS}; use 3+ on machines
+                              whose speed drifts)
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
   --report <file.html>        write a self-contained HTML report with charts
   -h, --help                  this help
@@ -218,7 +219,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     auditShare,
     seed: integer('--seed', v.seed, DEFAULTS.seed),
     sweep,
-    rounds: atMost('--rounds', positiveInteger('--rounds', v.rounds, 1), MAX_ROUNDS),
+    rounds: atMost('--rounds', v.rounds, positiveInteger('--rounds', v.rounds, 1), MAX_ROUNDS),
     json: v.json ?? false,
     report: v.report,
   };
@@ -281,8 +282,8 @@ function atLeast(flag: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
-function atMost(flag: string, n: number, max: number): number {
-  if (n > max) throw new InvalidInputError(`${flag} must be at most ${max}, got ${n}`);
+function atMost(flag: string, text: string | undefined, n: number, max: number): number {
+  if (n > max) throw new InvalidInputError(`${flag} must be at most ${max}, got ${text}`);
   return n;
 }
 

@@ -43,31 +43,34 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
 
 /**
  * percolator's throughput relative to the baselines, per workload and
- * configuration. Ratios pair runs of the same round; with several rounds
- * the line gives their median, then each round's ratio.
+ * configuration. Ratios pair runs of the same round and configuration
+ * (never runs far apart in time); with several rounds the line gives their
+ * median, then each round's ratio.
  */
 function comparisons(results: readonly RunResult[]): string[] {
   const ok = results.filter((r) => !r.error && r.throughput > 0);
   const out: string[] = [];
   const seen = new Set<string>();
+  const severalRounds = results.some((r) => r.round > 1);
   for (const p of ok.filter((r) => r.system.startsWith('percolator'))) {
     const setting = `${p.system}/${p.workload}/${p.clients}/${p.shards}`;
     if (seen.has(setting)) continue;
     seen.add(setting);
-    const runs = ok.filter((r) => r.system === p.system && r.workload === p.workload && r.clients === p.clients && r.shards === p.shards);
-    const peers = ok.filter((r) => r.workload === p.workload && r.clients === p.clients && !r.system.startsWith('percolator') && (r.system.startsWith('local') || r.shards === p.shards));
+    const sameSetting = (r: RunResult): boolean => r.workload === p.workload && r.clients === p.clients && r.shards === p.shards;
+    const runs = ok.filter((r) => r.system === p.system && sameSetting(r));
+    const peers = ok.filter((r) => !r.system.startsWith('percolator') && sameSetting(r));
     const ratios = [...new Set(peers.map((r) => r.system))].flatMap((baseline) => {
       const perRound = runs.flatMap((run) => {
-        const inRound = peers.filter((r) => r.system === baseline && r.round === run.round);
-        const peer = inRound.find((r) => r.shards === run.shards) ?? inRound[0];
-        return peer ? [run.throughput / peer.throughput] : [];
+        const peer = peers.find((r) => r.system === baseline && r.round === run.round);
+        return peer ? [{ round: run.round, ratio: run.throughput / peer.throughput }] : [];
       });
       if (perRound.length === 0) return [];
-      const rounds = perRound.length > 1 ? ` (${perRound.map((x) => x.toFixed(2)).join(', ')})` : '';
-      return [`${median(perRound).toFixed(2)}x ${baseline}${rounds}`];
+      const median_ = median(perRound.map((x) => x.ratio)).toFixed(2);
+      if (!severalRounds) return [`${median_}x ${baseline}`];
+      const each = perRound.map((x) => `round ${x.round}: ${x.ratio.toFixed(2)}`).join(', ');
+      return [`${median_}x ${baseline} (median of ${perRound.length}; ${each})`];
     });
-    const many = runs.length > 1 ? `; median of ${runs.length} rounds, then each round` : '';
-    if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards}${many})`);
+    if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards})`);
   }
   return out;
 }

@@ -22,7 +22,7 @@ describe('the results table', () => {
       run('2pc', 2, 1600), run('percolator', 2, 1440),
       run('2pc', 3, 1000), run('percolator', 3, 700),
     ]);
-    expect(text).toContain('bank: percolator = 0.80x 2pc (0.80, 0.90, 0.70) (clients 16, shards 3; median of 3 rounds, then each round)');
+    expect(text).toContain('bank: percolator = 0.80x 2pc (median of 3; round 1: 0.80, round 2: 0.90, round 3: 0.70) (clients 16, shards 3)');
     const [header, , ...rows] = text.split('\n');
     expect(header).toMatch(/^workload\s+system\s+round\s+clients/);
     expect(rows.slice(0, 6).map((r) => r.split(/\s+/).slice(1, 3).join(' '))).toEqual([
@@ -31,12 +31,27 @@ describe('the results table', () => {
     expect(text).toContain('bank/percolator round 2 aborts:');
   });
 
-  it('leaves out a round whose baseline failed', () => {
+  it('leaves out a round whose baseline or percolator run failed, and says which rounds count', () => {
     const text = formatResults([
       run('2pc', 1, 800), run('percolator', 1, 640),
       { ...run('2pc', 2, 0), error: 'shard down' }, run('percolator', 2, 900),
+      run('2pc', 3, 1000), run('percolator', 3, 700),
+      run('2pc', 4, 1000), { ...run('percolator', 4, 0), error: 'oracle down' },
     ]);
-    expect(text).toContain('bank: percolator = 0.80x 2pc (clients 16, shards 3; median of 2 rounds, then each round)');
+    expect(text).toContain('bank: percolator = 0.75x 2pc (median of 2; round 1: 0.80, round 3: 0.70) (clients 16, shards 3)');
     expect(text).toContain('bank/2pc round 2: failed: shard down');
+    expect(text).toContain('bank/percolator round 4: failed: oracle down');
+  });
+
+  it('in a sweep, pairs each run only with baselines of its own configuration and round', () => {
+    const at = (system: RunResult['system'], shards: number, round: number, throughput: number): RunResult => ({ ...run(system, round, throughput), shards });
+    const text = formatResults([
+      at('local', 1, 1, 1000), at('percolator', 1, 1, 500),
+      { ...at('local', 3, 1, 0), error: 'disk full' }, at('percolator', 3, 1, 900),
+      at('local', 1, 2, 1000), at('percolator', 1, 2, 300),
+      at('local', 3, 2, 3000), at('percolator', 3, 2, 600),
+    ]);
+    expect(text).toContain('bank: percolator = 0.40x local (median of 2; round 1: 0.50, round 2: 0.30) (clients 16, shards 1)');
+    expect(text).toContain('bank: percolator = 0.20x local (median of 1; round 2: 0.20) (clients 16, shards 3)');
   });
 });
