@@ -65,10 +65,10 @@ function comparisons(results: readonly RunResult[]): string[] {
         return peer ? [{ round: run.round, ratio: run.throughput / peer.throughput }] : [];
       });
       if (perRound.length === 0) return [];
-      const median_ = median(perRound.map((x) => x.ratio)).toFixed(2);
-      if (!severalRounds) return [`${median_}x ${baseline}`];
+      const typical = median(perRound.map((x) => x.ratio)).toFixed(2);
+      if (!severalRounds) return [`${typical}x ${baseline}`];
       const each = perRound.map((x) => `round ${x.round}: ${x.ratio.toFixed(2)}`).join(', ');
-      return [`${median_}x ${baseline} (median of ${perRound.length}; ${each})`];
+      return [`${typical}x ${baseline} (median of ${perRound.length}; ${each})`];
     });
     if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards})`);
   }
