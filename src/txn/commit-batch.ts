@@ -7,14 +7,6 @@ export interface BatchedCommit extends CommitBatchEntry {
   readonly lazy: boolean;
 }
 
-/**
- * How long a lazy commit (secondaries, after the commit point) may wait for
- * another commit to the same (shard, table) to ride along with, rather than
- * be a statement of its own. Its locks stay that much longer: readers of
- * this process wait for them (local-commits.ts), others roll them forward.
- */
-export const LAZY_COMMIT_WAIT_MS = 2;
-
 /** commitBatch as a shared statement: resolves, per transaction, whether it wrote versions (false: nothing committed, e.g. its primary lock was gone). */
 export const commitStatement: BatchedStatement<BatchedCommit, boolean> = {
   async run(shard, storage, requests) {
@@ -24,6 +16,5 @@ export const commitStatement: BatchedStatement<BatchedCommit, boolean> = {
     return requests.map((r) => written.has(r.startTs));
   },
   keys: (request) => request.keys,
-  maxWaitMs: (request) => (request.lazy ? LAZY_COMMIT_WAIT_MS : 0),
 };
 

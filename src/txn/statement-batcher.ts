@@ -16,12 +16,6 @@ export interface BatchedStatement<Request, Result> {
   keys(request: Request): readonly KeyTexts[];
   /** Reads: requests of one batch may share keys. */
   readonly keysMayRepeat?: boolean;
-  /**
-   * How long a request off every transaction's critical path may wait for
-   * company before it goes out on its own (0, the default: none). Any other
-   * request sends it along at once.
-   */
-  maxWaitMs?(request: Request): number;
 }
 
 interface Member<Request, Result> {
@@ -36,8 +30,6 @@ interface Queue<Request, Result> {
   pending: Member<Request, Result>[];
   /** A batch is in flight, or one is about to be sent. */
   busy: boolean;
-  /** Armed while only requests that may wait are pending and nothing is in flight. */
-  waitTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -72,44 +64,16 @@ export class StatementBatcher<Request, Result> {
   submit(shard: ShardPool, storage: TableStorage, request: Request): Promise<Result> {
     const id = `${shard.index}:${storage.meta.name}`;
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { shard, storage, pending: [], busy: false, waitTimer: undefined }));
+    if (!queue) this.queues.set(id, (queue = { shard, storage, pending: [], busy: false }));
     const result = new Promise<Result>((resolve, reject) => queue.pending.push({ request, resolve, reject }));
-    if (queue.busy) return result;
-    const waitMs = this.maxWaitMs(request);
-    if (waitMs > 0) {
-      this.waitForCompany(queue, waitMs);
-    } else {
-      clearTimeout(queue.waitTimer);
-      queue.waitTimer = undefined;
+    if (!queue.busy) {
       queue.busy = true;
       setImmediate(() => this.send(queue));
     }
     return result;
   }
 
-  private maxWaitMs(request: Request): number {
-    return this.statement.maxWaitMs?.(request) ?? 0;
-  }
-
-  /** Nothing in flight and only requests that may wait: they go when one that may not arrives, or after waitMs. */
-  private waitForCompany(queue: Queue<Request, Result>, waitMs: number): void {
-    queue.waitTimer ??= setTimeout(() => {
-      queue.waitTimer = undefined;
-      if (queue.busy) return;
-      queue.busy = true;
-      this.send(queue, true);
-    }, waitMs);
-  }
-
-  private send(queue: Queue<Request, Result>, waited = false): void {
-    if (!waited && queue.pending.length > 0) {
-      const waits = queue.pending.map((m) => this.maxWaitMs(m.request));
-      if (waits.every((ms) => ms > 0)) {
-        queue.busy = false;
-        this.waitForCompany(queue, Math.min(...waits));
-        return;
-      }
-    }
+  private send(queue: Queue<Request, Result>): void {
     const batch = this.take(queue);
     if (batch.length === 0) {
       queue.busy = false;

@@ -17,7 +17,7 @@ interface Request {
 const shard = { index: 0, name: '#0' } as ShardPool;
 const storage = { meta: { name: 't' } } as TableStorage;
 
-function recorder(options: { fail?: (batch: readonly Request[]) => unknown; keysMayRepeat?: boolean; lazyWaitMs?: number } = {}) {
+function recorder(options: { fail?: (batch: readonly Request[]) => unknown; keysMayRepeat?: boolean } = {}) {
   const calls: string[][] = [];
   let release: (() => void) | undefined;
   let hold = false;
@@ -31,8 +31,6 @@ function recorder(options: { fail?: (batch: readonly Request[]) => unknown; keys
     },
     keys: (r) => r.keys,
     keysMayRepeat: options.keysMayRepeat,
-    // Requests named lazy* are off the critical path: they may wait for company.
-    maxWaitMs: (r) => (r.name.startsWith('lazy') ? (options.lazyWaitMs ?? 0) : 0),
   };
   return {
     calls,
@@ -98,37 +96,5 @@ describe('StatementBatcher', () => {
     expect(results.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     // A queue stays usable after every kind of outcome.
     expect(await batcher.submit(shard, storage, request('e', 9))).toBe('e done');
-  });
-
-  it('holds requests that may wait until one that may not arrives, and sends them together', async () => {
-    const r = recorder({ lazyWaitMs: 10_000 });
-    const batcher = new StatementBatcher(r.statement, 100);
-    const lazy = [batcher.submit(shard, storage, request('lazy1', 1)), batcher.submit(shard, storage, request('lazy2', 2))];
-    await turn();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(r.calls).toEqual([]);
-    const urgent = batcher.submit(shard, storage, request('a', 3));
-    expect(await Promise.all([...lazy, urgent])).toEqual(['lazy1 done', 'lazy2 done', 'a done']);
-    expect(r.calls).toEqual([['lazy1', 'lazy2', 'a']]);
-  });
-
-  it('sends requests that may wait on their own once their wait is over, also after a batch in flight', async () => {
-    const r = recorder({ lazyWaitMs: 30 });
-    const batcher = new StatementBatcher(r.statement, 100);
-    const started = performance.now();
-    expect(await batcher.submit(shard, storage, request('lazy1', 1))).toBe('lazy1 done');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(25);
-    expect(r.calls).toEqual([['lazy1']]);
-
-    r.holdNext();
-    const first = batcher.submit(shard, storage, request('a', 2));
-    await turn();
-    const lazy = batcher.submit(shard, storage, request('lazy2', 3));
-    r.releaseHeld();
-    await first;
-    const afterFirst = performance.now();
-    expect(await lazy).toBe('lazy2 done');
-    expect(performance.now() - afterFirst).toBeGreaterThanOrEqual(25);
-    expect(r.calls).toEqual([['lazy1'], ['a'], ['lazy2']]);
   });
 });
