@@ -1,8 +1,8 @@
-import { median, serversOf, type RunResult } from './run-result.js';
+import { median, serversOf, severalRounds, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
-  const rounds = results.some((r) => r.round > 1);
+  const rounds = severalRounds(results);
   const header = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'RT/txn', 'cpu ms/txn', '(client/oracle/pg)'];
   const rows = results.map((r) => [
     r.workload,
@@ -51,7 +51,7 @@ function comparisons(results: readonly RunResult[]): string[] {
   const ok = results.filter((r) => !r.error && r.throughput > 0);
   const out: string[] = [];
   const seen = new Set<string>();
-  const severalRounds = results.some((r) => r.round > 1);
+  const roundsApart = severalRounds(results);
   for (const p of ok.filter((r) => r.system.startsWith('percolator'))) {
     const setting = `${p.system}/${p.workload}/${p.clients}/${p.shards}`;
     if (seen.has(setting)) continue;
@@ -66,7 +66,7 @@ function comparisons(results: readonly RunResult[]): string[] {
       });
       if (perRound.length === 0) return [];
       const typical = median(perRound.map((x) => x.ratio)).toFixed(2);
-      if (!severalRounds) return [`${typical}x ${baseline}`];
+      if (!roundsApart) return [`${typical}x ${baseline}`];
       const each = perRound.map((x) => `round ${x.round}: ${x.ratio.toFixed(2)}`).join(', ');
       return [`${typical}x ${baseline} (median of ${perRound.length}; ${each})`];
     });

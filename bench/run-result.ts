@@ -68,6 +68,11 @@ export function serversOf(result: Pick<RunResult, 'system' | 'shards'>): number 
   return result.system.startsWith('local') ? 1 : result.shards;
 }
 
+/** Whether the results come from more than one round (--rounds): tables and charts then say which. */
+export function severalRounds(results: readonly Pick<RunResult, 'round'>[]): boolean {
+  return results.some((r) => r.round > 1);
+}
+
 /** The middle value (mean of the two middle ones for an even count); NaN for none. */
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;

@@ -1,4 +1,4 @@
-import { median, serversOf, type BenchReport, type RunResult } from '../run-result.js';
+import { median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
@@ -16,7 +16,7 @@ function color(system: string): string {
 
 /** Runs that belong on one chart: same workload, configuration and round, one per system. */
 function groups(results: readonly RunResult[]): { title: string; key: string; runs: RunResult[] }[] {
-  const rounds = results.some((r) => r.round > 1);
+  const rounds = severalRounds(results);
   const out = new Map<string, { title: string; key: string; runs: RunResult[] }>();
   for (const r of results) {
     const key = `${r.workload}-c${r.clients}-s${r.shards}${rounds ? `-r${r.round}` : ''}`;
@@ -63,7 +63,7 @@ ${sections.join('\n')}
 }
 
 function resultsTable(results: readonly RunResult[]): string {
-  const rounds = results.some((r) => r.round > 1);
+  const rounds = severalRounds(results);
   const head = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'PG round trips/txn', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
   const perTxn = (r: RunResult, ms: number): string => (r.commits ? (ms / r.commits).toFixed(3) : '-');
   const rows = results.map((r) =>

@@ -1,6 +1,6 @@
 import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
-import { prepareValue } from './driver-values.js';
+import { toParameter } from './driver-values.js';
 import { hasStableKeyText } from './key-text.js';
 import { ident, storageType } from './sql-names.js';
 import type { Statement } from './shard-pool.js';
@@ -189,7 +189,7 @@ export class TableStorage {
     const columns: unknown[][] = Array.from({ length: this.prewriteParamCount() }, () => []);
     for (const entry of entries) {
       const start = entry.startTs.toString();
-      const primaryKey = prepareValue(entry.primaryKey);
+      const primaryKey = toParameter(entry.primaryKey);
       const ttl = String(entry.ttlMs);
       for (const row of entry.rows) {
         columns[0]!.push(start);

@@ -42,37 +42,55 @@ export function buildPointRead(request: PointReadRequest): { sql: string; params
 
 /** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then one per key and value column of the buffered images. */
 function renderPointRead(storage: TableStorage): string {
-  const pk = storage.pk;
-  const columns = storage.meta.columns;
-  const values = storage.valueColumns;
+  const { pk, valueColumns: values } = storage;
   let next = 3;
   const array = (): string => `$${next++}::text[]`;
-  const keyArrays = pk.map(array).join(', ');
-  const keyNames = pk.map((_, i) => `k${i}`).join(', ');
-  const keyCasts = pk.map((c, i) => `k.k${i}::${storageType(c.sqlType)}`);
-  const matchKey = (alias: string): string => pk.map((c, i) => `${alias}.${ident(c.name)} = ${keyCasts[i]}`).join(' and ');
-  const noLock = LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
-
-  const stored = `select 'r' as __kind, 0::bigint as __ord, ${columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLock}
-from unnest(${keyArrays}) as k(${keyNames}) cross join lateral (
-  select ${[...pk, ...values].map((c) => ident(c.name)).join(', ')}, op from ${storage.versions} v
-  where ${matchKey('v')} and v.commit_ts <= $1::bigint and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
-where v.op = 'put'`;
-
+  const keys = `unnest(${pk.map(array).join(', ')}) as k(${keyNames(storage)})`;
   const arrays = [...pk.map(array), ...values.map(array)];
   const names = [...pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`)];
-  const casts = columns.map((c) => {
+  const casts = storage.meta.columns.map((c) => {
     const k = pk.indexOf(c);
     return k >= 0 ? `b.k${k}::${storageType(c.sqlType)}` : `b.v${values.indexOf(c)}::${storageType(c.sqlType)}`;
   });
-  const buffered = `\nunion all select 'r', 0, ${casts.join(', ')}, ${noLock} from unnest(${arrays.join(', ')}) as b(${names.join(', ')})`;
+  const buffered = `select 'r', 0, ${casts.join(', ')}, ${noLockSql()} from unnest(${arrays.join(', ')}) as b(${names.join(', ')})`;
+  return `${storedRowsSql(storage, keys, '$1::bigint', '0::bigint')}
+union all ${buffered}
+union all ${lockRowsSql(storage, keys, '$1::bigint', '$2::bigint', '0')}
+union all ${gcCheckSql(storage, '$1::bigint')}`;
+}
 
-  const lockColumns = columns.map((c) => (pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
-  const locks = `select 'l', 0, ${lockColumns}, ${lockInfoSql(storage, 'l')}
-from unnest(${keyArrays}) as k(${keyNames}) join ${storage.locks} l on ${matchKey('l')}
-where l.start_ts <= $1::bigint and l.start_ts <> $2::bigint and l.op in ('put', 'del')`;
+/**
+ * A point read's first branch: per key of `keys` (a FROM item `k` with text
+ * columns k0, k1, ...), its newest put at or below `ts`, found by one
+ * backward probe of the versions index. `ord` tags the rows (__ord).
+ */
+function storedRowsSql(storage: TableStorage, keys: string, ts: string, ord: string): string {
+  const { pk, valueColumns: values } = storage;
+  return `select 'r' as __kind, ${ord} as __ord, ${storage.meta.columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLockSql()}
+from ${keys} cross join lateral (
+  select ${[...pk, ...values].map((c) => ident(c.name)).join(', ')}, op from ${storage.versions} v
+  where ${matchKeySql(storage, 'v')} and v.commit_ts <= ${ts} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+where v.op = 'put'`;
+}
 
-  return `${stored}${buffered}\nunion all ${locks}\nunion all ${gcCheckSql(storage, '$1::bigint')}`;
+/** The locks of other transactions than `own` on `keys`, started at or below `ts` (`start_ts + 0`: found by key, not by start_ts). */
+function lockRowsSql(storage: TableStorage, keys: string, ts: string, own: string, ord: string): string {
+  const lockColumns = storage.meta.columns.map((c) => (storage.pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
+  return `select 'l', ${ord}, ${lockColumns}, ${lockInfoSql(storage, 'l')}
+from ${keys} join ${storage.locks} l on ${matchKeySql(storage, 'l')}
+where l.start_ts + 0 <= ${ts} and l.start_ts <> ${own} and l.op in ('put', 'del')`;
+}
+
+function keyNames(storage: TableStorage): string {
+  return storage.pk.map((_, i) => `k${i}`).join(', ');
+}
+
+function matchKeySql(storage: TableStorage, alias: string): string {
+  return storage.pk.map((c, i) => `${alias}.${ident(c.name)} = k.k${i}::${storageType(c.sqlType)}`).join(' and ');
+}
+
+function noLockSql(): string {
+  return LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
 }
 
 /** One transaction's point read of stored keys (nothing buffered) on one (shard, table). */
@@ -110,23 +128,12 @@ export function buildPointReadBatch(storage: TableStorage, requests: readonly Ba
 
 /** Parameters: $1 reader index, $2 read ts, $3 reader's start ts, one text[] per key column (one element per key), then the oldest read ts. */
 function renderPointReadBatch(storage: TableStorage): string {
-  const { pk, valueColumns: values } = storage;
-  const columns = storage.meta.columns;
-  const keyNames = pk.map((_, i) => `k${i}`).join(', ');
-  const matchKey = (alias: string): string => pk.map((c, i) => `${alias}.${ident(c.name)} = k.k${i}::${storageType(c.sqlType)}`).join(' and ');
-  const noLock = LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
-  const keyArrays = pk.map((_, i) => `$${4 + i}::text[]`).join(', ');
-  const oldest = `$${4 + pk.length}::bigint`;
-  const lockColumns = columns.map((c) => (pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
-  return `with k as (select k.r::int as __req, k.t::bigint as __ts, k.o::bigint as __own, ${keyNames} from unnest($1::text[], $2::text[], $3::text[], ${keyArrays}) as k(r, t, o, ${keyNames}))
-select 'r' as __kind, k.__req as __ord, ${columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLock}
-from k cross join lateral (
-  select ${[...pk, ...values].map((c) => ident(c.name)).join(', ')}, op from ${storage.versions} v
-  where ${matchKey('v')} and v.commit_ts <= k.__ts and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
-where v.op = 'put'
-union all select 'l', k.__req, ${lockColumns}, ${lockInfoSql(storage, 'l')}
-from k join ${storage.locks} l on ${matchKey('l')}
-where l.start_ts + 0 <= k.__ts and l.start_ts <> k.__own and l.op in ('put', 'del')
+  const names = keyNames(storage);
+  const keyArrays = storage.pk.map((_, i) => `$${4 + i}::text[]`).join(', ');
+  const oldest = `$${4 + storage.pk.length}::bigint`;
+  return `with k as (select k.r::int as __req, k.t::bigint as __ts, k.o::bigint as __own, ${names} from unnest($1::text[], $2::text[], $3::text[], ${keyArrays}) as k(r, t, o, ${names}))
+${storedRowsSql(storage, 'k', 'k.__ts', 'k.__req')}
+union all ${lockRowsSql(storage, 'k', 'k.__ts', 'k.__own', 'k.__req')}
 union all ${gcCheckSql(storage, oldest)}`;
 }
 
