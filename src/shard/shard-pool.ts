@@ -201,9 +201,14 @@ export class ShardPool {
     let name = this.names.get(text);
     if (!name) {
       if (this.names.size >= ShardPool.MAX_PREPARED) return undefined;
-      name = `pc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+      name = preparedStatementName(text);
       this.names.set(text, name);
     }
     return name;
   }
+}
+
+/** The name a statement is prepared under on every connection: derived from its text, so one text is one prepared statement. */
+export function preparedStatementName(text: string): string {
+  return `pc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
 import type { TableMeta } from '../../src/schema/table-meta.js';
-import type { Statement } from '../../src/shard/shard-pool.js';
+import { preparedStatementName, type Statement } from '../../src/shard/shard-pool.js';
 
 /**
  * One throwaway Postgres with a table's storage, for tests of the storage
@@ -29,9 +29,8 @@ export function useStorageServer(meta: TableMeta): {
   return {
     client: () => client!,
     run: <R extends pg.QueryResultRow>(statement: Statement) => {
-      // Named (prepared) like the engine's, so the generic plan is what runs.
-      const name = `s${Buffer.from(statement.text).toString('base64').slice(-40)}${statement.text.length}`;
-      return client!.query<R>({ name, text: statement.text, values: statement.values as unknown[] });
+      // Prepared under the engine's name, so the generic plan is what runs.
+      return client!.query<R>({ name: preparedStatementName(statement.text), text: statement.text, values: statement.values as unknown[] });
     },
   };
 }
