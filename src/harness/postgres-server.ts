@@ -17,6 +17,8 @@ export interface PostgresServerOptions {
   settings?: Record<string, string | number>;
   /** Turn off fsync (tests only: survives a process crash, not an OS crash; the benchmark keeps durability). */
   unsafeFast?: boolean;
+  /** Port to try first (default: a free one); a taken port moves the server elsewhere. */
+  port?: number;
   logger?: Logger;
 }
 
@@ -29,6 +31,15 @@ const DEFAULT_SETTINGS: Record<string, string | number> = {
   shared_buffers: '128MB',
 };
 
+/** The postmaster could not listen on its port (someone else took it first). */
+class PortTakenError extends Error {
+  constructor(port: number) {
+    super(`port ${port} was taken before postgres could bind it`);
+  }
+}
+
+const BIND_FAILURE = /could not bind|Address already in use|could not create any TCP\/IP sockets/i;
+
 /**
  * One real, throwaway PostgreSQL server on a free loopback port, in its own
  * data directory copied from a template. It can be killed (any signal),
@@ -39,9 +50,10 @@ const DEFAULT_SETTINGS: Record<string, string | number> = {
 export class PostgresServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  private everStarted = false;
 
   private constructor(
-    readonly port: number,
+    private currentPort: number,
     readonly dataDir: string,
     private readonly settings: Record<string, string | number>,
     private readonly logger: Logger,
@@ -59,10 +71,15 @@ export class PostgresServer {
       ...(options.unsafeFast ? { fsync: 'off', full_page_writes: 'off' } : {}),
       ...options.settings,
     };
-    const server = new PostgresServer(await freePort(), dataDir, settings, options.logger ?? silentLogger);
+    const server = new PostgresServer(options.port ?? (await freePort()), dataDir, settings, options.logger ?? silentLogger);
     registerForCleanup(server);
     await server.start();
     return server;
+  }
+
+  /** The loopback port; fixed once the server has started (restarts reuse it). */
+  get port(): number {
+    return this.currentPort;
   }
 
   /** `postgres://` URL of the `postgres` database on this server. */
@@ -83,8 +100,30 @@ export class PostgresServer {
     return this.pid !== undefined;
   }
 
+  /**
+   * Starts the postmaster. A free port is only free until someone binds it:
+   * another process (a parallel test file, another checkout's suite) may take
+   * it between our probe and the postmaster's bind. The first start therefore
+   * moves to another port when the bind fails, and readiness is only declared
+   * once the server that answers is ours (its data directory), never a
+   * neighbour that happens to listen there with the same password.
+   */
   async start(): Promise<void> {
     if (this.running) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.spawnAndWait();
+        this.everStarted = true;
+        return;
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || this.everStarted || attempt >= 5) throw error;
+        this.logger.debug({ port: this.port, attempt }, 'port taken by another server; trying another');
+        this.currentPort = await freePort();
+      }
+    }
+  }
+
+  private async spawnAndWait(): Promise<void> {
     const { postgres } = await postgresBinaries();
     const owner = await postgresOsUser();
     const args = ['-D', this.dataDir, '-p', String(this.port)];
@@ -104,12 +143,17 @@ export class PostgresServer {
   private async waitUntilReady(stderr: () => string): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (!this.running) throw new Error(`postgres on port ${this.port} exited during start: ${stderr()}`);
+      if (!this.running) {
+        if (BIND_FAILURE.test(stderr())) throw new PortTakenError(this.port);
+        throw new Error(`postgres on port ${this.port} exited during start: ${stderr()}`);
+      }
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1000 });
       try {
         await client.connect();
-        await client.query('select 1');
-        return;
+        const { rows } = await client.query<{ data_directory: string }>('show data_directory');
+        if (rows[0]?.data_directory === this.dataDir) return;
+        // Somebody else's server on our port: ours will fail to bind and exit.
+        throw new Error(`port ${this.port} is served by ${rows[0]?.data_directory}`);
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`postgres on port ${this.port} not ready after 30 s: ${String(error)}\n${stderr()}`);
         await new Promise((r) => setTimeout(r, 50));

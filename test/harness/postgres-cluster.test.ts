@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
 
 describe('throwaway Postgres cluster', () => {
   let cluster: PostgresCluster;
@@ -20,6 +21,21 @@ describe('throwaway Postgres cluster', () => {
       const { rows } = await client.query<{ v: string }>('select current_setting($$server_version$$) as v');
       expect(Number(rows[0]!.v.split('.')[0])).toBeGreaterThanOrEqual(14);
       await client.end();
+    }
+  });
+
+  it('a server whose port is taken moves to another port instead of answering with its neighbour', async () => {
+    const neighbour = cluster.servers[0]!;
+    const server = await PostgresServer.create({ unsafeFast: true, port: neighbour.port });
+    try {
+      expect(server.port).not.toBe(neighbour.port);
+      const client = new pg.Client(server.url);
+      await client.connect();
+      const { rows } = await client.query<{ data_directory: string }>('show data_directory');
+      expect(rows[0]!.data_directory).toBe(server.dataDir);
+      await client.end();
+    } finally {
+      await server.destroy();
     }
   });
 
