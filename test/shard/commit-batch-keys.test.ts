@@ -9,7 +9,7 @@ import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src
  * (char(n) ignores trailing blanks: 'ab' = 'ab '). Both pass the batcher's
  * distinct-text check. T1's late secondary commit of 'ab' (its lock already
  * rolled forward by a resolver) shares a statement with T2's guarded commit
- * of 'ab ' (its primary) and 'zz'. Found by a reviewer: finding each lock
+ * of 'ab ' (its primary) and 'zz'. The old bug: finding each lock
  * row's entry by position over the typed keys gave T2's primary T1's
  * start_ts, so it stayed locked while 'zz' committed (half a transaction,
  * reported as written). Such key types take the join path.
