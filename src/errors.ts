@@ -23,13 +23,29 @@ export class OracleUnavailableError extends PercolatorError {
 }
 
 /**
+ * Every oracle address refused the connection: nothing listens there (the
+ * oracle is not started, or is restarting). Reported at once instead of
+ * waiting out the deadline; retryable like any OracleUnavailableError.
+ */
+export class OracleConnectionRefusedError extends OracleUnavailableError {
+  constructor(readonly addresses: readonly string[], options?: { cause?: unknown }) {
+    super(`connection refused by every oracle address (${addresses.join(', ')}): no oracle is listening there`, options);
+  }
+}
+
+/**
  * The oracle process asked is not the leader (or its lease may have run out).
  * Clients follow `leaderAddress` when it is known. Nothing was handed out.
  */
 export class OracleNotLeaderError extends PercolatorError {
   readonly code = 'ORACLE_NOT_LEADER';
   readonly retryable = true;
-  constructor(readonly leaderAddress: string | undefined, reason: string) {
+  constructor(
+    readonly leaderAddress: string | undefined,
+    reason: string,
+    /** Fencing epoch of the leader named (clients ignore a leader older than one they have seen). */
+    readonly leaderEpoch?: bigint,
+  ) {
     super(`not the oracle leader (${reason})${leaderAddress ? `; the leader is at ${leaderAddress}` : '; leader unknown'}`);
   }
 }

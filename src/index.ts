@@ -16,5 +16,7 @@ export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, U
 export type { IsolationLevel } from './txn/engine-contract.js';
 export type { GcOptions, GcRun } from './txn/version-gc.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';
+export type { OracleConnectOptions, OracleOption } from './client/oracle-option.js';
+export type { OracleTlsOptions } from './oracle/oracle-credentials.js';
 export { type Timestamp, composeTimestamp, formatTimestamp, physicalMs, logicalPart } from './timestamp.js';
 export * from './errors.js';

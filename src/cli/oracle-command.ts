@@ -24,6 +24,8 @@ within about one lease after the leader dies or is paused.
   --tls-ca <file>           PEM CA: require client certificates signed by it (mutual TLS)
   --token <token>           require "authorization: Bearer <token>" (or PERCOLATOR_ORACLE_TOKEN, --token-file)
   --token-file <file>       read the token from a file
+                            (an empty token is refused: it would turn authentication off)
+  --insecure                allow a non-loopback --listen without TLS (refused otherwise; warned about)
   --metrics-listen <host:port>  serve Prometheus metrics at GET /metrics
   --parent-pid <pid>        exit gracefully when that process is gone (the test harness passes its own pid)
   --test-clock-offset-file <file>  TESTS ONLY: add the integer milliseconds in this file to the wall clock
@@ -47,6 +49,7 @@ function parseOptions(argv: string[]) {
       'tls-ca': { type: 'string' },
       token: { type: 'string' },
       'token-file': { type: 'string' },
+      insecure: { type: 'boolean' },
       'metrics-listen': { type: 'string' },
       'parent-pid': { type: 'string' },
       'test-clock-offset-file': { type: 'string' },
@@ -66,7 +69,13 @@ export async function run(argv: string[]): Promise<number> {
     console.error('percolator oracle: --tls-cert and --tls-key go together');
     return 2;
   }
-  const token = values.token ?? (values['token-file'] ? readFileSync(values['token-file'], 'utf8').trim() : process.env.PERCOLATOR_ORACLE_TOKEN);
+  let token: string | undefined;
+  try {
+    token = values.token ?? (values['token-file'] !== undefined ? readFileSync(values['token-file'], 'utf8').trim() : process.env.PERCOLATOR_ORACLE_TOKEN);
+  } catch (error) {
+    console.error(`percolator oracle: cannot read --token-file: ${(error as Error).message}`);
+    return 2;
+  }
   const logger = createCliLogger();
   const event = (fields: Record<string, unknown>): void => {
     process.stdout.write(`${JSON.stringify(fields)}\n`);
@@ -88,7 +97,9 @@ export async function run(argv: string[]): Promise<number> {
             ca: values['tls-ca'] ? readFileSync(values['tls-ca']) : undefined,
           }
         : undefined,
-      token: token || undefined,
+      // Passed on even when empty: the server refuses an empty token instead of running open.
+      token,
+      insecure: values.insecure ?? false,
       metricsListen: values['metrics-listen'],
       clock: values['test-clock-offset-file'] ? offsetFileClock(values['test-clock-offset-file']) : systemClock,
       logger,

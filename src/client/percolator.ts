@@ -1,9 +1,10 @@
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { Registry } from 'prom-client';
-import { InvalidInputError, OracleUnavailableError } from '../errors.js';
+import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { createOracleClient } from '../oracle/oracle-client.js';
+import { resolveOracleOption, type OracleOption } from './oracle-option.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
 import type { GcOptions } from '../txn/version-gc.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
@@ -19,8 +20,12 @@ export type PoolOptions = NonNullable<TransactionEngineOptions['pool']>;
 
 /** Options of percolator(). */
 export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
-  /** Oracle addresses (`host:port`, any member of the oracle group), or your own TimestampSource. */
-  oracle: readonly string[] | TimestampSource;
+  /**
+   * The timestamp oracle: its addresses (`['host:port', ...]`, any members of the oracle group),
+   * `{ addresses, token, tls: { ca, cert, key } }` for an oracle that requires a token and/or
+   * (mutual) TLS, or your own TimestampSource.
+   */
+  oracle: OracleOption;
   /** Postgres connection URLs of the shards, in a fixed order (the order decides row placement). */
   shards: readonly string[];
   /** The drizzle tables, e.g. `{ accounts, orders }`; every table needs a primary key. */
@@ -90,10 +95,11 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   checkPoolOptions(options.pool);
   const backoff = resolveBackoff(options.retryBackoff);
   const log = logger.child({ component: 'percolator' });
+  const oracle = resolveOracleOption(options.oracle);
 
   await probeShards(shards, CONNECT_TIMEOUT_MS);
-  const ownsTimestampSource = Array.isArray(options.oracle);
-  const timestampSource = await connectOracle(options.oracle, log, registry);
+  const ownsTimestampSource = 'client' in oracle;
+  const timestampSource = await connectOracle(oracle, log, registry);
   try {
     const engine = createTransactionEngine({
       shards,
@@ -125,22 +131,15 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
 }
 
 /** Creates the oracle client if given addresses, and makes sure a timestamp can be had. */
-async function connectOracle(oracle: readonly string[] | TimestampSource, logger: Logger, registry: Registry): Promise<TimestampSource> {
-  if (Array.isArray(oracle)) {
-    if (oracle.length === 0 || !oracle.every((a) => typeof a === 'string')) throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
-  } else if (typeof (oracle as TimestampSource)?.getTimestamp !== 'function') {
-    throw new InvalidInputError('oracle must be a non-empty array of host:port addresses or a TimestampSource');
-  }
-  const source = Array.isArray(oracle)
-    ? createOracleClient({ addresses: [...(oracle as readonly string[])], deadlineMs: CONNECT_TIMEOUT_MS, logger, registry })
-    : (oracle as TimestampSource);
+async function connectOracle(oracle: ReturnType<typeof resolveOracleOption>, logger: Logger, registry: Registry): Promise<TimestampSource> {
+  const source = 'client' in oracle ? createOracleClient({ ...oracle.client, deadlineMs: CONNECT_TIMEOUT_MS, logger, registry }) : oracle.source;
   try {
     await source.getTimestamp({ signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });
     return source;
   } catch (error) {
-    if (Array.isArray(oracle)) await source.close().catch(() => {});
-    if (error instanceof OracleUnavailableError) throw error;
-    const where = Array.isArray(oracle) ? (oracle as readonly string[]).join(', ') : 'the given TimestampSource';
+    if ('client' in oracle) await source.close().catch(() => {});
+    if (error instanceof PercolatorError && (error instanceof OracleUnavailableError || !error.retryable)) throw error;
+    const where = 'client' in oracle ? oracle.client.addresses.join(', ') : 'the given TimestampSource';
     throw new OracleUnavailableError(`timestamp oracle (${where}) did not answer: ${error instanceof Error ? error.message : String(error)}`, {
       cause: error,
     });

@@ -29,6 +29,8 @@ export interface OracleProcess {
   readonly pid: number;
   readonly role: OracleProcessRole;
   readonly metricsAddress: string | undefined;
+  /** The last few KB the process wrote to stderr (logs, warnings). */
+  readonly stderr: string;
   /** Sends a signal (default SIGKILL). Terminating signals wait for the exit; SIGSTOP/SIGCONT return at once. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** SIGTERM: the oracle stops serving, releases its lease and exits. */
@@ -67,6 +69,10 @@ class OracleProcessHandle implements OracleProcess {
 
   get address(): string {
     return this.listen;
+  }
+
+  get stderr(): string {
+    return this.stderrTail;
   }
 
   get pid(): number {

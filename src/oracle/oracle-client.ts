@@ -1,16 +1,18 @@
-import { credentials as grpcCredentials, status, type ChannelCredentials } from '@grpc/grpc-js';
+import { status, type ChannelCredentials } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { InvalidInputError, OracleRequestRejectedError, OracleUnavailableError } from '../errors.js';
+import { InvalidInputError, OracleConnectionRefusedError, OracleRequestRejectedError, OracleUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Timestamp } from '../timestamp.js';
+import { checkOracleAddress, isOracleAddress } from './oracle-address.js';
 import { OracleCallError, OracleConnection } from './oracle-connection.js';
+import { oracleChannelCredentials, type OracleTlsOptions } from './oracle-credentials.js';
 import { DEFAULT_MAX_COUNT } from './protocol-constants.js';
 import { RequestCoalescer } from './request-coalescer.js';
 import type { TimestampSource } from './timestamp-source.js';
 
 export interface OracleClientOptions {
-  /** host:port of every oracle process (leader and standbys), in any order. */
+  /** host:port (or [v6]:port) of every oracle process (leader and standbys), in any order; anything else is InvalidInputError. */
   addresses: string[];
   /** How long one getTimestamp() may wait for a leader before OracleUnavailableError. Default 5000. */
   deadlineMs?: number;
@@ -21,10 +23,10 @@ export interface OracleClientOptions {
   logger?: Logger;
   /** prom-client registry for the client's metrics (default: a private one). */
   registry?: Registry;
-  /** Bearer token the oracle requires (--token). */
+  /** Bearer token the oracle requires (--token); an empty one is InvalidInputError. */
   token?: string;
   /** TLS to the oracle: PEM contents. `ca` to trust a private CA; `cert` + `key` for mutual TLS. */
-  tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string };
+  tls?: OracleTlsOptions;
 }
 
 /** A contiguous range of timestamps [first, first + count). */
@@ -66,21 +68,20 @@ class BatchingOracleClient implements OracleClient {
   private readonly credentials: ChannelCredentials;
   private readonly logger: Logger;
   private readonly metrics: ClientMetrics;
+  /** Highest fencing epoch a leader answered with: hints naming an older leader are stale. */
+  private highestEpoch = 0n;
   private closed = false;
 
   constructor(private readonly options: OracleClientOptions) {
-    if (options.addresses.length === 0) throw new InvalidInputError('oracle client needs at least one address');
-    this.addresses = [...options.addresses];
+    if (!Array.isArray(options.addresses) || options.addresses.length === 0) throw new InvalidInputError('oracle client needs at least one address');
+    this.addresses = options.addresses.map(checkOracleAddress);
     this.current = this.addresses[0]!;
     this.deadlineMs = options.deadlineMs ?? 5000;
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? 1000;
     this.maxCount = options.maxCount ?? DEFAULT_MAX_COUNT;
     this.logger = (options.logger ?? silentLogger).child({ component: 'oracle-client' });
     this.metrics = new ClientMetrics(options.registry ?? new Registry());
-    const tls = options.tls;
-    this.credentials = tls
-      ? grpcCredentials.createSsl(pem(tls.ca), pem(tls.key), pem(tls.cert))
-      : grpcCredentials.createInsecure();
+    this.credentials = oracleChannelCredentials(options.token, options.tls);
     this.coalescer = new RequestCoalescer(
       (count, deadline) => this.fetchWithFailover(count, deadline, 'stream'),
       this.maxCount,
@@ -138,6 +139,8 @@ class BatchingOracleClient implements OracleClient {
    */
   private async fetchWithFailover(count: number, deadline: number, mode: 'stream' | 'unary'): Promise<Timestamp> {
     let redirects = 0;
+    /** Addresses that refused the connection since the last other failure: all of them ends the call. */
+    const refused = new Set<string>();
     let failedInRound = 0;
     let rounds = 0;
     let lastError: OracleCallError | undefined;
@@ -161,6 +164,7 @@ class BatchingOracleClient implements OracleClient {
         if (response.count !== count) {
           throw new OracleCallError(address, status.INTERNAL, `asked for ${count} timestamps, got ${response.count}`, undefined);
         }
+        if (response.epoch > this.highestEpoch) this.highestEpoch = response.epoch;
         return response.first;
       } catch (error) {
         if (!(error instanceof OracleCallError)) throw error;
@@ -176,8 +180,17 @@ class BatchingOracleClient implements OracleClient {
           this.connections.get(address)?.close();
           this.connections.delete(address);
         }
+        if (error.refused) {
+          refused.add(address);
+          if (this.addresses.every((a) => refused.has(a))) {
+            this.metrics.unavailable.inc();
+            throw new OracleConnectionRefusedError(this.addresses, { cause: error });
+          }
+        } else {
+          refused.clear();
+        }
         // A leader named by the server is worth trying at once, but not forever (hints can be stale).
-        if (error.leaderHint && error.leaderHint !== address && redirects < 2) {
+        if (error.leaderHint && error.leaderHint !== address && redirects < 2 && this.trustsHint(error)) {
           redirects++;
           this.current = error.leaderHint;
           if (!this.addresses.includes(error.leaderHint)) this.addresses.push(error.leaderHint);
@@ -192,6 +205,18 @@ class BatchingOracleClient implements OracleClient {
         }
       }
     }
+  }
+
+  /** A hint is followed unless it cannot be dialled or names a leader older than one that answered. */
+  private trustsHint(error: OracleCallError): boolean {
+    const hint = error.leaderHint!;
+    const stale = error.leaderEpoch !== undefined && error.leaderEpoch < this.highestEpoch;
+    if (!stale && isOracleAddress(hint)) return true;
+    this.logger.debug(
+      { from: error.address, hint, hintEpoch: error.leaderEpoch?.toString(), seenEpoch: this.highestEpoch.toString() },
+      stale ? 'ignoring a stale leader hint' : 'ignoring a leader hint that is not host:port',
+    );
+    return false;
   }
 }
 
@@ -239,11 +264,6 @@ class ClientMetrics {
 /** Several clients may share one registry: reuse a metric already registered under the name. */
 function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
-}
-
-function pem(value: Buffer | string | undefined): Buffer | null {
-  if (value === undefined) return null;
-  return typeof value === 'string' ? Buffer.from(value) : value;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { Client, credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { GetTimestampsRequest, GetTimestampsResponse, TimestampOracleDefinition } from './generated/tso.js';
-import { LEADER_TRAILER } from './protocol-constants.js';
+import { LEADER_EPOCH_TRAILER, LEADER_TRAILER } from './protocol-constants.js';
 
 const SERVICE_PATH = `/${TimestampOracleDefinition.fullName}`;
 const STREAM_PATH = `${SERVICE_PATH}/${TimestampOracleDefinition.methods.streamTimestamps.name}`;
@@ -19,8 +19,15 @@ export class OracleCallError extends Error {
     readonly leaderHint: string | undefined,
     /** An oracle process answered (not leader, or cannot serve now): the connection itself is fine. */
     readonly answeredByOracle = false,
+    /** Fencing epoch of the leader named in `leaderHint`, when the server sent it. */
+    readonly leaderEpoch?: bigint,
   ) {
     super(`${address}: ${status[code] ?? code}: ${details}`);
+  }
+
+  /** Nothing listens at the address (TCP connection refused). */
+  get refused(): boolean {
+    return !this.answeredByOracle && this.code === status.UNAVAILABLE && /\bECONNREFUSED\b/.test(this.details);
   }
 }
 
@@ -138,11 +145,13 @@ class TimestampStream {
 function toCallError(address: string, error: ServiceError): OracleCallError {
   const trailer = error.metadata?.get(LEADER_TRAILER) ?? [];
   const hint = trailer[0];
+  const epoch = error.metadata?.get(LEADER_EPOCH_TRAILER)[0];
   return new OracleCallError(
     address,
     error.code ?? status.UNKNOWN,
     error.details ?? error.message,
     typeof hint === 'string' && hint ? hint : undefined,
     trailer.length > 0,
+    typeof epoch === 'string' && /^\d+$/.test(epoch) ? BigInt(epoch) : undefined,
   );
 }

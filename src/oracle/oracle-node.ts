@@ -129,7 +129,7 @@ export class OracleNode {
   private notLeader(): OracleNotLeaderError {
     if (this.role === 'leader') return new OracleNotLeaderError(undefined, 'lease may have expired; re-acquiring');
     if (this.role === 'acquiring') return new OracleNotLeaderError(undefined, 'becoming leader');
-    return new OracleNotLeaderError(this.leaderHint.address ?? undefined, 'follower');
+    return new OracleNotLeaderError(this.leaderHint.address ?? undefined, 'follower', this.leaderHint.epoch);
   }
 
   private async run(): Promise<void> {

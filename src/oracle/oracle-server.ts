@@ -9,10 +9,12 @@ import { systemClock, type WallClock } from './clock.js';
 import { TimestampOracleDefinition } from './generated/tso.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { MetaStore } from './meta-store.js';
+import { checkOracleAddress } from './oracle-address.js';
 import { startMetricsEndpoint } from './metrics-endpoint.js';
 import { OracleMetrics } from './oracle-metrics.js';
 import { OracleNode, type OracleRole } from './oracle-node.js';
 import { DEFAULT_MAX_COUNT, HARD_MAX_COUNT } from './protocol-constants.js';
+import { checkSecurityPosture } from './security-posture.js';
 import { createTsoService } from './tso-service.js';
 
 export interface OracleServerOptions {
@@ -28,8 +30,10 @@ export interface OracleServerOptions {
   maxCount?: number;
   /** PEM contents. With `ca`, clients must present a certificate signed by it (mutual TLS). */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
-  /** Require `authorization: Bearer <token>` on the oracle service (health stays open). */
+  /** Require `authorization: Bearer <token>` on the oracle service (health stays open). An empty token is refused. */
   token?: string;
+  /** Listen on a non-loopback address without TLS (refused otherwise; warned about either way). */
+  insecure?: boolean;
   /** host:port for the Prometheus endpoint (GET /metrics); none if absent. */
   metricsListen?: string;
   clock?: WallClock;
@@ -69,6 +73,9 @@ export async function startOracleServer(options: OracleServerOptions): Promise<R
   }
   if (!(leaseMs >= 200) || !(windowMs >= 100)) throw new RangeError('lease must be >= 200 ms and window >= 100 ms');
   const listen = splitHostPort(options.listen ?? ORACLE_DEFAULTS.listen);
+  if (options.advertise !== undefined) checkOracleAddress(options.advertise);
+  const warnings = checkSecurityPosture({ listenHost: listen.host, tls: options.tls !== undefined, token: options.token, insecure: options.insecure ?? false });
+  for (const warning of warnings) logger.warn({ listen: options.listen ?? ORACLE_DEFAULTS.listen }, warning);
   const clock = options.clock ?? systemClock;
   const metrics = new OracleMetrics(options.registry ?? new Registry());
   const store = await MetaStore.open(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2), startTimeoutMs: 30_000 });

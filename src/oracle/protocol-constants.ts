@@ -7,6 +7,12 @@ import { MAX_LOGICAL } from '../timestamp.js';
  */
 export const LEADER_TRAILER = 'percolator-oracle-leader';
 
+/**
+ * Sent with a non-empty LEADER_TRAILER: the fencing epoch of the leader
+ * named. A client that has already seen a higher epoch ignores the hint.
+ */
+export const LEADER_EPOCH_TRAILER = 'percolator-oracle-leader-epoch';
+
 /** A range must fit in one millisecond's logical space (the allocator moves to the next ms, never splits). */
 export const HARD_MAX_COUNT = Number(MAX_LOGICAL) + 1;
 

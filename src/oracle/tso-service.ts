@@ -3,7 +3,7 @@ import { OracleNotLeaderError, OracleUnavailableError } from '../errors.js';
 import type { GetTimestampsRequest, GetTimestampsResponse, TimestampOracleServiceImplementation } from './generated/tso.js';
 import type { OracleMetrics } from './oracle-metrics.js';
 import type { OracleNode } from './oracle-node.js';
-import { LEADER_TRAILER } from './protocol-constants.js';
+import { LEADER_EPOCH_TRAILER, LEADER_TRAILER } from './protocol-constants.js';
 
 
 /**
@@ -31,6 +31,8 @@ export function createTsoService(node: OracleNode, options: { maxCount: number; 
         code = 'UNAVAILABLE';
         // Always set (empty when unknown): it also tells the client that an oracle answered.
         context.trailer.set(LEADER_TRAILER, error.leaderAddress ?? '');
+        // The hint's epoch lets a client that has seen a newer leader ignore a stale hint.
+        if (error.leaderAddress && error.leaderEpoch !== undefined) context.trailer.set(LEADER_EPOCH_TRAILER, error.leaderEpoch.toString());
         throw new ServerError(Status.UNAVAILABLE, error.message);
       }
       if (error instanceof OracleUnavailableError) {

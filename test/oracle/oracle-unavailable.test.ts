@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OracleUnavailableError } from '../../src/errors.js';
-import { freePort } from '../../src/harness/free-port.js';
+import { OracleConnectionRefusedError, OracleUnavailableError } from '../../src/errors.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { createMetaDatabase } from './support/meta-database.js';
+import { silentListener } from './support/silent-listener.js';
 
 describe('oracle unavailable', () => {
   let meta: PostgresServer;
@@ -17,8 +17,10 @@ describe('oracle unavailable', () => {
     await meta?.destroy();
   });
 
-  it('fails with OracleUnavailableError within the deadline while no oracle runs, and recovers when one starts', async () => {
-    const address = `127.0.0.1:${await freePort()}`;
+  it('fails with OracleUnavailableError within the deadline while nothing answers, and recovers when an oracle starts', async () => {
+    // Something listens but never speaks gRPC (a stuck process): the client waits out its deadline.
+    const silent = await silentListener();
+    const address = silent.address;
     const deadlineMs = 1000;
     const client = createOracleClient({ addresses: [address], deadlineMs });
     try {
@@ -32,12 +34,17 @@ describe('oracle unavailable', () => {
       }
       expect(elapsed).toBeGreaterThanOrEqual(deadlineMs - 50);
       expect(elapsed).toBeLessThan(deadlineMs + 1500); // the deadline holds, give or take a busy machine
+      await silent.close();
+
+      // Nothing listens: refused at once (retryable), not after the deadline.
+      const refused = await client.getTimestamp().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OracleConnectionRefusedError);
 
       oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), listen: address, args: ['--lease', '1s'] });
       const first = await client.getTimestamp();
       expect(first).toBeGreaterThan(0n);
 
-      // Graceful stop: the same client fails within its deadline, then recovers after a restart.
+      // Graceful stop: the same client fails (connection refused), then recovers after a restart.
       await oracle.stop();
       await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
       await oracle.restart();
@@ -68,12 +75,14 @@ describe('oracle unavailable', () => {
   });
 
   it('a caller can give up early with an AbortSignal', async () => {
-    const client = createOracleClient({ addresses: [`127.0.0.1:${await freePort()}`], deadlineMs: 30_000 });
+    const silent = await silentListener();
+    const client = createOracleClient({ addresses: [silent.address], deadlineMs: 30_000 });
     try {
       const signal = AbortSignal.timeout(200);
       await expect(client.getTimestamp({ signal })).rejects.toMatchObject({ name: 'TimeoutError' });
     } finally {
       await client.close();
+      await silent.close();
     }
   });
 

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOracleProcess, type OracleProcess, type OracleProcessOptions } from '../../src/harness/oracle-process.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { createMetaDatabase } from './support/meta-database.js';
+
+/** What `percolator oracle` refuses to start with, and what it starts with but warns about. */
+describe('oracle security posture', () => {
+  let meta: PostgresServer;
+  let dir: string;
+  const running: OracleProcess[] = [];
+  beforeAll(async () => {
+    meta = await PostgresServer.create({ unsafeFast: true });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'oracle-posture-'));
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((o) => o.stop()));
+    await meta?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(options: Omit<OracleProcessOptions, 'metaUrl'>): Promise<OracleProcess> {
+    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), standby: true, startTimeoutMs: 20_000, ...options });
+    running.push(oracle);
+    return oracle;
+  }
+
+  it('refuses an empty token from the command line, the environment or a file', async () => {
+    const emptyFile = path.join(dir, 'empty-token');
+    writeFileSync(emptyFile, '  \n');
+    const cases: Array<Omit<OracleProcessOptions, 'metaUrl'>> = [
+      { args: ['--token', ''] },
+      { env: { PERCOLATOR_ORACLE_TOKEN: '' } },
+      { args: ['--token-file', emptyFile] },
+    ];
+    for (const options of cases) {
+      await expect(start(options), JSON.stringify(options)).rejects.toThrow(/exited before listening: .*token is empty/s);
+    }
+  });
+
+  it('refuses plaintext on a non-loopback address unless --insecure, and then warns', async () => {
+    await expect(start({ listen: '0.0.0.0:0' })).rejects.toThrow(/exited before listening: .*not a loopback address.*--insecure/s);
+    await expect(start({ listen: '0.0.0.0:0', env: { PERCOLATOR_ORACLE_TOKEN: 'secret-token' } })).rejects.toThrow(
+      /exited before listening: .*not a loopback address.*--insecure/s,
+    );
+    const insecure = await start({ listen: '0.0.0.0:0', args: ['--insecure'] });
+    await waitFor(() => /WARNING.*without TLS and without a token/.test(insecure.stderr), () => insecure.stderr);
+    await insecure.stop();
+  });
+
+  it('warns when a token travels without TLS on loopback', async () => {
+    const oracle = await start({ env: { PERCOLATOR_ORACLE_TOKEN: 'secret-token' } });
+    await waitFor(() => /WARNING.*token.*without TLS/.test(oracle.stderr), () => oracle.stderr);
+    expect(oracle.stderr).not.toContain('secret-token');
+  });
+});
+
+async function waitFor(done: () => boolean, describe: () => string, timeoutMs = 5000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > giveUpAt) throw new Error(`condition not met; stderr: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
