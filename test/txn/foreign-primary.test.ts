@@ -5,6 +5,7 @@ import { physicalMs } from '../../src/timestamp.js';
 import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import type { EngineTransaction, TransactionEngine } from '../../src/txn/engine-contract.js';
 import { withRetries } from '../support/bank.js';
+import pg from 'pg';
 import { countOnShards, sleep } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 
@@ -18,6 +19,17 @@ const sides = pgTable('fp_sides', { parentId: integer('parent_id').notNull(), ta
 ]);
 const parentsMeta = describeTable(parents, { shardKey: ['region'] });
 const sidesMeta = describeTable(sides, { shardKey: ['parentId'] });
+
+/** The `n` column of every row of `sql` on one shard. */
+async function rawRows(url: string, sql: string): Promise<unknown[]> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return (await client.query<{ n: unknown }>(sql)).rows.map((r) => r.n);
+  } finally {
+    await client.end();
+  }
+}
 
 /**
  * Clients with different schemas on the same shards: a transaction's primary
@@ -83,6 +95,9 @@ describe('locks whose primary table a client does not know', () => {
     await passPhysicalMsOf(overwrite);
     const run = await parentsOnly.collectGarbage({ force: true });
     expect(run.shards.every((s) => s.safePoint > tx.startTs)).toBe(true);
+    // The proof is gone (superseded); the side row was rolled forward before.
+    const proofs = await countOnShards(bank.cluster.shardUrls, `select count(*) as n from fp_parents__versions where start_ts = ${tx.startTs}`);
+    expect(proofs).toEqual([0, 0]);
     await sleep(300); // past the lock's TTL: a reader decides it by its primary alone
     expect(await readSide(wide, keys.side)).toBe('committed');
     expect(await sideLocks(tx.startTs)).toBe(0);
@@ -129,5 +144,38 @@ describe('locks whose primary table a client does not know', () => {
     expect(run.shards.every((s) => s.deleted !== undefined && s.safePoint > tx.startTs)).toBe(true);
     expect(await sideLocks(tx.startTs)).toBe(0);
     expect(await readSide(sidesOnly, keys.side)).toBe('committed');
+  });
+
+  it('fills the catalogue of tables stored before it from their storage, and each table\'s migration completes its row', async () => {
+    for (const url of bank.cluster.shardUrls) {
+      await rawRows(url, `delete from percolator_migrations where name in ('core/0003-table-catalogue', 'table/fp_sides/0008-table-catalogue')`);
+      await rawRows(url, `delete from percolator_tables where name = 'fp_sides'`);
+    }
+    const row = `select key_columns::text || key_types::text || coalesce(shard_key_length::text, '?') || value_columns::text || value_types::text as n from percolator_tables where name = 'fp_sides'`;
+    const rows = async () => Promise.all(bank.cluster.shardUrls.map(async (url) => (await rawRows(url, row))[0]));
+    await bank.engine().migrate([parentsMeta]);
+    expect(await rows()).toEqual(Array(2).fill('{parent_id,tag}{integer,"character varying(16)"}?{note}{text}'));
+    await wide.migrate([sidesMeta]);
+    expect(await rows()).toEqual(Array(2).fill('{parent_id,tag}{integer,varchar(16)}1{note}{text}'));
+  });
+
+  it('never deletes what could decide a lock whose primary table no shard catalogues: the safe point stays below it', async () => {
+    const keys = pickKeys();
+    const lockTs = await bank.tso.getTimestamp();
+    const sideShard = wide.shardOf(sidesMeta, keys.side);
+    await rawRows(bank.cluster.shardUrls[sideShard]!, `insert into fp_sides__locks (parent_id, tag, start_ts, op, primary_table, primary_key, ttl_ms, note)
+      values (${keys.side.parentId}, '${keys.side.tag}', ${lockTs}, 'put', 'fp_nowhere', '{1}', 0, 'orphan')`);
+    const parentsOnly = narrow([parentsMeta]);
+    for (const note of ['first', 'second']) {
+      const t = await parentsOnly.begin();
+      t.put(parentsMeta, [{ ...keys.parent, note }]);
+      await passPhysicalMsOf((await t.commit()).commitTs!);
+    }
+    const run = await parentsOnly.collectGarbage({ force: true });
+    expect(run.shards.every((s) => s.deleted !== undefined && s.safePoint < lockTs)).toBe(true);
+    const parentShard = wide.shardOf(parentsMeta, keys.parent);
+    const notes = await rawRows(bank.cluster.shardUrls[parentShard]!, `select note as n from fp_parents__versions where region = ${keys.parent.region} and id = ${keys.parent.id} order by commit_ts`);
+    expect(notes).toEqual(['first', 'second']);
+    await rawRows(bank.cluster.shardUrls[sideShard]!, `delete from fp_sides__locks where start_ts = ${lockTs}`);
   });
 });
