@@ -122,7 +122,12 @@ export class VersionGc {
     if (found.length === 0) return safePoint;
     const resolvable: FoundLock[] = [];
     const unplaceable: FoundLock[] = [];
-    for (const lock of found) ((await this.tables.locatePrimary(lock.primaryTable, lock.shard)) ? resolvable : unplaceable).push(lock);
+    const placeable = new Map<string, Promise<boolean>>();
+    for (const lock of found) {
+      const id = `${lock.shard}\u0000${lock.primaryTable}`;
+      if (!placeable.has(id)) placeable.set(id, this.tables.locatePrimary(lock.primaryTable, lock.shard).then(Boolean));
+      ((await placeable.get(id)!) ? resolvable : unplaceable).push(lock);
+    }
     let point = safePoint;
     const hold = (locks: readonly FoundLock[]): void => {
       for (const lock of locks) if (lock.startTs <= point) point = lock.startTs - 1n;
