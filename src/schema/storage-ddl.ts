@@ -1,6 +1,7 @@
 import { ident, storageType } from '../shard/sql-names.js';
 import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
+import { catalogueRowVars } from '../shard/table-catalogue.js';
 import { readSchemaFile } from './schema-files.js';
 import type { TableMeta } from './table-meta.js';
 
@@ -17,6 +18,7 @@ export function coreMigrations(): Migration[] {
   return [
     { name: 'core/0001-migrations-table', sql: readSchemaFile('core/0001-migrations-table.sql') },
     { name: 'core/0002-gc-safe-point', sql: readSchemaFile('core/0002-gc-safe-point.sql') },
+    { name: 'core/0003-table-catalogue', sql: readSchemaFile('core/0003-table-catalogue.sql') },
   ];
 }
 
@@ -37,6 +39,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
     pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
     latest: ident(table.latestTable),
     value_list: valueColumns.map((c) => `, ${ident(c.name)}`).join(''),
+    ...catalogueRowVars(table),
   };
   const render = (file: string): string =>
     readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
@@ -56,5 +59,6 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0005-pessimistic-locks`, sql: render('table/0005-pessimistic-locks.sql') },
     { name: `table/${table.name}/0006-lock-keys-function`, sql: lockKeys, replaceable: true },
     { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql') },
+    { name: `table/${table.name}/0008-table-catalogue`, sql: render('table/0008-table-catalogue.sql'), replaceable: true },
   ];
 }

@@ -9,6 +9,8 @@ import type { LocalCommits } from './local-commits.js';
 import { performance } from 'node:perf_hooks';
 import { isFinal, type TxnStatus } from './txn-status.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
+import type { TableDirectory } from './table-directory.js';
+import { mergeVerdicts, ROWS_STAND, within, type ReadVerdict } from './read-verdict.js';
 
 /** A lock of another transaction met by a read or a prewrite. */
 export interface FoundLock {
@@ -24,7 +26,8 @@ export interface FoundLock {
 
 export interface LockResolverOptions {
   shards: readonly ShardPool[];
-  storageOf(tableName: string): TableStorage;
+  /** Registered tables and the shards' catalogue: the storage of any transaction's primary table. */
+  tables: TableDirectory;
   logger: Logger;
   metrics: EngineMetrics;
   /** Resolved (final) statuses remembered, most recent first out last. */
@@ -71,12 +74,13 @@ export class LockResolver {
   /**
    * Status of transaction `startTs` whose primary is `primaryKey` of
    * `primaryTable`. `peeked`: what a push statement already saw at the
-   * primary (spares the peek).
+   * primary (spares the peek). `lockShard`: where the lock was met (its
+   * catalogue describes the primary's table if this client does not know it).
    */
-  async checkTxnStatus(primaryTable: string, primaryKey: KeyTexts, startTs: Timestamp, rollbackIfNotExist: boolean, peeked?: PrimaryPeek): Promise<TxnStatus> {
+  async checkTxnStatus(primaryTable: string, primaryKey: KeyTexts, startTs: Timestamp, rollbackIfNotExist: boolean, peeked?: PrimaryPeek, lockShard = 0): Promise<TxnStatus> {
     const cached = this.cache.get(startTs.toString());
     if (cached) return cached;
-    const storage = this.options.storageOf(primaryTable);
+    const storage = await this.options.tables.primaryStorage(primaryTable, lockShard, startTs);
     const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
     // Fast path, one read-only statement: final outcomes and live locks need no row lock.
     const peek = peeked ?? (await shard.query<PrimaryPeek>(storage.peekPrimary(startTs, primaryKey), { prepare: true })).rows[0]!;
@@ -145,7 +149,7 @@ export class LockResolver {
         }
         const first = txnLocks[0]!;
         const expired = txnLocks.some((l) => l.expired);
-        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired, push);
+        const status = await this.checkTxnStatus(first.primaryTable, first.primaryKey, first.startTs, expired, push, first.shard);
         this.options.metrics.lockResolutions.inc({ outcome: status.kind }, txnLocks.length);
         if (status.kind === 'committed') for (const lock of txnLocks) committed.push({ lock, commitTs: status.commitTs });
         if (status.kind === 'alive') {
@@ -174,7 +178,7 @@ export class LockResolver {
         outcomes.set(id, 'pushed');
         continue;
       }
-      const storage = this.options.storageOf(lock.primaryTable);
+      const storage = await this.options.tables.primaryStorage(lock.primaryTable, lock.shard, lock.startTs);
       const shardIndex = shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length);
       const groupId = `${shardIndex}\u0000${lock.primaryTable}`;
       const group = groups.get(groupId) ?? { shard: this.options.shards[shardIndex]!, storage, primaries: [] };
@@ -370,31 +374,6 @@ type PushOutcome = 'pushed' | PrimaryPeek;
  * longer one is waiting on a slow shard or the oracle.
  */
 const LOCAL_OWNER_WAIT_MS = 250;
-
-const ROWS_STAND: ReadVerdict = { kind: 'rows-stand' };
-
-/** One verdict for several groups of locks: the read runs again if any needs it, else the union of keys to read again. */
-function mergeVerdicts(verdicts: readonly ReadVerdict[]): ReadVerdict {
-  if (verdicts.some((v) => v.kind === 'read-again')) return { kind: 'read-again' };
-  const keys = verdicts.flatMap((v) => (v.kind === 'read-keys-again' ? v.keys : []));
-  return keys.length > 0 ? { kind: 'read-keys-again', keys } : ROWS_STAND;
-}
-
-/** `promise`'s value if it settles before `deadline` (performance.now() ms), else undefined. */
-async function within<T>(promise: Promise<T>, deadline: number): Promise<T | undefined> {
-  const ms = deadline - performance.now();
-  if (ms <= 0) return Promise.race([promise, Promise.resolve(undefined)]);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** What a read that met locks must do: keep its rows, read these keys again, or read everything again. */
-export type ReadVerdict = { kind: 'rows-stand' } | { kind: 'read-keys-again'; keys: KeyTexts[] } | { kind: 'read-again' };
 
 /** Insert into a bounded map, dropping the oldest entry when full. */
 function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {

@@ -6,6 +6,7 @@ import { keyTextOf } from '../shard/key-text.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
+import { lockInfoSql } from '../shard/lock-info.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Row } from './engine-contract.js';
 import type { FoundLock } from './lock-resolver.js';
@@ -148,12 +149,7 @@ export const LOCK_INFO_COLUMNS = [
   ['__expired', 'boolean'],
 ] as const;
 
-/** Values of LOCK_INFO_COLUMNS for the lock row aliased `l`. */
-export function lockInfoSql(storage: TableStorage, l: string): string {
-  return `array[${storage.pk.map((c) => `${l}.${ident(c.name)}::text`).join(', ')}] as __lock_key, ${l}.start_ts::text as __lock_start,
-  ${l}.primary_table as __primary_table, ${l}.primary_key as __primary_key,
-  (${l}.written_at + ${l}.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __expired`;
-}
+export { lockInfoSql };
 
 /**
  * The part of every read that checks its timestamp against the shard's GC

@@ -20,6 +20,7 @@ import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './transaction.js';
+import { TableDirectory } from './table-directory.js';
 import { VersionGc, type GcOptions } from './version-gc.js';
 
 export interface TransactionEngineOptions {
@@ -74,7 +75,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
 
   const localCommits = new LocalCommits();
   const batchRows = options.batchRows ?? 5000;
-  const resolver = new LockResolver({ shards, storageOf, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
+  const directory = new TableDirectory(shards, tables);
+  const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
     timestampSource: options.timestampSource,
@@ -99,7 +101,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
-  const gc = new VersionGc(shards, () => tables.values(), options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
+  const gc = new VersionGc(shards, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
   if (options.gc !== false) gc.start();
 
   const timestamp = async (): Promise<Timestamp> => {
