@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../src/errors.js';
 import { parseDurationFlagMs } from '../src/oracle/duration.js';
+import { redactUrl } from '../src/redact.js';
 import { SYSTEM_NAMES, type SystemName } from './systems/bench-system.js';
 import { WORKLOAD_NAMES, type WorkloadName } from './workloads/workload.js';
 
@@ -244,10 +245,10 @@ function checkUrl(url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+    throw new InvalidInputError(`not a Postgres URL: '${redactUrl(url)}' (expected postgres://user:password@host:port/database)`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+    throw new InvalidInputError(`not a Postgres URL: '${redactUrl(url)}' (expected postgres://user:password@host:port/database)`);
   }
 }
 
