@@ -1,16 +1,9 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 
 /** @internal A shard URL with its password hidden, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
+export { redactUrl };
 
 /**
  * @internal Connects once to every shard (in parallel) so that a wrong or
