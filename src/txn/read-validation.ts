@@ -88,13 +88,22 @@ function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   for (const predicate of input.readSet.predicates) {
     for (const shard of predicate.shards) {
       // The same scan repeated at the same timestamp adds nothing to check (a locking scan reads at its own for_update_ts).
-      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()]);
+      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()], taggedBigint);
       if (seen.has(id)) continue;
       seen.add(id);
       at(shard).predicates.push(predicate);
     }
   }
   return byShard;
+}
+
+/**
+ * JSON replacer for the identity of a scanned predicate: filter parameters
+ * may be bigints (a `bigint({ mode: 'bigint' })` column), which plain
+ * JSON.stringify refuses; tagged so that `5n` and `'5'` stay distinct.
+ */
+function taggedBigint(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? { bigint: value.toString() } : value;
 }
 
 /** One statement for one shard: every check, `union all`, stopping at the first conflict. */
