@@ -22,6 +22,8 @@ export interface EngineContext {
   readonly hooks: CommitHooks;
   readonly lockTtlMs: number;
   readonly lockWaitTimeoutMs: number;
+  /** Longest life of a transaction before it is rolled back and fails with TransactionTimeoutError (transaction-deadline.ts). */
+  readonly maxTransactionMs: number;
   /** Rows per statement when writing batches (memory and statement size stay bounded). */
   readonly batchRows: number;
   /** Whether long commits refresh their primary lock's TTL. */

@@ -34,6 +34,13 @@ export interface TransactionEngineOptions {
   lockTtlMs?: number | undefined;
   /** How long a read waits for a live transaction's lock before LockWaitTimeoutError. Default 10000. */
   lockWaitTimeoutMs?: number | undefined;
+  /**
+   * Longest life of a transaction, begin to commit: past it its locks are
+   * released and it fails with TransactionTimeoutError, so that a hung
+   * caller cannot hold rows, or the GC safe point, for ever. Default
+   * 300000 (5 minutes, half the default GC lifetime).
+   */
+  maxTransactionMs?: number | undefined;
   /** Rows per statement in prewrite/commit/rollback batches. Default 5000. */
   batchRows?: number;
   /** Named failure points of the commit path (tests). */
@@ -45,6 +52,9 @@ export interface TransactionEngineOptions {
   /** Version GC (version-gc.ts); false: never collect (storage grows with every write). */
   gc?: GcOptions | false | undefined;
 }
+
+/** Default maxTransactionMs: half the default GC lifetime (version-gc.ts), so a transaction's locks never hold the safe point back for long. */
+export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
 
 /**
  * The transaction engine: storage, Percolator protocol and lock resolution
@@ -83,6 +93,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     hooks: options.hooks ?? {},
     lockTtlMs: options.lockTtlMs ?? 3000,
     lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
+    maxTransactionMs: options.maxTransactionMs ?? DEFAULT_MAX_TRANSACTION_MS,
     batchRows,
     heartbeat: options.heartbeat ?? true,
     resolver,
