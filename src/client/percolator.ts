@@ -100,7 +100,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   const backoff = resolveBackoff(options.retryBackoff);
   const log = logger.child({ component: 'percolator' });
 
-  await probeShards(shards, CONNECT_TIMEOUT_MS);
+  await probeShards(shards, CONNECT_TIMEOUT_MS, { shardCount: shards.length, tables: tables.tables });
   const ownsTimestampSource = Array.isArray(options.oracle);
   const timestampSource = await connectOracle(options.oracle, log, registry);
   try {
