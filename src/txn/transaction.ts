@@ -319,7 +319,8 @@ export class PercolatorTransaction implements EngineTransaction {
       `transaction ${formatTimestamp(this.startTs)} ran longer than maxTransactionMs (${this.deadline.limitMs} ms): its locks were released and it can only be rolled back`,
     );
     this.ctx.metrics.aborts.inc({ cause: this.timeoutError.code });
-    this.logger.warn({ maxTransactionMs: this.deadline.limitMs }, 'transaction timed out; releasing its locks');
+    if (this.locks.holdsLocks) this.logger.warn({ maxTransactionMs: this.deadline.limitMs }, 'transaction timed out; releasing its locks');
+    else this.logger.debug({ maxTransactionMs: this.deadline.limitMs }, 'transaction timed out');
     this.ctx.track(this.locks.expire(this.timeoutError).finally(() => this.locks.ended()));
   }
 
