@@ -127,6 +127,18 @@ export class TransactionAbortedError extends PercolatorError {
 }
 
 /**
+ * The transaction ran longer than `maxTransactionMs`: its locking reads'
+ * locks were released when the time ran out (so that a hung callback
+ * cannot hold rows, or the GC safe point, for ever), and it can only be
+ * rolled back. Nothing of it was committed. Not retried: running the same
+ * work again would likely take as long.
+ */
+export class TransactionTimeoutError extends PercolatorError {
+  readonly code = 'TRANSACTION_TIMEOUT';
+  readonly retryable = false;
+}
+
+/**
  * The client could not learn whether the commit point was reached (for
  * example the primary's shard went away while committing). The transaction
  * may or may not be committed; it is never retried blindly.

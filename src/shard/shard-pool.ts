@@ -5,6 +5,7 @@ import { ConnectionPool } from './connection-pool.js';
 import { PipelinedConnections } from './pipelined-connections.js';
 import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
+import { checkBindParameters } from './statement-limits.js';
 
 export interface ShardPoolOptions {
   /** Connections for local transactions of several statements (lock resolution, multi-batch writes). */
@@ -131,6 +132,7 @@ export class ShardPool {
     // Plain promise chains, not async functions: this runs for every
     // statement, and each async layer costs a promise and microtask hops.
     try {
+      checkBindParameters(statement.values, this.name);
       const name = options.prepare ? this.statementName(statement.text) : undefined;
       if (options.client) return this.run<R>(options.client, statement, name);
       const pipelines = options.lazy ? this.lazyConnections() : this.pipelines;
