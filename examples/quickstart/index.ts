@@ -28,7 +28,7 @@ await db.migrate();                            // MVCC storage on every shard; i
 await db.insert(accounts).values({ id: 1, balance: 5000 }); // UniqueViolationError if it already exists
 await db.transaction(async (tx) => {
   const [a] = await tx.select().from(accounts).where(eq(accounts.id, 1));
-  if (!a || a.balance < 10) tx.rollback();     // throws TransactionRollbackError: nothing is written
+  if (!a || a.balance < 10) return tx.rollback(); // throws TransactionRollbackError: nothing is written
   await tx.update(accounts).set({ balance: a.balance - 10 }).where(eq(accounts.id, 1));
   await tx.insert(orders).values({ accountId: 1, id: 7, amount: 10 });
 });                                            // conflicts are retried; { isolation: 'serializable' } on request
