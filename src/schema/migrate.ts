@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { SchemaError } from '../errors.js';
+import type { PoolClient } from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
+import { ensureEnumTypes, enumTypesOf, type EnumType } from './enum-types.js';
 import { coreMigrations, tableMigrations, type Migration } from './storage-ddl.js';
 import type { TableMeta } from './table-meta.js';
 
@@ -13,19 +15,25 @@ const MIGRATION_LOCK_KEY = 7_366_512_001;
  * transaction holding an advisory lock, so concurrent callers serialize and
  * each migration is applied once. A migration applied earlier with a
  * different text (the table's columns changed) is a SchemaError: this
- * version does not alter existing storage. Replaceable migrations (the
+ * version does not alter existing storage. Enum types of the columns are
+ * created first where missing (enum-types.ts). Replaceable migrations (the
  * prewrite function) are simply applied again when their text changed.
  */
 export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[]): Promise<void> {
   const migrations = [...coreMigrations(), ...tables.flatMap((t) => tableMigrations(t))];
-  await Promise.all(shards.map((shard) => migrateShard(shard, migrations)));
+  const enums = enumTypesOf(tables);
+  await Promise.all(shards.map((shard) => migrateShard(shard, migrations, enums)));
 }
 
-async function migrateShard(shard: ShardPool, migrations: readonly Migration[]): Promise<void> {
+async function migrateShard(shard: ShardPool, migrations: readonly Migration[], enums: readonly EnumType[]): Promise<void> {
+  // Every statement through shard.query: a failure leaves as a catalogue error.
+  const run = (sql: string, client: PoolClient) => shard.query({ text: sql, values: [] }, { client });
   await shard.transaction(async (client) => {
     await shard.query({ text: 'select pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK_KEY] }, { client });
+    // The types user columns are declared with, before the storage that uses them.
+    await ensureEnumTypes(shard, client, enums);
     const [bootstrap, ...rest] = migrations;
-    await client.query(bootstrap!.sql);
+    await run(bootstrap!.sql, client);
     const { rows } = await shard.query<{ name: string; checksum: string }>({ text: 'select name, checksum from percolator_migrations', values: [] }, { client });
     const applied = new Map(rows.map((r) => [r.name, r.checksum]));
     for (const migration of [bootstrap!, ...rest]) {
@@ -33,9 +41,11 @@ async function migrateShard(shard: ShardPool, migrations: readonly Migration[]):
       const previous = applied.get(migration.name);
       if (previous === checksum) continue;
       if (previous !== undefined && !migration.replaceable) {
-        throw new SchemaError(`shard ${shard.name}: migration ${migration.name} was applied with different contents (did the table's columns change?)`);
+        throw new SchemaError(
+          `shard ${shard.name}: migration ${migration.name} was applied with different contents: the table's storage differs from its declaration (its columns changed since the storage was created). This version does not alter existing storage: declare the table as it was, or give the changed table a new name`,
+        );
       }
-      if (migration !== bootstrap) await client.query(migration.sql);
+      if (migration !== bootstrap) await run(migration.sql, client);
       await shard.query(
         {
           text: 'insert into percolator_migrations (name, checksum) values ($1, $2) on conflict (name) do update set checksum = excluded.checksum, applied_at = now()',
