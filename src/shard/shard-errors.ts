@@ -49,9 +49,14 @@ export function isPostgresAbort(error: unknown): boolean {
   return code === '40P01' || code === '40001' || code === '55P03';
 }
 
-/** SQLSTATEs that mean "the storage on the shard is not what the schema declares". */
-const STORAGE_MISSING = new Set(['42P01', '42883']);
-const STORAGE_DIFFERS = new Set(['42703', '42804', '42846', '42704', '42P18', '42725', '42P08']);
+/**
+ * SQLSTATEs of a statement Postgres could not resolve against what is on the
+ * shard: a column, type, function or operator missing or of another type.
+ * The statements are the library's own, so either the storage differs from
+ * the declaration, or a raw `sql` fragment of the filter does not fit the
+ * columns' types (fragments cannot name tables: filter-text.ts).
+ */
+const DOES_NOT_RESOLVE = new Set(['42703', '42804', '42846', '42704', '42883', '42P18', '42725', '42P08']);
 
 /**
  * The one place a shard's failure becomes a catalogue error. Connection
@@ -74,12 +79,13 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   }
   const what = `shard ${shardName}: ${messageOf(error)} (SQLSTATE ${sqlState})`;
   const options = { cause: error, sqlState };
-  if (STORAGE_MISSING.has(sqlState)) {
+  // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
+  if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
     return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);
   }
-  if (STORAGE_DIFFERS.has(sqlState)) {
+  if (DOES_NOT_RESOLVE.has(sqlState)) {
     return new SchemaError(
-      `${what}: the table's storage differs from its declaration. Run db.migrate(); if it refuses the table, its columns changed since its storage was created, which this version does not alter: declare the table as it was, or give the changed table a new name`,
+      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate(); if it refuses the table, its columns changed since its storage was created, which this version does not alter: declare the table as it was, or give the changed table a new name. Otherwise fix the filter`,
       options,
     );
   }

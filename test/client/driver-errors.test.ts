@@ -111,6 +111,9 @@ describe('queries after a refused migration', () => {
     const error = await caught(db.select().from(never), SchemaError);
     expect(error.message).toMatch(/run db\.migrate\(\)/);
     expect(error.sqlState).toBe('42P01');
+    const write = await caught(db.insert(never).values({ id: 1 }), SchemaError);
+    expect(write.message).toMatch(/storage of a table is missing; run db\.migrate\(\)/);
+    expect(write.cause).toBeInstanceOf(Error);
   });
 
   it('a value the shard cannot evaluate in a filter is an InvalidInputError', async () => {
