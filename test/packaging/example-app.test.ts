@@ -17,10 +17,13 @@ import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
  * must use the application's copy, or drizzle's types and `is()` checks
  * disagree between the two copies.
  */
-const APP_DRIZZLE_VERSION = '0.44.7';
-
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The first version the peer range names (`^0.44.7 || ...` gives 0.44.7); .ci/run puts it in npm's cache. */
+const APP_DRIZZLE_VERSION = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).peerDependencies['drizzle-orm'] as string)
+  .split('||')[0]!
+  .trim()
+  .replace(/^\^/, '');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 let scratch: string;
