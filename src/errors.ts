@@ -12,7 +12,7 @@ export abstract class PercolatorError extends Error {
   /** Postgres's SQLSTATE when a shard's error is behind this one (its driver error is `cause`). */
   readonly sqlState?: string;
 
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: PercolatorErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     if (options?.sqlState !== undefined) this.sqlState = options.sqlState;
@@ -20,7 +20,7 @@ export abstract class PercolatorError extends Error {
 }
 
 /** What a catalogue error may carry besides its message. */
-export interface ErrorOptions {
+export interface PercolatorErrorOptions {
   cause?: unknown;
   /** Postgres's SQLSTATE, when the error is a shard's. */
   sqlState?: string;
@@ -146,7 +146,7 @@ export class UniqueViolationError extends PercolatorError {
 export class ShardUnavailableError extends PercolatorError {
   readonly code = 'SHARD_UNAVAILABLE';
   readonly retryable = true;
-  constructor(readonly shard: string, options?: ErrorOptions) {
+  constructor(readonly shard: string, options?: PercolatorErrorOptions) {
     const why = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
     super(`shard ${shard} unavailable${why}`, options);
   }
@@ -161,7 +161,7 @@ export class ShardUnavailableError extends PercolatorError {
 export class ShardStatementError extends PercolatorError {
   readonly code = 'SHARD_STATEMENT_FAILED';
   readonly retryable: boolean;
-  constructor(readonly shard: string, message: string, options: ErrorOptions & { retryable: boolean }) {
+  constructor(readonly shard: string, message: string, options: PercolatorErrorOptions & { retryable: boolean }) {
     super(message, options);
     this.retryable = options.retryable;
   }
