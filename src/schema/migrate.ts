@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { SchemaError } from '../errors.js';
 import type { ShardPool } from '../shard/shard-pool.js';
+import { ensureEnumTypes, enumTypesOf, type EnumType } from './enum-types.js';
 import { checkShardIdentities, readShardIdentity, recordShardIdentity, type PlacementConfig, type ShardQuery } from './shard-identity.js';
 import { coreMigrations, tableMigrations, type Migration } from './storage-ddl.js';
 import type { TableMeta } from './table-meta.js';
@@ -15,7 +16,8 @@ const MIGRATION_LOCK_KEY = 7_366_512_001;
  * advisory lock, so concurrent callers serialize and each migration is
  * applied once. A migration applied earlier with a different text (the
  * table's columns changed) is a SchemaError: this version does not alter
- * existing storage. Replaceable migrations (the prewrite function) are
+ * existing storage. Enum types of the columns are created first where
+ * missing (enum-types.ts). Replaceable migrations (the prewrite function) are
  * simply applied again when their text changed.
  *
  * Each shard also records its identity (shard-identity.ts): first every
@@ -31,20 +33,32 @@ export async function migrateShards(shards: readonly ShardPool[], tables: readon
   const names = tables.map((t) => t.name);
   const recorded = await Promise.all(shards.map((shard) => readShardIdentity(queryOn(shard), names)));
   const known = checkShardIdentities(recorded, shards.map((s) => s.name), config);
+  const enums = enumTypesOf(tables);
   const [first, ...rest] = shards;
-  const clusterId = await migrateShard(first!, migrations, config, known ?? randomUUID(), known === undefined);
-  await Promise.all(rest.map((shard) => migrateShard(shard, migrations, config, clusterId, false)));
+  const clusterId = await migrateShard(first!, migrations, enums, config, known ?? randomUUID(), known === undefined);
+  await Promise.all(rest.map((shard) => migrateShard(shard, migrations, enums, config, clusterId, false)));
 }
 
 function queryOn(shard: ShardPool, client?: PoolClient): ShardQuery {
   return (text, values) => shard.query({ text, values }, { client });
 }
 
-async function migrateShard(shard: ShardPool, migrations: readonly Migration[], config: PlacementConfig, clusterId: string, adoptRecorded: boolean): Promise<string> {
+async function migrateShard(
+  shard: ShardPool,
+  migrations: readonly Migration[],
+  enums: readonly EnumType[],
+  config: PlacementConfig,
+  clusterId: string,
+  adoptRecorded: boolean,
+): Promise<string> {
+  // Every statement through shard.query: a failure leaves as a catalogue error.
+  const run = (sql: string, client: PoolClient) => shard.query({ text: sql, values: [] }, { client });
   return shard.transaction(async (client) => {
     await shard.query({ text: 'select pg_advisory_xact_lock($1)', values: [MIGRATION_LOCK_KEY] }, { client });
+    // The types user columns are declared with, before the storage that uses them.
+    await ensureEnumTypes(shard, client, enums);
     const [bootstrap, ...rest] = migrations;
-    await client.query(bootstrap!.sql);
+    await run(bootstrap!.sql, client);
     const { rows } = await shard.query<{ name: string; checksum: string }>({ text: 'select name, checksum from percolator_migrations', values: [] }, { client });
     const applied = new Map(rows.map((r) => [r.name, r.checksum]));
     for (const migration of [bootstrap!, ...rest]) {
@@ -52,9 +66,11 @@ async function migrateShard(shard: ShardPool, migrations: readonly Migration[], 
       const previous = applied.get(migration.name);
       if (previous === checksum) continue;
       if (previous !== undefined && !migration.replaceable) {
-        throw new SchemaError(`shard ${shard.name}: migration ${migration.name} was applied with different contents (did the table's columns change?)`);
+        throw new SchemaError(
+          `shard ${shard.name}: migration ${migration.name} was applied with different contents: the table's storage differs from its declaration (its columns changed since the storage was created). This version does not alter existing storage: declare the table as it was, or give the changed table a new name`,
+        );
       }
-      if (migration !== bootstrap) await client.query(migration.sql);
+      if (migration !== bootstrap) await run(migration.sql, client);
       await shard.query(
         {
           text: 'insert into percolator_migrations (name, checksum) values ($1, $2) on conflict (name) do update set checksum = excluded.checksum, applied_at = now()',

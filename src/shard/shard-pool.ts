@@ -51,8 +51,8 @@ const PIPELINE_LOCK_TIMEOUT = '-c lock_timeout=1000';
 /**
  * One shard: pipelined connections for single statements, a bounded pool of
  * connections for local transactions of several statements, and error
- * translation. Every failure that means "the shard is gone" leaves here as
- * ShardUnavailableError.
+ * translation. Every failure of the driver leaves here as a catalogue error
+ * (translateShardError): ShardUnavailableError when the shard is gone.
  */
 export class ShardPool {
   /** Single statements, each its own local transaction. */
@@ -137,23 +137,23 @@ export class ShardPool {
       if (options.client) return this.run<R>(options.client, statement, name);
       const pipelines = options.lazy ? this.lazyConnections() : this.pipelines;
       return pipelines.run((client) => this.run<R>(client, statement, name)).catch((error: unknown) => {
-        throw translateShardError(this.name, error);
+        throw translateShardError(this.name, error, true);
       });
     } catch (error) {
       return Promise.reject(translateShardError(this.name, error));
     }
   }
 
-  /** One statement on `client`; failures leave translated (ShardUnavailableError, SchemaError, or the driver's error). */
+  /** One statement on `client`; every failure leaves as a catalogue error (translateShardError). */
   private run<R extends pg.QueryResultRow>(client: pg.Client, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
     if (name === undefined) {
       return client.query<R>({ text: statement.text, values: statement.values as unknown[] }).catch((error: unknown) => {
-        throw translateShardError(this.name, error);
+        throw translateShardError(this.name, error, true);
       });
     }
     return new Promise<ShardQueryResult<R>>((resolve, reject) => {
       const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
-      query.callback = (error, result) => (error ? reject(translateShardError(this.name, error)) : resolve(result!));
+      query.callback = (error, result) => (error ? reject(translateShardError(this.name, error, true)) : resolve(result!));
       client.query(query);
     });
   }
@@ -164,7 +164,7 @@ export class ShardPool {
     try {
       client = await this.connections.acquire();
     } catch (error) {
-      throw translateShardError(this.name, error);
+      throw translateShardError(this.name, error, true);
     }
     // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
     let discard = false;
