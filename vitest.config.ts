@@ -3,8 +3,8 @@ import { configDefaults, defineConfig, type TestProjectInlineConfiguration } fro
 /**
  * The file name says which project a test belongs to (CONTRIBUTING.md, Tests):
  *
- * - unit: `*.unit.test.ts`, pure logic: no server, no process. Seconds;
- *   needs no build.
+ * - unit: `*.unit.test.ts` (pure logic: no server, no process) and
+ *   `*.test-d.ts` (type tests: checked by tsc, never run). Seconds; needs no build.
  * - integration: every other `*.test.ts`. Real Postgres servers, a real oracle
  *   and client processes started from dist/ (build first); generous timeouts.
  * - long: `*.long.test.ts`, opt-in. Defined only with PERCOLATOR_LONG=1
@@ -21,6 +21,7 @@ const unit: TestProjectInlineConfiguration = {
     include: ['test/**/*.unit.test.ts'],
     pool: 'threads',
     testTimeout: 20_000,
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'test/tsconfig.type-tests.json' },
   },
 };
 
