@@ -1,5 +1,5 @@
 import type { TableMeta } from '../schema/table-meta.js';
-import type { Row } from '../txn/engine-contract.js';
+import type { Row } from '../schema/row.js';
 import { keyTextOf } from './key-text.js';
 
 /**

@@ -4,7 +4,7 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import type { PrewriteConflictRow, TableStorage } from '../shard/table-storage.js';
 import type { BatchedCommit } from './commit-batch.js';
 import type { BatchedPointRead } from './point-read.js';
-import type { PrewriteBatchRequest } from './prewrite.js';
+import type { PrewriteBatchRequest } from './shared-prewrite.js';
 import type { ShardReadResult } from './snapshot-read.js';
 import type { StatementBatcher } from './statement-batcher.js';
 import type { CommitHooks } from './commit-hooks.js';

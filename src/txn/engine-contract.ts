@@ -11,12 +11,12 @@
  */
 import type { SQL } from 'drizzle-orm';
 import type { Timestamp } from '../timestamp.js';
-import type { GcRun } from './version-gc.js';
+import type { GcRun } from './gc-types.js';
+import type { KeyValues, Row } from '../schema/row.js';
 import type { TableMeta } from '../schema/table-meta.js';
-import type { ReadSet } from './read-set.js';
+import type { RecordedReads } from './read-set-types.js';
 
-export type Row = Record<string, unknown>;
-export type KeyValues = readonly unknown[];
+export type { KeyValues, Row } from '../schema/row.js';
 
 export type IsolationLevel = 'snapshot' | 'serializable';
 
@@ -56,7 +56,7 @@ export interface EngineTransaction {
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
-  readonly readSet: ReadSet;
+  readonly readSet: RecordedReads;
   /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
   insert(table: TableMeta, rows: readonly Row[]): Promise<void>;
   /** Buffers full new images of rows (insert-or-replace by primary key). */

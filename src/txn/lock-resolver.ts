@@ -5,24 +5,13 @@ import { shardOfTexts } from '../shard/shard-of.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineMetrics } from './engine-metrics.js';
+import type { FoundLock } from './found-lock.js';
 import type { LocalCommits } from './local-commits.js';
 import { performance } from 'node:perf_hooks';
 import { isFinal, type TxnStatus } from './txn-status.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
 import type { TableDirectory } from './table-directory.js';
 import { mergeVerdicts, ROWS_STAND, within, type ReadVerdict } from './read-verdict.js';
-
-/** A lock of another transaction met by a read or a prewrite. */
-export interface FoundLock {
-  readonly storage: TableStorage;
-  readonly shard: number;
-  readonly keyTexts: KeyTexts;
-  readonly startTs: Timestamp;
-  readonly primaryTable: string;
-  readonly primaryKey: KeyTexts;
-  /** The lock's own TTL ran out (judged by its shard's clock). */
-  readonly expired: boolean;
-}
 
 export interface LockResolverOptions {
   shards: readonly ShardPool[];

@@ -4,7 +4,7 @@ import { shardOfTexts } from '../shard/shard-of.js';
 import type { KeyTexts } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
 
 /** Waits shorter than this never look for deadlocks (most waits end by themselves). */

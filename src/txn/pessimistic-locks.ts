@@ -7,7 +7,7 @@ import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { Row } from './engine-contract.js';
 import { Heartbeat } from './heartbeat.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import { LockWaiter } from './pessimistic-lock-wait.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';

@@ -1,13 +1,12 @@
 import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
-import type { PrewriteConflictRow, PrewriteEntry } from '../shard/table-storage.js';
+import type { PrewriteConflictRow } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
-import type { BatchedStatement } from './statement-batcher.js';
 
 export interface PrewriteRequest {
   readonly startTs: Timestamp;
@@ -78,35 +77,6 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
 }
 
 class PrewriteConflict extends Error {}
-
-/** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
-export interface PrewriteBatchRequest extends PrewriteEntry {
-  /** May skip waiting for the WAL flush (see prewriteShard); a batch is lazy only if all its members are. */
-  readonly lazy: boolean;
-}
-
-/** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
-export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
-  async run(shard, storage, requests) {
-    const lazy = requests.every((r) => r.lazy);
-    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });
-    const conflicts = requests.map((): PrewriteConflictRow[] => []);
-    if (rows.length === 0) return conflicts;
-    const firstRow: number[] = [];
-    let offset = 0;
-    for (const r of requests) {
-      firstRow.push(offset);
-      offset += r.rows.length;
-    }
-    for (const row of rows) {
-      let member = firstRow.length - 1;
-      while (firstRow[member]! > row.i) member--;
-      conflicts[member]!.push({ ...row, i: row.i - firstRow[member]! });
-    }
-    return conflicts;
-  },
-  keys: (request) => request.rows.map((r) => r.keyTexts),
-};
 
 // Unique violations first (not retryable, the caller must know), then versions, then locks.
 function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {

@@ -5,7 +5,8 @@ import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel } from './engine-contract.js';
 import type { Mutation } from './mutation.js';
-import type { ReadSet, ScannedPredicate } from './read-set.js';
+import type { ReadSet } from './read-set.js';
+import type { ScannedPredicate } from './read-set-types.js';
 
 /** Everything commit-time read validation needs; passed after prewrite, once commit_ts is known, before commitPrimary. */
 export interface ReadValidationInput {

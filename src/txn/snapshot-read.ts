@@ -9,7 +9,7 @@ import type { TableStorage } from '../shard/table-storage.js';
 import { lockInfoSql } from '../shard/lock-info.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Row } from './engine-contract.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
 
 const dialect = new PgDialect();

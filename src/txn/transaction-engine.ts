@@ -10,7 +10,7 @@ import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
 import { commitStatement } from './commit-batch.js';
 import { pointReadStatement } from './point-read.js';
-import { prewriteStatement } from './prewrite.js';
+import { prewriteStatement } from './shared-prewrite.js';
 import { StatementBatcher } from './statement-batcher.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
@@ -21,7 +21,8 @@ import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './transaction.js';
 import { TableDirectory } from './table-directory.js';
-import { VersionGc, type GcOptions } from './version-gc.js';
+import type { GcOptions } from './gc-types.js';
+import { VersionGc } from './version-gc.js';
 
 export interface TransactionEngineOptions {
   /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
