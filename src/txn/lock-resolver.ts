@@ -1,13 +1,16 @@
 import { LockWaitTimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { shardOfTexts } from '../shard/shard-of.js';
+import { shardOfKey } from '../shard/shard-of.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { FoundLock } from './found-lock.js';
+import { groupBy } from './group-by.js';
+import { setBounded } from './bounded-map.js';
 import type { LocalCommits } from './local-commits.js';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinal, type TxnStatus } from './txn-status.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
 import type { TableDirectory } from './table-directory.js';
@@ -70,7 +73,7 @@ export class LockResolver {
     const cached = this.cache.get(startTs.toString());
     if (cached) return cached;
     const storage = await this.options.tables.primaryStorage(primaryTable, lockShard, startTs);
-    const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
+    const shard = this.options.shards[shardOfKey(storage.meta, primaryKey, this.options.shards.length)]!;
     // Fast path, one read-only statement: final outcomes and live locks need no row lock.
     const peek = peeked ?? (await shard.query<PrimaryPeek>(storage.peekPrimary(startTs, primaryKey), { prepare: true })).rows[0]!;
     if (peek.version_op !== null) {
@@ -116,13 +119,7 @@ export class LockResolver {
     locks: readonly FoundLock[],
     pushTo?: Timestamp,
   ): Promise<{ alive: FoundLock[]; waitMs: number; committed: { lock: FoundLock; commitTs: Timestamp }[] }> {
-    const byTxn = new Map<string, FoundLock[]>();
-    for (const lock of locks) {
-      const id = lock.startTs.toString();
-      const list = byTxn.get(id);
-      if (list) list.push(lock);
-      else byTxn.set(id, [lock]);
-    }
+    const byTxn = groupBy(locks, (lock) => lock.startTs.toString());
     const alive: FoundLock[] = [];
     let waitMs = Number.POSITIVE_INFINITY;
     // Locks of owners found committed, with their commit_ts: a reader at or above it reads those keys again.
@@ -168,7 +165,7 @@ export class LockResolver {
         continue;
       }
       const storage = await this.options.tables.primaryStorage(lock.primaryTable, lock.shard, lock.startTs);
-      const shardIndex = shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length);
+      const shardIndex = shardOfKey(storage.meta, lock.primaryKey, this.options.shards.length);
       const groupId = `${shardIndex}\u0000${lock.primaryTable}`;
       const group = groups.get(groupId) ?? { shard: this.options.shards[shardIndex]!, storage, primaries: [] };
       group.primaries.push({ startTs: lock.startTs, key: lock.primaryKey });
@@ -194,7 +191,7 @@ export class LockResolver {
             continue;
           }
           outcomes.set(row.start_ts, 'pushed');
-          remember(this.pushed, row.start_ts, minCommitTs, this.cacheSize);
+          setBounded(this.pushed, row.start_ts, minCommitTs, this.cacheSize);
         }
       }),
     );
@@ -255,12 +252,7 @@ export class LockResolver {
     readSentAt: number,
     budgetMs: number,
   ): Promise<{ verdict: ReadVerdict; undecided: FoundLock[] }> {
-    const byOwner = new Map<Timestamp, FoundLock[]>();
-    for (const lock of locks) {
-      const list = byOwner.get(lock.startTs);
-      if (list) list.push(lock);
-      else byOwner.set(lock.startTs, [lock]);
-    }
+    const byOwner = groupBy(locks, (lock) => lock.startTs);
     const undecided: FoundLock[] = [];
     const readAgain: KeyTexts[] = [];
     const deadline = performance.now() + Math.max(0, budgetMs);
@@ -307,13 +299,7 @@ export class LockResolver {
   }
 
   private async applyStatus(startTs: Timestamp, status: TxnStatus, locks: readonly FoundLock[]): Promise<void> {
-    const groups = new Map<string, FoundLock[]>();
-    for (const lock of locks) {
-      const id = `${lock.shard}\u0000${lock.storage.meta.name}`;
-      const g = groups.get(id);
-      if (g) g.push(lock);
-      else groups.set(id, [lock]);
-    }
+    const groups = groupBy(locks, (lock) => `${lock.shard}\u0000${lock.storage.meta.name}`);
     await Promise.all(
       [...groups.values()].map(async (group) => {
         const { shard, storage } = group[0]!;
@@ -342,7 +328,7 @@ export class LockResolver {
 
   /** A final status learnt elsewhere (this process's own commits): later checks need no statement. */
   remember(startTs: Timestamp, status: TxnStatus): void {
-    remember(this.cache, startTs.toString(), status, this.cacheSize);
+    setBounded(this.cache, startTs.toString(), status, this.cacheSize);
   }
 }
 
@@ -363,16 +349,3 @@ type PushOutcome = 'pushed' | PrimaryPeek;
  * longer one is waiting on a slow shard or the oracle.
  */
 const LOCAL_OWNER_WAIT_MS = 250;
-
-/** Insert into a bounded map, dropping the oldest entry when full. */
-function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
-  if (!map.has(key) && map.size >= capacity) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
-  map.set(key, value);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
 import { hasStableKeyText, keyTextOf } from '../shard/key-text.js';
-import { shardOfTexts } from '../shard/shard-of.js';
+import { shardOfKey } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
@@ -87,7 +87,7 @@ export class PercolatorTransaction implements EngineTransaction {
     const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
       const texts = this.keyTextsOf(storage, key);
-      const shard = shardOfTexts(texts.slice(0, table.shardKey.length), this.ctx.shards.length);
+      const shard = shardOfKey(table, texts, this.ctx.shards.length);
       const shardKeys = byShard.get(shard) ?? new Map<string, KeyTexts>();
       shardKeys.set(keyIdOf(texts), texts);
       byShard.set(shard, shardKeys);
@@ -293,7 +293,7 @@ export class PercolatorTransaction implements EngineTransaction {
       keyId: keyIdOf(keyTexts),
       key,
       keyTexts,
-      shard: shardOfTexts(keyTexts.slice(0, storage.meta.shardKey.length), this.ctx.shards.length),
+      shard: shardOfKey(storage.meta, keyTexts, this.ctx.shards.length),
       op,
       isInsert,
       row: op === 'put' ? row : undefined,

@@ -18,10 +18,6 @@ export async function countOnShards(urls: readonly string[], sql: string): Promi
   );
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Pauses (SIGSTOP) or resumes (SIGCONT) a Postgres server *with its backends*:
  * stopping only the postmaster leaves existing connections working.
