@@ -1,5 +1,6 @@
 import { ident, storageType } from '../shard/sql-names.js';
 import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
+import { prewriteFunctionSql } from '../shard/prewrite-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
 import { catalogueRowVars } from '../shard/table-catalogue.js';
 import { readSchemaFile } from './schema-files.js';
@@ -49,7 +50,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
     });
   const sql = render('table/0001-storage.sql');
   const storage = new TableStorage(table);
-  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
+  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
     { name: `table/${table.name}/0001-storage`, sql },

@@ -1,4 +1,4 @@
-import type { CommitBatchEntry } from '../shard/table-storage.js';
+import type { CommitBatchEntry } from '../shard/commit-statements.js';
 import type { BatchedStatement } from './statement-batcher.js';
 
 /** One transaction's commit of one (shard, table) chunk. */

@@ -1,7 +1,8 @@
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import type { PrewriteConflictRow, TableStorage } from '../shard/table-storage.js';
+import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { BatchedCommit } from './commit-batch.js';
 import type { BatchedPointRead } from './point-read.js';
 import type { PrewriteBatchRequest } from './shared-prewrite.js';

@@ -1,4 +1,5 @@
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 
 /** A lock of another transaction met by a read or a prewrite. */

@@ -1,4 +1,6 @@
-import type { KeyTexts, LockWrite, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { LockWrite } from '../shard/prewrite-statements.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { KeyValues, Row } from './engine-contract.js';
 
 /** One buffered write: the new image (put), a deletion (del) or a lock-only key. */

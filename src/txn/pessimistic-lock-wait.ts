@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlockError, LockWaitTimeoutError } from '../errors.js';
 import { PessimisticLockStatements, type WaitEdgeRow } from '../shard/pessimistic-lock-statements.js';
 import { shardOfKey } from '../shard/shard-of.js';
-import type { KeyTexts } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './found-lock.js';

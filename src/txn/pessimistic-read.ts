@@ -1,6 +1,7 @@
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { Row, RowLockRequest, SelectQuery } from './engine-contract.js';

@@ -1,5 +1,6 @@
 import { ident, storageType } from '../shard/sql-names.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Mutation } from './mutation.js';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, splitReadRows, type RawReadRow, type ShardReadResult } from './snapshot-read.js';

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
-import type { PrewriteConflictRow } from '../shard/table-storage.js';
+import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
 import type { Timestamp } from '../timestamp.js';
 import { tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';

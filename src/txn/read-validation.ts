@@ -1,7 +1,8 @@
 import { SerializationError, SnapshotTooOldError } from '../errors.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import type { ShardPool, Statement } from '../shard/shard-pool.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel } from './engine-contract.js';
 import type { Mutation } from './mutation.js';

@@ -1,4 +1,4 @@
-import type { PrewriteConflictRow, PrewriteEntry } from '../shard/table-storage.js';
+import type { PrewriteConflictRow, PrewriteEntry } from '../shard/prewrite-statements.js';
 import type { BatchedStatement } from './statement-batcher.js';
 
 /** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */

@@ -1,7 +1,8 @@
 import { ShardUnavailableError } from '../errors.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { isConnectionError } from '../shard/shard-errors.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 
 /** A request's own failure inside a batch that succeeded (e.g. a read older than the GC safe point). */
 export class MemberFailure {

@@ -2,7 +2,9 @@ import { char, integer, pgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { useStorageServer } from '../support/storage-server.js';
-import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
 
 /**
  * commitBatch with keys whose texts differ but whose values are equal

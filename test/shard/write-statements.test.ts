@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { useStorageServer } from '../support/storage-server.js';
 import { prepareValue } from '../../src/shard/driver-values.js';
-import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
+import type { CommitBatchEntry } from '../../src/shard/commit-statements.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
 
 /**
  * The write path's statements (prewrite function, commits, rollback, push,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ShardUnavailableError } from '../../src/errors.js';
 import type { ShardPool } from '../../src/shard/shard-pool.js';
-import type { KeyTexts, TableStorage } from '../../src/shard/table-storage.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { TableStorage } from '../../src/shard/table-storage.js';
 import { MemberFailure, StatementBatcher, type BatchedStatement } from '../../src/txn/statement-batcher.js';
 
 /**
