@@ -1,4 +1,4 @@
-import { lockInfoSql } from './lock-info.js';
+import { lockInfoSql } from './read-row-columns.js';
 import type { Statement } from './shard-pool.js';
 import { ident } from './sql-names.js';
 import type { TableSql } from './table-sql.js';

@@ -16,7 +16,7 @@ import { keyIdOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet } from './read-set.js';
-import { buildPointRead } from './point-read.js';
+import { buildPointRead } from '../shard/point-read-statements.js';
 import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
 import { WriteBuffer } from './write-buffer.js';
