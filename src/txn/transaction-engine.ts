@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { InvalidInputError, OracleUnavailableError, PercolatorError, SchemaError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { migrateShards } from '../schema/migrate.js';
+import { migrateShards } from '../shard/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';

@@ -1,10 +1,10 @@
-import { ident, storageType } from '../shard/sql-names.js';
-import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
-import { prewriteFunctionSql } from '../shard/prewrite-statements.js';
-import { TableStorage } from '../shard/table-storage.js';
-import { catalogueRowVars } from '../shard/table-catalogue.js';
-import { readSchemaFile } from './schema-files.js';
-import type { TableMeta } from './table-meta.js';
+import { ident, storageType } from './sql-names.js';
+import { PessimisticLockStatements } from './pessimistic-lock-statements.js';
+import { prewriteFunctionSql } from './prewrite-statements.js';
+import { TableStorage } from './table-storage.js';
+import { catalogueRowVars } from './table-catalogue.js';
+import { readSchemaFile } from '../schema/schema-files.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 export interface Migration {
   /** Unique per shard, e.g. `table/accounts/0001-storage`. */

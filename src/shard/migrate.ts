@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { SchemaError } from '../errors.js';
-import type { ShardPool } from '../shard/shard-pool.js';
+import type { ShardPool } from './shard-pool.js';
 import { coreMigrations, tableMigrations, type Migration } from './storage-ddl.js';
-import type { TableMeta } from './table-meta.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 // Arbitrary constant: the advisory lock key all percolator migrations share.
 const MIGRATION_LOCK_KEY = 7_366_512_001;
