@@ -1,7 +1,7 @@
 import { ident, storageType } from './sql-names.js';
 import { PessimisticLockStatements } from './pessimistic-lock-statements.js';
 import { prewriteFunctionSql } from './prewrite-statements.js';
-import { TableStorage } from './table-storage.js';
+import { TableSql } from './table-sql.js';
 import { catalogueRowVars } from './table-catalogue.js';
 import { readSchemaFile } from '../schema/schema-files.js';
 import type { TableMeta } from '../schema/table-meta.js';
@@ -49,7 +49,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
       return value;
     });
   const sql = render('table/0001-storage.sql');
-  const storage = new TableStorage(table);
+  const storage = new TableSql(table);
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
