@@ -19,7 +19,7 @@ import type { EngineContext } from './engine-context.js';
 import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './engine-contract.js';
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
-import { PercolatorTransaction } from './transaction.js';
+import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
