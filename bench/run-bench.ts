@@ -9,6 +9,7 @@ import { formatResults } from './result-table.js';
 import type { BenchReport, RunResult } from './run-result.js';
 import { runOne } from './run-one.js';
 import { workloads } from './workloads/index.js';
+import { redactText } from '../src/redact.js';
 
 export interface BenchIo {
   readonly stdout: NodeJS.WritableStream;
@@ -69,7 +70,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   }
 
   const report: BenchReport = {
-    command: io.command ?? 'percolator bench',
+    command: redactText(io.command ?? 'percolator bench'),
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.release()}` },
     settings: {

@@ -6,7 +6,7 @@ import { parseCommandArgs } from '../../src/cli/parse-command-args.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createCliLogger } from '../../src/logger.js';
-import { parseDurationMs } from '../../src/oracle/duration.js';
+import { parseDurationFlagMs } from '../../src/oracle/duration.js';
 import { compiledPath } from '../../src/oracle/package-root.js';
 import type { LoadOptions, LoadResult } from './oracle-load-worker.js';
 
@@ -24,6 +24,7 @@ getTimestamp(). Starts a throwaway meta Postgres and an oracle process unless
   --token <token>        bearer token for --oracle
   --unary-callers <n>    concurrent unbatched unary callers (default 16)
   --unary-duration <d>   measured time for the unbatched phase (default 3s)
+                         (durations: 500ms, 20s, 2m; a bare number is seconds)
   --json                 print one JSON object (timestampsPerSecond, rpcsPerSecond, p50Ms, p99Ms, ...)`;
 
 export interface OracleBenchReport {
@@ -78,7 +79,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   let durationMs: number, warmupMs: number, unaryDurationMs: number;
   try {
-    [durationMs, warmupMs, unaryDurationMs] = [values.duration, values.warmup, values['unary-duration']].map((d) => parseDurationMs(d!)) as [number, number, number];
+    durationMs = parseDurationFlagMs('--duration', values.duration!);
+    warmupMs = parseDurationFlagMs('--warmup', values.warmup!);
+    unaryDurationMs = parseDurationFlagMs('--unary-duration', values['unary-duration']!);
   } catch (error) {
     console.error(`percolator bench oracle: ${(error as Error).message}`);
     return 2;

@@ -1,5 +1,6 @@
 import { median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
+import { redactText } from '../../src/redact.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
   local: '#4c78a8',
@@ -54,7 +55,7 @@ code { background: #f4f4f4; padding: 1px 4px; }
 .muted { color: #777; }
 </style></head><body>
 <h1>percolator bench</h1>
-<p><code>${escapeHtml(report.command)}</code><br><span class="muted">${escapeHtml(report.startedAt)} · ${report.machine.cpus} CPUs · Node ${escapeHtml(report.machine.node)} · ${escapeHtml(report.machine.platform)}</span></p>
+<p><code>${escapeHtml(redactText(report.command))}</code><br><span class="muted">${escapeHtml(report.startedAt)} · ${report.machine.cpus} CPUs · Node ${escapeHtml(report.machine.node)} · ${escapeHtml(report.machine.platform)}</span></p>
 ${resultsTable(report.results)}
 ${((report.settings.notes as string[] | undefined) ?? []).map((n) => `<p class="muted">note: ${escapeHtml(n)}</p>`).join('\n')}
 ${sections.join('\n')}

@@ -3,6 +3,7 @@
  * the oracle's own benchmark (bench/oracle/). Modules load on demand.
  */
 import { InvalidInputError, PercolatorError } from '../errors.js';
+import { redactCommandLine } from '../redact.js';
 
 export { help } from '../../bench/bench-options.js';
 
@@ -46,7 +47,8 @@ export async function run(argv: string[]): Promise<number> {
       stdout: process.stdout,
       stderr: process.stderr,
       signal: interrupt.signal,
-      command: `percolator bench ${argv.join(' ')}`.trim(),
+      // Recorded in the JSON and the HTML report: passwords in URLs stay out.
+      command: redactCommandLine(['percolator', 'bench', ...argv]),
     });
     if (interrupt.signal.aborted) return 130;
     return report.results.some((r) => r.error) ? 1 : 0;

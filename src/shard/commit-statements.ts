@@ -1,7 +1,7 @@
 import type { KeyTexts } from './key-text.js';
 import { hasStableKeyText } from './key-text.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 /**

@@ -1,6 +1,6 @@
 import { lockInfoSql } from './read-row-columns.js';
 import type { Statement } from './shard-pool.js';
-import { ident } from './sql-names.js';
+import { ident } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 /**

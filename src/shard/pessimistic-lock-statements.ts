@@ -1,6 +1,6 @@
 import { lockExpiredSql, lockLiveSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { KeyTexts } from './key-text.js';
 import type { TableSql } from './table-sql.js';
 

@@ -1,6 +1,6 @@
 import type { KeyTexts } from './key-text.js';
 import { gcCheckSql, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
 

@@ -2,7 +2,7 @@ import { toParameter } from './driver-values.js';
 import type { KeyTexts } from './key-text.js';
 import { lockExpiredSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 const MAX_BIGINT = '9223372036854775807';

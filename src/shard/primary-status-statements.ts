@@ -1,7 +1,7 @@
 import type { KeyTexts } from './key-text.js';
 import { lockExpiredSql, lockLiveSql, lockRemainingMsSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
-import { ident } from './sql-names.js';
+import { ident } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 /**

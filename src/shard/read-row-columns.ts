@@ -1,5 +1,5 @@
 import { lockExpiredSql } from './lock-ttl.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import type { KeyTexts } from './key-text.js';
 

@@ -1,6 +1,6 @@
 import type { KeyTexts } from './key-text.js';
 import type { Statement } from './shard-pool.js';
-import { storageType } from './sql-names.js';
+import { storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 /** The statements of rollback: locks deleted, rollback markers written. */

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
 

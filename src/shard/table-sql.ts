@@ -1,7 +1,7 @@
 import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from './key-text.js';
-import { ident, storageType } from './sql-names.js';
+import { ident, storageType } from '../schema/sql-names.js';
 
 /** Storage columns next to the user's; a user column may not share their names. */
 const RESERVED_COLUMNS = new Set([

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
 import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
 import type { Timestamp } from '../timestamp.js';
-import { tableChunks } from './batches.js';
+import { rowBytes, tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
@@ -35,7 +35,7 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
-  const chunks = tableChunks(mutations, ctx.batchRows);
+  const chunks = tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes }, rowBytes);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
   // The primary's shard need not wait for its WAL flush here: commitPrimary
   // commits on the same server, and its (synchronous) commit record can only

@@ -1,4 +1,5 @@
 import type { PrewriteConflictRow, PrewriteEntry } from '../shard/prewrite-statements.js';
+import { rowBytes } from './batches.js';
 import type { BatchedStatement } from './statement-batcher.js';
 
 /** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
@@ -9,6 +10,7 @@ export interface PrewriteBatchRequest extends PrewriteEntry {
 
 /** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
 export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
+  bytes: (request) => request.rows.reduce((sum, m) => sum + rowBytes(m), 0),
   async run(shard, storage, requests) {
     const lazy = requests.every((r) => r.lazy);
     const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });

@@ -113,3 +113,27 @@ describe('percolator bench arguments', () => {
     }
   });
 });
+
+describe('durations on the command line', () => {
+  it.each([
+    ['20', 20],
+    ['20s', 20],
+    ['1.5s', 1.5],
+    ['500ms', 0.5],
+    ['2m', 120],
+  ])('--duration and --warmup %s are %d seconds', (text, seconds) => {
+    expect(parseBenchArgs(['--duration', text, '--warmup', text])).toMatchObject({ durationS: seconds, warmupS: seconds });
+  });
+
+  it('refuses what is not a duration', () => {
+    expect(() => parseBenchArgs(['--duration', '20 parsecs'])).toThrow(/--duration: expected a duration like 20s, 500ms or 2m \(a bare number is seconds\), got '20 parsecs'/);
+    expect(() => parseBenchArgs(['--warmup', '-1s'])).toThrow(/--warmup/);
+  });
+
+  it('`bench` and `bench oracle` read durations alike', async () => {
+    const bench = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', '--duration', '20s', '--clients', '0']).catch((e: unknown) => e as { stderr: string });
+    expect((bench as { stderr: string }).stderr).toContain('--clients must be at least 1');
+    const oracle = await execFileAsync(process.execPath, ['bin/percolator.js', 'bench', 'oracle', '--duration', '20', '--callers', '0']).catch((e: unknown) => e as { stderr: string });
+    expect((oracle as { stderr: string }).stderr).toContain('--callers and --unary-callers must be positive integers');
+  });
+});

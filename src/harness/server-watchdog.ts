@@ -1,0 +1,42 @@
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
+
+/**
+ * Waits on a pipe from the process that owns a throwaway server: a line on
+ * it means "removed normally, exit"; end of file means the owner is gone,
+ * however it died (SIGKILL included, which no exit hook sees). Then it stops
+ * the postmaster (SIGQUIT: immediate shutdown, backends included; SIGKILL
+ * after 5 s) and removes the data directory. It runs in a session of its own
+ * so that a Ctrl-C to the terminal's process group does not end it first.
+ */
+const SCRIPT = `
+dir=$1
+read -r line && exit 0
+pid=$(head -n 1 "$dir/postmaster.pid" 2>/dev/null)
+if [ -n "$pid" ] && tr '\\000' '\\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$dir"; then
+  kill -QUIT "$pid" 2>/dev/null
+  i=0
+  while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$pid" 2>/dev/null
+fi
+rm -rf -- "$dir"
+`;
+
+export interface ServerWatchdog {
+  /** The server was removed normally: the watchdog exits without doing anything. */
+  release(): void;
+}
+
+export function startWatchdog(dataDir: string): ServerWatchdog {
+  const child = spawn('sh', ['-c', SCRIPT, 'pg-percolator-watchdog', dataDir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.on('error', () => {}); // no sh: the exit hooks still clean up, only a SIGKILL is not covered
+  child.unref();
+  const stdin = child.stdin as Writable & { unref?: () => void };
+  stdin.on('error', () => {});
+  stdin.unref?.();
+  return {
+    release: () => {
+      if (!stdin.destroyed) stdin.end('done\n');
+    },
+  };
+}
