@@ -10,11 +10,11 @@ import type { TableSql } from './table-sql.js';
  * statement.
  */
 
-/** commitBatch: up to this many keys, each finds its entry by array_position (see commitBatchDeleteSql). */
+/** commitShared: up to this many keys, each finds its entry by array_position (see commitSharedDeleteSql). */
 const POSITION_LOOKUP_MAX_KEYS = 64;
 
-/** One transaction's keys in a commitBatch. */
-export interface CommitBatchEntry {
+/** One transaction's keys in a commitShared. */
+export interface SharedCommitEntry {
   readonly startTs: bigint;
   readonly commitTs: bigint;
   readonly keys: readonly KeyTexts[];
@@ -35,9 +35,9 @@ export interface CommitBatchEntry {
 export function commitKeys(t: TableSql, startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
   const v = t.valueColumns;
   const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
-  const inBatch = t.keyInBatch('l', 3);
-  const text = t.statementText('commitKeys', () => `${inBatch
-    ? `with del as (delete from ${t.locks} l where ${inBatch}`
+  const inRows = t.keyInRows('l', 3);
+  const text = t.statementText('commitKeys', () => `${inRows
+    ? `with del as (delete from ${t.locks} l where ${inRows}`
     : `with b as (select * from unnest(${t.arrays(3, t.pk.length)}) as b(${t.keyNames()})),
 del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint
   returning ${t.committedColumns('l')}),
@@ -64,7 +64,7 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
  * must probe the key, not the start_ts index, which would filter every
  * lock of a large transaction once per key.)
  */
-export function commitBatch(t: TableSql, entries: readonly CommitBatchEntry[]): Statement {
+export function commitShared(t: TableSql, entries: readonly SharedCommitEntry[]): Statement {
   const v = t.valueColumns;
   const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
   const starts: string[] = [];
@@ -83,15 +83,15 @@ export function commitBatch(t: TableSql, entries: readonly CommitBatchEntry[]): 
       keys.push(key);
     }
   }
-  // Small batches (nearly all) find their entry by position; large ones join (array_position is linear),
+  // Small statements (nearly all) find their entry by position; large ones join (array_position is linear),
   // and so do keys whose distinct texts may be equal values (char(n), floats): position would find the wrong entry.
   const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS && t.pk.every(hasStableKeyText);
-  const text = t.statementText(byPosition ? 'commitBatch' : 'commitBatchJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${t.keyNames()}
+  const text = t.statementText(byPosition ? 'commitShared' : 'commitSharedJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${t.keyNames()}
   from unnest(${t.arrays(1, 4 + t.pk.length)}) as b(s, c, g, f, ${t.keyNames()})),
 p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
   cross join lateral (select l.start_ts from ${t.locks} l where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
     and l.min_commit_ts <= b.c and not l.for_update for update) l),
-${commitBatchDeleteSql(t, byPosition)},
+${commitSharedDeleteSql(t, byPosition)},
 ${latestUpsertSql(t, 'del.__commit_ts')},
 ins as (insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
   select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
@@ -100,23 +100,23 @@ select start_ts::text as start_ts, count(*)::int as written from ins group by st
 }
 
 /**
- * commitBatch's CTE `del`: the batch's lock rows, once `p` has locked the
- * guarded primaries. In a small batch a one-column key finds its rows
- * with `= any()` and its entry by position (keys of one batch are
- * distinct): no join, whose generic plan may hash the batch and scan
- * every lock row, dead ones too. A large batch joins: there a hash is
+ * commitShared's CTE `del`: the statement's lock rows, once `p` has locked the
+ * guarded primaries. In a small statement a one-column key finds its rows
+ * with `= any()` and its entry by position (keys of one statement are
+ * distinct): no join, whose generic plan may hash the rows and scan
+ * every lock row, dead ones too. A large statement joins: there a hash is
  * the right plan, and a lookup by position per row would be quadratic.
  */
-function commitBatchDeleteSql(t: TableSql, byPosition: boolean): string {
+function commitSharedDeleteSql(t: TableSql, byPosition: boolean): string {
   const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0
   and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
   returning ${t.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
-  const inBatch = t.keyInBatch('l', 5);
-  if (inBatch && byPosition) {
+  const inRows = t.keyInRows('l', 5);
+  if (inRows && byPosition) {
     const key = t.pk[0]!;
     const at = `[array_position($5::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
     const entry = (column: string) => ({ s: `($1::text[])${at}::bigint`, c: `($2::text[])${at}::bigint`, g: `($3::text[])${at} = 't'` })[column]!;
-    return `del as (delete from ${t.locks} l where ${inBatch} and l.start_ts = ${entry('s')}
+    return `del as (delete from ${t.locks} l where ${inRows} and l.start_ts = ${entry('s')}
   ${tail(entry)}`;
   }
   return `del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s

@@ -6,7 +6,7 @@ import type { TableSql } from './table-sql.js';
 
 /** One key's answer from the lock function (plus the user's columns, by SQL name). */
 export interface LockKeyRow {
-  /** Index of the key in the batch. */
+  /** Index of the key in the statement. */
   __i: number;
   /** ok: we hold the lock; locked: another transaction does; retry: the slot was taken and freed meanwhile; rolled-back: our own rollback marker is there. */
   __status: 'ok' | 'locked' | 'retry' | 'rolled-back';

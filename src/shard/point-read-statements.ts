@@ -4,8 +4,8 @@ import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
 
-/** One reader's keys in a buildPointReadBatch statement. */
-export interface PointReadBatchMember {
+/** One reader's keys in a buildSharedPointRead statement. */
+export interface SharedPointReadMember {
   readonly readTs: Timestamp;
   readonly ownStartTs: Timestamp;
   readonly keys: readonly KeyTexts[];
@@ -102,7 +102,7 @@ function matchKeySql(storage: TableSql, alias: string): string {
  * is taken after every reader got its timestamp, which is all a read needs.
  * (`start_ts + 0`: the plan must find locks by key, not by start_ts.)
  */
-export function buildPointReadBatch(storage: TableSql, requests: readonly PointReadBatchMember[]): { sql: string; params: unknown[] } {
+export function buildSharedPointRead(storage: TableSql, requests: readonly SharedPointReadMember[]): { sql: string; params: unknown[] } {
   const readers: string[] = [];
   const readTs: string[] = [];
   const owners: string[] = [];
@@ -118,11 +118,11 @@ export function buildPointReadBatch(storage: TableSql, requests: readonly PointR
     }
   }
   const params = [readers, readTs, owners, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null)), oldest];
-  return { sql: storage.statementText('pointReadBatch', () => renderPointReadBatch(storage)), params };
+  return { sql: storage.statementText('sharedPointRead', () => renderSharedPointRead(storage)), params };
 }
 
 /** Parameters: $1 reader index, $2 read ts, $3 reader's start ts, one text[] per key column (one element per key), then the oldest read ts. */
-function renderPointReadBatch(storage: TableSql): string {
+function renderSharedPointRead(storage: TableSql): string {
   const names = keyNames(storage);
   const keyArrays = storage.pk.map((_, i) => `$${4 + i}::text[]`).join(', ');
   const oldest = `$${4 + storage.pk.length}::bigint`;

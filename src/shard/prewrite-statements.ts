@@ -7,7 +7,7 @@ import type { TableSql } from './table-sql.js';
 
 const MAX_BIGINT = '9223372036854775807';
 
-/** One row of a batch written to the locks table. */
+/** One row written to the locks table. */
 export interface LockWrite {
   keyTexts: KeyTexts;
   op: 'put' | 'del' | 'lock';
@@ -16,7 +16,7 @@ export interface LockWrite {
   valueTexts?: readonly (string | null)[] | undefined;
 }
 
-/** One transaction's rows in a prewriteBatch. */
+/** One transaction's rows in a prewriteShared. */
 export interface PrewriteEntry {
   readonly startTs: bigint;
   readonly primaryTable: string;
@@ -26,7 +26,7 @@ export interface PrewriteEntry {
 }
 
 export interface PrewriteConflictRow {
-  /** Index of the key in the batch. */
+  /** Index of the key in the statement. */
   i: number;
   kind: 'version' | 'locked' | 'exists' | 'unlocked';
   /** commit_ts of the version, or start_ts of the lock. */
@@ -42,7 +42,8 @@ export interface PrewriteConflictRow {
  * PL/pgSQL function (created by the table's migration): one round trip, one
  * statement, and inside it two statements with their own snapshots, which
  * the protocol needs (see prewriteCheckSql). One call can prewrite several
- * transactions (a batch of concurrent ones, prewrite-batcher). Parameters, one text[] each with
+ * transactions (concurrent ones, as a shared statement). Parameters, one
+ * text[] each with
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
  * then one per value column.
@@ -63,7 +64,7 @@ function prewriteParamCount(t: TableSql): number {
  * all entries in order (none: every lock written). A transaction with a
  * conflict keeps none of its locks of the call; the others keep theirs.
  */
-export function prewriteBatch(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
+export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
   const v = t.valueColumns;
   const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
   for (const entry of entries) {
@@ -92,18 +93,18 @@ export function prewriteBatch(t: TableSql, entries: readonly PrewriteEntry[]): S
  * DDL of the prewrite function (rendered into the table's migration).
  *
  * Fast path first, full check only when something may conflict. Once the
- * insert wrote (inserted or upgraded) a row for every key of the batch
+ * insert wrote (inserted or upgraded) a row for every key of the statement
  * (its row count), each key's lock slot holds our row, uncommitted or
  * row-locked by us until this statement commits: nobody else's lock can
  * be there and ours cannot be missing, so of the checks of
  * prewriteCheckSql only the versions (and, for inserts, a live row)
  * remain. They run as small statements of their own, each with a
  * snapshot taken after our inserts. Anything they find (or a key the
- * insert skipped) sends the batch to the full check, again in a newer
+ * insert skipped) sends the statement to the full check, again in a newer
  * snapshot, which decides and reports exactly as before (a version found
  * by the fast check may still be no conflict: a rollback marker or a
  * version below for_update_ts on a key we hold a pessimistic lock on).
- * Each transaction with a conflict then loses its locks of the batch.
+ * Each transaction with a conflict then loses its locks of the statement.
  */
 export function prewriteFunctionSql(t: TableSql): string {
   const params = Array.from({ length: prewriteParamCount(t) }, () => 'text[]');
@@ -157,7 +158,7 @@ $prewrite$`;
  * lock (for_update) is upgraded in place to the prewrite lock, keeping its
  * primary, TTL, min_commit_ts and for_update_ts. Waiting on a concurrent
  * uncommitted lock insert of the same key is Postgres's unique index;
- * rows go in key order, so two batches waiting so cannot deadlock.
+ * rows go in key order, so two statements waiting so cannot deadlock.
  */
 function prewriteInsertSql(t: TableSql): string {
   const v = t.valueColumns;

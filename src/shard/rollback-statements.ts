@@ -11,9 +11,9 @@ import type { TableSql } from './table-sql.js';
  * transaction on the key fails its conflict check.
  */
 export function rollbackKeys(t: TableSql, startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {
-  const inBatch = t.keyInBatch('l', 3);
+  const inRows = t.keyInRows('l', 3);
   const text = t.statementText('rollbackKeys', () => `with b as (select * from unnest(${t.arrays(2, 1 + t.pk.length)}) as b(m, ${t.keyNames()})),
-del as (delete from ${t.locks} l ${inBatch ? `where ${inBatch}` : `using b where ${t.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint returning 1)
+del as (delete from ${t.locks} l ${inRows ? `where ${inRows}` : `using b where ${t.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint returning 1)
 insert into ${t.versions} (${t.pkList}, commit_ts, start_ts, op)
 select ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, $1::bigint, $1::bigint, 'rollback' from b where b.m = 't'
 on conflict do nothing`);

@@ -61,8 +61,8 @@ export class TableSql {
   }
 
   /** `"a" = b.k0::integer and ...` */
-  pkMatch(tableAlias: string, batchAlias: string): string {
-    return this.pk.map((c, i) => `${tableAlias}.${ident(c.name)} = ${batchAlias}.k${i}::${storageType(c.sqlType)}`).join(' and ');
+  pkMatch(tableAlias: string, rowsAlias: string): string {
+    return this.pk.map((c, i) => `${tableAlias}.${ident(c.name)} = ${rowsAlias}.k${i}::${storageType(c.sqlType)}`).join(' and ');
   }
 
   /** `"a" = ($n::text[])[1]::integer and ...` for one key passed as a text[] parameter. */
@@ -90,13 +90,13 @@ export class TableSql {
 
   /**
    * `l."id" = any($n::text[]::integer[])`: the rows of `alias` whose key is
-   * in the batch, for a one-column key (not of an array type). A plain
-   * index or table scan: no join with the unnested batch, whose generic
+   * among the statement's rows, for a one-column key (not of an array type). A plain
+   * index or table scan: no join with the unnested rows, whose generic
    * plan is often a hash join, and a hash join's 32 kB chunk is a malloc
    * and a trim (an munmap, with TLB shootdowns on this VM) per execution.
    * Undefined for composite keys: they join `unnest(...)` as before.
    */
-  keyInBatch(alias: string, param: number): string | undefined {
+  keyInRows(alias: string, param: number): string | undefined {
     if (this.pk.length !== 1) return undefined;
     const c = this.pk[0]!;
     const type = storageType(c.sqlType);

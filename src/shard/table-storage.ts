@@ -1,7 +1,7 @@
-import { commitBatch, commitKeys, type CommitBatchEntry } from './commit-statements.js';
+import { commitShared, commitKeys, type SharedCommitEntry } from './commit-statements.js';
 import type { KeyTexts } from './key-text.js';
 import { heartbeat } from './lock-ttl.js';
-import { prewriteBatch, type LockWrite, type PrewriteEntry } from './prewrite-statements.js';
+import { prewriteShared, type LockWrite, type PrewriteEntry } from './prewrite-statements.js';
 import { lockMinCommitTs, lockPrimarySlot, peekPrimary, pushPrimaries, versionByStartTs } from './primary-status-statements.js';
 import { deleteLock, rollbackKeys, writeRollbackMarker } from './rollback-statements.js';
 import type { Statement } from './shard-pool.js';
@@ -15,21 +15,21 @@ import { TableSql } from './table-sql.js';
  * table.
  */
 export class TableStorage extends TableSql {
-  /** Calls the prewrite function for one transaction's rows (prewriteBatch of one). */
+  /** Calls the prewrite function for one transaction's rows (prewriteShared of one). */
   prewrite(startTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, rows: readonly LockWrite[]): Statement {
-    return prewriteBatch(this, [{ startTs, primaryTable, primaryKey, ttlMs, rows }]);
+    return prewriteShared(this, [{ startTs, primaryTable, primaryKey, ttlMs, rows }]);
   }
 
-  prewriteBatch(entries: readonly PrewriteEntry[]): Statement {
-    return prewriteBatch(this, entries);
+  prewriteShared(entries: readonly PrewriteEntry[]): Statement {
+    return prewriteShared(this, entries);
   }
 
   commitKeys(startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
     return commitKeys(this, startTs, commitTs, keys);
   }
 
-  commitBatch(entries: readonly CommitBatchEntry[]): Statement {
-    return commitBatch(this, entries);
+  commitShared(entries: readonly SharedCommitEntry[]): Statement {
+    return commitShared(this, entries);
   }
 
   rollbackKeys(startTs: bigint, keys: readonly KeyTexts[], markers: readonly boolean[]): Statement {

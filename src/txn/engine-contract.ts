@@ -21,7 +21,7 @@ export type { KeyValues, Row } from '../schema/row.js';
 
 export type IsolationLevel = 'snapshot' | 'serializable';
 
-export interface SelectQuery {
+export interface ScanRequest {
   /** A drizzle filter over the user's table; pushed into SQL on each shard, buffered writes included. */
   where?: SQL | undefined;
   /** drizzle ordering expressions (asc(col), desc(col), or columns); applied per shard and merged by the caller. */
@@ -55,7 +55,7 @@ export interface EngineTransaction {
   readonly timeoutError?: TransactionTimeoutError | undefined;
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
-  select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
+  select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */

@@ -7,7 +7,7 @@ import { shardOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, SelectQuery } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest } from './engine-contract.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
@@ -58,7 +58,7 @@ export class PercolatorTransaction implements EngineTransaction {
     return this.state !== 'open';
   }
 
-  async select(table: TableMeta, query: SelectQuery = {}): Promise<Row[]> {
+  async select(table: TableMeta, query: ScanRequest = {}): Promise<Row[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
     if (query.lock) {

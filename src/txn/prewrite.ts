@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
 import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
 import type { Timestamp } from '../timestamp.js';
-import { rowBytes, tableChunks } from './batches.js';
+import { rowBytes, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
@@ -22,8 +22,8 @@ export interface PrewriteRequest {
 
 /**
  * Prewrite of one shard's keys: one local Postgres transaction (one call of
- * the table's prewrite function per batch; a single statement for the usual
- * one-batch case) that writes a lock row per key (pending image, pointer to
+ * the table's prewrite function per chunk; a single statement for the usual
+ * one-chunk case) that writes a lock row per key (pending image, pointer to
  * the primary, TTL) and then checks, in a statement whose snapshot follows
  * the lock inserts, that no key has a version with commit_ts >= start_ts
  * (rollback markers included), a lock of another transaction, or (for
@@ -35,7 +35,7 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
-  const chunks = tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes }, rowBytes);
+  const chunks = tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes }, rowBytes);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
   // The primary's shard need not wait for its WAL flush here: commitPrimary
   // commits on the same server, and its (synchronous) commit record can only
@@ -52,7 +52,7 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
     const entry = { startTs, primaryTable: primary.storage.meta.name, primaryKey: primary.keyTexts, ttlMs, rows: chunk.rows };
     const rows = client
-      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteBatch([entry]), { client, prepare: true })).rows
+      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteShared([entry]), { client, prepare: true })).rows
       : await ctx.prewrites.submit(shard, chunk.storage, { ...entry, lazy });
     if (rows.length > 0) {
       found = { chunk: chunk.rows, conflict: pickConflict(rows) };
@@ -60,7 +60,7 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
     }
   };
   try {
-    // The common case, one table and one batch: a single statement is the whole local transaction.
+    // The common case, one table and one chunk: a single statement is the whole local transaction.
     if (chunks.length === 1) await prewriteChunk(chunks[0]!);
     else await shard.transaction(async (client) => {
       for (const chunk of chunks) await prewriteChunk(chunk, client);

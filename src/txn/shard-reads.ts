@@ -7,7 +7,7 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { SelectQuery } from './engine-contract.js';
+import type { ScanRequest } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
 import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
@@ -47,7 +47,7 @@ export class ShardReads {
   }
 
   /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
-  scan(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
+  scan(storage: TableStorage, shard: number, query: ScanRequest): Promise<ShardReadResult> {
     const request = {
       storage,
       readTs: this.startTs,

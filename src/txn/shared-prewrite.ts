@@ -1,19 +1,19 @@
 import type { PrewriteConflictRow, PrewriteEntry } from '../shard/prewrite-statements.js';
-import { rowBytes } from './batches.js';
-import type { BatchedStatement } from './statement-batcher.js';
+import { rowBytes } from './table-chunks.js';
+import type { ShareableStatement } from './shared-statements.js';
 
 /** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
-export interface PrewriteBatchRequest extends PrewriteEntry {
-  /** May skip waiting for the WAL flush (see prewriteShard); a batch is lazy only if all its members are. */
+export interface SharedPrewriteRequest extends PrewriteEntry {
+  /** May skip waiting for the WAL flush (see prewriteShard); a shared statement is lazy only if all its members are. */
   readonly lazy: boolean;
 }
 
-/** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
-export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
+/** prewriteShared: resolves each transaction's conflict rows, `i` indexing its own rows. */
+export const prewriteStatement: ShareableStatement<SharedPrewriteRequest, PrewriteConflictRow[]> = {
   bytes: (request) => request.rows.reduce((sum, m) => sum + rowBytes(m), 0),
   async run(shard, storage, requests) {
     const lazy = requests.every((r) => r.lazy);
-    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });
+    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteShared(requests), { prepare: true, lazy });
     const conflicts = requests.map((): PrewriteConflictRow[] => []);
     if (rows.length === 0) return conflicts;
     const firstRow: number[] = [];
