@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
-import type { GcRun } from '../txn/version-gc.js';
+import type { GcRun } from '../txn/gc-types.js';
 import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../schema/shard-identity.js';
+import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../shard/shard-identity.js';
 
 /** @internal A shard URL with its password hidden, for messages and logs. */
 export { redactUrl };

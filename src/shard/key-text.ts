@@ -1,6 +1,9 @@
 import type { ColumnMeta } from '../schema/table-meta.js';
 import { toDriverText } from './driver-values.js';
 
+/** A key as the texts of its values (null for null), in key column order: how keys travel in statements. */
+export type KeyTexts = readonly (string | null)[];
+
 /**
  * The one text of a key value among the spellings Postgres takes as equal.
  * Key texts decide placement (a hash of the text) and identity inside a

@@ -25,7 +25,7 @@ describe('a transaction writing 100,000 rows', () => {
     cluster = await startTestCluster({ shards: 3, shardSettings: { shared_preload_libraries: 'pg_stat_statements' } });
     tso = await cluster.createTimestampSource();
     // A small pool: the commit must work within it. No version GC: its statements would be counted.
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), pool: { max: 2 }, batchRows: BATCH_ROWS, gc: false });
+    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), pool: { max: 2 }, chunkRows: BATCH_ROWS, gc: false });
     await engine.migrate([itemsMeta]);
     await queryOnShards(cluster.shardUrls, 'create extension pg_stat_statements');
   });

@@ -1,6 +1,6 @@
 import { SchemaError } from '../errors.js';
-import { storageType } from '../shard/sql-names.js';
-import type { TableMeta } from './table-meta.js';
+import { storageType } from '../schema/sql-names.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 /**
  * What placement means, recorded on each shard: a change to how rows are
