@@ -1,4 +1,3 @@
-import type { PgTable } from 'drizzle-orm/pg-core';
 import { Registry } from 'prom-client';
 import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -19,7 +18,7 @@ import type { ShardKeys } from './types.js';
 export type PoolOptions = NonNullable<TransactionEngineOptions['pool']>;
 
 /** Options of percolator(). */
-export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
+export interface PercolatorOptions<TSchema extends Record<string, unknown>> {
   /**
    * The timestamp oracle: its addresses (`['host:port', ...]`, any members of the oracle group),
    * `{ addresses, token, tls: { ca, cert, key } }` for an oracle that requires a token and/or
@@ -28,7 +27,7 @@ export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
   oracle: OracleOption;
   /** Postgres connection URLs of the shards, in a fixed order (the order decides row placement). */
   shards: readonly string[];
-  /** The drizzle tables, e.g. `{ accounts, orders }`; every table needs a primary key. */
+  /** The drizzle tables, e.g. `{ accounts, orders }` or `import * as schema` (relations() and pgEnum() entries are skipped); every table needs a primary key. */
   schema: TSchema;
   /** Per table, a prefix of its primary key placing related rows on one shard, e.g. `{ orders: ['accountId'] }`. */
   shardKeys?: ShardKeys<TSchema>;
@@ -85,7 +84,7 @@ const CONNECT_TIMEOUT_MS = 5_000;
  * const [a] = await db.select().from(accounts).where(eq(accounts.id, 1));
  * await db.close();
  */
-export async function percolator<TSchema extends Record<string, PgTable>>(options: PercolatorOptions<TSchema>): Promise<Database<TSchema>> {
+export async function percolator<TSchema extends Record<string, unknown>>(options: PercolatorOptions<TSchema>): Promise<Database<TSchema>> {
   // A misspelt option silently ignored is worse than an error.
   const unknown = Object.keys(options ?? {}).filter((key) => !KNOWN_OPTIONS.has(key));
   if (unknown.length > 0) throw new InvalidInputError(`unknown percolator() option ${unknown.join(', ')} (options: ${[...KNOWN_OPTIONS].join(', ')})`);
@@ -106,7 +105,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   const log = logger.child({ component: 'percolator' });
   const oracle = resolveOracleOption(options.oracle);
 
-  await probeShards(shards, CONNECT_TIMEOUT_MS, { shardCount: shards.length, tables: tables.tables });
+  await probeShards(shards, CONNECT_TIMEOUT_MS, { shardCount: shards.length, tables: tables.storedTables });
   const ownsTimestampSource = 'client' in oracle;
   const timestampSource = await connectOracle(oracle, log, registry);
   try {

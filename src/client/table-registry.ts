@@ -1,5 +1,5 @@
-import { getTableName } from 'drizzle-orm';
-import { PgTable } from 'drizzle-orm/pg-core';
+import { getTableName, Relations } from 'drizzle-orm';
+import { isPgEnum, PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
 import { describeTable, type TableMeta } from '../schema/table-meta.js';
 import { isEntity } from './drizzle-entity.js';
@@ -12,11 +12,15 @@ export class TableRegistry {
     if (typeof schema !== 'object' || schema === null) throw new SchemaError('schema must be an object of drizzle pgTable definitions, e.g. { accounts, orders }');
     const names = new Map<string, string>();
     for (const [property, table] of Object.entries(schema)) {
-      if (!isEntity(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable`);
+      // `import * as schema` also brings relations() (only the query API uses them) and pgEnum()s (used through their columns).
+      if (isEntity(table, Relations) || isPgEnum(table)) continue;
+      if (!isEntity(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable (nor relations() or a pgEnum)`);
       const meta = describeTable(table, { shardKey: shardKeys[property] });
-      const clash = names.get(meta.name);
-      if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${meta.name}"`);
-      names.set(meta.name, property);
+      for (const name of [meta.name, ...meta.indexes.map((i) => i.storage.name)]) {
+        const clash = names.get(name);
+        if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${name}" (an index's storage is <table>__<index>)`);
+        names.set(name, property);
+      }
       this.byTable.set(table, meta);
     }
     for (const property of Object.keys(shardKeys)) {
@@ -25,8 +29,14 @@ export class TableRegistry {
     if (this.byTable.size === 0) throw new SchemaError('schema has no tables');
   }
 
+  /** The user's tables (their indexes' storage is in each meta's `indexes`). */
   get tables(): TableMeta[] {
     return [...this.byTable.values()];
+  }
+
+  /** Every table the shards store for this schema: the user's tables and their indexes' storage. */
+  get storedTables(): TableMeta[] {
+    return this.tables.flatMap((meta) => [meta, ...meta.indexes.map((index) => index.storage)]);
   }
 
   /** The meta of a table of the schema; SchemaError for anything else. */

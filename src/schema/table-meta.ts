@@ -1,36 +1,12 @@
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
+import type { ColumnMeta, TableMeta } from './table-types.js';
+import { describeIndexes } from './table-indexes.js';
+import { refuseUnsupported } from './unsupported-declarations.js';
 import { SchemaError } from '../errors.js';
 import { ident } from './sql-names.js';
 import { enumOf } from './enum-types.js';
 
-export interface ColumnMeta {
-  /** Property name in TypeScript (`$inferSelect` key). */
-  readonly key: string;
-  /** Column name in SQL. */
-  readonly name: string;
-  /** Postgres type as drizzle renders it in DDL, e.g. `integer`, `varchar(64)`, `numeric(12, 2)`. */
-  readonly sqlType: string;
-  readonly notNull: boolean;
-  readonly hasDefault: boolean;
-  readonly column: PgColumn;
-}
-
-/** What the layer knows about one user table: its columns, primary key and shard key. */
-export interface TableMeta {
-  /** The user's table name; also the alias under which filters run on the storage tables. */
-  readonly name: string;
-  readonly table: PgTable;
-  readonly columns: readonly ColumnMeta[];
-  readonly columnsByKey: ReadonlyMap<string, ColumnMeta>;
-  readonly primaryKey: readonly ColumnMeta[];
-  /** A prefix of the primary key (default: all of it); rows with equal shard keys live on one shard. */
-  readonly shardKey: readonly ColumnMeta[];
-  /** Storage tables on each shard. */
-  readonly versionsTable: string;
-  readonly locksTable: string;
-  /** Each key's newest committed put/del (schema/table/0007-latest-versions.sql). */
-  readonly latestTable: string;
-}
+export type { ColumnMeta, IndexMeta, TableMeta } from './table-types.js';
 
 /**
  * Describes a drizzle `pgTable` for the storage layer. `shardKey` names
@@ -71,7 +47,8 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
     }
   }
   if (config.schema) throw new SchemaError(`table ${config.name}: pg schemas other than public are not supported yet`);
-  return {
+  refuseUnsupported(config);
+  const meta: { -readonly [K in keyof TableMeta]: TableMeta[K] } = {
     name: config.name,
     table,
     columns,
@@ -81,7 +58,11 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
     versionsTable: `${config.name}__versions`,
     locksTable: `${config.name}__locks`,
     latestTable: `${config.name}__latest`,
+    alias: config.name,
+    indexes: [],
   };
+  meta.indexes = describeIndexes(meta, config);
+  return meta;
 }
 
 /**

@@ -39,7 +39,7 @@ export class TableSql {
     this.versions = ident(meta.versionsTable);
     this.locks = ident(meta.locksTable);
     this.latest = ident(meta.latestTable);
-    this.alias = ident(meta.name);
+    this.alias = ident(meta.alias);
     this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
   }
 
