@@ -161,12 +161,24 @@ export class CommitUndeterminedError extends PercolatorError {
   }
 }
 
-/** Insert of a primary key that already exists. */
+/**
+ * Insert of a primary key that already exists, or a write of a value that a
+ * unique constraint (`constraint`: its name) already holds for another row.
+ * `key` is the primary key, or the constrained columns' values.
+ */
 export class UniqueViolationError extends PercolatorError {
   readonly code = 'UNIQUE_VIOLATION';
   readonly retryable = false;
-  constructor(readonly table: string, readonly key: unknown) {
-    super(`duplicate key in ${table}: ${JSON.stringify(key, bigintJson)} already exists`);
+  constructor(
+    readonly table: string,
+    readonly key: unknown,
+    readonly constraint?: string,
+  ) {
+    super(
+      constraint === undefined
+        ? `duplicate key in ${table}: ${JSON.stringify(key, bigintJson)} already exists`
+        : `duplicate key value violates unique constraint "${constraint}" of ${table}: ${JSON.stringify(key, bigintJson)} already exists`,
+    );
   }
 }
 

@@ -51,7 +51,7 @@ export class DeleteQuery<TTable extends PgTable, TResult> extends ThenableQuery<
       const rows = await readRows(this.context, session, { meta, where });
       if (rows.length > 0) {
         const keys = rows.map((row) => keyOf(meta, row));
-        session.engineTx.delete(meta, keys);
+        session.engineTx.delete(meta, keys, { previous: rows });
         session.rowCache.forget(meta, keys);
       }
       return rows;

@@ -35,7 +35,12 @@ export interface KeyFilter {
 }
 
 export function analyzeKeyFilter(meta: TableMeta, where: SQL): KeyFilter | undefined {
-  return analyze(meta, where);
+  return analyze(meta.primaryKey, where);
+}
+
+/** @internal The same analysis over other columns (an index's): what `eq`/`inArray` fix of them. */
+export function analyzeColumnFilter(columns: readonly ColumnMeta[], where: SQL): KeyFilter | undefined {
+  return analyze(columns, where);
 }
 
 /**
@@ -76,13 +81,13 @@ export function areKeyColumns(columns: readonly ColumnMeta[]): boolean {
   return columns.every((c) => KEY_TYPES.has(c.column.columnType));
 }
 
-function analyze(meta: TableMeta, node: SQL): KeyFilter | undefined {
+function analyze(columns: readonly ColumnMeta[], node: SQL): KeyFilter | undefined {
   const conjuncts = junctionOperands(node, ' and ');
   if (conjuncts) {
     let alternatives: KeyConstraint[] = [new Map()];
     let exact = true;
     for (const operand of conjuncts) {
-      const inner = analyze(meta, operand);
+      const inner = analyze(columns, operand);
       if (!inner) return undefined;
       exact &&= inner.exact;
       alternatives = alternatives.flatMap((left) => inner.alternatives.flatMap((right) => intersect(left, right)));
@@ -95,14 +100,14 @@ function analyze(meta: TableMeta, node: SQL): KeyFilter | undefined {
     const alternatives: KeyConstraint[] = [];
     let exact = true;
     for (const operand of disjuncts) {
-      const inner = analyze(meta, operand);
+      const inner = analyze(columns, operand);
       if (!inner) return undefined;
       exact &&= inner.exact;
       alternatives.push(...inner.alternatives);
     }
     return alternatives.length > MAX_KEY_TUPLES ? undefined : { alternatives, exact };
   }
-  const leaf = keyLeaf(meta, node);
+  const leaf = keyLeaf(columns, node);
   return leaf ? { alternatives: [new Map([leaf])], exact: true } : { alternatives: [new Map()], exact: false };
 }
 
@@ -123,11 +128,11 @@ function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
   return [merged];
 }
 
-/** `eq(pkColumn, v)` or `inArray(pkColumn, [...])` → [column key, values]. */
-function keyLeaf(meta: TableMeta, node: SQL): [string, unknown[]] | undefined {
+/** `eq(column, v)` or `inArray(column, [...])` on one of `columns` → [column key, values]. */
+function keyLeaf(columns: readonly ColumnMeta[], node: SQL): [string, unknown[]] | undefined {
   const chunks = meaningfulChunks(node);
   if (chunks.length !== 3 || !isEntity(chunks[0], Column)) return undefined;
-  const column = meta.primaryKey.find((c) => c.column === chunks[0]);
+  const column = columns.find((c) => c.column === chunks[0]);
   if (!column || !KEY_TYPES.has(column.column.columnType)) return undefined;
   const operator = chunkText(chunks[1]);
   if (operator === ' = ' && isBoundParam(chunks[2], column)) return [column.key, [(chunks[2] as Param).value]];

@@ -1,6 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
+import { chooseIndex, readThroughIndex } from './index-read.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
@@ -23,8 +24,10 @@ export interface ReadPlan {
  * @internal Reads the rows matching a plan in a session. A filter that is
  * nothing but primary keys (eq/inArray on every key column) becomes point
  * reads, answered from what the transaction already read when possible.
- * Anything else is a scan of only the shards a pinned shard key allows, each
- * shard ordered and capped at offset + limit, merged and sliced here.
+ * A filter fixing the leading columns of an index reads through it
+ * (index-read.ts). Anything else is a scan of only the shards a pinned
+ * shard key allows. Each shard's rows are ordered and capped at
+ * offset + limit, merged and sliced here.
  */
 export async function readRows(context: QueryContext, session: Session, plan: ReadPlan): Promise<Row[]> {
   const { meta, where, orderBy = [], offset = 0, limit, lock } = plan;
@@ -35,14 +38,17 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
 
   const shards = pinnedShards(meta, where, (row) => context.shardOf(meta, row), filter);
   if (shards?.length === 0) return [];
-  const rows = await session.engineTx.select(meta, {
+  const scan = {
     where,
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
     // The engine merges buffered writes into each shard's rows before the cap applies.
     limit: limit !== undefined ? offset + limit : undefined,
     shards,
     lock,
-  });
+  };
+  // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows.
+  const lookup = !shards && where ? chooseIndex(meta, where) : undefined;
+  const rows = lookup ? await readThroughIndex(context, session, meta, lookup, scan) : await session.engineTx.select(meta, scan);
   if (lock) {
     session.rowCache.dropTable(meta);
     session.rowCache.remember(meta, rows);

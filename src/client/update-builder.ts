@@ -80,7 +80,8 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
         checkRowSize(meta, image, `update(${meta.name})`);
       }
       if (updated.length > 0) {
-        session.engineTx.put(meta, updated);
+        // The rows as read: the engine deletes their old index entries without reading them again.
+        session.engineTx.put(meta, updated, { previous: rows });
         session.rowCache.remember(meta, updated);
       }
       return updated;

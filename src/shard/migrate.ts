@@ -71,6 +71,10 @@ async function migrateShard(
           `shard ${shard.name}: migration ${migration.name} was applied with different contents: the table's storage differs from its declaration (its columns changed since the storage was created). This version does not alter existing storage: declare the table as it was, or give the changed table a new name`,
         );
       }
+      if (previous === undefined && migration.refuseIf) {
+        const { rows: refused } = await run(migration.refuseIf.sql, client);
+        if (refused.length > 0) throw new SchemaError(`shard ${shard.name}: ${migration.refuseIf.message}`);
+      }
       if (migration !== bootstrap) await run(migration.sql, client);
       await shard.query(
         {

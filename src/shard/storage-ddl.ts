@@ -12,6 +12,8 @@ export interface Migration {
   readonly sql: string;
   /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
   readonly replaceable?: boolean;
+  /** Checked before a first application: a statement returning a row refuses the migration (SchemaError with `message`). */
+  readonly refuseIf?: { readonly sql: string; readonly message: string } | undefined;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -55,7 +57,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
-    { name: `table/${table.name}/0001-storage`, sql },
+    { name: `table/${table.name}/0001-storage`, sql, refuseIf: table.indexOf && indexOnRowsGuard(table) },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
     { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
     { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
@@ -64,4 +66,20 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql') },
     { name: `table/${table.name}/0008-table-catalogue`, sql: render('table/0008-table-catalogue.sql'), replaceable: true },
   ];
+}
+
+/**
+ * An index added to a table that already has rows would have no entries
+ * for them (reads through it would miss rows, a unique constraint would
+ * not see them): refused until indexes can be built online. Rows pending
+ * in locks count too. The table's own storage is migrated before its
+ * indexes', so its tables exist here.
+ */
+function indexOnRowsGuard(storage: TableMeta): { sql: string; message: string } {
+  const index = storage.indexOf!;
+  const table = index.table;
+  return {
+    sql: `(select 1 from ${ident(table.latestTable)} where op = 'put' limit 1) union all (select 1 from ${ident(table.locksTable)} where op = 'put' limit 1) limit 1`,
+    message: `index ${index.name} of table ${table.name} is new, but the table already has rows: creating an index on a table with rows is not supported yet (its rows would have no entries). Declare indexes when the table is created, or copy the rows into a new table that declares it`,
+  };
 }

@@ -60,17 +60,29 @@ export interface EngineTransaction {
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
   readonly readSet: RecordedReads;
-  /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
+  /** Buffers new rows; throws UniqueViolationError if a key, or a value a unique index holds, exists at the snapshot or in the buffer. */
   insert(table: TableMeta, rows: readonly Row[]): Promise<void>;
-  /** Buffers full new images of rows (insert-or-replace by primary key). */
-  put(table: TableMeta, rows: readonly Row[]): void;
-  /** Buffers deletions by primary key. */
-  delete(table: TableMeta, keys: readonly KeyValues[]): void;
+  /**
+   * Buffers full new images of rows (insert-or-replace by primary key).
+   * For a table with indexes, `previous` (aligned with `rows`) gives each
+   * row's image as this transaction read it (null: absent), so that its old
+   * index entries can be deleted without reading it again; rows without it
+   * are read at the snapshot before commit (index-writes.ts).
+   */
+  put(table: TableMeta, rows: readonly Row[], options?: WriteOptions): void;
+  /** Buffers deletions by primary key; `previous` as for put. */
+  delete(table: TableMeta, keys: readonly KeyValues[], options?: WriteOptions): void;
 
   /** Percolator commit: prewrite, commit ts, commit primary, secondaries. Read-only transactions just close. */
   commit(): Promise<{ commitTs: Timestamp | undefined }>;
   /** Releases whatever was written or locked so far; idempotent. */
   rollback(): Promise<void>;
+}
+
+/** What a writer may tell the engine about the rows it overwrites. */
+export interface WriteOptions {
+  /** Per row (aligned with the rows or keys), its image as the transaction read it, null if absent; undefined entries are unknown. */
+  readonly previous?: readonly (Row | null | undefined)[] | undefined;
 }
 
 export interface BeginOptions {

@@ -1,13 +1,14 @@
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError, PercolatorError, TransactionClosedError, TransactionTimeoutError, UniqueViolationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { TableMeta } from '../schema/table-meta.js';
+import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from '../shard/key-text.js';
 import { shardOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
+import { IndexWrites, uniqueEntryKeys } from './index-writes.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
@@ -33,6 +34,7 @@ export class PercolatorTransaction implements EngineTransaction {
   private readonly locks: PessimisticLocks;
   private readonly reads: ShardReads;
   private readonly deadline: TransactionDeadline;
+  private readonly indexWrites: IndexWrites;
   /** Set when the transaction outlived maxTransactionMs: every later call throws it. */
   timeoutError: TransactionTimeoutError | undefined;
 
@@ -46,6 +48,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
     this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
+    this.indexWrites = new IndexWrites(this.buffer, ctx.shards.length, storageFor, (table, keys) => this.readCommitted(table, keys));
     this.deadline = new TransactionDeadline(ctx.maxTransactionMs, () => this.expire());
   }
 
@@ -61,6 +64,8 @@ export class PercolatorTransaction implements EngineTransaction {
   async select(table: TableMeta, query: ScanRequest = {}): Promise<Row[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
+    // An index's storage is read with this transaction's own entries in it.
+    if (table.indexOf) await this.indexWrites.sync(table.indexOf.table);
     if (query.lock) {
       this.ensureWritable();
       return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock });
@@ -88,6 +93,7 @@ export class PercolatorTransaction implements EngineTransaction {
     if (options.lock) this.ensureWritable();
     else this.ensureOpen();
     const storage = this.storageFor(table);
+    if (table.indexOf) await this.indexWrites.sync(table.indexOf.table);
     const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
       const texts = keyTextsOf(storage, key);
@@ -119,32 +125,84 @@ export class PercolatorTransaction implements EngineTransaction {
       if (previous?.op === 'put') throw new UniqueViolationError(table.name, m.key);
       if (!previous) unbuffered.push(m);
     }
-    if (unbuffered.length > 0) {
-      const existing = await this.getMany(table, unbuffered.map((m) => m.key));
-      if (existing.length > 0) throw new UniqueViolationError(table.name, table.primaryKey.map((c) => existing[0]![c.key]));
+    // Unique indexes: the values must be free in this transaction's view (its own entries up to date first).
+    const uniques = table.indexes.filter((index) => index.unique);
+    if (uniques.length > 0) await this.indexWrites.sync(table);
+    const [existing] = await Promise.all([
+      unbuffered.length > 0 ? this.getMany(table, unbuffered.map((m) => m.key)) : [],
+      ...uniques.map((index) => this.checkUniqueFree(index, rows)),
+    ]);
+    if (existing.length > 0) throw new UniqueViolationError(table.name, table.primaryKey.map((c) => existing[0]![c.key]));
+    for (const m of mutations) {
+      // Checked absent above, unless this transaction wrote the key (which keeps its first before-image).
+      this.indexWrites.noteWrite(table, m.keyId, m.key, null);
+      // A key this transaction deleted existed at the snapshot: re-inserting it is a plain put.
+      this.buffer.set(this.buffer.get(table.name, m.keyId) ? { ...m, isInsert: false } : m);
     }
-    // A key this transaction deleted existed at the snapshot: re-inserting it is a plain put.
-    for (const m of mutations) this.buffer.set(this.buffer.get(table.name, m.keyId) ? { ...m, isInsert: false } : m);
   }
 
-  put(table: TableMeta, rows: readonly Row[]): void {
+  put(table: TableMeta, rows: readonly Row[], options: WriteOptions = {}): void {
     this.ensureWritable();
     const storage = this.storageFor(table);
-    for (const row of rows) {
+    rows.forEach((row, i) => {
       const m = mutationOf(storage, row, 'put', false, this.ctx.shards.length);
       const previous = this.buffer.get(table.name, m.keyId);
+      this.noteIndexedWrite(table, m, previous, options.previous?.[i]);
       this.buffer.set(previous?.isInsert && previous.op === 'put' ? { ...m, isInsert: true } : m);
-    }
+    });
   }
 
-  delete(table: TableMeta, keys: readonly KeyValues[]): void {
+  delete(table: TableMeta, keys: readonly KeyValues[], options: WriteOptions = {}): void {
     this.ensureWritable();
     const storage = this.storageFor(table);
-    for (const key of keys) {
+    keys.forEach((key, i) => {
       const row: Row = {};
-      table.primaryKey.forEach((c, i) => (row[c.key] = key[i]));
-      this.buffer.set(mutationOf(storage, row, 'del', false, this.ctx.shards.length));
+      table.primaryKey.forEach((c, k) => (row[c.key] = key[k]));
+      const m = mutationOf(storage, row, 'del', false, this.ctx.shards.length);
+      this.noteIndexedWrite(table, m, this.buffer.get(table.name, m.keyId), options.previous?.[i]);
+      this.buffer.set(m);
+    });
+  }
+
+  /**
+   * The image a row of an indexed table had before this transaction, for
+   * its index entries (index-writes.ts): a key locked by a locking read and
+   * not written yet has its newest committed version as lock image; else
+   * what the caller read (unknown: read at the snapshot before commit).
+   */
+  private noteIndexedWrite(table: TableMeta, m: Mutation, buffered: Mutation | undefined, previous: Row | null | undefined): void {
+    if (table.indexes.length === 0) return;
+    const locked = buffered ? undefined : this.locks.image(table.name, m.keyId);
+    const before = locked ? (locked.op === 'put' ? locked.row ?? null : null) : previous;
+    this.indexWrites.noteWrite(table, m.keyId, m.key, before);
+  }
+
+  /** UniqueViolationError if a unique index already holds one of these rows' values (in this transaction's view), or two rows share one. */
+  private async checkUniqueFree(index: IndexMeta, rows: readonly Row[]): Promise<void> {
+    const keys = uniqueEntryKeys(index, rows);
+    const storage = this.storageFor(index.storage);
+    const seen = new Set<string>();
+    for (const key of keys) {
+      const id = keyIdOf(keyTextsOf(storage, key));
+      if (seen.has(id)) throw new UniqueViolationError(index.table.name, key, index.name);
+      seen.add(id);
     }
+    if (keys.length === 0) return;
+    const found = await this.getMany(index.storage, keys);
+    if (found.length > 0) throw new UniqueViolationError(index.table.name, index.columns.map((c) => found[0]![c.key]), index.name);
+  }
+
+  /** Rows of `table` at start_ts, as committed (index-writes.ts's before-images): neither own writes nor locked images. */
+  private async readCommitted(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]> {
+    const storage = this.storageFor(table);
+    const byShard = new Map<number, KeyTexts[]>();
+    for (const key of keys) {
+      const texts = keyTextsOf(storage, key);
+      const shard = shardOfKey(table, texts, this.ctx.shards.length);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), texts]);
+    }
+    const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys)));
+    return results.flatMap((r) => r.rows);
   }
 
   async commit(): Promise<{ commitTs: Timestamp | undefined }> {
@@ -152,6 +210,11 @@ export class PercolatorTransaction implements EngineTransaction {
     this.state = 'committing';
     this.deadline.clear();
     try {
+      // Index entries of every row written, before the buffer is split into shards.
+      await this.indexWrites.syncAll().catch(async (error: unknown) => {
+        await this.locks.release();
+        throw error;
+      });
       if (this.buffer.size === 0) {
         if (this.locks.holdsLocks) await validateLockingReadOnly(this.lockingTarget(), this.isolation).finally(() => this.locks.release());
         this.ctx.metrics.commits.inc({ kind: 'read-only' });

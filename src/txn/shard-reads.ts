@@ -46,6 +46,12 @@ export class ShardReads {
     return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
+  /** Point reads of committed rows at start_ts only, neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
+  committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[]): Promise<ShardReadResult> {
+    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
+    return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+  }
+
   /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
   scan(storage: TableStorage, shard: number, query: ScanRequest): Promise<ShardReadResult> {
     const request = {

@@ -148,11 +148,12 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       return shardOf(table, row, shards.length);
     },
     async migrate(metas: readonly TableMeta[]): Promise<void> {
-      for (const meta of metas) storageFor(meta);
-      await migrateShards(shards, metas);
+      const stored = withIndexStorage(metas);
+      for (const meta of stored) storageFor(meta);
+      await migrateShards(shards, stored);
     },
     register(metas: readonly TableMeta[]): void {
-      for (const meta of metas) storageFor(meta);
+      for (const meta of withIndexStorage(metas)) storageFor(meta);
     },
     recordRetry(cause: string): void {
       metrics.retries.inc({ cause });
@@ -166,6 +167,11 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       await Promise.all(shards.map((s) => s.close()));
     },
   };
+}
+
+/** Each table followed by its indexes' storage: tables for the engine like any other (migrated, catalogued, resolved, collected). */
+function withIndexStorage(metas: readonly TableMeta[]): TableMeta[] {
+  return metas.flatMap((meta) => [meta, ...meta.indexes.map((index) => index.storage)]);
 }
 
 /** Counts a kind's shared statements and the requests they carried. */

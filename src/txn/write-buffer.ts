@@ -19,6 +19,15 @@ export class WriteBuffer {
     table.set(mutation.keyId, mutation);
   }
 
+  /** Replaces every buffered write of `table` (the entries of an index, recomputed from the rows: index-writes.ts). */
+  replaceTable(table: string, mutations: readonly Mutation[]): void {
+    if (mutations.length === 0) {
+      this.byTable.delete(table);
+      return;
+    }
+    this.byTable.set(table, new Map(mutations.map((m) => [m.keyId, m])));
+  }
+
   get size(): number {
     let n = 0;
     for (const t of this.byTable.values()) n += t.size;

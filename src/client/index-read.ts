@@ -1,0 +1,101 @@
+import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
+import type { ColumnMeta, IndexMeta, TableMeta } from '../schema/table-meta.js';
+import type { KeyValues, Row, ScanRequest } from '../txn/engine-contract.js';
+import { analyzeColumnFilter, areKeyColumns, keyTuples } from './key-filter.js';
+import type { QueryContext, Session } from './query-context.js';
+import { keyId } from './row-key.js';
+
+/** @internal An index a filter can read through: the leading columns it fixes, and their values. */
+export interface IndexLookup {
+  readonly index: IndexMeta;
+  /** The index's leading columns the filter fixes with eq/inArray (all of them, or a prefix). */
+  readonly columns: readonly ColumnMeta[];
+  /** The value tuples of those columns a matching row may have. */
+  readonly tuples: readonly Row[];
+}
+
+/**
+ * @internal The index to read a filter through, if any: one whose leading
+ * columns the filter fixes with `eq`/`inArray` (inside and()/or(), like a
+ * key filter), of types whose JS equality is SQL equality. A unique index
+ * fixed whole is best (a point read of its entries on the shards of those
+ * values), then any index fixed whole (one shard per value), then the
+ * longest fixed prefix (an index range on every shard).
+ */
+export function chooseIndex(meta: TableMeta, where: SQL): IndexLookup | undefined {
+  let best: { lookup: IndexLookup; score: number } | undefined;
+  for (const index of meta.indexes) {
+    const filter = analyzeColumnFilter(index.columns, where);
+    if (!filter) continue;
+    for (let length = index.columns.length; length > 0; length--) {
+      const columns = index.columns.slice(0, length);
+      if (!areKeyColumns(columns)) continue;
+      const tuples = keyTuples(filter, columns);
+      if (!tuples) continue;
+      const whole = length === index.columns.length;
+      const score = (whole ? 1000 : 0) + (whole && index.unique ? 500 : 0) + length;
+      if (!best || score > best.score) best = { lookup: { index, columns, tuples }, score };
+      break;
+    }
+  }
+  return best?.lookup;
+}
+
+/**
+ * @internal A read through an index, in two steps: the index's entries
+ * matching the fixed columns, at the transaction's snapshot with its own
+ * entries merged (read by key for a unique index fixed whole, else a
+ * filtered read of the entries' storage, pinned to the values' shards
+ * when fixed whole); then the rows of the primary keys found, read with
+ * the whole filter (and ordering, limit, locking) on only their shards, so
+ * a row whose entry matched but whose other columns do not is dropped.
+ * Serializable transactions record both reads: an entry inserted later
+ * that matches is a conflict at commit, like a row in a scanned range.
+ */
+export async function readThroughIndex(
+  context: QueryContext,
+  session: Session,
+  meta: TableMeta,
+  lookup: IndexLookup,
+  scan: ScanRequest,
+): Promise<Row[]> {
+  const { index, columns, tuples } = lookup;
+  const storage = index.storage;
+  const whole = columns.length === index.columns.length;
+  let entries: Row[];
+  if (whole && index.unique) {
+    entries = await session.engineTx.getMany(storage, tuples.map((t) => columns.map((c) => t[c.key])));
+  } else {
+    const shards = whole ? [...new Set(tuples.map((t) => context.shardOf(storage, t)))].sort((a, b) => a - b) : undefined;
+    entries = await session.engineTx.select(storage, { where: tuplesFilter(columns, tuples), shards });
+  }
+  const keys = new Map<unknown, KeyValues>();
+  for (const entry of entries) {
+    const key = meta.primaryKey.map((c) => entry[c.key]);
+    keys.set(keyId(key), key);
+  }
+  if (keys.size === 0) return [];
+  const shards = [...new Set([...keys.values()].map((key) => context.shardOf(meta, rowOf(meta, key))))].sort((a, b) => a - b);
+  const where = scan.where ? and(keysFilter(meta, [...keys.values()]), scan.where) : keysFilter(meta, [...keys.values()]);
+  return session.engineTx.select(meta, { ...scan, where, shards });
+}
+
+/** `col in (...)` for one column, else an or() of and()s of `eq`: rows whose columns have one of the tuples' values. */
+function tuplesFilter(columns: readonly ColumnMeta[], tuples: readonly Row[]): SQL {
+  if (columns.length === 1) {
+    const c = columns[0]!;
+    return inArray(c.column as PgColumn, tuples.map((t) => t[c.key]));
+  }
+  return or(...tuples.map((t) => and(...columns.map((c) => eq(c.column as PgColumn, t[c.key])))))!;
+}
+
+function keysFilter(meta: TableMeta, keys: readonly KeyValues[]): SQL {
+  return tuplesFilter(meta.primaryKey, keys.map((key) => rowOf(meta, key)));
+}
+
+function rowOf(meta: TableMeta, key: KeyValues): Row {
+  const row: Row = {};
+  meta.primaryKey.forEach((c, i) => (row[c.key] = key[i]));
+  return row;
+}
