@@ -1,0 +1,16 @@
+import { index, integer, pgTable, text, varchar } from 'drizzle-orm/pg-core';
+import { describeTable } from '../../src/schema/table-meta.js';
+
+/** A table with a unique and a non-unique index, shared by the index tests and their crash-client process. */
+export const indexedUsers = pgTable(
+  'indexed_users',
+  {
+    id: integer().primaryKey(),
+    email: varchar({ length: 64 }).notNull().unique(),
+    status: text().notNull(),
+    score: integer().notNull().default(0),
+  },
+  (t) => [index('indexed_users_status_idx').on(t.status)],
+);
+
+export const indexedUsersMeta = describeTable(indexedUsers);
