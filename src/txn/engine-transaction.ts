@@ -48,7 +48,13 @@ export class PercolatorTransaction implements EngineTransaction {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
     this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
-    this.indexWrites = new IndexWrites(this.buffer, ctx.shards.length, storageFor, (table, keys) => this.readCommitted(table, keys));
+    this.indexWrites = new IndexWrites(
+      this.buffer,
+      ctx.shards.length,
+      storageFor,
+      (table, keys, newest) => this.readCommitted(table, keys, newest),
+      (table, keyId) => this.locks.image(table, keyId) !== undefined,
+    );
     this.deadline = new TransactionDeadline(ctx.maxTransactionMs, () => this.expire());
   }
 
@@ -174,7 +180,7 @@ export class PercolatorTransaction implements EngineTransaction {
     if (table.indexes.length === 0) return;
     const locked = buffered ? undefined : this.locks.image(table.name, m.keyId);
     const before = locked ? (locked.op === 'put' ? locked.row ?? null : null) : previous;
-    this.indexWrites.noteWrite(table, m.keyId, m.key, before);
+    this.indexWrites.noteWrite(table, m.keyId, m.key, before, locked !== undefined);
   }
 
   /** UniqueViolationError if a unique index already holds one of these rows' values (in this transaction's view), or two rows share one. */
@@ -192,8 +198,13 @@ export class PercolatorTransaction implements EngineTransaction {
     if (found.length > 0) throw new UniqueViolationError(index.table.name, index.columns.map((c) => found[0]![c.key]), index.name);
   }
 
-  /** Rows of `table` at start_ts, as committed (index-writes.ts's before-images): neither own writes nor locked images. */
-  private async readCommitted(table: TableMeta, keys: readonly KeyValues[]): Promise<Row[]> {
+  /**
+   * Committed rows of `table` (index-writes.ts's before-images): neither own
+   * writes nor locked images; at start_ts, or (`newest`, keys this
+   * transaction locked, which nobody can commit meanwhile) at a fresh timestamp.
+   */
+  private async readCommitted(table: TableMeta, keys: readonly KeyValues[], newest: boolean): Promise<Row[]> {
+    const readTs = newest ? await this.locks.forUpdateTs() : this.startTs;
     const storage = this.storageFor(table);
     const byShard = new Map<number, KeyTexts[]>();
     for (const key of keys) {
@@ -201,7 +212,7 @@ export class PercolatorTransaction implements EngineTransaction {
       const shard = shardOfKey(table, texts, this.ctx.shards.length);
       byShard.set(shard, [...(byShard.get(shard) ?? []), texts]);
     }
-    const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys)));
+    const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys, readTs)));
     return results.flatMap((r) => r.rows);
   }
 

@@ -18,10 +18,11 @@ import type { WriteBuffer } from './write-buffer.js';
  *    commit_ts (atomic visibility), so at every snapshot the live entries
  *    are exactly those of the live rows.
  * 2. "Before" is the image the row's prewrite check guards: the newest
- *    committed version if the key was locked by a locking read when first
- *    written (its prewrite threshold is then for_update_ts), else the
- *    snapshot's image at start_ts, given by the caller (it read the row) or
- *    read here at start_ts. Any version committed after that image fails
+ *    committed version if the key is locked by a locking read (its
+ *    prewrite threshold is then for_update_ts: the lock's image when the
+ *    key was locked before its first write, else read again once locked),
+ *    else the snapshot's image at start_ts, given by the caller (it read
+ *    the row) or read here at start_ts. Any version committed after that image fails
  *    the row's prewrite (write conflict), so the entries deleted are the
  *    ones present when the transaction commits.
  * 3. Deltas are computed from (before, after) per key, never write by
@@ -38,7 +39,7 @@ import type { WriteBuffer } from './write-buffer.js';
  */
 export class IndexWrites {
   /** Per table with indexes: each written key's image before the transaction (null: absent; undefined: not known yet). */
-  private readonly before = new Map<string, Map<string, { key: KeyValues; image: Row | null | undefined }>>();
+  private readonly before = new Map<string, Map<string, BeforeImage>>();
   /** Tables written since their entries were last recomputed, by name. */
   private readonly dirty = new Map<string, TableMeta>();
 
@@ -46,8 +47,10 @@ export class IndexWrites {
     private readonly buffer: WriteBuffer,
     private readonly shardCount: number,
     private readonly storageFor: (meta: TableMeta) => TableStorage,
-    /** Rows of `table` at start_ts for these keys (absent keys omitted), this transaction's writes ignored. */
-    private readonly readBefore: (table: TableMeta, keys: KeyValues[]) => Promise<Row[]>,
+    /** Committed rows of `table` for these keys (absent keys omitted), this transaction's writes ignored: at start_ts, or (`newest`) the newest. */
+    private readonly readBefore: (table: TableMeta, keys: KeyValues[], newest: boolean) => Promise<Row[]>,
+    /** Whether this transaction holds a locking read's lock on the key. */
+    private readonly isLocked: (table: string, keyId: string) => boolean,
   ) {}
 
   /**
@@ -56,11 +59,11 @@ export class IndexWrites {
    * absent), undefined when not. A key written earlier in the
    * transaction keeps its first "before".
    */
-  noteWrite(table: TableMeta, keyId: string, key: KeyValues, before: Row | null | undefined): void {
+  noteWrite(table: TableMeta, keyId: string, key: KeyValues, before: Row | null | undefined, fromLock = false): void {
     if (table.indexes.length === 0) return;
     let keys = this.before.get(table.name);
     if (!keys) this.before.set(table.name, (keys = new Map()));
-    if (!keys.has(keyId)) keys.set(keyId, { key, image: before });
+    if (!keys.has(keyId)) keys.set(keyId, { key, image: before, newest: fromLock });
     this.dirty.set(table.name, table);
   }
 
@@ -73,12 +76,17 @@ export class IndexWrites {
   async sync(table: TableMeta): Promise<void> {
     if (!this.dirty.has(table.name)) return;
     const keys = this.before.get(table.name)!;
-    const unknown = [...keys.values()].filter((k) => k.image === undefined);
-    if (unknown.length > 0) {
+    // A key locked by a locking read after it was written: its prewrite is guarded from for_update_ts, so its before-image is the newest committed one.
+    for (const [keyId, entry] of keys) {
+      if (!entry.newest && this.isLocked(table.name, keyId)) Object.assign(entry, { image: undefined, newest: true });
+    }
+    for (const newest of [false, true]) {
+      const unknown = [...keys].filter(([, k]) => k.image === undefined && k.newest === newest);
+      if (unknown.length === 0) continue;
       const storage = this.storageFor(table);
-      const rows = await this.readBefore(table, unknown.map((k) => k.key));
+      const rows = await this.readBefore(table, unknown.map(([, k]) => k.key), newest);
       const found = new Map(rows.map((row) => [keyIdOf(keyTextsOf(storage, table.primaryKey.map((c) => row[c.key]))), row]));
-      for (const [keyId, entry] of keys) if (entry.image === undefined) entry.image = found.get(keyId) ?? null;
+      for (const [keyId, entry] of unknown) entry.image = found.get(keyId) ?? null;
     }
     // A write made while the read above was in flight leaves the table dirty again: only this pass's state is clean.
     this.dirty.delete(table.name);
@@ -86,7 +94,7 @@ export class IndexWrites {
   }
 
   /** The entry writes of one index: from the entries of every written row's before-image to those of its current image. */
-  private entryWrites(table: TableMeta, index: IndexMeta, keys: Map<string, { image: Row | null | undefined }>): Mutation[] {
+  private entryWrites(table: TableMeta, index: IndexMeta, keys: Map<string, BeforeImage>): Mutation[] {
     const storage = this.storageFor(index.storage);
     const old = new Map<string, Mutation>();
     const now = new Map<string, Mutation>();
@@ -117,6 +125,15 @@ export class IndexWrites {
     for (const c of storage.meta.columns) entry[c.key] = row[c.key];
     return mutationOf(storage, entry, 'put', false, this.shardCount);
   }
+}
+
+/** A written key's image before the transaction. */
+interface BeforeImage {
+  readonly key: KeyValues;
+  /** null: absent; undefined: not known yet (read at sync). */
+  image: Row | null | undefined;
+  /** The image is the newest committed one (the key is locked by this transaction), not the snapshot's. */
+  newest: boolean;
 }
 
 /** The entries of `rows` in a unique index (rows with a NULL in it have none), for the insert-time check. */

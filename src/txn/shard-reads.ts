@@ -46,9 +46,9 @@ export class ShardReads {
     return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
-  /** Point reads of committed rows at start_ts only, neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
-  committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[]): Promise<ShardReadResult> {
-    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
+  /** Point reads of committed rows only (at start_ts unless told), neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
+  committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
+    const request = { storage, readTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
     return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
   }
 

@@ -108,6 +108,23 @@ describe('index entries follow their rows', () => {
     expect(await db.select().from(users).where(eq(users.email, 'a@x'))).toEqual([]);
   });
 
+  it('a row written, then changed by another transaction, then locked: its entries are judged from the newest version (a conflict here, never a stale entry)', async () => {
+    await db.insert(users).values({ id: 1, email: 'a@x', status: 'old' });
+    let attempts = 0;
+    await db.transaction(async (tx) => {
+      attempts++;
+      // Only a column no index covers: from the snapshot's image, no entry would change.
+      await tx.update(users).set({ score: 7 }).where(eq(users.id, 1));
+      // Committed after our snapshot; the locking read then holds the row at that newest version, so our image would bring back a@x.
+      if (attempts === 1) await db.update(users).set({ email: 'b@x', status: 'theirs' }).where(eq(users.id, 1));
+      await tx.select().from(users).where(eq(users.id, 1)).for('update');
+    });
+    expect(attempts).toBe(2);
+    await consistent();
+    const [row] = await db.select().from(users).where(eq(users.id, 1));
+    expect(row).toMatchObject({ email: 'b@x', status: 'theirs', score: 7 });
+  });
+
   it('the rest of the filter applies to the rows found through the index', async () => {
     await db.insert(users).values([
       { id: 1, email: 'a@x', status: 'new', score: 5 },
