@@ -18,7 +18,7 @@ export class TableRegistry {
       const meta = describeTable(table, { shardKey: shardKeys[property] });
       for (const name of [meta.name, ...meta.indexes.map((i) => i.storage.name)]) {
         const clash = names.get(name);
-        if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${name}" (an index's storage is <table>__<index>)`);
+        if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${name}" (an index's storage is <index>__idx; two indexes may not share a name, as in Postgres)`);
         names.set(name, property);
       }
       this.byTable.set(table, meta);

@@ -89,7 +89,8 @@ export function describeIndexes(table: TableMeta, config: TableConfig): IndexMet
  * the table's columns run on them (aliased as the table).
  */
 function indexStorage(table: TableMeta, index: IndexMeta, what: string): TableMeta {
-  const name = `${table.name}__${index.name}`;
+  // Index names are unique in a Postgres schema, as here (no two storages share a name); drizzle's default ones already name the table.
+  const name = `${index.name}__idx`;
   if (Buffer.byteLength(name + LONGEST_STORAGE_SUFFIX) > MAX_IDENTIFIER_BYTES) {
     throw new SchemaError(
       `table ${table.name}: ${what}: its storage name ${name}${LONGEST_STORAGE_SUFFIX} is longer than Postgres's ${MAX_IDENTIFIER_BYTES} bytes; give the index a shorter name`,

@@ -19,7 +19,7 @@ export interface ColumnMeta {
 
 /** What the layer knows about one user table: its columns, primary key and shard key. */
 export interface TableMeta {
-  /** The user's table name (for an index's storage: `<table>__<index>`); the name lock rows record for their primary. */
+  /** The user's table name (for an index's storage: `<index>__idx`); the name lock rows record for their primary. */
   readonly name: string;
   readonly table: PgTable;
   readonly columns: readonly ColumnMeta[];

@@ -27,7 +27,7 @@ describe('index declarations', () => {
     // Not unique: key = indexed columns then the primary key; placed by the indexed columns.
     expect(status.storage.primaryKey.map((c) => c.name)).toEqual(['status', 'id']);
     expect(status.storage.shardKey.map((c) => c.name)).toEqual(['status']);
-    expect(status.storage.name).toBe('users__users_status_idx');
+    expect(status.storage.name).toBe('users_status_idx__idx');
     expect(status.storage.alias).toBe('users');
     const email = byName.get('users_email_unique')!;
     // Unique: key = indexed columns, the primary key as value.
@@ -64,7 +64,7 @@ describe('index declarations', () => {
     ['a gin index', () => pgTable('c7', { id: integer().primaryKey(), e: text() }, (t) => [index('gin_e').using('gin', t.e)]), /gin/],
     ['nullsNotDistinct on a nullable column', () => pgTable('c8', { id: integer().primaryKey(), e: text() }, (t) => [unique('u_e').on(t.e).nullsNotDistinct()]), /nullsNotDistinct/],
     ['row-level security', () => pgTable('c9', { id: integer().primaryKey() }, () => [pgPolicy('p', { as: 'permissive' })]), /row-level security/],
-    ['an index name too long for its storage', () => pgTable('c10', { id: integer().primaryKey(), e: text() }, (t) => [index('x'.repeat(50)).on(t.e)]), /shorter name/],
+    ['an index name too long for its storage', () => pgTable('c10', { id: integer().primaryKey(), e: text() }, (t) => [index('x'.repeat(45)).on(t.e)]), /shorter name/],
   ];
   for (const [what, declare, message] of refused) {
     it(`refuses ${what} with a SchemaError`, () => {
@@ -94,7 +94,9 @@ describe('index declarations', () => {
     const postsRelations = relations(posts, ({ one }) => ({ author: one(users, { fields: [posts.authorId], references: [users.id] }) }));
     const registry = new TableRegistry({ users, posts, mood, usersRelations, postsRelations });
     expect(registry.tables.map((t) => t.name).sort()).toEqual(['posts', 'users']);
-    expect(registry.storedTables.map((t) => t.name)).toContain('users__users_email_unique');
+    expect(registry.storedTables.map((t) => t.name)).toContain('users_email_unique__idx');
     expect(() => new TableRegistry({ users, other: { not: 'a table' } })).toThrow(SchemaError);
+    const twin = pgTable('twin', { id: integer().primaryKey(), status: text() }, (t) => [index('users_status_idx').on(t.status)]);
+    expect(() => new TableRegistry({ users, twin })).toThrow(/both name the SQL table "users_status_idx__idx"/);
   });
 });
