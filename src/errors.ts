@@ -9,11 +9,21 @@ import { formatTimestamp, type Timestamp } from './timestamp.js';
 export abstract class PercolatorError extends Error {
   abstract readonly code: string;
   abstract readonly retryable: boolean;
+  /** Postgres's SQLSTATE when a shard's error is behind this one (its driver error is `cause`). */
+  readonly sqlState?: string;
 
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(message: string, options?: PercolatorErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    if (options?.sqlState !== undefined) this.sqlState = options.sqlState;
   }
+}
+
+/** What a catalogue error may carry besides its message. */
+export interface PercolatorErrorOptions {
+  cause?: unknown;
+  /** Postgres's SQLSTATE, when the error is a shard's. */
+  sqlState?: string;
 }
 
 /** No oracle leader answered within the deadline. Nothing was written. */
@@ -127,6 +137,18 @@ export class TransactionAbortedError extends PercolatorError {
 }
 
 /**
+ * The transaction ran longer than `maxTransactionMs`: its locking reads'
+ * locks were released when the time ran out (so that a hung callback
+ * cannot hold rows, or the GC safe point, for ever), and it can only be
+ * rolled back. Nothing of it was committed. Not retried: running the same
+ * work again would likely take as long.
+ */
+export class TransactionTimeoutError extends PercolatorError {
+  readonly code = 'TRANSACTION_TIMEOUT';
+  readonly retryable = false;
+}
+
+/**
  * The client could not learn whether the commit point was reached (for
  * example the primary's shard went away while committing). The transaction
  * may or may not be committed; it is never retried blindly.
@@ -161,13 +183,28 @@ export class SequenceExhaustedError extends PercolatorError {
 export class ShardUnavailableError extends PercolatorError {
   readonly code = 'SHARD_UNAVAILABLE';
   readonly retryable = true;
-  constructor(readonly shard: string, options?: { cause?: unknown }) {
+  constructor(readonly shard: string, options?: PercolatorErrorOptions) {
     const why = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
     super(`shard ${shard} unavailable${why}`, options);
   }
 }
 
-/** The schema given does not fit: unknown table, no primary key, bad shard key, storage not migrated. */
+/**
+ * A shard refused a statement for a reason no other error of the catalogue
+ * describes (`sqlState` says which; `cause` is the driver's error).
+ * Retryable when Postgres aborted the statement because of a concurrent one
+ * (SQLSTATE class 40, lock_timeout): nothing of it took effect.
+ */
+export class ShardStatementError extends PercolatorError {
+  readonly code = 'SHARD_STATEMENT_FAILED';
+  readonly retryable: boolean;
+  constructor(readonly shard: string, message: string, options: PercolatorErrorOptions & { retryable: boolean }) {
+    super(message, options);
+    this.retryable = options.retryable;
+  }
+}
+
+/** The schema given does not fit: unknown table, no primary key, bad shard key, storage not migrated or different from the declaration. */
 export class SchemaError extends PercolatorError {
   readonly code = 'SCHEMA_ERROR';
   readonly retryable = false;

@@ -96,7 +96,11 @@ export class PercolatorSystem implements BenchSystem {
     const meta = describeTable(table.drizzle);
     await Promise.all(
       this.options.shardUrls.map((url) =>
-        withClient(url, (c) => c.query(`DROP TABLE IF EXISTS "${meta.versionsTable}", "${meta.locksTable}", "${meta.latestTable}" CASCADE`)),
+        withClient(url, async (c) => {
+          await c.query(`DROP TABLE IF EXISTS "${meta.versionsTable}", "${meta.locksTable}", "${meta.latestTable}" CASCADE`);
+          // A sweep over shard counts reuses the servers with another list: forget the identity the last run recorded.
+          await c.query(`DO $$ BEGIN IF to_regclass('percolator_shard_identity') IS NOT NULL THEN DELETE FROM percolator_shard_identity; DELETE FROM percolator_placement; END IF; END $$`);
+        }),
       ),
     );
   }

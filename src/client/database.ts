@@ -207,6 +207,17 @@ export function checkPoolOptions(pool: unknown): void {
   }
 }
 
+/** Node's timers hold at most this many milliseconds (a longer delay fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** @internal A duration option: a finite number of milliseconds a timer can hold, positive (or also 0 when `zero`); undefined is the default. */
+export function checkMilliseconds(name: string, value: unknown, { zero }: { zero: boolean }): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (value === 0 && !zero) || value > MAX_TIMER_MS) {
+    throw new InvalidInputError(`${name} must be a ${zero ? 'non-negative' : 'positive'} number of milliseconds (at most ${MAX_TIMER_MS}), got ${String(value)}`);
+  }
+}
+
 /** @internal */
 export function checkMaxRetries(maxRetries: unknown): asserts maxRetries is number {
   if (typeof maxRetries !== 'number' || !Number.isSafeInteger(maxRetries) || maxRetries < 0) {

@@ -1,42 +1,76 @@
-import { Column, getTableName, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from 'drizzle-orm';
+import { Column, getTableName, Name, Param, Placeholder, SQL, StringChunk, Subquery, Table, View } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { checkColumnValue, describeValue } from './column-value.js';
 import { isEntity } from './drizzle-entity.js';
+import { COLUMN_MARK, forbiddenFilterText, VALUE_MARK } from './filter-text.js';
 
 /**
  * @internal Checks a drizzle condition before it is pushed into SQL on the
  * shards: it must be drizzle SQL, may reference only columns of the queried
  * table (it runs against that table's storage, aliased to its name), no other
- * tables or subqueries, and values bound to a column must fit that column.
+ * tables, subqueries, names or placeholders; the text of its raw `sql`
+ * fragments may hold only what filter-text.ts allows; and values bound to a
+ * column must fit that column.
  */
 export function checkFilter(meta: TableMeta, where: unknown, clause: string): SQL | undefined {
   if (where === undefined) return undefined;
   if (!isEntity(where, SQL)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: expected a drizzle condition such as eq(${meta.name}.${meta.primaryKey[0]!.key}, 1), got ${describeValue(where)}`);
   }
-  visit(meta, where, clause);
+  const text: string[] = [];
+  visit(meta, where, clause, text);
+  const forbidden = forbiddenFilterText(text.join(''));
+  if (forbidden !== undefined) {
+    throw new InvalidInputError(
+      `${clause} on ${meta.name}: a sql fragment of the filter contains ${forbidden}; a fragment may use only columns of ${meta.name} (interpolated as \${${meta.name}.column}), values, operators, numbers, strings and the words and functions listed in docs/CLIENT.md`,
+    );
+  }
   return where;
 }
 
-function visit(meta: TableMeta, chunk: unknown, clause: string): void {
-  if (chunk === undefined || chunk === null || typeof chunk !== 'object' || isEntity(chunk, StringChunk)) return;
-  if (Array.isArray(chunk)) {
-    for (const item of chunk) visit(meta, item, clause);
+/** Walks the condition as drizzle renders it, checking entities and collecting the text (columns and values as marks). */
+function visit(meta: TableMeta, chunk: unknown, clause: string, text: string[]): void {
+  if (chunk === undefined) return;
+  if (typeof chunk === 'function') {
+    throw new InvalidInputError(`${clause} on ${meta.name}: a function (such as a pgEnum) cannot be part of a filter`);
+  }
+  if (chunk === null || typeof chunk !== 'object') {
+    text.push(VALUE_MARK);
+  } else if (isEntity(chunk, StringChunk)) {
+    text.push(chunk.value.join(''));
+  } else if (Array.isArray(chunk)) {
+    text.push('(');
+    chunk.forEach((item, i) => {
+      if (i > 0) text.push(', ');
+      visit(meta, item, clause, text);
+    });
+    text.push(')');
   } else if (isEntity(chunk, SQL)) {
-    for (const item of chunk.queryChunks) visit(meta, item, clause);
-  } else if (isEntity(chunk, SQL.Aliased)) {
-    visit(meta, chunk.sql, clause);
+    for (const item of chunk.queryChunks) visit(meta, item, clause, text);
   } else if (isEntity(chunk, Column)) {
     checkOwnColumn(meta, chunk as PgColumn, clause);
+    text.push(COLUMN_MARK);
   } else if (isEntity(chunk, Param)) {
+    if (isEntity(chunk.value, Placeholder)) throw placeholderError(meta, clause);
     checkParam(meta, chunk, clause);
+    text.push(VALUE_MARK);
   } else if (isEntity(chunk, Placeholder)) {
-    throw new InvalidInputError(`${clause} on ${meta.name}: placeholders (sql.placeholder) are not supported; pass values directly`);
+    throw placeholderError(meta, clause);
   } else if (isEntity(chunk, Subquery) || isEntity(chunk, Table) || isEntity(chunk, View)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: subqueries and references to other tables are not supported; a filter runs on one table's rows`);
+  } else if (isEntity(chunk, Name) || isEntity(chunk, SQL.Aliased)) {
+    throw new InvalidInputError(`${clause} on ${meta.name}: names (sql.identifier) and aliases (.as()) are not supported in a filter; interpolate columns of ${meta.name}`);
+  } else if (typeof (chunk as { getSQL?: unknown }).getSQL === 'function') {
+    throw new InvalidInputError(`${clause} on ${meta.name}: ${describeValue(chunk)} cannot be part of a filter (queries and other SQL builders are not supported)`);
+  } else {
+    text.push(VALUE_MARK); // any other object is bound as a value, as drizzle does
   }
+}
+
+function placeholderError(meta: TableMeta, clause: string): InvalidInputError {
+  return new InvalidInputError(`${clause} on ${meta.name}: placeholders (sql.placeholder) are not supported; pass values directly`);
 }
 
 /** @internal Throws unless `column` is a column of the queried table. */

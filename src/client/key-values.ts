@@ -25,10 +25,15 @@ export function isKeyType(column: PgColumn): boolean {
 
 /**
  * @internal The canonical JS value of a key value: what the client uses to
- * identify keys (row cache, duplicates, filters). uuids are lower case (as
- * Postgres prints them), numeric strings have no exponent and no leading or
- * trailing zeros, dates are midnight UTC (what a `date` column holds and
- * drizzle reads back). Every other value is its own canonical form.
+ * identify keys (row cache, duplicates, filters) and hands the engine for
+ * uuid and date keys. uuids are lower case (as Postgres prints them; the
+ * client always wrote them so), numeric strings have no exponent and no
+ * leading or trailing zeros (the engine canonicalises their key texts the
+ * same way: shard/key-text.ts), dates are midnight UTC (the day a `date`
+ * column keeps, what drizzle reads back, and the only date key a row read
+ * back can have). Every other value is its own canonical form. The texts of
+ * canonical values are the key texts keys had before, so placement of
+ * rows stored in canonical form does not change.
  */
 export function canonicalKeyValue(column: PgColumn, value: unknown): unknown {
   switch (column.columnType) {

@@ -9,7 +9,7 @@ import type { IsolationLevel } from '../txn/engine-contract.js';
 import type { GcOptions } from '../txn/version-gc.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
 import { clientMetrics } from './client-metrics.js';
-import { checkIsolation, checkMaxRetries, checkPoolOptions, Database } from './database.js';
+import { checkIsolation, checkMaxRetries, checkMilliseconds, checkPoolOptions, Database } from './database.js';
 import { probeShards, redactUrl } from './probe-shards.js';
 import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
 import { TableRegistry } from './table-registry.js';
@@ -48,6 +48,12 @@ export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
   /** How long a reader waits on a live lock before LockWaitTimeoutError. */
   lockWaitTimeoutMs?: number;
   /**
+   * Longest life of a transaction, from its start to its commit (default
+   * 300000: 5 minutes). Past it its locks are released and it fails with
+   * TransactionTimeoutError (not retried).
+   */
+  maxTransactionMs?: number;
+  /**
    * Version GC: `{ lifetimeMs, intervalMs }` (defaults 10 minutes, 1 minute),
    * or false to keep every version. Transactions older than lifetimeMs fail
    * to read with SnapshotTooOldError (retryable).
@@ -57,7 +63,7 @@ export interface PercolatorOptions<TSchema extends Record<string, PgTable>> {
 
 const DEFAULT_MAX_RETRIES = 10;
 const KNOWN_OPTIONS = new Set([
-  'oracle', 'shards', 'schema', 'shardKeys', 'logger', 'registry', 'isolation', 'maxRetries', 'retryBackoff', 'pool', 'lockTtlMs', 'lockWaitTimeoutMs', 'gc',
+  'oracle', 'shards', 'schema', 'shardKeys', 'logger', 'registry', 'isolation', 'maxRetries', 'retryBackoff', 'pool', 'lockTtlMs', 'lockWaitTimeoutMs', 'maxTransactionMs', 'gc',
 ]);
 /** How long percolator() waits for each shard and for the oracle before giving up. */
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -93,11 +99,14 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
   checkIsolation(isolation);
   checkMaxRetries(maxRetries);
   checkPoolOptions(options.pool);
+  checkMilliseconds('lockTtlMs', options.lockTtlMs, { zero: false });
+  checkMilliseconds('lockWaitTimeoutMs', options.lockWaitTimeoutMs, { zero: true });
+  checkMilliseconds('maxTransactionMs', options.maxTransactionMs, { zero: false });
   const backoff = resolveBackoff(options.retryBackoff);
   const log = logger.child({ component: 'percolator' });
   const oracle = resolveOracleOption(options.oracle);
 
-  await probeShards(shards, CONNECT_TIMEOUT_MS);
+  await probeShards(shards, CONNECT_TIMEOUT_MS, { shardCount: shards.length, tables: tables.tables });
   const ownsTimestampSource = 'client' in oracle;
   const timestampSource = await connectOracle(oracle, log, registry);
   try {
@@ -109,6 +118,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       pool: options.pool,
       lockTtlMs: options.lockTtlMs,
       lockWaitTimeoutMs: options.lockWaitTimeoutMs,
+      maxTransactionMs: options.maxTransactionMs,
       gc: options.gc,
     });
     // Lock resolution must know every table a primary lock may live in.

@@ -4,7 +4,7 @@ import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { checkColumnValue, describeValue, valueBytes } from './column-value.js';
 import { isEntity } from './drizzle-entity.js';
-import { keyValueProblem } from './key-values.js';
+import { canonicalKeyValue, keyValueProblem } from './key-values.js';
 import { sqlDefaultEvaluator } from './sql-default.js';
 
 /**
@@ -77,18 +77,21 @@ export function checkRowSize(meta: TableMeta, row: Row, where: string): void {
   }
 }
 
+/** Types whose values are written in canonical form (key-values.ts), keys or not: Postgres keeps no other. */
+const WRITTEN_CANONICAL = new Set(['PgUUID', 'PgDate']);
+
 function checkRowValues(meta: TableMeta, row: Row, columns: readonly ColumnMeta[], where: string): void {
   for (const column of columns) {
     const value = row[column.key];
-    // Postgres keeps uuids in lower case: write them so, or a key given in upper
-    // case would be placed (hashed) unlike the same key read back later.
-    if (column.column.columnType === 'PgUUID' && typeof value === 'string') row[column.key] = value.toLowerCase();
     if (value === null || value === undefined) {
       if (column.notNull) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is not null but got ${describeValue(value)}`);
       continue;
     }
     const problem = checkColumnValue(column.column, value) ?? (meta.primaryKey.includes(column) ? keyValueProblem(column.column, value) : undefined);
     if (problem) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} (${column.sqlType}): ${problem}`);
+    // Postgres keeps uuids in lower case and a date's day only: write them so, or a key
+    // given otherwise would be placed (hashed) unlike the same key read back later.
+    if (WRITTEN_CANONICAL.has(column.column.columnType)) row[column.key] = canonicalKeyValue(column.column, value);
   }
   checkRowSize(meta, row, where);
 }

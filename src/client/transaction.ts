@@ -62,6 +62,7 @@ export class TransactionSession implements Session {
   }
 
   run<T>(work: (session: Session) => Promise<T>): Promise<T> {
+    if (!this.ended && this.engineTx.timeoutError) return Promise.reject(this.engineTx.timeoutError);
     if (this.ended || this.engineTx.closed) {
       return Promise.reject(new TransactionClosedError('this transaction has already ended; queries must run inside the db.transaction() callback and be awaited there'));
     }

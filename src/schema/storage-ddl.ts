@@ -19,6 +19,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0001-migrations-table', sql: readSchemaFile('core/0001-migrations-table.sql') },
     { name: 'core/0002-gc-safe-point', sql: readSchemaFile('core/0002-gc-safe-point.sql') },
     { name: 'core/0003-table-catalogue', sql: readSchemaFile('core/0003-table-catalogue.sql') },
+    { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
   ];
 }
 

@@ -1,5 +1,7 @@
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
+import { ident } from '../shard/sql-names.js';
+import { enumOf } from './enum-types.js';
 
 export interface ColumnMeta {
   /** Property name in TypeScript (`$inferSelect` key). */
@@ -43,7 +45,7 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
   const columns: ColumnMeta[] = config.columns.map((column) => ({
     key: keyOf.get(column) ?? column.name,
     name: column.name,
-    sqlType: column.getSQLType(),
+    sqlType: sqlTypeOf(config.name, column),
     notNull: column.notNull,
     hasDefault: column.hasDefault,
     column,
@@ -80,4 +82,16 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
     locksTable: `${config.name}__locks`,
     latestTable: `${config.name}__latest`,
   };
+}
+
+/**
+ * The column's type as storage DDL and casts spell it: drizzle's, with an
+ * enum type's name quoted (drizzle leaves it bare; `migrate()` creates it).
+ */
+function sqlTypeOf(table: string, column: PgColumn): string {
+  const type = column.getSQLType();
+  const declared = enumOf(column);
+  if (!declared) return type;
+  if (declared.schema) throw new SchemaError(`table ${table}: column ${column.name} has enum type ${declared.schema}.${declared.enumName}; pg schemas other than public are not supported yet`);
+  return type.startsWith(declared.enumName) ? ident(declared.enumName) + type.slice(declared.enumName.length) : type;
 }

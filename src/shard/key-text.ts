@@ -5,31 +5,16 @@ import { toDriverText } from './driver-values.js';
  * The one text of a key value among the spellings Postgres takes as equal.
  * Key texts decide placement (a hash of the text) and identity inside a
  * transaction, while Postgres compares the typed values: a numeric key
- * written as '1.0' and looked up as '1' must land on one shard. Integers and
- * floats come from JS numbers and timestamps from Dates (one text each);
- * the others are made canonical here:
- * - numeric strings: canonicalDecimal ('01.50' → '1.5');
- * - uuids: lower case, which is how Postgres prints them (rows the client
- *   wrote were already lower-cased, so their placement does not change);
- * - dates (`date` in Date mode, driver text an ISO timestamp): midnight UTC,
- *   the value Postgres keeps and drizzle reads back (a midnight Date, the
- *   only kind a date key ever read back is, keeps its text).
- * Each is idempotent: a canonical text is its own canonical form.
+ * written as '1.0' and looked up as '1' must land on one shard. The client
+ * hands the engine one spelling of the other key types (integers and floats
+ * come from JS numbers, timestamps are Dates; uuids are lower-cased and
+ * dates made midnight UTC in rows and filters alike: client/key-values.ts),
+ * so their driver text is their key text; numeric strings are the exception.
+ * Changing what this returns moves rows: see PLACEMENT_FUNCTION.
  */
 export function canonicalKeyText(column: ColumnMeta, text: string): string {
-  switch (column.column.columnType) {
-    case 'PgNumeric':
-      return canonicalDecimal(text);
-    case 'PgUUID':
-      return text.toLowerCase();
-    case 'PgDate':
-      return ISO_DATE_TIME.test(text) ? `${text.slice(0, 10)}T00:00:00.000Z` : text;
-    default:
-      return text;
-  }
+  return column.column.columnType === 'PgNumeric' ? canonicalDecimal(text) : text;
 }
-
-const ISO_DATE_TIME = /^\d{4}-\d\d-\d\dT/;
 
 /** The key text of a key column's value (null for null): its driver text, canonical. */
 export function keyTextOf(column: ColumnMeta, value: unknown): string | null {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
-import { isConnectionError } from './shard-errors.js';
+import { isConnectionError, sqlStateOf } from './shard-errors.js';
 
 export interface PipelinedConnectionsOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -217,6 +217,6 @@ export class PipelinedConnections {
  */
 function mustReplace(error: unknown): boolean {
   if (error instanceof ShardUnavailableError || isConnectionError(error)) return true;
-  const code = (error as { code?: unknown } | null | undefined)?.code;
+  const code = sqlStateOf(error);
   return code === '0A000' || code === '26000';
 }

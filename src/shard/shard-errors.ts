@@ -1,4 +1,5 @@
-import { PercolatorError, SchemaError, ShardUnavailableError } from '../errors.js';
+import pg from 'pg';
+import { InvalidInputError, PercolatorError, SchemaError, ShardStatementError, ShardUnavailableError } from '../errors.js';
 
 const CONNECTION_MESSAGES = [
   'Connection terminated',
@@ -17,6 +18,7 @@ const CONNECTION_MESSAGES = [
  * node-postgres's own timeout and termination messages.
  */
 export function isConnectionError(error: unknown): boolean {
+  if (error instanceof PercolatorError) return error instanceof ShardUnavailableError;
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
@@ -26,6 +28,16 @@ export function isConnectionError(error: unknown): boolean {
   return CONNECTION_MESSAGES.some((m) => error.message.includes(m));
 }
 
+/** Postgres's SQLSTATE of a driver error, or of the driver error behind a catalogue error. */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (error instanceof PercolatorError) return error.sqlState;
+  if (!(error instanceof Error)) return undefined;
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return undefined;
+  // Postgres's errors as node-postgres delivers them (not socket errno codes such as EPIPE).
+  return error instanceof pg.DatabaseError || typeof severity === 'string' ? code : undefined;
+}
+
 /**
  * True when Postgres aborted the statement's local transaction because of
  * another one (deadlock 40P01, serialization failure 40001, a row lock
@@ -33,17 +45,63 @@ export function isConnectionError(error: unknown): boolean {
  * it again may succeed.
  */
 export function isPostgresAbort(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null | undefined)?.code;
+  const code = sqlStateOf(error);
   return code === '40P01' || code === '40001' || code === '55P03';
 }
 
-/** Turns a raw driver error into a catalogue error where one fits; leaves catalogue errors alone. */
-export function translateShardError(shardName: string, error: unknown): unknown {
+/**
+ * SQLSTATEs of a statement Postgres could not resolve against what is on the
+ * shard: a column, type, function or operator missing or of another type.
+ * The statements are the library's own, so either the storage differs from
+ * the declaration, or a raw `sql` fragment of the filter does not fit the
+ * columns' types (fragments cannot name tables: filter-text.ts).
+ */
+const DOES_NOT_RESOLVE = new Set(['42703', '42804', '42846', '42704', '42883', '42P18', '42725', '42P08']);
+
+/**
+ * The one place a shard's failure becomes a catalogue error. Connection
+ * failures become ShardUnavailableError; errors Postgres reported about a
+ * statement become SchemaError (storage missing or different from the
+ * declaration), InvalidInputError (a value or filter the shard could not
+ * evaluate, SQLSTATE class 22), or ShardStatementError, each with the
+ * SQLSTATE (`sqlState`) and the driver's error (`cause`). Catalogue errors
+ * pass unchanged. Anything else also passes unchanged unless `fromDriver`:
+ * ShardPool.transaction() sees the errors of the caller's own work too,
+ * which are not the driver's to translate.
+ */
+export function translateShardError(shardName: string, error: unknown, fromDriver = false): unknown {
   if (error instanceof PercolatorError) return error;
-  if (isConnectionError(error)) return new ShardUnavailableError(shardName, { cause: error });
-  const code = (error as { code?: unknown }).code;
-  if (code === '42P01' || code === '42883') {
-    return new SchemaError(`storage missing on shard ${shardName} (run migrate first): ${(error as Error).message}`, { cause: error });
+  if (isConnectionError(error)) return new ShardUnavailableError(shardName, { cause: error, sqlState: sqlStateOf(error) });
+  const sqlState = sqlStateOf(error);
+  if (sqlState === undefined) {
+    if (!fromDriver) return error;
+    return new ShardStatementError(shardName, `shard ${shardName}: the driver failed to run a statement: ${messageOf(error)}`, { cause: error, retryable: false });
   }
-  return error;
+  const what = `shard ${shardName}: ${messageOf(error)} (SQLSTATE ${sqlState})`;
+  const options = { cause: error, sqlState };
+  // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
+  if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
+    return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);
+  }
+  if (DOES_NOT_RESOLVE.has(sqlState)) {
+    return new SchemaError(
+      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate(); if it refuses the table, its columns changed since its storage was created, which this version does not alter: declare the table as it was, or give the changed table a new name. Otherwise fix the filter`,
+      options,
+    );
+  }
+  if (sqlState.startsWith('22')) {
+    return new InvalidInputError(`${what}: a value, or an expression of a sql fragment in the filter, that the shard could not evaluate; check the values and the filter`, options);
+  }
+  if (sqlState.startsWith('53')) return new ShardUnavailableError(shardName, options);
+  const retryable = sqlState.startsWith('40') || sqlState === '55P03';
+  const hint = retryable
+    ? 'Postgres aborted the statement because of a concurrent one; nothing of it took effect, and running the transaction again may succeed'
+    : sqlState === '42501'
+      ? "the shard's role lacks a privilege on the storage tables: grant it, or connect as their owner"
+      : "not expected of valid input; the shard's log shows the statement";
+  return new ShardStatementError(shardName, `${what}: ${hint}`, { ...options, retryable });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

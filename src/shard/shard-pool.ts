@@ -5,6 +5,7 @@ import { ConnectionPool } from './connection-pool.js';
 import { PipelinedConnections } from './pipelined-connections.js';
 import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
+import { checkBindParameters } from './statement-limits.js';
 
 export interface ShardPoolOptions {
   /** Connections for local transactions of several statements (lock resolution, multi-batch writes). */
@@ -50,8 +51,8 @@ const PIPELINE_LOCK_TIMEOUT = '-c lock_timeout=1000';
 /**
  * One shard: pipelined connections for single statements, a bounded pool of
  * connections for local transactions of several statements, and error
- * translation. Every failure that means "the shard is gone" leaves here as
- * ShardUnavailableError.
+ * translation. Every failure of the driver leaves here as a catalogue error
+ * (translateShardError): ShardUnavailableError when the shard is gone.
  */
 export class ShardPool {
   /** Single statements, each its own local transaction. */
@@ -131,27 +132,28 @@ export class ShardPool {
     // Plain promise chains, not async functions: this runs for every
     // statement, and each async layer costs a promise and microtask hops.
     try {
+      checkBindParameters(statement.values, this.name);
       const name = options.prepare ? this.statementName(statement.text) : undefined;
       if (options.client) return this.run<R>(options.client, statement, name);
       const pipelines = options.lazy ? this.lazyConnections() : this.pipelines;
       return pipelines.run((client) => this.run<R>(client, statement, name)).catch((error: unknown) => {
-        throw translateShardError(this.name, error);
+        throw translateShardError(this.name, error, true);
       });
     } catch (error) {
       return Promise.reject(translateShardError(this.name, error));
     }
   }
 
-  /** One statement on `client`; failures leave translated (ShardUnavailableError, SchemaError, or the driver's error). */
+  /** One statement on `client`; every failure leaves as a catalogue error (translateShardError). */
   private run<R extends pg.QueryResultRow>(client: pg.Client, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
     if (name === undefined) {
       return client.query<R>({ text: statement.text, values: statement.values as unknown[] }).catch((error: unknown) => {
-        throw translateShardError(this.name, error);
+        throw translateShardError(this.name, error, true);
       });
     }
     return new Promise<ShardQueryResult<R>>((resolve, reject) => {
       const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
-      query.callback = (error, result) => (error ? reject(translateShardError(this.name, error)) : resolve(result!));
+      query.callback = (error, result) => (error ? reject(translateShardError(this.name, error, true)) : resolve(result!));
       client.query(query);
     });
   }
@@ -162,7 +164,7 @@ export class ShardPool {
     try {
       client = await this.connections.acquire();
     } catch (error) {
-      throw translateShardError(this.name, error);
+      throw translateShardError(this.name, error, true);
     }
     // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
     let discard = false;

@@ -1,16 +1,52 @@
-import type { TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts, LockWrite, TableStorage } from '../shard/table-storage.js';
 import type { Mutation } from './mutation.js';
 
-/** Splits one shard's mutations into per-table chunks of at most `size` rows (statement size and memory stay bounded). */
-export function tableChunks(mutations: readonly Mutation[], size: number): { storage: TableStorage; rows: Mutation[] }[] {
+/** How much one statement of a batch may carry: rows, and bytes of parameter text. */
+export interface BatchLimits {
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+/** Roughly what a row adds to a statement's parameters: its text values (array quoting and UTF-8 may add up to a few times this). */
+const PER_VALUE_BYTES = 4;
+
+/** Parameter bytes of a key (statements that carry keys only: commit, rollback, point reads). */
+export function keyBytes(keyTexts: KeyTexts): number {
+  let bytes = 0;
+  for (const text of keyTexts) bytes += (text?.length ?? 0) + PER_VALUE_BYTES;
+  return bytes;
+}
+
+/** Parameter bytes of a mutation's whole image (prewrite carries key and values). */
+export function rowBytes(m: Pick<LockWrite, 'keyTexts' | 'valueTexts'>): number {
+  let bytes = keyBytes(m.keyTexts);
+  if (m.valueTexts) for (const text of m.valueTexts) bytes += (text?.length ?? 0) + PER_VALUE_BYTES;
+  return bytes;
+}
+
+/**
+ * Splits one shard's mutations into per-table chunks of at most
+ * `limits.rows` rows and about `limits.bytes` bytes (`sizeOf` each; a
+ * single larger row still goes, alone), so that statement size and memory
+ * stay bounded however large the rows.
+ */
+export function tableChunks(
+  mutations: readonly Mutation[],
+  limits: BatchLimits,
+  sizeOf: (m: Mutation) => number = (m) => keyBytes(m.keyTexts),
+): { storage: TableStorage; rows: Mutation[] }[] {
   const chunks: { storage: TableStorage; rows: Mutation[] }[] = [];
   let current: { storage: TableStorage; rows: Mutation[] } | undefined;
+  let bytes = 0;
   for (const m of mutations) {
-    if (!current || current.storage !== m.storage || current.rows.length >= size) {
+    const size = sizeOf(m);
+    if (!current || current.storage !== m.storage || current.rows.length >= limits.rows || (current.rows.length > 0 && bytes + size > limits.bytes)) {
       current = { storage: m.storage, rows: [] };
       chunks.push(current);
+      bytes = 0;
     }
     current.rows.push(m);
+    bytes += size;
   }
   return chunks;
 }

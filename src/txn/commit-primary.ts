@@ -3,7 +3,7 @@ import type { Timestamp } from '../timestamp.js';
 import { formatTimestamp } from '../timestamp.js';
 import type { PoolClient } from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { tableChunks } from './batches.js';
+import { keyBytes, tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
@@ -30,7 +30,8 @@ export async function commitPrimary(
   const shard = ctx.shards[primary.shard]!;
   const others = sameShard?.filter((m) => m !== primary) ?? [];
   try {
-    if (others.length < ctx.batchRows && others.every((m) => m.storage === primary.storage)) {
+    const limits = { rows: ctx.batchRows, bytes: ctx.batchBytes };
+    if (others.length < ctx.batchRows && others.every((m) => m.storage === primary.storage) && others.reduce((n, m) => n + keyBytes(m.keyTexts), keyBytes(primary.keyTexts)) <= ctx.batchBytes) {
       // One table, one batch: one statement guarded by the primary's lock, sent with other transactions' commits.
       const keys = [primary.keyTexts, ...others.map((m) => m.keyTexts)];
       const written = await ctx.commits.submit(shard, primary.storage, { startTs, commitTs, keys, guarded: true, lazy: false });
@@ -40,7 +41,7 @@ export async function commitPrimary(
     await shard.transaction(async (client) => {
       const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
       if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary, client);
-      for (const chunk of tableChunks(others, ctx.batchRows)) {
+      for (const chunk of tableChunks(others, limits)) {
         await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { client, prepare: true });
       }
     });

@@ -22,7 +22,7 @@ export async function commitSecondaries(
   const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<boolean> => {
     const shard = ctx.shards[shardIndex]!;
     try {
-      for (const chunk of tableChunks(mutations, ctx.batchRows)) {
+      for (const chunk of tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes })) {
         // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
         const keys = chunk.rows.map((m) => m.keyTexts);
         await ctx.commits.submit(shard, chunk.storage, { startTs, commitTs, keys, guarded: false, lazy: true });

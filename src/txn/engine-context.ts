@@ -22,8 +22,12 @@ export interface EngineContext {
   readonly hooks: CommitHooks;
   readonly lockTtlMs: number;
   readonly lockWaitTimeoutMs: number;
+  /** Longest life of a transaction before it is rolled back and fails with TransactionTimeoutError (transaction-deadline.ts). */
+  readonly maxTransactionMs: number;
   /** Rows per statement when writing batches (memory and statement size stay bounded). */
   readonly batchRows: number;
+  /** About how many bytes of parameters one such statement carries at most (rows of up to 1 MiB each). */
+  readonly batchBytes: number;
   /** Whether long commits refresh their primary lock's TTL. */
   readonly heartbeat: boolean;
   readonly resolver: LockResolver;

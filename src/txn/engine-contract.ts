@@ -10,6 +10,7 @@
  * values in primary-key column order.
  */
 import type { SQL } from 'drizzle-orm';
+import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import type { GcRun } from './version-gc.js';
 import type { TableMeta } from '../schema/table-meta.js';
@@ -48,8 +49,10 @@ export interface RowLockRequest {
 export interface EngineTransaction {
   readonly startTs: Timestamp;
   readonly isolation: IsolationLevel;
-  /** True once committed or rolled back; every method then throws TransactionClosedError. */
+  /** True once committed, rolled back or timed out; every method then throws TransactionClosedError (TransactionTimeoutError once timed out). */
   readonly closed: boolean;
+  /** Set once the transaction outlived the engine's maxTransactionMs (its locks released): every later method throws it. */
+  readonly timeoutError?: TransactionTimeoutError | undefined;
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
   select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;

@@ -50,6 +50,8 @@ export class PessimisticLocks {
   private readonly touched = new Map<string, { shard: number; storage: TableStorage }>();
   /** Newest images of the keys locked, by table then key: the transaction's later reads see these instead of its snapshot's. */
   private readonly images = new Map<string, Map<string, Mutation>>();
+  /** Set when the transaction timed out: nothing may stay locked, and locking fails with it. */
+  private closedBy: Error | undefined;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -94,6 +96,26 @@ export class PessimisticLocks {
    * transaction is the youngest in a cycle of waits.
    */
   async lock(storage: TableStorage, keysByShard: ReadonlyMap<number, readonly KeyTexts[]>, shapeOf: (shard: number) => LockReadShape, forUpdateTs: Timestamp, waitMs: number): Promise<LockedKey[]> {
+    if (this.closedBy) throw this.closedBy;
+    const locked = await this.lockNow(storage, keysByShard, shapeOf, forUpdateTs, waitMs).catch((error: unknown) => {
+      if (!this.closedBy) throw error;
+      return undefined;
+    });
+    // Timed out while locking: what the read took meanwhile goes too.
+    if (this.closedBy) {
+      await this.release();
+      throw this.closedBy;
+    }
+    return locked!;
+  }
+
+  /** The transaction timed out: releases every lock-only row; later locking reads fail with `error`. */
+  expire(error: Error): Promise<void> {
+    this.closedBy = error;
+    return this.release();
+  }
+
+  private async lockNow(storage: TableStorage, keysByShard: ReadonlyMap<number, readonly KeyTexts[]>, shapeOf: (shard: number) => LockReadShape, forUpdateTs: Timestamp, waitMs: number): Promise<LockedKey[]> {
     let entries = [...keysByShard].filter(([, keys]) => keys.length > 0).map(([shard, keys]) => [shard, sortedKeys(keys)] as const);
     if (entries.length === 0) return [];
     const waiter = new LockWaiter(this.ctx, this.startTs, () => this.primaryLock, waitMs);
@@ -120,7 +142,7 @@ export class PessimisticLocks {
           this.lockingPrimary = undefined;
         }
         this.heartbeat = new Heartbeat(this.ctx, this.startTs, this.primaryLock);
-        this.heartbeat.start();
+        if (!this.closedBy) this.heartbeat.start();
         entries = entries.map(([s, ks]) => [s, s === shard ? ks.slice(1) : ks] as const).filter(([, ks]) => ks.length > 0);
       }
       const rest = await Promise.all(entries.map(([shard, keys]) => this.lockShard(storage, shard, keys, shapeOf(shard), forUpdateTs, waiter)));

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
 import type { PrewriteConflictRow, PrewriteEntry } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
-import { tableChunks } from './batches.js';
+import { rowBytes, tableChunks } from './batches.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './lock-resolver.js';
 import type { Mutation } from './mutation.js';
@@ -36,7 +36,7 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
-  const chunks = tableChunks(mutations, ctx.batchRows);
+  const chunks = tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes }, rowBytes);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
   // The primary's shard need not wait for its WAL flush here: commitPrimary
   // commits on the same server, and its (synchronous) commit record can only
@@ -87,6 +87,7 @@ export interface PrewriteBatchRequest extends PrewriteEntry {
 
 /** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
 export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
+  bytes: (request) => request.rows.reduce((sum, m) => sum + rowBytes(m), 0),
   async run(shard, storage, requests) {
     const lazy = requests.every((r) => r.lazy);
     const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });

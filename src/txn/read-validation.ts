@@ -1,6 +1,7 @@
 import { SerializationError, SnapshotTooOldError } from '../errors.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import type { ShardPool, Statement } from '../shard/shard-pool.js';
+import { MAX_BIND_PARAMETERS } from '../shard/statement-limits.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel } from './engine-contract.js';
@@ -42,12 +43,15 @@ export interface ReadValidationInput {
  * Any hit throws SerializationError (retryable); the committer rolls back.
  * A shard whose GC safe point passed startTs throws SnapshotTooOldError
  * (retryable): the versions the checks look for may be gone.
+ * A shard's checks whose parameters (the scanned filters' values) exceed
+ * what one statement carries are split over several statements: each check
+ * stands alone, and our locks keep what they look at from changing.
  */
 export async function validateReadSet(input: ReadValidationInput): Promise<void> {
   if (input.isolation === 'snapshot') return;
-  const checks = groupByShard(input);
+  const checks = [...groupByShard(input)].flatMap(([shard, work]) => splitByParameters(input, work).map((part) => [shard, part] as const));
   const conflicts = await Promise.all(
-    [...checks].map(async ([shard, work]) => {
+    checks.map(async ([shard, work]) => {
       const pool = input.shards[shard]!;
       const { rows } = await pool.query<ConflictRow>(validationStatement(input, work));
       return rows[0] ? { shard, row: rows[0] } : undefined;
@@ -88,13 +92,47 @@ function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   for (const predicate of input.readSet.predicates) {
     for (const shard of predicate.shards) {
       // The same scan repeated at the same timestamp adds nothing to check (a locking scan reads at its own for_update_ts).
-      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()]);
+      const id = JSON.stringify([shard, predicate.table, predicate.where?.sql ?? null, predicate.where?.params ?? null, predicate.readTs.toString()], taggedBigint);
       if (seen.has(id)) continue;
       seen.add(id);
       at(shard).predicates.push(predicate);
     }
   }
   return byShard;
+}
+
+/**
+ * One shard's checks in groups that each fit in one statement's bind
+ * parameters: every check's parameters counted (a filter's at most once),
+ * plus start and commit ts shared by all.
+ */
+function splitByParameters(input: ReadValidationInput, checks: ShardChecks): ShardChecks[] {
+  const parts: ShardChecks[] = [];
+  let current: ShardChecks | undefined;
+  let used = 0;
+  const room = (cost: number): ShardChecks => {
+    if (!current || used + cost > MAX_BIND_PARAMETERS) {
+      current = { keys: new Map(), predicates: [] };
+      parts.push(current);
+      used = 2;
+    }
+    used += cost;
+    return current;
+  };
+  // Per table of keys read: one array per key column, one of read timestamps, the table name.
+  for (const [table, keys] of checks.keys) room(input.storageOf(table).pk.length + 2).keys.set(table, keys);
+  // Per scan: its filter's values, its read timestamp, the table name.
+  for (const predicate of checks.predicates) room((predicate.where?.params.length ?? 0) + 2).predicates.push(predicate);
+  return parts;
+}
+
+/**
+ * JSON replacer for the identity of a scanned predicate: filter parameters
+ * may be bigints (a `bigint({ mode: 'bigint' })` column), which plain
+ * JSON.stringify refuses; tagged so that `5n` and `'5'` stay distinct.
+ */
+function taggedBigint(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? { bigint: value.toString() } : value;
 }
 
 /** One statement for one shard: every check, `union all`, stopping at the first conflict. */

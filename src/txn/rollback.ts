@@ -15,7 +15,7 @@ export async function rollbackShards(ctx: EngineContext, startTs: Timestamp, gro
   await Promise.all(
     [...groups].map(async ([shardIndex, mutations]) => {
       const shard = ctx.shards[shardIndex]!;
-      for (const chunk of tableChunks(mutations, ctx.batchRows)) {
+      for (const chunk of tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes })) {
         const statement = chunk.storage.rollbackKeys(
           startTs,
           chunk.rows.map((m) => m.keyTexts),

@@ -2,6 +2,7 @@ import { ShardUnavailableError } from '../errors.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { isConnectionError } from '../shard/shard-errors.js';
 import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import { keyBytes, type BatchLimits } from './batches.js';
 
 /** A request's own failure inside a batch that succeeded (e.g. a read older than the GC safe point). */
 export class MemberFailure {
@@ -14,6 +15,8 @@ export interface BatchedStatement<Request, Result> {
   run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<(Result | MemberFailure)[]>;
   /** The keys of a request: a batch holds at most maxRows keys, and (unless keysMayRepeat) one request per key. */
   keys(request: Request): readonly KeyTexts[];
+  /** Parameter bytes a request adds to a statement (default: its keys' texts). */
+  bytes?(request: Request): number;
   /** Reads: requests of one batch may share keys. */
   readonly keysMayRepeat?: boolean;
 }
@@ -53,13 +56,17 @@ interface Queue<Request, Result> {
  */
 export class StatementBatcher<Request, Result> {
   private readonly queues = new Map<string, Queue<Request, Result>>();
+  private readonly limits: BatchLimits;
 
   constructor(
     private readonly statement: BatchedStatement<Request, Result>,
-    private readonly maxRows: number,
+    /** Keys and bytes per statement; a number limits keys only. */
+    limits: BatchLimits | number,
     /** Called with the number of requests of each statement sent (metrics). */
     private readonly onSend: (requests: number) => void = () => {},
-  ) {}
+  ) {
+    this.limits = typeof limits === 'number' ? { rows: limits, bytes: Infinity } : limits;
+  }
 
   submit(shard: ShardPool, storage: TableStorage, request: Request): Promise<Result> {
     const id = `${shard.index}:${storage.meta.name}`;
@@ -84,26 +91,29 @@ export class StatementBatcher<Request, Result> {
   }
 
   /**
-   * Pending members, oldest first, up to maxRows keys (the first always
-   * goes, whatever its size); a member with a key already in the batch
-   * waits for the next one.
+   * Pending members, oldest first, up to limits.rows keys and about
+   * limits.bytes bytes (the first always goes, whatever its size); a member
+   * with a key already in the batch waits for the next one.
    */
   private take(queue: Queue<Request, Result>): Member<Request, Result>[] {
     const batch: Member<Request, Result>[] = [];
     const rest: Member<Request, Result>[] = [];
     const taken = new Set<string>();
     let rows = 0;
+    let bytes = 0;
     const distinct = !this.statement.keysMayRepeat;
     for (const member of queue.pending) {
       const keys = this.statement.keys(member.request);
       const texts = distinct ? keys.map((k) => k.join('\u0000')) : [];
-      const fits = batch.length === 0 || (rows + keys.length <= this.maxRows && !texts.some((t) => taken.has(t)));
+      const size = this.statement.bytes ? this.statement.bytes(member.request) : keys.reduce((n, k) => n + keyBytes(k), 0);
+      const fits = batch.length === 0 || (rows + keys.length <= this.limits.rows && bytes + size <= this.limits.bytes && !texts.some((t) => taken.has(t)));
       if (!fits) {
         rest.push(member);
         continue;
       }
       batch.push(member);
       rows += keys.length;
+      bytes += size;
       for (const t of texts) taken.add(t);
     }
     queue.pending = rest;

@@ -35,8 +35,17 @@ export interface TransactionEngineOptions {
   lockTtlMs?: number | undefined;
   /** How long a read waits for a live transaction's lock before LockWaitTimeoutError. Default 10000. */
   lockWaitTimeoutMs?: number | undefined;
+  /**
+   * Longest life of a transaction, begin to commit: past it its locks are
+   * released and it fails with TransactionTimeoutError, so that a hung
+   * caller cannot hold rows, or the GC safe point, for ever. Default
+   * 300000 (5 minutes, half the default GC lifetime).
+   */
+  maxTransactionMs?: number | undefined;
   /** Rows per statement in prewrite/commit/rollback batches. Default 5000. */
   batchRows?: number;
+  /** About the most bytes of row text one prewrite/commit/rollback/point-read statement carries. Default 4 MiB. */
+  batchBytes?: number;
   /** Named failure points of the commit path (tests). */
   hooks?: CommitHooks;
   /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
@@ -46,6 +55,16 @@ export interface TransactionEngineOptions {
   /** Version GC (version-gc.ts); false: never collect (storage grows with every write). */
   gc?: GcOptions | false | undefined;
 }
+
+/**
+ * Default batchBytes: a statement of 5,000 rows of up to 1 MiB each would be
+ * gigabytes (past what Postgres and V8 take in one message or string); a few
+ * MiB per statement already amortise its round trip.
+ */
+export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Default maxTransactionMs: half the default GC lifetime (version-gc.ts), so a transaction's locks never hold the safe point back for long. */
+export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
 
 /**
  * The transaction engine: storage, Percolator protocol and lock resolution
@@ -75,6 +94,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
 
   const localCommits = new LocalCommits();
   const batchRows = options.batchRows ?? 5000;
+  const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
+  const limits = { rows: batchRows, bytes: batchBytes };
   const directory = new TableDirectory(shards, tables);
   const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
@@ -85,14 +106,16 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     hooks: options.hooks ?? {},
     lockTtlMs: options.lockTtlMs ?? 3000,
     lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
+    maxTransactionMs: options.maxTransactionMs ?? DEFAULT_MAX_TRANSACTION_MS,
     batchRows,
+    batchBytes,
     heartbeat: options.heartbeat ?? true,
     resolver,
     lockWakeups: new LockWakeups(),
     localCommits,
-    prewrites: new StatementBatcher(prewriteStatement, batchRows, sharedStatementMetrics(metrics, 'prewrite')),
-    commits: new StatementBatcher(commitStatement, batchRows, sharedStatementMetrics(metrics, 'commit')),
-    pointReads: new StatementBatcher(pointReadStatement, batchRows, sharedStatementMetrics(metrics, 'point_read')),
+    prewrites: new StatementBatcher(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
+    commits: new StatementBatcher(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
+    pointReads: new StatementBatcher(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { InvalidInputError, PercolatorError, TransactionClosedError, UniqueViolationError } from '../errors.js';
+import { InvalidInputError, PercolatorError, TransactionClosedError, TransactionTimeoutError, UniqueViolationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { toDriverText } from '../shard/driver-values.js';
@@ -17,6 +17,7 @@ import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingRea
 import { ReadSet } from './read-set.js';
 import { buildPointRead } from './point-read.js';
 import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import { TransactionDeadline } from './transaction-deadline.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
 import { WriteBuffer } from './write-buffer.js';
 
@@ -30,9 +31,12 @@ const dialect = new PgDialect();
 export class PercolatorTransaction implements EngineTransaction {
   readonly readSet = new ReadSet();
   private readonly buffer = new WriteBuffer();
-  private state: 'open' | 'committing' | 'closed' = 'open';
+  private state: 'open' | 'committing' | 'closed' | 'timed-out' = 'open';
   private readonly logger: Logger;
   private readonly locks: PessimisticLocks;
+  private readonly deadline: TransactionDeadline;
+  /** Set when the transaction outlived maxTransactionMs: every later call throws it. */
+  timeoutError: TransactionTimeoutError | undefined;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -43,6 +47,7 @@ export class PercolatorTransaction implements EngineTransaction {
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
+    this.deadline = new TransactionDeadline(ctx.maxTransactionMs, () => this.expire());
   }
 
   /** Only serializable commits validate reads; a snapshot transaction (even a 1,000-row scan) records none. */
@@ -165,6 +170,7 @@ export class PercolatorTransaction implements EngineTransaction {
   async commit(): Promise<{ commitTs: Timestamp | undefined }> {
     this.ensureOpen();
     this.state = 'committing';
+    this.deadline.clear();
     try {
       if (this.buffer.size === 0) {
         if (this.locks.holdsLocks) await validateLockingReadOnly(this.lockingTarget(), this.isolation).finally(() => this.locks.release());
@@ -202,7 +208,8 @@ export class PercolatorTransaction implements EngineTransaction {
 
   async rollback(): Promise<void> {
     // Nothing is written before commit; only locking reads' locks are to undo.
-    this.state = 'closed';
+    this.deadline.clear();
+    if (this.state !== 'timed-out') this.state = 'closed';
     await this.locks.release();
     this.locks.ended();
   }
@@ -301,7 +308,25 @@ export class PercolatorTransaction implements EngineTransaction {
     };
   }
 
+  /**
+   * maxTransactionMs is up before commit: the locks go now (a hung caller must
+   * not hold them, or the GC safe point, for ever) and every later call fails.
+   */
+  private expire(): void {
+    if (this.state !== 'open') return;
+    this.state = 'timed-out';
+    this.timeoutError = new TransactionTimeoutError(
+      `transaction ${formatTimestamp(this.startTs)} ran longer than maxTransactionMs (${this.deadline.limitMs} ms): its locks were released and it can only be rolled back`,
+    );
+    this.ctx.metrics.aborts.inc({ cause: this.timeoutError.code });
+    if (this.locks.holdsLocks) this.logger.warn({ maxTransactionMs: this.deadline.limitMs }, 'transaction timed out; releasing its locks');
+    else this.logger.debug({ maxTransactionMs: this.deadline.limitMs }, 'transaction timed out');
+    this.ctx.track(this.locks.expire(this.timeoutError).finally(() => this.locks.ended()));
+  }
+
   private ensureOpen(): void {
+    if (this.state === 'open' && this.deadline.passed) this.expire();
+    if (this.state === 'timed-out') throw this.timeoutError!;
     if (this.state !== 'open') throw new TransactionClosedError(`transaction ${formatTimestamp(this.startTs)} is already ${this.state === 'committing' ? 'committing' : 'closed'}`);
   }
 

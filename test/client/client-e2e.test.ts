@@ -202,7 +202,7 @@ describe('large and closed', () => {
   });
 
   it('a closed database refuses work with DatabaseClosedError', async () => {
-    const other = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
+    const other = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, shardKeys: { orders: ['accountId'] } });
     await other.close();
     await other.close(); // idempotent
     await expect(other.select().from(accounts)).rejects.toBeInstanceOf(DatabaseClosedError);

@@ -57,8 +57,8 @@ describe('pipelined shard connections', () => {
     const insert = (v: number) => pool.query({ text: 'insert into own_txn values ($1)', values: [v] }, { prepare: true });
     const results = await Promise.allSettled([insert(1), insert(1), pool.query({ text: 'select 1 / 0', values: [] }), insert(2)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
-    expect(((results[1] as PromiseRejectedResult).reason as { code?: string }).code).toBe('23505');
-    expect(((results[2] as PromiseRejectedResult).reason as { code?: string }).code).toBe('22012');
+    expect(((results[1] as PromiseRejectedResult).reason as { sqlState?: string }).sqlState).toBe('23505');
+    expect(((results[2] as PromiseRejectedResult).reason as { sqlState?: string }).sqlState).toBe('22012');
     expect(await valuesIn('own_txn')).toEqual([1, 2]);
   });
 
@@ -67,7 +67,7 @@ describe('pipelined shard connections', () => {
     const echo = (v: number) => pool.query<{ v: number }>({ text: 'select $1::int as v, 10 / $2::int as q', values: [v, v % 7 === 0 ? 0 : 1] }, { prepare: true });
     const results = await Promise.allSettled(Array.from({ length: 200 }, (_, v) => echo(v)));
     results.forEach((result, v) => {
-      if (v % 7 === 0) expect(((result as PromiseRejectedResult).reason as { code?: string }).code).toBe('22012');
+      if (v % 7 === 0) expect(((result as PromiseRejectedResult).reason as { sqlState?: string }).sqlState).toBe('22012');
       else expect((result as PromiseFulfilledResult<{ rows: { v: number }[] }>).value.rows).toEqual([{ v, q: 10 }]);
     });
   });
@@ -94,7 +94,7 @@ describe('pipelined shard connections', () => {
         pool.query({ text: 'delete from own_txn where v = 100', values: [] }),
         pool.query<{ one: number }>({ text: 'select 1 as one', values: [] }),
       ]);
-      expect(((stuck as PromiseRejectedResult).reason as { code?: string }).code).toBe('55P03');
+      expect(((stuck as PromiseRejectedResult).reason as { sqlState?: string }).sqlState).toBe('55P03');
       expect((behind as PromiseFulfilledResult<{ rows: unknown[] }>).value.rows).toEqual([{ one: 1 }]);
     } finally {
       await holder.end();

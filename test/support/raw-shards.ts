@@ -4,13 +4,17 @@ import pg from 'pg';
 
 /** Rows left in a storage table on every shard, read with plain SQL (bypassing the engine). */
 export async function countOnShards(urls: readonly string[], sql: string): Promise<number[]> {
+  return (await queryOnShards<{ n: string }>(urls, sql)).map((rows) => Number(rows[0]!.n));
+}
+
+/** Runs one statement on every shard with plain SQL (bypassing the engine): its rows, per shard. */
+export async function queryOnShards<R extends pg.QueryResultRow = Record<string, unknown>>(urls: readonly string[], sql: string): Promise<R[][]> {
   return Promise.all(
     urls.map(async (url) => {
       const client = new pg.Client(url);
       await client.connect();
       try {
-        const { rows } = await client.query<{ n: string }>(sql);
-        return Number(rows[0]!.n);
+        return (await client.query<R>(sql)).rows;
       } finally {
         await client.end();
       }

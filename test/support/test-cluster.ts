@@ -30,11 +30,12 @@ export interface TestCluster {
  * N throwaway shards (fsync off), a Postgres for the oracle's meta table and
  * a real oracle process: the fixture the engine, client, anomaly and bench
  * suites share. One per test file; `destroy()` in afterAll. Needs dist/
- * (`npm run build`) for the oracle process.
+ * (`npm run build`) for the oracle process. `shardSettings`: extra
+ * `-c name=value` settings of the shards.
  */
-export async function startTestCluster(options: { shards?: number } = {}): Promise<TestCluster> {
+export async function startTestCluster(options: { shards?: number; shardSettings?: Record<string, string | number> } = {}): Promise<TestCluster> {
   const [shards, oracleDatabase] = await Promise.all([
-    PostgresCluster.start(options.shards ?? 3, { unsafeFast: true }),
+    PostgresCluster.start(options.shards ?? 3, { unsafeFast: true, settings: options.shardSettings }),
     PostgresServer.create({ unsafeFast: true }),
   ]);
   let oracle: OracleProcess;

@@ -6,12 +6,14 @@ import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { countOnShards } from '../support/raw-shards.js';
+import { countOnShards, queryOnShards } from '../support/raw-shards.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const items = pgTable('items', { id: integer('id').primaryKey(), payload: text('payload').notNull() });
 const itemsMeta = describeTable(items);
 const ROWS = 100_000;
+/** Rows per statement (docs/DESIGN.md, "Values on the wire"). */
+const BATCH_ROWS = 5000;
 
 describe('a transaction writing 100,000 rows', () => {
   let cluster: TestCluster;
@@ -19,11 +21,13 @@ describe('a transaction writing 100,000 rows', () => {
   let engine: TransactionEngine;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
+    // pg_stat_statements counts the statements each shard executed.
+    cluster = await startTestCluster({ shards: 3, shardSettings: { shared_preload_libraries: 'pg_stat_statements' } });
     tso = await cluster.createTimestampSource();
-    // A small pool: the commit must work within it.
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), pool: { max: 2 } });
+    // A small pool: the commit must work within it. No version GC: its statements would be counted.
+    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), pool: { max: 2 }, batchRows: BATCH_ROWS, gc: false });
     await engine.migrate([itemsMeta]);
+    await queryOnShards(cluster.shardUrls, 'create extension pg_stat_statements');
   });
   afterAll(async () => {
     await engine?.close();
@@ -32,20 +36,47 @@ describe('a transaction writing 100,000 rows', () => {
   });
 
   it('commits in bounded statements and is then visible all at once', async () => {
+    await queryOnShards(cluster.shardUrls, 'select pg_stat_statements_reset()');
     const tx = await engine.begin();
     tx.put(itemsMeta, Array.from({ length: ROWS }, (_, id) => ({ id, payload: `item-${id}` })));
     const { commitTs } = await tx.commit();
     expect(commitTs).toBeDefined();
-
-    const read = await engine.begin();
-    expect(await read.select(itemsMeta, { where: lt(items.id, 10) })).toHaveLength(10);
     await engine.close(); // waits for the asynchronous secondaries
-    const versions = await countOnShards(cluster.shardUrls, 'select count(*) as n from items__versions');
-    expect(versions.reduce((a, b) => a + b, 0)).toBe(ROWS);
+
+    // Per shard and phase, one statement per batch of at most BATCH_ROWS rows
+    // (the primary's shard commits the primary key on its own first), and
+    // nothing else but the local transactions' begin and commit and the
+    // primary lock's heartbeat (by time, not by rows).
+    const statements = await queryOnShards<{ kind: string; calls: number }>(cluster.shardUrls, STATEMENTS_BY_KIND);
+    const rowsPerShard = await countOnShards(cluster.shardUrls, 'select count(*) as n from items__versions');
+    expect(rowsPerShard.reduce((a, b) => a + b, 0)).toBe(ROWS);
+    for (const [shard, rows] of rowsPerShard.entries()) {
+      const calls = Object.fromEntries(statements[shard]!.map((r) => [r.kind, r.calls]));
+      const batches = Math.ceil(rows / BATCH_ROWS);
+      expect(calls.prewrite).toBe(batches);
+      expect(calls.commit).toBeGreaterThanOrEqual(batches);
+      expect(calls.commit).toBeLessThanOrEqual(batches + 1);
+      expect(calls.other).toBeUndefined();
+    }
     expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from items__locks')).toEqual([0, 0, 0]);
+
     engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry() });
     engine.register([itemsMeta]);
-    const all = await (await engine.begin()).select(itemsMeta);
-    expect(all).toHaveLength(ROWS);
+    const read = await engine.begin();
+    expect(await read.select(itemsMeta, { where: lt(items.id, 10) })).toHaveLength(10);
+    expect(await read.select(itemsMeta)).toHaveLength(ROWS);
   });
 });
+
+/** Calls of the top-level statements a shard ran since the reset, by kind: prewrite function calls, commits (they write versions), begin/commit, TTL extensions, other. */
+const STATEMENTS_BY_KIND = `
+  select kind, sum(calls)::int as calls from (
+    select calls, case
+      when query like 'select * from "items__prewrite"(%' then 'prewrite'
+      when query like '%insert into "items__versions"%' then 'commit'
+      when query in ('begin', 'commit') then 'transaction'
+      when query like 'update "items__locks" l set ttl_ms =%' then 'heartbeat'
+      else 'other' end as kind
+    from pg_stat_statements
+    where toplevel and dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat_statements%'
+  ) s group by kind`;

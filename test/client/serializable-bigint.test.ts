@@ -1,0 +1,53 @@
+import { eq, gt } from 'drizzle-orm';
+import { bigint, integer, pgTable } from 'drizzle-orm/pg-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percolator, SerializationError } from '../../src/index.js';
+import type { Database } from '../../src/client/database.js';
+import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+
+const ledger = pgTable('ledger', { id: integer().primaryKey(), amount: bigint({ mode: 'bigint' }).notNull() });
+const schema = { ledger };
+
+describe('serializable commits whose filters compare bigint columns', () => {
+  let cluster: TestCluster;
+  let db: Database<typeof schema>;
+
+  beforeAll(async () => {
+    cluster = await startTestCluster({ shards: 2 });
+    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, maxRetries: 0 });
+    await db.migrate();
+    await db.insert(ledger).values([{ id: 1, amount: 10n }, { id: 2, amount: 2n ** 60n }]);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await cluster?.destroy();
+  });
+
+  it('validate the read set (the bigint parameters are checked, not serialised away)', async () => {
+    const seen = await db.transaction(
+      async (tx) => {
+        const rows = await tx.select().from(ledger).where(gt(ledger.amount, 5n));
+        await tx.update(ledger).set({ amount: 11n }).where(eq(ledger.id, 1));
+        return rows.length;
+      },
+      { isolation: 'serializable' },
+    );
+    expect(seen).toBe(2);
+    const [row] = await db.select().from(ledger).where(eq(ledger.id, 1));
+    expect(row!.amount).toBe(11n);
+  });
+
+  it('still fail with SerializationError when a row enters the scanned range', async () => {
+    const error = await db
+      .transaction(
+        async (tx) => {
+          await tx.select().from(ledger).where(gt(ledger.amount, 2n ** 59n));
+          await db.insert(ledger).values({ id: 3, amount: 2n ** 61n }); // commits inside our window
+          await tx.update(ledger).set({ amount: 12n }).where(eq(ledger.id, 1));
+        },
+        { isolation: 'serializable' },
+      )
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SerializationError);
+  });
+});
