@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommitUndeterminedError, isRetryable, SequenceExhaustedError } from '../errors.js';
+import { CommitUndeterminedError, DatabaseClosedError, isRetryable, SequenceExhaustedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { EngineTransaction, TransactionEngine } from '../txn/engine-contract.js';
@@ -27,6 +27,7 @@ const CLAIM_BACKOFF = { initialMs: 2, maxMs: 200 };
  */
 export class IdBlocks {
   private readonly sequences = new Map<string, IdSequence>();
+  private closed = false;
 
   constructor(
     private readonly engine: TransactionEngine,
@@ -37,6 +38,7 @@ export class IdBlocks {
 
   /** `count` new values of a column, in increasing order (synchronously when the cached blocks hold them). */
   take(spec: GeneratedIdSpec, count: number): bigint[] | Promise<bigint[]> {
+    if (this.closed) throw new DatabaseClosedError('the database was closed');
     let sequence = this.sequences.get(spec.name);
     if (!sequence) this.sequences.set(spec.name, (sequence = new IdSequence(spec, this.blockSize, (n) => this.claim(spec, n), this.logger)));
     return sequence.take(count);
@@ -44,6 +46,7 @@ export class IdBlocks {
 
   /** Waits for claims in flight (db.close() closes the engine afterwards). */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.sequences.values()].map((s) => s.idle()));
   }
 
