@@ -20,6 +20,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0002-gc-safe-point', sql: readSchemaFile('core/0002-gc-safe-point.sql') },
     { name: 'core/0003-table-catalogue', sql: readSchemaFile('core/0003-table-catalogue.sql') },
     { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
+    { name: 'core/0005-shard-identity-complete', sql: readSchemaFile('core/0005-shard-identity-complete.sql') },
   ];
 }
 
