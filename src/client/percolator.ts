@@ -122,7 +122,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       gc: options.gc,
     });
     // Lock resolution must know every table a primary lock may live in.
-    engine.register(tables.tables);
+    engine.register(tables.storageTables);
     log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
     return new Database<TSchema>({
       engine,
