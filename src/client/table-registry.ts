@@ -1,12 +1,17 @@
 import { getTableName, Relations } from 'drizzle-orm';
 import { isPgEnum, PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
+import { ID_BLOCKS_TABLE, idBlocksTable } from '../schema/id-blocks-table.js';
 import { describeTable, type TableMeta } from '../schema/table-meta.js';
 import { isEntity } from './drizzle-entity.js';
+import { generatedIdSpec, type GeneratedIdSpec } from './generated-id-spec.js';
 
 /** @internal The user's schema: drizzle tables by property name, each described once. */
 export class TableRegistry {
   private readonly byTable = new Map<PgTable, TableMeta>();
+  private readonly generated = new Map<TableMeta, (readonly [string, GeneratedIdSpec])[]>();
+  /** The allocator of serial and identity values, when some table has such a column. */
+  readonly idBlocks: TableMeta | undefined;
 
   constructor(schema: Readonly<Record<string, unknown>>, shardKeys: Readonly<Record<string, readonly string[] | undefined>> = {}) {
     if (typeof schema !== 'object' || schema === null) throw new SchemaError('schema must be an object of drizzle pgTable definitions, e.g. { accounts, orders }');
@@ -16,13 +21,20 @@ export class TableRegistry {
       if (isEntity(table, Relations) || isPgEnum(table)) continue;
       if (!isEntity(table, PgTable)) throw new SchemaError(`schema.${property} is not a drizzle pgTable (nor relations() or a pgEnum)`);
       const meta = describeTable(table, { shardKey: shardKeys[property] });
+      if (meta.name === ID_BLOCKS_TABLE) throw new SchemaError(`schema.${property}: the table name "${ID_BLOCKS_TABLE}" is reserved (the allocator of serial and identity values)`);
       for (const name of [meta.name, ...meta.indexes.map((i) => i.storage.name)]) {
         const clash = names.get(name);
         if (clash !== undefined) throw new SchemaError(`schema.${property} and schema.${clash} both name the SQL table "${name}" (an index's storage is <index>__idx; two indexes may not share a name, as in Postgres)`);
         names.set(name, property);
       }
       this.byTable.set(table, meta);
+      const generated = meta.columns.flatMap((c) => {
+        const spec = generatedIdSpec(meta, c);
+        return spec ? [[c.key, spec] as const] : [];
+      });
+      if (generated.length > 0) this.generated.set(meta, generated);
     }
+    this.idBlocks = this.generated.size > 0 ? describeTable(idBlocksTable) : undefined;
     for (const property of Object.keys(shardKeys)) {
       if (!(property in schema)) throw new SchemaError(`shardKeys.${property} names no table of the schema (tables: ${Object.keys(schema).join(', ')})`);
     }
@@ -34,9 +46,23 @@ export class TableRegistry {
     return [...this.byTable.values()];
   }
 
-  /** Every table the shards store for this schema: the user's tables and their indexes' storage. */
+  /**
+   * Every table with storage on the shards: the schema's, and the id
+   * allocator's when needed (migrated and registered with them; the engine
+   * adds each one's indexes' storage).
+   */
+  get storageTables(): TableMeta[] {
+    return this.idBlocks ? [...this.tables, this.idBlocks] : this.tables;
+  }
+
+  /** The storage tables and their indexes' storage: every table the shards store for this schema. */
   get storedTables(): TableMeta[] {
-    return this.tables.flatMap((meta) => [meta, ...meta.indexes.map((index) => index.storage)]);
+    return this.storageTables.flatMap((meta) => [meta, ...meta.indexes.map((index) => index.storage)]);
+  }
+
+  /** The serial/identity columns of a table (column key and generation). */
+  generatedIds(meta: TableMeta): readonly (readonly [string, GeneratedIdSpec])[] {
+    return this.generated.get(meta) ?? [];
   }
 
   /** The meta of a table of the schema; SchemaError for anything else. */
