@@ -222,6 +222,17 @@ export class SchemaError extends PercolatorError {
   readonly retryable = false;
 }
 
+/**
+ * A shard refused a write because the table has an index (or unique
+ * constraint) that this client's schema does not declare: a writer that
+ * skipped its entries would corrupt it. Nothing was written. Not
+ * retryable: upgrade the client's schema to declare every index of the table.
+ */
+export class SchemaVersionError extends PercolatorError {
+  readonly code = 'SCHEMA_VERSION';
+  readonly retryable = false;
+}
+
 /** Bad input caught before anything was written: unknown column, wrong type, oversized row, bad filter. */
 export class InvalidInputError extends PercolatorError {
   readonly code = 'INVALID_INPUT';

@@ -72,6 +72,7 @@ async function migrateShard(
         );
       }
       if (previous === undefined && migration.refuseIf) {
+        if (migration.refuseIf.lock) await run(migration.refuseIf.lock, client);
         const { rows: refused } = await run(migration.refuseIf.sql, client);
         if (refused.length > 0) throw new SchemaError(`shard ${shard.name}: ${migration.refuseIf.message}`);
       }

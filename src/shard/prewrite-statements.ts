@@ -2,7 +2,7 @@ import { toParameter } from './driver-values.js';
 import type { KeyTexts } from './key-text.js';
 import { lockExpiredSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from '../schema/sql-names.js';
+import { ident, literal, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 const MAX_BIGINT = '9223372036854775807';
@@ -46,7 +46,8 @@ export interface PrewriteConflictRow {
  * text[] each with
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
- * then one per value column.
+ * then one per value column; last, the names of the indexes' storages the
+ * writer maintains (the schema fence, fenceSql).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -83,10 +84,11 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
     }
   }
   const text = t.statementText('prewrite', () => {
-    const args = Array.from({ length: prewriteParamCount(t) }, (_, i) => `$${i + 1}::text[]`);
+    const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${i + 1}::text[]`);
     return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
   });
-  return { text, values: columns };
+  // Last: the indexes this writer maintains (the function's fence compares them with the shard's catalogue).
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name)] };
 }
 
 /**
@@ -107,7 +109,8 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
  * Each transaction with a conflict then loses its locks of the statement.
  */
 export function prewriteFunctionSql(t: TableSql): string {
-  const params = Array.from({ length: prewriteParamCount(t) }, () => 'text[]');
+  const params = Array.from({ length: prewriteParamCount(t) + 1 }, () => 'text[]');
+  const indexes = `$${prewriteParamCount(t) + 1}`;
   const keys = t.arrays(7, t.pk.length);
   return `create or replace function ${prewriteFunctionName(t)}(${params.join(', ')})
 returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
@@ -118,10 +121,12 @@ declare
   __written bigint;
   __found record;
   __conflicting bigint[] := '{}';
+  __missing text;
 begin
   -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
   ${prewriteInsertSql(t)};
   get diagnostics __written = row_count;
+  ${fenceSql(t, indexes)}
   -- 2. New statements, so new snapshots that follow our inserts.
   if __written = cardinality($1) then
     -- Every slot is ours: only a version at or above start_ts can conflict.
@@ -150,6 +155,27 @@ begin
   end if;
 end
 $prewrite$`;
+}
+
+/**
+ * The schema fence: every index of the table catalogued on this shard
+ * (`index_of`, core migration 0006) must be among those the writer
+ * maintains (its last parameter), else the whole call is refused
+ * (SQLSTATE PCSV1, SchemaVersionError): a writer that skipped an index's
+ * entries would corrupt it. A new statement after the lock inserts, so its
+ * snapshot follows them: a migration creating an index takes the locks
+ * table in share row exclusive mode first, so a prewrite either committed
+ * before (and the migration sees its rows) or checks after the index's
+ * catalogue row is committed. Writers may maintain more indexes than the
+ * shard has (their migration is under way).
+ */
+function fenceSql(t: TableSql, indexes: string): string {
+  return `select string_agg(c.name, ', ' order by c.name) into __missing from percolator_tables c
+    where c.index_of = ${literal(t.meta.name)} and not (c.name = any(${indexes}));
+  if __missing is not null then
+    raise exception using errcode = 'PCSV1',
+      message = format('table %s has indexes that this writer''s schema does not declare: %s', ${literal(t.meta.name)}, __missing);
+  end if;`;
 }
 
 /**

@@ -13,7 +13,7 @@ export interface Migration {
   /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
   readonly replaceable?: boolean;
   /** Checked before a first application: a statement returning a row refuses the migration (SchemaError with `message`). */
-  readonly refuseIf?: { readonly sql: string; readonly message: string } | undefined;
+  readonly refuseIf?: { readonly lock?: string; readonly sql: string; readonly message: string } | undefined;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -24,6 +24,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0003-table-catalogue', sql: readSchemaFile('core/0003-table-catalogue.sql') },
     { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
     { name: 'core/0005-shard-identity-complete', sql: readSchemaFile('core/0005-shard-identity-complete.sql') },
+    { name: 'core/0006-index-catalogue', sql: readSchemaFile('core/0006-index-catalogue.sql') },
   ];
 }
 
@@ -73,12 +74,18 @@ export function tableMigrations(table: TableMeta): Migration[] {
  * for them (reads through it would miss rows, a unique constraint would
  * not see them): refused until indexes can be built online. Rows pending
  * in locks count too. The table's own storage is migrated before its
- * indexes', so its tables exist here.
+ * indexes', so its tables exist here. The table lock (taken first) makes
+ * the check and the fence exact on this shard: a prewrite of the table
+ * either committed before (its lock row is seen here) or runs its fence
+ * check after the index's catalogue row is committed (and is refused if
+ * its schema lacks the index).
  */
-function indexOnRowsGuard(storage: TableMeta): { sql: string; message: string } {
+function indexOnRowsGuard(storage: TableMeta): { lock: string; sql: string; message: string } {
   const index = storage.indexOf!;
   const table = index.table;
   return {
+    // Waits for prewrites of the table in flight and holds new ones until the index (and its catalogue row, which fences writers without it) is committed.
+    lock: `lock table ${ident(table.locksTable)} in share row exclusive mode`,
     sql: `(select 1 from ${ident(table.latestTable)} where op = 'put' limit 1) union all (select 1 from ${ident(table.locksTable)} where op = 'put' limit 1) limit 1`,
     message: `index ${index.name} of table ${table.name} is new, but the table already has rows: creating an index on a table with rows is not supported yet (its rows would have no entries). Declare indexes when the table is created, or copy the rows into a new table that declares it`,
   };

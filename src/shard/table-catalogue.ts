@@ -30,6 +30,7 @@ export function catalogueRowVars(meta: TableMeta): Record<string, string> {
     catalogue_shard_key_length: String(meta.shardKey.length),
     catalogue_value_columns: textArray(values.map((c) => c.name)),
     catalogue_value_types: textArray(values.map((c) => storageType(c.sqlType))),
+    catalogue_index_of: meta.indexOf ? literal(meta.indexOf.table.name) : 'null',
   };
 }
 

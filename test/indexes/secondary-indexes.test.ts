@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { percolator, SchemaError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
+import { percolator, SchemaError, SchemaVersionError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';
@@ -235,6 +235,27 @@ describe('reads through an index', () => {
 });
 
 describe('creating an index', () => {
+  it('a writer whose schema lacks an index of the table is fenced with SchemaVersionError, even after it migrates', async () => {
+    const v1 = pgTable('fenced', { id: integer().primaryKey(), name: text().notNull() });
+    const v2 = pgTable('fenced', { id: integer().primaryKey(), name: text().notNull() }, (t) => [uniqueIndex('fenced_name_idx').on(t.name)]);
+    const old = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { fenced: v1 }, maxRetries: 3 });
+    const upgraded = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { fenced: v2 } });
+    try {
+      await old.migrate();
+      await upgraded.migrate();
+      const refused = await old.insert(v1).values({ id: 1, name: 'x' }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SchemaVersionError);
+      expect((refused as Error).message).toMatch(/fenced_name_idx__idx/);
+      await old.migrate(); // an old client's migrate() does not lift the fence
+      await expect(old.insert(v1).values({ id: 1, name: 'x' })).rejects.toBeInstanceOf(SchemaVersionError);
+      await upgraded.insert(v2).values({ id: 1, name: 'x' });
+      await expect(upgraded.insert(v2).values({ id: 2, name: 'x' })).rejects.toBeInstanceOf(UniqueViolationError);
+      expect(await old.select().from(v1)).toEqual([{ id: 1, name: 'x' }]); // reading is never fenced
+    } finally {
+      await Promise.all([old.close(), upgraded.close()]);
+    }
+  });
+
   it('migrate() refuses a new index on a table that has rows, and accepts it on an empty one', async () => {
     const plain = pgTable('people', { id: integer().primaryKey(), name: text().notNull() });
     const first = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { people: plain } });
