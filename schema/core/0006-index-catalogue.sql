@@ -2,6 +2,9 @@
 -- table an index's storage belongs to (null for a user table). The
 -- prewrite function of a table refuses writers whose schema lacks one of
 -- the table's catalogued indexes (SchemaVersionError): a writer that skips
--- an index's entries would corrupt it.
+-- an index's entries would corrupt it. index_state is 'building' while an
+-- index created on a table with rows is filled in (readers do not use it
+-- yet), null once complete.
 alter table percolator_tables add column if not exists index_of text;
+alter table percolator_tables add column if not exists index_state text check (index_state in ('building'));
 create index if not exists percolator_tables_index_of on percolator_tables (index_of) where index_of is not null;

@@ -16,16 +16,17 @@ export interface IndexLookup {
 }
 
 /**
- * @internal The index to read a filter through, if any: one whose leading
+ * @internal The index to read a filter through, if any, among `usable`
+ * (complete on every shard): one whose leading
  * columns the filter fixes with `eq`/`inArray` (inside and()/or(), like a
  * key filter), of types whose JS equality is SQL equality. A unique index
  * fixed whole is best (a point read of its entries on the shards of those
  * values), then any index fixed whole (one shard per value), then the
  * longest fixed prefix (an index range on every shard).
  */
-export function chooseIndex(meta: TableMeta, where: SQL): IndexLookup | undefined {
+export function chooseIndex(meta: TableMeta, where: SQL, usable: readonly IndexMeta[] = meta.indexes): IndexLookup | undefined {
   let best: { lookup: IndexLookup; score: number } | undefined;
-  for (const index of meta.indexes) {
+  for (const index of usable) {
     const filter = analyzeColumnFilter(index.columns, where);
     if (!filter) continue;
     for (let length = index.columns.length; length > 0; length--) {

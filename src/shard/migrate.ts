@@ -4,6 +4,7 @@ import { SchemaError } from '../errors.js';
 import type { ShardPool } from './shard-pool.js';
 import { ensureEnumTypes, enumTypesOf, type EnumType } from './enum-type-ddl.js';
 import { checkShardIdentities, markClusterComplete, readShardIdentity, recordShardIdentity, type PlacementConfig, type ShardQuery } from './shard-identity.js';
+import { markBuilding } from './index-build-statements.js';
 import { coreMigrations, tableMigrations, type Migration } from './storage-ddl.js';
 import type { TableMeta } from '../schema/table-meta.js';
 
@@ -62,6 +63,7 @@ async function migrateShard(
     await run(bootstrap!.sql, client);
     const { rows } = await shard.query<{ name: string; checksum: string }>({ text: 'select name, checksum from percolator_migrations', values: [] }, { client });
     const applied = new Map(rows.map((r) => [r.name, r.checksum]));
+    const building: string[] = [];
     for (const migration of [bootstrap!, ...rest]) {
       const checksum = createHash('sha256').update(migration.sql).digest('hex');
       const previous = applied.get(migration.name);
@@ -71,10 +73,9 @@ async function migrateShard(
           `shard ${shard.name}: migration ${migration.name} was applied with different contents: the table's storage differs from its declaration (its columns changed since the storage was created). This version does not alter existing storage: declare the table as it was, or give the changed table a new name`,
         );
       }
-      if (previous === undefined && migration.refuseIf) {
-        if (migration.refuseIf.lock) await run(migration.refuseIf.lock, client);
-        const { rows: refused } = await run(migration.refuseIf.sql, client);
-        if (refused.length > 0) throw new SchemaError(`shard ${shard.name}: ${migration.refuseIf.message}`);
+      if (previous === undefined && migration.newIndex) {
+        await run(migration.newIndex.lock, client);
+        if ((await run(migration.newIndex.hasRows, client)).rows.length > 0) building.push(migration.newIndex.name);
       }
       if (migration !== bootstrap) await run(migration.sql, client);
       await shard.query(
@@ -85,6 +86,8 @@ async function migrateShard(
         { client },
       );
     }
+    // New indexes of tables with rows: catalogued (by their migrations above) as not filled in yet.
+    if (building.length > 0) await shard.query(markBuilding(building), { client });
     return recordShardIdentity(queryOn(shard, client), shard.index, shard.name, config, clusterId, adoptRecorded);
   });
 }

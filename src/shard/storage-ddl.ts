@@ -12,8 +12,12 @@ export interface Migration {
   readonly sql: string;
   /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
   readonly replaceable?: boolean;
-  /** Checked before a first application: a statement returning a row refuses the migration (SchemaError with `message`). */
-  readonly refuseIf?: { readonly lock?: string; readonly sql: string; readonly message: string } | undefined;
+  /**
+   * An index's storage: at its first application, `lock` then `hasRows`; a
+   * row means the table already has rows, and the index is catalogued as
+   * 'building' until it is filled in (src/txn/index-backfill.ts).
+   */
+  readonly newIndex?: { readonly name: string; readonly lock: string; readonly hasRows: string } | undefined;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -58,7 +62,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
-    { name: `table/${table.name}/0001-storage`, sql, refuseIf: table.indexOf && indexOnRowsGuard(table) },
+    { name: `table/${table.name}/0001-storage`, sql, newIndex: table.indexOf && newIndexCheck(table) },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
     { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
     { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
@@ -70,23 +74,21 @@ export function tableMigrations(table: TableMeta): Migration[] {
 }
 
 /**
- * An index added to a table that already has rows would have no entries
- * for them (reads through it would miss rows, a unique constraint would
- * not see them): refused until indexes can be built online. Rows pending
- * in locks count too. The table's own storage is migrated before its
- * indexes', so its tables exist here. The table lock (taken first) makes
- * the check and the fence exact on this shard: a prewrite of the table
- * either committed before (its lock row is seen here) or runs its fence
- * check after the index's catalogue row is committed (and is refused if
- * its schema lacks the index).
+ * An index added to a table that already has rows has no entries for them
+ * until it is filled in: it is catalogued 'building' (readers do not use
+ * it), and migrate()'s caller builds it. Rows pending in locks count too.
+ * The table's own storage is migrated before its indexes', so its tables
+ * exist here. The table lock (taken first) makes the check and the fence
+ * exact on this shard: a prewrite of the table either committed before (its
+ * lock row is seen here, and the backfill waits for it) or runs its fence
+ * check after the index's catalogue row is committed (and is refused if its
+ * schema lacks the index).
  */
-function indexOnRowsGuard(storage: TableMeta): { lock: string; sql: string; message: string } {
-  const index = storage.indexOf!;
-  const table = index.table;
+function newIndexCheck(storage: TableMeta): { name: string; lock: string; hasRows: string } {
+  const table = storage.indexOf!.table;
   return {
-    // Waits for prewrites of the table in flight and holds new ones until the index (and its catalogue row, which fences writers without it) is committed.
+    name: storage.name,
     lock: `lock table ${ident(table.locksTable)} in share row exclusive mode`,
-    sql: `(select 1 from ${ident(table.latestTable)} where op = 'put' limit 1) union all (select 1 from ${ident(table.locksTable)} where op = 'put' limit 1) limit 1`,
-    message: `index ${index.name} of table ${table.name} is new, but the table already has rows: creating an index on a table with rows is not supported yet (its rows would have no entries). Declare indexes when the table is created, or copy the rows into a new table that declares it`,
+    hasRows: `(select 1 from ${ident(table.latestTable)} where op = 'put' limit 1) union all (select 1 from ${ident(table.locksTable)} where op = 'put' limit 1) limit 1`,
   };
 }

@@ -13,6 +13,7 @@ import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';
 import type { LocalCommits } from './local-commits.js';
 import type { LockWakeups } from './lock-wakeups.js';
+import type { IndexReadiness } from './index-readiness.js';
 
 /** What every part of the engine shares: shards, tables, oracle, settings, observability. */
 export interface EngineContext {
@@ -40,6 +41,8 @@ export interface EngineContext {
   readonly prewrites: SharedStatements<SharedPrewriteRequest, PrewriteConflictRow[]>;
   readonly commits: SharedStatements<SharedCommitRequest, boolean>;
   readonly pointReads: SharedStatements<SharedPointReadRequest, ShardReadResult>;
+  /** Which secondary indexes reads may use (complete on every shard). */
+  readonly indexReadiness: IndexReadiness;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -14,7 +14,7 @@ import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import type { GcRun } from './gc-types.js';
 import type { KeyValues, Row } from '../schema/row.js';
-import type { TableMeta } from '../schema/table-meta.js';
+import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { RecordedReads } from './read-set-types.js';
 
 export type { KeyValues, Row } from '../schema/row.js';
@@ -58,6 +58,8 @@ export interface EngineTransaction {
   select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
+  /** The indexes of `table` reads may use: complete on every shard (an index being built over existing rows is not). */
+  usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
   readonly readSet: RecordedReads;
   /** Buffers new rows; throws UniqueViolationError if a key, or a value a unique index holds, exists at the snapshot or in the buffer. */

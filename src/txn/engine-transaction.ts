@@ -8,7 +8,7 @@ import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
 import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
-import { IndexWrites, uniqueEntryKeys } from './index-writes.js';
+import { entryRowOf, IndexWrites, uniqueEntryKeys } from './index-writes.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
@@ -92,6 +92,10 @@ export class PercolatorTransaction implements EngineTransaction {
       if (this.recordsReads) for (const keyTexts of result.keyTexts) this.readSet.addKey({ table: table.name, keyTexts, shard: shards[i]! });
     });
     return rows;
+  }
+
+  usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]> {
+    return this.ctx.indexReadiness.usable(table);
   }
 
   /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */
@@ -181,6 +185,41 @@ export class PercolatorTransaction implements EngineTransaction {
     const locked = buffered ? undefined : this.locks.image(table.name, m.keyId);
     const before = locked ? (locked.op === 'put' ? locked.row ?? null : null) : previous;
     this.indexWrites.noteWrite(table, m.keyId, m.key, before, locked !== undefined);
+  }
+
+  /**
+   * Index build (index-backfill.ts): buffers the entries of `rows` (read by
+   * this transaction) that `index` lacks, each with a lock-only write of its
+   * row, so that a row changed before this transaction commits is a write
+   * conflict (its writer maintains the entry itself). An entry already there
+   * for the same row is skipped; a unique value held by another row is a
+   * UniqueViolationError (the table's rows violate the constraint).
+   */
+  async backfillEntries(index: IndexMeta, rows: readonly Row[]): Promise<number> {
+    this.ensureWritable();
+    const storage = this.storageFor(index.storage);
+    const rowStorage = this.storageFor(index.table);
+    const pending = rows.flatMap((row) => {
+      const entry = entryRowOf(index, row);
+      return entry ? [{ row, m: mutationOf(storage, entry, 'put', index.unique, this.ctx.shards.length) }] : [];
+    });
+    const found = await this.getMany(index.storage, pending.map((p) => p.m.key));
+    const holders = new Map(found.map((entry) => [keyIdOf(keyTextsOf(storage, storage.pk.map((c) => entry[c.key]))), entry]));
+    const rowId = (row: Row) => keyIdOf(keyTextsOf(rowStorage, index.table.primaryKey.map((c) => row[c.key])));
+    let written = 0;
+    for (const { row, m } of pending) {
+      const holder = holders.get(m.keyId);
+      if (holder) {
+        if (rowId(holder) === rowId(row)) continue;
+        throw new UniqueViolationError(index.table.name, index.columns.map((c) => row[c.key]), index.name);
+      }
+      holders.set(m.keyId, row);
+      this.buffer.set(m);
+      const guard = mutationOf(rowStorage, row, 'del', false, this.ctx.shards.length);
+      this.buffer.set({ ...guard, op: 'lock' });
+      written++;
+    }
+    return written;
   }
 
   /** UniqueViolationError if a unique index already holds one of these rows' values (in this transaction's view), or two rows share one. */

@@ -120,11 +120,17 @@ export class IndexWrites {
 
   /** The entry of `row` in `index` (a put, not an insert), or undefined when an indexed column is NULL. */
   private entryOf(storage: TableStorage, index: IndexMeta, row: Row): Mutation | undefined {
-    if (index.columns.some((c) => row[c.key] === null || row[c.key] === undefined)) return undefined;
-    const entry: Row = {};
-    for (const c of storage.meta.columns) entry[c.key] = row[c.key];
-    return mutationOf(storage, entry, 'put', false, this.shardCount);
+    const entry = entryRowOf(index, row);
+    return entry && mutationOf(storage, entry, 'put', false, this.shardCount);
   }
+}
+
+/** The entry of `row` in `index` as a row of its storage, or undefined when an indexed column is NULL (no entry). */
+export function entryRowOf(index: IndexMeta, row: Row): Row | undefined {
+  if (index.columns.some((c) => row[c.key] === null || row[c.key] === undefined)) return undefined;
+  const entry: Row = {};
+  for (const c of index.storage.columns) entry[c.key] = row[c.key];
+  return entry;
 }
 
 /** A written key's image before the transaction. */

@@ -22,6 +22,8 @@ import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
+import { buildIndexes } from './index-backfill.js';
+import { IndexReadiness } from './index-readiness.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
 
@@ -118,6 +120,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     prewrites: new SharedStatements(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
     commits: new SharedStatements(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
     pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
+    indexReadiness: new IndexReadiness(shards),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
@@ -152,6 +155,11 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       const stored = withIndexStorage(metas);
       for (const meta of stored) storageFor(meta);
       await migrateShards(shards, stored);
+      // Indexes created on tables with rows are filled in now, online (index-backfill.ts).
+      const indexes = metas.flatMap((meta) => meta.indexes);
+      const begin = async () => new PercolatorTransaction(ctx, storageFor, await timestamp(), 'snapshot', false);
+      await buildIndexes({ shards, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
+      ctx.indexReadiness.markComplete(indexes);
     },
     register(metas: readonly TableMeta[]): void {
       for (const meta of withIndexStorage(metas)) storageFor(meta);
