@@ -13,6 +13,8 @@ export interface IndexLookup {
   readonly columns: readonly ColumnMeta[];
   /** The value tuples of those columns a matching row may have. */
   readonly tuples: readonly Row[];
+  /** The filter says nothing else: a row matches iff it has an entry among the tuples. */
+  readonly exact: boolean;
 }
 
 /**
@@ -36,7 +38,8 @@ export function chooseIndex(meta: TableMeta, where: SQL, usable: readonly IndexM
       if (!tuples) continue;
       const whole = length === index.columns.length;
       const score = (whole ? 1000 : 0) + (whole && index.unique ? 500 : 0) + length;
-      if (!best || score > best.score) best = { lookup: { index, columns, tuples }, score };
+      const exact = filter.exact && filter.alternatives.every((a) => [...a.keys()].every((key) => columns.some((c) => c.key === key)));
+      if (!best || score > best.score) best = { lookup: { index, columns, tuples, exact }, score };
       break;
     }
   }
@@ -50,7 +53,9 @@ export function chooseIndex(meta: TableMeta, where: SQL, usable: readonly IndexM
  * filtered read of the entries' storage, pinned to the values' shards
  * when fixed whole); then the rows of the primary keys found, read with
  * the whole filter (and ordering, limit, locking) on only their shards, so
- * a row whose entry matched but whose other columns do not is dropped.
+ * a row whose entry matched but whose other columns do not is dropped; or,
+ * when the filter is nothing but the index's values, by key (the caller
+ * orders and limits them).
  * Serializable transactions record both reads: an entry inserted later
  * that matches is a conflict at commit, like a row in a scanned range.
  */
@@ -77,6 +82,10 @@ export async function readThroughIndex(
     keys.set(keyId(key), key);
   }
   if (keys.size === 0) return [];
+  // Entries and rows agree at every snapshot (index-writes.ts), own writes included: an exact
+  // filter needs no second look at the rows, which are then point reads (shared across transactions).
+  // Not for a locking read: it returns the newest rows, which must match the filter again.
+  if (lookup.exact && !scan.lock) return session.engineTx.getMany(meta, [...keys.values()]);
   const shards = [...new Set([...keys.values()].map((key) => context.shardOf(meta, rowOf(meta, key))))].sort((a, b) => a - b);
   const where = scan.where ? and(keysFilter(meta, [...keys.values()]), scan.where) : keysFilter(meta, [...keys.values()]);
   return session.engineTx.select(meta, { ...scan, where, shards });
