@@ -58,7 +58,7 @@ export interface EngineTransaction {
   select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
-  /** The indexes of `table` reads may use: complete on every shard (an index being built over existing rows is not). */
+  /** The indexes of `table` this transaction's reads may use: complete on every shard (an index being built over existing rows is not), from a timestamp at or below its snapshot. */
   usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
   readonly readSet: RecordedReads;

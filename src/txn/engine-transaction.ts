@@ -95,7 +95,7 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]> {
-    return this.ctx.indexReadiness.usable(table);
+    return this.ctx.indexReadiness.usable(table, this.startTs);
   }
 
   /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */

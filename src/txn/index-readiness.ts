@@ -1,41 +1,51 @@
 import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
-import { indexStates } from '../shard/index-build-statements.js';
+import type { Timestamp } from '../timestamp.js';
+import { indexStates, type IndexStateRow } from '../shard/index-build-statements.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 
 /** How often an index not known complete is looked up again. */
 const RECHECK_MS = 1_000;
 
 /**
- * Which indexes reads may use: those every shard catalogues as complete
- * (not 'building': index-backfill.ts). Complete is final (indexes are never
- * dropped), so it is remembered for good; anything else is asked again at
- * most every second, and a shard that does not answer makes the index
- * unusable for now (the read scans instead).
+ * Which indexes a read may use: those every shard catalogues as complete
+ * (not 'building': index-backfill.ts), at snapshots from their
+ * `index_valid_from` on (older snapshots miss entries written by the
+ * build, or rows older than the index). Complete is final (indexes are
+ * never dropped), so it is remembered for good; anything else is asked
+ * again at most every second (or after this engine's migrate()), and a
+ * shard that does not answer makes the index unusable for now (the read
+ * scans instead).
  */
 export class IndexReadiness {
-  private readonly complete = new Set<string>();
+  /** Complete indexes by storage name: the first timestamp whose snapshots see every entry. */
+  private readonly validFrom = new Map<string, Timestamp>();
   private readonly lastCheck = new Map<string, { at: number; check: Promise<void> }>();
 
   constructor(private readonly shards: readonly ShardPool[]) {}
 
-  /** Marks indexes complete (this engine built or created them). */
-  markComplete(indexes: readonly IndexMeta[]): void {
-    for (const index of indexes) this.complete.add(index.storage.name);
+  /** Forgets what was not complete (a migrate() may have completed it). */
+  invalidate(): void {
+    this.lastCheck.clear();
   }
 
-  async usable(table: TableMeta): Promise<readonly IndexMeta[]> {
-    if (table.indexes.some((index) => !this.complete.has(index.storage.name))) await this.check(table);
-    return table.indexes.filter((index) => this.complete.has(index.storage.name));
+  async usable(table: TableMeta, readTs: Timestamp): Promise<readonly IndexMeta[]> {
+    if (table.indexes.some((index) => !this.validFrom.has(index.storage.name))) await this.check(table);
+    return table.indexes.filter((index) => {
+      const from = this.validFrom.get(index.storage.name);
+      return from !== undefined && readTs >= from;
+    });
   }
 
   private check(table: TableMeta): Promise<void> {
     const last = this.lastCheck.get(table.name);
     if (last && Date.now() - last.at < RECHECK_MS) return last.check;
-    const names = table.indexes.map((index) => index.storage.name).filter((name) => !this.complete.has(name));
-    const check = Promise.all(this.shards.map((shard) => shard.query<{ name: string; building: boolean | null }>(indexStates(names))))
+    const names = table.indexes.map((index) => index.storage.name).filter((name) => !this.validFrom.has(name));
+    const check = Promise.all(this.shards.map((shard) => shard.query<IndexStateRow>(indexStates(names))))
       .then((answers) => {
         for (const name of names) {
-          if (answers.every(({ rows }) => rows.some((r) => r.name === name && r.building !== true))) this.complete.add(name);
+          const rows = answers.map(({ rows }) => rows.find((r) => r.name === name));
+          if (rows.some((r) => !r || r.building === true || r.valid_from === null)) continue;
+          this.validFrom.set(name, rows.reduce((max, r) => (BigInt(r!.valid_from!) > max ? BigInt(r!.valid_from!) : max), 0n));
         }
       })
       .catch(() => {});

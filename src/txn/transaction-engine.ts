@@ -23,6 +23,7 @@ import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
 import { buildIndexes } from './index-backfill.js';
+import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
@@ -159,7 +160,12 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       const indexes = metas.flatMap((meta) => meta.indexes);
       const begin = async () => new PercolatorTransaction(ctx, storageFor, await timestamp(), 'snapshot', false);
       await buildIndexes({ shards, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
-      ctx.indexReadiness.markComplete(indexes);
+      // Every entry of a complete index is committed below this timestamp: reads at or above it may use the index.
+      if (indexes.length > 0) {
+        const validFrom = await timestamp();
+        await Promise.all(shards.map((shard) => shard.query(setValidFrom(indexes.map((index) => index.storage.name), validFrom))));
+      }
+      ctx.indexReadiness.invalidate();
     },
     register(metas: readonly TableMeta[]): void {
       for (const meta of withIndexStorage(metas)) storageFor(meta);

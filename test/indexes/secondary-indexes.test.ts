@@ -183,6 +183,23 @@ describe('reads through an index', () => {
     }
   });
 
+  it('snapshot: a read through an index keeps its snapshot; an insert matching it is allowed (write skew), as for a scan', async () => {
+    await db.insert(users).values({ id: 1, email: 'a@x', status: 'on' });
+    let attempts = 0;
+    await db.transaction(async (tx) => {
+      attempts++;
+      const on = await tx.select().from(users).where(eq(users.status, 'on'));
+      await db.insert(users).values({ id: 2, email: 'b@x', status: 'on' });
+      // Still the snapshot: the committed insert is not seen through the index.
+      expect((await tx.select().from(users).where(eq(users.status, 'on'))).map((r) => r.id)).toEqual([1]);
+      expect(await tx.select().from(users).where(eq(users.email, 'b@x'))).toEqual([]);
+      await tx.update(users).set({ score: on.length }).where(eq(users.id, 1));
+    });
+    expect(attempts).toBe(1);
+    const [first] = await db.select().from(users).where(eq(users.id, 1));
+    expect(first?.score).toBe(1);
+  });
+
   it('serializable: an insert matching a read through an index is a conflict (no phantom)', async () => {
     await db.insert(users).values({ id: 1, email: 'a@x', status: 'on' });
     let attempts = 0;

@@ -1,0 +1,51 @@
+import { and, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { doublePrecision, index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { describe, expect, it } from 'vitest';
+import { chooseIndex } from '../../src/client/index-read.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+
+const t = pgTable(
+  'people',
+  {
+    id: integer().primaryKey(),
+    email: varchar({ length: 64 }).notNull(),
+    org: integer().notNull(),
+    team: text().notNull(),
+    weight: doublePrecision(),
+  },
+  (t) => [uniqueIndex('people_email').on(t.email), index('people_org_team').on(t.org, t.team), index('people_weight').on(t.weight)],
+);
+const meta = describeTable(t);
+
+describe('which index a filter reads through', () => {
+  it('a unique index fixed whole, with the values of the filter', () => {
+    const lookup = chooseIndex(meta, and(eq(t.email, 'a@x'), gt(t.id, 3))!)!;
+    expect(lookup.index.name).toBe('people_email');
+    expect(lookup.tuples).toEqual([{ email: 'a@x' }]);
+    expect(lookup.exact).toBe(false);
+    expect(chooseIndex(meta, inArray(t.email, ['a', 'b']))!.exact).toBe(true);
+  });
+
+  it('a multi-column index fixed whole or by its leading column; never by a later column alone', () => {
+    const whole = chooseIndex(meta, and(eq(t.org, 1), inArray(t.team, ['x', 'y']))!)!;
+    expect(whole.index.name).toBe('people_org_team');
+    expect(whole.columns.map((c) => c.name)).toEqual(['org', 'team']);
+    expect(whole.tuples).toHaveLength(2);
+    const prefix = chooseIndex(meta, and(eq(t.org, 1), sql`${t.team} like 'a%'`)!)!;
+    expect(prefix.columns.map((c) => c.name)).toEqual(['org']);
+    expect(prefix.exact).toBe(false);
+    expect(chooseIndex(meta, eq(t.team, 'x'))).toBeUndefined();
+  });
+
+  it('the whole unique index wins over others; an or() needs every branch to fix the columns', () => {
+    expect(chooseIndex(meta, and(eq(t.email, 'a'), eq(t.org, 1), eq(t.team, 'x'))!)!.index.name).toBe('people_email');
+    expect(chooseIndex(meta, or(eq(t.email, 'a'), eq(t.email, 'b'))!)!.tuples).toHaveLength(2);
+    expect(chooseIndex(meta, or(eq(t.email, 'a'), eq(t.org, 2))!)).toBeUndefined();
+  });
+
+  it('ranges, and columns whose JS equality is not SQL equality, read no index; only usable indexes are chosen', () => {
+    expect(chooseIndex(meta, gt(t.email, 'a'))).toBeUndefined();
+    expect(chooseIndex(meta, eq(t.weight, 1.5))).toBeUndefined();
+    expect(chooseIndex(meta, eq(t.email, 'a'), [])).toBeUndefined();
+  });
+});
