@@ -1,4 +1,4 @@
-import type { GetColumnData } from 'drizzle-orm';
+import type { GetColumnData, SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 
 /** The tables a user may query: the values of the schema object. */
@@ -15,8 +15,10 @@ export type SelectedRow<TFields extends SelectedFields> = {
 /** What `insert().values()` accepts for a table (drizzle's `$inferInsert`). */
 export type InsertRow<TTable extends PgTable> = TTable['$inferInsert'];
 
-/** What `update().set()` accepts: any subset of the columns, with their select types (plain values, no SQL). */
-export type UpdateSet<TTable extends PgTable> = Partial<TTable['$inferSelect']>;
+/** What `update().set()` accepts: any subset of the columns, each a value of its select type, a drizzle `sql` expression or a column of the table. */
+export type UpdateSet<TTable extends PgTable> = {
+  [K in keyof TTable['$inferSelect']]?: TTable['$inferSelect'][K] | SQL | PgColumn;
+};
 
 /** Result of a write without `.returning()`. */
 export interface WriteResult {

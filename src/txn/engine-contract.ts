@@ -14,7 +14,7 @@ import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import type { GcRun } from './gc-types.js';
 import type { KeyValues, Row } from '../schema/row.js';
-import type { TableMeta } from '../schema/table-meta.js';
+import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { RecordedReads } from './read-set-types.js';
 
 export type { KeyValues, Row } from '../schema/row.js';
@@ -33,6 +33,32 @@ export interface ScanRequest {
   /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */
   lock?: RowLockRequest | undefined;
 }
+
+/**
+ * A read of expressions over the rows a scan with the same filter would
+ * return (aggregates, group columns, distinct values, computed new values),
+ * evaluated on each shard at the snapshot, buffered writes included, pending
+ * locks resolved as for a scan. In serializable mode the filter is recorded
+ * so that validation sees rows entering or leaving the read set.
+ */
+export interface ProjectionRequest {
+  /** A drizzle filter over the user's table, as for a scan. */
+  where?: SQL | undefined;
+  /** Output expressions over the table's columns (drizzle SQL); each result row holds their raw driver values, in order. */
+  select: readonly SQL[];
+  groupBy?: readonly SQL[] | undefined;
+  /** Run on each shard's groups: only correct when every group lives on one shard (the caller's business). */
+  having?: SQL | undefined;
+  /** `select distinct` of the outputs, per shard. */
+  distinct?: boolean | undefined;
+  /** Per output (aligned with `select`), a column the value is assigned to: converted to its type as an update's assignment would be. */
+  assignTo?: readonly (ColumnMeta | undefined)[] | undefined;
+  /** Shards to read from; all shards when absent. */
+  shards?: readonly number[] | undefined;
+}
+
+/** One output row of a projected read: the raw driver values of its expressions, in order. */
+export type ProjectedRow = unknown[];
 
 /**
  * A locking read (`select ... for update`): the rows returned are the newest
@@ -56,6 +82,8 @@ export interface EngineTransaction {
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
   select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
+  /** Expressions over the rows visible at startTs (own writes included), per shard; rows of all shards, in no particular order. */
+  project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
