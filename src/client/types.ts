@@ -7,6 +7,14 @@ export type SchemaTables<TSchema> = TSchema[keyof TSchema] & PgTable;
 /** A partial selection: result keys mapped to columns of the queried table. */
 export type SelectedFields = Record<string, PgColumn>;
 
+/** What `select()` takes: columns of the queried table, drizzle aggregates (`count()`, `sum(col)`, ...) and group-by expressions. */
+export type SelectFields = Record<string, PgColumn | SQL | SQL.Aliased>;
+
+/** The row type of a select: each column's `$inferSelect` type, each SQL field's type (`count()`: number, `sum()`: string | null, ...). */
+export type SelectResult<TFields extends SelectFields> = {
+  [K in keyof TFields]: TFields[K] extends PgColumn ? GetColumnData<TFields[K]> : TFields[K] extends SQL<infer T> ? T : TFields[K] extends SQL.Aliased<infer T> ? T : never;
+} & {};
+
 /** The row type of a partial selection: each column's `$inferSelect` type. */
 export type SelectedRow<TFields extends SelectedFields> = {
   [K in keyof TFields]: GetColumnData<TFields[K]>;

@@ -1,12 +1,12 @@
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { storageType } from '../schema/sql-names.js';
 import { LOCK_INFO_COLUMNS } from './read-row-columns.js';
 import { snapshotLocksSql, snapshotView, type SnapshotReadRequest } from './snapshot-read-statement.js';
 
 /** A read whose rows are expressions over the snapshot's rows: aggregates, group columns, computed new values. */
 export interface ProjectedReadRequest extends Omit<SnapshotReadRequest, 'orderBy' | 'limit'> {
-  /** Output expressions over the table's columns (drizzle SQL), returned as `__p0`, `__p1`, ... */
-  readonly select: readonly SQL[];
+  /** Outputs over the table's columns (drizzle SQL, or an aggregate), returned as `__p0`, `__p1`, ... */
+  readonly select: readonly (SQL | ProjectedAggregate)[];
   readonly groupBy?: readonly SQL[] | undefined;
   /** Only when every group lives on one shard (the caller knows): a having over partial groups would be wrong. */
   readonly having?: SQL | undefined;
@@ -14,6 +14,33 @@ export interface ProjectedReadRequest extends Omit<SnapshotReadRequest, 'orderBy
   readonly distinct?: boolean | undefined;
   /** Per output, the SQL type of a column it is assigned to (an update's new value), converted as assignment would; aligned with `select`. */
   readonly assignTo?: readonly (string | undefined)[] | undefined;
+}
+
+/** An aggregate output: see AggregateTerm in src/txn/engine-contract.ts. */
+export interface ProjectedAggregate {
+  readonly aggregate: 'count' | 'sum' | 'min' | 'max' | 'distinct-values';
+  readonly argument?: SQL | undefined;
+  readonly codePointOrder?: boolean | undefined;
+}
+
+/** The SQL of an output. */
+function outputSql(output: SQL | ProjectedAggregate): SQL {
+  if (!('aggregate' in output)) return output;
+  const argument = output.argument;
+  switch (output.aggregate) {
+    case 'count':
+      return argument ? sql`count(${argument})` : sql`count(*)`;
+    case 'sum':
+      return sql`sum(${argument})`;
+    case 'min':
+    case 'max': {
+      const compared = output.codePointOrder ? sql`${argument} collate "C"` : sql`${argument}`;
+      return output.aggregate === 'min' ? sql`min(${compared})` : sql`max(${compared})`;
+    }
+    case 'distinct-values':
+      // Distinct as the type compares (1.0 = 1.00); the caller merges the shards' values by their text.
+      return sql`(array_agg(distinct ${argument}) filter (where ${argument} is not null))::text[]`;
+  }
 }
 
 /** A row of a projected read: kind 'p' (its `__p<i>` set), 'l' (a lock met) or 'g' (older than the GC safe point). */
@@ -45,7 +72,7 @@ export function buildProjectedRead(request: ProjectedReadRequest): { sql: string
   const { storage, select, groupBy = [], having } = request;
   if (select.length === 0) throw new RangeError('a projected read needs at least one output expression');
   const T = storage.alias;
-  const fragments: SQL[] = [...select, ...groupBy, ...(having ? [having] : [])];
+  const fragments: SQL[] = [...select.map(outputSql), ...groupBy, ...(having ? [having] : [])];
   const view = snapshotView(request, fragments);
   const outputs = view.fragments.slice(0, select.length).map((o, i) => {
     const type = request.assignTo?.[i];

@@ -44,8 +44,8 @@ export interface ScanRequest {
 export interface ProjectionRequest {
   /** A drizzle filter over the user's table, as for a scan. */
   where?: SQL | undefined;
-  /** Output expressions over the table's columns (drizzle SQL); each result row holds their raw driver values, in order. */
-  select: readonly SQL[];
+  /** Outputs: expressions over the table's columns (drizzle SQL) or aggregates; each result row holds their raw driver values, in order. */
+  select: readonly (SQL | AggregateTerm)[];
   groupBy?: readonly SQL[] | undefined;
   /** Run on each shard's groups: only correct when every group lives on one shard (the caller's business). */
   having?: SQL | undefined;
@@ -55,6 +55,19 @@ export interface ProjectionRequest {
   assignTo?: readonly (ColumnMeta | undefined)[] | undefined;
   /** Shards to read from; all shards when absent. */
   shards?: readonly number[] | undefined;
+}
+
+/**
+ * An aggregate of a projected read, computed per shard (per group): the
+ * caller combines the shards' partial results. `distinct-values` is the
+ * argument's distinct non-null values, as text (`text[]`).
+ */
+export interface AggregateTerm {
+  readonly aggregate: 'count' | 'sum' | 'min' | 'max' | 'distinct-values';
+  /** The aggregated expression (drizzle SQL over the table's columns); absent for count(*). */
+  readonly argument?: SQL | undefined;
+  /** min/max of a string: compared in code-point order (collate "C"), the order the client merges in. */
+  readonly codePointOrder?: boolean | undefined;
 }
 
 /** One output row of a projected read: the raw driver values of its expressions, in order. */
