@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, avg, count, countDistinct, desc, eq, gt, inArray, isNull, max, min, or, sql, sum } from 'drizzle-orm';
 import { describe, expectTypeOf, it } from 'vitest';
 import { percolator, type Database, type Timestamp, type Transaction, type UpdateQuery, type WriteResult } from '../../src/index.js';
 import { accounts, gadgets, orders, schema, strangers } from './schema.js';
@@ -62,6 +62,19 @@ describe('select', () => {
     tx.select().from(accounts).for('share');
     // @ts-expect-error limit takes a number
     db.select().from(accounts).limit('3');
+  });
+
+  it('types aggregates, groupBy, selectDistinct and $count as drizzle does', async () => {
+    const totals = await db
+      .select({ accountId: orders.accountId, n: count(), notes: countDistinct(orders.note), total: sum(orders.amount), mean: avg(orders.amount), lo: min(orders.amount), hi: max(orders.note) })
+      .from(orders)
+      .groupBy(orders.accountId)
+      .having(gt(count(), 1));
+    expectTypeOf(totals).toEqualTypeOf<{ accountId: number; n: number; notes: number; total: string | null; mean: string | null; lo: number | null; hi: string | null }[]>();
+    expectTypeOf(await db.selectDistinct({ owner: accounts.owner }).from(accounts)).toEqualTypeOf<{ owner: string | null }[]>();
+    expectTypeOf(await tx.$count(accounts, gt(accounts.balance, 0))).toEqualTypeOf<number>();
+    expectTypeOf(await db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoUpdate({ target: accounts.id, set: { balance: sql`${accounts.balance} + 1` } }).returning()).toEqualTypeOf<Account[]>();
+    expectTypeOf(await db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoNothing()).toEqualTypeOf<WriteResult>();
   });
 
   it('reads only tables of the schema', () => {
