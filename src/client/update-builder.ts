@@ -7,7 +7,7 @@ import { project, resolveProjection } from './projection.js';
 import type { QueryContext, Session } from './query-context.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { readRows } from './read-rows.js';
-import { keyString } from './row-key.js';
+import { keyOf, keyString } from './row-key.js';
 import { checkRowSize } from './row-validation.js';
 import { computeNewImages, splitSetValues } from './computed-update.js';
 import { ThenableQuery } from './thenable-query.js';
@@ -84,7 +84,7 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
       const updated: Row[] = rows.map((row) => ({ ...row, ...values }));
       for (const [i, image] of updated.entries()) {
         // A new key would be a different row: the old one must be deleted and the new one checked for uniqueness.
-        if (changesKey && keyString(meta.primaryKey.map((c) => image[c.key])) !== keyString(meta.primaryKey.map((c) => rows[i]![c.key]))) {
+        if (changesKey && keyString(keyOf(meta, image)) !== keyString(keyOf(meta, rows[i]!))) {
           throw new InvalidInputError(`update(${meta.name}).set(): primary-key columns cannot change; delete the row and insert a new one`);
         }
       }
