@@ -8,7 +8,7 @@ import { InvalidInputError, OracleRequestRejectedError } from '../../src/errors.
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { packageRoot } from '../../src/oracle/package-root.js';
+import { packageRoot } from '../../src/package-root.js';
 import { createMetaDatabase } from './support/meta-database.js';
 import { rawOracleClient } from './support/raw-client.js';
 
