@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Random } from './random.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { BenchSystem } from './systems/bench-system.js';
@@ -32,8 +33,4 @@ export async function runToCommit(system: BenchSystem, txn: WorkloadTxn, recorde
     if (anomaly !== undefined) recorder.anomaly(`${txn.kind}: ${anomaly}`);
     return 'committed';
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -6,6 +6,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { createOracleClient } from '../../src/internal.js';
 
@@ -133,10 +134,6 @@ async function main(): Promise<void> {
     unary: { callers: options.unaryCallers, durationMs: unaryElapsed, calls: unaryCalls, errors: unaryErrors },
   };
   process.stdout.write(JSON.stringify(result) + '\n');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 await main();

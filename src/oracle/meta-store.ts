@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
 import type { Timestamp } from '../timestamp.js';
@@ -56,7 +57,7 @@ export class MetaStore {
           throw error;
         }
         options.logger.warn({ err: error, attempt }, 'meta database not reachable yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * attempt)));
+        await sleep(Math.min(1000, 100 * attempt));
       }
     }
   }

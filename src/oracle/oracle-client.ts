@@ -1,5 +1,6 @@
 import { status, type ChannelCredentials } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { InvalidInputError, OracleConnectionRefusedError, OracleRequestRejectedError, OracleUnavailableError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -264,8 +265,4 @@ class ClientMetrics {
 /** Several clients may share one registry: reuse a metric already registered under the name. */
 function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, inArray } from 'drizzle-orm';
 import { bigint, integer, pgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,7 +73,7 @@ describe('limits of one transaction', () => {
         async (tx) => {
           attempts++;
           await tx.select().from(ledger).where(eq(ledger.id, 1)).for('update');
-          await new Promise((resolve) => setTimeout(resolve, 900));
+          await sleep(900);
           await tx.update(ledger).set({ amount: 2 }).where(eq(ledger.id, 1));
         },
         { maxRetries: 3 },

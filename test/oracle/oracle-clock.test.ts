@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -41,7 +42,7 @@ describe('oracle with a clock that jumps', () => {
       let forwardSeen = 0;
       let now = 0;
       for (const [at, offset] of steps) {
-        await new Promise((r) => setTimeout(r, at - now));
+        await sleep(at - now);
         now = at;
         await setOffset(offset);
         if (offset === 20_000) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientError, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
@@ -48,7 +49,7 @@ describe('oracle failover', () => {
     const addresses = [leader.address, standby.address];
     const clients = [0, 1].map(() => startHistoryClient({ addresses, callers: 20, durationMs: 4000, maxCount: 100 }));
     await Promise.all(clients.map((c) => c.answered));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const killedAtNs = process.hrtime.bigint(); // CLOCK_MONOTONIC, the clock the client processes record with
     await leader.kill('SIGKILL');
     await standby.waitForRole('leader', 8000); // takes over within a few seconds
@@ -68,7 +69,7 @@ describe('oracle failover', () => {
       await direct.getLeader({}); // connect before the pause
       const history = startHistoryClient({ addresses, callers: 20, durationMs: 4000, maxCount: 100 });
       await history.answered;
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const pausedAtNs = process.hrtime.bigint();
       await leader.kill('SIGSTOP');
       await standby.waitForRole('leader', 8000);
@@ -80,7 +81,7 @@ describe('oracle failover', () => {
           (e: unknown) => ({ ok: false as const, code: (e as ClientError).code }),
         ),
       );
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       await leader.kill('SIGCONT');
       const answers = await Promise.all(queued);
       expect(answers.filter((a) => a.ok)).toEqual([]);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +62,7 @@ describe('the oracle does not trust a lowered meta table, clients do not trust a
         const leader = await raw.client.getLeader({});
         if (leader.leaderAddress === a.address && leader.epoch === 1n) break;
         if (i > 100) throw new Error(`standby never named the first leader: ${JSON.stringify(leader, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     } finally {
       raw.channel.close();

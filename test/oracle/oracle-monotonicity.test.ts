@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
@@ -75,7 +76,7 @@ describe('oracle monotonicity', () => {
       // few callers, so the history stays small enough to check quickly.
       const during = startHistoryClient({ addresses: [oracle.address], callers: 3, durationMs: 6000, maxCount: 50 });
       await during.answered;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const killedAtNs = process.hrtime.bigint();
       await oracle.kill('SIGKILL');
       await oracle.restart();

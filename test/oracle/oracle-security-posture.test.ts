@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess, type OracleProcessOptions } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -61,6 +62,6 @@ async function waitFor(done: () => boolean, describe: () => string, timeoutMs = 
   const giveUpAt = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > giveUpAt) throw new Error(`condition not met; stderr: ${describe()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }

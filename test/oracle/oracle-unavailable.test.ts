@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OracleConnectionRefusedError, OracleUnavailableError } from '../../src/errors.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
@@ -61,7 +62,7 @@ describe('oracle unavailable', () => {
     try {
       const before = await client.getTimestamp();
       await meta.kill();
-      await new Promise((r) => setTimeout(r, 1500)); // the lease runs out by the oracle's own clock
+      await sleep(1500); // the lease runs out by the oracle's own clock
       await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
       await meta.start();
       let after: bigint | undefined;

@@ -22,10 +22,6 @@ export async function queryOnShards<R extends pg.QueryResultRow = Record<string,
   );
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Pauses (SIGSTOP) or resumes (SIGCONT) a Postgres server *with its backends*:
  * stopping only the postmaster leaves existing connections working.

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { integer, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
@@ -6,7 +7,7 @@ import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import type { EngineTransaction, TransactionEngine } from '../../src/txn/engine-contract.js';
 import { withRetries } from '../support/bank.js';
 import pg from 'pg';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 
 // Two tables, each with a shard key shorter than its primary key: a resolver

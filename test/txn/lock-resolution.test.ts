@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import type { CommitHookInfo, CommitHooks } from '../../src/txn/commit-hooks.js'
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { BANK_ACCOUNTS } from '../support/bank.js';
 import { accountsMeta } from '../support/bank-schema.js';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 
 describe('lock resolution', () => {

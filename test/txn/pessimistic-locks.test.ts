@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { between, eq, inArray } from 'drizzle-orm';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { percolator } from '../../src/index.js';
 import { shardOf } from '../../src/shard/shard-of.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
 import type { LockHolderArgs } from '../support/lock-holder.js';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const LOCK_HOLDER = path.resolve('dist/test/support/lock-holder.js');

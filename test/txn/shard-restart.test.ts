@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommitUndeterminedError, PercolatorError } from '../../src/errors.js';
@@ -6,7 +7,7 @@ import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank, transferWithLedger } from '../support/bank.js';
 import { bankTables, transfersMeta } from '../support/bank-schema.js';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 describe('a shard crashes and restarts under load', () => {

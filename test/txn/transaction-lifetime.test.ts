@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { accountsMeta } from '../support/bank-schema.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { physicalMs } from '../../src/timestamp.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transfer, withRetries } from '../support/bank.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
-import { countOnShards, sleep } from '../support/raw-shards.js';
+import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
 
 describe('version GC', () => {
