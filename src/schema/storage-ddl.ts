@@ -1,3 +1,4 @@
+import { InstallationError } from '../errors.js';
 import { ident, storageType } from '../shard/sql-names.js';
 import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
@@ -45,7 +46,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const render = (file: string): string =>
     readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
       const value = vars[name];
-      if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/${file}`);
+      if (value === undefined) throw new InstallationError(`unknown placeholder ${name} in schema/${file}`);
       return value;
     });
   const sql = render('table/0001-storage.sql');
