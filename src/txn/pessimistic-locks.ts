@@ -185,7 +185,7 @@ export class PessimisticLocks {
         try {
           await this.ctx.shards[shard]!.query(new PessimisticLockStatements(storage).releaseLockOnly(this.startTs), { prepare: true, lazy: true });
         } catch (error) {
-          this.logger.warn({ shard, err: String(error) }, 'releasing pessimistic locks failed; they expire with the primary lock');
+          this.logger.warn({ shard, err: error }, 'releasing pessimistic locks failed; they expire with the primary lock');
         }
       }),
     );

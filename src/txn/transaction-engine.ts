@@ -118,7 +118,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     pointReads: new StatementBatcher(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     storageOf,
     track(work) {
-      const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
+      const settled = work.catch((error: unknown) => logger.warn({ err: error }, 'background work failed'));
       background.add(settled);
       void settled.finally(() => background.delete(settled));
     },

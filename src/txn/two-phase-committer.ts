@@ -91,7 +91,7 @@ export class TwoPhaseCommitter {
             // locks, pessimistic rows) and mark the primary rolled back now
             // rather than leave readers and writers to wait for our TTL.
             await rollbackShards(ctx, request.startTs, request.groups, primary).catch((failure: unknown) =>
-              request.logger.warn({ err: String(failure) }, 'rollback after an aborted commit failed; resolvers will clean up'),
+              request.logger.warn({ err: failure }, 'rollback after an aborted commit failed; resolvers will clean up'),
             );
             throw error;
           }
