@@ -1,13 +1,12 @@
 import { and, eq, gt, inArray, like, sql } from 'drizzle-orm';
-import { integer, pgTable, varchar } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, percolator, type Database } from '../../src/index.js';
+import { accounts } from '../support/client-schema.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 // A raw `sql` fragment in a filter is pasted into the statements that run on
 // each shard: it may use the queried table's columns, values, operators and a
 // fixed set of functions, never anything that names another relation.
-const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull(), owner: varchar({ length: 16 }) });
 const schema = { accounts };
 
 let cluster: TestCluster;
