@@ -1,31 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { describe, expect, it } from 'vitest';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { checkHistory, startHistoryClient } from './support/history.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
 const LEASE = ['--lease', '1s'];
 
 describe('oracle failover', () => {
-  let meta: PostgresServer;
-  const oracles: OracleProcess[] = [];
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-  });
-  afterAll(async () => {
-    await Promise.all(oracles.map((o) => o.kill()));
-    await meta?.destroy();
-  });
+  const meta = useMetaServer();
 
   /** Two oracle processes started together against one meta database: whichever wins the lease leads. */
   async function pair(): Promise<[leader: OracleProcess, standby: OracleProcess]> {
-    const metaUrl = await createMetaDatabase(meta);
-    const both = await Promise.all([0, 1].map(() => startOracleProcess({ metaUrl, args: LEASE, standby: true })));
-    oracles.push(...both);
+    const metaUrl = await meta.database();
+    const both = await Promise.all([0, 1].map(() => meta.oracle({ metaUrl, args: LEASE, standby: true })));
     await Promise.race(both.map((o) => o.waitForRole('leader', 10_000)));
     const leader = both.find((o) => o.role === 'leader')!;
     const standby = both.find((o) => o !== leader)!;
