@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidInputError,
   percolator,
@@ -21,24 +21,19 @@ import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import pg from 'pg';
 import { accounts, orders, strangers } from '../support/client-schema.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const schema = { accounts, orders };
 type Schema = typeof schema;
 
+const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
 let cluster: TestCluster;
 let db: Database<Schema>;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 3 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
-  await db.migrate();
+  ({ cluster, db } = fixture);
   await db.migrate(); // idempotent
-});
-
-afterAll(async () => {
-  await db?.close();
-  await cluster?.destroy();
 });
 
 beforeEach(async () => {
