@@ -123,6 +123,18 @@ export class PostgresServer {
     return `postgres://${SUPERUSER}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
   }
 
+  /** Creates the database `name` (a plain identifier) on this server; its URL. */
+  async createDatabase(name: string): Promise<string> {
+    const client = new pg.Client(this.url);
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await client.end();
+    }
+    return this.urlFor(name);
+  }
+
   get pid(): number | undefined {
     const child = this.child;
     return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
