@@ -14,7 +14,7 @@ export { MAX_ROW_BYTES } from './client/row-validation.js';
 export type { RetryBackoff } from './client/retry-backoff.js';
 export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, UpdateSet, WriteResult } from './client/types.js';
 export type { IsolationLevel } from './txn/engine-contract.js';
-export type { GcOptions, GcRun } from './txn/version-gc.js';
+export type { GcOptions, GcRun } from './txn/gc-types.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';
 export type { OracleConnectOptions, OracleOption } from './client/oracle-option.js';
 export type { OracleTlsOptions } from './oracle/oracle-credentials.js';

@@ -58,6 +58,14 @@ function parseOptions(argv: string[]) {
   }, `\n${help}`)?.values;
 }
 
+/** Longest lease or window accepted: a bare number is seconds, so `--lease 3000` (meant as ms) would be 50 minutes. */
+const MAX_LEASE_OR_WINDOW_MS = 10 * 60_000;
+
+function checkAtMost(flag: string, ms: number | undefined, consequence: string): void {
+  if (ms === undefined || ms <= MAX_LEASE_OR_WINDOW_MS) return;
+  throw new InvalidInputError(`${flag} ${ms / 1000}s is longer than 10 minutes: ${consequence} (a bare number is seconds; write e.g. 3000ms for milliseconds)`);
+}
+
 export async function run(argv: string[]): Promise<number> {
   const values = parseOptions(argv);
   if (!values) return 2;
@@ -74,6 +82,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     leaseMs = values.lease ? parseDurationFlagMs('--lease', values.lease) : undefined;
     windowMs = values.window ? parseDurationFlagMs('--window', values.window) : undefined;
+    checkAtMost('--lease', leaseMs, 'a standby would wait that long to take over from a dead leader');
+    checkAtMost('--window', windowMs, 'every restart would skip that much of the timestamp space');
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     console.error(`percolator oracle: ${error.message}`);

@@ -48,6 +48,9 @@ function visit(meta: TableMeta, chunk: unknown, clause: string, text: string[]):
     });
     text.push(')');
   } else if (isEntity(chunk, SQL)) {
+    if ((chunk as unknown as { shouldInlineParams?: boolean }).shouldInlineParams) {
+      throw new InvalidInputError(`${clause} on ${meta.name}: sql.inlineParams() is not supported in a filter; values are sent as bound parameters`);
+    }
     for (const item of chunk.queryChunks) visit(meta, item, clause, text);
   } else if (isEntity(chunk, Column)) {
     checkOwnColumn(meta, chunk as PgColumn, clause);
@@ -55,7 +58,10 @@ function visit(meta: TableMeta, chunk: unknown, clause: string, text: string[]):
   } else if (isEntity(chunk, Param)) {
     if (isEntity(chunk.value, Placeholder)) throw placeholderError(meta, clause);
     checkParam(meta, chunk, clause);
-    text.push(VALUE_MARK);
+    // drizzle renders a parameter whose driver value is SQL as that SQL: check it as such.
+    const driverValue = chunk.value === null ? null : chunk.encoder.mapToDriverValue(chunk.value);
+    if (isEntity(driverValue, SQL)) visit(meta, driverValue, clause, text);
+    else text.push(VALUE_MARK);
   } else if (isEntity(chunk, Placeholder)) {
     throw placeholderError(meta, clause);
   } else if (isEntity(chunk, Subquery) || isEntity(chunk, Table) || isEntity(chunk, View)) {

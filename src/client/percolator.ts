@@ -6,7 +6,7 @@ import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { createOracleClient } from '../oracle/oracle-client.js';
 import { resolveOracleOption, type OracleOption } from './oracle-option.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
-import type { GcOptions } from '../txn/version-gc.js';
+import type { GcOptions } from '../txn/gc-types.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
 import { clientMetrics } from './client-metrics.js';
 import { checkIsolation, checkMaxRetries, checkMilliseconds, checkPoolOptions, Database } from './database.js';
@@ -123,7 +123,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       gc: options.gc,
     });
     // Lock resolution must know every table a primary lock may live in.
-    engine.register(tables.tables);
+    engine.register(tables.storageTables);
     log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
     return new Database<TSchema>({
       engine,

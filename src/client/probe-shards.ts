@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { redactUrl } from '../redact.js';
-import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../schema/shard-identity.js';
+import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../shard/shard-identity.js';
 
 /**
  * @internal Connects once to every shard (in parallel) so that a wrong or

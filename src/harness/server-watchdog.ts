@@ -4,8 +4,9 @@ import type { Writable } from 'node:stream';
 /**
  * Waits on a pipe from the process that owns a throwaway server: a line on
  * it means "removed normally, exit"; end of file means the owner is gone,
- * however it died (SIGKILL included, which no exit hook sees). Then it stops
- * the postmaster (SIGQUIT: immediate shutdown, backends included; SIGKILL
+ * however it died (SIGKILL included, which no exit hook sees). Then it
+ * resumes the postmaster and its backends (a fault test may have paused
+ * them) and stops it (SIGQUIT: immediate shutdown, backends included; SIGKILL
  * after 5 s) and removes the data directory. It runs in a session of its own
  * so that a Ctrl-C to the terminal's process group does not end it first.
  */
@@ -14,6 +15,9 @@ dir=$1
 read -r line && exit 0
 pid=$(head -n 1 "$dir/postmaster.pid" 2>/dev/null)
 if [ -n "$pid" ] && tr '\\000' '\\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qxF -- "$dir"; then
+  # A paused (SIGSTOPped) server neither shuts down nor lets its backends go: resume it first.
+  kill -CONT "$pid" 2>/dev/null
+  pkill -CONT -P "$pid" 2>/dev/null
   kill -QUIT "$pid" 2>/dev/null
   i=0
   while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

@@ -71,6 +71,7 @@ class BatchingOracleClient implements OracleClient {
   private readonly metrics: ClientMetrics;
   /** Highest fencing epoch a leader answered with: hints naming an older leader are stale. */
   private highestEpoch = 0n;
+  private everAnswered = false;
   private closed = false;
 
   constructor(private readonly options: OracleClientOptions) {
@@ -140,7 +141,12 @@ class BatchingOracleClient implements OracleClient {
    */
   private async fetchWithFailover(count: number, deadline: number, mode: 'stream' | 'unary'): Promise<Timestamp> {
     let redirects = 0;
-    /** Addresses that refused the connection since the last other failure: all of them ends the call. */
+    /**
+     * Addresses that refused the connection since the last other failure. All
+     * of them ends the call at once while no oracle ever answered this client
+     * (a wrong address or an oracle not started); once one has, refusals are
+     * a restart in progress, waited out until the deadline.
+     */
     const refused = new Set<string>();
     let failedInRound = 0;
     let rounds = 0;
@@ -150,6 +156,7 @@ class BatchingOracleClient implements OracleClient {
       const remaining = deadline - performance.now();
       if (remaining <= 0) {
         this.metrics.unavailable.inc();
+        if (lastError?.refused && this.addresses.every((a) => refused.has(a))) throw new OracleConnectionRefusedError(this.addresses, { cause: lastError });
         throw new OracleUnavailableError(
           `no oracle leader answered within ${this.deadlineMs} ms (addresses: ${this.addresses.join(', ')}; last error: ${lastError?.message ?? 'none'})`,
           { cause: lastError },
@@ -166,6 +173,7 @@ class BatchingOracleClient implements OracleClient {
           throw new OracleCallError(address, status.INTERNAL, `asked for ${count} timestamps, got ${response.count}`, undefined);
         }
         if (response.epoch > this.highestEpoch) this.highestEpoch = response.epoch;
+        this.everAnswered = true;
         return response.first;
       } catch (error) {
         if (!(error instanceof OracleCallError)) throw error;
@@ -183,7 +191,7 @@ class BatchingOracleClient implements OracleClient {
         }
         if (error.refused) {
           refused.add(address);
-          if (this.addresses.every((a) => refused.has(a))) {
+          if (!this.everAnswered && this.addresses.every((a) => refused.has(a))) {
             this.metrics.unavailable.inc();
             throw new OracleConnectionRefusedError(this.addresses, { cause: error });
           }

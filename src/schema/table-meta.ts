@@ -1,6 +1,6 @@
 import { getTableConfig, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
-import { ident } from '../shard/sql-names.js';
+import { ident } from './sql-names.js';
 import { enumOf } from './enum-types.js';
 
 export interface ColumnMeta {

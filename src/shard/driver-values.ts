@@ -9,7 +9,7 @@ const ESCAPED = /[\\"]/g;
 
 /**
  * A statement parameter as node-postgres would send it. The protocol's
- * batches pass every column as a flat `text[]` of strings and nulls; those
+ * statements pass every column as a flat `text[]` of strings and nulls; those
  * are written here in one pass (each element quoted, `\` and `"` escaped:
  * the literal pg's own arrayString produces) instead of pg's per-element
  * conversion and two replaces, which made 7% of the bytes a bank transfer
@@ -31,7 +31,7 @@ export function toParameter(value: unknown): unknown {
  * Values travel to Postgres as text, the same text node-postgres would send
  * for an ordinary parameter: `column.mapToDriverValue` (drizzle's mapping,
  * e.g. Date → ISO string, json → JSON text) then pg's own `prepareValue`.
- * Batches are sent as `text[]` arrays and cast to the column's SQL type in
+ * Rows are sent as `text[]` arrays and cast to the column's SQL type in
  * the statement, so one statement shape serves any number of rows and the
  * 65,535-parameter limit never applies.
  */

@@ -1,7 +1,7 @@
-import { lockInfoSql } from './lock-info.js';
+import { lockInfoSql } from './read-row-columns.js';
 import type { Statement } from './shard-pool.js';
-import { ident } from './sql-names.js';
-import type { TableStorage } from './table-storage.js';
+import { ident } from '../schema/sql-names.js';
+import type { TableSql } from './table-sql.js';
 
 /**
  * The statements of version GC (src/txn/version-gc.ts) on one shard: its
@@ -36,7 +36,7 @@ where $2::boolean or updated_at <= clock_timestamp() - $3::bigint * interval '1 
 }
 
 /** The locks of `storage`'s table that started at or below `safePoint` (lockInfoSql's columns). */
-export function oldLocks(storage: TableStorage, safePoint: bigint): Statement {
+export function oldLocks(storage: TableSql, safePoint: bigint): Statement {
   return {
     text: storage.statementText('gcOldLocks', () => `select ${lockInfoSql(storage, 'l')} from ${storage.locks} l where l.start_ts <= $1::bigint`),
     values: [safePoint.toString()],
@@ -44,7 +44,7 @@ export function oldLocks(storage: TableStorage, safePoint: bigint): Statement {
 }
 
 /** Deletes the versions of `storage`'s table hidden from every read at or above `safePoint` (rollback markers excepted). */
-export function deleteSuperseded(storage: TableStorage, safePoint: bigint): Statement {
+export function deleteSuperseded(storage: TableSql, safePoint: bigint): Statement {
   const pk = storage.pk.map((c) => ident(c.name));
   const text = storage.statementText(
     'gcDeleteSuperseded',
@@ -58,7 +58,7 @@ where ${pk.map((c) => `v.${c} = k.${c}`).join(' and ')} and v.commit_ts < k.comm
 }
 
 /** A key deleted at or below the safe point is absent for every read: its latest row can go. */
-export function deleteDeletedLatest(storage: TableStorage, safePoint: bigint): Statement {
+export function deleteDeletedLatest(storage: TableSql, safePoint: bigint): Statement {
   const text = storage.statementText('gcDeleteDeletedLatest', () => `delete from ${storage.latest} where op = 'del' and commit_ts <= $1::bigint`);
   return { text, values: [safePoint.toString()] };
 }

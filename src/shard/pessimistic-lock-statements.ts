@@ -1,10 +1,12 @@
+import { lockExpiredSql, lockLiveSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from './sql-names.js';
-import type { KeyTexts, TableStorage } from './table-storage.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import type { KeyTexts } from './key-text.js';
+import type { TableSql } from './table-sql.js';
 
 /** One key's answer from the lock function (plus the user's columns, by SQL name). */
 export interface LockKeyRow {
-  /** Index of the key in the batch. */
+  /** Index of the key in the statement. */
   __i: number;
   /** ok: we hold the lock; locked: another transaction does; retry: the slot was taken and freed meanwhile; rolled-back: our own rollback marker is there. */
   __status: 'ok' | 'locked' | 'retry' | 'rolled-back';
@@ -43,7 +45,7 @@ export interface LockReadShape {
  * deadlock detection follows.
  */
 export class PessimisticLockStatements {
-  constructor(private readonly storage: TableStorage) {}
+  constructor(private readonly storage: TableSql) {}
 
   get lockFunction(): string {
     return ident(`${this.storage.meta.name}__lock_keys`);
@@ -106,7 +108,7 @@ begin
         when exists (select 1 from ${s.versions} r where ${this.pkMatch('r', 'b', true)} and r.commit_ts = $1 and r.op = 'rollback') then 'rolled-back'
         else 'ok' end as __st,
       l.start_ts as __h, l.primary_table as __ht, l.primary_key as __hk,
-      (l.written_at + l.ttl_ms * interval '1 millisecond' < clock_timestamp()) as __ex,
+      (${lockExpiredSql('l')}) as __ex,
       v.commit_ts as __ct, v.op as __vop, ${sCols}
     from b left join ${s.locks} l on ${this.pkMatch('l', 'b', true)}
     left join lateral (select v.commit_ts, v.op${values.map((c) => `, v.${ident(c.name)}`).join('')} from ${s.versions} v
@@ -200,7 +202,7 @@ where ${this.pkEqualsParam(2)} and l.start_ts = $1::bigint and l.waiting_for_ts 
   waitEdge(startTs: bigint, primaryKey: KeyTexts): Statement {
     return {
       text: `select waiting_for_ts::text as waiting_for_ts, waiting_for_table, waiting_for_key from ${this.storage.locks} l
-where ${this.pkEqualsParam(2)} and l.start_ts = $1::bigint and l.written_at + l.ttl_ms * interval '1 millisecond' >= clock_timestamp()`,
+where ${this.pkEqualsParam(2)} and l.start_ts = $1::bigint and ${lockLiveSql('l')}`,
       values: [startTs.toString(), primaryKey],
     };
   }

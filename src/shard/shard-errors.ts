@@ -71,7 +71,8 @@ const DOES_NOT_RESOLVE = new Set(['42703', '42804', '42846', '42704', '42883', '
  */
 export function translateShardError(shardName: string, error: unknown, fromDriver = false): unknown {
   if (error instanceof PercolatorError) return error;
-  if (isConnectionError(error)) return new ShardUnavailableError(shardName, { cause: error, sqlState: sqlStateOf(error) });
+  // 25006: a read-only server, i.e. a standby where the primary was (after a failover): look for the primary again.
+  if (isConnectionError(error) || sqlStateOf(error) === '25006') return new ShardUnavailableError(shardName, { cause: error, sqlState: sqlStateOf(error) });
   const sqlState = sqlStateOf(error);
   if (sqlState === undefined) {
     if (!fromDriver) return error;
@@ -92,8 +93,12 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   if (sqlState.startsWith('22')) {
     return new InvalidInputError(`${what}: a value, or an expression of a sql fragment in the filter, that the shard could not evaluate; check the values and the filter`, options);
   }
-  if (sqlState.startsWith('53')) return new ShardUnavailableError(shardName, options);
-  const retryable = sqlState.startsWith('40') || sqlState === '55P03';
+  if (sqlState.startsWith('53')) {
+    // Disk full, out of memory, too many connections: the server is up and the connection is sound.
+    return new ShardStatementError(shardName, `${what}: the shard is out of a resource (disk, memory, connections); nothing of the statement took effect, and running the transaction again may succeed once it has recovered`, { ...options, retryable: true });
+  }
+  // Only the aborts that say nothing took effect: 40003 (completion unknown) is not one.
+  const retryable = isPostgresAbort(error);
   const hint = retryable
     ? 'Postgres aborted the statement because of a concurrent one; nothing of it took effect, and running the transaction again may succeed'
     : sqlState === '42501'

@@ -1,5 +1,5 @@
 import type { TableMeta } from '../schema/table-meta.js';
-import type { Row } from '../txn/engine-contract.js';
+import type { Row } from '../schema/row.js';
 import { keyTextOf } from './key-text.js';
 
 /**
@@ -10,6 +10,11 @@ import { keyTextOf } from './key-text.js';
  */
 export function shardOf(table: TableMeta, row: Row, shardCount: number): number {
   return shardOfTexts(table.shardKey.map((c) => keyTextOf(c, row[c.key])), shardCount);
+}
+
+/** The shard of a whole primary key given as key texts (the shard key is a prefix of it). */
+export function shardOfKey(table: TableMeta, keyTexts: readonly (string | null)[], shardCount: number): number {
+  return shardOfTexts(keyTexts.slice(0, table.shardKey.length), shardCount);
 }
 
 export function shardOfTexts(shardKeyTexts: readonly (string | null)[], shardCount: number): number {

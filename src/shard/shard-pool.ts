@@ -8,7 +8,7 @@ import { translateShardError } from './shard-errors.js';
 import { checkBindParameters } from './statement-limits.js';
 
 export interface ShardPoolOptions {
-  /** Connections for local transactions of several statements (lock resolution, multi-batch writes). */
+  /** Connections for local transactions of several statements (lock resolution, writes of several chunks). */
   max?: number;
   /** Pipelined connections that carry every single-statement local transaction (PipelinedConnections); default 4. */
   pipelines?: number;

@@ -1,7 +1,7 @@
 import { customType, pgTable, primaryKey, type PgColumn } from 'drizzle-orm/pg-core';
 import { describeTable, type TableMeta } from '../schema/table-meta.js';
 import type { ShardPool } from './shard-pool.js';
-import { literal, storageType, textArray } from './sql-names.js';
+import { literal, storageType, textArray } from '../schema/sql-names.js';
 import { TableStorage } from './table-storage.js';
 
 /**

@@ -3,7 +3,7 @@ import type { Timestamp } from '../timestamp.js';
 import { formatTimestamp } from '../timestamp.js';
 import type { PoolClient } from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { keyBytes, tableChunks } from './batches.js';
+import { keyBytes, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
@@ -30,9 +30,9 @@ export async function commitPrimary(
   const shard = ctx.shards[primary.shard]!;
   const others = sameShard?.filter((m) => m !== primary) ?? [];
   try {
-    const limits = { rows: ctx.batchRows, bytes: ctx.batchBytes };
-    if (others.length < ctx.batchRows && others.every((m) => m.storage === primary.storage) && others.reduce((n, m) => n + keyBytes(m.keyTexts), keyBytes(primary.keyTexts)) <= ctx.batchBytes) {
-      // One table, one batch: one statement guarded by the primary's lock, sent with other transactions' commits.
+    const limits = { rows: ctx.chunkRows, bytes: ctx.chunkBytes };
+    if (others.length < ctx.chunkRows && others.every((m) => m.storage === primary.storage) && others.reduce((n, m) => n + keyBytes(m.keyTexts), keyBytes(primary.keyTexts)) <= ctx.chunkBytes) {
+      // One table, one chunk: one statement guarded by the primary's lock, sent with other transactions' commits.
       const keys = [primary.keyTexts, ...others.map((m) => m.keyTexts)];
       const written = await ctx.commits.submit(shard, primary.storage, { startTs, commitTs, keys, guarded: true, lazy: false });
       if (!written) await explainMissingLock(shard, startTs, commitTs, primary);

@@ -1,5 +1,5 @@
 import type { Timestamp } from '../timestamp.js';
-import { tableChunks } from './batches.js';
+import { tableChunks } from './table-chunks.js';
 import type { CommitHookInfo } from './commit-hooks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
@@ -22,7 +22,7 @@ export async function commitSecondaries(
   const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<boolean> => {
     const shard = ctx.shards[shardIndex]!;
     try {
-      for (const chunk of tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes })) {
+      for (const chunk of tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes })) {
         // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
         const keys = chunk.rows.map((m) => m.keyTexts);
         await ctx.commits.submit(shard, chunk.storage, { startTs, commitTs, keys, guarded: false, lazy: true });

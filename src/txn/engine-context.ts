@@ -1,12 +1,13 @@
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import type { PrewriteConflictRow, TableStorage } from '../shard/table-storage.js';
-import type { BatchedCommit } from './commit-batch.js';
-import type { BatchedPointRead } from './point-read.js';
-import type { PrewriteBatchRequest } from './prewrite.js';
+import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
+import type { TableStorage } from '../shard/table-storage.js';
+import type { SharedCommitRequest } from './shared-commit.js';
+import type { SharedPointReadRequest } from './shared-point-read.js';
+import type { SharedPrewriteRequest } from './shared-prewrite.js';
 import type { ShardReadResult } from './snapshot-read.js';
-import type { StatementBatcher } from './statement-batcher.js';
+import type { SharedStatements } from './shared-statements.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineMetrics } from './engine-metrics.js';
 import type { LockResolver } from './lock-resolver.js';
@@ -24,10 +25,10 @@ export interface EngineContext {
   readonly lockWaitTimeoutMs: number;
   /** Longest life of a transaction before it is rolled back and fails with TransactionTimeoutError (transaction-deadline.ts). */
   readonly maxTransactionMs: number;
-  /** Rows per statement when writing batches (memory and statement size stay bounded). */
-  readonly batchRows: number;
+  /** Rows per statement when writing chunks (memory and statement size stay bounded). */
+  readonly chunkRows: number;
   /** About how many bytes of parameters one such statement carries at most (rows of up to 1 MiB each). */
-  readonly batchBytes: number;
+  readonly chunkBytes: number;
   /** Whether long commits refresh their primary lock's TTL. */
   readonly heartbeat: boolean;
   readonly resolver: LockResolver;
@@ -36,9 +37,9 @@ export interface EngineContext {
   /** This engine's commits in flight, which its readers wait for instead of pushing them. */
   readonly localCommits: LocalCommits;
   /** Prewrites, commits and point reads of concurrent transactions, sent together per (shard, table). */
-  readonly prewrites: StatementBatcher<PrewriteBatchRequest, PrewriteConflictRow[]>;
-  readonly commits: StatementBatcher<BatchedCommit, boolean>;
-  readonly pointReads: StatementBatcher<BatchedPointRead, ShardReadResult>;
+  readonly prewrites: SharedStatements<SharedPrewriteRequest, PrewriteConflictRow[]>;
+  readonly commits: SharedStatements<SharedCommitRequest, boolean>;
+  readonly pointReads: SharedStatements<SharedPointReadRequest, ShardReadResult>;
   /** Storage of a table by its SQL name (the name lock rows record for their primary). */
   storageOf(tableName: string): TableStorage;
   /** Background work (asynchronous secondaries) that close() waits for. */

@@ -12,16 +12,16 @@
 import type { SQL } from 'drizzle-orm';
 import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
-import type { GcRun } from './version-gc.js';
+import type { GcRun } from './gc-types.js';
+import type { KeyValues, Row } from '../schema/row.js';
 import type { TableMeta } from '../schema/table-meta.js';
-import type { ReadSet } from './read-set.js';
+import type { RecordedReads } from './read-set-types.js';
 
-export type Row = Record<string, unknown>;
-export type KeyValues = readonly unknown[];
+export type { KeyValues, Row } from '../schema/row.js';
 
 export type IsolationLevel = 'snapshot' | 'serializable';
 
-export interface SelectQuery {
+export interface ScanRequest {
   /** A drizzle filter over the user's table; pushed into SQL on each shard, buffered writes included. */
   where?: SQL | undefined;
   /** drizzle ordering expressions (asc(col), desc(col), or columns); applied per shard and merged by the caller. */
@@ -55,11 +55,11 @@ export interface EngineTransaction {
   readonly timeoutError?: TransactionTimeoutError | undefined;
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
-  select(table: TableMeta, query?: SelectQuery): Promise<Row[]>;
+  select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
-  readonly readSet: ReadSet;
+  readonly readSet: RecordedReads;
   /** Buffers new rows; throws UniqueViolationError if a key exists at the snapshot or in the buffer. */
   insert(table: TableMeta, rows: readonly Row[]): Promise<void>;
   /** Buffers full new images of rows (insert-or-replace by primary key). */

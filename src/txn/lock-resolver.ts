@@ -1,28 +1,23 @@
 import { LockWaitTimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { PrimaryPeek } from '../shard/primary-status-statements.js';
+import { shardOfKey } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { shardOfTexts } from '../shard/shard-of.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setBounded } from './bounded-map.js';
 import type { EngineMetrics } from './engine-metrics.js';
+import type { FoundLock } from './found-lock.js';
+import { groupBy } from './group-by.js';
 import type { LocalCommits } from './local-commits.js';
-import { performance } from 'node:perf_hooks';
-import { isFinal, type TxnStatus } from './txn-status.js';
-import { isPostgresAbort } from '../shard/shard-errors.js';
+import { awaitLocalOwners } from './local-owner-wait.js';
+import { PrimaryPushes, type PushOutcome } from './primary-pushes.js';
+import { mergeVerdicts, ROWS_STAND, type ReadVerdict } from './read-verdict.js';
+import { rollForwardOrBack } from './roll-forward-back.js';
 import type { TableDirectory } from './table-directory.js';
-import { mergeVerdicts, ROWS_STAND, within, type ReadVerdict } from './read-verdict.js';
-
-/** A lock of another transaction met by a read or a prewrite. */
-export interface FoundLock {
-  readonly storage: TableStorage;
-  readonly shard: number;
-  readonly keyTexts: KeyTexts;
-  readonly startTs: Timestamp;
-  readonly primaryTable: string;
-  readonly primaryKey: KeyTexts;
-  /** The lock's own TTL ran out (judged by its shard's clock). */
-  readonly expired: boolean;
-}
+import { decideTxnStatus } from './txn-status-check.js';
+import { isFinal, type TxnStatus } from './txn-status.js';
 
 export interface LockResolverOptions {
   shards: readonly ShardPool[];
@@ -40,35 +35,22 @@ export interface LockResolverOptions {
 
 /**
  * Lock resolution (DESIGN.md): a lock of transaction L is judged by L's
- * primary key. The decision is taken in one local transaction at the
- * primary's shard that holds the primary's lock slot (row lock), so that
- * concurrent resolvers, L's own commitPrimary and L's late prewrite of the
- * primary all serialize on that row and agree on one outcome:
- *   1. a version of the primary with start_ts = L: committed at its commit_ts;
- *   2. a rollback marker for L, or no lock and the caller's lock expired:
- *      rolled back (a marker is written if missing, so L can never commit);
- *   3. L's primary lock with its TTL run out: delete it, write the marker,
- *      rolled back;
- *   4. otherwise alive.
- * Secondaries are then rolled forward (committed) or back, batched per shard.
- * A read-only peek at the primary comes first: a version (final) or a live
- * lock answers without the locked transaction, so readers of busy keys do
- * not hold up the owner's commitPrimary.
+ * primary key (txn-status-check.ts decides L's status there), then L's
+ * locks that were met are rolled forward (committed) or back, one statement
+ * per (shard, table) (roll-forward-back.ts). A reader pushes live owners
+ * instead (primary-pushes.ts) and waits for this process's own commits
+ * (local-owner-wait.ts). Final statuses are cached.
  */
 export class LockResolver {
   private readonly cache = new Map<string, TxnStatus>();
-  /**
-   * Transactions whose primary lock this process pushed: they can only
-   * commit at or above the remembered min_commit_ts (it never decreases), so
-   * a reader below it reads past their locks without asking again.
-   */
-  private readonly pushed = new Map<string, Timestamp>();
+  private readonly pushes: PrimaryPushes;
   private readonly cacheSize: number;
   private readonly localOwnerWaitMs: number;
 
   constructor(private readonly options: LockResolverOptions) {
     this.cacheSize = options.cacheSize ?? 8192;
     this.localOwnerWaitMs = options.localOwnerWaitMs ?? LOCAL_OWNER_WAIT_MS;
+    this.pushes = new PrimaryPushes(options.shards, options.tables, this.cacheSize);
   }
 
   /**
@@ -81,39 +63,8 @@ export class LockResolver {
     const cached = this.cache.get(startTs.toString());
     if (cached) return cached;
     const storage = await this.options.tables.primaryStorage(primaryTable, lockShard, startTs);
-    const shard = this.options.shards[shardOfTexts(primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length)]!;
-    // Fast path, one read-only statement: final outcomes and live locks need no row lock.
-    const peek = peeked ?? (await shard.query<PrimaryPeek>(storage.peekPrimary(startTs, primaryKey), { prepare: true })).rows[0]!;
-    if (peek.version_op !== null) {
-      const final: TxnStatus = peek.version_op === 'rollback' ? { kind: 'rolled-back' } : { kind: 'committed', commitTs: BigInt(peek.commit_ts!) };
-      this.remember(startTs, final);
-      return final;
-    }
-    if (peek.locked && !peek.expired) return { kind: 'alive', ttlRemainingMs: peek.remaining_ms ?? 0 };
-    if (!peek.locked && !rollbackIfNotExist) return { kind: 'alive', ttlRemainingMs: 0 };
-    // Expired, or never written: decide under the primary slot's row lock.
-    const status = await shard.transaction(async (client): Promise<TxnStatus> => {
-      const slot = (await shard.query<{ start_ts: string; op: string; inserted: boolean; expired: boolean; remaining_ms: number }>(
-        storage.lockPrimarySlot(startTs, primaryKey),
-        { client, prepare: true },
-      )).rows[0]!;
-      const ownsSlot = !slot.inserted && BigInt(slot.start_ts) === startTs;
-      if (ownsSlot) {
-        if (!slot.expired) return { kind: 'alive', ttlRemainingMs: slot.remaining_ms };
-        await shard.query(storage.deleteLock(startTs, primaryKey), { client, prepare: true });
-        await shard.query(storage.writeRollbackMarker(startTs, primaryKey), { client, prepare: true });
-        return { kind: 'rolled-back' };
-      }
-      if (slot.inserted) await shard.query(storage.deleteLock(startTs, primaryKey), { client, prepare: true });
-      const version = (await shard.query<{ commit_ts: string; op: string }>(storage.versionByStartTs(startTs, primaryKey), { client, prepare: true })).rows[0];
-      if (version && version.op !== 'rollback') return { kind: 'committed', commitTs: BigInt(version.commit_ts) };
-      if (version) return { kind: 'rolled-back' };
-      if (!rollbackIfNotExist) return { kind: 'alive', ttlRemainingMs: 0 };
-      // L's primary was never prewritten (or is being prewritten right now and
-      // will find this marker in its conflict check): L can never commit.
-      await shard.query(storage.writeRollbackMarker(startTs, primaryKey), { client, prepare: true });
-      return { kind: 'rolled-back' };
-    });
+    const shard = this.options.shards[shardOfKey(storage.meta, primaryKey, this.options.shards.length)]!;
+    const status = await decideTxnStatus(shard, storage, primaryKey, startTs, rollbackIfNotExist, peeked);
     if (isFinal(status)) this.remember(startTs, status);
     return status;
   }
@@ -127,19 +78,13 @@ export class LockResolver {
     locks: readonly FoundLock[],
     pushTo?: Timestamp,
   ): Promise<{ alive: FoundLock[]; waitMs: number; committed: { lock: FoundLock; commitTs: Timestamp }[] }> {
-    const byTxn = new Map<string, FoundLock[]>();
-    for (const lock of locks) {
-      const id = lock.startTs.toString();
-      const list = byTxn.get(id);
-      if (list) list.push(lock);
-      else byTxn.set(id, [lock]);
-    }
+    const byTxn = groupBy(locks, (lock) => lock.startTs.toString());
     const alive: FoundLock[] = [];
     let waitMs = Number.POSITIVE_INFINITY;
     // Locks of owners found committed, with their commit_ts: a reader at or above it reads those keys again.
     const committed: { lock: FoundLock; commitTs: Timestamp }[] = [];
     // Only the primary's TTL counts (secondaries get no heartbeat): the push itself refuses an expired primary.
-    const pushed = pushTo === undefined ? new Map<string, PushOutcome>() : await this.pushPrimaries([...byTxn.values()].map((l) => l[0]!), pushTo);
+    const pushed = pushTo === undefined ? new Map<string, PushOutcome>() : await this.pushes.push([...byTxn.values()].map((l) => l[0]!), pushTo);
     await Promise.all(
       [...byTxn].map(async ([id, txnLocks]) => {
         const push = pushed.get(id);
@@ -157,59 +102,10 @@ export class LockResolver {
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
           return;
         }
-        await this.applyStatus(first.startTs, status, txnLocks);
+        await rollForwardOrBack(this.options.shards, this.options.logger, first.startTs, status, txnLocks);
       }),
     );
     return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committed };
-  }
-
-  /**
-   * Pushes live owners' primary locks to commit at or above `minCommitTs`:
-   * one statement per (primary shard, table), in parallel. Per transaction
-   * id (start_ts): 'pushed' (now or before), or what the statement saw at
-   * a primary it could not push (its lock gone, expired or a placeholder).
-   */
-  private async pushPrimaries(locks: readonly FoundLock[], minCommitTs: Timestamp): Promise<Map<string, PushOutcome>> {
-    const outcomes = new Map<string, PushOutcome>();
-    const groups = new Map<string, { shard: ShardPool; storage: TableStorage; primaries: { startTs: Timestamp; key: KeyTexts }[] }>();
-    for (const lock of locks) {
-      const id = lock.startTs.toString();
-      if ((this.pushed.get(id) ?? 0n) >= minCommitTs) {
-        outcomes.set(id, 'pushed');
-        continue;
-      }
-      const storage = await this.options.tables.primaryStorage(lock.primaryTable, lock.shard, lock.startTs);
-      const shardIndex = shardOfTexts(lock.primaryKey.slice(0, storage.meta.shardKey.length), this.options.shards.length);
-      const groupId = `${shardIndex}\u0000${lock.primaryTable}`;
-      const group = groups.get(groupId) ?? { shard: this.options.shards[shardIndex]!, storage, primaries: [] };
-      group.primaries.push({ startTs: lock.startTs, key: lock.primaryKey });
-      groups.set(groupId, group);
-    }
-    await Promise.all(
-      [...groups.values()].map(async ({ shard, storage, primaries }) => {
-        let rows: (PrimaryPeek & { start_ts: string; pushed: boolean })[];
-        try {
-          ({ rows } = await shard.query<PrimaryPeek & { start_ts: string; pushed: boolean }>(storage.pushPrimaries(minCommitTs, primaries), { prepare: true }));
-        } catch (error) {
-          // A prewrite's ON CONFLICT locks other transactions' lock rows in its own key
-          // order: Postgres may pick this push as a deadlock victim. Nothing was pushed;
-          // each owner is then looked at afresh (and waited for if alive).
-          if (!isPostgresAbort(error)) throw error;
-          return;
-        }
-        for (const row of rows) {
-          if (!row.pushed) {
-            // A live lock we could not push went away while we waited for its row
-            // (commitPrimary), after this statement's snapshot: only a fresh peek can tell.
-            if (!row.locked || row.expired) outcomes.set(row.start_ts, row);
-            continue;
-          }
-          outcomes.set(row.start_ts, 'pushed');
-          remember(this.pushed, row.start_ts, minCommitTs, this.cacheSize);
-        }
-      }),
-    );
-    return outcomes;
   }
 
   /**
@@ -225,14 +121,14 @@ export class LockResolver {
    * `deadline`.
    */
   async resolveForRead(locks: readonly FoundLock[], readTs: Timestamp, readSentAt: number, startedAt: number, deadline: number, attempt: number): Promise<ReadVerdict> {
-    const pending = locks.filter((l) => (this.pushed.get(l.startTs.toString()) ?? 0n) <= readTs);
+    const pending = locks.filter((l) => this.pushes.pushedTo(l.startTs) <= readTs);
     if (pending.length === 0) return { kind: 'rows-stand' };
     const local: FoundLock[] = [];
     const remote: FoundLock[] = [];
     for (const lock of pending) (this.options.localCommits?.get(lock.startTs) ? local : remote).push(lock);
     if (local.length === 0) return this.pushForRead(pending, readTs, startedAt, deadline, attempt);
     const verdicts = await Promise.all([
-      this.awaitLocalOwners(local, readTs, readSentAt, Math.min(this.localOwnerWaitMs, deadline - Date.now())),
+      awaitLocalOwners(this.options.localCommits!, this.options.metrics, local, readTs, readSentAt, Math.min(this.localOwnerWaitMs, deadline - Date.now()), this.localOwnerWaitMs),
       remote.length > 0 ? this.pushForRead(remote, readTs, startedAt, deadline, attempt) : ROWS_STAND,
     ]);
     const undecided = verdicts[0].undecided;
@@ -249,52 +145,6 @@ export class LockResolver {
     }
     const visible = committed.filter((c) => c.commitTs <= readTs).map((c) => c.lock.keyTexts);
     return visible.length === 0 ? ROWS_STAND : { kind: 'read-keys-again', keys: visible };
-  }
-
-  /**
-   * Locks of commits in flight in this process (local-commits.ts): waits up
-   * to `budgetMs` for each owner's outcome instead of pushing it (and as
-   * long again for the versions of an owner that committed; if one of its
-   * secondary commits failed, resolvers roll those keys forward). Committed
-   * above readTs or rolled back: the rows read stand. Committed at or below
-   * readTs: once its versions are written, its keys are read again. An
-   * owner undecided in time (or undetermined) is returned for the push path.
-   */
-  private async awaitLocalOwners(
-    locks: readonly FoundLock[],
-    readTs: Timestamp,
-    readSentAt: number,
-    budgetMs: number,
-  ): Promise<{ verdict: ReadVerdict; undecided: FoundLock[] }> {
-    const byOwner = new Map<Timestamp, FoundLock[]>();
-    for (const lock of locks) {
-      const list = byOwner.get(lock.startTs);
-      if (list) list.push(lock);
-      else byOwner.set(lock.startTs, [lock]);
-    }
-    const undecided: FoundLock[] = [];
-    const readAgain: KeyTexts[] = [];
-    const deadline = performance.now() + Math.max(0, budgetMs);
-    await Promise.all(
-      [...byOwner].map(async ([owner, ownerLocks]) => {
-        const commit = this.options.localCommits!.get(owner);
-        // Its lock outlived a commit that had settled before this read was sent: that secondary commit was lost (a shard restart).
-        const lost = commit?.settledAt !== undefined && commit.settledAt < readSentAt;
-        const outcome = commit && !lost ? await within(commit.decided, deadline) : undefined;
-        if (outcome?.kind === 'rolled-back' || (outcome?.kind === 'committed' && outcome.commitTs > readTs)) {
-          this.options.metrics.lockResolutions.inc({ outcome: 'awaited' }, ownerLocks.length);
-          return;
-        }
-        // Its versions follow in one statement per shard: a fresh budget for them.
-        if (outcome?.kind === 'committed' && commit && (await within(commit.settled.then(() => commit.allWritten), performance.now() + this.localOwnerWaitMs))) {
-          this.options.metrics.lockResolutions.inc({ outcome: 'awaited' }, ownerLocks.length);
-          readAgain.push(...ownerLocks.map((l) => l.keyTexts));
-          return;
-        }
-        undecided.push(...ownerLocks);
-      }),
-    );
-    return { verdict: readAgain.length > 0 ? { kind: 'read-keys-again', keys: readAgain } : ROWS_STAND, undecided };
   }
 
   /**
@@ -317,56 +167,11 @@ export class LockResolver {
     await sleep(Math.max(1, Math.min(backoff, waitMs + 1, deadline - now)));
   }
 
-  private async applyStatus(startTs: Timestamp, status: TxnStatus, locks: readonly FoundLock[]): Promise<void> {
-    const groups = new Map<string, FoundLock[]>();
-    for (const lock of locks) {
-      const id = `${lock.shard}\u0000${lock.storage.meta.name}`;
-      const g = groups.get(id);
-      if (g) g.push(lock);
-      else groups.set(id, [lock]);
-    }
-    await Promise.all(
-      [...groups.values()].map(async (group) => {
-        const { shard, storage } = group[0]!;
-        const keys = group.map((l) => l.keyTexts);
-        const statement =
-          status.kind === 'committed'
-            ? storage.commitKeys(startTs, status.commitTs, keys)
-            : storage.rollbackKeys(startTs, keys, keys.map(() => true));
-        // Rolling forward or back is idempotent; the owner (or another resolver) may be doing the
-        // same keys in another order, and Postgres then aborts one of us: run it again.
-        const began = Date.now();
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await this.options.shards[shard]!.query(statement, { prepare: true });
-            return;
-          } catch (error) {
-            if (!isPostgresAbort(error)) throw error;
-            // Still busy after three tries (each up to the 1 s lock timeout): someone holds these rows; a retry may succeed.
-            if (attempt >= 2) throw new LockWaitTimeoutError(storage.meta.name, keys[0], startTs, Date.now() - began);
-          }
-        }
-      }),
-    );
-    this.options.logger.debug({ lockTs: startTs.toString(), outcome: status.kind, keys: locks.length }, 'resolved locks');
-  }
-
   /** A final status learnt elsewhere (this process's own commits): later checks need no statement. */
   remember(startTs: Timestamp, status: TxnStatus): void {
-    remember(this.cache, startTs.toString(), status, this.cacheSize);
+    setBounded(this.cache, startTs.toString(), status, this.cacheSize);
   }
 }
-
-/** What one look at a transaction's primary shows: its version (by start_ts) and its lock. */
-interface PrimaryPeek {
-  commit_ts: string | null;
-  version_op: string | null;
-  locked: boolean;
-  expired: boolean | null;
-  remaining_ms: number | null;
-}
-
-type PushOutcome = 'pushed' | PrimaryPeek;
 
 /**
  * Default of how long a reader waits for a commit of its own process to
@@ -374,16 +179,3 @@ type PushOutcome = 'pushed' | PrimaryPeek;
  * longer one is waiting on a slow shard or the oracle.
  */
 const LOCAL_OWNER_WAIT_MS = 250;
-
-/** Insert into a bounded map, dropping the oldest entry when full. */
-function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
-  if (!map.has(key) && map.size >= capacity) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
-  map.set(key, value);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

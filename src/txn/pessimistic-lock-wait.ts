@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlockError, LockWaitTimeoutError } from '../errors.js';
 import { PessimisticLockStatements, type WaitEdgeRow } from '../shard/pessimistic-lock-statements.js';
-import { shardOfTexts } from '../shard/shard-of.js';
-import type { KeyTexts } from '../shard/table-storage.js';
+import { shardOfKey } from '../shard/shard-of.js';
+import type { KeyTexts } from '../shard/key-text.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
 
 /** Waits shorter than this never look for deadlocks (most waits end by themselves). */
@@ -88,7 +89,7 @@ export class LockWaiter {
   async pause(table: string, key: unknown, attempt: number): Promise<void> {
     const now = Date.now();
     if (now >= this.deadline) throw new LockWaitTimeoutError(table, key, 0n, now - this.startedAt);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(2 ** attempt, MAX_BACKOFF_MS, this.deadline - now))));
+    await sleep(Math.max(1, Math.min(2 ** attempt, MAX_BACKOFF_MS, this.deadline - now)));
   }
 
   /** The wait is over (acquired or failed): count it, and clear our record so nobody follows a stale edge. */
@@ -137,7 +138,7 @@ export class LockWaiter {
     } catch {
       return undefined; // a table this client does not know: the wait ends by timeout
     }
-    const shard = this.ctx.shards[shardOfTexts(node.key.slice(0, storage.meta.shardKey.length), this.ctx.shards.length)]!;
+    const shard = this.ctx.shards[shardOfKey(storage.meta, node.key, this.ctx.shards.length)]!;
     const { rows } = await shard.query<WaitEdgeRow>(new PessimisticLockStatements(storage).waitEdge(node.startTs, node.key), { prepare: true });
     const edge = rows[0];
     if (!edge?.waiting_for_ts || !edge.waiting_for_table || !edge.waiting_for_key) return undefined;

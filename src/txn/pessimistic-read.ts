@@ -1,9 +1,10 @@
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { Row, RowLockRequest, SelectQuery } from './engine-contract.js';
+import type { Row, RowLockRequest, ScanRequest } from './engine-contract.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
 import type { ReadSet } from './read-set.js';
@@ -56,7 +57,7 @@ export async function lockingGetMany(target: LockingReadTarget, storage: TableSt
  * locks; serializable mode still catches them at commit through the scanned
  * predicate, recorded at for_update_ts).
  */
-export async function lockingSelect(target: LockingReadTarget, storage: TableStorage, query: SelectQuery & { lock: RowLockRequest }): Promise<Row[]> {
+export async function lockingSelect(target: LockingReadTarget, storage: TableStorage, query: ScanRequest & { lock: RowLockRequest }): Promise<Row[]> {
   checkLockRequest(query.lock);
   const { ctx } = target;
   const table = storage.meta.name;

@@ -1,13 +1,12 @@
 import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
-import type { PrewriteConflictRow, PrewriteEntry } from '../shard/table-storage.js';
+import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
 import type { Timestamp } from '../timestamp.js';
-import { rowBytes, tableChunks } from './batches.js';
+import { rowBytes, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
-import type { FoundLock } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
-import type { BatchedStatement } from './statement-batcher.js';
 
 export interface PrewriteRequest {
   readonly startTs: Timestamp;
@@ -23,8 +22,8 @@ export interface PrewriteRequest {
 
 /**
  * Prewrite of one shard's keys: one local Postgres transaction (one call of
- * the table's prewrite function per batch; a single statement for the usual
- * one-batch case) that writes a lock row per key (pending image, pointer to
+ * the table's prewrite function per chunk; a single statement for the usual
+ * one-chunk case) that writes a lock row per key (pending image, pointer to
  * the primary, TTL) and then checks, in a statement whose snapshot follows
  * the lock inserts, that no key has a version with commit_ts >= start_ts
  * (rollback markers included), a lock of another transaction, or (for
@@ -36,7 +35,7 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
-  const chunks = tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes }, rowBytes);
+  const chunks = tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes }, rowBytes);
   let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
   // The primary's shard need not wait for its WAL flush here: commitPrimary
   // commits on the same server, and its (synchronous) commit record can only
@@ -53,7 +52,7 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
     const entry = { startTs, primaryTable: primary.storage.meta.name, primaryKey: primary.keyTexts, ttlMs, rows: chunk.rows };
     const rows = client
-      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteBatch([entry]), { client, prepare: true })).rows
+      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteShared([entry]), { client, prepare: true })).rows
       : await ctx.prewrites.submit(shard, chunk.storage, { ...entry, lazy });
     if (rows.length > 0) {
       found = { chunk: chunk.rows, conflict: pickConflict(rows) };
@@ -61,7 +60,7 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
     }
   };
   try {
-    // The common case, one table and one batch: a single statement is the whole local transaction.
+    // The common case, one table and one chunk: a single statement is the whole local transaction.
     if (chunks.length === 1) await prewriteChunk(chunks[0]!);
     else await shard.transaction(async (client) => {
       for (const chunk of chunks) await prewriteChunk(chunk, client);
@@ -78,36 +77,6 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
 }
 
 class PrewriteConflict extends Error {}
-
-/** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
-export interface PrewriteBatchRequest extends PrewriteEntry {
-  /** May skip waiting for the WAL flush (see prewriteShard); a batch is lazy only if all its members are. */
-  readonly lazy: boolean;
-}
-
-/** prewriteBatch: resolves each transaction's conflict rows, `i` indexing its own rows. */
-export const prewriteStatement: BatchedStatement<PrewriteBatchRequest, PrewriteConflictRow[]> = {
-  bytes: (request) => request.rows.reduce((sum, m) => sum + rowBytes(m), 0),
-  async run(shard, storage, requests) {
-    const lazy = requests.every((r) => r.lazy);
-    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteBatch(requests), { prepare: true, lazy });
-    const conflicts = requests.map((): PrewriteConflictRow[] => []);
-    if (rows.length === 0) return conflicts;
-    const firstRow: number[] = [];
-    let offset = 0;
-    for (const r of requests) {
-      firstRow.push(offset);
-      offset += r.rows.length;
-    }
-    for (const row of rows) {
-      let member = firstRow.length - 1;
-      while (firstRow[member]! > row.i) member--;
-      conflicts[member]!.push({ ...row, i: row.i - firstRow[member]! });
-    }
-    return conflicts;
-  },
-  keys: (request) => request.rows.map((r) => r.keyTexts),
-};
 
 // Unique violations first (not retryable, the caller must know), then versions, then locks.
 function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {

@@ -1,12 +1,14 @@
 import { SerializationError, SnapshotTooOldError } from '../errors.js';
-import { ident, storageType } from '../shard/sql-names.js';
-import type { ShardPool, Statement } from '../shard/shard-pool.js';
+import { validationStatement, type ConflictRow } from '../shard/read-validation-statement.js';
+import type { ShardPool } from '../shard/shard-pool.js';
 import { MAX_BIND_PARAMETERS } from '../shard/statement-limits.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel } from './engine-contract.js';
 import type { Mutation } from './mutation.js';
-import type { ReadSet, ScannedPredicate } from './read-set.js';
+import type { ReadSet } from './read-set.js';
+import type { ScannedPredicate } from './read-set-types.js';
 
 /** Everything commit-time read validation needs; passed after prewrite, once commit_ts is known, before commitPrimary. */
 export interface ReadValidationInput {
@@ -70,11 +72,6 @@ interface ShardChecks {
   readonly predicates: ScannedPredicate[];
 }
 
-/** What a validation statement returns: a shard whose GC safe point passed startTs, or the first conflict. */
-type ConflictRow =
-  | { kind: 'gc'; ts: string }
-  | { kind: 'version' | 'lock' | 'predicate-version' | 'predicate-lock'; tbl: string; key: string[]; ts: string };
-
 function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
   const byShard = new Map<number, ShardChecks>();
   const at = (shard: number): ShardChecks => {
@@ -133,70 +130,6 @@ function splitByParameters(input: ReadValidationInput, checks: ShardChecks): Sha
  */
 function taggedBigint(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? { bigint: value.toString() } : value;
-}
-
-/** One statement for one shard: every check, `union all`, stopping at the first conflict. */
-function validationStatement(input: ReadValidationInput, checks: ShardChecks): Statement {
-  const values: unknown[] = [input.startTs.toString(), input.commitTs.toString()];
-  const param = (value: unknown): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
-  const start = '$1::bigint';
-  const commit = '$2::bigint';
-  // First, in the same snapshot as the checks: version GC may have removed
-  // versions inside (startTs, safe point], which the checks below would miss.
-  const parts: string[] = [`(select 'gc' as kind, null::text as tbl, null::text[] as key, g.safe_point::text as ts from percolator_gc g where g.safe_point > ${start})`];
-
-  for (const [table, keys] of checks.keys) {
-    const s = input.storageOf(table);
-    // Each key is checked from the timestamp it was read at (a locking read reads above start_ts).
-    const arrays = [...s.pk.map((_, i) => `${param(keys.map((k) => k.keyTexts[i] ?? null))}::text[]`), `${param(keys.map((k) => k.readTs.toString()))}::text[]`].join(', ');
-    const names = [...s.pk.map((_, i) => `k${i}`), 'read_ts'].join(', ');
-    const match = (alias: string) => s.pk.map((c, i) => `${alias}.${ident(c.name)} = __b.k${i}::${storageType(c.sqlType)}`).join(' and ');
-    const keyText = (alias: string) => `array[${s.pk.map((c) => `${alias}.${ident(c.name)}::text`).join(', ')}]`;
-    const tbl = param(table);
-    parts.push(`(select 'version' as kind, ${tbl}::text as tbl, ${keyText('__v')} as key, __v.commit_ts::text as ts
-  from unnest(${arrays}) as __b(${names}) join ${s.versions} __v on ${match('__v')}
-  where __v.commit_ts > __b.read_ts::bigint and __v.commit_ts <= ${commit} and __v.op in ('put', 'del') limit 1)`);
-    parts.push(`(select 'lock' as kind, ${tbl}::text as tbl, ${keyText('__l')} as key, __l.start_ts::text as ts
-  from unnest(${arrays}) as __b(${names}) join ${s.locks} __l on ${match('__l')}
-  where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op in ('put', 'del') limit 1)`);
-  }
-
-  for (const predicate of checks.predicates) {
-    const s = input.storageOf(predicate.table);
-    const filter = predicate.where ? renumber(predicate.where.sql, predicate.where.params, param) : 'true';
-    const columns = (alias: string) => s.meta.columns.map((c) => `${alias}.${ident(c.name)}`).join(', ');
-    const keyText = `array[${s.pk.map((c) => `${s.alias}.${ident(c.name)}::text`).join(', ')}]`;
-    const tbl = param(predicate.table);
-    // The filter runs on the images aliased as the user's table, as in a snapshot read, so Postgres can use the key index.
-    parts.push(`(select 'predicate-version' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
-    select ${columns('__v')}, __v.commit_ts as __ts from ${s.versions} __v
-    where __v.commit_ts > ${param(predicate.readTs.toString())}::bigint and __v.commit_ts <= ${commit} and __v.op = 'put') as ${s.alias}
-  where (${filter}) limit 1)`);
-    parts.push(`(select 'predicate-lock' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
-    select ${columns('__l')}, __l.start_ts as __ts from ${s.locks} __l
-    where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op = 'put') as ${s.alias}
-  where (${filter}) limit 1)`);
-  }
-  return { text: `${parts.join('\nunion all\n')}\nlimit 1`, values };
-}
-
-/**
- * Embeds a filter rendered by drizzle (`$1`.. placeholders) into a larger
- * statement: each placeholder becomes a new parameter. Quoted identifiers and
- * string literals are copied untouched.
- */
-function renumber(text: string, params: readonly unknown[], param: (value: unknown) => string): string {
-  const mapped = new Map<number, string>();
-  return text.replace(/"(?:[^"]|"")*"|'(?:[^']|'')*'|\$(\d+)/g, (token, n: string | undefined) => {
-    if (n === undefined) return token;
-    const index = Number(n);
-    let placeholder = mapped.get(index);
-    if (!placeholder) mapped.set(index, (placeholder = param(params[index - 1])));
-    return placeholder;
-  });
 }
 
 function serializationError(input: ReadValidationInput, shard: number, row: Exclude<ConflictRow, { kind: 'gc' }>): SerializationError {

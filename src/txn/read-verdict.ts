@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { KeyTexts } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
 
 /** What a read that met locks must do: keep its rows, read these keys again, or read everything again. */
 export type ReadVerdict = { kind: 'rows-stand' } | { kind: 'read-keys-again'; keys: KeyTexts[] } | { kind: 'read-again' };

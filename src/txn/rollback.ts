@@ -1,5 +1,5 @@
 import type { Timestamp } from '../timestamp.js';
-import { tableChunks } from './batches.js';
+import { tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 
@@ -15,7 +15,7 @@ export async function rollbackShards(ctx: EngineContext, startTs: Timestamp, gro
   await Promise.all(
     [...groups].map(async ([shardIndex, mutations]) => {
       const shard = ctx.shards[shardIndex]!;
-      for (const chunk of tableChunks(mutations, { rows: ctx.batchRows, bytes: ctx.batchBytes })) {
+      for (const chunk of tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes })) {
         const statement = chunk.storage.rollbackKeys(
           startTs,
           chunk.rows.map((m) => m.keyTexts),

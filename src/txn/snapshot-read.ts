@@ -1,29 +1,17 @@
-import { sql, type SQL } from 'drizzle-orm';
-import { PgDialect } from 'drizzle-orm/pg-core';
 import { SnapshotTooOldError } from '../errors.js';
 import { fromDriverValue } from '../shard/driver-values.js';
 import { keyTextOf } from '../shard/key-text.js';
-import { ident, storageType } from '../shard/sql-names.js';
+import type { RawReadRow } from '../shard/read-row-columns.js';
 import type { ShardPool } from '../shard/shard-pool.js';
+import { buildSnapshotRead, type SnapshotReadRequest } from '../shard/snapshot-read-statement.js';
 import type { TableStorage } from '../shard/table-storage.js';
-import { lockInfoSql } from '../shard/lock-info.js';
 import type { Timestamp } from '../timestamp.js';
 import type { Row } from './engine-contract.js';
-import type { FoundLock } from './lock-resolver.js';
-import type { Mutation } from './mutation.js';
+import type { FoundLock } from './found-lock.js';
 
-const dialect = new PgDialect();
-
-export interface ShardReadRequest {
+/** A snapshot read as the engine runs it: the storage it reads is the engine's (its locks are resolved against it). */
+export interface ShardReadRequest extends SnapshotReadRequest {
   readonly storage: TableStorage;
-  readonly readTs: Timestamp;
-  /** Our own start ts: our locks (none before commit) are never waited for. */
-  readonly ownStartTs: Timestamp;
-  readonly where?: SQL | undefined;
-  readonly orderBy?: readonly SQL[] | undefined;
-  readonly limit?: number | undefined;
-  /** This transaction's buffered writes of the table on this shard. */
-  readonly buffered: readonly Mutation[];
 }
 
 export interface ShardReadResult {
@@ -31,150 +19,6 @@ export interface ShardReadResult {
   /** Per row, the key's driver-independent text form (for the read set). */
   keyTexts: string[][];
   locks: FoundLock[];
-}
-
-/**
- * One snapshot read of one table on one shard, in one statement (one
- * snapshot): the visible version of every key at readTs, minus keys this
- * transaction wrote, plus its buffered images, aliased as the user's table
- * name so drizzle's rendered filter and ordering run unchanged in Postgres.
- * The same statement returns the locks a correct read must not skip: locks
- * of other transactions with start_ts <= readTs on keys whose visible
- * version matches the filter, or whose pending image matches it.
- */
-export function buildSnapshotRead(request: ShardReadRequest): { sql: string; params: unknown[] } {
-  const { storage, readTs, orderBy, limit, buffered } = request;
-  const columns = storage.meta.columns;
-  const values = storage.valueColumns;
-  const T = storage.alias;
-  const colList = columns.map((c) => ident(c.name)).join(', ');
-  const stored = [...storage.pk, ...values].map((c) => ident(c.name));
-
-  // The user's filter is rendered once; Postgres lets the statement refer
-  // to its $1..$n wherever the filter is needed. Our own parameters follow.
-  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
-  const params: unknown[] = [...(where?.params ?? [])];
-  let order: string | undefined;
-  if (orderBy && orderBy.length > 0) {
-    const rendered = dialect.sqlToQuery(sql.join(orderBy.map((o) => sql`${o}`), sql`, `));
-    order = shiftPlaceholders(rendered.sql, params.length);
-    params.push(...rendered.params);
-  }
-  const param = (value: unknown): string => {
-    params.push(value);
-    return `$${params.length}`;
-  };
-  const ts = `${param(readTs)}::bigint`;
-  const own = `${param(request.ownStartTs)}::bigint`;
-  const filter = where ? ` where ${where.sql}` : '';
-
-  // The visible version of each key: its latest row when that was committed
-  // at or below readTs (nearly every key), else the newest older version,
-  // one index probe per key committed since. Reading every version instead
-  // costs a scan the whole GC lifetime's history.
-  const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
-  const visible = `select ${colList} from (
-  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
-  union all
-  select ${stored.map((c) => `v.${c}`).join(', ')}, v.op from ${storage.latest} n cross join lateral (
-    select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
-    order by v.commit_ts desc limit 1) v
-  where n.commit_ts > ${ts}) v where v.__op = 'put'`;
-
-  let merged = visible;
-  let withClause = '';
-  if (buffered.length > 0) {
-    const arrays = [
-      ...storage.pk.map((_, i) => `${param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`),
-      ...values.map((_, i) => `${param(buffered.map((m) => m.valueTexts?.[i] ?? null))}::text[]`),
-      `${param(buffered.map((m) => m.op))}::text[]`,
-    ];
-    const casts = [
-      ...storage.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
-      ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
-    ].join(', ');
-    const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
-    const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
-    merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
-union all select ${colList} from __buf where __op = 'put'`;
-  }
-
-  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
-  const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
-${LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ')}
-from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
-
-  // Locks the read depends on, in two parts, each driven by an index:
-  //  (a) locks on the keys the read returns (probing the locks' primary
-  //      key). Keys cut off by the limit need no check: a lock that could
-  //      move one of them into the result has a pending image matching the
-  //      filter, and (b) finds it;
-  //  (b) locks whose pending image matches the filter: the filter runs on
-  //      the lock rows aliased as the user's table, so a key filter is an
-  //      index lookup there too.
-  // Without a filter every lock at or below readTs counts.
-  const lockInfo = lockInfoSql(storage, 'l');
-  const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
-  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
-  const lockSelect = `select 'l', 0, ${lockColumns}, ${LOCK_INFO_COLUMNS.map(([name]) => name).join(', ')}`;
-  const lockPk = storage.pk.map((c) => `l.${ident(c.name)}`).join(', ');
-  let locksPart: string;
-  if (!where) {
-    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from ${storage.locks} l where ${lockFilter} and l.op in ('put', 'del')) l`;
-  } else {
-    const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
-    const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
-    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from __r m join ${storage.locks} l on ${pkJoin}
-  where ${lockFilter} and l.op in ('put', 'del')) l
-union all
-${lockSelect} from (select ${pending}, ${lockInfo}
-  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T}${filter}`;
-  }
-
-  const ctes = `with ${withClause ? `${withClause}, ` : ''}__r as (${rowsPart}) `;
-  const gc = gcCheckSql(storage, ts);
-  // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
-  return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
-}
-
-/** The lock columns every read row carries (null on data rows), in order: name and SQL type. */
-export const LOCK_INFO_COLUMNS = [
-  ['__lock_key', 'text[]'],
-  ['__lock_start', 'text'],
-  ['__primary_table', 'text'],
-  ['__primary_key', 'text[]'],
-  ['__expired', 'boolean'],
-] as const;
-
-export { lockInfoSql };
-
-/**
- * The part of every read that checks its timestamp against the shard's GC
- * safe point, in the read's own snapshot (schema/core/0002-gc-safe-point.sql):
- * one row of kind 'g' carrying the safe point when the read is too old.
- */
-export function gcCheckSql(storage: TableStorage, readTs: string): string {
-  const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)}`).join(', ');
-  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${readTs}`;
-}
-
-/** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
-function shiftPlaceholders(text: string, by: number): string {
-  return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + by}`);
-}
-
-export interface RawReadRow {
-  __ord: unknown;
-  __kind: 'r' | 'l' | 'g';
-  __lock_key: string[] | null;
-  __lock_start: string | null;
-  __primary_table: string | null;
-  __primary_key: string[] | null;
-  __expired: boolean | null;
-  [column: string]: unknown;
 }
 
 export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {

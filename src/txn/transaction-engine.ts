@@ -3,16 +3,16 @@ import { InvalidInputError, SchemaError } from '../errors.js';
 import { timestampFor } from '../oracle/timestamp-for.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { migrateShards } from '../schema/migrate.js';
+import { migrateShards } from '../shard/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
-import { commitStatement } from './commit-batch.js';
-import { pointReadStatement } from './point-read.js';
-import { prewriteStatement } from './prewrite.js';
-import { StatementBatcher } from './statement-batcher.js';
+import { commitStatement } from './shared-commit.js';
+import { pointReadStatement } from './shared-point-read.js';
+import { prewriteStatement } from './shared-prewrite.js';
+import { SharedStatements } from './shared-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
@@ -20,9 +20,10 @@ import type { EngineContext } from './engine-context.js';
 import type { BeginOptions, EngineTransaction, Row, TransactionEngine } from './engine-contract.js';
 import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
-import { PercolatorTransaction } from './transaction.js';
+import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
-import { VersionGc, type GcOptions } from './version-gc.js';
+import type { GcOptions } from './gc-types.js';
+import { VersionGc } from './version-gc.js';
 
 export interface TransactionEngineOptions {
   /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
@@ -43,10 +44,10 @@ export interface TransactionEngineOptions {
    * 300000 (5 minutes, half the default GC lifetime).
    */
   maxTransactionMs?: number | undefined;
-  /** Rows per statement in prewrite/commit/rollback batches. Default 5000. */
-  batchRows?: number;
+  /** Rows per statement in prewrite/commit/rollback chunks. Default 5000. */
+  chunkRows?: number;
   /** About the most bytes of row text one prewrite/commit/rollback/point-read statement carries. Default 4 MiB. */
-  batchBytes?: number;
+  chunkBytes?: number;
   /** Named failure points of the commit path (tests). */
   hooks?: CommitHooks;
   /** Refresh the primary lock's TTL during long commits. Default true; false only to test a lost heartbeat. */
@@ -58,11 +59,11 @@ export interface TransactionEngineOptions {
 }
 
 /**
- * Default batchBytes: a statement of 5,000 rows of up to 1 MiB each would be
+ * Default chunkBytes: a statement of 5,000 rows of up to 1 MiB each would be
  * gigabytes (past what Postgres and V8 take in one message or string); a few
  * MiB per statement already amortise its round trip.
  */
-export const DEFAULT_BATCH_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Default maxTransactionMs: half the default GC lifetime (version-gc.ts), so a transaction's locks never hold the safe point back for long. */
 export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
@@ -94,9 +95,9 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   };
 
   const localCommits = new LocalCommits();
-  const batchRows = options.batchRows ?? 5000;
-  const batchBytes = options.batchBytes ?? DEFAULT_BATCH_BYTES;
-  const limits = { rows: batchRows, bytes: batchBytes };
+  const chunkRows = options.chunkRows ?? 5000;
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);
   const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
@@ -108,15 +109,15 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     lockTtlMs: options.lockTtlMs ?? 3000,
     lockWaitTimeoutMs: options.lockWaitTimeoutMs ?? 10_000,
     maxTransactionMs: options.maxTransactionMs ?? DEFAULT_MAX_TRANSACTION_MS,
-    batchRows,
-    batchBytes,
+    chunkRows,
+    chunkBytes,
     heartbeat: options.heartbeat ?? true,
     resolver,
     lockWakeups: new LockWakeups(),
     localCommits,
-    prewrites: new StatementBatcher(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
-    commits: new StatementBatcher(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
-    pointReads: new StatementBatcher(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
+    prewrites: new SharedStatements(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
+    commits: new SharedStatements(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
+    pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: error }, 'background work failed'));

@@ -6,24 +6,10 @@ import { currentSafePoint, deleteDeletedLatest, deleteSuperseded, oldLocks, rais
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { composeTimestamp, physicalMs, type Timestamp } from '../timestamp.js';
-import type { FoundLock, LockResolver } from './lock-resolver.js';
+import type { FoundLock } from './found-lock.js';
+import type { GcOptions, GcRun } from './gc-types.js';
+import type { LockResolver } from './lock-resolver.js';
 import type { TableDirectory } from './table-directory.js';
-
-export interface GcOptions {
-  /**
-   * How long versions stay readable after they are overwritten (ms): the
-   * longest a transaction may run and still read. Older snapshots fail with
-   * SnapshotTooOldError. Default 600000 (10 minutes, TiDB's default).
-   */
-  lifetimeMs?: number;
-  /** How often each shard is collected, by whichever client gets there first (ms). Default 60000. */
-  intervalMs?: number;
-}
-
-export interface GcRun {
-  /** Per shard: the safe point it has now, and the versions this run deleted (undefined: collected recently by someone else). */
-  shards: { safePoint: Timestamp; deleted: number | undefined }[];
-}
 
 /**
  * Version GC (TiKV's, simplified). The safe point is the oracle's time minus

@@ -75,6 +75,28 @@ describe('shard identity', () => {
     expect((fewer as Error).message).toMatch(/3 shards.* 2/);
   });
 
+  it('a database that records nothing cannot stand in for a shard of a complete cluster', async () => {
+    const [a, b] = await database('complete');
+    const db = await connect([a!, b!]);
+    await db.migrate();
+    await db.insert(schema.orders).values(Array.from({ length: 20 }, (_, i) => ({ accountId: i, id: i })));
+    await db.close();
+    await onEach([a!], 'create database blank');
+    const blank = a!.replace(/\/complete$/, '/blank');
+
+    const connected = await failure(connect([a!, blank]));
+    expect(connected).toBeInstanceOf(SchemaError);
+    expect((connected as Error).message).toMatch(/records no identity.*complete cluster of 2 shards/);
+    const engine = createTransactionEngine({ shards: [a!, blank], timestampSource: tso, registry: new Registry(), gc: false });
+    try {
+      expect(await failure(engine.migrate([describeTable(orders, { shardKey: ['accountId'] })]))).toBeInstanceOf(SchemaError);
+    } finally {
+      await engine.close();
+    }
+    const [blankTables] = await onEach([blank], "select count(*)::int as n from pg_tables where tablename like 'percolator%'");
+    expect(blankTables).toEqual({ n: 0 }); // refused before anything was written
+  });
+
   it('refuses a client whose shardKeys place a table differently', async () => {
     const urls = await database('keyed');
     const db = await connect(urls);

@@ -32,6 +32,11 @@ describe('oracle security posture', () => {
     }
   });
 
+  it('refuses a lease or window longer than 10 minutes (a bare number is seconds: 3000 meant as ms would be 50 minutes)', async () => {
+    await expect(start({ args: ['--lease', '3000'] })).rejects.toThrow(/exited before listening: .*--lease 3000s is longer than 10 minutes/s);
+    await expect(start({ args: ['--window', '1h'] })).rejects.toThrow(/exited before listening: .*--window 3600s is longer than 10 minutes/s);
+  });
+
   it('refuses plaintext on a non-loopback address unless --insecure, and then warns', async () => {
     await expect(start({ listen: '0.0.0.0:0' })).rejects.toThrow(/exited before listening: .*not a loopback address.*--insecure/s);
     await expect(start({ listen: '0.0.0.0:0', env: { PERCOLATOR_ORACLE_TOKEN: 'secret-token' } })).rejects.toThrow(

@@ -37,11 +37,26 @@ describe('oracle unavailable', () => {
       const first = await client.getTimestamp();
       expect(first).toBeGreaterThan(0n);
 
-      // Graceful stop: the same client fails (connection refused), then recovers after a restart.
+      // Graceful stop: the same client, once served, waits out its deadline (a restart may be under way), then fails.
       await oracle.stop();
       await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
       await oracle.restart();
       expect(await client.getTimestamp()).toBeGreaterThan(first);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a client that has been served rides out a restart of its only oracle within its deadline', async () => {
+    oracle ??= await meta.oracle({ args: ['--lease', '1s'] });
+    const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
+    try {
+      const before = await client.getTimestamp();
+      await oracle.stop();
+      const during = client.getTimestamp(); // refused while the oracle is down: retried, not failed
+      await sleep(300);
+      await oracle.restart();
+      expect(await during).toBeGreaterThan(before);
     } finally {
       await client.close();
     }

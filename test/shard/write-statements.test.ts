@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { useStorageServer } from '../support/storage-server.js';
 import { prepareValue } from '../../src/shard/driver-values.js';
-import { TableStorage, type CommitBatchEntry, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
+import type { SharedCommitEntry } from '../../src/shard/commit-statements.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
 
 /**
  * The write path's statements (prewrite function, commits, rollback, push,
@@ -41,8 +44,8 @@ describe.each([
     (await db.client().query(`select commit_ts::text, op from ${storage.versions} where start_ts = $1 order by commit_ts`, [startTs.toString()])).rows;
   const commit = async (startTs: bigint, commitTs: bigint, keys: number[]): Promise<number> =>
     (await run(storage.commitKeys(startTs, commitTs, keys.map(key)))).rowCount ?? 0;
-  const commitBatch = async (entries: CommitBatchEntry[]): Promise<{ start_ts: string; written: number }[]> =>
-    (await run<{ start_ts: string; written: number }>(storage.commitBatch(entries))).rows;
+  const commitShared = async (entries: SharedCommitEntry[]): Promise<{ start_ts: string; written: number }[]> =>
+    (await run<{ start_ts: string; written: number }>(storage.commitShared(entries))).rows;
 
 
   it('prewrites and commits keys; a commit below min_commit_ts moves nothing', async () => {
@@ -61,11 +64,11 @@ describe.each([
   it('commits a single-shard batch guarded by its primary, or nothing once the primary lock is gone', async () => {
     const s = next();
     expect(await prewrite(s, [3, 4, 5])).toEqual([]);
-    expect(await commitBatch([{ startTs: s, commitTs: s + 1n, keys: [3, 4, 5].map(key), guarded: true }])).toEqual([{ start_ts: String(s), written: 3 }]);
+    expect(await commitShared([{ startTs: s, commitTs: s + 1n, keys: [3, 4, 5].map(key), guarded: true }])).toEqual([{ start_ts: String(s), written: 3 }]);
     const t = next();
     expect(await prewrite(t, [3, 4])).toEqual([]);
     await run(storage.deleteLock(t, key(3)));
-    expect(await commitBatch([{ startTs: t, commitTs: t + 1n, keys: [3, 4].map(key), guarded: true }])).toEqual([]);
+    expect(await commitShared([{ startTs: t, commitTs: t + 1n, keys: [3, 4].map(key), guarded: true }])).toEqual([]);
     expect((await locks()).map((l) => l.start_ts)).toEqual([String(t)]);
     await run(storage.rollbackKeys(t, [key(4)], [false]));
     expect(await locks()).toEqual([]);
@@ -84,12 +87,12 @@ describe.each([
       rows: keys.map((n) => ({ keyTexts: key(n), op: 'put' as const, isInsert: false, valueTexts: value(n) })),
     });
     // b's second key has a version above its start_ts: only b is refused, and only b's locks go.
-    const conflicts = (await run<PrewriteConflictRow>(storage.prewriteBatch([entry(a, [30, 31]), entry(b, [33, 32]), entry(c, [34]), entry(d, [35, 36])]))).rows;
+    const conflicts = (await run<PrewriteConflictRow>(storage.prewriteShared([entry(a, [30, 31]), entry(b, [33, 32]), entry(c, [34]), entry(d, [35, 36])]))).rows;
     expect(conflicts).toEqual([expect.objectContaining({ i: 3, kind: 'version', ts: String(later + 1n) })]);
     expect((await locks()).map((l) => l.start_ts)).toEqual([a, a, c, d, d].map(String));
     // d's primary lock is gone (rolled back by a resolver, say): d commits nothing, a (guarded) and c (a secondary) commit.
     await run(storage.deleteLock(d, key(35)));
-    const committed = await commitBatch([
+    const committed = await commitShared([
       { startTs: a, commitTs: a + 50n, keys: [30, 31].map(key), guarded: true },
       { startTs: c, commitTs: c + 50n, keys: [key(34)], guarded: false },
       { startTs: d, commitTs: d + 50n, keys: [35, 36].map(key), guarded: true },
@@ -107,21 +110,21 @@ describe.each([
     const s = next();
     const keys = Array.from({ length: 2000 }, (_, i) => key(100_000 + i));
     const rows = keys.map((k, i) => ({ keyTexts: k, op: 'put' as const, isInsert: false, valueTexts: value(i) }));
-    expect((await run<PrewriteConflictRow>(storage.prewriteBatch([{ startTs: s, primaryTable: meta.name, primaryKey: keys[0]!, ttlMs: 60_000, rows }]))).rows).toEqual([]);
+    expect((await run<PrewriteConflictRow>(storage.prewriteShared([{ startTs: s, primaryTable: meta.name, primaryKey: keys[0]!, ttlMs: 60_000, rows }]))).rows).toEqual([]);
     // Statistics as under many small transactions: start_ts looks selective.
-    const others = storage.prewriteBatch(
+    const others = storage.prewriteShared(
       Array.from({ length: 3000 }, (_, i) => ({ startTs: s + 1n + BigInt(i), primaryTable: meta.name, primaryKey: key(200_000 + i), ttlMs: 60_000, rows: [{ keyTexts: key(200_000 + i), op: 'put' as const, isInsert: false, valueTexts: value(i) }] })),
     );
     expect((await run<PrewriteConflictRow>(others)).rows).toEqual([]);
     await db.client().query(`analyze ${storage.locks}`);
     await db.client().query(`delete from ${storage.locks} where start_ts <> $1`, [String(s)]);
-    const statement = storage.commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }]);
+    const statement = storage.commitShared([{ startTs: s, commitTs: s + 1n, keys, guarded: true }]);
     await db.client().query(`prepare big_commit (${statement.values.map(() => 'text[]').join(', ')}) as ${statement.text}`);
     const literal = (v: unknown) => `'${String(prepareValue(v)).replaceAll("'", "''")}'::text[]`;
     const plan = (await db.client().query(`explain (costs off) execute big_commit(${statement.values.map(literal).join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
     await db.client().query('deallocate big_commit');
     expect(plan).not.toContain(`${meta.locksTable}_start_ts`);
-    expect(await commitBatch([{ startTs: s, commitTs: s + 1n, keys, guarded: true }])).toEqual([{ start_ts: String(s), written: 2000 }]);
+    expect(await commitShared([{ startTs: s, commitTs: s + 1n, keys, guarded: true }])).toEqual([{ start_ts: String(s), written: 2000 }]);
     expect(await locks()).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
-import { coreMigrations, tableMigrations } from '../../src/schema/storage-ddl.js';
+import { coreMigrations, tableMigrations } from '../../src/shard/storage-ddl.js';
 import type { TableMeta } from '../../src/schema/table-meta.js';
 import { preparedStatementName, type Statement } from '../../src/shard/shard-pool.js';
 

@@ -50,7 +50,7 @@ describe('bank transfers across 3 shards', () => {
     expect(sums.length).toBeGreaterThan(5);
     expect(new Set(sums)).toEqual(new Set([expected]));
     expect((await bankTotal(engines[0]!)).total).toBe(expected);
-    // Concurrent transfers of a client shared statements (statement-batcher.ts).
+    // Concurrent transfers of a client shared statements (shared-statements.ts).
     const total = async (name: string) =>
       Object.fromEntries((await registry.getSingleMetric(name)!.get()).values.map((v) => [String(v.labels.kind), v.value]));
     const [statements, requests] = [await total('percolator_shared_statements_total'), await total('percolator_shared_statement_requests_total')];

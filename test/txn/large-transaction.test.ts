@@ -20,7 +20,7 @@ describe('a transaction writing 100,000 rows', () => {
     tables: [itemsMeta],
     seed: false,
     // A small pool: the commit must work within it. No version GC: its statements would be counted.
-    first: { pool: { max: 2 }, batchRows: BATCH_ROWS, gc: false },
+    first: { pool: { max: 2 }, chunkRows: BATCH_ROWS, gc: false },
   });
   let cluster: TestCluster;
   let engine: TransactionEngine;

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { silentLogger } from '../../src/logger.js';
-import { migrateShards } from '../../src/schema/migrate.js';
+import { migrateShards } from '../../src/shard/migrate.js';
 import { ShardPool } from '../../src/shard/shard-pool.js';
-import { TableStorage, type LockWrite, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
+import type { LockWrite, PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
 import { composeTimestamp } from '../../src/timestamp.js';
 import { accountsMeta } from '../support/bank-schema.js';
 

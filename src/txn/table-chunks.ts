@@ -1,8 +1,10 @@
-import type { KeyTexts, LockWrite, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { LockWrite } from '../shard/prewrite-statements.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import type { Mutation } from './mutation.js';
 
-/** How much one statement of a batch may carry: rows, and bytes of parameter text. */
-export interface BatchLimits {
+/** How much one statement may carry: rows, and bytes of parameter text. */
+export interface ChunkLimits {
   readonly rows: number;
   readonly bytes: number;
 }
@@ -32,7 +34,7 @@ export function rowBytes(m: Pick<LockWrite, 'keyTexts' | 'valueTexts'>): number 
  */
 export function tableChunks(
   mutations: readonly Mutation[],
-  limits: BatchLimits,
+  limits: ChunkLimits,
   sizeOf: (m: Mutation) => number = (m) => keyBytes(m.keyTexts),
 ): { storage: TableStorage; rows: Mutation[] }[] {
   const chunks: { storage: TableStorage; rows: Mutation[] }[] = [];

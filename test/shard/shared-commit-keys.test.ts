@@ -2,10 +2,12 @@ import { char, integer, pgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { useStorageServer } from '../support/storage-server.js';
-import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src/shard/table-storage.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
 
 /**
- * commitBatch with keys whose texts differ but whose values are equal
+ * commitShared with keys whose texts differ but whose values are equal
  * (char(n) ignores trailing blanks: 'ab' = 'ab '). Both pass the batcher's
  * distinct-text check. T1's late secondary commit of 'ab' (its lock already
  * rolled forward by a resolver) shares a statement with T2's guarded commit
@@ -16,7 +18,7 @@ import { TableStorage, type KeyTexts, type PrewriteConflictRow } from '../../src
  */
 const t = pgTable('cb_char', { id: char('id', { length: 3 }).primaryKey(), v: integer('v') });
 
-describe('commitBatch with equal keys of different spellings', () => {
+describe('commitShared with equal keys of different spellings', () => {
   const meta = describeTable(t);
   const storage = new TableStorage(meta);
   const db = useStorageServer(meta);
@@ -32,7 +34,7 @@ describe('commitBatch with equal keys of different spellings', () => {
     expect(await prewrite(t2, [['ab '], ['zz']])).toEqual([]);
     const written = (
       await run<{ start_ts: string; written: number }>(
-        storage.commitBatch([
+        storage.commitShared([
           { startTs: t1, commitTs: t1 + 1n, keys: [['ab']], guarded: false }, // T1's background commitSecondaries, late
           { startTs: t2, commitTs: t2 + 1n, keys: [['ab '], ['zz']], guarded: true }, // T2's commitPrimary
         ]),

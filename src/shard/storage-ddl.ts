@@ -1,10 +1,11 @@
 import { InstallationError } from '../errors.js';
-import { ident, storageType } from '../shard/sql-names.js';
-import { PessimisticLockStatements } from '../shard/pessimistic-lock-statements.js';
-import { TableStorage } from '../shard/table-storage.js';
-import { catalogueRowVars } from '../shard/table-catalogue.js';
-import { readSchemaFile } from './schema-files.js';
-import type { TableMeta } from './table-meta.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import { PessimisticLockStatements } from './pessimistic-lock-statements.js';
+import { prewriteFunctionSql } from './prewrite-statements.js';
+import { TableSql } from './table-sql.js';
+import { catalogueRowVars } from './table-catalogue.js';
+import { readSchemaFile } from '../schema/schema-files.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 export interface Migration {
   /** Unique per shard, e.g. `table/accounts/0001-storage`. */
@@ -21,6 +22,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0002-gc-safe-point', sql: readSchemaFile('core/0002-gc-safe-point.sql') },
     { name: 'core/0003-table-catalogue', sql: readSchemaFile('core/0003-table-catalogue.sql') },
     { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
+    { name: 'core/0005-shard-identity-complete', sql: readSchemaFile('core/0005-shard-identity-complete.sql') },
   ];
 }
 
@@ -50,8 +52,8 @@ export function tableMigrations(table: TableMeta): Migration[] {
       return value;
     });
   const sql = render('table/0001-storage.sql');
-  const storage = new TableStorage(table);
-  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => storage.prewriteFunctionSql());
+  const storage = new TableSql(table);
+  const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
     { name: `table/${table.name}/0001-storage`, sql },

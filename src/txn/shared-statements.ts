@@ -1,23 +1,24 @@
 import { ShardUnavailableError } from '../errors.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { isConnectionError } from '../shard/shard-errors.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
-import { keyBytes, type BatchLimits } from './batches.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { TableStorage } from '../shard/table-storage.js';
+import { keyBytes, type ChunkLimits } from './table-chunks.js';
 
-/** A request's own failure inside a batch that succeeded (e.g. a read older than the GC safe point). */
+/** A request's own failure inside a shared statement that succeeded (e.g. a read older than the GC safe point). */
 export class MemberFailure {
   constructor(readonly error: unknown) {}
 }
 
 /** One kind of statement that several transactions can share. */
-export interface BatchedStatement<Request, Result> {
+export interface ShareableStatement<Request, Result> {
   /** Runs the requests as one statement; one result (or MemberFailure) per request, in order. */
   run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<(Result | MemberFailure)[]>;
-  /** The keys of a request: a batch holds at most maxRows keys, and (unless keysMayRepeat) one request per key. */
+  /** The keys of a request: a shared statement holds at most maxRows keys, and (unless keysMayRepeat) one request per key. */
   keys(request: Request): readonly KeyTexts[];
   /** Parameter bytes a request adds to a statement (default: its keys' texts). */
   bytes?(request: Request): number;
-  /** Reads: requests of one batch may share keys. */
+  /** Reads: requests of one shared statement may share keys. */
   readonly keysMayRepeat?: boolean;
 }
 
@@ -31,7 +32,7 @@ interface Queue<Request, Result> {
   readonly shard: ShardPool;
   readonly storage: TableStorage;
   pending: Member<Request, Result>[];
-  /** A batch is in flight, or one is about to be sent. */
+  /** A shared statement is in flight, or one is about to be sent. */
   busy: boolean;
 }
 
@@ -46,22 +47,22 @@ interface Queue<Request, Result> {
  * statement; at low load nothing waits longer. (TiKV's client batches its
  * RPCs per store in the same way.)
  *
- * One batch in flight per queue also keeps two of our batches from waiting
+ * One statement in flight per queue also keeps two of ours from waiting
  * on each other's rows.
  *
- * A batch that fails with an error the shard reported (a deadlock, say)
+ * A shared statement that fails with an error the shard reported (a deadlock, say)
  * changed nothing, so its members run again one by one, each meeting its
  * own outcome; only a failure that leaves the outcome unknown (the shard
  * did not answer) is every member's.
  */
-export class StatementBatcher<Request, Result> {
+export class SharedStatements<Request, Result> {
   private readonly queues = new Map<string, Queue<Request, Result>>();
-  private readonly limits: BatchLimits;
+  private readonly limits: ChunkLimits;
 
   constructor(
-    private readonly statement: BatchedStatement<Request, Result>,
+    private readonly statement: ShareableStatement<Request, Result>,
     /** Keys and bytes per statement; a number limits keys only. */
-    limits: BatchLimits | number,
+    limits: ChunkLimits | number,
     /** Called with the number of requests of each statement sent (metrics). */
     private readonly onSend: (requests: number) => void = () => {},
   ) {
@@ -81,22 +82,22 @@ export class StatementBatcher<Request, Result> {
   }
 
   private send(queue: Queue<Request, Result>): void {
-    const batch = this.take(queue);
-    if (batch.length === 0) {
+    const members = this.take(queue);
+    if (members.length === 0) {
       queue.busy = false;
       return;
     }
-    this.onSend(batch.length);
-    void this.run(queue, batch).finally(() => this.send(queue));
+    this.onSend(members.length);
+    void this.run(queue, members).finally(() => this.send(queue));
   }
 
   /**
    * Pending members, oldest first, up to limits.rows keys and about
    * limits.bytes bytes (the first always goes, whatever its size); a member
-   * with a key already in the batch waits for the next one.
+   * with a key already in the statement waits for the next one.
    */
   private take(queue: Queue<Request, Result>): Member<Request, Result>[] {
-    const batch: Member<Request, Result>[] = [];
+    const members: Member<Request, Result>[] = [];
     const rest: Member<Request, Result>[] = [];
     const taken = new Set<string>();
     let rows = 0;
@@ -106,31 +107,31 @@ export class StatementBatcher<Request, Result> {
       const keys = this.statement.keys(member.request);
       const texts = distinct ? keys.map((k) => k.join('\u0000')) : [];
       const size = this.statement.bytes ? this.statement.bytes(member.request) : keys.reduce((n, k) => n + keyBytes(k), 0);
-      const fits = batch.length === 0 || (rows + keys.length <= this.limits.rows && bytes + size <= this.limits.bytes && !texts.some((t) => taken.has(t)));
+      const fits = members.length === 0 || (rows + keys.length <= this.limits.rows && bytes + size <= this.limits.bytes && !texts.some((t) => taken.has(t)));
       if (!fits) {
         rest.push(member);
         continue;
       }
-      batch.push(member);
+      members.push(member);
       rows += keys.length;
       bytes += size;
       for (const t of texts) taken.add(t);
     }
     queue.pending = rest;
-    return batch;
+    return members;
   }
 
-  private async run(queue: Queue<Request, Result>, batch: Member<Request, Result>[]): Promise<void> {
+  private async run(queue: Queue<Request, Result>, members: Member<Request, Result>[]): Promise<void> {
     try {
-      const results = await this.statement.run(queue.shard, queue.storage, batch.map((m) => m.request));
-      batch.forEach((member, i) => settle(member, results[i]!));
+      const results = await this.statement.run(queue.shard, queue.storage, members.map((m) => m.request));
+      members.forEach((member, i) => settle(member, results[i]!));
     } catch (error) {
-      if (batch.length === 1 || !outcomeKnown(error)) {
-        for (const member of batch) member.reject(error);
+      if (members.length === 1 || !outcomeKnown(error)) {
+        for (const member of members) member.reject(error);
         return;
       }
       await Promise.all(
-        batch.map((member) =>
+        members.map((member) =>
           this.statement.run(queue.shard, queue.storage, [member.request]).then(
             ([result]) => settle(member, result!),
             (failure: unknown) => member.reject(failure),
@@ -146,7 +147,7 @@ function settle<Request, Result>(member: Member<Request, Result>, result: Result
   else member.resolve(result);
 }
 
-/** The shard answered with an error: the statement's local transaction rolled back, nothing of the batch took effect. */
+/** The shard answered with an error: the statement's local transaction rolled back, nothing of the statement took effect. */
 function outcomeKnown(error: unknown): boolean {
   return !(error instanceof ShardUnavailableError) && !isConnectionError(error);
 }

@@ -1,22 +1,18 @@
-import { performance } from 'node:perf_hooks';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { InvalidInputError, PercolatorError, TransactionClosedError, TransactionTimeoutError, UniqueViolationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TableMeta } from '../schema/table-meta.js';
-import { toDriverText } from '../shard/driver-values.js';
-import { hasStableKeyText, keyTextOf } from '../shard/key-text.js';
-import { shardOfTexts } from '../shard/shard-of.js';
-import type { ShardPool } from '../shard/shard-pool.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import { shardOfKey } from '../shard/shard-of.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, SelectQuery } from './engine-contract.js';
-import { keyIdOf, type Mutation } from './mutation.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest } from './engine-contract.js';
+import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet } from './read-set.js';
-import { buildPointRead } from './point-read.js';
-import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import { ShardReads } from './shard-reads.js';
 import { TransactionDeadline } from './transaction-deadline.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
 import { WriteBuffer } from './write-buffer.js';
@@ -24,9 +20,10 @@ import { WriteBuffer } from './write-buffer.js';
 const dialect = new PgDialect();
 
 /**
- * One transaction: reads at startTs (merged with its own buffered writes),
- * writes buffered until commit, then Percolator two-phase commit. Records
- * its read set for serializable validation.
+ * One transaction: reads at startTs (merged with its own buffered writes;
+ * shard-reads.ts), writes buffered until commit (write-buffer.ts), then
+ * Percolator two-phase commit (two-phase-committer.ts). Records its read
+ * set for serializable validation.
  */
 export class PercolatorTransaction implements EngineTransaction {
   readonly readSet = new ReadSet();
@@ -34,6 +31,7 @@ export class PercolatorTransaction implements EngineTransaction {
   private state: 'open' | 'committing' | 'closed' | 'timed-out' = 'open';
   private readonly logger: Logger;
   private readonly locks: PessimisticLocks;
+  private readonly reads: ShardReads;
   private readonly deadline: TransactionDeadline;
   /** Set when the transaction outlived maxTransactionMs: every later call throws it. */
   timeoutError: TransactionTimeoutError | undefined;
@@ -47,6 +45,7 @@ export class PercolatorTransaction implements EngineTransaction {
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
+    this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
     this.deadline = new TransactionDeadline(ctx.maxTransactionMs, () => this.expire());
   }
 
@@ -59,7 +58,7 @@ export class PercolatorTransaction implements EngineTransaction {
     return this.state !== 'open';
   }
 
-  async select(table: TableMeta, query: SelectQuery = {}): Promise<Row[]> {
+  async select(table: TableMeta, query: ScanRequest = {}): Promise<Row[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
     if (query.lock) {
@@ -67,7 +66,7 @@ export class PercolatorTransaction implements EngineTransaction {
       return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock });
     }
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
-    const results = await Promise.all(shards.map((shard) => this.scanShard(storage, shard, query)));
+    const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query)));
     if (this.recordsReads) {
       if (query.where) {
         const rendered = dialect.sqlToQuery(query.where);
@@ -91,8 +90,8 @@ export class PercolatorTransaction implements EngineTransaction {
     const storage = this.storageFor(table);
     const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
-      const texts = this.keyTextsOf(storage, key);
-      const shard = shardOfTexts(texts.slice(0, table.shardKey.length), this.ctx.shards.length);
+      const texts = keyTextsOf(storage, key);
+      const shard = shardOfKey(table, texts, this.ctx.shards.length);
       const shardKeys = byShard.get(shard) ?? new Map<string, KeyTexts>();
       shardKeys.set(keyIdOf(texts), texts);
       byShard.set(shard, shardKeys);
@@ -101,35 +100,16 @@ export class PercolatorTransaction implements EngineTransaction {
     const results = await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
         if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
-        return (await this.pointReadShard(storage, shard, shardKeys.values())).rows;
+        return (await this.reads.pointRead(storage, shard, shardKeys.values())).rows;
       }),
     );
     return results.flat();
   }
 
-  /** Point reads of keys on one shard (one statement), this transaction's own writes and locked images included. */
-  private pointReadShard(storage: TableStorage, shard: number, keys: Iterable<KeyTexts>): Promise<ShardReadResult> {
-    // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
-    const stored: KeyTexts[] = [];
-    const bufferedPuts: Mutation[] = [];
-    for (const keyTexts of keys) {
-      const keyId = keyIdOf(keyTexts);
-      // A key a locking read locked reads as it was locked (its newest version), like a buffered write.
-      const buffered = this.buffer.get(storage.meta.name, keyId) ?? this.locks.image(storage.meta.name, keyId);
-      if (!buffered) stored.push(keyTexts);
-      else if (buffered.op === 'put') bufferedPuts.push(buffered);
-    }
-    if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
-    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
-    // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
-    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
-    return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
-  }
-
   async insert(table: TableMeta, rows: readonly Row[]): Promise<void> {
     this.ensureWritable();
     const storage = this.storageFor(table);
-    const mutations = rows.map((row) => this.mutationOf(storage, row, 'put', true));
+    const mutations = rows.map((row) => mutationOf(storage, row, 'put', true, this.ctx.shards.length));
     const fresh = new Set<string>();
     const unbuffered: Mutation[] = [];
     for (const m of mutations) {
@@ -151,7 +131,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureWritable();
     const storage = this.storageFor(table);
     for (const row of rows) {
-      const m = this.mutationOf(storage, row, 'put', false);
+      const m = mutationOf(storage, row, 'put', false, this.ctx.shards.length);
       const previous = this.buffer.get(table.name, m.keyId);
       this.buffer.set(previous?.isInsert && previous.op === 'put' ? { ...m, isInsert: true } : m);
     }
@@ -163,7 +143,7 @@ export class PercolatorTransaction implements EngineTransaction {
     for (const key of keys) {
       const row: Row = {};
       table.primaryKey.forEach((c, i) => (row[c.key] = key[i]));
-      this.buffer.set(this.mutationOf(storage, row, 'del', false));
+      this.buffer.set(mutationOf(storage, row, 'del', false, this.ctx.shards.length));
     }
   }
 
@@ -224,90 +204,6 @@ export class PercolatorTransaction implements EngineTransaction {
     };
   }
 
-  /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
-  private scanShard(storage: TableStorage, shard: number, query: SelectQuery): Promise<ShardReadResult> {
-    const request = {
-      storage,
-      readTs: this.startTs,
-      ownStartTs: this.startTs,
-      where: query.where,
-      orderBy: query.orderBy,
-      limit: query.limit,
-      buffered: this.viewOnShard(storage.meta.name, shard),
-    };
-    // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
-    // that turn out committed inside its snapshot re-reads only their keys, not the shard.
-    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every(hasStableKeyText);
-    return this.readShard(
-      shard,
-      () => runSnapshotRead(this.pool(shard), request),
-      partial ? (keys) => this.pointReadShard(storage, shard, keys) : undefined,
-    );
-  }
-
-  /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
-  private async readShard(
-    shard: number,
-    read: () => Promise<ShardReadResult>,
-    readKeys?: (keys: KeyTexts[]) => Promise<ShardReadResult>,
-  ): Promise<ShardReadResult> {
-    const startedAt = Date.now();
-    const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
-    let sentAt = performance.now();
-    let result = await read();
-    for (let attempt = 0; ; attempt++) {
-      if (result.locks.length === 0) return result;
-      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, sentAt, startedAt, deadline, attempt);
-      if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
-      sentAt = performance.now();
-      // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.
-      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
-      else result = await read();
-    }
-  }
-
-  /** Own writes, then the newest images of keys locked by locking reads (they replace the snapshot's versions). */
-  private viewOnShard(table: string, shard: number): Mutation[] {
-    const written = this.buffer.forTableOnShard(table, shard);
-    const locked = this.locks.imagesOn(table, shard);
-    if (locked.length === 0) return written;
-    const ids = new Set(written.map((m) => m.keyId));
-    return [...written, ...locked.filter((m) => !ids.has(m.keyId))];
-  }
-
-  private pool(shard: number): ShardPool {
-    const pool = this.ctx.shards[shard];
-    if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
-    return pool;
-  }
-
-  private keyTextsOf(storage: TableStorage, key: KeyValues): KeyTexts {
-    if (key.length !== storage.pk.length) {
-      throw new InvalidInputError(`key of ${storage.meta.name} needs ${storage.pk.length} values (${storage.pk.map((c) => c.key).join(', ')}), got ${key.length}`);
-    }
-    return storage.pk.map((c, i) => {
-      const text = keyTextOf(c, key[i]);
-      if (text === null) throw new InvalidInputError(`primary key column ${storage.meta.name}.${c.key} must not be null`);
-      return text;
-    });
-  }
-
-  private mutationOf(storage: TableStorage, row: Row, op: 'put' | 'del', isInsert: boolean): Mutation {
-    const key = storage.pk.map((c) => row[c.key]);
-    const keyTexts = this.keyTextsOf(storage, key);
-    return {
-      storage,
-      keyId: keyIdOf(keyTexts),
-      key,
-      keyTexts,
-      shard: shardOfTexts(keyTexts.slice(0, storage.meta.shardKey.length), this.ctx.shards.length),
-      op,
-      isInsert,
-      row: op === 'put' ? row : undefined,
-      valueTexts: op === 'put' ? storage.valueColumns.map((c) => toDriverText(c, row[c.key])) : undefined,
-    };
-  }
-
   /**
    * maxTransactionMs is up before commit: the locks go now (a hung caller must
    * not hold them, or the GC safe point, for ever) and every later call fails.
@@ -334,18 +230,4 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureOpen();
     if (this.readOnly) throw new InvalidInputError('this transaction reads at a fixed timestamp (asOf) and cannot write');
   }
-}
-
-/** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped), and only `fresh`'s locks. */
-function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
-  const replaced = new Set(keys.map(keyIdOf));
-  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: fresh.locks };
-  result.rows.forEach((row, i) => {
-    if (replaced.has(keyIdOf(result.keyTexts[i]!))) return;
-    merged.rows.push(row);
-    merged.keyTexts.push(result.keyTexts[i]!);
-  });
-  merged.rows.push(...fresh.rows);
-  merged.keyTexts.push(...fresh.keyTexts);
-  return merged;
 }

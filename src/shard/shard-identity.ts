@@ -1,6 +1,6 @@
 import { SchemaError } from '../errors.js';
-import { storageType } from '../shard/sql-names.js';
-import type { TableMeta } from './table-meta.js';
+import { storageType } from '../schema/sql-names.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 /**
  * What placement means, recorded on each shard: a change to how rows are
@@ -15,6 +15,8 @@ export interface ShardIdentity {
   readonly position: number;
   readonly shardCount: number;
   readonly placement: string;
+  /** Every shard of the cluster has been migrated (0005): a database in its list that records nothing is not one of them. */
+  readonly complete: boolean;
   /** Per table name (only the tables asked about), the shard key its rows are placed by. */
   readonly shardKeys: ReadonlyMap<string, string>;
 }
@@ -41,7 +43,11 @@ export async function readShardIdentity(query: ShardQuery, tableNames: readonly 
 }
 
 async function readRecorded(query: ShardQuery, tableNames: readonly string[]): Promise<ShardIdentity | undefined> {
-  const { rows } = await query('select cluster_id::text as cluster_id, position, shard_count, placement from percolator_shard_identity', []);
+  // to_jsonb: `complete` is absent on a shard recorded before migration 0005.
+  const { rows } = await query(
+    `select cluster_id::text as cluster_id, position, shard_count, placement, coalesce((to_jsonb(i) ->> 'complete')::boolean, false) as complete from percolator_shard_identity i`,
+    [],
+  );
   const row = rows[0];
   if (!row) return undefined;
   const keys = await query('select table_name, shard_key from percolator_placement where table_name = any($1::text[])', [tableNames]);
@@ -50,6 +56,7 @@ async function readRecorded(query: ShardQuery, tableNames: readonly string[]): P
     position: Number(row.position),
     shardCount: Number(row.shard_count),
     placement: String(row.placement),
+    complete: row.complete === true,
     shardKeys: new Map(keys.rows.map((r) => [String(r.table_name), String(r.shard_key)])),
   };
 }
@@ -57,12 +64,20 @@ async function readRecorded(query: ShardQuery, tableNames: readonly string[]): P
 /**
  * Checks what the shards record against this client's list and placement:
  * SchemaError naming the first disagreement. Shards that record nothing
- * pass (migrate() records them). Returns the cluster id the shards record,
- * if any does.
+ * pass (migrate() records them) until the cluster is complete: then they
+ * are not the databases that were migrated at their positions. Returns the
+ * cluster id the shards record, if any does.
  */
 export function checkShardIdentities(recorded: readonly (ShardIdentity | undefined)[], names: readonly string[], config: PlacementConfig): string | undefined {
   let cluster: { id: string; shard: number } | undefined;
+  const complete = recorded.findIndex((identity) => identity?.complete === true);
   recorded.forEach((identity, i) => {
+    if (!identity && complete >= 0) {
+      throw new SchemaError(
+        `shard ${names[i]} records no identity, but shard ${names[complete]} records a complete cluster of ${recorded[complete]!.shardCount} shards, ` +
+          `every one of them migrated: ${names[i]} is not the database that was migrated at position ${i} (a wrong URL, or a database restored empty)`,
+      );
+    }
     if (!identity) return;
     checkShardIdentity(identity, i, names[i]!, config);
     if (!cluster) cluster = { id: identity.clusterId, shard: i };
@@ -96,6 +111,11 @@ export function checkShardIdentity(identity: ShardIdentity, position: number, na
       throw new SchemaError(`table ${table.name}: shard ${name} places its rows by (${recordedKey}), this client by (${shardKeyOf(table)}): ${advice}`);
     }
   }
+}
+
+/** After every shard of the list is recorded: marks the cluster complete on one shard (idempotent). */
+export async function markClusterComplete(query: ShardQuery): Promise<void> {
+  await query('update percolator_shard_identity set complete = true where not complete', []);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ShardUnavailableError } from '../../src/errors.js';
 import type { ShardPool } from '../../src/shard/shard-pool.js';
-import type { KeyTexts, TableStorage } from '../../src/shard/table-storage.js';
-import { MemberFailure, StatementBatcher, type BatchedStatement } from '../../src/txn/statement-batcher.js';
+import type { KeyTexts } from '../../src/shard/key-text.js';
+import type { TableStorage } from '../../src/shard/table-storage.js';
+import { MemberFailure, SharedStatements, type ShareableStatement } from '../../src/txn/shared-statements.js';
 
 /**
  * The batcher's scheduling and failure rules, with a statement that records
@@ -21,7 +22,7 @@ function recorder(options: { fail?: (batch: readonly Request[]) => unknown; keys
   const calls: string[][] = [];
   let release: (() => void) | undefined;
   let hold = false;
-  const statement: BatchedStatement<Request, string | MemberFailure> = {
+  const statement: ShareableStatement<Request, string | MemberFailure> = {
     async run(_shard, _storage, requests) {
       calls.push(requests.map((r) => r.name));
       if (hold) await new Promise<void>((resolve) => (release = resolve));
@@ -46,10 +47,10 @@ function recorder(options: { fail?: (batch: readonly Request[]) => unknown; keys
 const request = (name: string, ...keys: number[]): Request => ({ name, keys: keys.map((k) => [String(k)]) });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('StatementBatcher', () => {
+describe('SharedStatements', () => {
   it('sends what one turn submits as one statement, and what arrives meanwhile as the next', async () => {
     const r = recorder();
-    const batcher = new StatementBatcher(r.statement, 100);
+    const batcher = new SharedStatements(r.statement, 100);
     r.holdNext();
     const first = [batcher.submit(shard, storage, request('a', 1)), batcher.submit(shard, storage, request('b', 2))];
     await turn();
@@ -63,11 +64,11 @@ describe('StatementBatcher', () => {
 
   it('keeps two requests for one key apart (writes), and within maxRows keys', async () => {
     const r = recorder();
-    const batcher = new StatementBatcher(r.statement, 3);
+    const batcher = new SharedStatements(r.statement, 3);
     await Promise.all([request('a', 1, 2), request('b', 2), request('c', 3), request('d', 4, 5)].map((q) => batcher.submit(shard, storage, q)));
     expect(r.calls).toEqual([['a', 'c'], ['b', 'd']]);
     const reads = recorder({ keysMayRepeat: true });
-    const readBatcher = new StatementBatcher(reads.statement, 3);
+    const readBatcher = new SharedStatements(reads.statement, 3);
     await Promise.all([request('a', 1), request('b', 1), request('c', 1), request('d', 1)].map((q) => readBatcher.submit(shard, storage, q)));
     expect(reads.calls).toEqual([['a', 'b', 'c'], ['d']]);
   });
@@ -75,7 +76,7 @@ describe('StatementBatcher', () => {
   it('runs the members of a batch the shard refused one by one, each with its own outcome', async () => {
     const deadlock = Object.assign(new Error('deadlock detected'), { code: '40P01' });
     const r = recorder({ fail: (batch) => (batch.length > 1 || batch[0]!.name === 'c' ? deadlock : undefined) });
-    const batcher = new StatementBatcher(r.statement, 100);
+    const batcher = new SharedStatements(r.statement, 100);
     const results = await Promise.allSettled(['a', 'b', 'c'].map((name, i) => batcher.submit(shard, storage, request(name, i))));
     expect(results.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual(['a done', 'b done', 'deadlock detected']);
     expect(r.calls).toEqual([['a', 'b', 'c'], ['a'], ['b'], ['c']]);
@@ -83,7 +84,7 @@ describe('StatementBatcher', () => {
 
   it('fails every member, without running them again, when the outcome is unknown', async () => {
     const r = recorder({ fail: () => new ShardUnavailableError('#0') });
-    const batcher = new StatementBatcher(r.statement, 100);
+    const batcher = new SharedStatements(r.statement, 100);
     const results = await Promise.allSettled(['a', 'b'].map((name, i) => batcher.submit(shard, storage, request(name, i))));
     expect(results.every((s) => s.status === 'rejected' && s.reason instanceof ShardUnavailableError)).toBe(true);
     expect(r.calls).toEqual([['a', 'b']]);
@@ -91,7 +92,7 @@ describe('StatementBatcher', () => {
 
   it('fails only the member the statement refused', async () => {
     const r = recorder();
-    const batcher = new StatementBatcher(r.statement, 100);
+    const batcher = new SharedStatements(r.statement, 100);
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((name, i) => batcher.submit(shard, storage, request(name, i))));
     expect(results.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     // A queue stays usable after every kind of outcome.

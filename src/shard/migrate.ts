@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { SchemaError } from '../errors.js';
-import type { ShardPool } from '../shard/shard-pool.js';
-import { ensureEnumTypes, enumTypesOf, type EnumType } from './enum-types.js';
-import { checkShardIdentities, readShardIdentity, recordShardIdentity, type PlacementConfig, type ShardQuery } from './shard-identity.js';
+import type { ShardPool } from './shard-pool.js';
+import { ensureEnumTypes, enumTypesOf, type EnumType } from './enum-type-ddl.js';
+import { checkShardIdentities, markClusterComplete, readShardIdentity, recordShardIdentity, type PlacementConfig, type ShardQuery } from './shard-identity.js';
 import { coreMigrations, tableMigrations, type Migration } from './storage-ddl.js';
-import type { TableMeta } from './table-meta.js';
+import type { TableMeta } from '../schema/table-meta.js';
 
 // Arbitrary constant: the advisory lock key all percolator migrations share.
 const MIGRATION_LOCK_KEY = 7_366_512_001;
@@ -37,6 +37,7 @@ export async function migrateShards(shards: readonly ShardPool[], tables: readon
   const [first, ...rest] = shards;
   const clusterId = await migrateShard(first!, migrations, enums, config, known ?? randomUUID(), known === undefined);
   await Promise.all(rest.map((shard) => migrateShard(shard, migrations, enums, config, clusterId, false)));
+  await Promise.all(shards.map((shard) => markClusterComplete(queryOn(shard))));
 }
 
 function queryOn(shard: ShardPool, client?: PoolClient): ShardQuery {

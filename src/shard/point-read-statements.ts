@@ -1,19 +1,25 @@
-import { ident, storageType } from '../shard/sql-names.js';
-import type { KeyTexts, TableStorage } from '../shard/table-storage.js';
+import type { KeyTexts } from './key-text.js';
+import { gcCheckSql, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
-import type { Mutation } from './mutation.js';
-import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, splitReadRows, type RawReadRow, type ShardReadResult } from './snapshot-read.js';
-import { MemberFailure, type BatchedStatement } from './statement-batcher.js';
+
+/** One reader's keys in a buildSharedPointRead statement. */
+export interface SharedPointReadMember {
+  readonly readTs: Timestamp;
+  readonly ownStartTs: Timestamp;
+  readonly keys: readonly KeyTexts[];
+}
 
 export interface PointReadRequest {
-  readonly storage: TableStorage;
+  readonly storage: TableSql;
   readonly readTs: Timestamp;
   /** Our own start ts: our locks are never reported. */
   readonly ownStartTs: Timestamp;
   /** Keys to read from storage (none of them buffered by this transaction). */
   readonly keys: readonly KeyTexts[];
   /** Buffered puts of requested keys: returned as this transaction sees them. */
-  readonly bufferedPuts: readonly Mutation[];
+  readonly bufferedPuts: readonly Pick<BufferedImage, 'keyTexts' | 'valueTexts'>[];
 }
 
 /**
@@ -41,7 +47,7 @@ export function buildPointRead(request: PointReadRequest): { sql: string; params
 }
 
 /** Parameters: $1 readTs, $2 own start ts, one text[] per key column, then one per key and value column of the buffered images. */
-function renderPointRead(storage: TableStorage): string {
+function renderPointRead(storage: TableSql): string {
   const { pk, valueColumns: values } = storage;
   let next = 3;
   const array = (): string => `$${next++}::text[]`;
@@ -64,7 +70,7 @@ union all ${gcCheckSql(storage, '$1::bigint')}`;
  * columns k0, k1, ...), its newest put at or below `ts`, found by one
  * backward probe of the versions index. `ord` tags the rows (__ord).
  */
-function storedRowsSql(storage: TableStorage, keys: string, ts: string, ord: string): string {
+function storedRowsSql(storage: TableSql, keys: string, ts: string, ord: string): string {
   const { pk, valueColumns: values } = storage;
   return `select 'r' as __kind, ${ord} as __ord, ${storage.meta.columns.map((c) => `v.${ident(c.name)}`).join(', ')}, ${noLockSql()}
 from ${keys} cross join lateral (
@@ -74,30 +80,19 @@ where v.op = 'put'`;
 }
 
 /** The locks of other transactions than `own` on `keys`, started at or below `ts` (`start_ts + 0`: found by key, not by start_ts). */
-function lockRowsSql(storage: TableStorage, keys: string, ts: string, own: string, ord: string): string {
+function lockRowsSql(storage: TableSql, keys: string, ts: string, own: string, ord: string): string {
   const lockColumns = storage.meta.columns.map((c) => (storage.pk.includes(c) ? `l.${ident(c.name)}` : `null::${storageType(c.sqlType)}`)).join(', ');
   return `select 'l', ${ord}, ${lockColumns}, ${lockInfoSql(storage, 'l')}
 from ${keys} join ${storage.locks} l on ${matchKeySql(storage, 'l')}
 where l.start_ts + 0 <= ${ts} and l.start_ts <> ${own} and l.op in ('put', 'del')`;
 }
 
-function keyNames(storage: TableStorage): string {
+function keyNames(storage: TableSql): string {
   return storage.pk.map((_, i) => `k${i}`).join(', ');
 }
 
-function matchKeySql(storage: TableStorage, alias: string): string {
+function matchKeySql(storage: TableSql, alias: string): string {
   return storage.pk.map((c, i) => `${alias}.${ident(c.name)} = k.k${i}::${storageType(c.sqlType)}`).join(' and ');
-}
-
-function noLockSql(): string {
-  return LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
-}
-
-/** One transaction's point read of stored keys (nothing buffered) on one (shard, table). */
-export interface BatchedPointRead {
-  readonly readTs: Timestamp;
-  readonly ownStartTs: Timestamp;
-  readonly keys: readonly KeyTexts[];
 }
 
 /**
@@ -107,7 +102,7 @@ export interface BatchedPointRead {
  * is taken after every reader got its timestamp, which is all a read needs.
  * (`start_ts + 0`: the plan must find locks by key, not by start_ts.)
  */
-export function buildPointReadBatch(storage: TableStorage, requests: readonly BatchedPointRead[]): { sql: string; params: unknown[] } {
+export function buildSharedPointRead(storage: TableSql, requests: readonly SharedPointReadMember[]): { sql: string; params: unknown[] } {
   const readers: string[] = [];
   const readTs: string[] = [];
   const owners: string[] = [];
@@ -123,11 +118,11 @@ export function buildPointReadBatch(storage: TableStorage, requests: readonly Ba
     }
   }
   const params = [readers, readTs, owners, ...storage.pk.map((_, i) => keys.map((k) => k[i] ?? null)), oldest];
-  return { sql: storage.statementText('pointReadBatch', () => renderPointReadBatch(storage)), params };
+  return { sql: storage.statementText('sharedPointRead', () => renderSharedPointRead(storage)), params };
 }
 
 /** Parameters: $1 reader index, $2 read ts, $3 reader's start ts, one text[] per key column (one element per key), then the oldest read ts. */
-function renderPointReadBatch(storage: TableStorage): string {
+function renderSharedPointRead(storage: TableSql): string {
   const names = keyNames(storage);
   const keyArrays = storage.pk.map((_, i) => `$${4 + i}::text[]`).join(', ');
   const oldest = `$${4 + storage.pk.length}::bigint`;
@@ -136,24 +131,3 @@ ${storedRowsSql(storage, 'k', 'k.__ts', 'k.__req')}
 union all ${lockRowsSql(storage, 'k', 'k.__ts', 'k.__own', 'k.__req')}
 union all ${gcCheckSql(storage, oldest)}`;
 }
-
-/** Splits a batch's rows by reader (__ord carries its index); the GC row goes to every reader older than the safe point. */
-export const pointReadStatement: BatchedStatement<BatchedPointRead, ShardReadResult> = {
-  async run(shard, storage, requests) {
-    const query = buildPointReadBatch(storage, requests);
-    const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
-    const byReader = requests.map((): RawReadRow[] => []);
-    const gc = rows.filter((r) => r.__kind === 'g');
-    for (const row of rows) if (row.__kind !== 'g') byReader[Number(row.__ord)]!.push(row);
-    return requests.map((request, i) => {
-      try {
-        return splitReadRows(shard, storage, request.readTs, [...gc.filter((g) => BigInt(g.__lock_start!) > request.readTs), ...byReader[i]!]);
-      } catch (error) {
-        return new MemberFailure(error);
-      }
-    });
-  },
-  keys: (request) => request.keys,
-  keysMayRepeat: true,
-};
-

@@ -1,0 +1,133 @@
+import type { KeyTexts } from './key-text.js';
+import { hasStableKeyText } from './key-text.js';
+import type { Statement } from './shard-pool.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import type { TableSql } from './table-sql.js';
+
+/**
+ * The statements of commit (and roll forward): a lock's pending image
+ * becomes its key's version and latest row, and the lock is deleted, in one
+ * statement.
+ */
+
+/** commitShared: up to this many keys, each finds its entry by array_position (see commitSharedDeleteSql). */
+const POSITION_LOOKUP_MAX_KEYS = 64;
+
+/** One transaction's keys in a commitShared. */
+export interface SharedCommitEntry {
+  readonly startTs: bigint;
+  readonly commitTs: bigint;
+  readonly keys: readonly KeyTexts[];
+  /** Commit only if the lock of the first key (the primary) is still ours and not pushed past commitTs. */
+  readonly guarded: boolean;
+}
+
+/**
+ * Moves the pending images of `startTs`'s locks on these keys into
+ * versions at `commitTs`, and into the keys' latest rows, in one statement
+ * (one local transaction): for a reader at any snapshot either the lock or
+ * the version is there, never neither, and the latest row with it. Keys
+ * whose lock is gone are skipped, so replays are no-ops.
+ * Pessimistic lock rows never prewritten (for_update: locked, not written)
+ * are released without a version; as the primary that means its prewrite
+ * was lost (nothing is committed: rowCount 0).
+ */
+export function commitKeys(t: TableSql, startTs: bigint, commitTs: bigint, keys: readonly KeyTexts[]): Statement {
+  const v = t.valueColumns;
+  const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
+  const inRows = t.keyInRows('l', 3);
+  const text = t.statementText('commitKeys', () => `${inRows
+    ? `with del as (delete from ${t.locks} l where ${inRows}`
+    : `with b as (select * from unnest(${t.arrays(3, t.pk.length)}) as b(${t.keyNames()})),
+del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint
+  returning ${t.committedColumns('l')}),
+${latestUpsertSql(t, '$2::bigint')}
+insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
+select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
+  return { text, values: [startTs.toString(), commitTs.toString(), ...t.keyColumnsOf(keys)] };
+}
+
+/**
+ * Commits keys of several transactions in one statement (one local
+ * transaction, one WAL flush). A `guarded: false` entry (secondaries)
+ * commits like commitKeys. A guarded one (a commitPrimary) commits all its
+ * keys or none: its first key, the primary, has its lock row-locked
+ * first (a resolver deciding about it waits, or has already removed it),
+ * and if that lock is gone, pushed past commitTs, or a pessimistic lock
+ * never prewritten, nothing of the entry is committed. Returns one row per transaction that wrote versions: its start_ts and
+ * how many. Entries must not share a key (no two transactions hold a lock
+ * on one key at once, so concurrent commits never do). The guarded
+ * primaries are row-locked first, all of them and in key order, as
+ * pushPrimaries locks them, so the two cannot deadlock (a probe per key:
+ * FOR UPDATE keeps Postgres from flattening the lateral into a join). (`start_ts + 0`,
+ * here and wherever start_ts is compared with a per-row value: the plan
+ * must probe the key, not the start_ts index, which would filter every
+ * lock of a large transaction once per key.)
+ */
+export function commitShared(t: TableSql, entries: readonly SharedCommitEntry[]): Statement {
+  const v = t.valueColumns;
+  const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
+  const starts: string[] = [];
+  const commits: string[] = [];
+  const guards: string[] = [];
+  const firsts: string[] = [];
+  const keys: KeyTexts[] = [];
+  for (const entry of entries) {
+    const start = entry.startTs.toString();
+    const commit = entry.commitTs.toString();
+    for (const [i, key] of entry.keys.entries()) {
+      starts.push(start);
+      commits.push(commit);
+      guards.push(entry.guarded ? 't' : 'f');
+      firsts.push(i === 0 ? 't' : 'f');
+      keys.push(key);
+    }
+  }
+  // Small statements (nearly all) find their entry by position; large ones join (array_position is linear),
+  // and so do keys whose distinct texts may be equal values (char(n), floats): position would find the wrong entry.
+  const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS && t.pk.every(hasStableKeyText);
+  const text = t.statementText(byPosition ? 'commitShared' : 'commitSharedJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${t.keyNames()}
+  from unnest(${t.arrays(1, 4 + t.pk.length)}) as b(s, c, g, f, ${t.keyNames()})),
+p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
+  cross join lateral (select l.start_ts from ${t.locks} l where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+    and l.min_commit_ts <= b.c and not l.for_update for update) l),
+${commitSharedDeleteSql(t, byPosition)},
+${latestUpsertSql(t, 'del.__commit_ts')},
+ins as (insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
+  select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
+select start_ts::text as start_ts, count(*)::int as written from ins group by start_ts`);
+  return { text, values: [starts, commits, guards, firsts, ...t.keyColumnsOf(keys)] };
+}
+
+/**
+ * commitShared's CTE `del`: the statement's lock rows, once `p` has locked the
+ * guarded primaries. In a small statement a one-column key finds its rows
+ * with `= any()` and its entry by position (keys of one statement are
+ * distinct): no join, whose generic plan may hash the rows and scan
+ * every lock row, dead ones too. A large statement joins: there a hash is
+ * the right plan, and a lookup by position per row would be quadratic.
+ */
+function commitSharedDeleteSql(t: TableSql, byPosition: boolean): string {
+  const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0
+  and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
+  returning ${t.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
+  const inRows = t.keyInRows('l', 5);
+  if (inRows && byPosition) {
+    const key = t.pk[0]!;
+    const at = `[array_position($5::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
+    const entry = (column: string) => ({ s: `($1::text[])${at}::bigint`, c: `($2::text[])${at}::bigint`, g: `($3::text[])${at} = 't'` })[column]!;
+    return `del as (delete from ${t.locks} l where ${inRows} and l.start_ts = ${entry('s')}
+  ${tail(entry)}`;
+  }
+  return `del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+  ${tail((column) => `b.${column}`)}`;
+}
+
+/** CTE `up`: each committed put/del of `del` becomes its key's latest row. */
+function latestUpsertSql(t: TableSql, commitTs: string): string {
+  const v = t.valueColumns;
+  return `up as (insert into ${t.latest} as n (${t.pkList}, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${t.pkList}, ${commitTs}, del.op${v.map((c) => `, ${ident(c.name)}`).join('')} from del where del.op in ('put', 'del') and not del.for_update
+  on conflict (${t.pkList}) do update set commit_ts = excluded.commit_ts, op = excluded.op${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
+  where n.commit_ts < excluded.commit_ts)`;
+}

@@ -1,0 +1,218 @@
+import { toParameter } from './driver-values.js';
+import type { KeyTexts } from './key-text.js';
+import { lockExpiredSql } from './lock-ttl.js';
+import type { Statement } from './shard-pool.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import type { TableSql } from './table-sql.js';
+
+const MAX_BIGINT = '9223372036854775807';
+
+/** One row written to the locks table. */
+export interface LockWrite {
+  keyTexts: KeyTexts;
+  op: 'put' | 'del' | 'lock';
+  isInsert: boolean;
+  /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
+  valueTexts?: readonly (string | null)[] | undefined;
+}
+
+/** One transaction's rows in a prewriteShared. */
+export interface PrewriteEntry {
+  readonly startTs: bigint;
+  readonly primaryTable: string;
+  readonly primaryKey: KeyTexts;
+  readonly ttlMs: number;
+  readonly rows: readonly LockWrite[];
+}
+
+export interface PrewriteConflictRow {
+  /** Index of the key in the statement. */
+  i: number;
+  kind: 'version' | 'locked' | 'exists' | 'unlocked';
+  /** commit_ts of the version, or start_ts of the lock. */
+  ts: string;
+  op: string;
+  primary_table: string | null;
+  primary_key: string[] | null;
+  expired: boolean | null;
+}
+
+/**
+ * The statements of prewrite. Prewrite runs as one call of a per-table
+ * PL/pgSQL function (created by the table's migration): one round trip, one
+ * statement, and inside it two statements with their own snapshots, which
+ * the protocol needs (see prewriteCheckSql). One call can prewrite several
+ * transactions (concurrent ones, as a shared statement). Parameters, one
+ * text[] each with
+ * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
+ * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
+ * then one per value column.
+ */
+
+/** The table's prewrite function (created by its migration). */
+export function prewriteFunctionName(t: TableSql): string {
+  return ident(`${t.meta.name}__prewrite`);
+}
+
+function prewriteParamCount(t: TableSql): number {
+  return 6 + t.pk.length + t.valueColumns.length;
+}
+
+/**
+ * Calls the prewrite function for the rows of several transactions, which
+ * must not share a key; returns conflict rows, `i` indexing the rows of
+ * all entries in order (none: every lock written). A transaction with a
+ * conflict keeps none of its locks of the call; the others keep theirs.
+ */
+export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
+  const v = t.valueColumns;
+  const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
+  for (const entry of entries) {
+    const start = entry.startTs.toString();
+    const primaryKey = toParameter(entry.primaryKey);
+    const ttl = String(entry.ttlMs);
+    for (const row of entry.rows) {
+      columns[0]!.push(start);
+      columns[1]!.push(entry.primaryTable);
+      columns[2]!.push(primaryKey);
+      columns[3]!.push(ttl);
+      columns[4]!.push(row.op);
+      columns[5]!.push(row.isInsert ? 't' : 'f');
+      for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
+      for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
+    }
+  }
+  const text = t.statementText('prewrite', () => {
+    const args = Array.from({ length: prewriteParamCount(t) }, (_, i) => `$${i + 1}::text[]`);
+    return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
+  });
+  return { text, values: columns };
+}
+
+/**
+ * DDL of the prewrite function (rendered into the table's migration).
+ *
+ * Fast path first, full check only when something may conflict. Once the
+ * insert wrote (inserted or upgraded) a row for every key of the statement
+ * (its row count), each key's lock slot holds our row, uncommitted or
+ * row-locked by us until this statement commits: nobody else's lock can
+ * be there and ours cannot be missing, so of the checks of
+ * prewriteCheckSql only the versions (and, for inserts, a live row)
+ * remain. They run as small statements of their own, each with a
+ * snapshot taken after our inserts. Anything they find (or a key the
+ * insert skipped) sends the statement to the full check, again in a newer
+ * snapshot, which decides and reports exactly as before (a version found
+ * by the fast check may still be no conflict: a rollback marker or a
+ * version below for_update_ts on a key we hold a pessimistic lock on).
+ * Each transaction with a conflict then loses its locks of the statement.
+ */
+export function prewriteFunctionSql(t: TableSql): string {
+  const params = Array.from({ length: prewriteParamCount(t) }, () => 'text[]');
+  const keys = t.arrays(7, t.pk.length);
+  return `create or replace function ${prewriteFunctionName(t)}(${params.join(', ')})
+returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
+language plpgsql volatile as $prewrite$
+#variable_conflict use_column
+declare
+  -- Named like no user column can be (#variable_conflict use_column).
+  __written bigint;
+  __found record;
+  __conflicting bigint[] := '{}';
+begin
+  -- 1. Lock rows; a key locked by anyone is skipped here and reported below.
+  ${prewriteInsertSql(t)};
+  get diagnostics __written = row_count;
+  -- 2. New statements, so new snapshots that follow our inserts.
+  if __written = cardinality($1) then
+    -- Every slot is ours: only a version at or above start_ts can conflict.
+    -- (lateral: an index probe per key whatever the generic plan's estimates)
+    perform from unnest($1, ${keys}) as b(s, ${t.keyNames()}) cross join lateral (
+      select from ${t.versions} v where ${t.pkMatch('v', 'b')} and v.commit_ts >= b.s::bigint and v.op <> 'lock' limit 1) v limit 1;
+    if not found then
+      if not ('t' = any($6)) then return; end if;
+      -- Inserts: the newest put/del of the key must not be a put.
+      perform from unnest($6, ${keys}) as b(ins, ${t.keyNames()}) cross join lateral (
+        select v.op from ${t.versions} v where ${t.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+        where b.ins = 't' and v.op = 'put' limit 1;
+      if not found then return; end if;
+    end if;
+  end if;
+  for __found in ${prewriteCheckSql(t)} loop
+    i := __found.i; kind := __found.kind; ts := __found.ts; op := __found.op;
+    primary_table := __found.primary_table; primary_key := __found.primary_key; expired := __found.expired;
+    if not (__found.s = any(__conflicting)) then __conflicting := __conflicting || __found.s; end if;
+    return next;
+  end loop;
+  -- 3. A transaction with a conflict leaves nothing behind on this shard.
+  if cardinality(__conflicting) > 0 then
+    delete from ${t.locks} l using unnest($1, ${keys}) as b(s, ${t.keyNames()})
+    where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s::bigint and b.s::bigint = any(__conflicting);
+  end if;
+end
+$prewrite$`;
+}
+
+/**
+ * Writes lock rows; a key already locked by another transaction is
+ * skipped by ON CONFLICT and shows up in the check. Our own pessimistic
+ * lock (for_update) is upgraded in place to the prewrite lock, keeping its
+ * primary, TTL, min_commit_ts and for_update_ts. Waiting on a concurrent
+ * uncommitted lock insert of the same key is Postgres's unique index;
+ * rows go in key order, so two statements waiting so cannot deadlock.
+ */
+function prewriteInsertSql(t: TableSql): string {
+  const v = t.valueColumns;
+  return `insert into ${t.locks} as l (${t.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, b.s::bigint, b.op, b.ins::boolean, b.pt, b.pk::text[], b.ttl::bigint${v
+    .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
+    .join('')}
+  from unnest(${t.arrays(1, prewriteParamCount(t))}) as b(s, pt, pk, ttl, op, ins, ${t.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+  order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}
+  on conflict (${t.pkList}) do update set op = excluded.op, is_insert = excluded.is_insert, for_update = false${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
+    where l.start_ts = excluded.start_ts and l.for_update`;
+}
+
+/**
+ * Runs after the lock inserts as its own statement, so its snapshot is
+ * taken after our locks exist: any writer that committed a version of one
+ * of our keys is visible here, and any later writer must first get past
+ * our lock. Finds (a) versions with commit_ts >= start_ts, rollback
+ * markers included (committed lock-only keys wrote nothing and are
+ * skipped; pessimisticThreshold for keys we hold a pessimistic lock on),
+ * (b) other transactions' locks, (c) for inserts, a live row, (d) keys where our lock is missing: the insert skipped them
+ * (ON CONFLICT) because another lock was there, and that lock went away
+ * before this check (rolled back: its marker sits below our start_ts).
+ * Without (d) the transaction would commit without a lock, hence without
+ * a version, on such a key (a lost write the list-append check found).
+ * Each row also names its transaction (s).
+ */
+function prewriteCheckSql(t: TableSql): string {
+  return `with b as (select b.s::bigint as s, b.ins, ${t.keyNames()}, b.i from unnest($1, $6, ${t.arrays(7, t.pk.length)}) with ordinality as b(s, ins, ${t.keyNames()}, i))
+  select (b.i - 1)::int as i, b.s, 'version'::text as kind, v.commit_ts::text as ts, v.op, null::text as primary_table, null::text[] as primary_key, null::boolean as expired
+  from b cross join lateral (
+    select v.commit_ts, v.op from ${t.versions} v where ${t.pkMatch('v', 'b')} and v.commit_ts >= b.s and v.op <> 'lock'
+      and ${pessimisticThreshold(t)} order by v.commit_ts desc limit 1) v
+  union all
+  select (b.i - 1)::int, b.s, 'locked', l.start_ts::text, l.op, l.primary_table, l.primary_key,
+    (${lockExpiredSql('l')})
+  from b join ${t.locks} l on ${t.pkMatch('l', 'b')} and l.start_ts <> b.s
+  union all
+  select (b.i - 1)::int, b.s, 'exists', v.commit_ts::text, v.op, null, null, null from b cross join lateral (
+    select v.commit_ts, v.op from ${t.versions} v where ${t.pkMatch('v', 'b')} and v.op in ('put', 'del') order by v.commit_ts desc limit 1) v
+    where b.ins = 't' and v.op = 'put'
+  union all
+  select (b.i - 1)::int, b.s, 'unlocked', b.s::text, null, null, null, null from b
+    where not exists (select 1 from ${t.locks} l where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s)`;
+}
+
+/**
+ * On a key we hold a pessimistic lock on (for_update_ts > 0), the locking
+ * read returned the newest version and nobody could commit the key since:
+ * only a put/del above for_update_ts is a conflict (one can only appear if
+ * our lock was lost). Evaluated only for versions at or above start_ts, so
+ * optimistic prewrites pay nothing for it.
+ */
+function pessimisticThreshold(t: TableSql): string {
+  return `v.commit_ts > coalesce((select case when v.op in ('put', 'del') then o.for_update_ts else ${MAX_BIGINT} end
+      from ${t.locks} o where ${t.pkMatch('o', 'b')} and o.start_ts + 0 = b.s and o.for_update_ts > 0), 0)`;
+}

@@ -1,0 +1,60 @@
+import { lockExpiredSql } from './lock-ttl.js';
+import { ident, storageType } from '../schema/sql-names.js';
+import type { TableSql } from './table-sql.js';
+import type { KeyTexts } from './key-text.js';
+
+/**
+ * The rows every read statement returns, in one shape: data rows ('r'),
+ * the locks a correct read must not skip ('l', their lock columns set),
+ * and a row ('g') when the read is older than the shard's GC safe point.
+ */
+
+/** The lock columns every read row carries (null on data rows), in order: name and SQL type. */
+export const LOCK_INFO_COLUMNS = [
+  ['__lock_key', 'text[]'],
+  ['__lock_start', 'text'],
+  ['__primary_table', 'text'],
+  ['__primary_key', 'text[]'],
+  ['__expired', 'boolean'],
+] as const;
+
+/** Values of LOCK_INFO_COLUMNS (above) for the lock row aliased `l`: its key, owner, primary and expiry. */
+export function lockInfoSql(storage: TableSql, l: string): string {
+  return `array[${storage.pk.map((c) => `${l}.${ident(c.name)}::text`).join(', ')}] as __lock_key, ${l}.start_ts::text as __lock_start,
+  ${l}.primary_table as __primary_table, ${l}.primary_key as __primary_key,
+  (${lockExpiredSql(l)}) as __expired`;
+}
+
+/** No lock: the lock columns of a data row. */
+export function noLockSql(): string {
+  return LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
+}
+
+/**
+ * The part of every read that checks its timestamp against the shard's GC
+ * safe point, in the read's own snapshot (schema/core/0002-gc-safe-point.sql):
+ * one row of kind 'g' carrying the safe point when the read is too old.
+ */
+export function gcCheckSql(storage: TableSql, readTs: string): string {
+  const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)}`).join(', ');
+  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${readTs}`;
+}
+
+export interface RawReadRow {
+  __ord: unknown;
+  __kind: 'r' | 'l' | 'g';
+  __lock_key: string[] | null;
+  __lock_start: string | null;
+  __primary_table: string | null;
+  __primary_key: string[] | null;
+  __expired: boolean | null;
+  [column: string]: unknown;
+}
+
+/** A reader's own write of a key, merged into its reads: the new image (put) or a deletion. */
+export interface BufferedImage {
+  readonly keyTexts: KeyTexts;
+  /** Driver texts of the non-key columns, in `valueColumns` order (absent for del). */
+  readonly valueTexts?: readonly (string | null)[] | undefined;
+  readonly op: string;
+}

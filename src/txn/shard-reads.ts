@@ -1,0 +1,119 @@
+import { performance } from 'node:perf_hooks';
+import { InvalidInputError } from '../errors.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import { hasStableKeyText } from '../shard/key-text.js';
+import { buildPointRead } from '../shard/point-read-statements.js';
+import type { ShardPool } from '../shard/shard-pool.js';
+import type { TableStorage } from '../shard/table-storage.js';
+import type { Timestamp } from '../timestamp.js';
+import type { EngineContext } from './engine-context.js';
+import type { ScanRequest } from './engine-contract.js';
+import { keyIdOf, type Mutation } from './mutation.js';
+import type { PessimisticLocks } from './pessimistic-locks.js';
+import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import type { WriteBuffer } from './write-buffer.js';
+
+/**
+ * One transaction's reads of single shards at its start_ts: filtered scans
+ * and point reads, its own buffered writes and the images its locking reads
+ * locked merged in, each run again until no lock it met stands in its way
+ * (resolved, pushed past the snapshot, or timed out).
+ */
+export class ShardReads {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly startTs: Timestamp,
+    private readonly buffer: WriteBuffer,
+    private readonly locks: PessimisticLocks,
+  ) {}
+
+  /** Point reads of keys on one shard (one statement), this transaction's own writes and locked images included. */
+  pointRead(storage: TableStorage, shard: number, keys: Iterable<KeyTexts>): Promise<ShardReadResult> {
+    // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
+    const stored: KeyTexts[] = [];
+    const bufferedPuts: Mutation[] = [];
+    for (const keyTexts of keys) {
+      const keyId = keyIdOf(keyTexts);
+      // A key a locking read locked reads as it was locked (its newest version), like a buffered write.
+      const buffered = this.buffer.get(storage.meta.name, keyId) ?? this.locks.image(storage.meta.name, keyId);
+      if (!buffered) stored.push(keyTexts);
+      else if (buffered.op === 'put') bufferedPuts.push(buffered);
+    }
+    if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
+    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
+    // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
+    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+    return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
+  }
+
+  /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
+  scan(storage: TableStorage, shard: number, query: ScanRequest): Promise<ShardReadResult> {
+    const request = {
+      storage,
+      readTs: this.startTs,
+      ownStartTs: this.startTs,
+      where: query.where,
+      orderBy: query.orderBy,
+      limit: query.limit,
+      buffered: this.viewOnShard(storage.meta.name, shard),
+    };
+    // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
+    // that turn out committed inside its snapshot re-reads only their keys, not the shard.
+    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every(hasStableKeyText);
+    return this.readShard(
+      shard,
+      () => runSnapshotRead(this.pool(shard), request),
+      partial ? (keys) => this.pointRead(storage, shard, keys) : undefined,
+    );
+  }
+
+  /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
+  private async readShard(
+    shard: number,
+    read: () => Promise<ShardReadResult>,
+    readKeys?: (keys: KeyTexts[]) => Promise<ShardReadResult>,
+  ): Promise<ShardReadResult> {
+    const startedAt = Date.now();
+    const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
+    let sentAt = performance.now();
+    let result = await read();
+    for (let attempt = 0; ; attempt++) {
+      if (result.locks.length === 0) return result;
+      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, sentAt, startedAt, deadline, attempt);
+      if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
+      sentAt = performance.now();
+      // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.
+      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
+      else result = await read();
+    }
+  }
+
+  /** Own writes, then the newest images of keys locked by locking reads (they replace the snapshot's versions). */
+  private viewOnShard(table: string, shard: number): Mutation[] {
+    const written = this.buffer.forTableOnShard(table, shard);
+    const locked = this.locks.imagesOn(table, shard);
+    if (locked.length === 0) return written;
+    const ids = new Set(written.map((m) => m.keyId));
+    return [...written, ...locked.filter((m) => !ids.has(m.keyId))];
+  }
+
+  private pool(shard: number): ShardPool {
+    const pool = this.ctx.shards[shard];
+    if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
+    return pool;
+  }
+}
+
+/** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped), and only `fresh`'s locks. */
+function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
+  const replaced = new Set(keys.map(keyIdOf));
+  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: fresh.locks };
+  result.rows.forEach((row, i) => {
+    if (replaced.has(keyIdOf(result.keyTexts[i]!))) return;
+    merged.rows.push(row);
+    merged.keyTexts.push(result.keyTexts[i]!);
+  });
+  merged.rows.push(...fresh.rows);
+  merged.keyTexts.push(...fresh.keyTexts);
+  return merged;
+}

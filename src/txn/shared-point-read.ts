@@ -1,0 +1,28 @@
+import { buildSharedPointRead, type SharedPointReadMember } from '../shard/point-read-statements.js';
+import type { RawReadRow } from '../shard/read-row-columns.js';
+import { splitReadRows, type ShardReadResult } from './snapshot-read.js';
+import { MemberFailure, type ShareableStatement } from './shared-statements.js';
+
+/** One transaction's point read of stored keys (nothing buffered) on one (shard, table). */
+export type SharedPointReadRequest = SharedPointReadMember;
+
+/** Splits a shared statement's rows by reader (__ord carries its index); the GC row goes to every reader older than the safe point. */
+export const pointReadStatement: ShareableStatement<SharedPointReadRequest, ShardReadResult> = {
+  async run(shard, storage, requests) {
+    const query = buildSharedPointRead(storage, requests);
+    const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
+    const byReader = requests.map((): RawReadRow[] => []);
+    const gc = rows.filter((r) => r.__kind === 'g');
+    for (const row of rows) if (row.__kind !== 'g') byReader[Number(row.__ord)]!.push(row);
+    return requests.map((request, i) => {
+      try {
+        return splitReadRows(shard, storage, request.readTs, [...gc.filter((g) => BigInt(g.__lock_start!) > request.readTs), ...byReader[i]!]);
+      } catch (error) {
+        return new MemberFailure(error);
+      }
+    });
+  },
+  keys: (request) => request.keys,
+  keysMayRepeat: true,
+};
+
