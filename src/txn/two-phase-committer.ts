@@ -3,7 +3,6 @@ import { CommitUndeterminedError, PercolatorError, TransactionAbortedError } fro
 import { timestampFor } from '../oracle/timestamp-for.js';
 import type { Logger } from '../logger.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
-import type { CommitHookInfo } from './commit-hooks.js';
 import { commitPrimary, CommitTsPushedError } from './commit-primary.js';
 import { commitSecondaries } from './commit-secondaries.js';
 import type { EngineContext } from './engine-context.js';
