@@ -2,10 +2,10 @@ import { and, asc, avg, avgDistinct, count, countDistinct, desc, eq, gt, isNull,
 import { integer, numeric, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidInputError, percolator, SerializationError } from '../../src/index.js';
+import { InvalidInputError, SerializationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
 import { createLocalDatabase, type LocalDatabase } from '../support/local-database.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
 
 const orders = pgTable(
   'orders',
@@ -16,21 +16,18 @@ const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: inte
 const schema = { orders, accounts };
 type Order = typeof orders.$inferInsert;
 
-let cluster: TestCluster;
+const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
 let db: Database<typeof schema>;
 let local: LocalDatabase<typeof schema>;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 3 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, shardKeys: { orders: ['accountId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-  await db.migrate();
-  local = await createLocalDatabase(cluster.oracleDatabase, schema);
+  db = fixture.db;
+  // The same tables, plain, in a database of its own on the oracle's server: the reference results.
+  local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
 });
 
 afterAll(async () => {
   await local?.close();
-  await db?.close();
-  await cluster?.destroy();
 });
 
 const orderRow = fc.record({

@@ -2,30 +2,27 @@ import { asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { integer, pgTable, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidInputError, percolator } from '../../src/index.js';
+import { InvalidInputError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
 import { createLocalDatabase, type LocalDatabase } from '../support/local-database.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
 
 const counters = pgTable('counters', { id: integer().primaryKey(), value: integer().notNull(), note: varchar({ length: 8 }) });
 const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull(), owner: varchar({ length: 16 }) });
 const schema = { counters, accounts };
 
-let cluster: TestCluster;
+const fixture = useDatabase(schema, { maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
 let db: Database<typeof schema>;
 let local: LocalDatabase<typeof schema>;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 3 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-  await db.migrate();
-  local = await createLocalDatabase(cluster.oracleDatabase, schema);
+  db = fixture.db;
+  // The same tables, plain, in a database of its own on the oracle's server: the reference results.
+  local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
 });
 
 afterAll(async () => {
   await local?.close();
-  await db?.close();
-  await cluster?.destroy();
 });
 
 beforeEach(async () => {
