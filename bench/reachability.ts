@@ -1,7 +1,7 @@
 import net from 'node:net';
 import pg from 'pg';
 import { InvalidInputError, OracleUnavailableError, ShardUnavailableError } from '../src/errors.js';
-import { redactUrl } from '../src/client/probe-shards.js';
+import { redactUrl } from '../src/redact.js';
 import { readProcStat } from './cpu-accounting.js';
 
 const CONNECT_TIMEOUT_MS = 5000;

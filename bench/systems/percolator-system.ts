@@ -4,7 +4,7 @@ import { PercolatorError, WriteConflictError } from '../../src/errors.js';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { percolator, type Database } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
-import { describeTable } from '../../src/schema/table-meta.js';
+import { describeTable } from '../../src/internal.js';
 import type { BenchRow, BenchTable } from '../bench-table.js';
 import type { CpuProcess } from '../cpu-accounting.js';
 import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, SystemName } from './bench-system.js';

@@ -19,6 +19,9 @@ const TYPES = ['smallint', 'integer', 'int', 'int2', 'int4', 'int8', 'bigint', '
 const FUNCTIONS = ['lower', 'upper', 'length', 'char_length', 'character_length', 'octet_length', 'abs', 'coalesce', 'nullif', 'greatest', 'least',
   'btrim', 'ltrim', 'rtrim', 'substr', 'strpos', 'starts_with', 'left', 'right', 'replace', 'concat', 'lpad', 'rpad', 'reverse', 'round', 'trunc',
   'floor', 'ceil', 'ceiling', 'mod', 'sign', 'sqrt', 'power', 'date_trunc', 'date_part', 'array_length', 'cardinality'];
+/** The aggregate functions a having() filter may call besides FILTER_WORDS. */
+export const AGGREGATE_WORDS: ReadonlySet<string> = new Set(['count', 'sum', 'avg', 'min', 'max']);
+
 /** Every word a fragment may contain (case-insensitive). Exported for the docs' test. */
 export const FILTER_WORDS: ReadonlySet<string> = new Set([...KEYWORDS, ...TYPES, ...FUNCTIONS]);
 
@@ -34,7 +37,7 @@ const NUMBER = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/;
  * single-quoted strings without backslashes or marks, operator characters,
  * and FILTER_WORDS.
  */
-export function forbiddenFilterText(text: string): string | undefined {
+export function forbiddenFilterText(text: string, extraWords?: ReadonlySet<string>): string | undefined {
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
@@ -57,7 +60,7 @@ export function forbiddenFilterText(text: string): string | undefined {
       let j = i + 1;
       while (j < text.length && WORD_CHAR.test(text[j]!)) j++;
       const word = text.slice(i, j);
-      if (!FILTER_WORDS.has(word.toLowerCase())) return `"${word}"`;
+      if (!FILTER_WORDS.has(word.toLowerCase()) && !extraWords?.has(word.toLowerCase())) return `"${word}"`;
       i = j;
     } else if ((c === '-' && text[i + 1] === '-') || (c === '/' && text[i + 1] === '*')) {
       return 'a comment';

@@ -4,7 +4,7 @@ import { InvalidInputError } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { checkColumnValue, describeValue } from './column-value.js';
 import { isEntity } from './drizzle-entity.js';
-import { COLUMN_MARK, forbiddenFilterText, VALUE_MARK } from './filter-text.js';
+import { AGGREGATE_WORDS, COLUMN_MARK, forbiddenFilterText, VALUE_MARK } from './filter-text.js';
 
 /**
  * @internal Checks a drizzle condition before it is pushed into SQL on the
@@ -14,14 +14,14 @@ import { COLUMN_MARK, forbiddenFilterText, VALUE_MARK } from './filter-text.js';
  * fragments may hold only what filter-text.ts allows; and values bound to a
  * column must fit that column.
  */
-export function checkFilter(meta: TableMeta, where: unknown, clause: string): SQL | undefined {
+export function checkFilter(meta: TableMeta, where: unknown, clause: string, options: { aggregates?: boolean } = {}): SQL | undefined {
   if (where === undefined) return undefined;
   if (!isEntity(where, SQL)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: expected a drizzle condition such as eq(${meta.name}.${meta.primaryKey[0]!.key}, 1), got ${describeValue(where)}`);
   }
   const text: string[] = [];
   visit(meta, where, clause, text);
-  const forbidden = forbiddenFilterText(text.join(''));
+  const forbidden = forbiddenFilterText(text.join(''), options.aggregates ? AGGREGATE_WORDS : undefined);
   if (forbidden !== undefined) {
     throw new InvalidInputError(
       `${clause} on ${meta.name}: a sql fragment of the filter contains ${forbidden}; a fragment may use only columns of ${meta.name} (interpolated as \${${meta.name}.column}), values, operators, numbers, strings and the words and functions listed in docs/CLIENT.md`,

@@ -1,4 +1,5 @@
-import type { PgTable } from 'drizzle-orm/pg-core';
+import type { SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { InvalidInputError, UniqueViolationError } from '../errors.js';
 import type { Row } from '../txn/engine-contract.js';
 import { project, resolveProjection } from './projection.js';
@@ -7,7 +8,8 @@ import { keyOf, keyString } from './row-key.js';
 import { fillGeneratedIds } from './generated-ids.js';
 import { completeInsertRow } from './row-validation.js';
 import { ThenableQuery } from './thenable-query.js';
-import type { InsertRow, SelectedFields, SelectedRow, WriteResult } from './types.js';
+import type { InsertRow, SelectedFields, SelectedRow, UpdateSet, WriteResult } from './types.js';
+import { conflictAction, upsertRows, type ConflictConfig } from './upsert.js';
 
 /** First step of an insert: `db.insert(table)`; give rows with `.values()`. */
 export class InsertBuilder<TTable extends PgTable> {
@@ -26,6 +28,11 @@ export class InsertBuilder<TTable extends PgTable> {
   values(rows: InsertRow<TTable> | readonly InsertRow<TTable>[]): InsertQuery<TTable, WriteResult> {
     return new InsertQuery(this.context, this.table, rows, undefined);
   }
+
+  /** `insert(...).select(...)` is not supported: InvalidInputError (read the rows, then insert them with values()). */
+  select(_query: unknown): never {
+    throw new InvalidInputError('insert(...).select(...) is not supported: read the rows with select() in a transaction, then insert them with values()');
+  }
 }
 
 /** An insert; awaiting it buffers the rows in its transaction (committed at once outside a transaction). */
@@ -36,15 +43,42 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     private readonly table: TTable,
     private readonly rows: unknown,
     private readonly returningFields: SelectedFields | 'all' | undefined,
+    private readonly conflict?: { kind: 'nothing' | 'update'; config: ConflictConfig | undefined },
   ) {
     super();
+  }
+
+  /**
+   * Postgres's `on conflict do nothing`, on the primary key: rows whose key
+   * exists (at the snapshot, or earlier in values()) are skipped, and left
+   * out of rowCount and returning(). `target`, if given, must be the primary key.
+   * @example
+   * await db.insert(accounts).values({ id: 1, balance: 0 }).onConflictDoNothing();
+   */
+  onConflictDoNothing(config?: { target?: PgColumn | PgColumn[] }): InsertQuery<TTable, TResult> {
+    return new InsertQuery(this.context, this.table, this.rows, this.returningFields, { kind: 'nothing', config });
+  }
+
+  /**
+   * Postgres's `on conflict (pk) do update`: a row whose key exists updates
+   * that row instead: `set` takes values, `sql` expressions over the
+   * existing row's columns and `excluded.<column>` (the proposed row);
+   * `where` (or `setWhere`) over the existing row decides which rows are
+   * updated. The target must be the primary key. Concurrent upserts of one
+   * key: one is retried (write conflict), none is lost.
+   * @example
+   * await db.insert(counters).values({ id: 1, value: 1 })
+   *   .onConflictDoUpdate({ target: counters.id, set: { value: sql`${counters.value} + 1` } });
+   */
+  onConflictDoUpdate(config: { target: PgColumn | PgColumn[]; set: UpdateSet<TTable>; where?: SQL; setWhere?: SQL }): InsertQuery<TTable, TResult> {
+    return new InsertQuery(this.context, this.table, this.rows, this.returningFields, { kind: 'update', config });
   }
 
   /** Resolve to the inserted rows (defaults filled in), or to the chosen columns of them. */
   returning(): InsertQuery<TTable, TTable['$inferSelect'][]>;
   returning<TFields extends SelectedFields>(fields: TFields): InsertQuery<TTable, SelectedRow<TFields>[]>;
   returning(fields?: SelectedFields): InsertQuery<TTable, unknown> {
-    return new InsertQuery(this.context, this.table, this.rows, fields ?? 'all');
+    return new InsertQuery(this.context, this.table, this.rows, fields ?? 'all', this.conflict);
   }
 
   /** @internal */
@@ -58,6 +92,13 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     // Ids are taken before the transaction runs and kept across its retries: a rolled-back insert leaves a gap, as in Postgres.
     const filled = generated.length > 0 && this.context.ids ? await fillGeneratedIds(this.context.ids, meta, generated, inputs, where) : inputs;
     const rows: Row[] = filled.map((input, i) => completeInsertRow(meta, input, where(i)));
+    if (this.conflict) {
+      const clause = `insert(${meta.name}).onConflictDo${this.conflict.kind === 'nothing' ? 'Nothing' : 'Update'}()`;
+      const action = conflictAction(meta, this.conflict.kind, this.conflict.config, clause);
+      const written = await this.context.run('write', (session) => upsertRows(this.context, session, meta, rows, action, clause));
+      if (this.returningFields === undefined) return { rowCount: written.length } as TResult;
+      return project(written, projection) as TResult;
+    }
     const seen = new Set<string>();
     for (const row of rows) {
       const key = keyOf(meta, row);

@@ -3,9 +3,6 @@ import { ShardUnavailableError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../shard/shard-identity.js';
 
-/** @internal A shard URL with its password hidden, for messages and logs. */
-export { redactUrl };
-
 /**
  * @internal Connects once to every shard (in parallel) so that a wrong or
  * unreachable URL fails at percolator() with ShardUnavailableError naming

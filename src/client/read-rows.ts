@@ -66,7 +66,8 @@ async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lo
   return rows;
 }
 
-async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): Promise<Row[]> {
+/** @internal Rows of these keys at the snapshot (absent keys omitted), answered from the transaction's view when it knows them all. */
+export async function readKeys(session: Session, meta: TableMeta, keys: KeyValues[]): Promise<Row[]> {
   if (keys.length === 0) return [];
   const cached = session.rowCache.lookup(meta, keys);
   if (cached) return cached;

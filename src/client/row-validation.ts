@@ -38,8 +38,13 @@ export function completeInsertRow(meta: TableMeta, input: unknown, where: string
   return row;
 }
 
-/** @internal Validates `set()` values of an update; `undefined` entries are dropped as drizzle does. */
-export function checkSetValues(meta: TableMeta, input: unknown): Row {
+/**
+ * @internal Validates `set()` values of an update; `undefined` entries are
+ * dropped as drizzle does. `computed`: columns set by SQL expressions
+ * (evaluated on the shards, checked with checkComputedValues), left out of
+ * `input`: they get no $onUpdate value and count as something to set.
+ */
+export function checkSetValues(meta: TableMeta, input: unknown, computed: ReadonlySet<string> = new Set()): Row {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new InvalidInputError(`update(${meta.name}).set(): expected an object of column values, got ${describeValue(input)}`);
   }
@@ -56,16 +61,21 @@ export function checkSetValues(meta: TableMeta, input: unknown): Row {
   }
   // $onUpdate columns not set explicitly get a fresh value, as drizzle does.
   for (const column of meta.columns) {
-    if (values[column.key] === undefined && column.column.onUpdateFn) {
+    if (values[column.key] === undefined && !computed.has(column.key) && column.column.onUpdateFn) {
       const value = column.column.onUpdateFn();
       if (isEntity(value, SQL)) throw new InvalidInputError(`${meta.name}.${column.key} has a SQL $onUpdate; percolator writes plain values only`);
       values[column.key] = value;
     }
   }
-  if (Object.keys(values).length === 0) throw new InvalidInputError(`update(${meta.name}).set(): no values to set`);
+  if (Object.keys(values).length === 0 && computed.size === 0) throw new InvalidInputError(`update(${meta.name}).set(): no values to set`);
   const columns = Object.keys(values).map((key) => meta.columnsByKey.get(key)!);
   checkRowValues(meta, values, columns, `update(${meta.name}).set()`);
   return values;
+}
+
+/** @internal Checks values computed on a shard for the given columns of an update (not null, length, range), as set() values are checked. */
+export function checkComputedValues(meta: TableMeta, values: Row, where: string): void {
+  checkRowValues(meta, values, Object.keys(values).map((key) => meta.columnsByKey.get(key)!), where);
 }
 
 /** @internal Size cap of a complete row image (after an update merged its values). */

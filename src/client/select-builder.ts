@@ -8,17 +8,21 @@ import { project, resolveProjection } from './projection.js';
 import type { QueryContext } from './query-context.js';
 import { readRows } from './read-rows.js';
 import { ThenableQuery } from './thenable-query.js';
-import type { SchemaTables, SelectedFields, SelectedRow } from './types.js';
+import type { SchemaTables, SelectFields, SelectResult } from './types.js';
+import { hasExpressionFields } from './aggregate-plan.js';
+import { runAggregateSelect } from './aggregate-query.js';
+import { joinRefused } from './unsupported-queries.js';
 
 /**
  * First step of a select: `db.select()` or `db.select({ alias: table.column })`;
  * name the table with `.from(table)`.
  */
-export class SelectBuilder<TSchema, TFields extends SelectedFields | undefined> {
+export class SelectBuilder<TSchema, TFields extends SelectFields | undefined> {
   /** @internal */
   constructor(
     private readonly context: QueryContext,
     private readonly fields: TFields,
+    private readonly distinct = false,
   ) {}
 
   /**
@@ -27,14 +31,17 @@ export class SelectBuilder<TSchema, TFields extends SelectedFields | undefined> 
    */
   from<TTable extends SchemaTables<TSchema>>(
     table: TTable,
-  ): SelectQuery<TTable, TFields extends SelectedFields ? SelectedRow<TFields> : TTable['$inferSelect']> {
-    return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [] });
+  ): SelectQuery<TTable, TFields extends SelectFields ? SelectResult<TFields> : TTable['$inferSelect']> {
+    return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [], groupBy: [], distinct: this.distinct });
   }
 }
 
 interface SelectConfig {
   readonly table: PgTable;
-  readonly fields: SelectedFields | undefined;
+  readonly fields: SelectFields | undefined;
+  readonly groupBy: readonly unknown[];
+  readonly having?: SQL | undefined;
+  readonly distinct: boolean;
   readonly where?: SQL | undefined;
   readonly orderBy: readonly unknown[];
   readonly limit?: number;
@@ -77,6 +84,41 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
     return new SelectQuery(this.context, { ...this.config, orderBy: columns });
   }
 
+  /**
+   * Group the rows (columns of the table, or expressions over them): each
+   * shard aggregates its groups, the client combines them (docs/CLIENT.md, "Aggregates").
+   * @example
+   * await db.select({ accountId: orders.accountId, n: count(), total: sum(orders.amount) }).from(orders).groupBy(orders.accountId);
+   */
+  groupBy(...terms: (PgColumn | SQL)[]): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, groupBy: terms });
+  }
+
+  /** A filter over the groups; only when every group lives on one shard (groupBy includes the shard key, or the filter pins one shard). */
+  having(condition: SQL | undefined): SelectQuery<TTable, TRow> {
+    return new SelectQuery(this.context, { ...this.config, having: condition });
+  }
+
+  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
+  innerJoin(table: unknown, _on?: unknown): never {
+    throw joinRefused('innerJoin', table);
+  }
+
+  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
+  leftJoin(table: unknown, _on?: unknown): never {
+    throw joinRefused('leftJoin', table);
+  }
+
+  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
+  rightJoin(table: unknown, _on?: unknown): never {
+    throw joinRefused('rightJoin', table);
+  }
+
+  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
+  fullJoin(table: unknown, _on?: unknown): never {
+    throw joinRefused('fullJoin', table);
+  }
+
   limit(count: number): SelectQuery<TTable, TRow> {
     return new SelectQuery(this.context, { ...this.config, limit: count });
   }
@@ -114,6 +156,9 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
   /** @internal */
   protected override async execute(): Promise<TRow[]> {
     const { table, fields, where, orderBy, limit, offset, lock } = this.config;
+    if (hasExpressionFields(fields) || this.config.groupBy.length > 0 || this.config.having !== undefined || (this.config.distinct && fields !== undefined)) {
+      return (await runAggregateSelect(this.context, { ...this.config, limit: checkCount(limit, 'limit'), offset: checkCount(offset, 'offset') })) as TRow[];
+    }
     const meta = this.context.tables.metaOf(table);
     const projection = fields ? resolveProjection(meta, fields, `select from ${meta.name}`) : undefined;
     const plan = {

@@ -1,6 +1,9 @@
 import type { QueryContext } from './query-context.js';
 import { SelectBuilder } from './select-builder.js';
-import type { SelectedFields } from './types.js';
+import { count, type SQL } from 'drizzle-orm';
+import { InvalidInputError } from '../errors.js';
+import type { SchemaTables, SelectFields } from './types.js';
+import { relationalQueriesRefused } from './unsupported-queries.js';
 
 /**
  * Read-only queries: `db.asOf(ts)` is one (each query reads a consistent
@@ -22,8 +25,40 @@ export class SnapshotReader<TSchema> {
    * const [before] = await db.asOf(ts).select().from(accounts).where(eq(accounts.id, 1));
    */
   select(): SelectBuilder<TSchema, undefined>;
-  select<TFields extends SelectedFields>(fields: TFields): SelectBuilder<TSchema, TFields>;
-  select(fields?: SelectedFields): SelectBuilder<TSchema, SelectedFields | undefined> {
+  select<TFields extends SelectFields>(fields: TFields): SelectBuilder<TSchema, TFields>;
+  select(fields?: SelectFields): SelectBuilder<TSchema, SelectFields | undefined> {
     return new SelectBuilder(this.context, fields);
+  }
+
+  /**
+   * Distinct rows of the selected columns or expressions: each shard sends
+   * its distinct values, the client merges them.
+   * @example
+   * const owners = await db.selectDistinct({ owner: accounts.owner }).from(accounts);
+   */
+  selectDistinct(): SelectBuilder<TSchema, undefined>;
+  selectDistinct<TFields extends SelectFields>(fields: TFields): SelectBuilder<TSchema, TFields>;
+  selectDistinct(fields?: SelectFields): SelectBuilder<TSchema, SelectFields | undefined> {
+    return new SelectBuilder(this.context, fields, true);
+  }
+
+  /** `selectDistinctOn` is not supported yet: InvalidInputError. */
+  selectDistinctOn(_on: unknown, _fields?: unknown): never {
+    throw new InvalidInputError('selectDistinctOn() is not supported yet: use selectDistinct(), or groupBy() with min()/max() of the other columns');
+  }
+
+  /**
+   * The number of rows of `table` matching `filter`, counted on each shard at the snapshot.
+   * @example
+   * const rich = await db.$count(accounts, gt(accounts.balance, 1000));
+   */
+  async $count<TTable extends SchemaTables<TSchema>>(table: TTable, filter?: SQL): Promise<number> {
+    const [row] = await new SelectBuilder<TSchema, { n: SQL<number> }>(this.context, { n: count() }).from(table).where(filter);
+    return row!.n;
+  }
+
+  /** drizzle's relational queries (`db.query.<table>.findMany`) are not supported yet: every use is an InvalidInputError saying what to write instead. */
+  get query(): Record<string, never> {
+    return relationalQueriesRefused();
   }
 }

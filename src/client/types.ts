@@ -1,4 +1,4 @@
-import type { GetColumnData } from 'drizzle-orm';
+import type { GetColumnData, SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 
 /** The tables a user may query: the values of the schema object. */
@@ -6,6 +6,14 @@ export type SchemaTables<TSchema> = TSchema[keyof TSchema] & PgTable;
 
 /** A partial selection: result keys mapped to columns of the queried table. */
 export type SelectedFields = Record<string, PgColumn>;
+
+/** What `select()` takes: columns of the queried table, drizzle aggregates (`count()`, `sum(col)`, ...) and group-by expressions. */
+export type SelectFields = Record<string, PgColumn | SQL | SQL.Aliased>;
+
+/** The row type of a select: each column's `$inferSelect` type, each SQL field's type (`count()`: number, `sum()`: string | null, ...). */
+export type SelectResult<TFields extends SelectFields> = {
+  [K in keyof TFields]: TFields[K] extends PgColumn ? GetColumnData<TFields[K]> : TFields[K] extends SQL<infer T> ? T : TFields[K] extends SQL.Aliased<infer T> ? T : never;
+} & {};
 
 /** The row type of a partial selection: each column's `$inferSelect` type. */
 export type SelectedRow<TFields extends SelectedFields> = {
@@ -15,8 +23,10 @@ export type SelectedRow<TFields extends SelectedFields> = {
 /** What `insert().values()` accepts for a table (drizzle's `$inferInsert`). */
 export type InsertRow<TTable extends PgTable> = TTable['$inferInsert'];
 
-/** What `update().set()` accepts: any subset of the columns, with their select types (plain values, no SQL). */
-export type UpdateSet<TTable extends PgTable> = Partial<TTable['$inferSelect']>;
+/** What `update().set()` accepts: any subset of the columns, each a value of its select type, a drizzle `sql` expression or a column of the table. */
+export type UpdateSet<TTable extends PgTable> = {
+  [K in keyof TTable['$inferSelect']]?: TTable['$inferSelect'][K] | SQL | PgColumn;
+};
 
 /** Result of a write without `.returning()`. */
 export interface WriteResult {

@@ -4,10 +4,12 @@ import { InvalidInputError } from '../errors.js';
 import type { Row } from '../txn/engine-contract.js';
 import { checkFilter } from './filter-validation.js';
 import { project, resolveProjection } from './projection.js';
-import type { QueryContext } from './query-context.js';
+import type { QueryContext, Session } from './query-context.js';
+import type { TableMeta } from '../schema/table-meta.js';
 import { readRows } from './read-rows.js';
 import { keyOf, keyString } from './row-key.js';
-import { checkRowSize, checkSetValues } from './row-validation.js';
+import { checkRowSize } from './row-validation.js';
+import { computeNewImages, splitSetValues } from './computed-update.js';
 import { ThenableQuery } from './thenable-query.js';
 import type { SelectedFields, SelectedRow, UpdateSet, WriteResult } from './types.js';
 
@@ -20,9 +22,14 @@ export class UpdateBuilder<TTable extends PgTable> {
   ) {}
 
   /**
-   * Plain values for some columns (SQL expressions are refused: compute in the transaction).
+   * Values for some columns: plain values, or `sql` expressions over the
+   * row's own columns (and columns of the table), evaluated on the shard
+   * against the row read at the snapshot (its newest version after a
+   * `for('update')`); a concurrent writer of the row makes one of the two
+   * retry (write conflict), so no update is lost.
    * @example
    * await tx.update(accounts).set({ balance: a.balance - 10 }).where(eq(accounts.id, 1));
+   * await db.update(accounts).set({ balance: sql`${accounts.balance} + 1` }).where(eq(accounts.id, 1));
    */
   set(values: UpdateSet<TTable>): UpdateQuery<TTable, WriteResult> {
     return new UpdateQuery(this.context, { table: this.table, values });
@@ -65,11 +72,14 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
   protected override async execute(): Promise<TResult> {
     const { table, returningFields } = this.config;
     const meta = this.context.tables.metaOf(table);
-    const values = checkSetValues(meta, this.config.values);
+    const update = splitSetValues(meta, this.config.values, `update(${meta.name}).set()`);
+    const { values } = update;
     const where = checkFilter(meta, this.config.where, 'where');
     const projection = typeof returningFields === 'object' ? resolveProjection(meta, returningFields, `update(${meta.name}).returning()`) : undefined;
     const changesKey = meta.primaryKey.some((c) => c.key in values);
     const images = await this.context.run('write', async (session) => {
+      // Expressions are evaluated on the shards against the rows they read (computed-update.ts).
+      if (update.expressions.length > 0) return this.buffer(session, meta, await computeNewImages(this.context, session, meta, where, update, `update(${meta.name}).set()`));
       const rows = await readRows(this.context, session, { meta, where });
       const updated: Row[] = rows.map((row) => ({ ...row, ...values }));
       for (const [i, image] of updated.entries()) {
@@ -77,16 +87,20 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
         if (changesKey && keyString(keyOf(meta, image)) !== keyString(keyOf(meta, rows[i]!))) {
           throw new InvalidInputError(`update(${meta.name}).set(): primary-key columns cannot change; delete the row and insert a new one`);
         }
-        checkRowSize(meta, image, `update(${meta.name})`);
       }
-      if (updated.length > 0) {
-        // The rows as read: the engine deletes their old index entries without reading them again.
-        session.engineTx.put(meta, updated, { previous: rows });
-        session.rowCache.remember(meta, updated);
-      }
-      return updated;
+      return this.buffer(session, meta, updated, rows);
     });
     if (returningFields === undefined) return { rowCount: images.length } as TResult;
     return project(images, projection) as TResult;
+  }
+
+  /** `previous`: the rows as read, so the engine deletes their old index entries without reading them again (absent: it reads them). */
+  private buffer(session: Session, meta: TableMeta, images: Row[], previous?: readonly Row[]): Row[] {
+    for (const image of images) checkRowSize(meta, image, `update(${meta.name})`);
+    if (images.length > 0) {
+      session.engineTx.put(meta, images, { previous });
+      session.rowCache.remember(meta, images);
+    }
+    return images;
   }
 }

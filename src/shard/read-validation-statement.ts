@@ -16,7 +16,7 @@ export interface ValidationInput {
 /** What one shard's statement checks: keys read per table name, with the timestamp each was read at; scanned predicates. */
 export interface ValidationChecks {
   readonly keys: ReadonlyMap<string, readonly { keyTexts: KeyTexts; readTs: Timestamp }[]>;
-  readonly predicates: readonly { readonly table: string; readonly where?: { readonly sql: string; readonly params: readonly unknown[] } | undefined; readonly readTs: Timestamp }[];
+  readonly predicates: readonly { readonly table: string; readonly where?: { readonly sql: string; readonly params: readonly unknown[] } | undefined; readonly readTs: Timestamp; readonly leavingRows?: boolean | undefined }[];
 }
 
 /** What a validation statement returns: a shard whose GC safe point passed startTs, or the first conflict. */
@@ -68,8 +68,33 @@ export function validationStatement(input: ValidationInput, checks: ValidationCh
     select ${columns('__l')}, __l.start_ts as __ts from ${s.locks} __l
     where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op = 'put') as ${s.alias}
   where (${filter}) limit 1)`);
+    if (predicate.leavingRows) parts.push(...leavingRowChecks(s, filter, tbl, keyText, param(predicate.readTs.toString()), start, commit));
   }
   return { text: `${parts.join('\nunion all\n')}\nlimit 1`, values };
+}
+
+/**
+ * For a read that returned no keys (an aggregate): rows that left the
+ * filtered set. A version in the window (put or del), or another
+ * transaction's pending write, on a key whose image at the read timestamp
+ * (one backward probe of the versions index) matched the filter.
+ */
+function leavingRowChecks(s: TableSql, filter: string, tbl: string, keyText: string, readTs: string, start: string, commit: string): string[] {
+  const columns = s.meta.columns.map((c) => `__o.${ident(c.name)}`).join(', ');
+  const stored = [...s.pk, ...s.valueColumns].map((c) => ident(c.name)).join(', ');
+  const before = (alias: string) => `cross join lateral (
+      select ${stored}, op from ${s.versions} __o where ${s.pk.map((c) => `__o.${ident(c.name)} = ${alias}.${ident(c.name)}`).join(' and ')}
+        and __o.commit_ts <= ${readTs}::bigint and __o.op in ('put', 'del') order by __o.commit_ts desc limit 1) __o`;
+  return [
+    `(select 'predicate-version' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
+    select ${columns}, __v.commit_ts as __ts from ${s.versions} __v ${before('__v')}
+    where __v.commit_ts > ${readTs}::bigint and __v.commit_ts <= ${commit} and __v.op in ('put', 'del') and __o.op = 'put') as ${s.alias}
+  where (${filter}) limit 1)`,
+    `(select 'predicate-lock' as kind, ${tbl}::text as tbl, ${keyText} as key, ${s.alias}.__ts::text as ts from (
+    select ${columns}, __l.start_ts as __ts from ${s.locks} __l ${before('__l')}
+    where __l.start_ts <> ${start} and __l.start_ts < ${commit} and __l.op in ('put', 'del') and __o.op = 'put') as ${s.alias}
+  where (${filter}) limit 1)`,
+  ];
 }
 
 /**

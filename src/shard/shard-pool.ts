@@ -77,7 +77,7 @@ export class ShardPool {
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
       acquireTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       // An idle connection dying (shard restart) must not crash the process.
-      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'),
+      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error }, 'idle shard connection failed'),
     });
   }
 
@@ -100,7 +100,7 @@ export class ShardPool {
       maxInFlight: this.options.pipelineDepth ?? 32,
       waitTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: this.options.idleTimeoutMillis ?? 10_000,
-      onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
+      onError: (error) => this.logger.warn({ shard: this.index, err: error }, 'shard connection failed'),
     });
   }
 

@@ -30,10 +30,55 @@ export interface SnapshotReadRequest {
  * version matches the filter, or whose pending image matches it.
  */
 export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; params: unknown[] } {
-  const { storage, readTs, orderBy, limit, buffered } = request;
+  const { storage, orderBy, limit } = request;
+  const T = storage.alias;
+  const ordering = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
+  const view = snapshotView(request, ordering ? [ordering] : []);
+  const { params, param, ts, filter } = view;
+  const order = view.fragments[0];
+
+  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
+  const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
+${noLockSql()}
+from (${view.merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
+
+  const lockColumns = storage.meta.columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
+  const locksPart = snapshotLocksSql(storage, view, `'l', 0, ${lockColumns}`);
+  const ctes = `with ${view.withClause ? `${view.withClause}, ` : ''}__r as (${rowsPart}) `;
+  const gc = gcCheckSql(storage, ts);
+  // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
+  return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
+}
+
+/**
+ * The parts of a read at readTs that every statement over the snapshot
+ * shares (buildSnapshotRead, projected-read-statement.ts): the parameters
+ * and how to add one, the rendered filter, the user's other SQL fragments
+ * (rendered after the filter, their placeholders shifted), and the merged
+ * view: the visible version of every key minus keys this transaction wrote,
+ * plus its buffered images (the `__buf` CTE in `withClause`).
+ */
+export interface SnapshotView {
+  readonly params: unknown[];
+  param(value: unknown): string;
+  /** `$n::bigint` of readTs and of the reader's own start ts. */
+  readonly ts: string;
+  readonly own: string;
+  /** ` where <filter>` (empty without one), over the view aliased as the user's table. */
+  readonly filter: string;
+  readonly hasFilter: boolean;
+  /** The rendered texts of the fragments passed to snapshotView, in order. */
+  readonly fragments: readonly string[];
+  /** `__buf as (...)`, or empty when nothing is buffered. */
+  readonly withClause: string;
+  /** A select of the table's columns: the rows visible to the reader. */
+  readonly merged: string;
+}
+
+export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[]): SnapshotView {
+  const { storage, readTs, buffered } = request;
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
-  const T = storage.alias;
   const colList = columns.map((c) => ident(c.name)).join(', ');
   const stored = [...storage.pk, ...values].map((c) => ident(c.name));
 
@@ -41,12 +86,12 @@ export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; 
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
   const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
   const params: unknown[] = [...(where?.params ?? [])];
-  let order: string | undefined;
-  if (orderBy && orderBy.length > 0) {
-    const rendered = dialect.sqlToQuery(sql.join(orderBy.map((o) => sql`${o}`), sql`, `));
-    order = shiftPlaceholders(rendered.sql, params.length);
+  const texts = fragments.map((fragment) => {
+    const rendered = dialect.sqlToQuery(fragment);
+    const text = shiftPlaceholders(rendered.sql, params.length);
     params.push(...rendered.params);
-  }
+    return text;
+  });
   const param = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
@@ -86,45 +131,40 @@ export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; 
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
 union all select ${colList} from __buf where __op = 'put'`;
   }
+  return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged };
+}
 
-  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
-  const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
-${noLockSql()}
-from (${merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
-
-  // Locks the read depends on, in two parts, each driven by an index:
-  //  (a) locks on the keys the read returns (probing the locks' primary
-  //      key). Keys cut off by the limit need no check: a lock that could
-  //      move one of them into the result has a pending image matching the
-  //      filter, and (b) finds it;
-  //  (b) locks whose pending image matches the filter: the filter runs on
-  //      the lock rows aliased as the user's table, so a key filter is an
-  //      index lookup there too.
-  // Without a filter every lock at or below readTs counts.
+/**
+ * The locks a read of `view` depends on, each row `select <prefix>, <lock
+ * info columns>`; the read's rows (matching the filter) must be the CTE
+ * `__r`, with the table's key columns. Two parts, each driven by an index:
+ *  (a) locks on the keys the read returns (probing the locks' primary
+ *      key). Keys cut off by a limit need no check: a lock that could
+ *      move one of them into the result has a pending image matching the
+ *      filter, and (b) finds it;
+ *  (b) locks whose pending image matches the filter: the filter runs on
+ *      the lock rows aliased as the user's table, so a key filter is an
+ *      index lookup there too.
+ * Without a filter every lock at or below readTs counts.
+ */
+export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string): string {
+  const { ts, own, filter } = view;
   const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
-  const lockColumns = columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
-  const lockSelect = `select 'l', 0, ${lockColumns}, ${LOCK_INFO_COLUMNS.map(([name]) => name).join(', ')}`;
+  const lockSelect = `select ${prefix}, ${LOCK_INFO_COLUMNS.map(([name]) => name).join(', ')}`;
   const lockPk = storage.pk.map((c) => `l.${ident(c.name)}`).join(', ');
-  let locksPart: string;
-  if (!where) {
-    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
+  if (!view.hasFilter) {
+    return `${lockSelect} from (select ${lockPk}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op in ('put', 'del')) l`;
-  } else {
-    const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
-    const pending = columns.map((c) => `l.${ident(c.name)}`).join(', ');
-    locksPart = `${lockSelect} from (select ${lockPk}, ${lockInfo}
+  }
+  const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
+  const pending = storage.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ');
+  return `${lockSelect} from (select ${lockPk}, ${lockInfo}
   from __r m join ${storage.locks} l on ${pkJoin}
   where ${lockFilter} and l.op in ('put', 'del')) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
-  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${T}${filter}`;
-  }
-
-  const ctes = `with ${withClause ? `${withClause}, ` : ''}__r as (${rowsPart}) `;
-  const gc = gcCheckSql(storage, ts);
-  // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
-  return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
+  from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${storage.alias}${filter}`;
 }
 
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */

@@ -14,7 +14,7 @@ import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import type { GcRun } from './gc-types.js';
 import type { KeyValues, Row } from '../schema/row.js';
-import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
+import type { ColumnMeta, IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { RecordedReads } from './read-set-types.js';
 
 export type { KeyValues, Row } from '../schema/row.js';
@@ -33,6 +33,45 @@ export interface ScanRequest {
   /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */
   lock?: RowLockRequest | undefined;
 }
+
+/**
+ * A read of expressions over the rows a scan with the same filter would
+ * return (aggregates, group columns, distinct values, computed new values),
+ * evaluated on each shard at the snapshot, buffered writes included, pending
+ * locks resolved as for a scan. In serializable mode the filter is recorded
+ * so that validation sees rows entering or leaving the read set.
+ */
+export interface ProjectionRequest {
+  /** A drizzle filter over the user's table, as for a scan. */
+  where?: SQL | undefined;
+  /** Outputs: expressions over the table's columns (drizzle SQL) or aggregates; each result row holds their raw driver values, in order. */
+  select: readonly (SQL | AggregateTerm)[];
+  groupBy?: readonly SQL[] | undefined;
+  /** Run on each shard's groups: only correct when every group lives on one shard (the caller's business). */
+  having?: SQL | undefined;
+  /** `select distinct` of the outputs, per shard. */
+  distinct?: boolean | undefined;
+  /** Per output (aligned with `select`), a column the value is assigned to: converted to its type as an update's assignment would be. */
+  assignTo?: readonly (ColumnMeta | undefined)[] | undefined;
+  /** Shards to read from; all shards when absent. */
+  shards?: readonly number[] | undefined;
+}
+
+/**
+ * An aggregate of a projected read, computed per shard (per group): the
+ * caller combines the shards' partial results. `distinct-values` is the
+ * argument's distinct non-null values, as text (`text[]`).
+ */
+export interface AggregateTerm {
+  readonly aggregate: 'count' | 'sum' | 'min' | 'max' | 'distinct-values';
+  /** The aggregated expression (drizzle SQL over the table's columns); absent for count(*). */
+  readonly argument?: SQL | undefined;
+  /** min/max of a string: compared in code-point order (collate "C"), the order the client merges in. */
+  readonly codePointOrder?: boolean | undefined;
+}
+
+/** One output row of a projected read: the raw driver values of its expressions, in order. */
+export type ProjectedRow = unknown[];
 
 /**
  * A locking read (`select ... for update`): the rows returned are the newest
@@ -56,6 +95,8 @@ export interface EngineTransaction {
 
   /** Rows of `table` visible at startTs, merged with this transaction's buffered writes, filtered by `where` in Postgres. */
   select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
+  /** Expressions over the rows visible at startTs (own writes included), per shard; rows of all shards, in no particular order. */
+  project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** The indexes of `table` this transaction's reads may use: complete on every shard (an index being built over existing rows is not), from a timestamp at or below its snapshot. */

@@ -7,12 +7,12 @@ import { shardOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, KeyValues, ProjectedRow, ProjectionRequest, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
 import { entryRowOf, IndexWrites, uniqueEntryKeys } from './index-writes.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
-import { ReadSet } from './read-set.js';
+import { ReadSet, scannedFilter } from './read-set.js';
 import { ShardReads } from './shard-reads.js';
 import { TransactionDeadline } from './transaction-deadline.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
@@ -96,6 +96,16 @@ export class PercolatorTransaction implements EngineTransaction {
 
   usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]> {
     return this.ctx.indexReadiness.usable(table, this.startTs);
+  }
+
+  async project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]> {
+    this.ensureOpen();
+    const storage = this.storageFor(table);
+    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request)));
+    // No keys come back: validation must also see rows that left the filtered set (their image at startTs matched).
+    if (this.recordsReads) this.readSet.addPredicate({ ...scannedFilter(request.where), table: table.name, shards, readTs: this.startTs, leavingRows: true });
+    return results.flatMap((result) => result.rows);
   }
 
   /** Point reads by primary key, one statement per shard; rows in no particular order, missing keys absent. */
@@ -291,7 +301,7 @@ export class PercolatorTransaction implements EngineTransaction {
       return { commitTs };
     } catch (error) {
       this.ctx.metrics.aborts.inc({ cause: error instanceof PercolatorError ? error.code : 'UNKNOWN' });
-      this.logger.debug({ err: String(error) }, 'commit failed');
+      this.logger.debug({ err: error }, 'commit failed');
       throw error;
     } finally {
       this.state = 'closed';

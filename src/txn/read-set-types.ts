@@ -7,6 +7,12 @@ export interface ScannedPredicate {
   readonly where?: { readonly sql: string; readonly params: readonly unknown[] } | undefined;
   readonly shards: readonly number[];
   readonly readTs: Timestamp;
+  /**
+   * The read returned no keys (an aggregate): validation must also find rows
+   * that left the set, i.e. versions and locks whose key's image at readTs
+   * matched the filter. A scan's returned keys cover those already.
+   */
+  readonly leavingRows?: boolean | undefined;
 }
 
 /** A key read (returned by a read), in driver texts, with its shard. */

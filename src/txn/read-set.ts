@@ -1,4 +1,15 @@
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { ReadKey, RecordedReads, ScannedPredicate } from './read-set-types.js';
+
+const dialect = new PgDialect();
+
+/** A filter as a scanned predicate records it (rendered by drizzle); none: the whole table. */
+export function scannedFilter(where: SQL | undefined): Pick<ScannedPredicate, 'where'> {
+  if (!where) return {};
+  const rendered = dialect.sqlToQuery(where);
+  return { where: { sql: rendered.sql, params: rendered.params } };
+}
 
 /** Everything a transaction read: serializable mode validates it at commit. */
 export class ReadSet implements RecordedReads {

@@ -7,9 +7,11 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { ScanRequest } from './engine-contract.js';
+import type { ProjectionRequest, ScanRequest } from './engine-contract.js';
+import type { FoundLock } from './found-lock.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
+import { runProjectedRead, type ProjectedShardResult } from './projected-read.js';
 import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
 import type { WriteBuffer } from './write-buffer.js';
 
@@ -73,12 +75,25 @@ export class ShardReads {
     );
   }
 
+  /** Expressions over the rows a scan with the same filter reads (projected-read.ts): one statement, locks resolved as for a scan. */
+  project(storage: TableStorage, shard: number, query: ProjectionRequest): Promise<ProjectedShardResult> {
+    const request = {
+      ...query,
+      assignTo: query.assignTo?.map((column) => column?.sqlType),
+      storage,
+      readTs: this.startTs,
+      ownStartTs: this.startTs,
+      buffered: this.viewOnShard(storage.meta.name, shard),
+    };
+    return this.readShard(shard, () => runProjectedRead(this.pool(shard), request));
+  }
+
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
-  private async readShard(
+  private async readShard<R extends { locks: FoundLock[] }>(
     shard: number,
-    read: () => Promise<ShardReadResult>,
-    readKeys?: (keys: KeyTexts[]) => Promise<ShardReadResult>,
-  ): Promise<ShardReadResult> {
+    read: () => Promise<R>,
+    readKeys?: (keys: KeyTexts[]) => Promise<R & ShardReadResult>,
+  ): Promise<R> {
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
     let sentAt = performance.now();
@@ -89,7 +104,7 @@ export class ShardReads {
       if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
       sentAt = performance.now();
       // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.
-      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result, verdict.keys, await readKeys(verdict.keys));
+      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result as R & ShardReadResult, verdict.keys, await readKeys(verdict.keys)) as unknown as R;
       else result = await read();
     }
   }

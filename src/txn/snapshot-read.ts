@@ -42,15 +42,7 @@ export function splitReadRows(shard: ShardPool, storage: TableStorage, readTs: T
   for (const raw of rows) {
     if (raw.__kind === 'g') throw new SnapshotTooOldError(readTs, BigInt(raw.__lock_start!), shard.name);
     if (raw.__kind === 'l') {
-      result.locks.push({
-        storage,
-        shard: shard.index,
-        keyTexts: raw.__lock_key!,
-        startTs: BigInt(raw.__lock_start!),
-        primaryTable: raw.__primary_table!,
-        primaryKey: raw.__primary_key!,
-        expired: raw.__expired === true,
-      });
+      result.locks.push(foundLockOf(shard, storage, raw));
       continue;
     }
     const row: Row = {};
@@ -59,4 +51,17 @@ export function splitReadRows(shard: ShardPool, storage: TableStorage, readTs: T
     result.keyTexts.push(storage.pk.map((c) => keyTextOf(c, row[c.key]) ?? ''));
   }
   return result;
+}
+
+/** The lock a read row of kind 'l' describes (its LOCK_INFO_COLUMNS). */
+export function foundLockOf(shard: ShardPool, storage: TableStorage, raw: Pick<RawReadRow, '__lock_key' | '__lock_start' | '__primary_table' | '__primary_key' | '__expired'>): FoundLock {
+  return {
+    storage,
+    shard: shard.index,
+    keyTexts: raw.__lock_key!,
+    startTs: BigInt(raw.__lock_start!),
+    primaryTable: raw.__primary_table!,
+    primaryKey: raw.__primary_key!,
+    expired: raw.__expired === true,
+  };
 }

@@ -1,7 +1,7 @@
-import { and, asc, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, avg, count, countDistinct, desc, eq, gt, inArray, isNull, max, min, or, sql, sum } from 'drizzle-orm';
 import { describe, expectTypeOf, it } from 'vitest';
-import { percolator, type Database, type Timestamp, type Transaction, type WriteResult } from '../../src/index.js';
-import { accounts, gadgets, orders, schema, strangers } from './schema.js';
+import { percolator, type Database, type Timestamp, type Transaction, type UpdateQuery, type WriteResult } from '../../src/index.js';
+import { accounts, gadgets, orders, schema, strangers } from '../support/client-schema.js';
 
 /**
  * Type tests of the client API: checked by tsc (the unit project's typecheck,
@@ -64,6 +64,19 @@ describe('select', () => {
     db.select().from(accounts).limit('3');
   });
 
+  it('types aggregates, groupBy, selectDistinct and $count as drizzle does', async () => {
+    const totals = await db
+      .select({ accountId: orders.accountId, n: count(), notes: countDistinct(orders.note), total: sum(orders.amount), mean: avg(orders.amount), lo: min(orders.amount), hi: max(orders.note) })
+      .from(orders)
+      .groupBy(orders.accountId)
+      .having(gt(count(), 1));
+    expectTypeOf(totals).toEqualTypeOf<{ accountId: number; n: number; notes: number; total: string | null; mean: string | null; lo: number | null; hi: string | null }[]>();
+    expectTypeOf(await db.selectDistinct({ owner: accounts.owner }).from(accounts)).toEqualTypeOf<{ owner: string | null }[]>();
+    expectTypeOf(await tx.$count(accounts, gt(accounts.balance, 0))).toEqualTypeOf<number>();
+    expectTypeOf(await db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoUpdate({ target: accounts.id, set: { balance: sql`${accounts.balance} + 1` } }).returning()).toEqualTypeOf<Account[]>();
+    expectTypeOf(await db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoNothing()).toEqualTypeOf<WriteResult>();
+  });
+
   it('reads only tables of the schema', () => {
     // @ts-expect-error strangers is not in the schema given to percolator()
     db.select().from(strangers);
@@ -106,15 +119,17 @@ describe('update', () => {
     expectTypeOf(await db.update(accounts).set({ balance: 1 }).where(eq(accounts.id, 1)).returning({ id: accounts.id })).toEqualTypeOf<{ id: number }[]>();
   });
 
-  it('refuses unknown columns, null in not-null columns, wrong types and SQL expressions', () => {
+  it('accepts SQL expressions and columns in set()', () => {
+    expectTypeOf(db.update(accounts).set({ balance: sql`${accounts.balance} + 1`, owner: accounts.owner })).toEqualTypeOf<UpdateQuery<typeof accounts, WriteResult>>();
+  });
+
+  it('refuses unknown columns, null in not-null columns and wrong types', () => {
     // @ts-expect-error unknown column
     db.update(accounts).set({ colour: 'red' });
     // @ts-expect-error null into a not-null column
     db.update(accounts).set({ balance: null });
     // @ts-expect-error balance is a number
     db.update(accounts).set({ balance: '1' });
-    // @ts-expect-error a SQL expression in set(): compute the value in the transaction
-    db.update(accounts).set({ balance: sql`balance + 1` });
     // @ts-expect-error orders is not accounts
     db.update(orders).set({ balance: 1 });
   });

@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { percolator, SchemaError, SchemaVersionError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
+import { percolator, SchemaVersionError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { shardOf } from '../../src/shard/shard-of.js';

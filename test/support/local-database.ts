@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import pg from 'pg';
+import type { PostgresServer } from '../../src/harness/postgres-server.js';
+import { ident, storageType } from '../../src/schema/sql-names.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+
+/** A plain Postgres database (`local`) holding ordinary tables, queried with drizzle itself: the reference the client's results are compared with. */
+export interface LocalDatabase<TSchema extends Record<string, PgTable>> {
+  readonly db: NodePgDatabase<TSchema>;
+  readonly pool: pg.Pool;
+  /** Deletes every row of every table. */
+  truncate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a fresh database on `server` (one of the test cluster's servers)
+ * with an ordinary table per schema entry: the same columns, types, not-null
+ * and primary key as declared, no percolator storage.
+ */
+export async function createLocalDatabase<TSchema extends Record<string, PgTable>>(server: PostgresServer, schema: TSchema): Promise<LocalDatabase<TSchema>> {
+  const name = `local_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client(server.url);
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const pool = new pg.Pool({ connectionString: server.urlFor(name), max: 4 });
+  const tables = Object.values(schema).map((table) => describeTable(table));
+  for (const meta of tables) {
+    const columns = meta.columns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)}${c.notNull ? ' not null' : ''}`);
+    await pool.query(`create table ${ident(meta.name)} (${columns.join(', ')}, primary key (${meta.primaryKey.map((c) => ident(c.name)).join(', ')}))`);
+  }
+  return {
+    db: drizzle(pool, { schema }),
+    pool,
+    truncate: async () => {
+      await pool.query(`truncate ${tables.map((t) => ident(t.name)).join(', ')}`);
+    },
+    close: () => pool.end(),
+  };
+}
