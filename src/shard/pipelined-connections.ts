@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { isConnectionError, sqlStateOf } from './shard-errors.js';
+import { openClient } from './shard-primary.js';
 
 export interface PipelinedConnectionsOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -15,6 +16,8 @@ export interface PipelinedConnectionsOptions {
   readonly idleTimeoutMs: number;
   /** A connection failed (it is replaced on next use). */
   readonly onError: (error: Error) => void;
+  /** Opens a connection with `client` (default: to its URL; a shard with standbys: to its primary, shard-primary.ts). */
+  readonly connect?: (client: pg.ClientConfig) => Promise<pg.Client>;
 }
 
 const SPILL_DEPTH = 8;
@@ -182,16 +185,16 @@ export class PipelinedConnections {
 
   private open(slot: Slot): Promise<pg.Client> {
     if (slot.opening) return slot.opening;
-    const client = new pg.Client({ ...this.options.client, pipeline: true } as pg.ClientConfig);
-    const forget = (error?: Error): void => {
-      if (slot.client === client) slot.client = undefined;
-      if (error) this.options.onError(error);
-    };
-    // Listeners for the connection's whole life: a socket failure must not crash the process.
-    client.on('error', (error: Error) => forget(error));
-    client.on('end', () => forget());
-    slot.opening = client.connect().then(
-      () => {
+    slot.opening = (this.options.connect ?? openClient)({ ...this.options.client, pipeline: true } as pg.ClientConfig).then(
+      (client) => {
+        const forget = (error?: Error): void => {
+          if (slot.client === client) slot.client = undefined;
+          if (error) this.options.onError(error);
+        };
+        // Listeners for the connection's whole life: a socket failure must not crash the process.
+        // Added in the same tick as the connection's last answer, so no event is missed.
+        client.on('error', (error: Error) => forget(error));
+        client.on('end', () => forget());
         // Even when closing: the statement that opened it is in flight, and close() waits for it.
         slot.opening = undefined;
         slot.client = client;
@@ -199,7 +202,6 @@ export class PipelinedConnections {
       },
       (error: unknown) => {
         slot.opening = undefined;
-        void client.end().catch(() => {});
         throw error;
       },
     );
