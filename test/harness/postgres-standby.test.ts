@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { alive, waitFor } from '../support/server-host.js';
 
 async function query<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
@@ -81,5 +85,31 @@ describe('throwaway standbys', () => {
     expect(existsSync(dir)).toBe(true);
     await standby.destroy();
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('a standby whose owner is killed outright', () => {
+  it('is stopped and removed by its watchdog, like its primary', async () => {
+    const harness = path.resolve(import.meta.dirname, '../../dist/src/harness/postgres-server.js');
+    const script = `
+      const { PostgresServer } = await import(${JSON.stringify(harness)});
+      const primary = await PostgresServer.create({ unsafeFast: true });
+      const standby = await primary.addStandby();
+      console.log(JSON.stringify({ pids: [primary.pid, standby.pid], dirs: [primary.dataDir, standby.dataDir] }));
+      setInterval(() => {}, 1000);
+    `;
+    const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    owner.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      const line = (await createInterface({ input: owner.stdout })[Symbol.asyncIterator]().next()).value as string | undefined;
+      expect(line, stderr).toBeDefined();
+      const { pids, dirs } = JSON.parse(line!) as { pids: number[]; dirs: string[] };
+      expect(pids.every(alive)).toBe(true);
+      owner.kill('SIGKILL');
+      expect(await waitFor(() => !pids.some(alive) && !dirs.some((d) => existsSync(d)), 15_000)).toBe(true);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 });
