@@ -2,6 +2,7 @@ import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { isConnectionError, sqlStateOf } from './shard-errors.js';
 import { openClient } from './shard-primary.js';
+import { markNotSent } from './statement-not-sent.js';
 
 export interface PipelinedConnectionsOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -92,7 +93,7 @@ export class PipelinedConnections {
           this.waiting.splice(this.waiting.indexOf(waiter), 1);
           this.settled();
           // pg-pool's wording, which shard-errors.ts classifies as "shard unavailable".
-          reject(new Error('timeout exceeded when trying to connect'));
+          reject(markNotSent(new Error('timeout exceeded when trying to connect')));
         }, this.options.waitTimeoutMs),
       };
       this.waiting.push(waiter);
@@ -107,7 +108,15 @@ export class PipelinedConnections {
       if (this.waiting.length > 0) this.waiting.shift()!.start();
     };
     let used = slot.client;
-    const started = used ? submit(used) : this.open(slot).then((opened) => submit((used = opened)));
+    // A connection that cannot be opened fails the statement before anything of it was written.
+    const started = used
+      ? submit(used)
+      : this.open(slot).then(
+          (opened) => submit((used = opened)),
+          (error: unknown) => {
+            throw markNotSent(error);
+          },
+        );
     return started.then(
       (result) => {
         finish();

@@ -8,6 +8,7 @@ import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
 import { parseShardAddress } from './shard-address.js';
 import { PrimaryConnector } from './shard-primary.js';
+import { markNotSent } from './statement-not-sent.js';
 import { checkBindParameters } from './statement-limits.js';
 
 export interface ShardPoolOptions {
@@ -166,12 +167,15 @@ export class ShardPool {
     try {
       client = await this.connections.acquire();
     } catch (error) {
-      throw translateShardError(this.name, error, true);
+      throw translateShardError(this.name, markNotSent(error), true);
     }
     // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
     let discard = false;
     try {
-      await this.query({ text: 'begin', values: [] }, { client });
+      // Nothing of `work` runs when the transaction cannot even begin.
+      await this.query({ text: 'begin', values: [] }, { client }).catch((error: unknown) => {
+        throw markNotSent(error);
+      });
       const result = await work(client);
       await this.query({ text: 'commit', values: [] }, { client });
       return result;

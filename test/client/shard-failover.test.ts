@@ -3,11 +3,13 @@ import { eq, inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/client/database.js';
-import { CommitUndeterminedError, isRetryable } from '../../src/errors.js';
+import { CommitUndeterminedError, isRetryable, TransactionAbortedError } from '../../src/errors.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { percolator } from '../../src/index.js';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { parseShardAddress } from '../../src/shard/shard-address.js';
 import { shardOf } from '../../src/shard/shard-of.js';
 import { PrimaryConnector } from '../../src/shard/shard-primary.js';
@@ -235,5 +237,43 @@ describe('shard failover to a synchronous standby', () => {
     await sleep(LOCK_TTL_MS + 200);
     await readBank(db);
     expect(await locksOn(cluster.urls[shard]!)).toBe(0);
+  });
+
+  it('a commit that cannot be sent while no host is the primary is a definite abort, not an undetermined commit', async () => {
+    const shard = 0;
+    const [primary, standby] = [cluster.servers[shard]!, cluster.standbys[shard]![0]!];
+    const tso = createOracleClient({ addresses: [oracle.address] });
+    let armed = true;
+    // The primary dies after the prewrite, before commitPrimary is sent; its standby is not promoted yet.
+    const hooks = {
+      beforeCommitPrimary: async (info: { primaryShard: number }) => {
+        if (!armed || info.primaryShard !== shard) return;
+        armed = false;
+        await primary.kill();
+        await sleep(100); // the client has seen its connections close
+      },
+    };
+    const engine = createTransactionEngine({ shards: cluster.urls, timestampSource: tso, lockTtlMs: LOCK_TTL_MS, hooks });
+    engine.register([accountsMeta, transfersMeta]);
+    try {
+      let id = 'unsent-0';
+      for (let i = 1; shardOf(transfersMeta, { id }, SHARDS) !== shard; i++) id = `unsent-${i}`;
+      const tx = await engine.begin();
+      await tx.insert(transfersMeta, [{ id, fromId: 0, toId: 0, amount: 0 }]);
+      const failure = await tx.commit().then(() => undefined, (error: unknown) => error);
+      expect(armed).toBe(false);
+      expect(failure).toBeInstanceOf(TransactionAbortedError);
+      expect(String((failure as Error).message)).toContain('no primary among its hosts');
+
+      await standby.promote();
+      await sleep(LOCK_TTL_MS + 200);
+      const db = dbs[0]!;
+      expect(await db.select().from(transfers).where(eq(transfers.id, id))).toEqual([]);
+      checkBank(await readBank(db));
+      expect(await locksOn(cluster.urls[shard]!)).toBe(0);
+    } finally {
+      await engine.close();
+      await tso.close();
+    }
   });
 });
