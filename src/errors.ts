@@ -170,6 +170,15 @@ export class UniqueViolationError extends PercolatorError {
   }
 }
 
+/** A serial or identity column handed out every value up to its maximum (its type's, or the sequence's maxValue). */
+export class SequenceExhaustedError extends PercolatorError {
+  readonly code = 'SEQUENCE_EXHAUSTED';
+  readonly retryable = false;
+  constructor(readonly sequence: string, readonly max: bigint) {
+    super(`sequence of ${sequence} reached its maximum value ${max}`);
+  }
+}
+
 /** A shard could not be reached or failed mid-statement with a connection error. */
 export class ShardUnavailableError extends PercolatorError {
   readonly code = 'SHARD_UNAVAILABLE';

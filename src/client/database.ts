@@ -8,6 +8,7 @@ import type { GcRun } from '../txn/gc-types.js';
 import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
+import { IdBlocks } from './id-blocks.js';
 import { RowCache } from './row-cache.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
@@ -41,16 +42,20 @@ export interface DatabaseParts {
  */
 export class Database<TSchema> extends QueryFacade<TSchema> {
   private readonly runner: TransactionRunner;
+  private readonly ids: IdBlocks | undefined;
   private closed = false;
 
   /** @internal */
   constructor(private readonly parts: DatabaseParts) {
+    const ids = parts.tables.idBlocks && new IdBlocks(parts.engine, parts.tables.idBlocks, parts.logger);
     const context: QueryContext = {
       tables: parts.tables,
+      ids,
       shardOf: (meta, row) => parts.engine.shardOf(meta, row),
       run: (mode, work) => this.runAlone(mode, work),
     };
     super(context);
+    this.ids = ids;
     this.runner = new TransactionRunner(parts.engine, parts.metrics, parts.logger);
   }
 
@@ -72,7 +77,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
    */
   async migrate(): Promise<void> {
     this.checkOpen();
-    await this.parts.engine.migrate(this.parts.tables.tables);
+    await this.parts.engine.migrate(this.parts.tables.storageTables);
   }
 
   /**
@@ -105,7 +110,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
     this.checkOpen();
     const runOptions = this.runOptions(options);
     return this.runner.run(async (engineTx) => {
-      const tx = new Transaction<TSchema>(this.parts.tables, (meta, row) => this.parts.engine.shardOf(meta, row), engineTx);
+      const tx = new Transaction<TSchema>({ tables: this.parts.tables, ids: this.ids, shardOf: (meta, row) => this.parts.engine.shardOf(meta, row) }, engineTx);
       try {
         const result = await fn(tx);
         if (tx.session.rollbackRequested) throw new TransactionRollbackError();
@@ -145,6 +150,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.ids?.close();
     await this.parts.engine.close();
     if (this.parts.ownsTimestampSource) await this.parts.timestampSource.close();
   }

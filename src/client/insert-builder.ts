@@ -4,6 +4,7 @@ import type { Row } from '../txn/engine-contract.js';
 import { project, resolveProjection } from './projection.js';
 import type { QueryContext } from './query-context.js';
 import { keyOf, keyString } from './row-key.js';
+import { fillGeneratedIds } from './generated-ids.js';
 import { completeInsertRow } from './row-validation.js';
 import { ThenableQuery } from './thenable-query.js';
 import type { InsertRow, SelectedFields, SelectedRow, WriteResult } from './types.js';
@@ -52,7 +53,11 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     const inputs = Array.isArray(this.rows) ? this.rows : [this.rows];
     if (inputs.length === 0) throw new InvalidInputError(`insert(${meta.name}).values(): no rows given`);
     const projection = typeof this.returningFields === 'object' ? resolveProjection(meta, this.returningFields, `insert(${meta.name}).returning()`) : undefined;
-    const rows: Row[] = inputs.map((input, i) => completeInsertRow(meta, input, `insert(${meta.name}).values()${inputs.length > 1 ? ` row ${i}` : ''}`));
+    const where = (i: number) => `insert(${meta.name}).values()${inputs.length > 1 ? ` row ${i}` : ''}`;
+    const generated = this.context.tables.generatedIds(meta);
+    // Ids are taken before the transaction runs and kept across its retries: a rolled-back insert leaves a gap, as in Postgres.
+    const filled = generated.length > 0 && this.context.ids ? await fillGeneratedIds(this.context.ids, meta, generated, inputs, where) : inputs;
+    const rows: Row[] = filled.map((input, i) => completeInsertRow(meta, input, where(i)));
     const seen = new Set<string>();
     for (const row of rows) {
       const key = keyOf(meta, row);

@@ -4,17 +4,7 @@ import type { KeyValues, Row } from '../txn/engine-contract.js';
 import { keyId } from './row-key.js';
 import { chunkText, junctionOperands, meaningfulChunks } from './sql-chunks.js';
 import { isEntity } from './drizzle-entity.js';
-
-/**
- * Column types whose JS equality is SQL equality, so a value in a filter
- * names exactly the stored value (and hashes like it). uuid compares
- * case-insensitively, numeric and floats have several spellings of one value,
- * char pads: filters on those are never treated as key lookups.
- */
-const KEY_TYPES = new Set([
-  'PgInteger', 'PgSmallInt', 'PgBigInt53', 'PgBigInt64', 'PgSerial', 'PgSmallSerial', 'PgBigSerial53', 'PgBigSerial64',
-  'PgText', 'PgVarchar', 'PgBoolean', 'PgEnumColumn',
-]);
+import { canonicalKeyValue, isKeyType, keyValueProblem } from './key-values.js';
 
 /** Most key tuples a filter may enumerate before it counts as a scan. */
 export const MAX_KEY_TUPLES = 1024;
@@ -67,13 +57,13 @@ export function keyTuples(filter: KeyFilter, columns: readonly ColumnMeta[]): Ro
 
 /** @internal The primary keys an exact key filter names, or undefined if it is not one. */
 export function exactKeys(meta: TableMeta, filter: KeyFilter): KeyValues[] | undefined {
-  if (!filter.exact || !meta.primaryKey.every((c) => KEY_TYPES.has(c.column.columnType))) return undefined;
+  if (!filter.exact || !meta.primaryKey.every((c) => isKeyType(c.column))) return undefined;
   return keyTuples(filter, meta.primaryKey)?.map((row) => meta.primaryKey.map((c) => row[c.key]));
 }
 
 /** @internal Whether filters on these columns may be analysed as keys. */
 export function areKeyColumns(columns: readonly ColumnMeta[]): boolean {
-  return columns.every((c) => KEY_TYPES.has(c.column.columnType));
+  return columns.every((c) => isKeyType(c.column));
 }
 
 function analyze(meta: TableMeta, node: SQL): KeyFilter | undefined {
@@ -123,22 +113,30 @@ function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
   return [merged];
 }
 
-/** `eq(pkColumn, v)` or `inArray(pkColumn, [...])` → [column key, values]. */
+/**
+ * `eq(pkColumn, v)` or `inArray(pkColumn, [...])` → [column key, values],
+ * values in canonical form (key-values.ts), so that every spelling of a key
+ * (an upper-case uuid, '1.50') names the stored key.
+ */
 function keyLeaf(meta: TableMeta, node: SQL): [string, unknown[]] | undefined {
   const chunks = meaningfulChunks(node);
   if (chunks.length !== 3 || !isEntity(chunks[0], Column)) return undefined;
   const column = meta.primaryKey.find((c) => c.column === chunks[0]);
-  if (!column || !KEY_TYPES.has(column.column.columnType)) return undefined;
+  if (!column || !isKeyType(column.column)) return undefined;
   const operator = chunkText(chunks[1]);
-  if (operator === ' = ' && isBoundParam(chunks[2], column)) return [column.key, [(chunks[2] as Param).value]];
-  if (operator === ' in ' && Array.isArray(chunks[2]) && chunks[2].length > 0 && chunks[2].every((p) => isBoundParam(p, column))) {
-    return [column.key, chunks[2].map((p: Param) => p.value)];
-  }
-  return undefined;
+  let params: unknown[];
+  if (operator === ' = ' && isBoundParam(chunks[2], column)) params = [chunks[2]];
+  else if (operator === ' in ' && Array.isArray(chunks[2]) && chunks[2].length > 0 && chunks[2].every((p) => isBoundParam(p, column))) params = chunks[2];
+  else return undefined;
+  return [column.key, params.map((p) => canonicalKeyValue(column.column, (p as Param).value))];
 }
 
+/** A value bound to this column that names a storable key (one Postgres would round is no key: the filter scans). */
 function isBoundParam(chunk: unknown, column: ColumnMeta): boolean {
-  return isEntity(chunk, Param) && (chunk.encoder as unknown) === column.column && chunk.value !== null && chunk.value !== undefined;
+  return (
+    isEntity(chunk, Param) && (chunk.encoder as unknown) === column.column && chunk.value !== null && chunk.value !== undefined &&
+    keyValueProblem(column.column, chunk.value) === undefined
+  );
 }
 
 function* crossProduct(columns: readonly ColumnMeta[], valueLists: readonly unknown[][], prefix: Row = {}, depth = 0): Generator<Row> {

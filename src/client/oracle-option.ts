@@ -3,6 +3,8 @@ import { checkOracleAddress } from '../oracle/oracle-address.js';
 import type { OracleClientOptions } from '../oracle/oracle-client.js';
 import { oracleChannelCredentials, type OracleTlsOptions } from '../oracle/oracle-credentials.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
+import { splitHostPort } from '../oracle/host-port.js';
+import { isLoopback } from '../oracle/security-posture.js';
 
 /** How percolator() reaches an oracle that requires a token and/or TLS. */
 export interface OracleConnectOptions {
@@ -40,4 +42,10 @@ export function resolveOracleOption(oracle: unknown): { client: Pick<OracleClien
 function checkAddresses(addresses: readonly unknown[]): string[] {
   if (addresses.length === 0) throw new InvalidInputError('oracle needs at least one host:port address');
   return addresses.map(checkOracleAddress);
+}
+
+/** Addresses a token would reach in clear text (no TLS, not loopback): percolator() warns about them. */
+export function clearTextTokenAddresses(client: Pick<OracleClientOptions, 'addresses' | 'token' | 'tls'>): string[] {
+  if (!client.token || client.tls) return [];
+  return client.addresses.filter((address) => !isLoopback(splitHostPort(address).host));
 }

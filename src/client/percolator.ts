@@ -4,7 +4,7 @@ import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../e
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { createOracleClient } from '../oracle/oracle-client.js';
-import { resolveOracleOption, type OracleOption } from './oracle-option.js';
+import { clearTextTokenAddresses, resolveOracleOption, type OracleOption } from './oracle-option.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
 import type { GcOptions } from '../txn/gc-types.js';
 import { createTransactionEngine, type TransactionEngineOptions } from '../txn/transaction-engine.js';
@@ -122,7 +122,7 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
       gc: options.gc,
     });
     // Lock resolution must know every table a primary lock may live in.
-    engine.register(tables.tables);
+    engine.register(tables.storageTables);
     log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
     return new Database<TSchema>({
       engine,
@@ -142,6 +142,8 @@ export async function percolator<TSchema extends Record<string, PgTable>>(option
 
 /** Creates the oracle client if given addresses, and makes sure a timestamp can be had. */
 async function connectOracle(oracle: ReturnType<typeof resolveOracleOption>, logger: Logger, registry: Registry): Promise<TimestampSource> {
+  const exposed = 'client' in oracle ? clearTextTokenAddresses(oracle.client) : [];
+  if (exposed.length > 0) logger.warn({ addresses: exposed }, 'WARNING: the oracle token is sent without TLS to a non-loopback address: it travels in clear text (give oracle.tls)');
   const source = 'client' in oracle ? createOracleClient({ ...oracle.client, deadlineMs: CONNECT_TIMEOUT_MS, logger, registry }) : oracle.source;
   try {
     await source.getTimestamp({ signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) });

@@ -1,5 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { EngineTransaction, Row } from '../txn/engine-contract.js';
+import type { IdBlocks } from './id-blocks.js';
 import type { RowCache } from './row-cache.js';
 import type { TableRegistry } from './table-registry.js';
 
@@ -17,6 +18,8 @@ export interface Session {
  */
 export interface QueryContext {
   readonly tables: TableRegistry;
+  /** Serial and identity values (absent when no table has such a column). */
+  readonly ids?: IdBlocks | undefined;
   shardOf(meta: TableMeta, row: Row): number;
   run<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>): Promise<T>;
 }

@@ -1,6 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
-import { keyId } from './row-key.js';
+import { keyId, keyOf } from './row-key.js';
 
 /** Most rows one transaction remembers; beyond it, new keys are simply read again. */
 const MAX_CACHED_ROWS = 10_000;
@@ -39,8 +39,7 @@ export class RowCache {
   remember(meta: TableMeta, rows: readonly Row[]): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
-    const pk = meta.primaryKey;
-    for (const row of rows) this.set(table, keyId(pk.map((c) => row[c.key])), { ...row });
+    for (const row of rows) this.set(table, keyId(keyOf(meta, row)), { ...row });
   }
 
   /** Keys this transaction deleted. */
@@ -60,9 +59,8 @@ export class RowCache {
   rememberRead(meta: TableMeta, rows: readonly Row[], absent: readonly KeyValues[] = []): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
-    const pk = meta.primaryKey;
     for (const row of rows) {
-      const id = keyId(pk.map((c) => row[c.key]));
+      const id = keyId(keyOf(meta, row));
       if (!table.has(id)) this.set(table, id, { ...row });
     }
     for (const key of absent) {

@@ -1,10 +1,15 @@
 import { bigintJson } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
+import { canonicalKeyValue } from './key-values.js';
 
-/** @internal Primary-key values of a row, in primary-key order (the engine's key). */
+/**
+ * @internal Primary-key values of a row, in primary-key order (the engine's
+ * key), each in canonical form (key-values.ts): a row read back as
+ * `numeric(6, 2)` '1.50' and a filter's '1.5' are one key.
+ */
 export function keyOf(meta: TableMeta, row: Row): KeyValues {
-  return meta.primaryKey.map((c) => row[c.key]);
+  return meta.primaryKey.map((c) => canonicalKeyValue(c.column, row[c.key]));
 }
 
 /** @internal A string identifying a key, for finding duplicates among rows. */

@@ -4,6 +4,8 @@ import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { checkColumnValue, describeValue, valueBytes } from './column-value.js';
 import { isEntity } from './drizzle-entity.js';
+import { canonicalKeyValue, keyValueProblem } from './key-values.js';
+import { sqlDefaultEvaluator } from './sql-default.js';
 
 /**
  * Largest row (sum of encoded column sizes) accepted, 1 MiB. Each row travels
@@ -13,9 +15,12 @@ import { isEntity } from './drizzle-entity.js';
 export const MAX_ROW_BYTES = 1024 * 1024;
 
 /**
- * @internal Full image of a row to insert: unknown keys refused, JS defaults
- * ($default/$defaultFn, default(value), defaultNow()) applied, every value
- * type-checked, not-null honoured, size capped. Throws InvalidInputError.
+ * @internal Full image of a row to insert: unknown keys refused, defaults
+ * ($default/$defaultFn, default(value), and SQL defaults the client can
+ * evaluate: sql-default.ts) applied, every value type-checked, not-null
+ * honoured, size capped. Throws InvalidInputError (SchemaError for an SQL
+ * default the client cannot evaluate). Serial and identity values are
+ * filled in before (generated-ids.ts).
  */
 export function completeInsertRow(meta: TableMeta, input: unknown, where: string): Row {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -72,18 +77,21 @@ export function checkRowSize(meta: TableMeta, row: Row, where: string): void {
   }
 }
 
+/** Types whose values are written in canonical form (key-values.ts), keys or not: Postgres keeps no other. */
+const WRITTEN_CANONICAL = new Set(['PgUUID', 'PgDate']);
+
 function checkRowValues(meta: TableMeta, row: Row, columns: readonly ColumnMeta[], where: string): void {
   for (const column of columns) {
     const value = row[column.key];
-    // Postgres keeps uuids in lower case: write them so, or a key given in upper
-    // case would be placed (hashed) unlike the same key read back later.
-    if (column.column.columnType === 'PgUUID' && typeof value === 'string') row[column.key] = value.toLowerCase();
     if (value === null || value === undefined) {
       if (column.notNull) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is not null but got ${describeValue(value)}`);
       continue;
     }
-    const problem = checkColumnValue(column.column, value);
+    const problem = checkColumnValue(column.column, value) ?? (meta.primaryKey.includes(column) ? keyValueProblem(column.column, value) : undefined);
     if (problem) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} (${column.sqlType}): ${problem}`);
+    // Postgres keeps uuids in lower case and a date's day only: write them so, or a key
+    // given otherwise would be placed (hashed) unlike the same key read back later.
+    if (WRITTEN_CANONICAL.has(column.column.columnType)) row[column.key] = canonicalKeyValue(column.column, value);
   }
   checkRowSize(meta, row, where);
 }
@@ -98,26 +106,12 @@ function rejectUnknownKeys(meta: TableMeta, input: Row, where: string): void {
 
 function defaultValue(meta: TableMeta, column: ColumnMeta, where: string): unknown {
   const c = column.column;
-  const value = c.defaultFn ? c.defaultFn() : c.default;
-  if (value === undefined) {
-    if (c.columnType.includes('Serial') || (c as { generatedIdentity?: unknown }).generatedIdentity) {
-      throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is a serial/identity column; sequences are per shard, so pass a value`);
-    }
+  if (c.defaultFn) return c.defaultFn();
+  if (c.default === undefined) {
+    // Serial and identity values are filled in before (generated-ids.ts); a column that slipped through is a bug.
+    if (c.columnType.includes('Serial') || c.generatedIdentity) throw new InvalidInputError(`${where}: ${meta.name}.${column.key} is a serial/identity column without a generated value`);
     return null;
   }
-  if (isEntity(value, SQL)) {
-    // defaultNow() and sql`now()` are the only SQL defaults evaluated client side.
-    if (isNowDefault(value)) return c.dataType === 'string' ? new Date().toISOString() : new Date();
-    throw new InvalidInputError(`${where}: ${meta.name}.${column.key} has a SQL default that percolator cannot evaluate; pass a value`);
-  }
-  return value;
-}
-
-function isNowDefault(value: SQL): boolean {
-  const text = value.queryChunks
-    .map((c) => (typeof c === 'object' && c !== null && 'value' in c && Array.isArray(c.value) ? c.value.join('') : ''))
-    .join('')
-    .trim()
-    .toLowerCase();
-  return text === 'now()' || text === 'current_timestamp';
+  if (isEntity(c.default, SQL)) return sqlDefaultEvaluator(c, `${meta.name}.${column.key}`)();
+  return c.default;
 }

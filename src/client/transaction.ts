@@ -1,11 +1,9 @@
 import { TransactionClosedError, TransactionRollbackError } from '../errors.js';
-import type { TableMeta } from '../schema/table-meta.js';
 import type { Timestamp } from '../timestamp.js';
-import type { EngineTransaction, IsolationLevel, Row } from '../txn/engine-contract.js';
+import type { EngineTransaction, IsolationLevel } from '../txn/engine-contract.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
 import { RowCache } from './row-cache.js';
-import type { TableRegistry } from './table-registry.js';
 
 /**
  * The object `db.transaction(async (tx) => ...)` hands to its callback: a
@@ -18,9 +16,9 @@ export class Transaction<TSchema> extends QueryFacade<TSchema> {
   readonly session: TransactionSession;
 
   /** @internal */
-  constructor(tables: TableRegistry, shardOf: (meta: TableMeta, row: Row) => number, engineTx: EngineTransaction) {
+  constructor(base: Omit<QueryContext, 'run'>, engineTx: EngineTransaction) {
     const session = new TransactionSession(engineTx);
-    super({ tables, shardOf, run: (_mode, work) => session.run(work) } satisfies QueryContext);
+    super({ ...base, run: (_mode, work) => session.run(work) } satisfies QueryContext);
     this.session = session;
   }
 

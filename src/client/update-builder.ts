@@ -6,7 +6,7 @@ import { checkFilter } from './filter-validation.js';
 import { project, resolveProjection } from './projection.js';
 import type { QueryContext } from './query-context.js';
 import { readRows } from './read-rows.js';
-import { keyString } from './row-key.js';
+import { keyOf, keyString } from './row-key.js';
 import { checkRowSize, checkSetValues } from './row-validation.js';
 import { ThenableQuery } from './thenable-query.js';
 import type { SelectedFields, SelectedRow, UpdateSet, WriteResult } from './types.js';
@@ -74,7 +74,7 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
       const updated: Row[] = rows.map((row) => ({ ...row, ...values }));
       for (const [i, image] of updated.entries()) {
         // A new key would be a different row: the old one must be deleted and the new one checked for uniqueness.
-        if (changesKey && keyString(meta.primaryKey.map((c) => image[c.key])) !== keyString(meta.primaryKey.map((c) => rows[i]![c.key]))) {
+        if (changesKey && keyString(keyOf(meta, image)) !== keyString(keyOf(meta, rows[i]!))) {
           throw new InvalidInputError(`update(${meta.name}).set(): primary-key columns cannot change; delete the row and insert a new one`);
         }
         checkRowSize(meta, image, `update(${meta.name})`);

@@ -35,6 +35,19 @@ where $2::boolean or updated_at <= clock_timestamp() - $3::bigint * interval '1 
   };
 }
 
+/**
+ * Names of the locks tables on the shard (in the connection's schema) whose
+ * table is not in its catalogue: storage created by a client from before the
+ * catalogue, after the catalogue's backfill. GC cannot see their locks.
+ */
+export function uncataloguedLockTables(): Statement {
+  return {
+    text: `select c.relname::text as name from pg_class c where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p')
+  and c.relname like '%\\_\\_locks' and not exists (select 1 from percolator_tables t where t.name || '__locks' = c.relname) order by 1`,
+    values: [],
+  };
+}
+
 /** The locks of `storage`'s table that started at or below `safePoint` (lockInfoSql's columns). */
 export function oldLocks(storage: TableSql, safePoint: bigint): Statement {
   return {

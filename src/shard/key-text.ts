@@ -8,10 +8,12 @@ export type KeyTexts = readonly (string | null)[];
  * The one text of a key value among the spellings Postgres takes as equal.
  * Key texts decide placement (a hash of the text) and identity inside a
  * transaction, while Postgres compares the typed values: a numeric key
- * written as '1.0' and looked up as '1' must land on one shard. Validation
- * (column-value.ts) already admits one spelling for the other key types
- * (integers and floats come from JS numbers, uuids are lower-cased,
- * timestamps are Dates); numeric strings are the exception.
+ * written as '1.0' and looked up as '1' must land on one shard. The client
+ * hands the engine one spelling of the other key types (integers and floats
+ * come from JS numbers, timestamps are Dates; uuids are lower-cased and
+ * dates made midnight UTC in rows and filters alike: client/key-values.ts),
+ * so their driver text is their key text; numeric strings are the exception.
+ * Changing what this returns moves rows: see PLACEMENT_FUNCTION.
  */
 export function canonicalKeyText(column: ColumnMeta, text: string): string {
   return column.column.columnType === 'PgNumeric' ? canonicalDecimal(text) : text;

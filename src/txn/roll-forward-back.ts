@@ -5,13 +5,14 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import type { Timestamp } from '../timestamp.js';
 import type { FoundLock } from './found-lock.js';
 import { groupBy } from './group-by.js';
+import { keyChunks } from './table-chunks.js';
 import type { TxnStatus } from './txn-status.js';
 
 /**
  * Applies a final status of transaction `startTs` to the `locks` of it that
  * were met: committed, they are rolled forward (lock to version at its
  * commit_ts); rolled back, they are deleted with a rollback marker. One
- * statement per (shard, table), in parallel.
+ * statement per (shard, table) and chunk of keys, in parallel.
  */
 export async function rollForwardOrBack(
   shards: readonly ShardPool[],
@@ -21,8 +22,9 @@ export async function rollForwardOrBack(
   locks: readonly FoundLock[],
 ): Promise<void> {
   const groups = groupBy(locks, (lock) => `${lock.shard}\u0000${lock.storage.meta.name}`);
+  // A crashed large transaction leaves many locks: statements stay as bounded as its own were.
   await Promise.all(
-    [...groups.values()].map(async (group) => {
+    [...groups.values()].flatMap((locksOfTable) => keyChunks(locksOfTable)).map(async (group) => {
       const { shard, storage } = group[0]!;
       const keys = group.map((l) => l.keyTexts);
       const statement =

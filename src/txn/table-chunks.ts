@@ -9,6 +9,9 @@ export interface ChunkLimits {
   readonly bytes: number;
 }
 
+/** The engine's default limits (options chunkRows and chunkBytes). */
+export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { rows: 5000, bytes: 4 * 1024 * 1024 };
+
 /** Roughly what a row adds to a statement's parameters: its text values (array quoting and UTF-8 may add up to a few times this). */
 const PER_VALUE_BYTES = 4;
 
@@ -50,5 +53,24 @@ export function tableChunks(
     current.rows.push(m);
     bytes += size;
   }
+  return chunks;
+}
+
+/** Splits keys into chunks of at most `limits.rows` keys and about `limits.bytes` bytes (lock resolution of a large transaction). */
+export function keyChunks<T extends { keyTexts: KeyTexts }>(items: readonly T[], limits: ChunkLimits = DEFAULT_CHUNK_LIMITS): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = keyBytes(item.keyTexts);
+    if (current.length >= limits.rows || (current.length > 0 && bytes + size > limits.bytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
   return chunks;
 }

@@ -35,8 +35,11 @@ export class TableDirectory {
     let entry = await readCatalogueEntry(this.shards[hint]!, name);
     if (entry?.shardKeyLength == null) {
       const others = this.shards.filter((s) => s.index !== hint);
-      const entries = await Promise.all(others.map((s) => readCatalogueEntry(s, name).catch(() => undefined)));
+      const failures: unknown[] = [];
+      const entries = await Promise.all(others.map((s) => readCatalogueEntry(s, name).catch((error: unknown) => void failures.push(error))));
       entry = entries.find((e) => e?.shardKeyLength != null) ?? entry;
+      // Not found while some shard did not answer: the answer may be there (retryable), not "uncatalogued".
+      if (entry?.shardKeyLength == null && failures.length > 0) throw failures[0];
     }
     if (entry?.shardKeyLength == null) return undefined;
     return this.fromEntry(entry);

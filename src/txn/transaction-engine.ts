@@ -13,6 +13,7 @@ import { pointReadStatement } from './shared-point-read.js';
 import { prewriteStatement } from './shared-prewrite.js';
 import { SharedStatements } from './shared-statements.js';
 import { TableStorage } from '../shard/table-storage.js';
+import { DEFAULT_CHUNK_LIMITS } from './table-chunks.js';
 import type { Timestamp } from '../timestamp.js';
 import type { CommitHooks } from './commit-hooks.js';
 import type { EngineContext } from './engine-context.js';
@@ -62,7 +63,7 @@ export interface TransactionEngineOptions {
  * gigabytes (past what Postgres and V8 take in one message or string); a few
  * MiB per statement already amortise its round trip.
  */
-export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = DEFAULT_CHUNK_LIMITS.bytes;
 
 /** Default maxTransactionMs: half the default GC lifetime (version-gc.ts), so a transaction's locks never hold the safe point back for long. */
 export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
@@ -94,7 +95,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   };
 
   const localCommits = new LocalCommits();
-  const chunkRows = options.chunkRows ?? 5000;
+  const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_LIMITS.rows;
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);

@@ -1,8 +1,8 @@
 import type { Counter } from 'prom-client';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, SchemaError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { currentSafePoint, deleteDeletedLatest, deleteSuperseded, oldLocks, raiseSafePoint, tryGcLock } from '../shard/gc-statements.js';
+import { currentSafePoint, deleteDeletedLatest, deleteSuperseded, oldLocks, raiseSafePoint, tryGcLock, uncataloguedLockTables } from '../shard/gc-statements.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { composeTimestamp, physicalMs, type Timestamp } from '../timestamp.js';
@@ -77,9 +77,25 @@ export class VersionGc {
     const now = await this.timestampSource.getTimestamp();
     // Every table stored on each shard (its catalogue), not only this client's: a transaction may span tables it does not know.
     const tables = await Promise.all(this.shards.map((shard) => this.tables.tablesOn(shard)));
+    await this.refuseUncataloguedLocks();
     const safePoint = await this.resolveOldLocks(tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
     const shards = await Promise.all(this.shards.map((shard, i) => this.collectShard(shard, tables[i]!, safePoint, force)));
     return { shards };
+  }
+
+  /**
+   * A locks table the catalogue does not list (storage an older client
+   * created after the catalogue's backfill) hides its locks from GC, and
+   * one of them may need the very primary version GC would delete: then
+   * nothing is collected anywhere until a client that declares the table
+   * runs migrate() (which catalogues it).
+   */
+  private async refuseUncataloguedLocks(): Promise<void> {
+    const found = await Promise.all(this.shards.map(async (shard) => ({ shard, rows: (await shard.query<{ name: string }>(uncataloguedLockTables())).rows })));
+    const hidden = found.filter((f) => f.rows.length > 0);
+    if (hidden.length === 0) return;
+    const where = hidden.map((f) => `shard ${f.shard.name}: ${f.rows.map((r) => r.name).join(', ')}`).join('; ');
+    throw new SchemaError(`version GC: locks tables missing from the shard's table catalogue (${where}); nothing is collected until db.migrate() of a client that declares those tables catalogues them`);
   }
 
   /**

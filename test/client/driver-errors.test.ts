@@ -60,11 +60,30 @@ describe('pgEnum columns', () => {
     }
   });
 
-  it('an enum declared with other labels than the shards have is a SchemaError', async () => {
-    const changed = pgEnum('role', ['admin', 'member', 'guest']);
-    const others = pgTable('others', { id: integer().primaryKey(), role: changed() });
-    const error = await caught((await connect({ others })).migrate(), SchemaError);
-    expect(error.message).toMatch(/enum type "role".*admin, member.*admin, member, guest/);
+  it('an enum that gains labels grows on every shard, and the new labels work', async () => {
+    const grown = pgEnum('role', ['guest', 'admin', 'member', 'owner']);
+    const members = pgTable('members', { id: integer().primaryKey(), role: grown().notNull() });
+    const db = await connect({ members });
+    await db.migrate();
+    await db.migrate(); // idempotent
+    await db.insert(members).values([{ id: 1, role: 'owner' }, { id: 2, role: 'guest' }]);
+    expect((await db.select().from(members).orderBy(members.role)).map((r) => r.role)).toEqual(['guest', 'owner']);
+    for (const url of cluster.shardUrls) {
+      const client = new pg.Client(url);
+      await client.connect();
+      const { rows } = await client.query(`select enum_range(null::role)::text as labels`);
+      await client.end();
+      expect(rows).toEqual([{ labels: '{guest,admin,member,owner}' }]);
+    }
+  });
+
+  it('an enum that would lose or reorder labels is a SchemaError, and the type stays as it was', async () => {
+    for (const labels of [['guest', 'admin', 'owner'], ['guest', 'member', 'admin', 'owner']] as [string, ...string[]][]) {
+      const changed = pgEnum('role', labels);
+      const others = pgTable('others', { id: integer().primaryKey(), role: changed() });
+      const error = await caught((await connect({ others })).migrate(), SchemaError);
+      expect(error.message).toMatch(/enum type "role" has the labels \(guest, admin, member, owner\).*not removed, renamed or reordered/);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { integer, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SchemaError } from '../../src/errors.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { physicalMs } from '../../src/timestamp.js';
 import type { CommitHooks } from '../../src/txn/commit-hooks.js';
@@ -158,6 +159,31 @@ describe('locks whose primary table a client does not know', () => {
     expect(await rows()).toEqual(Array(2).fill('{parent_id,tag}{integer,"character varying(16)"}?{note}{text}'));
     await wide.migrate([sidesMeta]);
     expect(await rows()).toEqual(Array(2).fill('{parent_id,tag}{integer,varchar(16)}1{note}{text}'));
+  });
+
+  it('collects nothing while a shard stores a locks table its catalogue does not list (its locks would be invisible to GC)', async () => {
+    const keys = pickKeys();
+    const parentsOnly = narrow([parentsMeta]);
+    for (const note of ['old', 'new']) {
+      const t = await parentsOnly.begin();
+      t.put(parentsMeta, [{ ...keys.parent, note }]);
+      await passPhysicalMsOf((await t.commit()).commitTs!);
+    }
+    // As if an older client had created fp_sides after the catalogue's backfill.
+    for (const url of bank.cluster.shardUrls) {
+      await rawRows(url, `delete from percolator_migrations where name = 'table/fp_sides/0008-table-catalogue'`);
+      await rawRows(url, `delete from percolator_tables where name = 'fp_sides'`);
+    }
+    const refused = await parentsOnly.collectGarbage({ force: true }).then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(SchemaError);
+    expect((refused as Error).message).toMatch(/fp_sides__locks/);
+    const parentShard = wide.shardOf(parentsMeta, keys.parent);
+    const versions = `select note as n from fp_parents__versions where region = ${keys.parent.region} and id = ${keys.parent.id} order by commit_ts`;
+    expect(await rawRows(bank.cluster.shardUrls[parentShard]!, versions)).toEqual(['old', 'new']);
+
+    await wide.migrate([sidesMeta]); // catalogues it again
+    await parentsOnly.collectGarbage({ force: true });
+    expect(await rawRows(bank.cluster.shardUrls[parentShard]!, versions)).toEqual(['new']);
   });
 
   it('never deletes what could decide a lock whose primary table no shard catalogues: the safe point stays below it', async () => {

@@ -90,12 +90,15 @@ describe('version GC', () => {
 
   it('keeps the bank consistent while collecting every 50 ms with a 200 ms lifetime', async () => {
     const e = engine({ gc: { lifetimeMs: 200, intervalMs: 50 } });
+    // Runs for 2.5 s and at least 30 transfers (a loaded machine is slow), within 20 s.
     const stopAt = Date.now() + 2500;
+    const hardStopAt = Date.now() + 20_000;
     let transfers = 0;
+    const running = (): boolean => Date.now() < hardStopAt && (Date.now() < stopAt || transfers < 30);
     let audits = 0;
     let tooOld = 0;
     const worker = async (seed: number): Promise<void> => {
-      for (let i = 0; Date.now() < stopAt; i++) {
+      for (let i = 0; running(); i++) {
         const from = (seed * 7 + i) % BANK_ACCOUNTS;
         const to = (from + 1 + (i % (BANK_ACCOUNTS - 1))) % BANK_ACCOUNTS;
         await withRetries(() => transfer(e, from, to, 1 + (i % 9)));
@@ -103,7 +106,7 @@ describe('version GC', () => {
       }
     };
     const auditor = async (): Promise<void> => {
-      while (Date.now() < stopAt) {
+      while (running()) {
         // A slow audit: begin, wait past the lifetime, then read. Either the GC
         // has not reached its snapshot (a consistent total) or it fails cleanly.
         const tx = await e.begin();

@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PgTable } from 'drizzle-orm/pg-core';
+import { isEntity } from '../client/drizzle-entity.js';
+import { PercolatorError } from '../errors.js';
+import { redactText } from '../redact.js';
+import { parseCommandArgs } from './parse-command-args.js';
+
+export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>]
+
+Creates or upgrades the MVCC storage of every table of a schema module on
+every shard (what db.migrate() does), for deploy scripts: run it before
+rolling out code with a new schema. Idempotent.
+
+options:
+  --schema <module>  an ES module (.js/.mjs; compile TypeScript first) whose
+                     exports are the drizzle tables (pgTable); other exports
+                     (relations, enums) are ignored; an export named
+                     \`shardKeys\` is passed on as percolator()'s option
+  --shards <urls>    the shards' Postgres URLs, comma-separated, in the
+                     cluster's order (or PERCOLATOR_SHARDS)
+  --oracle <addrs>   the oracle's host:port, comma-separated (or PERCOLATOR_ORACLE)
+  -h, --help         this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  const hint = 'Run `percolator migrate --help` for the options.';
+  const options = { schema: { type: 'string' }, shards: { type: 'string' }, oracle: { type: 'string' } } as const;
+  const parsed = parseCommandArgs('migrate', { args: argv, strict: true, allowPositionals: false, options }, hint);
+  if (!parsed) return 2;
+  const { schema: schemaPath } = parsed.values;
+  const shards = list(parsed.values.shards ?? process.env.PERCOLATOR_SHARDS);
+  const oracle = list(parsed.values.oracle ?? process.env.PERCOLATOR_ORACLE);
+  if (!schemaPath || shards.length === 0 || oracle.length === 0) {
+    console.error(`percolator migrate: --schema, --shards (or PERCOLATOR_SHARDS) and --oracle (or PERCOLATOR_ORACLE) are required\n${hint}`);
+    return 2;
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(path.resolve(schemaPath)).href)) as Record<string, unknown>;
+  } catch (error) {
+    console.error(`percolator migrate: cannot load the schema module ${schemaPath}: ${(error as Error).message}`);
+    return 2;
+  }
+  const { percolator } = await import('../index.js');
+  const { shardKeys, ...exports } = module;
+  const schema = Object.fromEntries(Object.entries(exports).filter((entry): entry is [string, PgTable] => isEntity(entry[1], PgTable)));
+  if (Object.keys(schema).length === 0) {
+    console.error(`percolator migrate: ${schemaPath} exports no drizzle table (pgTable)`);
+    return 2;
+  }
+  try {
+    const db = await percolator({ shards, oracle, schema, shardKeys: shardKeys as never });
+    try {
+      await db.migrate();
+    } finally {
+      await db.close();
+    }
+  } catch (error) {
+    if (!(error instanceof PercolatorError)) throw error;
+    console.error(`percolator migrate: ${redactText(error.message)} (${error.code})`);
+    return 1;
+  }
+  console.log(`migrated ${Object.keys(schema).length} table(s) (${Object.keys(schema).join(', ')}) on ${shards.length} shard(s)`);
+  return 0;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
