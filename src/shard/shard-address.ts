@@ -84,3 +84,18 @@ function takeTargetSessionAttrs(tail: string, name: () => string): { tail: strin
 function describe(scheme: string, hosts: readonly string[]): string {
   return `${scheme}://${hosts.join(',')}`;
 }
+
+/**
+ * A comma-separated list of shard URLs (a command-line flag, an environment
+ * variable), where a multi-host URL has commas of its own: a piece that does
+ * not start with `scheme://` continues the host list of the URL before it.
+ */
+export function splitShardList(text: string): string[] {
+  const urls: string[] = [];
+  for (const piece of text.split(',').map((p) => p.trim())) {
+    if (piece === '') continue;
+    if (urls.length > 0 && !/^[a-z][a-z0-9+.-]*:\/\//i.test(piece)) urls[urls.length - 1] += `,${piece}`;
+    else urls.push(piece);
+  }
+  return urls;
+}

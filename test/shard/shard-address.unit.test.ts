@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import { redactText, redactUrl } from '../../src/redact.js';
-import { parseShardAddress } from '../../src/shard/shard-address.js';
+import { parseShardAddress, splitShardList } from '../../src/shard/shard-address.js';
 
 describe('shard URLs with several hosts', () => {
   it('splits libpq multi-host URLs into one URL per host, in order, asking for the primary', () => {
@@ -48,5 +48,14 @@ describe('shard URLs with several hosts', () => {
   it('redacts the password of a multi-host URL (the URL parser refuses them)', () => {
     expect(redactUrl('postgres://u:secret@h1:1,h2:2/db?target_session_attrs=read-write')).toBe('postgres://u:***@h1:1,h2:2/db?target_session_attrs=read-write');
     expect(redactText('shard postgres://u:secret@h1:1,h2:2/db failed')).not.toContain('secret');
+  });
+
+  it('splits a comma-separated list of shard URLs, keeping the commas of multi-host URLs', () => {
+    expect(splitShardList('postgres://u:p@a:1,b:2/db?target_session_attrs=read-write, postgresql://u:p@c:3/db ,postgres://u:p@d:4,e:5,f:6/db')).toEqual([
+      'postgres://u:p@a:1,b:2/db?target_session_attrs=read-write',
+      'postgresql://u:p@c:3/db',
+      'postgres://u:p@d:4,e:5,f:6/db',
+    ]);
+    expect(splitShardList('')).toEqual([]);
   });
 });
