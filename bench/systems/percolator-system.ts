@@ -8,6 +8,8 @@ import { describeTable } from '../../src/schema/table-meta.js';
 import type { BenchRow, BenchTable } from '../bench-table.js';
 import type { CpuProcess } from '../cpu-accounting.js';
 import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, SystemName } from './bench-system.js';
+import { parseShardAddress } from '../../src/shard/shard-address.js';
+import { PrimaryConnector } from '../../src/shard/shard-primary.js';
 
 const LOAD_BATCH = 2000;
 
@@ -125,10 +127,9 @@ class PercolatorBenchTx implements BenchTx {
   }
 }
 
+/** A connection to the shard's primary (a multi-host URL names its standbys too). */
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(url);
-  client.on('error', () => {});
-  await client.connect();
+  const client = await new PrimaryConnector(parseShardAddress(url), 'bench').connect({});
   try {
     return await fn(client);
   } finally {
