@@ -1,5 +1,3 @@
-import pg from 'pg';
-import type { PostgresServer } from '../src/harness/postgres-server.js';
 import { registerForCleanup, unregisterFromCleanup } from '../src/harness/process-cleanup.js';
 import type { Logger } from '../src/logger.js';
 import type { BenchOptions } from './bench-options.js';
@@ -88,8 +86,9 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
       oracleAddress = options.oracle;
       notes.push('CPU of the oracle given by --oracle is not counted');
     } else if (wantsOracle) {
-      // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server.
-      const metaUrl = metaServer ? metaServer.url : cluster ? await createDatabase(cluster.servers[0]!, ORACLE_DATABASE) : shardUrls[0]!;
+      // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server;
+      // with standbys on a server of its own (shard 0's primary may be killed to try a failover).
+      const metaUrl = metaServer ? metaServer.url : cluster ? await cluster.servers[0]!.createDatabase(ORACLE_DATABASE) : shardUrls[0]!;
       log('starting the timestamp oracle...');
       const oracle = await startOracle(metaUrl, logger);
       const cleanup = { destroySync: () => oracle.killSync() };
@@ -115,15 +114,4 @@ async function loadHarness() {
     import('../src/harness/postgres-server.js'),
   ]);
   return { PostgresCluster, PostgresServer };
-}
-
-async function createDatabase(server: PostgresServer, database: string): Promise<string> {
-  const client = new pg.Client(server.url);
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${database}`);
-  } finally {
-    await client.end();
-  }
-  return server.urlFor(database);
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../src/errors.js';
-import { parseDurationFlagMs } from '../src/oracle/duration.js';
+import { parseDurationFlagMs } from '../src/command-line/duration.js';
 import { redactUrl } from '../src/redact.js';
 import { SYSTEM_NAMES, type SystemName } from './systems/bench-system.js';
 import { WORKLOAD_NAMES, type WorkloadName } from './workloads/workload.js';

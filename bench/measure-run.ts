@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuSpent, sampleCpu, type CpuSpent } from './cpu-accounting.js';
 import { installRoundTripCounter, roundTrips } from './round-trip-counter.js';
 import { seededRandom } from './random.js';
@@ -90,7 +91,7 @@ export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Prom
   const after = sampleCpu(system.processes);
   const roundTripsDuring = roundTrips() - roundTripsBefore;
   stopping = true;
-  await Promise.race([Promise.all(clients), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())]);
+  await Promise.race([Promise.all(clients), sleep(DRAIN_MS, undefined, { ref: false })]);
   if (fatal) throw fatal;
   return { cpu: cpuSpent(system.processes, before, after), roundTrips: roundTripsDuring };
 }

@@ -1,5 +1,4 @@
-import { describeTable } from '../src/schema/table-meta.js';
-import { shardOf } from '../src/shard/shard-of.js';
+import { describeTable, shardOf } from '../src/internal.js';
 import type { BenchTable } from './bench-table.js';
 import type { ShardOf } from './key-picker.js';
 

@@ -1,9 +1,8 @@
 import net from 'node:net';
 import type pg from 'pg';
 import { InvalidInputError, OracleUnavailableError, ShardUnavailableError } from '../src/errors.js';
-import { redactUrl } from '../src/client/probe-shards.js';
-import { parseShardAddress } from '../src/shard/shard-address.js';
-import { PrimaryConnector } from '../src/shard/shard-primary.js';
+import { redactUrl } from '../src/redact.js';
+import { connectToShard } from '../src/internal.js';
 import { readProcStat } from './cpu-accounting.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -18,7 +17,7 @@ const CONNECT_TIMEOUT_MS = 5000;
 export async function probePostgres(name: number | 'local', url: string): Promise<{ postmasterPid: number | undefined }> {
   let client: pg.Client | undefined;
   try {
-    client = await new PrimaryConnector(parseShardAddress(url), String(name)).connect({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client = await connectToShard(url, { connectionTimeoutMillis: CONNECT_TIMEOUT_MS }, String(name));
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     return { postmasterPid: isLoopback(client.host) ? postmasterOf(rows[0]!.pid) : undefined };
   } catch (error) {

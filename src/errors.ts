@@ -210,6 +210,16 @@ export class SchemaError extends PercolatorError {
   readonly retryable = false;
 }
 
+/**
+ * The package's own files are missing or do not fit its code (package.json,
+ * schema/, or a placeholder a schema file uses): a broken or partial
+ * installation, which neither a retry nor other input can mend.
+ */
+export class InstallationError extends PercolatorError {
+  readonly code = 'INSTALLATION_BROKEN';
+  readonly retryable = false;
+}
+
 /** Bad input caught before anything was written: unknown column, wrong type, oversized row, bad filter. */
 export class InvalidInputError extends PercolatorError {
   readonly code = 'INVALID_INPUT';

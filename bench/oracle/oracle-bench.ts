@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { parseCommandArgs } from '../../src/cli/parse-command-args.js';
+import { parseCommandArgs } from '../../src/command-line/parse-command-args.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createCliLogger } from '../../src/logger.js';
-import { parseDurationFlagMs } from '../../src/oracle/duration.js';
-import { compiledPath } from '../../src/oracle/package-root.js';
+import { parseDurationFlagMs } from '../../src/command-line/duration.js';
+import { compiledPath } from '../../src/package-root.js';
 import type { LoadOptions, LoadResult } from './oracle-load-worker.js';
 
 export const help = `usage: percolator bench oracle [options]

@@ -8,7 +8,7 @@ import * as hdr from 'hdr-histogram-js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { createOracleClient } from '../../src/internal.js';
 
 export interface LoadOptions {
   addresses: string[];

@@ -4,12 +4,10 @@ import { PercolatorError, WriteConflictError } from '../../src/errors.js';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { percolator, type Database } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
-import { describeTable } from '../../src/schema/table-meta.js';
+import { connectToShard, describeTable } from '../../src/internal.js';
 import type { BenchRow, BenchTable } from '../bench-table.js';
 import type { CpuProcess } from '../cpu-accounting.js';
 import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, SystemName } from './bench-system.js';
-import { parseShardAddress } from '../../src/shard/shard-address.js';
-import { PrimaryConnector } from '../../src/shard/shard-primary.js';
 
 const LOAD_BATCH = 2000;
 
@@ -129,7 +127,7 @@ class PercolatorBenchTx implements BenchTx {
 
 /** A connection to the shard's primary (a multi-host URL names its standbys too). */
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await new PrimaryConnector(parseShardAddress(url), 'bench').connect({});
+  const client = await connectToShard(url);
   try {
     return await fn(client);
   } finally {

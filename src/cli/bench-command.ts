@@ -1,13 +1,12 @@
 /**
  * `percolator bench`: the benchmark (bench/), and `percolator bench oracle`:
- * the oracle's own benchmark (bench/oracle/). Modules load on demand.
+ * the oracle's own benchmark (bench/oracle/). Both, help texts included,
+ * load on demand: nothing here imports bench/ statically.
  */
 import { InvalidInputError, PercolatorError } from '../errors.js';
 import { redactCommandLine } from '../redact.js';
 
-export { help } from '../../bench/bench-options.js';
-
-/** main.ts must not answer `bench oracle --help` with this command's help. */
+/** `bench --help` and `bench oracle --help` answer with their own texts, loaded with them. */
 export const handlesOwnHelp = true;
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,11 +1,15 @@
 /**
  * `percolator` command line: one module per subcommand, loaded on demand so
  * that `--help` is instant. Every subcommand exports
- * `run(argv): Promise<number>` (the exit code) and `help: string`.
+ * `run(argv): Promise<number>` (the exit code) and either `help: string`
+ * (main answers `--help` with it) or `handlesOwnHelp = true` (a command with
+ * subcommands of its own, whose help is loaded with them).
  */
+export type SubcommandModule = { run(argv: string[]): Promise<number> } & ({ help: string; handlesOwnHelp?: false } | { handlesOwnHelp: true });
+
 export interface Subcommand {
   summary: string;
-  load(): Promise<{ run(argv: string[]): Promise<number>; help: string; handlesOwnHelp?: boolean }>;
+  load(): Promise<SubcommandModule>;
 }
 
 const subcommands: Record<string, Subcommand> = {

@@ -4,7 +4,7 @@ import { PgTable } from 'drizzle-orm/pg-core';
 import { isEntity } from '../client/drizzle-entity.js';
 import { PercolatorError } from '../errors.js';
 import { redactText } from '../redact.js';
-import { parseCommandArgs } from './parse-command-args.js';
+import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { splitShardList } from '../shard/shard-address.js';
 
 export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>]

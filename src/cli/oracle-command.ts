@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { createCliLogger } from '../logger.js';
 import { offsetFileClock, systemClock } from '../oracle/clock.js';
 import { InvalidInputError, PercolatorError } from '../errors.js';
-import { parseDurationFlagMs } from '../oracle/duration.js';
+import { parseDurationFlagMs } from '../command-line/duration.js';
 import { ORACLE_DEFAULTS, startOracleServer } from '../oracle/oracle-server.js';
-import { parseCommandArgs } from './parse-command-args.js';
+import { parseCommandArgs } from '../command-line/parse-command-args.js';
 
 export const help = `usage: percolator oracle --meta <postgres-url> [options]
 

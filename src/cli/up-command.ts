@@ -1,4 +1,4 @@
-import { parseCommandArgs } from './parse-command-args.js';
+import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { createCliLogger } from '../logger.js';
 
 export const help = `usage: percolator up [--shards <n>] [--replicas <n>] [--json]

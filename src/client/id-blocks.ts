@@ -140,7 +140,7 @@ class IdSequence {
     if (this.claiming || this.available >= this.blockSize / 2) return;
     this.refill(this.blockSize).catch((error: unknown) => {
       // The next taker that runs out claims again, and meets the error if it persists.
-      this.logger.warn({ err: String(error), sequence: this.spec.name }, 'claiming a block of ids failed');
+      this.logger.warn({ err: error, sequence: this.spec.name }, 'claiming a block of ids failed');
     });
   }
 

@@ -1,11 +1,8 @@
 import { ShardUnavailableError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import { parseShardAddress } from '../shard/shard-address.js';
-import { PrimaryConnector } from '../shard/shard-primary.js';
+import { connectToShard } from '../shard/shard-primary.js';
 import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../shard/shard-identity.js';
-
-/** @internal A shard URL with its password hidden, for messages and logs. */
-export { redactUrl };
 
 /**
  * @internal Connects once to every shard (in parallel) so that a wrong or
@@ -31,7 +28,7 @@ export async function probeShards(urls: readonly string[], timeoutMs: number, pl
 
 async function probe(url: string, timeoutMs: number, tableNames: readonly string[]): Promise<ShardIdentity | undefined> {
   // openClient's listener keeps a dropped probe connection from crashing the process.
-  const client = await new PrimaryConnector(parseShardAddress(url), redactUrl(url)).connect({ connectionTimeoutMillis: timeoutMs });
+  const client = await connectToShard(url, { connectionTimeoutMillis: timeoutMs }, redactUrl(url));
   try {
     return await readShardIdentity((text, values) => client.query(text, [...values]), tableNames);
   } finally {

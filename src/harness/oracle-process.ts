@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { silentLogger, type Logger } from '../logger.js';
-import { compiledPath, packageRoot } from '../oracle/package-root.js';
+import { compiledPath, packageRoot } from '../package-root.js';
 import { registerForCleanup, unregisterFromCleanup } from './process-cleanup.js';
 
 export interface OracleProcessOptions {

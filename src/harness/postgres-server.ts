@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { silentLogger, type Logger } from '../logger.js';
 import { freePort } from './free-port.js';
@@ -226,6 +227,18 @@ export class PostgresServer {
     return `postgres://${SUPERUSER}:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/${database}`;
   }
 
+  /** Creates the database `name` (a plain identifier) on this server; its URL. */
+  async createDatabase(name: string): Promise<string> {
+    const client = new pg.Client(this.url);
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await client.end();
+    }
+    return this.urlFor(name);
+  }
+
   get pid(): number | undefined {
     const child = this.child;
     return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
@@ -287,7 +300,7 @@ export class PostgresServer {
     const failure = (what: string): Error =>
       new Error(`postgres on port ${this.port} (data ${this.dataDir}) ${what}\n--- last lines of its log ---\n${lastLines(log, LOG_LINES_ON_FAILURE) || '(empty)'}`);
     await this.waitUntilReady(async () => {
-      await Promise.race([outputEnded, new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([outputEnded, sleep(1000)]);
       if (BIND_FAILURE.test(log)) return new PortTakenError(this.port);
       return failure(`exited during start (${how})`);
     }, (error) => failure(`not ready after 30 s: ${String(error)}`));
@@ -311,7 +324,7 @@ export class PostgresServer {
           this.signal('SIGKILL'); // a server that did not come up in time is not left behind
           throw timedOut(error);
         }
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       } finally {
         await client.end().catch(() => {});
       }

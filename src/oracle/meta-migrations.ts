@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
-import { packageRoot } from './package-root.js';
+import { packageRoot } from '../package-root.js';
 
 /** Arbitrary constant: serializes concurrent oracle processes migrating one meta database. */
 const MIGRATION_LOCK_KEY = 0x7e7c01a;

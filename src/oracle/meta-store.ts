@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { SchemaError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Timestamp } from '../timestamp.js';
 import { migrateMetaSchema } from './meta-migrations.js';
@@ -56,7 +58,7 @@ export class MetaStore {
           throw error;
         }
         options.logger.warn({ err: error, attempt }, 'meta database not reachable yet; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * attempt)));
+        await sleep(Math.min(1000, 100 * attempt));
       }
     }
   }
@@ -119,7 +121,7 @@ export class MetaStore {
          FROM percolator_oracle_lease WHERE id = 1`,
     );
     const row = rows[0];
-    if (!row) throw new Error('meta table percolator_oracle_lease has no row; migrations did not run');
+    if (!row) throw new SchemaError('meta table percolator_oracle_lease has no row; migrations did not run');
     return { epoch: BigInt(row.epoch), address: row.leader_address, expired: row.expired };
   }
 

@@ -149,7 +149,7 @@ export class OracleNode {
         this.options.metrics.leaseRenewals.inc({ result: 'error' });
         // Once, then every 20th attempt (about every 10 s): an outage must not flood the log.
         if (failures++ % 20 === 0) {
-          logger.warn({ err: error instanceof Error ? error.message : String(error), role: this.role, failures }, 'meta database unreachable; serving stops when the lease runs out');
+          logger.warn({ err: error, role: this.role, failures }, 'meta database unreachable; serving stops when the lease runs out');
         }
         await this.sleep(this.campaignIntervalMs);
         continue;

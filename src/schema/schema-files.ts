@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InstallationError } from '../errors.js';
 
 let schemaDir: string | undefined;
 
@@ -16,7 +17,7 @@ export function schemaDirectory(): string {
     const candidate = path.join(dir, 'schema', 'table', '0001-storage.sql');
     if (existsSync(candidate)) return (schemaDir = path.join(dir, 'schema'));
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('pg-percolator: schema/ directory not found next to the package');
+    if (parent === dir) throw new InstallationError('pg-percolator: schema/ directory not found next to the package');
     dir = parent;
   }
 }

@@ -89,7 +89,7 @@ export class ShardPool {
       acquireTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       connect: this.connector.connect,
       // An idle connection dying (shard restart) must not crash the process.
-      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'idle shard connection failed'),
+      onIdleError: (error) => this.logger.warn({ shard: this.index, err: error }, 'idle shard connection failed'),
     });
   }
 
@@ -113,7 +113,7 @@ export class ShardPool {
       waitTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: this.options.idleTimeoutMillis ?? 10_000,
       connect: this.connector.connect,
-      onError: (error) => this.logger.warn({ shard: this.index, err: error.message }, 'shard connection failed'),
+      onError: (error) => this.logger.warn({ shard: this.index, err: error }, 'shard connection failed'),
     });
   }
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { silentLogger, type Logger } from '../logger.js';
-import type { ShardAddress } from './shard-address.js';
+import { parseShardAddress, type ShardAddress } from './shard-address.js';
 
 /**
  * Connections to a shard that is a primary with streaming-replication
@@ -181,6 +181,15 @@ export class PrimaryConnector {
       );
     }
   }
+}
+
+/**
+ * One connection to the shard at `url`, checked like every connection of
+ * its pools: its only host as given, or whichever of its hosts is the
+ * primary now (probes, tools). `name` is used in warnings.
+ */
+export function connectToShard(url: string, config: pg.ClientConfig = {}, name = 'shard'): Promise<pg.Client> {
+  return new PrimaryConnector(parseShardAddress(url), name).connect(config);
 }
 
 function messageOf(error: unknown): string {

@@ -1,3 +1,4 @@
+import { InstallationError } from '../errors.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import { PessimisticLockStatements } from './pessimistic-lock-statements.js';
 import { prewriteFunctionSql } from './prewrite-statements.js';
@@ -47,7 +48,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const render = (file: string): string =>
     readSchemaFile(file).replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
       const value = vars[name];
-      if (value === undefined) throw new Error(`unknown placeholder ${name} in schema/${file}`);
+      if (value === undefined) throw new InstallationError(`unknown placeholder ${name} in schema/${file}`);
       return value;
     });
   const sql = render('table/0001-storage.sql');

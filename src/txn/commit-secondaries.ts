@@ -29,7 +29,7 @@ export async function commitSecondaries(
       }
       return true;
     } catch (error) {
-      ctx.logger.warn({ shard: shardIndex, err: String(error) }, 'committing secondaries failed; readers will roll them forward');
+      ctx.logger.warn({ shard: shardIndex, err: error }, 'committing secondaries failed; readers will roll them forward');
       return false;
     }
   };

@@ -178,7 +178,7 @@ export class PercolatorTransaction implements EngineTransaction {
       return { commitTs };
     } catch (error) {
       this.ctx.metrics.aborts.inc({ cause: error instanceof PercolatorError ? error.code : 'UNKNOWN' });
-      this.logger.debug({ err: String(error) }, 'commit failed');
+      this.logger.debug({ err: error }, 'commit failed');
       throw error;
     } finally {
       this.state = 'closed';

@@ -35,7 +35,7 @@ export class Heartbeat {
     try {
       await shard.query(this.primary.storage.heartbeat(this.startTs, this.primary.keyTexts, this.ctx.lockTtlMs), { prepare: true });
     } catch (error) {
-      this.ctx.logger.warn({ err: String(error) }, 'heartbeat of the primary lock failed');
+      this.ctx.logger.warn({ err: error }, 'heartbeat of the primary lock failed');
     }
   }
 }

@@ -147,16 +147,6 @@ export class LockResolver {
     return visible.length === 0 ? ROWS_STAND : { kind: 'read-keys-again', keys: visible };
   }
 
-  /**
-   * Resolves `locks`, waiting (with backoff) while their owners are alive,
-   * until `deadline` (ms since epoch); then LockWaitTimeoutError.
-   */
-  async resolveOrWait(locks: readonly FoundLock[], startedAt: number, deadline: number, attempt: number): Promise<void> {
-    const { alive, waitMs } = await this.resolveLocks(locks);
-    if (alive.length === 0) return;
-    await this.waitOrTimeOut(alive, waitMs, startedAt, deadline, attempt);
-  }
-
   private async waitOrTimeOut(alive: readonly FoundLock[], waitMs: number, startedAt: number, deadline: number, attempt: number): Promise<void> {
     const now = Date.now();
     if (now >= deadline) {

@@ -103,7 +103,7 @@ export class LockWaiter {
     this.recorded = undefined;
     const statement = new PessimisticLockStatements(primary.storage).clearWaitingFor(this.startTs, primary.keyTexts);
     await this.ctx.shards[primary.shard]!.query(statement, { prepare: true, lazy: true }).catch((error: unknown) =>
-      this.ctx.logger.debug({ err: String(error) }, 'clearing the wait record failed'),
+      this.ctx.logger.debug({ err: error }, 'clearing the wait record failed'),
     );
   }
 

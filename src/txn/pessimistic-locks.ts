@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
-import { LockWaitTimeoutError, OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { LockWaitTimeoutError, TransactionAbortedError } from '../errors.js';
+import { timestampFor } from '../oracle/timestamp-for.js';
 import { fromDriverValue, toDriverText } from '../shard/driver-values.js';
 import { PessimisticLockStatements, type LockKeyRow, type LockReadShape } from '../shard/pessimistic-lock-statements.js';
 import type { KeyTexts } from '../shard/key-text.js';
@@ -81,13 +82,8 @@ export class PessimisticLocks {
   }
 
   /** A fresh timestamp to read the newest committed versions at. */
-  async forUpdateTs(): Promise<Timestamp> {
-    try {
-      return await this.ctx.timestampSource.getTimestamp();
-    } catch (error) {
-      if (error instanceof PercolatorError) throw error;
-      throw new OracleUnavailableError(`no for_update timestamp: ${String(error)}`, { cause: error });
-    }
+  forUpdateTs(): Promise<Timestamp> {
+    return timestampFor(this.ctx.timestampSource, 'for_update');
   }
 
   /**
@@ -186,7 +182,7 @@ export class PessimisticLocks {
         try {
           await this.ctx.shards[shard]!.query(new PessimisticLockStatements(storage).releaseLockOnly(this.startTs), { prepare: true, lazy: true });
         } catch (error) {
-          this.logger.warn({ shard, err: String(error) }, 'releasing pessimistic locks failed; they expire with the primary lock');
+          this.logger.warn({ shard, err: error }, 'releasing pessimistic locks failed; they expire with the primary lock');
         }
       }),
     );

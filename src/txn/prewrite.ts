@@ -100,6 +100,6 @@ async function conflictError(ctx: EngineContext, shard: number, startTs: Timesta
     primaryKey: conflict.primary_key!,
     expired: conflict.expired === true,
   };
-  await ctx.resolver.resolveLocks([lock]).catch((error: unknown) => ctx.logger.debug({ err: String(error) }, 'resolving a conflicting lock failed'));
+  await ctx.resolver.resolveLocks([lock]).catch((error: unknown) => ctx.logger.debug({ err: error }, 'resolving a conflicting lock failed'));
   return new WriteConflictError(table, m.key, startTs, ts, 'locked');
 }

@@ -24,7 +24,7 @@ export async function rollbackShards(ctx: EngineContext, startTs: Timestamp, gro
         try {
           await shard.query(statement, { prepare: true });
         } catch (error) {
-          ctx.logger.warn({ shard: shardIndex, err: String(error) }, 'rollback of prewritten locks failed; lock resolution will clean up');
+          ctx.logger.warn({ shard: shardIndex, err: error }, 'rollback of prewritten locks failed; lock resolution will clean up');
           return;
         }
       }

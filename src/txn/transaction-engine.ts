@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import { InvalidInputError, OracleUnavailableError, PercolatorError, SchemaError } from '../errors.js';
+import { InvalidInputError, SchemaError } from '../errors.js';
+import { timestampFor } from '../oracle/timestamp-for.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { migrateShards } from '../shard/migrate.js';
@@ -120,7 +121,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     storageOf,
     track(work) {
-      const settled = work.catch((error: unknown) => logger.warn({ err: String(error) }, 'background work failed'));
+      const settled = work.catch((error: unknown) => logger.warn({ err: error }, 'background work failed'));
       background.add(settled);
       void settled.finally(() => background.delete(settled));
     },
@@ -129,14 +130,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const gc = new VersionGc(shards, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
   if (options.gc !== false) gc.start();
 
-  const timestamp = async (): Promise<Timestamp> => {
-    try {
-      return await options.timestampSource.getTimestamp();
-    } catch (error) {
-      if (error instanceof PercolatorError) throw error;
-      throw new OracleUnavailableError(`no start timestamp: ${String(error)}`, { cause: error });
-    }
-  };
+  const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');
 
   return {
     shardCount: shards.length,

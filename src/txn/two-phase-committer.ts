@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import { CommitUndeterminedError, OracleUnavailableError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { CommitUndeterminedError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { timestampFor } from '../oracle/timestamp-for.js';
 import type { Logger } from '../logger.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
-import type { CommitHookInfo } from './commit-hooks.js';
 import { commitPrimary, CommitTsPushedError } from './commit-primary.js';
 import { commitSecondaries } from './commit-secondaries.js';
 import type { EngineContext } from './engine-context.js';
@@ -91,7 +91,7 @@ export class TwoPhaseCommitter {
             // locks, pessimistic rows) and mark the primary rolled back now
             // rather than leave readers and writers to wait for our TTL.
             await rollbackShards(ctx, request.startTs, request.groups, primary).catch((failure: unknown) =>
-              request.logger.warn({ err: String(failure) }, 'rollback after an aborted commit failed; resolvers will clean up'),
+              request.logger.warn({ err: failure }, 'rollback after an aborted commit failed; resolvers will clean up'),
             );
             throw error;
           }
@@ -166,13 +166,8 @@ export class TwoPhaseCommitter {
     return commitTs;
   }
 
-  private async commitTimestamp(): Promise<Timestamp> {
-    try {
-      return await this.ctx.timestampSource.getTimestamp();
-    } catch (error) {
-      if (error instanceof PercolatorError) throw error;
-      throw new OracleUnavailableError(`no commit timestamp: ${String(error)}`, { cause: error });
-    }
+  private commitTimestamp(): Promise<Timestamp> {
+    return timestampFor(this.ctx.timestampSource, 'commit');
   }
 
   private async timed<T>(phase: string, work: () => Promise<T>): Promise<T> {

@@ -60,7 +60,7 @@ export class VersionGc {
     if (this.timer) return;
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.collect().catch((error: unknown) => this.logger.warn({ err: String(error) }, 'version GC failed; next interval retries'));
+      this.running = this.collect().catch((error: unknown) => this.logger.warn({ err: error }, 'version GC failed; next interval retries'));
       void this.running.finally(() => (this.running = undefined));
     }, this.intervalMs);
     this.timer.unref();

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processTreeCpuMs, readProcStat } from '../../bench/cpu-accounting.js';
@@ -29,7 +30,7 @@ describe('CPU accounting of a Postgres server from /proc', () => {
 
     await client.end();
     // Wait until the postmaster has reaped the backend: its time then sits in the postmaster's cutime/cstime.
-    for (let i = 0; i < 100 && readProcStat(backend); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && readProcStat(backend); i++) await sleep(20);
     expect(readProcStat(backend)).toBeUndefined();
     const afterExit = processTreeCpuMs(postmaster)!;
     expect(afterExit - before).toBeGreaterThanOrEqual(backendMs);

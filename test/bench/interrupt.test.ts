@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { childPids } from '../../bench/cpu-accounting.js';
 
@@ -32,7 +33,7 @@ describe('Ctrl-C during percolator bench', () => {
 
     bench.kill('SIGINT');
     expect(await exited).toBe(130);
-    for (let i = 0; i < 50 && children.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && children.some(alive); i++) await sleep(100);
     expect(children.filter(alive)).toEqual([]);
     expect(dataDirs.filter((dir) => existsSync(dir))).toEqual([]);
   }, 90_000);

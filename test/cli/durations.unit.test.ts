@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDurationMs } from '../../src/oracle/duration.js';
+import { parseDurationMs } from '../../src/command-line/duration.js';
 import { InvalidInputError } from '../../src/errors.js';
 
 /** One grammar for every duration flag of the CLI (bench, bench oracle, oracle). */

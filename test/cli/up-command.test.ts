@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +42,7 @@ describe('percolator up', () => {
       expect(dataDirs).toHaveLength(2);
       up.kill('SIGINT');
       expect(await exited).toBe(130); // killed by SIGINT, after the cleanup
-      for (let i = 0; i < 50 && children.some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 50 && children.some(alive); i++) await sleep(100);
       expect(children.filter(alive)).toEqual([]);
       expect(dataDirs.filter((dir) => existsSync(dir))).toEqual([]);
     } finally {

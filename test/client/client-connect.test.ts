@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/harness/free-port.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { InvalidInputError, OracleUnavailableError, percolator, SchemaError, ShardUnavailableError } from '../../src/index.js';
+import { accounts } from '../support/client-schema.js';
 
-const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull() });
 const keyless = pgTable('keyless', { id: integer() });
 
 describe('percolator() refuses to connect', () => {

@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm';
-import { integer, pgTable, primaryKey, text, timestamp, varchar } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   InvalidInputError,
   percolator,
@@ -21,36 +20,20 @@ import { silentLogger } from '../../src/logger.js';
 import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import pg from 'pg';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { accounts, orders, strangers } from '../support/client-schema.js';
+import { useDatabase } from '../support/database-fixture.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
-const accounts = pgTable('accounts', {
-  id: integer().primaryKey(),
-  balance: integer().notNull(),
-  owner: varchar({ length: 16 }),
-  createdAt: timestamp('created_at').defaultNow().notNull(),
-});
-const orders = pgTable(
-  'orders',
-  { accountId: integer('account_id').notNull(), id: integer().notNull(), amount: integer().notNull(), note: text() },
-  (t) => [primaryKey({ columns: [t.accountId, t.id] })],
-);
-const strangers = pgTable('strangers', { id: integer().primaryKey() });
 const schema = { accounts, orders };
 type Schema = typeof schema;
 
+const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
 let cluster: TestCluster;
 let db: Database<Schema>;
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 3 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, shardKeys: { orders: ['accountId'] }, maxRetries: 50 });
-  await db.migrate();
+  ({ cluster, db } = fixture);
   await db.migrate(); // idempotent
-});
-
-afterAll(async () => {
-  await db?.close();
-  await cluster?.destroy();
 });
 
 beforeEach(async () => {

@@ -1,10 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, inArray } from 'drizzle-orm';
 import { bigint, integer, pgTable } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/harness/free-port.js';
 import { InvalidInputError, percolator } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const ledger = pgTable('ledger', { id: integer().primaryKey(), amount: bigint({ mode: 'number' }).notNull() });
 const schema = { ledger };
@@ -27,18 +29,18 @@ describe('percolator() checks its time options', () => {
 });
 
 describe('limits of one transaction', () => {
+  const fixture = useDatabase(schema, {
+    shards: 2,
+    maxRetries: 0,
+    seed: async (db) => {
+      await db.insert(ledger).values(Array.from({ length: 10 }, (_, id) => ({ id, amount: id * 10 })));
+    },
+  });
   let cluster: TestCluster;
   let db: Database<typeof schema>;
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 2 });
-    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, maxRetries: 0 });
-    await db.migrate();
-    await db.insert(ledger).values(Array.from({ length: 10 }, (_, id) => ({ id, amount: id * 10 })));
-  });
-  afterAll(async () => {
-    await db?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    ({ cluster, db } = fixture);
   });
 
   it('a filter with more bind parameters than the protocol allows is refused with InvalidInputError', async () => {
@@ -72,7 +74,7 @@ describe('limits of one transaction', () => {
         async (tx) => {
           attempts++;
           await tx.select().from(ledger).where(eq(ledger.id, 1)).for('update');
-          await new Promise((resolve) => setTimeout(resolve, 900));
+          await sleep(900);
           await tx.update(ledger).set({ amount: 2 }).where(eq(ledger.id, 1));
         },
         { maxRetries: 3 },

@@ -1,28 +1,24 @@
 import { and, eq, gt, inArray, like, sql } from 'drizzle-orm';
-import { integer, pgTable, varchar } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidInputError, percolator, type Database } from '../../src/index.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidInputError, type Database } from '../../src/index.js';
+import { accounts } from '../support/client-schema.js';
+import { useDatabase } from '../support/database-fixture.js';
 
 // A raw `sql` fragment in a filter is pasted into the statements that run on
 // each shard: it may use the queried table's columns, values, operators and a
 // fixed set of functions, never anything that names another relation.
-const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull(), owner: varchar({ length: 16 }) });
 const schema = { accounts };
 
-let cluster: TestCluster;
+const fixture = useDatabase(schema, {
+  shards: 2,
+  seed: async (db) => {
+    await db.insert(accounts).values([{ id: 1, balance: 10, owner: 'Ann' }, { id: 2, balance: 21, owner: 'bob' }, { id: 3, balance: 33 }]);
+  },
+});
 let db: Database<typeof schema>;
 
-beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 2 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
-  await db.migrate();
-  await db.insert(accounts).values([{ id: 1, balance: 10, owner: 'Ann' }, { id: 2, balance: 21, owner: 'bob' }, { id: 3, balance: 33 }]);
-});
-
-afterAll(async () => {
-  await db?.close();
-  await cluster?.destroy();
+beforeAll(() => {
+  db = fixture.db;
 });
 
 const ids = (rows: { id: number }[]): number[] => rows.map((r) => r.id).sort((a, b) => a - b);

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import { checkFilter } from '../../src/client/filter-validation.js';
 import { TableRegistry } from '../../src/client/table-registry.js';
-import { accounts, schema } from './schema.js';
+import { accounts, schema } from '../support/client-schema.js';
 
 const meta = new TableRegistry(schema, {}).metaOf(accounts);
 

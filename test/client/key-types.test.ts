@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import { date, integer, numeric, pgEnum, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidInputError, percolator, ShardUnavailableError, UniqueViolationError, type Database } from '../../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidInputError, ShardUnavailableError, UniqueViolationError, type Database } from '../../src/index.js';
 import { canonicalKeyValue } from '../../src/client/key-values.js';
 import { describeTable, type TableMeta } from '../../src/schema/table-meta.js';
 import { shardOf, shardOfTexts } from '../../src/shard/shard-of.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const users = pgTable('users', { id: uuid().primaryKey(), name: text().notNull() });
 const events = pgTable('events', { at: timestamp({ withTimezone: true }).primaryKey(), what: text().notNull() });
@@ -16,19 +17,13 @@ const tier = pgEnum('tier', ['free', 'pro', 'team']);
 const plans = pgTable('plans', { tier: tier().primaryKey(), seats: integer().notNull() });
 const schema = { users, events, days, prices, plans };
 
+const fixture = useDatabase(schema);
 let cluster: TestCluster;
 let db: Database<typeof schema>;
 const once = { maxRetries: 0 };
 
-beforeAll(async () => {
-  cluster = await startTestCluster({ shards: 3 });
-  db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
-  await db.migrate();
-});
-
-afterAll(async () => {
-  await db?.close();
-  await cluster?.destroy();
+beforeAll(() => {
+  ({ cluster, db } = fixture);
 });
 
 /** Runs `use` while shard 2 is stopped: reads that touch it fail, reads pinned elsewhere work. */

@@ -1,11 +1,11 @@
 import { eq } from 'drizzle-orm';
 import { numeric, pgTable, text } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percolator, UniqueViolationError, type Database } from '../../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { UniqueViolationError, type Database } from '../../src/index.js';
 import { canonicalDecimal } from '../../src/shard/key-text.js';
 import { shardOfTexts } from '../../src/shard/shard-of.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
 
 describe('canonical decimal text of numeric keys', () => {
   it.each([
@@ -47,17 +47,11 @@ describe('canonical decimal text of numeric keys', () => {
 
 describe('numeric primary keys across shards', () => {
   const prices = pgTable('prices', { id: numeric().primaryKey(), label: text().notNull() });
-  let cluster: TestCluster;
+  const fixture = useDatabase({ prices });
   let db: Database<{ prices: typeof prices }>;
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { prices } });
-    await db.migrate();
-  });
-  afterAll(async () => {
-    await db?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    db = fixture.db;
   });
 
   it('places every spelling of one key on one shard, so the key stays unique', async () => {

@@ -10,7 +10,7 @@ import { TableRegistry } from '../../src/client/table-registry.js';
 import { InvalidInputError } from '../../src/errors.js';
 import type { Row } from '../../src/txn/engine-contract.js';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { accounts, gadgets, orders, schema, strangers } from './schema.js';
+import { accounts, gadgets, orders, schema, strangers } from '../support/client-schema.js';
 
 const tables = new TableRegistry(schema, { orders: ['accountId'] });
 const accountsMeta = tables.metaOf(accounts);

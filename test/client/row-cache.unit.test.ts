@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RowCache } from '../../src/client/row-cache.js';
 import { TableRegistry } from '../../src/client/table-registry.js';
-import { accounts, orders, schema } from './schema.js';
+import { accounts, orders, schema } from '../support/client-schema.js';
 
 const tables = new TableRegistry(schema);
 const accountsMeta = tables.metaOf(accounts);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { completeInsertRow, checkSetValues, MAX_ROW_BYTES } from '../../src/client/row-validation.js';
 import { TableRegistry } from '../../src/client/table-registry.js';
 import { InvalidInputError, SchemaError } from '../../src/errors.js';
-import { accounts, gadgets, schema, strangers } from './schema.js';
+import { accounts, gadgets, schema, strangers } from '../support/client-schema.js';
 
 const tables = new TableRegistry(schema, { orders: ['accountId'] });
 const accountsMeta = tables.metaOf(accounts);

@@ -1,26 +1,25 @@
 import { eq, gt } from 'drizzle-orm';
 import { bigint, integer, pgTable } from 'drizzle-orm/pg-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { percolator, SerializationError } from '../../src/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SerializationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
 
 const ledger = pgTable('ledger', { id: integer().primaryKey(), amount: bigint({ mode: 'bigint' }).notNull() });
 const schema = { ledger };
 
 describe('serializable commits whose filters compare bigint columns', () => {
-  let cluster: TestCluster;
+  const fixture = useDatabase(schema, {
+    shards: 2,
+    maxRetries: 0,
+    seed: async (db) => {
+      await db.insert(ledger).values([{ id: 1, amount: 10n }, { id: 2, amount: 2n ** 60n }]);
+    },
+  });
   let db: Database<typeof schema>;
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 2 });
-    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, maxRetries: 0 });
-    await db.migrate();
-    await db.insert(ledger).values([{ id: 1, amount: 10n }, { id: 2, amount: 2n ** 60n }]);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    db = fixture.db;
   });
 
   it('validate the read set (the bigint parameters are checked, not serialised away)', async () => {

@@ -10,9 +10,8 @@ import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { percolator } from '../../src/index.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { parseShardAddress } from '../../src/shard/shard-address.js';
 import { shardOf } from '../../src/shard/shard-of.js';
-import { PrimaryConnector } from '../../src/shard/shard-primary.js';
+import { connectToShard } from '../../src/shard/shard-primary.js';
 import { accounts, accountsMeta, transfers, transfersMeta } from '../support/bank-schema.js';
 
 const SHARDS = 3;
@@ -33,7 +32,7 @@ async function until(done: () => boolean, ms: number): Promise<boolean> {
 
 /** Locks left in the storage of both tables on one shard, asked of whichever of its hosts is the primary now. */
 async function locksOn(url: string): Promise<number> {
-  const client = await new PrimaryConnector(parseShardAddress(url), 'check').connect({ connectionTimeoutMillis: 5000 });
+  const client = await connectToShard(url, { connectionTimeoutMillis: 5000 });
   try {
     const { rows } = await client.query<{ n: string }>('select (select count(*) from accounts__locks) + (select count(*) from transfers__locks) as n');
     return Number(rows[0]!.n);

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import { describe, expectTypeOf, it } from 'vitest';
 import { percolator, type Database, type Timestamp, type Transaction, type WriteResult } from '../../src/index.js';
-import { accounts, gadgets, orders, schema, strangers } from './schema.js';
+import { accounts, gadgets, orders, schema, strangers } from '../support/client-schema.js';
 
 /**
  * Type tests of the client API: checked by tsc (the unit project's typecheck,

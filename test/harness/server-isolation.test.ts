@@ -1,5 +1,6 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, privateTmpdir, startHostedServer, waitFor, type HostedServer } from '../support/server-host.js';
@@ -13,7 +14,7 @@ describe('throwaway Postgres isolation', () => {
   });
   afterAll(async () => {
     for (const { host } of hosts) host.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, privateTmpdir, startHostedServer, waitFor, type HostedServer } from '../support/server-host.js';
 
@@ -25,7 +26,7 @@ describe('stale throwaway data directories', () => {
   });
   afterAll(async () => {
     next?.host.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { privateTmpdir, startHostedServer, type HostedServer } from '../support/server-host.js';
@@ -23,7 +24,7 @@ describe('throwaway Postgres from a checkout other users cannot enter', () => {
   });
   afterAll(async () => {
     for (const { host } of hosts) host.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     rmSync(checkout, { recursive: true, force: true });
     rmSync(tmp, { recursive: true, force: true });
   });

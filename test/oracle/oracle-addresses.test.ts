@@ -1,11 +1,9 @@
-import { integer, pgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/harness/free-port.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { InvalidInputError, OracleUnavailableError, percolator } from '../../src/index.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-
-const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull() });
+import { accounts } from '../support/client-schema.js';
 
 describe('oracle addresses', () => {
   let shard: PostgresServer;

@@ -3,13 +3,12 @@ import path from 'node:path';
 import { Client, credentials, Metadata as GrpcMetadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ClientError, createChannel, createClient, Metadata, Status } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, OracleRequestRejectedError } from '../../src/errors.js';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { packageRoot } from '../../src/oracle/package-root.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { packageRoot } from '../../src/package-root.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -39,19 +38,13 @@ async function codeOf(promise: Promise<unknown>): Promise<Status | 'ok'> {
 }
 
 describe('oracle bad input, authentication, health and metrics', () => {
-  let meta: PostgresServer;
+  const meta = useMetaServer();
   let oracle: OracleProcess;
   beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-    oracle = await startOracleProcess({
-      metaUrl: await createMetaDatabase(meta),
+    oracle = await meta.oracle({
       args: ['--max-count', '1000', '--metrics-listen', '127.0.0.1:0'],
       env: { PERCOLATOR_ORACLE_TOKEN: TOKEN },
     });
-  });
-  afterAll(async () => {
-    await oracle?.stop();
-    await meta?.destroy();
   });
 
   it('rejects count 0 and counts above the cap with INVALID_ARGUMENT, on unary calls and streams', async () => {
@@ -122,7 +115,7 @@ describe('oracle bad input, authentication, health and metrics', () => {
         child.once('close', (code) => resolve({ code, stderr })); // after stderr is drained
       });
     expect(await cli([])).toMatchObject({ code: 2, stderr: expect.stringContaining('--meta') });
-    const busy = await cli(['--meta', meta.url, '--listen', oracle.address]);
+    const busy = await cli(['--meta', meta.server.url, '--listen', oracle.address]);
     expect(busy.code).toBe(1);
     expect(busy.stderr).toContain('could not start');
   });

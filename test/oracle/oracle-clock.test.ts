@@ -1,25 +1,20 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { physicalMs } from '../../src/timestamp.js';
 import { checkHistory, startHistoryClient } from './support/history.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 
 describe('oracle with a clock that jumps', () => {
-  let meta: PostgresServer;
+  const meta = useMetaServer();
   let dir: string;
-  const oracles: OracleProcess[] = [];
   beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
     dir = await mkdtemp(path.join(os.tmpdir(), 'oracle-clock-'));
   });
   afterAll(async () => {
-    await Promise.all(oracles.map((o) => o.kill()));
-    await meta?.destroy();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -27,11 +22,7 @@ describe('oracle with a clock that jumps', () => {
     const offsetFile = path.join(dir, 'offset');
     const setOffset = (ms: number): Promise<void> => writeFile(offsetFile, String(ms));
     await setOffset(0);
-    const oracle = await startOracleProcess({
-      metaUrl: await createMetaDatabase(meta),
-      args: ['--lease', '1s', '--window', '2s', '--test-clock-offset-file', offsetFile],
-    });
-    oracles.push(oracle);
+    const oracle = await meta.oracle({ args: ['--lease', '1s', '--window', '2s', '--test-clock-offset-file', offsetFile] });
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
     try {
       const started = startHistoryClient({ addresses: [oracle.address], callers: 20, durationMs: 3500, maxCount: 100 });
@@ -41,7 +32,7 @@ describe('oracle with a clock that jumps', () => {
       let forwardSeen = 0;
       let now = 0;
       for (const [at, offset] of steps) {
-        await new Promise((r) => setTimeout(r, at - now));
+        await sleep(at - now);
         now = at;
         await setOffset(offset);
         if (offset === 20_000) {

@@ -1,30 +1,21 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientError, Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { describe, expect, it } from 'vitest';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { checkHistory, startHistoryClient } from './support/history.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
 const LEASE = ['--lease', '1s'];
 
 describe('oracle failover', () => {
-  let meta: PostgresServer;
-  const oracles: OracleProcess[] = [];
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-  });
-  afterAll(async () => {
-    await Promise.all(oracles.map((o) => o.kill()));
-    await meta?.destroy();
-  });
+  const meta = useMetaServer();
 
   /** Two oracle processes started together against one meta database: whichever wins the lease leads. */
   async function pair(): Promise<[leader: OracleProcess, standby: OracleProcess]> {
-    const metaUrl = await createMetaDatabase(meta);
-    const both = await Promise.all([0, 1].map(() => startOracleProcess({ metaUrl, args: LEASE, standby: true })));
-    oracles.push(...both);
+    const metaUrl = await meta.database();
+    const both = await Promise.all([0, 1].map(() => meta.oracle({ metaUrl, args: LEASE, standby: true })));
     await Promise.race(both.map((o) => o.waitForRole('leader', 10_000)));
     const leader = both.find((o) => o.role === 'leader')!;
     const standby = both.find((o) => o !== leader)!;
@@ -48,7 +39,7 @@ describe('oracle failover', () => {
     const addresses = [leader.address, standby.address];
     const clients = [0, 1].map(() => startHistoryClient({ addresses, callers: 20, durationMs: 4000, maxCount: 100 }));
     await Promise.all(clients.map((c) => c.answered));
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const killedAtNs = process.hrtime.bigint(); // CLOCK_MONOTONIC, the clock the client processes record with
     await leader.kill('SIGKILL');
     await standby.waitForRole('leader', 8000); // takes over within a few seconds
@@ -68,7 +59,7 @@ describe('oracle failover', () => {
       await direct.getLeader({}); // connect before the pause
       const history = startHistoryClient({ addresses, callers: 20, durationMs: 4000, maxCount: 100 });
       await history.answered;
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const pausedAtNs = process.hrtime.bigint();
       await leader.kill('SIGSTOP');
       await standby.waitForRole('leader', 8000);
@@ -80,7 +71,7 @@ describe('oracle failover', () => {
           (e: unknown) => ({ ok: false as const, code: (e as ClientError).code }),
         ),
       );
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       await leader.kill('SIGCONT');
       const answers = await Promise.all(queued);
       expect(answers.filter((a) => a.ok)).toEqual([]);

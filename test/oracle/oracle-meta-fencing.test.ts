@@ -1,27 +1,17 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { describe, expect, it } from 'vitest';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
 describe('the oracle does not trust a lowered meta table, clients do not trust a stale leader', () => {
-  let meta: PostgresServer;
-  const oracles: OracleProcess[] = [];
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-  });
-  afterAll(async () => {
-    await Promise.all(oracles.map((o) => o.kill()));
-    await meta?.destroy();
-  });
+  const meta = useMetaServer();
 
   it('the meta table refuses a lower timestamp limit or epoch, and deleting the row', async () => {
-    const metaUrl = await createMetaDatabase(meta);
-    const oracle = await startOracleProcess({ metaUrl, args: ['--lease', '1s'] });
-    oracles.push(oracle);
+    const metaUrl = await meta.database();
+    const oracle = await meta.oracle({ metaUrl, args: ['--lease', '1s'] });
     const sql = new pg.Client(metaUrl);
     await sql.connect();
     try {
@@ -48,27 +38,24 @@ describe('the oracle does not trust a lowered meta table, clients do not trust a
   });
 
   it('a client that has seen epoch 2 ignores a follower naming the epoch-1 leader', async () => {
-    const metaUrl = await createMetaDatabase(meta);
-    const a = await startOracleProcess({ metaUrl, args: ['--lease', '1s'] });
-    oracles.push(a);
+    const metaUrl = await meta.database();
+    const a = await meta.oracle({ metaUrl, args: ['--lease', '1s'] });
     // A standby with a long lease polls the lease row only every lease / 6 = 20 s: between polls it
     // keeps naming the leader it last read, so its hint goes stale once another leader takes over.
-    const x = await startOracleProcess({ metaUrl, standby: true, args: ['--lease', '120s'] });
-    oracles.push(x);
+    const x = await meta.oracle({ metaUrl, standby: true, args: ['--lease', '120s'] });
     const raw = rawOracleClient(x.address);
     try {
       for (let i = 0; ; i++) {
         const leader = await raw.client.getLeader({});
         if (leader.leaderAddress === a.address && leader.epoch === 1n) break;
         if (i > 100) throw new Error(`standby never named the first leader: ${JSON.stringify(leader, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     } finally {
       raw.channel.close();
     }
     await a.kill('SIGKILL');
-    const b = await startOracleProcess({ metaUrl, args: ['--lease', '1s'] });
-    oracles.push(b);
+    const b = await meta.oracle({ metaUrl, args: ['--lease', '1s'] });
 
     const records: Array<{ msg?: string; address?: string; hint?: string }> = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void records.push(JSON.parse(line)) });

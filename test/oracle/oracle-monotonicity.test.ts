@@ -1,21 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { describe, expect, it } from 'vitest';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { checkHistory, runHistoryClient, startHistoryClient, type RangeRecord } from './support/history.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 
 describe('oracle monotonicity', () => {
-  let meta: PostgresServer;
-  const oracles: OracleProcess[] = [];
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-  });
-  afterAll(async () => {
-    await Promise.all(oracles.map((o) => o.kill()));
-    await meta?.destroy();
-  });
+  const meta = useMetaServer();
 
   it('the history checker catches overlaps and real-time order violations', () => {
     const r = (sent: number, received: number, first: number, count: number): RangeRecord => ({
@@ -30,8 +21,7 @@ describe('oracle monotonicity', () => {
   });
 
   it('hands out non-overlapping, real-time ordered ranges to many clients in several processes', async () => {
-    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1500ms'] });
-    oracles.push(oracle);
+    const oracle = await meta.oracle({ args: ['--lease', '1500ms'] });
     const runs = await Promise.all(
       [0, 1, 2].map(() => runHistoryClient({ addresses: [oracle.address], callers: 40, durationMs: 2000, maxCount: 100 })),
     );
@@ -64,8 +54,7 @@ describe('oracle monotonicity', () => {
   });
 
   it('stays above everything served before a kill -9 and restart', async () => {
-    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1s'] });
-    oracles.push(oracle);
+    const oracle = await meta.oracle({ args: ['--lease', '1s'] });
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
     try {
       const before = await Promise.all(Array.from({ length: 500 }, () => client.getTimestamp()));
@@ -75,7 +64,7 @@ describe('oracle monotonicity', () => {
       // few callers, so the history stays small enough to check quickly.
       const during = startHistoryClient({ addresses: [oracle.address], callers: 3, durationMs: 6000, maxCount: 50 });
       await during.answered;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       const killedAtNs = process.hrtime.bigint();
       await oracle.kill('SIGKILL');
       await oracle.restart();

@@ -1,4 +1,3 @@
-import { integer, pgTable } from 'drizzle-orm/pg-core';
 import { eq } from 'drizzle-orm';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -7,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { InvalidInputError, OracleRequestRejectedError, OracleUnavailableError, percolator } from '../../src/index.js';
+import { accounts } from '../support/client-schema.js';
 import { hasOpenssl, makeCertificates } from './support/certificates.js';
 import { createMetaDatabase } from './support/meta-database.js';
 
-const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: integer().notNull() });
 const TOKEN = 'oracle-secret-7f3a';
 
 /** percolator() against oracles that require a bearer token, and mutual TLS plus a token. */
@@ -48,7 +47,7 @@ describe.skipIf(!hasOpenssl())('percolator() with an oracle that requires a toke
         await tx.update(accounts).set({ balance: 60 }).where(eq(accounts.id, 1));
         await tx.update(accounts).set({ balance: 40 }).where(eq(accounts.id, 2));
       });
-      expect(await db.select().from(accounts).orderBy(accounts.id)).toEqual([{ id: 1, balance: 60 }, { id: 2, balance: 40 }]);
+      expect(await db.select({ id: accounts.id, balance: accounts.balance }).from(accounts).orderBy(accounts.id)).toEqual([{ id: 1, balance: 60 }, { id: 2, balance: 40 }]);
     } finally {
       await db.close();
     }

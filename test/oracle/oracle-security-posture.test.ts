@@ -1,31 +1,23 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOracleProcess, type OracleProcess, type OracleProcessOptions } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import type { OracleProcess, OracleProcessOptions } from '../../src/harness/oracle-process.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 
 /** What `percolator oracle` refuses to start with, and what it starts with but warns about. */
 describe('oracle security posture', () => {
-  let meta: PostgresServer;
+  const meta = useMetaServer();
   let dir: string;
-  const running: OracleProcess[] = [];
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
+  beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oracle-posture-'));
   });
-  afterAll(async () => {
-    await Promise.all(running.map((o) => o.stop()));
-    await meta?.destroy();
+  afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(options: Omit<OracleProcessOptions, 'metaUrl'>): Promise<OracleProcess> {
-    const oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), standby: true, startTimeoutMs: 20_000, ...options });
-    running.push(oracle);
-    return oracle;
-  }
+  const start = (options: Omit<OracleProcessOptions, 'metaUrl'>): Promise<OracleProcess> => meta.oracle({ standby: true, startTimeoutMs: 20_000, ...options });
 
   it('refuses an empty token from the command line, the environment or a file', async () => {
     const emptyFile = path.join(dir, 'empty-token');
@@ -66,6 +58,6 @@ async function waitFor(done: () => boolean, describe: () => string, timeoutMs = 
   const giveUpAt = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > giveUpAt) throw new Error(`condition not met; stderr: ${describe()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }

@@ -3,27 +3,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OracleUnavailableError } from '../../src/errors.js';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { hasOpenssl, makeCertificates } from './support/certificates.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 
 describe.skipIf(!hasOpenssl())('oracle over mutual TLS', () => {
-  let meta: PostgresServer;
+  const meta = useMetaServer();
   let oracle: OracleProcess;
   let dir: string;
   const file = (name: string): Buffer => readFileSync(path.join(dir, name));
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'oracle-tls-'));
     makeCertificates(dir);
-    meta = await PostgresServer.create({ unsafeFast: true });
     const tlsArgs = ['--tls-cert', path.join(dir, 'server.crt'), '--tls-key', path.join(dir, 'server.key'), '--tls-ca', path.join(dir, 'ca.crt')];
-    oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: tlsArgs });
+    oracle = await meta.oracle({ args: tlsArgs });
   });
   afterAll(async () => {
-    await oracle?.stop();
-    await meta?.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
 import { OracleConnectionRefusedError, OracleUnavailableError } from '../../src/errors.js';
-import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { createMetaDatabase } from './support/meta-database.js';
+import { useMetaServer } from './support/meta-server-fixture.js';
 import { silentListener } from './support/silent-listener.js';
 
 describe('oracle unavailable', () => {
-  let meta: PostgresServer;
+  const meta = useMetaServer();
   let oracle: OracleProcess | undefined;
-  beforeAll(async () => {
-    meta = await PostgresServer.create({ unsafeFast: true });
-  });
-  afterAll(async () => {
-    await oracle?.kill();
-    await meta?.destroy();
-  });
 
   it('fails with OracleUnavailableError within the deadline while nothing answers, and recovers when an oracle starts', async () => {
     // Something listens but never speaks gRPC (a stuck process): the client waits out its deadline.
@@ -40,7 +33,7 @@ describe('oracle unavailable', () => {
       const refused = await client.getTimestamp().catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(OracleConnectionRefusedError);
 
-      oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), listen: address, args: ['--lease', '1s'] });
+      oracle = await meta.oracle({ listen: address, args: ['--lease', '1s'] });
       const first = await client.getTimestamp();
       expect(first).toBeGreaterThan(0n);
 
@@ -55,13 +48,13 @@ describe('oracle unavailable', () => {
   });
 
   it('a client that has been served rides out a restart of its only oracle within its deadline', async () => {
-    oracle ??= await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1s'] });
+    oracle ??= await meta.oracle({ args: ['--lease', '1s'] });
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 15_000 });
     try {
       const before = await client.getTimestamp();
       await oracle.stop();
       const during = client.getTimestamp(); // refused while the oracle is down: retried, not failed
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await oracle.restart();
       expect(await during).toBeGreaterThan(before);
     } finally {
@@ -71,14 +64,14 @@ describe('oracle unavailable', () => {
 
   it('stops serving when the meta database is gone for longer than the lease, and resumes when it is back', async () => {
     await oracle?.kill();
-    oracle = await startOracleProcess({ metaUrl: await createMetaDatabase(meta), args: ['--lease', '1s'] });
+    oracle = await meta.oracle({ args: ['--lease', '1s'] });
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 1000 });
     try {
       const before = await client.getTimestamp();
-      await meta.kill();
-      await new Promise((r) => setTimeout(r, 1500)); // the lease runs out by the oracle's own clock
+      await meta.server.kill();
+      await sleep(1500); // the lease runs out by the oracle's own clock
       await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
-      await meta.start();
+      await meta.server.start();
       let after: bigint | undefined;
       for (let attempt = 0; after === undefined && attempt < 20; attempt++) {
         after = await client.getTimestamp().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShardUnavailableError } from '../../src/errors.js';
@@ -110,7 +111,7 @@ describe('pipelined shard connections', () => {
       next = backendOf(pool);
       throw error;
     });
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     // Its own deadline is 150 ms after the slow one's: it fails because the connection closed.
     const behind = backendOf(pool);
     const [slowResult, behindResult] = await Promise.allSettled([slow, behind]);
@@ -139,7 +140,7 @@ describe('pipelined shard connections', () => {
   it('closes a connection idle longer than idleTimeoutMillis and opens a new one on demand', async () => {
     const pool = shard({ pipelines: 1, idleTimeoutMillis: 200 });
     const first = await backendOf(pool);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await sleep(700);
     const client = new pg.Client(server.url);
     await client.connect();
     try {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inArray } from 'drizzle-orm';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { isRetryable } from '../../src/errors.js';
@@ -39,7 +40,7 @@ export async function withRetries<T>(work: () => Promise<T>, attempts = 50): Pro
       return await work();
     } catch (error) {
       if (!isRetryable(error) || i >= attempts) throw error;
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** i)));
+      await sleep(Math.random() * Math.min(50, 2 ** i));
     }
   }
 }

@@ -1,32 +1,19 @@
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isRetryable } from '../../src/errors.js';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank, transfer } from '../support/bank.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transfer } from '../support/bank.js';
 import { accountsMeta } from '../support/bank-schema.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useEngines } from '../support/engine-fixture.js';
 
 describe('bank transfers across 3 shards', () => {
-  let cluster: TestCluster;
-  let tso: TimestampSource;
-  let engines: TransactionEngine[];
   const registry = new Registry();
+  const bank = useEngines({ tables: [accountsMeta], defaults: { registry }, first: { lockTtlMs: 2000 } });
+  let engines: TransactionEngine[];
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
+  beforeAll(() => {
     // Two independent clients, as two application processes would be.
-    engines = [0, 1].map(() => createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry, lockTtlMs: 2000 }));
-    await engines[0]!.migrate([accountsMeta]);
-    engines[1]!.register([accountsMeta]);
-    await seedBank(engines[0]!);
-  });
-  afterAll(async () => {
-    await Promise.all((engines ?? []).map((e) => e.close()));
-    await tso?.close();
-    await cluster?.destroy();
+    engines = [bank.engines[0]!, bank.engine({ lockTtlMs: 2000 })];
   });
 
   it('keeps the total in every concurrent snapshot and at the end', async () => {
@@ -58,9 +45,7 @@ describe('bank transfers across 3 shards', () => {
     };
     await Promise.all([...[0, 1, 2, 3, 4, 5].map(writer), ...[0, 1].map(reader)]);
     for (const e of engines) await e.close().catch(() => {});
-    engines = [0, 1].map(() => createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry }));
-    engines[0]!.register([accountsMeta]);
-    engines[1]!.register([accountsMeta]);
+    engines = [bank.engine(), bank.engine()];
     expect(committed).toBeGreaterThan(10);
     expect(sums.length).toBeGreaterThan(5);
     expect(new Set(sums)).toEqual(new Set([expected]));

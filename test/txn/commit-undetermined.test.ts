@@ -1,31 +1,25 @@
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CommitUndeterminedError, TransactionAbortedError } from '../../src/errors.js';
 import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank } from '../support/bank.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal } from '../support/bank.js';
 import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { expectLocksEventuallyResolved, signalServerTree } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 describe('commitPrimary whose outcome the client cannot learn', () => {
+  const bank = useEngines({ first: { lockWaitTimeoutMs: 15_000 } });
   let cluster: TestCluster;
   let tso: TimestampSource;
   let reader: TransactionEngine;
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
-    reader = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), lockWaitTimeoutMs: 15_000 });
-    await reader.migrate(bankTables);
-    await seedBank(reader);
-  });
-  afterAll(async () => {
-    await reader?.close();
-    await tso?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    ({ cluster, tso } = bank);
+    reader = bank.engines[0]!;
   });
 
   const transferAll = async (hooks: CommitHooks, statementTimeoutMs = 30_000): Promise<unknown> => {

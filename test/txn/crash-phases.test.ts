@@ -1,15 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank } from '../support/bank.js';
-import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal } from '../support/bank.js';
+import { accountsMeta } from '../support/bank-schema.js';
 import type { CrashClientArgs } from '../support/crash-client.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { expectLocksEventuallyResolved } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const CHILD = path.resolve('dist/test/support/crash-client.js');
 
@@ -23,17 +21,14 @@ function runChild(args: CrashClientArgs): Promise<{ signal: NodeJS.Signals | nul
 }
 
 describe('a client SIGKILLed in each commit phase', () => {
+  const bank = useEngines({ first: { lockWaitTimeoutMs: 15_000 } });
   let cluster: TestCluster;
-  let tso: TimestampSource;
   let reader: TransactionEngine;
   let trio: number[];
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
-    reader = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), lockWaitTimeoutMs: 15_000 });
-    await reader.migrate(bankTables);
-    await seedBank(reader);
+  beforeAll(() => {
+    cluster = bank.cluster;
+    reader = bank.engines[0]!;
     // One account on each shard: a primary and two secondary shards.
     const byShard = new Map<number, number>();
     for (let id = 0; id < BANK_ACCOUNTS; id++) {
@@ -42,11 +37,6 @@ describe('a client SIGKILLed in each commit phase', () => {
     }
     trio = [...byShard.values()];
     expect(trio).toHaveLength(3);
-  });
-  afterAll(async () => {
-    await reader?.close();
-    await tso?.close();
-    await cluster?.destroy();
   });
 
   const balances = async (): Promise<Map<number, { balance: number; owner: unknown }>> => {

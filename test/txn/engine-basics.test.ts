@@ -1,29 +1,17 @@
 import { and, asc, eq, gt, lt } from 'drizzle-orm';
-import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UniqueViolationError, WriteConflictError } from '../../src/errors.js';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useEngines } from '../support/engine-fixture.js';
 
 describe('transaction engine basics', () => {
-  let cluster: TestCluster;
-  let tso: TimestampSource;
+  const fixture = useEngines({ tables: [accountsMeta], seed: false });
   let engine: TransactionEngine;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry() });
-    await engine.migrate([accountsMeta]);
+    engine = fixture.engines[0]!;
     await engine.migrate([accountsMeta]); // idempotent
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await tso?.close();
-    await cluster?.destroy();
   });
 
   it('inserts, reads with pushed-down filters, updates and deletes across shards', async () => {

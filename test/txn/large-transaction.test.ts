@@ -1,13 +1,11 @@
 import { lt } from 'drizzle-orm';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
-import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { describeTable } from '../../src/schema/table-meta.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { countOnShards, queryOnShards } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const items = pgTable('items', { id: integer('id').primaryKey(), payload: text('payload').notNull() });
 const itemsMeta = describeTable(items);
@@ -16,23 +14,21 @@ const ROWS = 100_000;
 const BATCH_ROWS = 5000;
 
 describe('a transaction writing 100,000 rows', () => {
+  const fixture = useEngines({
+    // pg_stat_statements counts the statements each shard executed.
+    shardSettings: { shared_preload_libraries: 'pg_stat_statements' },
+    tables: [itemsMeta],
+    seed: false,
+    // A small pool: the commit must work within it. No version GC: its statements would be counted.
+    first: { pool: { max: 2 }, chunkRows: BATCH_ROWS, gc: false },
+  });
   let cluster: TestCluster;
-  let tso: TimestampSource;
   let engine: TransactionEngine;
 
   beforeAll(async () => {
-    // pg_stat_statements counts the statements each shard executed.
-    cluster = await startTestCluster({ shards: 3, shardSettings: { shared_preload_libraries: 'pg_stat_statements' } });
-    tso = await cluster.createTimestampSource();
-    // A small pool: the commit must work within it. No version GC: its statements would be counted.
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), pool: { max: 2 }, chunkRows: BATCH_ROWS, gc: false });
-    await engine.migrate([itemsMeta]);
+    cluster = fixture.cluster;
+    engine = fixture.engines[0]!;
     await queryOnShards(cluster.shardUrls, 'create extension pg_stat_statements');
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await tso?.close();
-    await cluster?.destroy();
   });
 
   it('commits in bounded statements and is then visible all at once', async () => {
@@ -60,8 +56,7 @@ describe('a transaction writing 100,000 rows', () => {
     }
     expect(await countOnShards(cluster.shardUrls, 'select count(*) as n from items__locks')).toEqual([0, 0, 0]);
 
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry() });
-    engine.register([itemsMeta]);
+    engine = fixture.engine();
     const read = await engine.begin();
     expect(await read.select(itemsMeta, { where: lt(items.id, 10) })).toHaveLength(10);
     expect(await read.select(itemsMeta)).toHaveLength(ROWS);

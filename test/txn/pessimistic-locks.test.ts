@@ -3,15 +3,15 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { between, eq, inArray } from 'drizzle-orm';
 import { Registry } from 'prom-client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/client/database.js';
 import { DeadlockError, InvalidInputError, LockWaitTimeoutError, SerializationError, WriteConflictError } from '../../src/errors.js';
-import { percolator } from '../../src/index.js';
 import { shardOf } from '../../src/shard/shard-of.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
 import type { LockHolderArgs } from '../support/lock-holder.js';
 import { countOnShards } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { useDatabase } from '../support/database-fixture.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 const LOCK_HOLDER = path.resolve('dist/test/support/lock-holder.js');
 const schema = { accounts };
@@ -49,14 +49,9 @@ describe('select ... for update (pessimistic locks)', () => {
     for (let id = 2; ; id++) if (shardOf(accountsMeta, { id }, 3) !== first) return [1, id];
   };
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema, registry, lockWaitTimeoutMs: 10_000 });
-    await db.migrate();
-  });
-  afterAll(async () => {
-    await db?.close();
-    await cluster?.destroy();
+  const fixture = useDatabase(schema, { registry, lockWaitTimeoutMs: 10_000 });
+  beforeAll(() => {
+    ({ cluster, db } = fixture);
   });
   beforeEach(async () => {
     await db.delete(accounts);

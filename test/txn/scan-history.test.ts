@@ -1,19 +1,19 @@
 import pg from 'pg';
-import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { withRetries } from '../support/bank.js';
 import { accountsMeta, bankTables } from '../support/bank-schema.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { countOnShards } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 /**
  * Scans read each key's latest row, and the versions table only for keys
  * committed after their timestamp (schema/table/0007-latest-versions.sql).
  */
 describe('scans over history', () => {
+  const fixture = useEngines({ shards: 2, seed: false, defaults: { gc: false } });
   let cluster: TestCluster;
   let tso: TimestampSource;
   let engine: TransactionEngine;
@@ -34,16 +34,9 @@ describe('scans over history', () => {
     return Object.fromEntries(rows.map((r) => [r.id as number, r.owner]).sort((a, b) => (a[0] as number) - (b[0] as number)));
   };
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 2 });
-    tso = await cluster.createTimestampSource();
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry(), gc: false });
-    await engine.migrate(bankTables);
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await tso?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    ({ cluster, tso } = fixture);
+    engine = fixture.engines[0]!;
   });
 
   it('every snapshot sees the versions of its time: older ones through the versions table, deletes included', async () => {

@@ -1,37 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Registry } from 'prom-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CommitUndeterminedError, PercolatorError } from '../../src/errors.js';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, seedBank, transferWithLedger } from '../support/bank.js';
-import { bankTables, transfersMeta } from '../support/bank-schema.js';
+import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transferWithLedger } from '../support/bank.js';
+import { transfersMeta } from '../support/bank-schema.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { countOnShards } from '../support/raw-shards.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import type { TestCluster } from '../support/test-cluster.js';
 
 describe('a shard crashes and restarts under load', () => {
+  const bank = useEngines({ first: { lockTtlMs: 500, pool: { max: 8, connectTimeoutMs: 1000, statementTimeoutMs: 3000 } } });
   let cluster: TestCluster;
-  let tso: TimestampSource;
   let engine: TransactionEngine;
 
-  beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 3 });
-    tso = await cluster.createTimestampSource();
-    engine = createTransactionEngine({
-      shards: cluster.shardUrls,
-      timestampSource: tso,
-      registry: new Registry(),
-      lockTtlMs: 500,
-      pool: { max: 8, connectTimeoutMs: 1000, statementTimeoutMs: 3000 },
-    });
-    await engine.migrate(bankTables);
-    await seedBank(engine);
-  });
-  afterAll(async () => {
-    await engine?.close();
-    await tso?.close();
-    await cluster?.destroy();
+  beforeAll(() => {
+    cluster = bank.cluster;
+    engine = bank.engines[0]!;
   });
 
   it('fails only with typed errors, loses no acknowledged commit, keeps the bank invariant', async () => {
@@ -80,8 +64,7 @@ describe('a shard crashes and restarts under load', () => {
     for (const id of failed) expect(ledger.has(id), `failed ${id} visible`).toBe(false);
     for (const id of ledger) expect(acknowledged.has(id) || undetermined.has(id), `unexpected ${id}`).toBe(true);
     await engine.close();
-    engine = createTransactionEngine({ shards: cluster.shardUrls, timestampSource: tso, registry: new Registry() });
-    engine.register(bankTables);
+    engine = bank.engine();
     expect((await bankTotal(engine)).total).toBe(BANK_ACCOUNTS * BANK_INITIAL);
     expect(acknowledged.size).toBeGreaterThan(10);
     expect(failed.size + undetermined.size).toBeGreaterThan(0);

@@ -1,12 +1,9 @@
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
-import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { useEngines } from '../support/engine-fixture.js';
 import { startMessageSizeProxy, type MessageSizeProxy } from '../support/message-size-proxy.js';
-import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 
 const blobs = pgTable('blobs', { id: integer('id').primaryKey(), payload: text('payload').notNull() });
 const blobsMeta = describeTable(blobs);
@@ -14,23 +11,18 @@ const MiB = 1024 * 1024;
 const ROWS = 200;
 
 describe('a transaction of 200 rows of 1 MiB', () => {
-  let cluster: TestCluster;
-  let tso: TimestampSource;
+  const fixture = useEngines({ shards: 1, tables: [blobsMeta], seed: false, defaults: { gc: false } });
   let proxy: MessageSizeProxy;
   let engine: TransactionEngine;
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ shards: 1 });
-    tso = await cluster.createTimestampSource();
-    proxy = await startMessageSizeProxy(cluster.shardUrls[0]!);
-    engine = createTransactionEngine({ shards: [proxy.url], timestampSource: tso, registry: new Registry(), gc: false });
-    await engine.migrate([blobsMeta]);
+    proxy = await startMessageSizeProxy(fixture.cluster.shardUrls[0]!);
+    engine = fixture.engine({ shards: [proxy.url] });
   });
   afterAll(async () => {
+    // Before the fixture's teardown: the engine goes, then the proxy it talks through.
     await engine?.close();
     await proxy?.close();
-    await tso?.close();
-    await cluster?.destroy();
   });
 
   it('commits in statements of a few MiB each, not one of 200 MiB', async () => {

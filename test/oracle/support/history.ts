@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { compiledPath } from '../../../src/oracle/package-root.js';
+import { compiledPath } from '../../../src/package-root.js';
 
 /** One successful call: sent and answered (CLOCK_MONOTONIC ns), and the range [first, first + count). */
 export interface RangeRecord {

@@ -1,6 +1,11 @@
 import { bigint, boolean, integer, jsonb, numeric, pgEnum, pgTable, primaryKey, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
 
-/** Tables shared by the client tests. */
+/**
+ * The client's test tables (`percolator()`, drizzle builders, the type tests):
+ * one `accounts` for every client-level suite. The engine's suites use the
+ * bank tables of bank-schema.ts instead: they write whole row images through
+ * the engine, without the client's defaults (`createdAt`) or checks.
+ */
 export const accounts = pgTable('accounts', {
   id: integer().primaryKey(),
   balance: integer().notNull(),

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InstallationError } from './errors.js';
 
 let cached: string | undefined;
 
@@ -15,7 +16,7 @@ export function packageRoot(): string {
     const manifest = path.join(dir, 'package.json');
     if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'pg-percolator') return (cached = dir);
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`package root of pg-percolator not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir) throw new InstallationError(`package root of pg-percolator not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }
