@@ -30,10 +30,17 @@ const ORACLE_DATABASE = 'percolator_oracle';
 /** What the environment depends on: which systems run, and the servers given or to start. */
 export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shards' | 'shardUrls' | 'localUrl' | 'oracle'>;
 
-export async function openEnvironment(options: EnvironmentOptions, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
+/**
+ * `replicas` (percolator up --replicas): streaming standbys of each throwaway
+ * shard, the primary waiting for one at every commit; the shards' URLs then
+ * name them all, and the oracle's meta database gets a server of its own
+ * (on shard 0's primary it would stop with it).
+ */
+export async function openEnvironment(options: EnvironmentOptions & { replicas?: number }, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
   const wantsLocal = options.systems.some((s) => s.startsWith('local'));
   const wantsOracle = options.systems.some((s: SystemName) => s.startsWith('percolator'));
   const shardCount = options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards;
+  const replicas = options.replicas ?? 0;
   const closers: (() => Promise<void>)[] = [];
   const notes: string[] = [];
   const close = async (): Promise<void> => {
@@ -44,16 +51,19 @@ export async function openEnvironment(options: EnvironmentOptions, logger: Logge
     const ownShards = !options.shardUrls;
     const ownLocal = wantsLocal && !options.localUrl && ownShards;
     if (ownShards || ownLocal) {
-      log(`starting ${ownShards ? `${shardCount} throwaway Postgres shard${shardCount > 1 ? 's' : ''}` : ''}${ownShards && ownLocal ? ' + ' : ''}${ownLocal ? '1 for local' : ''} (durable: fsync on)...`);
+      log(`starting ${ownShards ? `${shardCount} throwaway Postgres shard${shardCount > 1 ? 's' : ''}${replicas > 0 ? ` with ${replicas} synchronous standby${replicas > 1 ? 's' : ''} each` : ''}` : ''}${ownShards && ownLocal ? ' + ' : ''}${ownLocal ? '1 for local' : ''} (durable: fsync on)...`);
     }
     // Loaded only when needed: a run against the user's own servers does not start any.
     const harness = ownShards || ownLocal ? await loadHarness() : undefined;
-    const [cluster, localServer] = await Promise.all([
-      ownShards ? harness!.PostgresCluster.start(shardCount, { logger }) : undefined,
+    const ownMeta = ownShards && wantsOracle && !options.oracle && replicas > 0;
+    const [cluster, localServer, metaServer] = await Promise.all([
+      ownShards ? harness!.PostgresCluster.start(shardCount, { logger, replicas }) : undefined,
       ownLocal ? harness!.PostgresServer.create({ logger }) : undefined,
+      ownMeta ? harness!.PostgresServer.create({ logger }) : undefined,
     ]);
     if (cluster) closers.push(() => cluster.destroy());
     if (localServer) closers.push(() => localServer.destroy());
+    if (metaServer) closers.push(() => metaServer.destroy());
 
     const shardUrls = options.shardUrls ?? cluster!.urls;
     const localUrl = wantsLocal ? (options.localUrl ?? localServer?.url ?? shardUrls[0]!) : undefined;
@@ -76,8 +86,9 @@ export async function openEnvironment(options: EnvironmentOptions, logger: Logge
       oracleAddress = options.oracle;
       notes.push('CPU of the oracle given by --oracle is not counted');
     } else if (wantsOracle) {
-      // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server.
-      const metaUrl = cluster ? await cluster.servers[0]!.createDatabase(ORACLE_DATABASE) : shardUrls[0]!;
+      // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server;
+      // with standbys on a server of its own (shard 0's primary may be killed to try a failover).
+      const metaUrl = metaServer ? metaServer.url : cluster ? await cluster.servers[0]!.createDatabase(ORACLE_DATABASE) : shardUrls[0]!;
       log('starting the timestamp oracle...');
       const oracle = await startOracle(metaUrl, logger);
       const cleanup = { destroySync: () => oracle.killSync() };

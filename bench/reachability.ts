@@ -1,7 +1,8 @@
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { InvalidInputError, OracleUnavailableError, ShardUnavailableError } from '../src/errors.js';
 import { redactUrl } from '../src/redact.js';
+import { connectToShard } from '../src/internal.js';
 import { readProcStat } from './cpu-accounting.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -10,20 +11,20 @@ const CONNECT_TIMEOUT_MS = 5000;
  * Connects once to check that a server (shard number `name`, or the local
  * baseline's server)
  * answers, and, when it runs on this machine, finds its postmaster's pid
- * (the parent of our backend) so its CPU can be accounted.
+ * (the parent of our backend) so its CPU can be accounted. A multi-host
+ * URL (a shard with standbys) is probed at its primary.
  */
 export async function probePostgres(name: number | 'local', url: string): Promise<{ postmasterPid: number | undefined }> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  client.on('error', () => {});
+  let client: pg.Client | undefined;
   try {
-    await client.connect();
+    client = await connectToShard(url, { connectionTimeoutMillis: CONNECT_TIMEOUT_MS }, String(name));
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    return { postmasterPid: isLoopback(url) ? postmasterOf(rows[0]!.pid) : undefined };
+    return { postmasterPid: isLoopback(client.host) ? postmasterOf(rows[0]!.pid) : undefined };
   } catch (error) {
     if (name === 'local') throw new InvalidInputError(`the local baseline's Postgres (${redactUrl(url)}) is unreachable: ${(error as Error).message}`);
     throw new ShardUnavailableError(`${name} (${redactUrl(url)})`, { cause: error });
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }
 
@@ -32,9 +33,9 @@ function postmasterOf(backendPid: number): number | undefined {
   return ppid !== undefined && ppid > 1 ? ppid : undefined;
 }
 
-function isLoopback(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1' || host === '';
+/** `host`: the host the connection went to (node-postgres's `client.host`: a name, an address, or a Unix socket's directory). */
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]' || host === '::1' || host === '' || host.startsWith('/');
 }
 
 /** Opens a TCP connection to the oracle's address; refuses with the address in the message. */

@@ -12,3 +12,4 @@
 export { describeTable, type TableMeta } from './schema/table-meta.js';
 export { shardOf } from './shard/shard-of.js';
 export { createOracleClient, type OracleClientOptions } from './oracle/oracle-client.js';
+export { connectToShard } from './shard/shard-primary.js';

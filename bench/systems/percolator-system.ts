@@ -4,7 +4,7 @@ import { PercolatorError, WriteConflictError } from '../../src/errors.js';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { percolator, type Database } from '../../src/index.js';
 import type { Logger } from '../../src/logger.js';
-import { describeTable } from '../../src/internal.js';
+import { connectToShard, describeTable } from '../../src/internal.js';
 import type { BenchRow, BenchTable } from '../bench-table.js';
 import type { CpuProcess } from '../cpu-accounting.js';
 import type { AttemptOptions, BenchSystem, BenchTx, ColumnRange, RowUpdate, SystemName } from './bench-system.js';
@@ -127,10 +127,9 @@ class PercolatorBenchTx implements BenchTx {
   }
 }
 
+/** A connection to the shard's primary (a multi-host URL names its standbys too). */
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(url);
-  client.on('error', () => {});
-  await client.connect();
+  const client = await connectToShard(url);
   try {
     return await fn(client);
   } finally {

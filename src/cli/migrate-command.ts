@@ -5,6 +5,7 @@ import { isEntity } from '../client/drizzle-entity.js';
 import { PercolatorError } from '../errors.js';
 import { redactText } from '../redact.js';
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
+import { splitShardList } from '../shard/shard-address.js';
 
 export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>]
 
@@ -18,7 +19,8 @@ options:
                      (relations, enums) are ignored; an export named
                      \`shardKeys\` is passed on as percolator()'s option
   --shards <urls>    the shards' Postgres URLs, comma-separated, in the
-                     cluster's order (or PERCOLATOR_SHARDS)
+                     cluster's order (or PERCOLATOR_SHARDS); a multi-host
+                     URL (a shard with standbys) keeps its own commas
   --oracle <addrs>   the oracle's host:port, comma-separated (or PERCOLATOR_ORACLE)
   -h, --help         this help`;
 
@@ -28,7 +30,8 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs('migrate', { args: argv, strict: true, allowPositionals: false, options }, hint);
   if (!parsed) return 2;
   const { schema: schemaPath } = parsed.values;
-  const shards = list(parsed.values.shards ?? process.env.PERCOLATOR_SHARDS);
+  // A multi-host URL (a shard with standbys) keeps its own commas.
+  const shards = splitShardList(parsed.values.shards ?? process.env.PERCOLATOR_SHARDS ?? '');
   const oracle = list(parsed.values.oracle ?? process.env.PERCOLATOR_ORACLE);
   if (!schemaPath || shards.length === 0 || oracle.length === 0) {
     console.error(`percolator migrate: --schema, --shards (or PERCOLATOR_SHARDS) and --oracle (or PERCOLATOR_ORACLE) are required\n${hint}`);

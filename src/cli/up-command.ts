@@ -1,7 +1,7 @@
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { createCliLogger } from '../logger.js';
 
-export const help = `usage: percolator up [--shards <n>] [--json]
+export const help = `usage: percolator up [--shards <n>] [--replicas <n>] [--json]
 
 Starts throwaway Postgres shards (durable settings) and a timestamp oracle on
 loopback ports, prints how to connect the client to them, and keeps them
@@ -11,17 +11,27 @@ For trying the library; nothing needs to be installed beforehand.
 
 options:
   --shards <n>   throwaway shards to start (default 3)
+  --replicas <n> streaming standbys of each shard (default 0): the shard's
+                 primary waits for one of them at every commit (synchronous
+                 replication), and each shard's URL names its primary and its
+                 standbys (target_session_attrs=read-write), so the client
+                 follows a standby promoted after its primary is lost
   --json         print one JSON line { shards, oracle } on stdout instead of the text
   -h, --help     this help`;
 
 export async function run(argv: string[]): Promise<number> {
   const hint = 'Run `percolator up --help` for the options.';
-  const parsed = parseCommandArgs('up', { args: argv, strict: true, allowPositionals: false, options: { shards: { type: 'string' }, json: { type: 'boolean' } } }, hint);
+  const parsed = parseCommandArgs('up', { args: argv, strict: true, allowPositionals: false, options: { shards: { type: 'string' }, replicas: { type: 'string' }, json: { type: 'boolean' } } }, hint);
   if (!parsed) return 2;
   const shards = parsed.values.shards === undefined ? 3 : Number(parsed.values.shards);
+  const replicas = parsed.values.replicas === undefined ? 0 : Number(parsed.values.replicas);
   const json = parsed.values.json ?? false;
   if (!Number.isSafeInteger(shards) || shards < 1 || shards > 16) {
     console.error(`percolator up: --shards must be an integer from 1 to 16, got ${parsed.values.shards}\n${hint}`);
+    return 2;
+  }
+  if (!Number.isSafeInteger(replicas) || replicas < 0 || replicas > 4) {
+    console.error(`percolator up: --replicas must be an integer from 0 to 4, got ${parsed.values.replicas}\n${hint}`);
     return 2;
   }
   // The benchmark's environment: the same throwaway servers and oracle, registered for cleanup on exit.
@@ -34,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   const environment = await openEnvironment(
-    { systems: ['percolator'], shards, sweep: undefined, shardUrls: undefined, localUrl: undefined, oracle: undefined },
+    { systems: ['percolator'], shards, replicas, sweep: undefined, shardUrls: undefined, localUrl: undefined, oracle: undefined },
     createCliLogger(),
     (line) => process.stderr.write(`${line}\n`),
   );
@@ -43,7 +53,8 @@ export async function run(argv: string[]): Promise<number> {
     if (json) {
       process.stdout.write(`${JSON.stringify({ shards: urls, oracle: environment.oracleAddress })}\n`);
     } else {
-      process.stdout.write(`${urls.length} throwaway Postgres shard${urls.length > 1 ? 's' : ''} and a timestamp oracle are up; Ctrl-C stops them and deletes their data.
+      const standbys = replicas === 0 ? '' : `, each a primary with ${replicas} synchronous standby${replicas > 1 ? 's' : ''} (its URL names them all),`;
+      process.stdout.write(`${urls.length} throwaway Postgres shard${urls.length > 1 ? 's' : ''}${standbys} and a timestamp oracle are up; Ctrl-C stops them and deletes their data.
 
   shards: ${urls.join('\n          ')}
   oracle: ${environment.oracleAddress}

@@ -1,6 +1,7 @@
-import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { redactUrl } from '../redact.js';
+import { parseShardAddress } from '../shard/shard-address.js';
+import { connectToShard } from '../shard/shard-primary.js';
 import { checkShardIdentities, readShardIdentity, type PlacementConfig, type ShardIdentity } from '../shard/shard-identity.js';
 
 /**
@@ -8,10 +9,14 @@ import { checkShardIdentities, readShardIdentity, type PlacementConfig, type Sha
  * unreachable URL fails at percolator() with ShardUnavailableError naming
  * the shard, not at the first transaction; and reads what each shard
  * records about its place in the cluster, refusing (SchemaError) a list or
- * shard keys that disagree with it (src/schema/shard-identity.ts).
+ * shard keys that disagree with it (src/schema/shard-identity.ts). A shard
+ * with standbys (a multi-host URL) is read at its primary; a promoted standby
+ * is a physical copy of the primary, so it records the same identity.
  */
 export async function probeShards(urls: readonly string[], timeoutMs: number, placement: PlacementConfig): Promise<void> {
   const names = placement.tables.map((t) => t.name);
+  // A malformed host list or target_session_attrs is the caller's error (InvalidInputError), found before dialling anything.
+  urls.forEach((url) => parseShardAddress(url));
   const results = await Promise.allSettled(urls.map((url) => probe(url, timeoutMs, names)));
   const identities: (ShardIdentity | undefined)[] = [];
   for (const [i, result] of results.entries()) {
@@ -22,10 +27,9 @@ export async function probeShards(urls: readonly string[], timeoutMs: number, pl
 }
 
 async function probe(url: string, timeoutMs: number, tableNames: readonly string[]): Promise<ShardIdentity | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
-  client.on('error', () => {}); // a dropped probe connection must not crash the process
+  // openClient's listener keeps a dropped probe connection from crashing the process.
+  const client = await connectToShard(url, { connectionTimeoutMillis: timeoutMs }, redactUrl(url));
   try {
-    await client.connect();
     return await readShardIdentity((text, values) => client.query(text, [...values]), tableNames);
   } finally {
     await client.end().catch(() => {});

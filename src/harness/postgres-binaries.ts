@@ -127,7 +127,7 @@ async function buildTemplate(): Promise<TemplateDataDir> {
       await fs.chown(dataDir, owner.uid, owner.gid);
     }
     try {
-      await run(binaries.initdb, [
+      await runPostgresTool(binaries.initdb, [
         `--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${SUPERUSER}`, `--pwfile=${pwfile}`,
         '--locale=C.UTF-8', '--lc-messages=C', '--encoding=UTF8',
       ], owner);
@@ -151,8 +151,8 @@ async function buildAtomically(target: string, build: (scratch: string) => Promi
   }
 }
 
-/** Runs a Postgres tool; its output is the error message when it fails. */
-function run(file: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
+/** Runs a Postgres tool (as `owner` when given); its output is the error message when it fails. */
+export function runPostgresTool(file: string, args: string[], owner: { uid: number; gid: number } | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { ...owner, stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C.UTF-8' } });
     let output = '';

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { silentLogger, type Logger } from '../logger.js';
 import { freePort } from './free-port.js';
-import { harnessRoot, lastLines, postgresBinaries, postgresOsUser, SUPERUSER, templateDataDir } from './postgres-binaries.js';
+import { conninfoValue, makeStandbyDataDir, standbyName } from './base-backup.js';
+import { harnessRoot, lastLines, postgresBinaries, postgresOsUser, runPostgresTool, SUPERUSER, templateDataDir } from './postgres-binaries.js';
 import { registerForCleanup, unregisterFromCleanup } from './process-cleanup.js';
 import { startWatchdog, type ServerWatchdog } from './server-watchdog.js';
 
@@ -22,6 +23,16 @@ export interface PostgresServerOptions {
   /** Port to try first (default: a free one); a taken port moves the server elsewhere. */
   port?: number;
   logger?: Logger;
+}
+
+/** Options of PostgresServer.addStandby(). */
+export interface StandbyOptions {
+  /**
+   * The primary waits for this standby (with any other synchronous ones:
+   * `synchronous_standby_names = 'ANY 1 (...)'`) before a commit returns.
+   * Default true.
+   */
+  synchronous?: boolean;
 }
 
 const DEFAULT_SETTINGS: Record<string, string | number> = {
@@ -59,6 +70,8 @@ export class PostgresServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private everStarted = false;
+  /** application_name of this primary's synchronous standbys (its synchronous_standby_names). */
+  private readonly synchronousStandbys: string[] = [];
 
   private constructor(
     private currentPort: number,
@@ -107,6 +120,97 @@ export class PostgresServer {
       await client.end();
     }
     this.password = password;
+  }
+
+  /**
+   * A streaming-replication standby of this (running) server, in a data
+   * directory of its own, as `pg_basebackup -R` would make it
+   * (base-backup.ts), with this server's settings and password, and a
+   * watchdog of its own: it goes when its owner process goes, like any
+   * throwaway server. Resolves once it streams, and, when `synchronous`,
+   * once this server waits for it at every commit (its
+   * `synchronous_standby_names` is changed with ALTER SYSTEM and reloaded).
+   * A synchronous standby that stops makes this server's commits wait until
+   * it is back.
+   */
+  async addStandby(options: StandbyOptions = {}): Promise<PostgresServer> {
+    const synchronous = options.synchronous ?? true;
+    const dataDir = await fs.mkdtemp(path.join(harnessRoot(), `shard-${process.pid}-`));
+    const watchdog = startWatchdog(dataDir);
+    const name = standbyName();
+    const standby = new PostgresServer(await freePort(), dataDir, this.password, { ...this.settings }, this.logger, watchdog);
+    registerForCleanup(standby);
+    try {
+      const conninfo = `host=127.0.0.1 port=${this.port} user=${SUPERUSER} password=${conninfoValue(this.password)} application_name=${name}`;
+      await makeStandbyDataDir({ primaryUrl: this.url, primaryDataDir: this.dataDir, targetDir: dataDir, slotName: name, primaryConninfo: conninfo });
+      const owner = await postgresOsUser();
+      if (owner) await execFileAsync('chown', ['-R', `${owner.uid}:${owner.gid}`, dataDir]);
+      await fs.chmod(dataDir, 0o700);
+      await standby.start();
+      if (synchronous) {
+        this.synchronousStandbys.push(name);
+        await this.query(`alter system set synchronous_standby_names = 'ANY 1 (${this.synchronousStandbys.join(', ')})'`);
+        await this.query('select pg_reload_conf()');
+      }
+      await this.waitForStandby(name, synchronous);
+    } catch (error) {
+      await standby.destroy().catch(() => {});
+      throw error;
+    }
+    this.logger.debug({ primary: this.port, standby: standby.port, synchronous }, 'standby streaming');
+    return standby;
+  }
+
+  /** Until pg_stat_replication shows the standby streaming (and, if `synchronous`, waited for). */
+  private async waitForStandby(name: string, synchronous: boolean): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let last = 'not connected';
+    for (;;) {
+      const rows = await this.query<{ state: string; sync_state: string }>('select state, sync_state from pg_stat_replication where application_name = $1', [name]);
+      const row = rows[0];
+      if (row) last = `${row.state}, ${row.sync_state}`;
+      if (row?.state === 'streaming' && (!synchronous || row.sync_state === 'sync' || row.sync_state === 'quorum')) return;
+      if (Date.now() > deadline) throw new Error(`standby ${name} of the server on port ${this.port} is not ${synchronous ? 'a streaming synchronous standby' : 'streaming'} after 30 s (${last})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * Promotes this standby to a primary (`pg_ctl promote`, waiting until it
+   * accepts writes), as a failover tool would once the primary is lost.
+   * Fencing the old primary is the caller's business.
+   */
+  async promote(): Promise<void> {
+    const { pg_ctl } = await postgresBinaries();
+    await runPostgresTool(pg_ctl, ['promote', '-D', this.dataDir, '-w', '-t', '30'], await postgresOsUser());
+  }
+
+  /** True while the server is a standby (in recovery). */
+  async inRecovery(): Promise<boolean> {
+    return (await this.query<{ r: boolean }>('select pg_is_in_recovery() as r'))[0]!.r;
+  }
+
+  /**
+   * URL naming this server and `standbys` (libpq's multi-host form, with
+   * `target_session_attrs=read-write`): what the client connects to the
+   * primary of a shard with (src/shard/shard-address.ts). Standbys share
+   * this server's password.
+   */
+  multiHostUrl(standbys: readonly PostgresServer[], database = 'postgres'): string {
+    const hosts = [this, ...standbys].map((s) => `127.0.0.1:${s.port}`).join(',');
+    return `postgres://${SUPERUSER}:${encodeURIComponent(this.password)}@${hosts}/${database}?target_session_attrs=read-write`;
+  }
+
+  /** One statement on a connection of its own (harness bookkeeping). */
+  private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 10_000 });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   /** The loopback port; fixed once the server has started (restarts reuse it). */

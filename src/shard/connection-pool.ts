@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { openClient } from './shard-primary.js';
 
 export interface ConnectionPoolOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -10,6 +11,8 @@ export interface ConnectionPoolOptions {
   readonly acquireTimeoutMillis: number;
   /** A connection failed while nobody was using it (it is dropped from the pool). */
   readonly onIdleError: (error: Error) => void;
+  /** Opens a connection with `client` (default: to its URL; a shard with standbys: to its primary, shard-primary.ts). */
+  readonly connect?: (client: pg.ClientConfig) => Promise<pg.Client>;
 }
 
 interface Waiter {
@@ -134,10 +137,18 @@ export class ConnectionPool {
 
   private async open(): Promise<pg.PoolClient> {
     this.size++;
-    const client = new pg.Client(this.options.client) as pg.PoolClient;
+    let client: pg.PoolClient;
+    try {
+      client = (await (this.options.connect ?? openClient)(this.options.client)) as pg.PoolClient;
+    } catch (error) {
+      this.shrink();
+      this.serveWaiter();
+      throw error;
+    }
     const state: ConnectionState = { dead: false, busy: true, idleSince: 0 };
     // Listeners live as long as the connection: a socket failure marks it dead
-    // (an unhandled 'error' would crash the process), whoever holds it.
+    // (an unhandled 'error' would crash the process), whoever holds it. Added
+    // in the same tick as the connection's last answer, so no event is missed.
     client.on('error', (error: Error) => {
       if (state.dead) return;
       state.dead = true;
@@ -152,14 +163,6 @@ export class ConnectionPool {
       state.dead = true;
     });
     client.release = (error?: Error | boolean) => this.release(client, error !== undefined && error !== false);
-    try {
-      await client.connect();
-    } catch (error) {
-      this.shrink();
-      client.end().catch(() => {});
-      this.serveWaiter();
-      throw error;
-    }
     if (this.closed) {
       this.shrink();
       client.end().catch(() => {});

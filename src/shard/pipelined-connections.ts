@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { ShardUnavailableError } from '../errors.js';
 import { isConnectionError, sqlStateOf } from './shard-errors.js';
+import { openClient } from './shard-primary.js';
+import { markNotSent } from './statement-not-sent.js';
 
 export interface PipelinedConnectionsOptions {
   /** Everything pg.Client needs: URL, connect and statement timeouts, startup options, type parsers. */
@@ -15,6 +17,8 @@ export interface PipelinedConnectionsOptions {
   readonly idleTimeoutMs: number;
   /** A connection failed (it is replaced on next use). */
   readonly onError: (error: Error) => void;
+  /** Opens a connection with `client` (default: to its URL; a shard with standbys: to its primary, shard-primary.ts). */
+  readonly connect?: (client: pg.ClientConfig) => Promise<pg.Client>;
 }
 
 const SPILL_DEPTH = 8;
@@ -89,7 +93,7 @@ export class PipelinedConnections {
           this.waiting.splice(this.waiting.indexOf(waiter), 1);
           this.settled();
           // pg-pool's wording, which shard-errors.ts classifies as "shard unavailable".
-          reject(new Error('timeout exceeded when trying to connect'));
+          reject(markNotSent(new Error('timeout exceeded when trying to connect')));
         }, this.options.waitTimeoutMs),
       };
       this.waiting.push(waiter);
@@ -104,7 +108,15 @@ export class PipelinedConnections {
       if (this.waiting.length > 0) this.waiting.shift()!.start();
     };
     let used = slot.client;
-    const started = used ? submit(used) : this.open(slot).then((opened) => submit((used = opened)));
+    // A connection that cannot be opened fails the statement before anything of it was written.
+    const started = used
+      ? submit(used)
+      : this.open(slot).then(
+          (opened) => submit((used = opened)),
+          (error: unknown) => {
+            throw markNotSent(error);
+          },
+        );
     return started.then(
       (result) => {
         finish();
@@ -182,16 +194,16 @@ export class PipelinedConnections {
 
   private open(slot: Slot): Promise<pg.Client> {
     if (slot.opening) return slot.opening;
-    const client = new pg.Client({ ...this.options.client, pipeline: true } as pg.ClientConfig);
-    const forget = (error?: Error): void => {
-      if (slot.client === client) slot.client = undefined;
-      if (error) this.options.onError(error);
-    };
-    // Listeners for the connection's whole life: a socket failure must not crash the process.
-    client.on('error', (error: Error) => forget(error));
-    client.on('end', () => forget());
-    slot.opening = client.connect().then(
-      () => {
+    slot.opening = (this.options.connect ?? openClient)({ ...this.options.client, pipeline: true } as pg.ClientConfig).then(
+      (client) => {
+        const forget = (error?: Error): void => {
+          if (slot.client === client) slot.client = undefined;
+          if (error) this.options.onError(error);
+        };
+        // Listeners for the connection's whole life: a socket failure must not crash the process.
+        // Added in the same tick as the connection's last answer, so no event is missed.
+        client.on('error', (error: Error) => forget(error));
+        client.on('end', () => forget());
         // Even when closing: the statement that opened it is in flight, and close() waits for it.
         slot.opening = undefined;
         slot.client = client;
@@ -199,7 +211,6 @@ export class PipelinedConnections {
       },
       (error: unknown) => {
         slot.opening = undefined;
-        void client.end().catch(() => {});
         throw error;
       },
     );

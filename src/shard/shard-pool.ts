@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { ShardUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ConnectionPool } from './connection-pool.js';
 import { PipelinedConnections } from './pipelined-connections.js';
 import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
+import { parseShardAddress } from './shard-address.js';
+import { PrimaryConnector } from './shard-primary.js';
+import { markNotSent } from './statement-not-sent.js';
 import { checkBindParameters } from './statement-limits.js';
 
 export interface ShardPoolOptions {
@@ -63,6 +67,10 @@ export class ShardPool {
   private readonly connections: ConnectionPool;
   private closing = false;
   private readonly names = new Map<string, string>();
+  /** Opens every connection of the shard: to its one host, or to whichever of its hosts is the primary (shard-primary.ts). */
+  private readonly connector: PrimaryConnector;
+  /** Human-readable shard name for errors: index and host:port (every host of a multi-host URL), never the password. */
+  readonly name: string;
 
   constructor(
     readonly index: number,
@@ -70,12 +78,16 @@ export class ShardPool {
     private readonly logger: Logger,
     private readonly options: ShardPoolOptions = {},
   ) {
+    const address = parseShardAddress(url);
+    this.name = address.hosts.length > 0 ? `#${index} (${address.hosts.join(',')})` : `#${index}`;
+    this.connector = new PrimaryConnector(address, this.name, logger);
     this.pipelines = this.createPipelines(`${GENERIC_PLANS} ${PIPELINE_LOCK_TIMEOUT}`);
     this.connections = new ConnectionPool({
       client: this.clientConfig(GENERIC_PLANS),
       max: options.max ?? 10,
       idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
       acquireTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+      connect: this.connector.connect,
       // An idle connection dying (shard restart) must not crash the process.
       onIdleError: (error) => this.logger.warn({ shard: this.index, err: error }, 'idle shard connection failed'),
     });
@@ -100,18 +112,9 @@ export class ShardPool {
       maxInFlight: this.options.pipelineDepth ?? 32,
       waitTimeoutMs: this.options.connectTimeoutMs ?? 5_000,
       idleTimeoutMs: this.options.idleTimeoutMillis ?? 10_000,
+      connect: this.connector.connect,
       onError: (error) => this.logger.warn({ shard: this.index, err: error }, 'shard connection failed'),
     });
-  }
-
-  /** Human-readable shard name for errors: index and host:port, never the password. */
-  get name(): string {
-    try {
-      const u = new URL(this.url);
-      return `#${this.index} (${u.host})`;
-    } catch {
-      return `#${this.index}`;
-    }
   }
 
   /**
@@ -164,20 +167,28 @@ export class ShardPool {
     try {
       client = await this.connections.acquire();
     } catch (error) {
-      throw translateShardError(this.name, error, true);
+      throw translateShardError(this.name, markNotSent(error), true);
     }
     // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
     let discard = false;
     try {
-      await this.query({ text: 'begin', values: [] }, { client });
+      // Nothing of `work` runs when the transaction cannot even begin.
+      await this.query({ text: 'begin', values: [] }, { client }).catch((error: unknown) => {
+        throw markNotSent(error);
+      });
       const result = await work(client);
       await this.query({ text: 'commit', values: [] }, { client });
       return result;
     } catch (error) {
-      await client.query('rollback').catch(() => {
-        discard = true;
-      });
-      throw translateShardError(this.name, error);
+      const translated = translateShardError(this.name, error);
+      // A connection whose server went away or is read-only (a standby after a failover) is not reused.
+      if (translated instanceof ShardUnavailableError) discard = true;
+      else {
+        await client.query('rollback').catch(() => {
+          discard = true;
+        });
+      }
+      throw translated;
     } finally {
       // A connection that failed (or whose rollback failed) is discarded, not reused.
       this.connections.release(client, discard);

@@ -1,4 +1,4 @@
-import { CommitUndeterminedError, TransactionAbortedError } from '../errors.js';
+import { CommitUndeterminedError, ShardUnavailableError, TransactionAbortedError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import { formatTimestamp } from '../timestamp.js';
 import type { PoolClient } from 'pg';
@@ -7,6 +7,7 @@ import { keyBytes, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
+import { wasNotSent } from '../shard/statement-not-sent.js';
 
 /**
  * The commit point. In one local transaction on the primary's shard: our
@@ -16,6 +17,10 @@ import { isPostgresAbort } from '../shard/shard-errors.js';
  * committed in the same local transaction and there are no secondaries.
  *
  *  - lock gone, no version of ours: TransactionAbortedError (definite);
+ *  - the shard unavailable before anything of the commit was sent (no
+ *    connection, no primary among its hosts during a failover, the
+ *    statement waited unsent: statement-not-sent.ts): TransactionAbortedError
+ *    (definite: nobody else commits our primary, and we do not try again);
  *  - any failure that leaves the outcome unknown (connection lost, timeout,
  *    shard restart while the statement or COMMIT was in flight):
  *    CommitUndeterminedError, never a plain failure.
@@ -50,6 +55,9 @@ export async function commitPrimary(
     const why = error instanceof Error ? error.message : String(error);
     // Postgres aborted our statement (a deadlock with another statement on these
     // rows): its local transaction rolled back, so nothing committed. Definite.
+    if (error instanceof ShardUnavailableError && wasNotSent(error)) {
+      throw new TransactionAbortedError(`commit of transaction ${formatTimestamp(startTs)} was not sent, so nothing of it committed: ${why}`, { cause: error });
+    }
     if (isPostgresAbort(error)) {
       throw new TransactionAbortedError(`commit of transaction ${formatTimestamp(startTs)} was aborted by Postgres before it committed: ${why}`, { cause: error });
     }
