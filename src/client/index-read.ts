@@ -34,6 +34,8 @@ export function chooseIndex(meta: TableMeta, where: SQL, usable: readonly IndexM
     for (let length = index.columns.length; length > 0; length--) {
       const columns = index.columns.slice(0, length);
       if (!areKeyColumns(columns)) continue;
+      // A row with a NULL in any indexed column has no entry: a prefix finds all matching rows only if the rest cannot be NULL.
+      if (index.columns.slice(length).some((c) => !c.notNull)) continue;
       const tuples = keyTuples(filter, columns);
       if (!tuples) continue;
       const whole = length === index.columns.length;

@@ -37,6 +37,13 @@ describe('which index a filter reads through', () => {
     expect(chooseIndex(meta, eq(t.team, 'x'))).toBeUndefined();
   });
 
+  it('a prefix only where the later indexed columns cannot be NULL (a row with a NULL there has no entry)', () => {
+    const nullable = pgTable('members', { id: integer().primaryKey(), org: integer().notNull(), role: text() }, (m) => [index('members_org_role').on(m.org, m.role)]);
+    const members = describeTable(nullable);
+    expect(chooseIndex(members, eq(nullable.org, 5))).toBeUndefined();
+    expect(chooseIndex(members, and(eq(nullable.org, 5), eq(nullable.role, 'admin'))!)!.columns.map((c) => c.name)).toEqual(['org', 'role']);
+  });
+
   it('the whole unique index wins over others; an or() needs every branch to fix the columns', () => {
     expect(chooseIndex(meta, and(eq(t.email, 'a'), eq(t.org, 1), eq(t.team, 'x'))!)!.index.name).toBe('people_email');
     expect(chooseIndex(meta, or(eq(t.email, 'a'), eq(t.email, 'b'))!)!.tuples).toHaveLength(2);
