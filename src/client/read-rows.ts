@@ -47,7 +47,9 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     lock,
   };
   // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows.
-  const lookup = !shards && where && meta.indexes.length > 0 ? chooseIndex(meta, where, await session.engineTx.usableIndexes(meta)) : undefined;
+  // Not for locking reads: they find candidates at a fresh for-update timestamp, and the entries are read at the
+  // transaction's snapshot, which would miss a row that started matching since (they scan instead).
+  const lookup = !shards && !lock && where && meta.indexes.length > 0 ? chooseIndex(meta, where, await session.engineTx.usableIndexes(meta)) : undefined;
   const rows = lookup ? await readThroughIndex(context, session, meta, lookup, scan) : await session.engineTx.select(meta, scan);
   if (lock) {
     session.rowCache.dropTable(meta);

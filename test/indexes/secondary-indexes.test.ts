@@ -236,7 +236,7 @@ describe('reads through an index', () => {
     expect(error).toBeInstanceOf(SerializationError);
   });
 
-  it('for update through an index locks the rows found', async () => {
+  it('for update with an indexed filter locks the rows found', async () => {
     await db.insert(users).values({ id: 1, email: 'a@x', status: 's', score: 0 });
     await Promise.all(
       Array.from({ length: 8 }, () =>
@@ -248,6 +248,19 @@ describe('reads through an index', () => {
     );
     const [u] = await db.select().from(users).where(eq(users.email, 'a@x'));
     expect(u?.score).toBe(8);
+  });
+
+  it('for update with an indexed filter finds a row that started matching after the transaction began', async () => {
+    await db.insert(users).values({ id: 1, email: 'a@x', status: 'done', score: 0 });
+    const found = await db.transaction(
+      async (tx) => {
+        await tx.select().from(users).where(eq(users.id, 99)); // the snapshot is taken
+        await db.update(users).set({ status: 'pending' }).where(eq(users.id, 1));
+        return tx.select().from(users).where(eq(users.status, 'pending')).for('update');
+      },
+      { maxRetries: 0 },
+    );
+    expect(found.map((u) => u.id)).toEqual([1]);
   });
 });
 
