@@ -42,6 +42,8 @@ export class IndexWrites {
   private readonly before = new Map<string, Map<string, BeforeImage>>();
   /** Tables written since their entries were last recomputed, by name. */
   private readonly dirty = new Map<string, TableMeta>();
+  /** The sync pass in flight per table name. */
+  private readonly syncing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly buffer: WriteBuffer,
@@ -74,23 +76,34 @@ export class IndexWrites {
 
   /** Brings the buffered entries of `table`'s indexes up to date with its buffered rows (before reading an index of it). */
   async sync(table: TableMeta): Promise<void> {
+    // One pass at a time per table: a caller arriving meanwhile waits for it, then looks again.
+    for (let running = this.syncing.get(table.name); running; running = this.syncing.get(table.name)) await running;
     if (!this.dirty.has(table.name)) return;
+    const pass = this.syncPasses(table).finally(() => this.syncing.delete(table.name));
+    this.syncing.set(table.name, pass);
+    await pass;
+  }
+
+  private async syncPasses(table: TableMeta): Promise<void> {
     const keys = this.before.get(table.name)!;
-    // A key locked by a locking read after it was written: its prewrite is guarded from for_update_ts, so its before-image is the newest committed one.
-    for (const [keyId, entry] of keys) {
-      if (!entry.newest && this.isLocked(table.name, keyId)) Object.assign(entry, { image: undefined, newest: true });
+    // A write noted while a read below is in flight marks the table dirty again: then another pass reads its image.
+    while (this.dirty.has(table.name)) {
+      this.dirty.delete(table.name);
+      // A key locked by a locking read after it was written: its prewrite is guarded from for_update_ts, so its before-image is the newest committed one.
+      for (const [keyId, entry] of keys) {
+        if (!entry.newest && this.isLocked(table.name, keyId)) Object.assign(entry, { image: undefined, newest: true });
+      }
+      for (const newest of [false, true]) {
+        const unknown = [...keys].filter(([, k]) => k.image === undefined && k.newest === newest);
+        if (unknown.length === 0) continue;
+        const storage = this.storageFor(table);
+        const rows = await this.readBefore(table, unknown.map(([, k]) => k.key), newest);
+        const found = new Map(rows.map((row) => [keyIdOf(keyTextsOf(storage, table.primaryKey.map((c) => row[c.key]))), row]));
+        for (const [keyId, entry] of unknown) entry.image = found.get(keyId) ?? null;
+      }
+      if (this.dirty.has(table.name)) continue;
+      for (const index of table.indexes) this.buffer.replaceTable(index.storage.name, this.entryWrites(table, index, keys));
     }
-    for (const newest of [false, true]) {
-      const unknown = [...keys].filter(([, k]) => k.image === undefined && k.newest === newest);
-      if (unknown.length === 0) continue;
-      const storage = this.storageFor(table);
-      const rows = await this.readBefore(table, unknown.map(([, k]) => k.key), newest);
-      const found = new Map(rows.map((row) => [keyIdOf(keyTextsOf(storage, table.primaryKey.map((c) => row[c.key]))), row]));
-      for (const [keyId, entry] of unknown) entry.image = found.get(keyId) ?? null;
-    }
-    // A write made while the read above was in flight leaves the table dirty again: only this pass's state is clean.
-    this.dirty.delete(table.name);
-    for (const index of table.indexes) this.buffer.replaceTable(index.storage.name, this.entryWrites(table, index, keys));
   }
 
   /** The entry writes of one index: from the entries of every written row's before-image to those of its current image. */

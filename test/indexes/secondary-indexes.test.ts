@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray } from 'drizzle-orm';
+import { and, eq, gt, inArray, sql } from 'drizzle-orm';
 import { index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { percolator, SchemaVersionError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
@@ -248,6 +248,23 @@ describe('reads through an index', () => {
     );
     const [u] = await db.select().from(users).where(eq(users.email, 'a@x'));
     expect(u?.score).toBe(8);
+  });
+
+  it('a write made while the entries are brought up to date for a read still moves its entries', async () => {
+    await db.insert(users).values([
+      { id: 1, email: 'one@x', status: 's', score: 0 },
+      { id: 2, email: 'TWO@X', status: 's', score: 0 },
+    ]);
+    await db.transaction(async (tx) => {
+      await tx.update(users).set({ score: sql`${users.score} + 1` }).where(eq(users.id, 1)); // its before-image is read later
+      await Promise.all([
+        tx.select().from(users).where(eq(users.status, 's')), // brings the entries up to date, reading row 1's image
+        tx.update(users).set({ email: sql`lower(${users.email})` }).where(eq(users.id, 2)),
+      ]);
+    });
+    // Row 2's old entry is gone: its old email is free again, and the new one finds row 2.
+    await db.insert(users).values({ id: 3, email: 'TWO@X', status: 's', score: 0 });
+    expect((await db.select().from(users).where(eq(users.email, 'two@x'))).map((u) => u.id)).toEqual([2]);
   });
 
   it('for update with an indexed filter finds a row that started matching after the transaction began', async () => {
