@@ -1,61 +1,107 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { childPids } from '../../bench/cpu-accounting.js';
 import { percolator } from '../../src/index.js';
+import { parseShardAddress } from '../../src/shard/shard-address.js';
+import { alive, waitFor } from '../support/server-host.js';
 
-function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+/**
+ * Runs `percolator up <args> --json`: checks the printed shards with
+ * `inspect`, that a client can use them, that `postgresServers` servers run,
+ * and that Ctrl-C removes every one of them with its data.
+ */
+async function upUntilCtrlC(args: string[], postgresServers: number, inspect: (shards: string[]) => Promise<void>): Promise<void> {
+  const up = spawn(process.execPath, ['bin/percolator.js', 'up', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => up.once('close', (code) => resolve(code)));
+  try {
+    const [line] = await Promise.race([createInterface({ input: up.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value as string]), exited.then(() => [undefined])]);
+    expect(line, stderr).toBeDefined();
+    const { shards, oracle } = JSON.parse(line!) as { shards: string[]; oracle: string };
+    await inspect(shards);
+
+    const counters = pgTable('counters', { id: integer().primaryKey(), n: integer().notNull() });
+    const db = await percolator({ oracle: [oracle], shards, schema: { counters } });
+    try {
+      await db.migrate();
+      await db.insert(counters).values([{ id: 1, n: 1 }, { id: 2, n: 2 }]);
+      expect(await db.select().from(counters).where(eq(counters.id, 2))).toEqual([{ id: 2, n: 2 }]);
+    } finally {
+      await db.close();
+    }
+
+    const children = childPids(up.pid!);
+    const dataDirs = children.flatMap((pid) => {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return argv.includes('-D') ? [argv[argv.indexOf('-D') + 1]!] : [];
+    });
+    expect(dataDirs).toHaveLength(postgresServers);
+    up.kill('SIGINT');
+    expect(await exited).toBe(130); // killed by SIGINT, after the cleanup
+    expect(await waitFor(() => !children.some(alive), 5000)).toBe(true);
+    expect(dataDirs.filter((dir) => existsSync(dir))).toEqual([]);
+  } finally {
+    up.kill('SIGKILL');
+  }
+}
+
+/** `percolator up <args>` that must refuse its arguments: exit 2 with `message` on stderr. */
+async function refused(args: string[], message: string): Promise<void> {
+  const up = spawn(process.execPath, ['bin/percolator.js', 'up', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  expect(await new Promise<number | null>((resolve) => up.once('close', resolve))).toBe(2);
+  expect(stderr).toContain(message);
+}
+
+/** What one server of a shard is: in recovery or not, and the standbys streaming from it. */
+async function roleOf(url: string): Promise<{ standby: boolean; synchronous: string[] }> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const [{ standby }] = (await client.query<{ standby: boolean }>('select pg_is_in_recovery() as standby')).rows as [{ standby: boolean }];
+    const { rows } = await client.query<{ sync_state: string }>("select sync_state from pg_stat_replication where state = 'streaming'");
+    return { standby, synchronous: rows.map((r) => r.sync_state) };
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 describe('percolator up', () => {
   it('starts shards and an oracle the client can use, and removes them on Ctrl-C', async () => {
-    const up = spawn(process.execPath, ['bin/percolator.js', 'up', '--shards', '2', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => up.once('close', (code) => resolve(code)));
-    try {
-      const [line] = await Promise.race([createInterface({ input: up.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value as string]), exited.then(() => [undefined])]);
-      expect(line, stderr).toBeDefined();
-      const { shards, oracle } = JSON.parse(line!) as { shards: string[]; oracle: string };
+    await upUntilCtrlC(['--shards', '2'], 2, async (shards) => {
       expect(shards).toHaveLength(2);
-
-      const counters = pgTable('counters', { id: integer().primaryKey(), n: integer().notNull() });
-      const db = await percolator({ oracle: [oracle], shards, schema: { counters } });
-      try {
-        await db.migrate();
-        await db.insert(counters).values([{ id: 1, n: 1 }, { id: 2, n: 2 }]);
-        expect(await db.select().from(counters).where(eq(counters.id, 2))).toEqual([{ id: 2, n: 2 }]);
-      } finally {
-        await db.close();
-      }
-
-      const children = childPids(up.pid!);
-      const dataDirs = children.flatMap((pid) => {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return argv.includes('-D') ? [argv[argv.indexOf('-D') + 1]!] : [];
-      });
-      expect(dataDirs).toHaveLength(2);
-      up.kill('SIGINT');
-      expect(await exited).toBe(130); // killed by SIGINT, after the cleanup
-      for (let i = 0; i < 50 && children.some(alive); i++) await sleep(100);
-      expect(children.filter(alive)).toEqual([]);
-      expect(dataDirs.filter((dir) => existsSync(dir))).toEqual([]);
-    } finally {
-      up.kill('SIGKILL');
-    }
+    });
   }, 90_000);
 
   it('refuses a bad shard count', async () => {
-    const up = spawn(process.execPath, ['bin/percolator.js', 'up', '--shards', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => up.once('close', resolve));
-    expect(code).toBe(2);
-    expect(stderr).toContain('--shards must be an integer from 1 to 16, got 0');
+    await refused(['--shards', '0'], '--shards must be an integer from 1 to 16, got 0');
+  });
+});
+
+describe('percolator up --replicas', () => {
+  it('starts every shard with a synchronous standby, prints multi-host URLs the client uses, and removes everything on Ctrl-C', async () => {
+    // Two primaries, two standbys, and the oracle's meta database on a server of its own.
+    await upUntilCtrlC(['--shards', '2', '--replicas', '1'], 5, async (shards) => {
+      expect(shards).toHaveLength(2);
+      for (const url of shards) {
+        const address = parseShardAddress(url);
+        expect(address.hosts).toHaveLength(2);
+        expect(address.target).toBe('read-write');
+        expect(await roleOf(address.hostUrls[0]!)).toEqual({ standby: false, synchronous: ['quorum'] });
+        expect(await roleOf(address.hostUrls[1]!)).toEqual({ standby: true, synchronous: [] });
+      }
+    });
+  }, 90_000);
+
+  it('refuses a bad replica count', async () => {
+    await refused(['--replicas', '9'], '--replicas must be an integer from 0 to 4');
   });
 });
