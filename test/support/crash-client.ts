@@ -4,35 +4,16 @@
  * Run from dist/ (`node dist/test/support/crash-client.js '<json>'`).
  * Prints `{"committed": "<commitTs>"}` if it survives.
  */
-import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
-import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import { accountsMeta, bankTables } from './bank-schema.js';
-import { timestampSourceFromSpec, type TimestampSourceSpec } from './test-cluster.js';
+import { runCrashingTransaction, type CrashingTransactionArgs } from './crashing-transaction.js';
 
-export interface CrashClientArgs {
-  shards: string[];
-  timestampSpec: TimestampSourceSpec;
-  hook: keyof CommitHooks;
-  lockTtlMs: number;
+export interface CrashClientArgs extends CrashingTransactionArgs {
   /** Account ids: the first pays `amount` to each of the others. */
   accounts: number[];
   amount: number;
 }
 
-async function main(): Promise<void> {
-  const args = JSON.parse(process.argv[2]!) as CrashClientArgs;
-  const tso = await timestampSourceFromSpec(args.timestampSpec);
-  const die = (): void => {
-    process.kill(process.pid, 'SIGKILL');
-  };
-  const engine = createTransactionEngine({
-    shards: args.shards,
-    timestampSource: tso,
-    lockTtlMs: args.lockTtlMs,
-    hooks: { [args.hook]: die },
-  });
-  engine.register(bankTables);
-  const tx = await engine.begin();
+runCrashingTransaction<CrashClientArgs>(bankTables, async (tx, args) => {
   const rows = await tx.getMany(accountsMeta, args.accounts.map((id) => [id]));
   const balance = (id: number) => rows.find((r) => r.id === id)!.balance as number;
   const [payer, ...payees] = args.accounts;
@@ -40,13 +21,4 @@ async function main(): Promise<void> {
     { id: payer, balance: balance(payer!) - args.amount * payees.length, owner: `crash-${args.hook}` },
     ...payees.map((id) => ({ id, balance: balance(id) + args.amount, owner: `crash-${args.hook}` })),
   ]);
-  const { commitTs } = await tx.commit();
-  await engine.close();
-  await tso.close();
-  process.stdout.write(`${JSON.stringify({ committed: String(commitTs) })}\n`);
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${String(error)}\n`);
-  process.exit(1);
 });
