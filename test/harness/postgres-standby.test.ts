@@ -2,20 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { queryOnShards } from '../support/raw-shards.js';
 import { alive, waitFor } from '../support/server-host.js';
 
-async function query<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end().catch(() => {});
-  }
+/** One statement on one server: its rows. */
+async function query<R extends Record<string, unknown> = Record<string, unknown>>(url: string, text: string): Promise<R[]> {
+  return (await queryOnShards<R>([url], text))[0]!;
 }
 
 /** Until `check` holds (polling), or fails after `ms`. */
