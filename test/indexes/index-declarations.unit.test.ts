@@ -1,21 +1,12 @@
 import { relations } from 'drizzle-orm';
-import { check, foreignKey, index, integer, pgEnum, pgPolicy, pgTable, text, unique, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { check, foreignKey, index, integer, pgEnum, pgPolicy, pgTable, text, unique } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { TableRegistry } from '../../src/client/table-registry.js';
 import { SchemaError } from '../../src/errors.js';
 import { describeTable } from '../../src/schema/table-meta.js';
+import { users } from '../support/users-schema.js';
 
-const users = pgTable(
-  'users',
-  {
-    id: integer().primaryKey(),
-    email: varchar({ length: 64 }).notNull().unique(),
-    status: text().notNull(),
-    nick: text(),
-  },
-  (t) => [index('users_status_idx').on(t.status), uniqueIndex('users_nick_idx').on(t.nick)],
-);
 
 describe('index declarations', () => {
   it('every index and unique constraint becomes an index with its own storage', () => {

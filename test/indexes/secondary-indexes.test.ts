@@ -1,5 +1,5 @@
 import { and, eq, gt, inArray, sql } from 'drizzle-orm';
-import { index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { percolator, SchemaVersionError, SerializationError, ShardUnavailableError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
@@ -10,18 +10,8 @@ import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { checkIndexes } from '../support/index-checker.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
+import { users } from '../support/users-schema.js';
 
-const users = pgTable(
-  'users',
-  {
-    id: integer().primaryKey(),
-    email: varchar({ length: 64 }).notNull().unique(),
-    status: text().notNull(),
-    nick: text(),
-    score: integer().notNull().default(0),
-  },
-  (t) => [index('users_status_idx').on(t.status), uniqueIndex('users_nick_idx').on(t.nick)],
-);
 const schema = { users };
 const meta = describeTable(users);
 const emailIndex = meta.indexes.find((i) => i.name === 'users_email_unique')!;
