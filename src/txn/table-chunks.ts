@@ -9,7 +9,12 @@ export interface ChunkLimits {
   readonly bytes: number;
 }
 
-/** The engine's default limits (options chunkRows and chunkBytes). */
+/**
+ * The engine's default limits (options chunkRows and chunkBytes). Bytes: a
+ * statement of 5,000 rows of up to 1 MiB each would be gigabytes (past what
+ * Postgres and V8 take in one message or string); a few MiB per statement
+ * already amortise its round trip.
+ */
 export const DEFAULT_CHUNK_LIMITS: ChunkLimits = { rows: 5000, bytes: 4 * 1024 * 1024 };
 
 /** Roughly what a row adds to a statement's parameters: its text values (array quoting and UTF-8 may add up to a few times this). */

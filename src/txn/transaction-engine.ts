@@ -62,13 +62,6 @@ export interface TransactionEngineOptions {
   gc?: GcOptions | false | undefined;
 }
 
-/**
- * Default chunkBytes: a statement of 5,000 rows of up to 1 MiB each would be
- * gigabytes (past what Postgres and V8 take in one message or string); a few
- * MiB per statement already amortise its round trip.
- */
-export const DEFAULT_CHUNK_BYTES = DEFAULT_CHUNK_LIMITS.bytes;
-
 /** Default maxTransactionMs: half the default GC lifetime (version-gc.ts), so a transaction's locks never hold the safe point back for long. */
 export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
 
@@ -100,7 +93,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
 
   const localCommits = new LocalCommits();
   const chunkRows = options.chunkRows ?? DEFAULT_CHUNK_LIMITS.rows;
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_LIMITS.bytes;
   const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);
   const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
