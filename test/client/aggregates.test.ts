@@ -1,10 +1,10 @@
 import { and, asc, avg, avgDistinct, count, countDistinct, desc, eq, gt, isNull, lt, max, min, or, sql, sum, sumDistinct, type SQL } from 'drizzle-orm';
 import { integer, numeric, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, SerializationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { createLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 const orders = pgTable(
@@ -19,15 +19,11 @@ type Order = typeof orders.$inferInsert;
 const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
 let db: Database<typeof schema>;
 let local: LocalDatabase<typeof schema>;
+const reference = useLocalDatabase(fixture, schema);
 
-beforeAll(async () => {
+beforeAll(() => {
   db = fixture.db;
-  // The same tables, plain, in a database of its own on the oracle's server: the reference results.
-  local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
-});
-
-afterAll(async () => {
-  await local?.close();
+  local = reference.local;
 });
 
 const orderRow = fc.record({

@@ -1,10 +1,10 @@
 import { asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { integer, pgTable, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { createLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 const counters = pgTable('counters', { id: integer().primaryKey(), value: integer().notNull(), note: varchar({ length: 8 }) });
@@ -14,15 +14,11 @@ const schema = { counters, accounts };
 const fixture = useDatabase(schema, { maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
 let db: Database<typeof schema>;
 let local: LocalDatabase<typeof schema>;
+const reference = useLocalDatabase(fixture, schema);
 
-beforeAll(async () => {
+beforeAll(() => {
   db = fixture.db;
-  // The same tables, plain, in a database of its own on the oracle's server: the reference results.
-  local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
-});
-
-afterAll(async () => {
-  await local?.close();
+  local = reference.local;
 });
 
 beforeEach(async () => {

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import type { PostgresServer } from '../../src/harness/postgres-server.js';
 import { ident, storageType } from '../../src/schema/sql-names.js';
 import { describeTable } from '../../src/schema/table-meta.js';
+import type { DatabaseFixture } from './database-fixture.js';
 
 /** A plain Postgres database (`local`) holding ordinary tables, queried with drizzle itself: the reference the client's results are compared with. */
 export interface LocalDatabase<TSchema extends Record<string, PgTable>> {
@@ -42,5 +44,25 @@ export async function createLocalDatabase<TSchema extends Record<string, PgTable
       await pool.query(`truncate ${tables.map((t) => ident(t.name)).join(', ')}`);
     },
     close: () => pool.end(),
+  };
+}
+
+/**
+ * A local reference database beside a useDatabase fixture: the same tables,
+ * plain, in a database of its own on the oracle's server, created before the
+ * file's tests and closed after them.
+ */
+export function useLocalDatabase<TSchema extends Record<string, PgTable>>(fixture: DatabaseFixture<TSchema>, schema: TSchema): { readonly local: LocalDatabase<TSchema> } {
+  let local: LocalDatabase<TSchema> | undefined;
+  beforeAll(async () => {
+    local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+  return {
+    get local() {
+      return local!;
+    },
   };
 }
