@@ -23,15 +23,8 @@ export interface LocalDatabase<TSchema extends Record<string, PgTable>> {
  * and primary key as declared, no percolator storage.
  */
 export async function createLocalDatabase<TSchema extends Record<string, PgTable>>(server: PostgresServer, schema: TSchema): Promise<LocalDatabase<TSchema>> {
-  const name = `local_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client(server.url);
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const pool = new pg.Pool({ connectionString: server.urlFor(name), max: 4 });
+  const url = await server.createDatabase(`local_${randomBytes(4).toString('hex')}`);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   const tables = Object.values(schema).map((table) => describeTable(table));
   for (const meta of tables) {
     const columns = meta.columns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)}${c.notNull ? ' not null' : ''}`);
