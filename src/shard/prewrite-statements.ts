@@ -83,13 +83,59 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
-  const text = t.statementText('prewrite', () => {
-    const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${i + 1}::text[]`);
-    return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
-  });
+  const text = t.statementText('prewrite', () => `select * from ${prewriteCallSql(t, 0)}`);
   // Last: the indexes this writer maintains (the function's fence compares them with the shard's catalogue).
   return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name)] };
 }
+
+/** `T__prewrite($n+1::text[], ...)`: one table's call, its parameters after the first `offset`. */
+function prewriteCallSql(t: TableSql, offset: number): string {
+  const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${offset + i + 1}::text[]`);
+  return `${prewriteFunctionName(t)}(${args.join(', ')})`;
+}
+
+/** One table's part of a prewrite of several tables: the rows of several transactions, as for prewriteShared. */
+export interface TablePrewrite {
+  readonly table: TableSql;
+  readonly entries: readonly PrewriteEntry[];
+}
+
+/** A conflict row of prewriteTables: `piece` indexes the statement's tables, `i` that table's rows. */
+export interface PieceConflictRow extends PrewriteConflictRow {
+  piece: number;
+}
+
+const multiTableTexts = new Map<string, string>();
+
+/**
+ * Prewrite of several tables on one shard in one statement (one round
+ * trip, one local transaction): one call of each table's prewrite
+ * function, in the order given (callers sort tables by name, so that
+ * concurrent statements insert lock rows in one order), under `union
+ * all`. Each call keeps its own guarantees: its statements take their
+ * own snapshots after its lock inserts, and a transaction with a conflict
+ * in a call loses its locks of that call (the caller rolls back the rest,
+ * as after a conflict on another shard). One table is prewriteShared.
+ */
+export function prewriteTables(pieces: readonly TablePrewrite[]): Statement {
+  if (pieces.length === 1) return prewriteShared(pieces[0]!.table, pieces[0]!.entries);
+  const values: unknown[] = [];
+  const offsets: number[] = [];
+  for (const { table, entries } of pieces) {
+    offsets.push(values.length);
+    values.push(...prewriteShared(table, entries).values);
+  }
+  const id = pieces.map((p) => p.table.meta.name).join('\u0000');
+  let text = multiTableTexts.get(id);
+  if (text === undefined) {
+    text = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c`).join('\nunion all\n');
+    if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
+  }
+  return { text, values };
+}
+
+/** Distinct combinations of tables whose statement texts are kept (beyond them, texts are built per call). */
+const MAX_CACHED_TEXTS = 1000;
 
 /**
  * DDL of the prewrite function (rendered into the table's migration).

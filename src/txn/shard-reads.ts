@@ -44,14 +44,14 @@ export class ShardReads {
     if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
     const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
     // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
-    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
     return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
   /** Point reads of committed rows only (at start_ts unless told), neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
   committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
     const request = { storage, readTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
-    return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+    return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
   }
 
   /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
