@@ -1,7 +1,8 @@
 import type { SQL } from 'drizzle-orm';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
-import { chooseIndex, readThroughIndex } from './index-read.js';
+import { chooseIndex, readThroughIndex, readThroughIndexRange } from './index-read.js';
+import { chooseIndexRange } from './index-range.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
@@ -25,7 +26,9 @@ export interface ReadPlan {
  * nothing but primary keys (eq/inArray on every key column) becomes point
  * reads, answered from what the transaction already read when possible.
  * A filter fixing the leading columns of an index reads through it
- * (index-read.ts). Anything else is a scan of only the shards a pinned
+ * (index-read.ts); one with a range on an indexed column (after `eq` on
+ * the columns before it), or an ordered and limited read by an indexed
+ * column, reads the index in its order (index-range.ts). Anything else is a scan of only the shards a pinned
  * shard key allows. Each shard's rows are ordered and capped at
  * offset + limit, merged and sliced here.
  */
@@ -49,8 +52,15 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
   // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows.
   // Not for locking reads: they find candidates at a fresh for-update timestamp, and the entries are read at the
   // transaction's snapshot, which would miss a row that started matching since (they scan instead).
-  const lookup = !shards && !lock && where && meta.indexes.length > 0 ? chooseIndex(meta, where, await session.engineTx.usableIndexes(meta)) : undefined;
-  const rows = lookup ? await readThroughIndex(context, session, meta, lookup, scan) : await session.engineTx.select(meta, scan);
+  const usable = !shards && !lock && meta.indexes.length > 0 ? await session.engineTx.usableIndexes(meta) : [];
+  const lookup = where && usable.length > 0 ? chooseIndex(meta, where, usable) : undefined;
+  // Else a range of an indexed column, or an ordered read with a limit, reads the index in its order.
+  const range = !lookup && usable.length > 0 ? chooseIndexRange(meta, where, orderBy, scan.limit, usable) : undefined;
+  const rows = lookup
+    ? await readThroughIndex(context, session, meta, lookup, scan)
+    : range
+      ? await readThroughIndexRange(context, session, meta, range, scan, orderBy)
+      : await session.engineTx.select(meta, scan);
   if (lock) {
     session.rowCache.dropTable(meta);
     session.rowCache.remember(meta, rows);
