@@ -18,6 +18,15 @@ export interface SnapshotReadRequest {
   readonly limit?: number | undefined;
   /** The reader's buffered writes of the table on this shard. */
   readonly buffered: readonly BufferedImage[];
+  /** The first term of orderBy when it is a column: with a limit, on a key column, only the first rows in its order are read. */
+  readonly leadingOrder?: LeadingOrder | undefined;
+}
+
+/** An ordering's first term: a column (its name in storage), its expression as ordered (e.g. with a collation), the direction. */
+export interface LeadingOrder {
+  readonly column: string;
+  readonly expression: SQL;
+  readonly direction: 'asc' | 'desc';
 }
 
 /**
@@ -33,7 +42,12 @@ export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; 
   const { storage, orderBy, limit } = request;
   const T = storage.alias;
   const ordering = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  const view = snapshotView(request, ordering ? [ordering] : []);
+  // Ordered by a key column with a limit: only the first rows in that order are read (snapshotView's __top).
+  const lead = request.leadingOrder;
+  const firstInOrder = ordering && lead && limit !== undefined && storage.pk.some((c) => c.name === lead.column) ? lead : undefined;
+  const view = firstInOrder
+    ? snapshotView(request, [ordering!, firstInOrder.expression], { firstInOrder: firstInOrder.direction })
+    : snapshotView(request, ordering ? [ordering] : []);
   const { params, param, ts, filter } = view;
   const order = view.fragments[0];
 
@@ -75,7 +89,7 @@ export interface SnapshotView {
   readonly merged: string;
 }
 
-export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[]): SnapshotView {
+export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], options: { firstInOrder?: 'asc' | 'desc' } = {}): SnapshotView {
   const { storage, readTs, buffered } = request;
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
@@ -103,18 +117,48 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
   // The visible version of each key: its latest row when that was committed
   // at or below readTs (nearly every key), else the newest older version,
   // one index probe per key committed since. Reading every version instead
-  // costs a scan the whole GC lifetime's history.
-  const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
-  const visible = `select ${colList} from (
-  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
-  union all
-  select ${stored.map((c) => `v.${c}`).join(', ')}, v.op from ${storage.latest} n cross join lateral (
+  // costs a scan the whole GC lifetime's history. The key columns of the
+  // second part come from the latest row (the same values): a filter on
+  // them reaches its index (a range of an index's storage, say).
+  const T = storage.alias;
+  /**
+   * A limited read ordered by a key column (firstInOrder: the ordering's
+   * text, then its first term's expression): `__top` reads only the first
+   * latest rows committed at or below readTs in that order (limit plus
+   * the buffered writes, the most the merge can remove), through the key's
+   * index; keys committed since are read only from the bound of `__top`'s
+   * last row on (every key past it ranks after limit rows), or all of them
+   * when `__top` came back short.
+   */
+  const topOfOrder = (order: string, lead: string, limit: number, direction: 'asc' | 'desc') => {
+    const count = param(limit + buffered.length);
+    const cte = `__top as (select ${stored.join(', ')}, op as __op, ${lead} as __lead from ${storage.latest} as ${T}
+  where commit_ts <= ${ts} and op = 'put'${where ? ` and (${where.sql})` : ''} order by ${order} limit ${count})`;
+    const bound = `(select case when count(*) >= ${count} then ${direction === 'desc' ? 'min' : 'max'}(__lead) end from __top)`;
+    return { cte, bounded: ` and ${lead} ${direction === 'desc' ? '>=' : '<='} ${bound}`, unbounded: ` and (select count(*) from __top) < ${count}` };
+  };
+  const committedSince = (condition: string): string => {
+    const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = ${T}.${ident(c.name)}`).join(' and ');
+    const outputs = [...storage.pk.map((c) => `${T}.${ident(c.name)}`), ...values.map((c) => `v.${ident(c.name)}`)];
+    return `select ${outputs.join(', ')}, v.op from ${storage.latest} as ${T} cross join lateral (
     select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
     order by v.commit_ts desc limit 1) v
-  where n.commit_ts > ${ts}) v where v.__op = 'put'`;
-
+  where ${T}.commit_ts > ${ts}${condition}`;
+  };
+  const top = options.firstInOrder && request.limit !== undefined && texts.length >= 2 ? topOfOrder(texts[0]!, texts[1]!, request.limit, options.firstInOrder) : undefined;
+  const visible = top
+    ? `select ${colList} from (
+  select ${stored.join(', ')}, __op from __top
+  union all
+  ${committedSince(top.bounded)}
+  union all
+  ${committedSince(top.unbounded)}) v where v.__op = 'put'`
+    : `select ${colList} from (
+  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
+  union all
+  ${committedSince('')}) v where v.__op = 'put'`;
   let merged = visible;
-  let withClause = '';
+  let withClause = top ? top.cte : '';
   if (buffered.length > 0) {
     const arrays = [
       ...storage.pk.map((_, i) => `${param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`),
@@ -126,7 +170,7 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
+    withClause = `${withClause ? `${withClause}, ` : ''}__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
 union all select ${colList} from __buf where __op = 'put'`;

@@ -9,6 +9,7 @@
  * (`column.mapFromDriverValue` applied). Keys are arrays of primary-key
  * values in primary-key column order.
  */
+import type { LeadingOrder } from '../shard/snapshot-read-statement.js';
 import type { SQL } from 'drizzle-orm';
 import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
@@ -21,6 +22,8 @@ export type { KeyValues, Row } from '../schema/row.js';
 
 export type IsolationLevel = 'snapshot' | 'serializable';
 
+export type { LeadingOrder };
+
 export interface ScanRequest {
   /** A drizzle filter over the user's table; pushed into SQL on each shard, buffered writes included. */
   where?: SQL | undefined;
@@ -32,6 +35,8 @@ export interface ScanRequest {
   shards?: readonly number[] | undefined;
   /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */
   lock?: RowLockRequest | undefined;
+  /** orderBy's first term, when a column: with a limit, ordered by a key column, each shard reads only its first rows in that order. */
+  leadingOrder?: LeadingOrder | undefined;
 }
 
 /**

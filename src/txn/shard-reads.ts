@@ -63,6 +63,7 @@ export class ShardReads {
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,
+      leadingOrder: query.leadingOrder,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
     // A whole-table read (no filter, order or limit: an audit) that meets locks of owners

@@ -87,6 +87,25 @@ describe('ranges through an index', () => {
     });
   });
 
+  it('an ordered, limited read keeps its snapshot: rows changed or deleted since are read as they were, in the index and by key', async () => {
+    const { db } = fixture;
+    const byScore = [...ROWS].sort((a, b) => b.score - a.score || a.id - b.id);
+    const byId = [...ROWS].sort((a, b) => b.id - a.id);
+    await db.transaction(async (tx) => {
+      await tx.select().from(ranked).where(eq(ranked.id, 0)); // the snapshot is taken
+      // Committed after the snapshot: the top scorer drops to the bottom, the second is deleted, the highest ids go.
+      await db.update(ranked).set({ score: -1 }).where(eq(ranked.id, byScore[0]!.id));
+      await db.delete(ranked).where(eq(ranked.id, byScore[1]!.id));
+      await db.delete(ranked).where(gte(ranked.id, byId[1]!.id));
+      const top = await tx.select().from(ranked).orderBy(desc(ranked.score)).limit(3);
+      expect(top.map((r) => [r.id, r.score])).toEqual(byScore.slice(0, 3).map((r) => [r.id, r.score]));
+      const last = await tx.select().from(ranked).orderBy(desc(ranked.id)).limit(2);
+      expect(last.map((r) => r.id)).toEqual(byId.slice(0, 2).map((r) => r.id));
+      const all = await tx.select().from(ranked).orderBy(asc(ranked.score)).limit(1000);
+      expect(all).toHaveLength(ROWS.length);
+    }, { isolation: 'snapshot' });
+  });
+
   it('serializable: an insert into the range read through the index is a conflict (no phantom); one outside it is not', async () => {
     const { db } = fixture;
     const run = async (inserted: { id: number; email: string; score: number; grp: number }) => {
