@@ -79,7 +79,7 @@ export async function readThroughIndex(
     entries = await session.engineTx.getMany(storage, tuples.map((t) => columns.map((c) => t[c.key])));
   } else {
     const shards = whole ? [...new Set(tuples.map((t) => context.shardOf(storage, t)))].sort((a, b) => a - b) : undefined;
-    entries = await session.engineTx.select(storage, { where: tuplesFilter(columns, tuples), shards });
+    entries = await session.engineTx.select(storage, { where: lookupFilter(lookup), shards });
   }
   return rowsOfEntries(context, session, meta, entries, lookup.exact, scan);
 }
@@ -127,6 +127,11 @@ async function rowsOfEntries(context: QueryContext, session: Session, meta: Tabl
   const shards = [...new Set([...keys.values()].map((key) => context.shardOf(meta, rowOf(meta, key))))].sort((a, b) => a - b);
   const where = scan.where ? and(keysFilter(meta, [...keys.values()]), scan.where) : keysFilter(meta, [...keys.values()]);
   return session.engineTx.select(meta, { ...scan, where, shards });
+}
+
+/** @internal The filter over an index's entries that a lookup reads: its columns have one of the tuples' values. */
+export function lookupFilter(lookup: IndexLookup): SQL {
+  return tuplesFilter(lookup.columns, lookup.tuples);
 }
 
 /** `col in (...)` for one column, else an or() of and()s of `eq`: rows whose columns have one of the tuples' values. */

@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
-import type { TableMeta } from '../schema/table-meta.js';
-import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
-import { chooseIndex, readThroughIndex, readThroughIndexRange } from './index-read.js';
+import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
+import type { IndexCandidates, KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
+import { chooseIndex, lookupFilter, readThroughIndex, readThroughIndexRange } from './index-read.js';
 import { chooseIndexRange } from './index-range.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
@@ -50,18 +50,23 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     shards,
     lock,
   };
-  // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows.
-  // Not for locking reads: they find candidates at a fresh for-update timestamp, and the entries are read at the
-  // transaction's snapshot, which would miss a row that started matching since (they scan instead).
-  const usable = !shards && !lock && meta.indexes.length > 0 ? await session.engineTx.usableIndexes(meta) : [];
-  const lookup = where && usable.length > 0 ? chooseIndex(meta, where, usable) : undefined;
-  // Else a range of an indexed column, or an ordered read with a limit, reads the index in its order.
-  const range = !lookup && usable.length > 0 ? chooseIndexRange(meta, where, orderBy, scan.limit, usable) : undefined;
-  const rows = lookup
-    ? await readThroughIndex(context, session, meta, lookup, scan)
-    : range
-      ? await readThroughIndexRange(context, session, meta, range, scan, orderBy)
-      : await session.engineTx.select(meta, scan);
+  // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows,
+  // or a range of an indexed column, or an ordered read with a limit, reads the index in its order.
+  const usable = !shards && meta.indexes.length > 0 ? await session.engineTx.usableIndexes(meta) : [];
+  let rows: Row[];
+  if (lock) {
+    // A locking read finds its rows through the index's entries at its for-update timestamp (index-candidates.ts).
+    const through = scan.limit === undefined && where && usable.length > 0 ? lockingIndex(meta, where, usable) : undefined;
+    rows = await session.engineTx.select(meta, { ...scan, through });
+  } else {
+    const lookup = where && usable.length > 0 ? chooseIndex(meta, where, usable) : undefined;
+    const range = !lookup && usable.length > 0 ? chooseIndexRange(meta, where, orderBy, scan.limit, usable) : undefined;
+    rows = lookup
+      ? await readThroughIndex(context, session, meta, lookup, scan)
+      : range
+        ? await readThroughIndexRange(context, session, meta, range, scan, orderBy)
+        : await session.engineTx.select(meta, scan);
+  }
   if (lock) {
     session.rowCache.dropTable(meta);
     session.rowCache.remember(meta, rows);
@@ -77,6 +82,14 @@ async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lo
   session.rowCache.remember(meta, rows);
   session.rowCache.forget(meta, keys.filter((key) => !found.has(keyId(key))));
   return rows;
+}
+
+/** The index a locking read finds its rows through: fixed by eq/inArray, else a range; the entries' part of the filter. */
+function lockingIndex(meta: TableMeta, where: SQL, usable: readonly IndexMeta[]): IndexCandidates | undefined {
+  const lookup = chooseIndex(meta, where, usable);
+  if (lookup) return { index: lookup.index, where: lookupFilter(lookup) };
+  const range = chooseIndexRange(meta, where, [], undefined, usable);
+  return range?.entryFilter ? { index: range.index, where: range.entryFilter } : undefined;
 }
 
 /** @internal Rows of these keys at the snapshot (absent keys omitted), answered from the transaction's view when it knows them all. */

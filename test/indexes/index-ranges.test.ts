@@ -106,6 +106,30 @@ describe('ranges through an index', () => {
     }, { isolation: 'snapshot' });
   });
 
+  it('for update through an index: the rows matching at the for-update timestamp are locked, one that came to match after the transaction began included', async () => {
+    const { db } = fixture;
+    const urls = fixture.cluster.shardUrls;
+    await queryOnShards(urls, 'create extension if not exists pg_stat_statements');
+    await db.transaction(async (tx) => {
+      await tx.select().from(ranked).where(eq(ranked.id, 0)); // the snapshot is taken
+      await db.update(ranked).set({ score: 500 }).where(eq(ranked.id, 5)); // came to match since
+      await db.insert(ranked).values({ id: 400, email: 'late@x', score: 501, grp: 1 });
+      await queryOnShards(urls, 'select pg_stat_statements_reset()');
+      const locked = await tx.select().from(ranked).where(gte(ranked.score, 500)).for('update');
+      expect(ids(locked)).toEqual([5, 400]);
+      const ran = (await queryOnShards<{ query: string }>(urls, `select query from pg_stat_statements where query like '%"ranked"."score" >=%'`)).flat();
+      expect(ran.some((r) => r.query.includes('"ranked_score_idx__idx__latest"'))).toBe(true);
+      expect(ran.filter((r) => r.query.includes('"ranked__latest"'))).toEqual([]);
+      // Locked: a writer of one of them fails (no retries) while this transaction holds it.
+      const writer = await db
+        .transaction(async (other) => void (await other.update(ranked).set({ note: 'other' }).where(eq(ranked.id, 400))), { maxRetries: 0 })
+        .then(() => 'committed', (error: unknown) => (error as Error).name);
+      expect(writer).not.toBe('committed');
+      await tx.update(ranked).set({ note: 'locked' }).where(gte(ranked.score, 500));
+    });
+    expect((await db.select().from(ranked).where(gte(ranked.score, 500))).map((r) => r.note)).toEqual(['locked', 'locked']);
+  });
+
   it('serializable: an insert into the range read through the index is a conflict (no phantom); one outside it is not', async () => {
     const { db } = fixture;
     const run = async (inserted: { id: number; email: string; score: number; grp: number }) => {

@@ -6,7 +6,8 @@
  * same values: a lookup by a unique email, a range of about 10 rows, and
  * the first 10 rows in a column's order. Prints the mean time per read and
  * the rows each shard read per read (tuples fetched by index and read by
- * sequential scans of every table, from pg_stat_user_tables).
+ * sequential scans of every table, from pg_stat_user_tables). Each size is
+ * measured with a new client after ANALYZE (plans are made per connection).
  *
  *   npm run build && node dist/test/support/index-cost-bench.js [R=200] [sizes=10,1000,100000]
  */
@@ -33,24 +34,34 @@ const items = pgTable(
 );
 
 const cluster = await startTestCluster({ shards: 3 });
-const db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { items }, gc: false });
+const connect = () => percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { items }, gc: false });
+let db = await connect();
 const counters = await Promise.all(cluster.shardUrls.map(async (url) => {
   const client = new pg.Client(url);
   await client.connect();
   return client;
 }));
 
-/** Rows read so far on each shard: index fetches and sequential-scan reads over every table. */
+/** Rows read so far on each shard: index fetches and sequential-scan reads over every table, once the counts stop moving. */
 async function rowsRead(): Promise<number[]> {
-  await sleep(1500); // backends report their table statistics within about a second of going idle
-  return Promise.all(counters.map(async (c) => {
+  const sample = () => Promise.all(counters.map(async (c) => {
     await c.query('select pg_stat_clear_snapshot()');
     const { rows } = await c.query<{ n: string }>('select (sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)))::text as n from pg_stat_user_tables');
     return Number(rows[0]!.n);
   }));
+  // Backends report their table statistics a second or so after going idle.
+  let last = await sample();
+  for (let stable = 0, waited = 0; stable < 2 && waited < 15_000; waited += 700) {
+    await sleep(700);
+    const now = await sample();
+    stable = now.every((n, i) => n === last[i]) ? stable + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 async function measure(name: string, size: number, read: (n: number) => Promise<unknown[]>): Promise<void> {
+  for (let n = 0; n < 20; n++) await read(n); // warm-up: connections, prepared statements, the index's readiness
   const before = await rowsRead();
   const startedAt = performance.now();
   let returned = 0;
@@ -75,6 +86,10 @@ try {
       await db.insert(items).values(batch);
     }
     stored = size;
+    // Fresh statistics and a new client: generic plans are made on a connection's first execution, with the statistics of that moment.
+    await Promise.all(counters.map((c) => c.query('analyze')));
+    await db.close();
+    db = await connect();
     const pick = (n: number) => (n * 104_729 + 9) % size;
     const width = Math.min(10, size) - 1;
     await measure('lookup by unique email (index)', size, (n) => db.select().from(items).where(eq(items.email, `user${pick(n)}@example.com`)));
