@@ -4,16 +4,15 @@
  * throwaway shards (fsync off), one client, one read at a time. Each read
  * is made on an indexed column and on an unindexed copy of it holding the
  * same values: a lookup by a unique email, a range of about 10 rows, and
- * the first 10 rows in a column's order. Prints the mean time per read and
- * the rows each shard read per read (tuples fetched by index and read by
- * sequential scans of every table, from pg_stat_user_tables). Each size is
+ * the first 10 rows in a column's order. Prints the mean time per read, the
+ * rows returned, and the buffer pages each shard's statements touched per
+ * read (pg_stat_statements: shared blocks hit or read). Each size is
  * measured with a new client after ANALYZE (plans are made per connection).
  *
  *   npm run build && node dist/test/support/index-cost-bench.js [R=200] [sizes=10,1000,100000]
  */
 import { between, desc, eq } from 'drizzle-orm';
 import { index, integer, pgTable, varchar } from 'drizzle-orm/pg-core';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { percolator } from '../../src/index.js';
 import { startTestCluster } from './test-cluster.js';
@@ -33,7 +32,7 @@ const items = pgTable(
   (t) => [index('cost_items_score_idx').on(t.score)],
 );
 
-const cluster = await startTestCluster({ shards: 3 });
+const cluster = await startTestCluster({ shards: 3, shardSettings: { shared_preload_libraries: 'pg_stat_statements' } });
 const connect = () => percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { items }, gc: false });
 let db = await connect();
 const counters = await Promise.all(cluster.shardUrls.map(async (url) => {
@@ -42,38 +41,31 @@ const counters = await Promise.all(cluster.shardUrls.map(async (url) => {
   return client;
 }));
 
-/** Rows read so far on each shard: index fetches and sequential-scan reads over every table, once the counts stop moving. */
-async function rowsRead(): Promise<number[]> {
-  const sample = () => Promise.all(counters.map(async (c) => {
-    await c.query('select pg_stat_clear_snapshot()');
-    const { rows } = await c.query<{ n: string }>('select (sum(coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)))::text as n from pg_stat_user_tables');
+/** Buffer pages the shard's statements touched (hit or read) since the last reset, per shard (pg_stat_statements: counted as each statement ends). */
+async function pagesTouched(): Promise<number[]> {
+  return Promise.all(counters.map(async (c) => {
+    const { rows } = await c.query<{ n: string }>(
+      `select coalesce(sum(shared_blks_hit + shared_blks_read), 0)::text as n from pg_stat_statements
+       where dbid = (select oid from pg_database where datname = current_database()) and query not like '%pg_stat_statements%'`,
+    );
     return Number(rows[0]!.n);
   }));
-  // Backends report their table statistics a second or so after going idle.
-  let last = await sample();
-  for (let stable = 0, waited = 0; stable < 2 && waited < 15_000; waited += 700) {
-    await sleep(700);
-    const now = await sample();
-    stable = now.every((n, i) => n === last[i]) ? stable + 1 : 0;
-    last = now;
-  }
-  return last;
 }
 
 async function measure(name: string, size: number, read: (n: number) => Promise<unknown[]>): Promise<void> {
   for (let n = 0; n < 20; n++) await read(n); // warm-up: connections, prepared statements, the index's readiness
-  const before = await rowsRead();
+  await Promise.all(counters.map((c) => c.query('select pg_stat_statements_reset()')));
   const startedAt = performance.now();
   let returned = 0;
   for (let n = 0; n < READS; n++) returned += (await read(n)).length;
   const ms = (performance.now() - startedAt) / READS;
-  const after = await rowsRead();
-  const perShard = after.map((a, i) => ((a - before[i]!) / READS).toFixed(0)).join('/');
-  console.log(`${String(size).padStart(7)}  ${name.padEnd(34)} ${ms.toFixed(2).padStart(7)} ms  ${(returned / READS).toFixed(1).padStart(5)} rows  read per shard ${perShard}`);
+  const perShard = (await pagesTouched()).map((pages) => (pages / READS).toFixed(0)).join('/');
+  console.log(`${String(size).padStart(7)}  ${name.padEnd(34)} ${ms.toFixed(2).padStart(7)} ms  ${(returned / READS).toFixed(1).padStart(5)} rows  pages per shard ${perShard}`);
 }
 
 try {
   await db.migrate();
+  await Promise.all(counters.map((c) => c.query('create extension pg_stat_statements')));
   let stored = 0;
   console.log(`${READS} reads each, 3 shards, 1 client`);
   for (const size of SIZES) {
