@@ -84,12 +84,17 @@ async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lo
   return rows;
 }
 
-/** The index a locking read finds its rows through: fixed by eq/inArray, else a range; the entries' part of the filter. */
+/**
+ * The index a locking read finds its rows through (fixed by eq/inArray, else
+ * a range), only when its entries answer the whole filter: the candidates
+ * are then exactly the rows matching at the for-update timestamp, as a
+ * locking scan's are (every candidate gets locked, matching or not).
+ */
 function lockingIndex(meta: TableMeta, where: SQL, usable: readonly IndexMeta[]): IndexCandidates | undefined {
   const lookup = chooseIndex(meta, where, usable);
-  if (lookup) return { index: lookup.index, where: lookupFilter(lookup) };
+  if (lookup) return lookup.exact ? { index: lookup.index, where: lookupFilter(lookup) } : undefined;
   const range = chooseIndexRange(meta, where, [], undefined, usable);
-  return range?.entryFilter ? { index: range.index, where: range.entryFilter } : undefined;
+  return range?.exact && range.entryFilter ? { index: range.index, where: range.entryFilter } : undefined;
 }
 
 /** @internal Rows of these keys at the snapshot (absent keys omitted), answered from the transaction's view when it knows them all. */
