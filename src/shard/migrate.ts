@@ -110,7 +110,7 @@ async function planMigration(shards: readonly ShardPool[], tables: readonly Tabl
   for (const catalogue of catalogues) {
     for (const table of active) {
       const entry = catalogue.find((e) => e.name === table.name);
-      if (entry) columnChanges(table, entry).added.forEach((column) => fill(table, column));
+      if (entry && comparable(entry)) columnChanges(table, entry).added.forEach((column) => fill(table, column));
     }
   }
   const plan: Plan = {
@@ -203,7 +203,7 @@ async function alterTables(run: Run, plan: Plan): Promise<Set<string>> {
   const altered = new Set<string>();
   for (const table of plan.versions.keys()) {
     const entry = catalogue.find((e) => e.name === table.name);
-    if (!entry) continue;
+    if (!entry || !comparable(entry)) continue;
     const changes: ColumnChanges = columnChanges(table, entry);
     if (changes.added.length > 0 || changes.dropped.length > 0) {
       await runAll(run, columnChangeSql(table, changes, plan.fill));
@@ -213,6 +213,15 @@ async function alterTables(run: Run, plan: Plan): Promise<Set<string>> {
     for (const index of catalogue.filter((e) => e.indexOf === table.name && !declared.has(e.name))) await runAll(run, dropStorageSql(index.name));
   }
   return altered;
+}
+
+/**
+ * Whether an entry lists the columns as a declaration spells their types:
+ * one catalogued from the storage alone (no shard key: core migration 0003)
+ * has Postgres's spelling, and the migration checksums judge that table.
+ */
+function comparable(entry: CatalogueEntry): boolean {
+  return entry.shardKeyLength !== null;
 }
 
 /**

@@ -58,7 +58,7 @@ export function planVersion(meta: TableMeta, states: readonly (SchemaState | und
   const done = recorded.find((s) => s.fingerprint === fingerprint && s.version !== null);
   if (done) return { kind: 'record', version: done.version! };
   const earlier = Math.max(0, ...recorded.map((s) => s.history.get(fingerprint) ?? 0));
-  if (earlier > 0) return { kind: 'older', declared: earlier, stored: highest };
+  if (earlier > 0 && earlier < highest) return { kind: 'older', declared: earlier, stored: highest };
   return { kind: 'record', version: highest + 1 };
 }
 
