@@ -91,7 +91,7 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   }
   if (DOES_NOT_RESOLVE.has(sqlState)) {
     return new SchemaError(
-      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate(); if it refuses the table, its columns changed since its storage was created, which this version does not alter: declare the table as it was, or give the changed table a new name. Otherwise fix the filter`,
+      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate() if the declaration changed; if a migrate() changed the table since (a column dropped), deploy the declaration the shards store. Otherwise fix the filter`,
       options,
     );
   }
