@@ -119,9 +119,10 @@ function schemaVersionError(what: string, options: { cause: unknown; sqlState: s
     return new SchemaVersionError(`${what}: upgrade this client's schema to declare every index of the table (a writer without them would leave rows out of the index)`, options);
   }
   const [table, theirs, stored] = detail.split('|');
+  const versions = { ...(theirs ? { clientVersion: Number(theirs) } : {}), ...(stored ? { storedVersion: Number(stored) } : {}) };
   return new SchemaVersionError(
     `${what}: this client's declaration of table ${table} is not the schema the shards store (a column or index was added or dropped by migrate()); deploy code with the current declaration. Reads keep working`,
-    { ...options, table, clientVersion: theirs ? Number(theirs) : undefined, storedVersion: stored ? Number(stored) : undefined } as never,
+    { ...options, table: table ?? '', ...versions },
   );
 }
 
