@@ -13,6 +13,7 @@ import { dropStorageSql, holdsLocksOf, stopWritersSql, waitForNoLocksOf } from '
 import { ident } from '../schema/sql-names.js';
 import { isPostgresAbort } from './shard-errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
+import { ID_BLOCKS_TABLE } from '../schema/id-blocks-table.js';
 
 // Arbitrary constant: the advisory lock key all percolator migrations share.
 const MIGRATION_LOCK_KEY = 7_366_512_001;
@@ -128,7 +129,8 @@ async function planMigration(shards: readonly ShardPool[], tables: readonly Tabl
 function tablesToDrop(tables: readonly TableMeta[], catalogues: readonly CatalogueEntry[][], dropTables: MigrateOptions['dropTables']): string[] {
   if (!dropTables) return [];
   const declared = new Set(tables.map((t) => t.name));
-  const userTables = new Set(catalogues.flat().filter((e) => e.indexOf === null && !declared.has(e.name)).map((e) => e.name));
+  // The id allocator is the library's own (a schema without serial columns does not declare it): never dropped.
+  const userTables = new Set(catalogues.flat().filter((e) => e.indexOf === null && !declared.has(e.name) && e.name !== ID_BLOCKS_TABLE).map((e) => e.name));
   const chosen = dropTables === true ? [...userTables] : [...dropTables];
   for (const name of chosen) {
     if (declared.has(name)) throw new SchemaError(`migrate({ dropTables }) names table ${name}, which the schema declares: remove it from the schema to drop it`);
@@ -200,6 +202,9 @@ async function migrateShard(shard: ShardPool, plan: Plan, clusterId: string, ado
  */
 async function alterTables(run: Run, plan: Plan): Promise<Set<string>> {
   const catalogue = await readCatalogueIn(run);
+  // Indexes are dropped only from a table whose stored shape is a recorded version: before versions
+  // were recorded, a client lacking an index may be an old one (the index fence refuses its writes).
+  const versioned = new Set((await run('select name from percolator_tables where schema_fingerprint is not null')).rows.map((r) => r.name as string));
   const altered = new Set<string>();
   for (const table of plan.versions.keys()) {
     const entry = catalogue.find((e) => e.name === table.name);
@@ -209,6 +214,7 @@ async function alterTables(run: Run, plan: Plan): Promise<Set<string>> {
       await runAll(run, columnChangeSql(table, changes, plan.fill));
       altered.add(table.name);
     }
+    if (!versioned.has(table.name)) continue;
     const declared = new Set(table.indexes.map((index) => index.storage.name));
     for (const index of catalogue.filter((e) => e.indexOf === table.name && !declared.has(e.name))) await runAll(run, dropStorageSql(index.name));
   }
