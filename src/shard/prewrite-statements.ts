@@ -196,7 +196,11 @@ function fenceSql(t: TableSql, indexes: string): string {
  * either committed before it or checks its committed catalogue row.
  */
 function schemaFenceSql(t: TableSql, writer: string): string {
-  return `perform percolator_schema_fence(${literal(t.meta.name)}, ${writer});`;
+  const name = literal(t.meta.name);
+  // The fence function (a nested PL/pgSQL call) runs only when the writer's declaration is not the stored one.
+  return `if exists (select from percolator_tables c where c.name = ${name} and c.schema_fingerprint <> (${writer})[1]) then
+    perform percolator_schema_fence(${name}, ${writer});
+  end if;`;
 }
 
 /**
