@@ -31,15 +31,23 @@ export class StoredColumns {
   /**
    * Runs `work`, which builds its copying statements on shard `shard` with
    * `on` (a local transaction of several, or one statement); when the fence
-   * refuses one, learns that table's stored columns and runs it again.
+   * refuses one, learns that table's stored columns and runs it again. A
+   * statement naming a column dropped since cannot even be planned
+   * (SQLSTATE 42703, nothing ran): the tables it was built for are learnt.
    */
   async run<T>(shard: number, work: (on: (storage: TableStorage) => TableStorage) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const used = new Set<string>();
       try {
-        return await work((storage) => this.on(shard, storage));
+        return await work((storage) => {
+          used.add(storage.meta.name);
+          return this.on(shard, storage);
+        });
       } catch (error) {
-        if (!(error instanceof StoredColumnsChangedError) || attempt >= ATTEMPTS) throw error;
-        await this.learn(shard, error.storedTable);
+        if (attempt >= ATTEMPTS) throw error;
+        if (error instanceof StoredColumnsChangedError) await this.learn(shard, error.storedTable);
+        else if (error instanceof SchemaError && error.sqlState === '42703') await Promise.all([...used].map((table) => this.learn(shard, table)));
+        else throw error;
       }
     }
   }

@@ -16,6 +16,8 @@ import { queryOnShards } from '../support/raw-shards.js';
 const widgetsV1 = describeTable(pgTable('widgets', { id: integer().primaryKey(), name: text() }));
 const widgetsV2 = describeTable(pgTable('widgets', { id: integer().primaryKey(), name: text(), color: text() }));
 const gadgetsV1 = describeTable(pgTable('gadgets', { id: integer().primaryKey(), name: text() }));
+const boltsV1 = describeTable(pgTable('bolts', { id: integer().primaryKey(), name: text(), memo: text() }));
+const boltsV2 = describeTable(pgTable('bolts', { id: integer().primaryKey(), name: text() }));
 const gadgetsV2 = describeTable(pgTable('gadgets', { id: integer().primaryKey(), name: text(), size: integer().notNull().default(5) }));
 
 /** A hook that stops the commit at its point until `release()`; `reached` settles when it got there. */
@@ -34,7 +36,7 @@ function idsOnTwoShards(engine: TransactionEngine, meta: TableMeta, from: number
 }
 
 describe('resolvers and commits of a client whose declaration is older than the stored columns', () => {
-  const fixture = useEngines({ tables: [widgetsV1, gadgetsV1], seed: false });
+  const fixture = useEngines({ tables: [widgetsV1, gadgetsV1, boltsV1], seed: false });
 
   function engineWith(tables: readonly TableMeta[], hooks?: CommitHooks): TransactionEngine {
     const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource: fixture.tso, registry: new Registry(), gc: false, hooks });
@@ -103,6 +105,33 @@ describe('resolvers and commits of a client whose declaration is older than the 
       expect(read.sort((x, y) => Number(x.id) - Number(y.id))).toEqual([
         { id: c, name: 'c', size: 5 },
         { id: d, name: 'd', size: 5 },
+      ]);
+    } finally {
+      pause.release();
+      await Promise.all([old.close(), upgraded.close()]);
+    }
+  });
+
+  it('an old client commits its transaction prewritten before a column was dropped (its statements cannot name the column any more)', async () => {
+    const pause = pausePoint();
+    const old = engineWith([boltsV1], { beforeCommitPrimary: pause.hook });
+    const upgraded = engineWith([boltsV2]);
+    try {
+      const [c, d] = idsOnTwoShards(old, boltsV1, 1);
+      const tx = await old.begin();
+      tx.put(boltsV1, [
+        { id: c, name: 'c', memo: 'm' },
+        { id: d, name: 'd', memo: 'm' },
+      ]);
+      const committing = tx.commit();
+      await pause.reached;
+      await upgraded.migrate([boltsV2]);
+      pause.release();
+      await committing;
+      const read = await (await upgraded.begin()).getMany(boltsV2, [[c], [d]]);
+      expect(read.sort((x, y) => Number(x.id) - Number(y.id))).toEqual([
+        { id: c, name: 'c' },
+        { id: d, name: 'd' },
       ]);
     } finally {
       pause.release();
