@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { index, integer, pgTable, text } from 'drizzle-orm/pg-core';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,18 @@ describe('adding and dropping columns', () => {
     await upgraded.update(v2).set({ qty: 9 }).where(eq(v2.id, 1));
     expect((await old.select().from(v1).where(eq(v1.id, 100)))[0]).toEqual({ id: 100, name: 'new' });
     expect((await old.select().from(v1)).length).toBe(31);
+    // Locking reads too (a transaction that writes would be fenced at its commit), with and without buffered writes.
+    const locked = await old.transaction(async (tx) => tx.select().from(v1).where(inArray(v1.id, [5, 7])).for('update'));
+    let lockedOverWrites: unknown[] = [];
+    const rolledBack = await old
+      .transaction(async (tx) => {
+        await tx.update(v1).set({ name: 'buffered' }).where(eq(v1.id, 7));
+        lockedOverWrites = await tx.select().from(v1).where(inArray(v1.id, [5, 7])).for('update');
+      })
+      .catch((e: unknown) => e);
+    expect(rolledBack).toBeInstanceOf(SchemaVersionError);
+    expect((lockedOverWrites as { id: number }[]).sort((a, b) => a.id - b.id)).toEqual([{ id: 5, name: 'n5' }, { id: 7, name: 'buffered' }]);
+    expect(locked.map((r) => r.id).sort()).toEqual([5, 7]);
     expect((await upgraded.select().from(v2).where(eq(v2.id, 100)))[0]).toEqual({ id: 100, name: 'new', note: 'hello', qty: 7 });
 
     // The old client's migrate() does not undo the change, and it stays fenced.
