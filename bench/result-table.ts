@@ -1,3 +1,4 @@
+import { formatLegend } from './legend.js';
 import { median, serversOf, severalRounds, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
@@ -38,7 +39,8 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     if (r.errors) details.push(`${who} errors: ${r.errors}, e.g. ${r.errorSamples[0]}`);
   }
   details.push(...comparisons(results), ...notes.map((n) => `note: ${n}`));
-  return [...out, ...(details.length ? ['', ...details] : [])].join('\n');
+  const legend = formatLegend(results.map((r) => r.system), results.map((r) => r.workload));
+  return [...out, ...(details.length ? ['', ...details] : []), '', legend].join('\n');
 }
 
 /**
