@@ -13,7 +13,7 @@
  * of the top-level statements (pg_stat_statements), WAL bytes, records and
  * full-page images (pg_stat_wal), and tuples written (pg_stat_user_tables).
  *
- *   npm run build && node dist/bench/profile/storage-layout.js [transfers=3000] [rounds=3] [accounts=1000]
+ *   npm run build && node dist/test/support/storage-layout.js [transfers=3000] [rounds=3] [accounts=1000]
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -24,9 +24,9 @@ import { migrateShards } from '../../src/shard/migrate.js';
 import { buildSharedPointRead } from '../../src/shard/point-read-statements.js';
 import { ShardPool } from '../../src/shard/shard-pool.js';
 import { TableStorage } from '../../src/shard/table-storage.js';
-import { processTreeCpuMs } from '../cpu-accounting.js';
-import { accountsTable } from '../bench-table.js';
-import { seededRandom } from '../random.js';
+import { processTreeCpuMs } from '../../bench/cpu-accounting.js';
+import { accountsTable } from '../../bench/bench-table.js';
+import { seededRandom } from '../../bench/random.js';
 import { oneRowCommit, oneRowDdl, oneRowPointRead, oneRowPrewrite, oneRowPrewriteParams, oneRowSeed, oneRowTables } from './one-row-layout.js';
 
 const transfers = Number(process.argv[2] ?? 3000);

@@ -1,0 +1,10 @@
+import pg from 'pg';
+import { PostgresServer } from '/work/wt-perf/dist/src/harness/postgres-server.js';
+import { oneRowDdl, oneRowSeed, oneRowPointRead } from '/work/wt-perf/dist/bench/profile/one-row-layout.js';
+const server = await PostgresServer.create({});
+const c = new pg.Client({connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan'});
+await c.connect();
+await c.query(`create table percolator_gc (safe_point bigint); create table percolator_tables (name text, index_of text);`);
+await c.query(oneRowDdl); await c.query(oneRowSeed(1000, 1000)); await c.query('vacuum analyze');
+await c.query({name:'r', text: 'explain analyze ' + oneRowPointRead, values:['100','100',['1','2']]}).then(r=>console.log(r.rows.map(x=>x['QUERY PLAN']).join('\n')));
+await c.end(); await server.destroy();
