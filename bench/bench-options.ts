@@ -15,7 +15,10 @@ export interface Sweep {
 export interface BenchOptions {
   readonly durationS: number;
   readonly warmupS: number;
+  /** Clients per client process. */
   readonly clients: number;
+  /** Client processes, each with `clients` clients. */
+  readonly processes: number;
   /** Shards to start when no --shard-url is given. */
   readonly shards: number;
   readonly shardUrls: readonly string[] | undefined;
@@ -60,6 +63,7 @@ export const DEFAULTS = {
 };
 
 const MAX_ROUNDS = 20;
+const MAX_PROCESSES = 64;
 
 const SYSTEMS_BY_ISOLATION: Record<Isolation, SystemName[]> = {
   snapshot: ['local', '2pc', 'percolator'],
@@ -94,7 +98,9 @@ options:
   --isolation <level>         snapshot | serializable | both: picks the default systems (default snapshot)
   --duration <d>              measured time per system: 20s, 500ms, 2m, or seconds (default ${DEFAULTS.duration}s)
   --warmup <d>                unmeasured warm-up before it (default ${DEFAULTS.warmup}s)
-  --clients <n>               concurrent client sessions (default ${DEFAULTS.clients})
+  --clients <n>               concurrent client sessions, per process (default ${DEFAULTS.clients})
+  --processes <n>             client processes, each running --clients sessions, as several application
+                              servers would (statements are shared within a process only; default 1)
   --shards <n>                throwaway shards to start (default ${DEFAULTS.shards})
   --shard-url <url>           use this Postgres as a shard instead (repeat for each shard)
   --local-url <url>           Postgres for the local baselines (default: a throwaway one, or the first shard URL)
@@ -124,6 +130,7 @@ examples:
   npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20s
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
   npx percolator bench --rounds 3 --systems 2pc,percolator
+  npx percolator bench --processes 4 --clients 16
   npx percolator bench --server-cpu 0.15 --rtt-ms 0.5 --sweep shards=1,2,4 --clients 32
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
 
@@ -159,6 +166,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         duration: { type: 'string' },
         warmup: { type: 'string' },
         clients: { type: 'string' },
+        processes: { type: 'string' },
         shards: { type: 'string' },
         'shard-url': { type: 'string', multiple: true },
         'local-url': { type: 'string' },
@@ -227,6 +235,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     durationS: seconds('--duration', v.duration, DEFAULTS.duration, false),
     warmupS: seconds('--warmup', v.warmup, DEFAULTS.warmup, true),
     clients: positiveInteger('--clients', v.clients, DEFAULTS.clients),
+    processes: atMost('--processes', v.processes, positiveInteger('--processes', v.processes, 1), MAX_PROCESSES),
     shards: shardUrls ? shardUrls.length : positiveInteger('--shards', v.shards, DEFAULTS.shards),
     shardUrls,
     localUrl: v['local-url'],

@@ -1,5 +1,5 @@
 import { formatLegend } from './legend.js';
-import { median, serversOf, severalRounds, type RunResult } from './run-result.js';
+import { clientsOf, median, serversOf, severalRounds, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
@@ -9,7 +9,7 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     r.workload,
     r.system,
     ...(rounds ? [String(r.round)] : []),
-    String(r.clients),
+    clientsOf(r),
     String(serversOf(r)),
     r.error ? 'failed' : Math.round(r.throughput).toLocaleString('en-US'),
     ms(r.p50Ms),

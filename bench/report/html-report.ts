@@ -1,4 +1,4 @@
-import { median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
+import { clientsOf, median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 import { redactText } from '../../src/redact.js';
 import { legendEntries } from '../legend.js';
@@ -81,7 +81,7 @@ function resultsTable(results: readonly RunResult[]): string {
       r.workload,
       r.system,
       ...(rounds ? [r.round] : []),
-      r.clients,
+      clientsOf(r),
       serversOf(r),
       r.error ? `failed: ${r.error}` : r.throughput.toFixed(1),
       r.p50Ms,
