@@ -7,7 +7,7 @@ import { probeOracle, probePostgres } from './reachability.js';
 import type { SystemName } from './systems/bench-system.js';
 import { startOracle } from './start-oracle.js';
 import { capServers, cpuCapSupport } from './server-cpu-cap.js';
-import { delayLoopbackPorts } from './network-delay.js';
+import { delayLoopbackPorts, delaySupport } from './network-delay.js';
 
 /**
  * The servers a benchmark runs against: the shards (throwaway ones from the
@@ -54,6 +54,7 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
   try {
     // Refused before anything starts when this machine cannot do it.
     if (options.serverCpu !== undefined) cpuCapSupport();
+    if (options.rttMs !== undefined) delaySupport();
     const ownShards = !options.shardUrls;
     const ownLocal = wantsLocal && !options.localUrl && ownShards;
     if (ownShards || ownLocal) {

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { InvalidInputError } from '../src/errors.js';
 
 /**
@@ -13,6 +15,7 @@ import { InvalidInputError } from '../src/errors.js';
 
 const DEVICE = 'lo';
 const DELAY_BAND = '1:4';
+const NO_NETEM = '--rtt-ms: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so no delay can be added here; leave --rtt-ms out on this machine';
 
 export interface NetworkDelay {
   release(): void;
@@ -38,10 +41,22 @@ function addDelayBand(): void {
   for (const classid of ['1:1', DELAY_BAND]) tc(['class', 'add', 'dev', DEVICE, 'parent', '1:', 'classid', classid, 'htb', 'rate', '100gbit']);
 }
 
-/** Adds `rttMs` to every round trip with a server listening on one of `ports` (127.0.0.1). */
-export function delayLoopbackPorts(ports: readonly number[], rttMs: number): NetworkDelay {
+/** Refuses `--rtt-ms` before anything starts where it certainly cannot work: not Linux, not root, a kernel built without netem. */
+export function delaySupport(): void {
   if (process.platform !== 'linux') throw new InvalidInputError(`--rtt-ms needs Linux traffic control (tc netem); this is ${process.platform}`);
   if (process.getuid?.() !== 0) throw new InvalidInputError('--rtt-ms adds delay on the loopback interface with tc netem, which needs root; run as root or leave it out');
+  let config = '';
+  try {
+    config = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    return; // no kernel config to read: adding the qdisc will tell
+  }
+  if (/^# CONFIG_NET_SCH_NETEM is not set$/m.test(config)) throw new InvalidInputError(NO_NETEM);
+}
+
+/** Adds `rttMs` to every round trip with a server listening on one of `ports` (127.0.0.1). */
+export function delayLoopbackPorts(ports: readonly number[], rttMs: number): NetworkDelay {
+  delaySupport();
   let current: string;
   try {
     current = tc(['qdisc', 'show', 'dev', DEVICE]);
@@ -72,7 +87,7 @@ export function delayLoopbackPorts(ports: readonly number[], rttMs: number): Net
     release();
     const message = String((error as { stderr?: string }).stderr || (error as Error).message).trim();
     if (/netem/.test(String((error as Error).message)) && /kind is unknown/.test(message)) {
-      throw new InvalidInputError('--rtt-ms: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so no delay can be added here; leave --rtt-ms out on this machine');
+      throw new InvalidInputError(NO_NETEM);
     }
     throw new InvalidInputError(`--rtt-ms: could not add the delay with tc: ${message}`);
   }
