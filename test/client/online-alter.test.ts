@@ -127,6 +127,26 @@ describe('adding and dropping columns', () => {
   });
 });
 
+describe('concurrent migrations', () => {
+  it('two migrate() calls adding different columns at once: one applies on every shard, the other changes nothing', async () => {
+    const base = pgTable('racing', { id: integer().primaryKey(), a: text() });
+    await (await connect({ racing: base })).migrate();
+    const withX = pgTable('racing', { id: integer().primaryKey(), a: text(), x: text() });
+    const withY = pgTable('racing', { id: integer().primaryKey(), a: text(), y: text() });
+    const [one, two] = [await connect({ racing: withX }), await connect({ racing: withY })];
+    const results = await Promise.allSettled([one.migrate(), two.migrate()]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(SchemaError);
+    const winner = results[0]!.status === 'fulfilled' ? 'x' : 'y';
+    const shape = await queryOnShards<{ v: number; columns: string[] }>(
+      cluster.shardUrls,
+      `select schema_version as v, (select array_agg(column_name::text order by column_name) from information_schema.columns where table_name = 'racing__versions' and column_name in ('x', 'y')) as columns from percolator_tables where name = 'racing'`,
+    );
+    expect(shape.map((rows) => rows[0])).toEqual(cluster.shardUrls.map(() => ({ v: 2, columns: [winner] })));
+  });
+});
+
 describe('indexes and tables', () => {
   it('an index no longer declared is dropped on every shard; writers still declaring it are fenced', async () => {
     const withIndex = pgTable('tagged', { id: integer().primaryKey(), tag: text().notNull() }, (t) => [index('tagged_tag_idx').on(t.tag)]);
