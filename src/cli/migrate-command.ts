@@ -7,11 +7,13 @@ import { redactText } from '../redact.js';
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { splitShardList } from '../shard/shard-address.js';
 
-export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>]
+export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>] [--drop-tables]
 
 Creates or upgrades the MVCC storage of every table of a schema module on
 every shard (what db.migrate() does), for deploy scripts: run it before
-rolling out code with a new schema. Idempotent.
+rolling out code with a new schema. Online: columns are added and dropped,
+indexes built and dropped while other clients run; clients still declaring
+the old schema can read but not write a changed table. Idempotent.
 
 options:
   --schema <module>  an ES module (.js/.mjs; compile TypeScript first) whose
@@ -22,11 +24,13 @@ options:
                      cluster's order (or PERCOLATOR_SHARDS); a multi-host
                      URL (a shard with standbys) keeps its own commas
   --oracle <addrs>   the oracle's host:port, comma-separated (or PERCOLATOR_ORACLE)
+  --drop-tables      also drop the tables stored on the shards that the
+                     schema module does not declare (and their data)
   -h, --help         this help`;
 
 export async function run(argv: string[]): Promise<number> {
   const hint = 'Run `percolator migrate --help` for the options.';
-  const options = { schema: { type: 'string' }, shards: { type: 'string' }, oracle: { type: 'string' } } as const;
+  const options = { schema: { type: 'string' }, shards: { type: 'string' }, oracle: { type: 'string' }, 'drop-tables': { type: 'boolean' } } as const;
   const parsed = parseCommandArgs('migrate', { args: argv, strict: true, allowPositionals: false, options }, hint);
   if (!parsed) return 2;
   const { schema: schemaPath } = parsed.values;
@@ -54,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const db = await percolator({ shards, oracle, schema, shardKeys: shardKeys as never });
     try {
-      await db.migrate();
+      await db.migrate({ dropTables: parsed.values['drop-tables'] === true });
     } finally {
       await db.close();
     }

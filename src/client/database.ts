@@ -9,11 +9,18 @@ import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
 import { IdBlocks } from './id-blocks.js';
+import { addedColumnFill } from './added-column-fill.js';
 import { RowCache } from './row-cache.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
 import { Transaction } from './transaction.js';
 import { TransactionRunner, type RunOptions } from './transaction-runner.js';
+
+/** Options of `db.migrate()`. */
+export interface MigrateOptions {
+  /** Drop the tables stored on the shards that the schema does not declare: all of them (true), or those named. */
+  dropTables?: boolean | readonly string[];
+}
 
 /** Options of one `db.transaction()` call, overriding the database's defaults. */
 export interface TransactionOptions {
@@ -70,14 +77,22 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   }
 
   /**
-   * Creates (or upgrades) the versioned storage of every schema table on every shard. Idempotent.
+   * Creates (or upgrades) the versioned storage of every schema table on
+   * every shard, online, while other clients run: new tables are created,
+   * columns added (existing rows read the column's default, or NULL) and
+   * dropped, indexes built and dropped, enum types created and grown, and
+   * each changed table gets a new schema version, whose older writers are
+   * refused (SchemaVersionError). Renames, type and key changes are refused
+   * (SchemaError). Tables the schema does not declare are left alone unless
+   * `dropTables` names them (or is true: all of them). Idempotent; run it
+   * before rolling out code with a new schema.
    * @example
    * const db = await percolator({ oracle: ['127.0.0.1:7070'], shards, schema: { accounts, orders } });
    * await db.migrate();
    */
-  async migrate(): Promise<void> {
+  async migrate(options: MigrateOptions = {}): Promise<void> {
     this.checkOpen();
-    await this.parts.engine.migrate(this.parts.tables.storageTables);
+    await this.parts.engine.migrate(this.parts.tables.storageTables, { fill: addedColumnFill, dropTables: options.dropTables });
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { SQL } from 'drizzle-orm';
+import { SchemaError } from '../errors.js';
 import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { IndexCandidates, KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
 import { chooseIndex, lookupFilter, readThroughIndex, readThroughIndexRange } from './index-read.js';
@@ -53,18 +54,24 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
   // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows,
   // or a range of an indexed column, or an ordered read with a limit, reads the index in its order.
   const usable = !shards && meta.indexes.length > 0 ? await session.engineTx.usableIndexes(meta) : [];
+  // A migrate() dropped the index since this client declared it: its reads scan instead.
+  const orScan = (index: IndexMeta, read: Promise<Row[]>): Promise<Row[]> =>
+    read.catch((error: unknown) => {
+      if (error instanceof SchemaError && error.sqlState === '42P01' && error.message.includes(index.storage.name)) return session.engineTx.select(meta, scan);
+      throw error;
+    });
   let rows: Row[];
   if (lock) {
     // A locking read finds its rows through the index's entries at its for-update timestamp (index-candidates.ts).
     const through = scan.limit === undefined && where && usable.length > 0 ? lockingIndex(meta, where, usable) : undefined;
-    rows = await session.engineTx.select(meta, { ...scan, through });
+    rows = through ? await orScan(through.index, session.engineTx.select(meta, { ...scan, through })) : await session.engineTx.select(meta, scan);
   } else {
     const lookup = where && usable.length > 0 ? chooseIndex(meta, where, usable) : undefined;
     const range = !lookup && usable.length > 0 ? chooseIndexRange(meta, where, orderBy, scan.limit, usable) : undefined;
     rows = lookup
-      ? await readThroughIndex(context, session, meta, lookup, scan)
+      ? await orScan(lookup.index, readThroughIndex(context, session, meta, lookup, scan))
       : range
-        ? await readThroughIndexRange(context, session, meta, range, scan, orderBy)
+        ? await orScan(range.index, readThroughIndexRange(context, session, meta, range, scan, orderBy))
         : await session.engineTx.select(meta, scan);
   }
   if (lock) {

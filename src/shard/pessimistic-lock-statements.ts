@@ -168,7 +168,8 @@ $lock$`;
     const text = `with __buf as (select ${casts}, b.op as __bop from unnest(${arrays.join(', ')}) as b(${names})),
 __lk as (select * from ${call})
 select ${T}.*, ${match} from (
-  select l.* from __lk l where l.__status <> 'ok' or not exists (select 1 from __buf b where ${pkEq})
+  select ${status.split(', ').map((c) => `l.${c}`).join(', ')}, l.__op, ${s.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ')}
+  from __lk l where l.__status <> 'ok' or not exists (select 1 from __buf b where ${pkEq})
   union all
   select ${status.split(', ').map((c) => `l.${c}`).join(', ')}, b.__bop, ${s.meta.columns.map((c) => `b.${ident(c.name)}`).join(', ')}
   from __lk l join __buf b on ${pkEq} where l.__status = 'ok'

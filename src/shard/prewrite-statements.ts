@@ -46,8 +46,9 @@ export interface PrewriteConflictRow {
  * text[] each with
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
- * then one per value column; last, the names of the indexes' storages the
- * writer maintains (the schema fence, fenceSql).
+ * then one per value column; then the names of the indexes' storages the
+ * writer maintains (the index fence, fenceSql); last, the writer's schema
+ * and columns fingerprints (the schema version fence, schemaFenceSql).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -57,6 +58,11 @@ export function prewriteFunctionName(t: TableSql): string {
 
 function prewriteParamCount(t: TableSql): number {
   return 6 + t.pk.length + t.valueColumns.length;
+}
+
+/** The rows' parameters, then the two fence parameters. */
+function prewriteArgCount(t: TableSql): number {
+  return prewriteParamCount(t) + 2;
 }
 
 /**
@@ -84,13 +90,13 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
     }
   }
   const text = t.statementText('prewrite', () => `select * from ${prewriteCallSql(t, 0)}`);
-  // Last: the indexes this writer maintains (the function's fence compares them with the shard's catalogue).
-  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name)] };
+  // Last: the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue).
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint]] };
 }
 
 /** `T__prewrite($n+1::text[], ...)`: one table's call, its parameters after the first `offset`. */
 function prewriteCallSql(t: TableSql, offset: number): string {
-  const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${offset + i + 1}::text[]`);
+  const args = Array.from({ length: prewriteArgCount(t) }, (_, i) => `$${offset + i + 1}::text[]`);
   return `${prewriteFunctionName(t)}(${args.join(', ')})`;
 }
 
@@ -155,8 +161,9 @@ const MAX_CACHED_TEXTS = 1000;
  * Each transaction with a conflict then loses its locks of the statement.
  */
 export function prewriteFunctionSql(t: TableSql): string {
-  const params = Array.from({ length: prewriteParamCount(t) + 1 }, () => 'text[]');
+  const params = Array.from({ length: prewriteArgCount(t) }, () => 'text[]');
   const indexes = `$${prewriteParamCount(t) + 1}`;
+  const writer = `$${prewriteArgCount(t)}`;
   const keys = t.arrays(7, t.pk.length);
   return `create or replace function ${prewriteFunctionName(t)}(${params.join(', ')})
 returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
@@ -173,6 +180,7 @@ begin
   ${prewriteInsertSql(t)};
   get diagnostics __written = row_count;
   ${fenceSql(t, indexes)}
+  ${schemaFenceSql(t, writer)}
   -- 2. New statements, so new snapshots that follow our inserts.
   if __written = cardinality($1) then
     -- Every slot is ours: only a version at or above start_ts can conflict.
@@ -222,6 +230,43 @@ function fenceSql(t: TableSql, indexes: string): string {
     raise exception using errcode = 'PCSV1',
       message = format('table %s has indexes that this writer''s schema does not declare: %s', ${literal(t.meta.name)}, __missing);
   end if;`;
+}
+
+/**
+ * The schema version fence (schema/core/0007-schema-versions.sql): a writer
+ * whose declaration of the table is an older version, or whose columns are
+ * not the ones stored, is refused (PCSV1, SchemaVersionError naming both
+ * versions): an old writer's full row images would drop a new column's
+ * values. Like the index fence, a statement after the lock inserts: a
+ * migration altering the table holds its storage exclusively, so a prewrite
+ * either committed before it or checks its committed catalogue row.
+ */
+function schemaFenceSql(t: TableSql, writer: string): string {
+  const name = literal(t.meta.name);
+  // The fence function (a nested PL/pgSQL call) runs only when the writer's declaration is not the stored one.
+  return `if exists (select from percolator_tables c where c.name = ${name} and c.schema_fingerprint <> (${writer})[1]) then
+    perform percolator_schema_fence(${name}, ${writer});
+  end if;`;
+}
+
+/**
+ * Older prewrite functions of the table (other parameter counts: its columns
+ * changed) become stubs that refuse their callers as the fence does, with
+ * both versions, instead of leaving them to write the old column list.
+ */
+export function retirePrewriteOverloadsSql(t: TableSql): string {
+  const refuse = (args: string) => `begin perform percolator_refuse_writer(${literal(t.meta.name)}, ${args}); end`;
+  return `do $retire$
+declare
+  __f record;
+begin
+  for __f in select p.oid::regprocedure as sig, p.pronargs as n from pg_proc p
+    where p.proname = ${literal(`${t.meta.name}__prewrite`)} and p.pronamespace = current_schema()::regnamespace and p.pronargs <> ${prewriteArgCount(t)} loop
+    execute format('create or replace function %s returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean) language plpgsql as %L',
+      __f.sig, replace(${literal(refuse('$N'))}, '$N', '$' || __f.n));
+  end loop;
+end
+$retire$`;
 }
 
 /**

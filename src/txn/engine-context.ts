@@ -14,6 +14,7 @@ import type { LockResolver } from './lock-resolver.js';
 import type { LocalCommits } from './local-commits.js';
 import type { LockWakeups } from './lock-wakeups.js';
 import type { IndexReadiness } from './index-readiness.js';
+import type { StoredColumns } from './stored-columns.js';
 
 /** What every part of the engine shares: shards, tables, oracle, settings, observability. */
 export interface EngineContext {
@@ -40,6 +41,8 @@ export interface EngineContext {
   /** Prewrites and commits of concurrent transactions, sent together per shard (every table); point reads per (shard, table). */
   readonly prewrites: SharedStatements<SharedPrewriteRequest, PrewriteConflictRow[]>;
   readonly commits: SharedStatements<SharedCommitRequest, boolean>;
+  /** The columns each shard stores: commits copy lock rows with them (stored-columns.ts). */
+  readonly storedColumns: StoredColumns;
   readonly pointReads: SharedStatements<SharedPointReadRequest, ShardReadResult>;
   /** Which secondary indexes reads may use (complete on every shard). */
   readonly indexReadiness: IndexReadiness;

@@ -16,6 +16,7 @@ import { PrimaryPushes, type PushOutcome } from './primary-pushes.js';
 import { mergeVerdicts, ROWS_STAND, type ReadVerdict } from './read-verdict.js';
 import { rollForwardOrBack } from './roll-forward-back.js';
 import type { TableDirectory } from './table-directory.js';
+import type { StoredColumns } from './stored-columns.js';
 import { decideTxnStatus } from './txn-status-check.js';
 import { isFinal, type TxnStatus } from './txn-status.js';
 
@@ -23,6 +24,8 @@ export interface LockResolverOptions {
   shards: readonly ShardPool[];
   /** Registered tables and the shards' catalogue: the storage of any transaction's primary table. */
   tables: TableDirectory;
+  /** The columns each shard stores, for rolling locks forward (stored-columns.ts). */
+  storedColumns: StoredColumns;
   logger: Logger;
   metrics: EngineMetrics;
   /** Resolved (final) statuses remembered, most recent first out last. */
@@ -102,7 +105,7 @@ export class LockResolver {
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
           return;
         }
-        await rollForwardOrBack(this.options.shards, this.options.logger, first.startTs, status, txnLocks);
+        await rollForwardOrBack(this.options.shards, this.options.storedColumns, this.options.logger, first.startTs, status, txnLocks);
       }),
     );
     return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committed };

@@ -2,6 +2,7 @@ import type { KeyTexts } from '../shard/key-text.js';
 import { commitTables, type SharedCommitEntry } from '../shard/commit-statements.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { ShareableStatement } from './shared-statements.js';
+import type { StoredColumns } from './stored-columns.js';
 import { tablePieces } from './table-pieces.js';
 
 /** One transaction's commit of one shard (one chunk, of one or several tables). */
@@ -19,9 +20,10 @@ export interface SharedCommitRequest {
 /**
  * commitTables as a shared statement, one per shard for every table its
  * members commit: resolves, per transaction, whether it wrote versions
- * (false: nothing committed, e.g. its primary lock was gone).
+ * (false: nothing committed, e.g. its primary lock was gone). Built with
+ * the columns the shard stores of each table (stored-columns.ts).
  */
-export const commitStatement: ShareableStatement<SharedCommitRequest, boolean> = {
+export const commitStatement = (storedColumns: StoredColumns): ShareableStatement<SharedCommitRequest, boolean> => ({
   queue: () => '',
   async run(shard, requests) {
     const lazy = requests.every((r) => r.lazy);
@@ -33,10 +35,11 @@ export const commitStatement: ShareableStatement<SharedCommitRequest, boolean> =
       },
       (table) => table.keys.length,
     );
-    const statement = commitTables(pieces.map((p) => ({ table: p.storage, entries: p.entries.map((e) => e.entry) })));
-    const { rows } = await shard.query<{ start_ts: string }>(statement, { prepare: true, lazy });
+    const { rows } = await storedColumns.run(shard.index, (on) =>
+      shard.query<{ start_ts: string }>(commitTables(pieces.map((p) => ({ table: on(p.storage), entries: p.entries.map((e) => e.entry) }))), { prepare: true, lazy }),
+    );
     const written = new Set(rows.map((r) => BigInt(r.start_ts)));
     return requests.map((r) => written.has(r.startTs));
   },
   keys: (request) => request.tables.flatMap((t) => t.keys.map((keyTexts) => ({ table: t.storage.meta.name, keyTexts }))),
-};
+});

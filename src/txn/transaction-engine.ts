@@ -3,7 +3,7 @@ import { InvalidInputError, SchemaError } from '../errors.js';
 import { timestampFor } from '../oracle/timestamp-for.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { migrateShards } from '../shard/migrate.js';
+import { migrateShards, type MigrateOptions, type MigrateResult } from '../shard/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { shardOf } from '../shard/shard-of.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
@@ -23,6 +23,7 @@ import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
+import { StoredColumns } from './stored-columns.js';
 import { buildIndexes } from './index-backfill.js';
 import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
@@ -96,7 +97,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_LIMITS.bytes;
   const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);
-  const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
+  const storedColumns = new StoredColumns(shards);
+  const resolver = new LockResolver({ shards, tables: directory, storedColumns, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
     timestampSource: options.timestampSource,
@@ -113,7 +115,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     lockWakeups: new LockWakeups(),
     localCommits,
     prewrites: new SharedStatements(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
-    commits: new SharedStatements(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
+    storedColumns,
+    commits: new SharedStatements(commitStatement(storedColumns), limits, sharedStatementMetrics(metrics, 'commit')),
     pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     indexReadiness: new IndexReadiness(shards),
     storageOf,
@@ -139,12 +142,17 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     shardOf(table: TableMeta, row: Row): number {
       return shardOf(table, row, shards.length);
     },
-    async migrate(metas: readonly TableMeta[]): Promise<void> {
+    async migrate(metas: readonly TableMeta[], migrateOptions: MigrateOptions = {}): Promise<MigrateResult> {
       const stored = withIndexStorage(metas);
       for (const meta of stored) storageFor(meta);
-      await migrateShards(shards, stored);
+      const result = await migrateShards(shards, stored, migrateOptions);
+      for (const older of result.older) {
+        logger.warn(older, 'migrate: the schema declares an older version of this table than the shards store; left as stored, and this client cannot write it');
+      }
+      if (result.dropped.length > 0) logger.info({ tables: result.dropped }, 'migrate: dropped tables');
       // Indexes created on tables with rows are filled in now, online (index-backfill.ts).
-      const indexes = metas.flatMap((meta) => meta.indexes);
+      const left = new Set(result.older.map((o) => o.table));
+      const indexes = metas.filter((meta) => !left.has(meta.name)).flatMap((meta) => meta.indexes);
       const begin = async () => new PercolatorTransaction(ctx, storageFor, await timestamp(), 'snapshot', false);
       await buildIndexes({ shards, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
       // Every entry of a complete index is committed below this timestamp: reads at or above it may use the index.
@@ -153,6 +161,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
         await Promise.all(shards.map((shard) => shard.query(setValidFrom(indexes.map((index) => index.storage.name), validFrom))));
       }
       ctx.indexReadiness.invalidate();
+      return result;
     },
     register(metas: readonly TableMeta[]): void {
       for (const meta of withIndexStorage(metas)) storageFor(meta);

@@ -61,6 +61,25 @@ export const shardKeys = { lines: ['noteId'] };
     expect(swapped.err).not.toContain(password);
   });
 
+  it('adds a column, and drops the tables the module no longer declares only with --drop-tables', async () => {
+    const changed = path.join(dir, 'changed.mjs');
+    writeFileSync(
+      changed,
+      `import { integer, pgEnum, pgTable, text } from 'drizzle-orm/pg-core';
+export const mood = pgEnum('mood', ['ok', 'meh']);
+export const notes = pgTable('cli_notes', { id: integer().primaryKey(), body: text(), mood: mood(), title: text() });
+`,
+    );
+    const args = ['--schema', changed, '--shards', cluster.shardUrls.join(','), '--oracle', cluster.oracleAddress];
+    const kept = await migrate(args);
+    expect(kept.code, kept.err).toBe(0);
+    const columns = `select (select count(*) from information_schema.columns where table_name = 'cli_notes__versions' and column_name = 'title') * 10 + (select count(*) from pg_tables where tablename = 'cli_lines__versions') as n`;
+    expect(await countOnShards(cluster.shardUrls, columns)).toEqual([11, 11]);
+    const dropped = await migrate([...args, '--drop-tables']);
+    expect(dropped.code, dropped.err).toBe(0);
+    expect(await countOnShards(cluster.shardUrls, columns)).toEqual([10, 10]);
+  });
+
   it('explains missing arguments and unloadable modules', async () => {
     expect((await migrate([])).code).toBe(2);
     const missing = await migrate(['--schema', path.join(dir, 'nope.mjs'), '--shards', cluster.shardUrls.join(','), '--oracle', cluster.oracleAddress]);
