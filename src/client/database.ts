@@ -1,3 +1,4 @@
+import type { Placement } from '../txn/placement.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -67,6 +68,11 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   /** Number of shards. */
   get shardCount(): number {
     return this.parts.engine.shardCount;
+  }
+
+  /** @internal The placement map this client places rows by (slot moves use it). */
+  get placement(): Placement {
+    return this.parts.engine.placement;
   }
 
   /**

@@ -27,10 +27,13 @@ const MIGRATION_LOCK_KEY = 7_366_512_001;
  * (the one other shards record, else a new one; a concurrent first migrate
  * serializes on shard 0's lock and adopts it), then the others in parallel,
  * each checking its record again under its lock.
+ *
+ * Returns the cluster id the shards record. `mapped`: the oracle keeps the
+ * cluster's placement map, and the pools are numbered by it.
  */
-export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[]): Promise<void> {
+export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[], mapped = false): Promise<string> {
   const migrations = [...coreMigrations(), ...tables.flatMap((t) => tableMigrations(t))];
-  const config: PlacementConfig = { shardCount: shards.length, tables };
+  const config: PlacementConfig = { shardCount: shards.length, tables, mapped };
   const names = tables.map((t) => t.name);
   const recorded = await Promise.all(shards.map((shard) => readShardIdentity(queryOn(shard), names)));
   const known = checkShardIdentities(recorded, shards.map((s) => s.name), config);
@@ -39,6 +42,7 @@ export async function migrateShards(shards: readonly ShardPool[], tables: readon
   const clusterId = await migrateShard(first!, migrations, enums, config, known ?? randomUUID(), known === undefined);
   await Promise.all(rest.map((shard) => migrateShard(shard, migrations, enums, config, clusterId, false)));
   await Promise.all(shards.map((shard) => markClusterComplete(queryOn(shard))));
+  return clusterId;
 }
 
 function queryOn(shard: ShardPool, client?: PoolClient): ShardQuery {

@@ -12,6 +12,8 @@ export interface LockWrite {
   keyTexts: KeyTexts;
   op: 'put' | 'del' | 'lock';
   isInsert: boolean;
+  /** The key's slot: the shard refuses the statement unless it owns every slot of it (schema/core/0007-slot-ownership.sql). */
+  slot: number;
   /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
   valueTexts?: readonly (string | null)[] | undefined;
 }
@@ -47,7 +49,9 @@ export interface PrewriteConflictRow {
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
  * then one per value column; last, the names of the indexes' storages the
- * writer maintains (the schema fence, fenceSql).
+ * writer maintains (the schema fence, fenceSql); and the slots of the rows,
+ * which the shard must own (the slot fence, percolator_fence_slots, called
+ * in the same statement before the function).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -68,6 +72,7 @@ function prewriteParamCount(t: TableSql): number {
 export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
   const v = t.valueColumns;
   const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
+  const slots = new Set<number>();
   for (const entry of entries) {
     const start = entry.startTs.toString();
     const primaryKey = toParameter(entry.primaryKey);
@@ -79,16 +84,19 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       columns[3]!.push(ttl);
       columns[4]!.push(row.op);
       columns[5]!.push(row.isInsert ? 't' : 'f');
+      slots.add(row.slot);
       for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
   const text = t.statementText('prewrite', () => {
     const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${i + 1}::text[]`);
-    return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
+    // The slot fence first (lateral: it must run before the function), in the same local transaction.
+    const fence = `percolator_fence_slots($${prewriteParamCount(t) + 2}::int[])`;
+    return `select p.* from ${fence} as fence(owned) cross join lateral (select * from ${prewriteFunctionName(t)}(${args.join(', ')}) where fence.owned) p`;
   });
-  // Last: the indexes this writer maintains (the function's fence compares them with the shard's catalogue).
-  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name)] };
+  // Then: the indexes this writer maintains (the function's fence compares them with the shard's catalogue); last, the slots.
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [...slots]] };
 }
 
 /**

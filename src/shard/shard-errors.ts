@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { InvalidInputError, PercolatorError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
+import { InvalidInputError, PercolatorError, PlacementChangedError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
 
 const CONNECTION_MESSAGES = [
   'Connection terminated',
@@ -82,6 +82,8 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   const options = { cause: error, sqlState };
   // The prewrite function's schema fence (prewrite-statements.ts).
   if (sqlState === 'PCSV1') return new SchemaVersionError(`${what}: upgrade this client's schema to declare every index of the table (a writer without them would leave rows out of the index)`, options);
+  // The slot fence of prewrites (schema/core/0007-slot-ownership.sql).
+  if (sqlState === 'PCSL1') return new PlacementChangedError(shardName, `${what}: this client's placement map is stale or the slot is moving`, options);
   // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
   if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
     return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);

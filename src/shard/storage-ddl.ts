@@ -30,6 +30,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
     { name: 'core/0005-shard-identity-complete', sql: readSchemaFile('core/0005-shard-identity-complete.sql') },
     { name: 'core/0006-index-catalogue', sql: readSchemaFile('core/0006-index-catalogue.sql') },
+    { name: 'core/0007-slot-ownership', sql: readSchemaFile('core/0007-slot-ownership.sql') },
   ];
 }
 
