@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, percolator } from '../../src/index.js';
@@ -61,6 +63,25 @@ describe('placement map', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('db.shardStatus() and `percolator shards status` show the map and what each shard holds', async () => {
+    const db = await percolator({ oracle: [cluster.oracleAddress], schema });
+    try {
+      const status = await db.shardStatus();
+      expect(status.mapVersion).toBe(1n);
+      expect(status.shards.map((s) => [s.id, s.slots, s.ownedSlots, s.frozenSlots])).toEqual([
+        [0, 1366, 1366, 0],
+        [1, 1365, 1365, 0],
+        [2, 1365, 1365, 0],
+      ]);
+      expect(status.shards.every((s) => s.bytes > 0 && !s.address.includes(new URL(cluster.shardUrls[0]!).password))).toBe(true);
+    } finally {
+      await db.close();
+    }
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/percolator.js', 'shards', 'status', '--oracle', cluster.oracleAddress]);
+    expect(stdout).toMatch(/placement map version 1, 4096 slots/);
+    expect(stdout.trim().split('\n')).toHaveLength(5);
   });
 
   it('timestamps carry the placement generation', async () => {
