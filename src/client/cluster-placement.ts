@@ -27,6 +27,8 @@ export interface ClusterPlacement {
  */
 export async function resolveClusterPlacement(
   shards: readonly string[] | undefined,
+  /** What each of `shards` records (probeShardList), read before the oracle is dialled. */
+  probed: readonly (ShardIdentity | undefined)[] | undefined,
   oracle: OracleClient | undefined,
   tables: readonly TableMeta[],
   timeoutMs: number,
@@ -40,10 +42,7 @@ export async function resolveClusterPlacement(
     await checkAgainstMap(map.shards.map((s) => s.url), map, tables, timeoutMs, names);
     return { shards: [], placement: { map, source: oracle } };
   }
-  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string')) {
-    throw new InvalidInputError('shards must be a non-empty array of Postgres connection URLs');
-  }
-  const identities = await readIdentities(shards, timeoutMs, names);
+  const identities = probed ?? (await probeShardList(shards, tables, timeoutMs));
   const clusterId = identities.find((identity) => identity !== undefined)?.clusterId;
   if (oracle && clusterId !== undefined) {
     const read = await oracle.readPlacement(clusterId);
@@ -61,6 +60,14 @@ export async function resolveClusterPlacement(
     return { shards: [], placement: { map: placementMapOf(written.placement!, written.generation), source: oracle } };
   }
   return { shards, placement: { map: PlacementMap.initial('', shards), source: oracle } };
+}
+
+/** Checks a `shards` option and reads what each shard records: ShardUnavailableError names an unreachable one. */
+export function probeShardList(shards: readonly string[], tables: readonly TableMeta[], timeoutMs: number): Promise<(ShardIdentity | undefined)[]> {
+  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string')) {
+    throw new InvalidInputError('shards must be a non-empty array of Postgres connection URLs');
+  }
+  return readIdentities(shards, timeoutMs, tables.map((t) => t.name));
 }
 
 /** Connecting by the oracle's map alone: every shard it names must record its cluster. */

@@ -10,7 +10,7 @@ import { createTransactionEngine, type TransactionEngineOptions } from '../txn/t
 import { clientMetrics } from './client-metrics.js';
 import { checkIsolation, checkMaxRetries, checkMilliseconds, checkPoolOptions, Database } from './database.js';
 import { redactUrl } from '../redact.js';
-import { resolveClusterPlacement } from './cluster-placement.js';
+import { probeShardList, resolveClusterPlacement } from './cluster-placement.js';
 import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
 import { TableRegistry } from './table-registry.js';
 import type { ShardKeys } from './types.js';
@@ -108,14 +108,13 @@ export async function percolator<TSchema extends Record<string, unknown>>(option
   const log = logger.child({ component: 'percolator' });
   const oracle = resolveOracleOption(options.oracle);
 
-  if (shards !== undefined && (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string'))) {
-    throw new InvalidInputError('shards must be a non-empty array of Postgres connection URLs');
-  }
+  // The shards first: an unreachable one is named before the oracle is dialled.
+  const probed = shards === undefined ? undefined : await probeShardList(shards, tables.storedTables, CONNECT_TIMEOUT_MS);
   const ownsTimestampSource = 'client' in oracle;
   const timestampSource = await connectOracle(oracle, log, registry);
   try {
     const oracleClient = ownsTimestampSource ? (timestampSource as OracleClient) : undefined;
-    const cluster = await resolveClusterPlacement(shards, oracleClient, tables.storedTables, CONNECT_TIMEOUT_MS);
+    const cluster = await resolveClusterPlacement(shards, probed, oracleClient, tables.storedTables, CONNECT_TIMEOUT_MS);
     const engine = createTransactionEngine({
       shards: cluster.shards,
       placement: cluster.placement,

@@ -57,7 +57,7 @@ export async function readShardStatus(placement: Placement): Promise<ShardStatus
 export async function readClusterStatus(oracleAddresses: string[], shards: readonly string[] | undefined): Promise<ShardStatus> {
   const oracle = createOracleClient({ addresses: oracleAddresses });
   try {
-    const cluster = await resolveClusterPlacement(shards, oracle, [], 5_000);
+    const cluster = await resolveClusterPlacement(shards, undefined, oracle, [], 5_000);
     const engine = createTransactionEngine({ shards: cluster.shards, placement: cluster.placement, timestampSource: oracle, registry: new Registry(), gc: false });
     try {
       return await readShardStatus(engine.placement);
