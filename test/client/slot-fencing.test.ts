@@ -83,12 +83,27 @@ describe('slot fencing', () => {
     expect(await locksPerShard()).toEqual([0, 0, 0]);
   });
 
+  it('a transaction that starts after a switch reads the new map first (the generation on its timestamp): no write is refused', async () => {
+    const id = idsOnShard0[3]!;
+    const slot = slotOf(accountsMeta, { id });
+    await switchSlots(mover.placement, { from: 0, to: 1, slots: [slot] });
+    expect(stale.placement.map.version).toBe(4n);
+    let attempts = 0;
+    await stale.transaction(async (tx) => {
+      attempts++;
+      await tx.insert(accounts).values({ id, balance: 1 });
+    });
+    expect(attempts).toBe(1);
+    expect(stale.placement.map.version).toBe(5n);
+    expect(await rowsPerShard(id)).toEqual([0, 1, 0]);
+  });
+
   it('leaves each switched slot with exactly one owner, as the map and the shards record it', async () => {
     const status = await stale.shardStatus();
-    expect(status.mapVersion).toBe(4n);
+    expect(status.mapVersion).toBe(5n);
     expect(status.shards.map((s) => [s.slots, s.ownedSlots, s.frozenSlots])).toEqual([
-      [1363, 1363, 0],
-      [1366, 1366, 0],
+      [1362, 1362, 0],
+      [1367, 1367, 0],
       [1367, 1367, 0],
     ]);
   });
@@ -96,7 +111,7 @@ describe('slot fencing', () => {
   it('a switch run again after it completed changes nothing', async () => {
     const slot = slotOf(accountsMeta, { id: idsOnShard0[0]! });
     const map = await switchSlots(mover.placement, { from: 0, to: 1, slots: [slot] });
-    expect(map.version).toBe(4n);
+    expect(map.version).toBe(5n);
     const owners = await queryOnShards<{ n: number }>(cluster.shardUrls, `select count(*)::int as n from percolator_owned_slots where slot = ${slot}`);
     expect(owners.map(([row]) => row!.n)).toEqual([0, 1, 0]);
   });
