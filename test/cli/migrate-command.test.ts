@@ -56,6 +56,9 @@ export const shardKeys = { lines: ['noteId'] };
   it('takes the shards from the oracle\'s map whatever their order, and refuses a database that is not a shard, with the error and without passwords', async () => {
     const swapped = await migrate(['--schema', schemaFile, '--shards', [...cluster.shardUrls].reverse().join(','), '--oracle', cluster.oracleAddress]);
     expect(swapped.code, swapped.err).toBe(0);
+    const oracleOnly = await migrate(['--schema', schemaFile, '--oracle', cluster.oracleAddress]);
+    expect(oracleOnly.code, oracleOnly.err).toBe(0);
+    expect(oracleOnly.out).toMatch(/on 2 shard\(s\)/);
     const server = cluster.shards.servers[1]!;
     const admin = new pg.Client(server.url);
     await admin.connect();
