@@ -12,6 +12,8 @@ export interface LockWrite {
   keyTexts: KeyTexts;
   op: 'put' | 'del' | 'lock';
   isInsert: boolean;
+  /** The key's slot: the shard refuses the statement unless it owns every slot of it (schema/core/0008-slot-ownership.sql). */
+  slot: number;
   /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
   valueTexts?: readonly (string | null)[] | undefined;
 }
@@ -48,7 +50,10 @@ export interface PrewriteConflictRow {
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
  * then one per value column; then the names of the indexes' storages the
  * writer maintains (the index fence, fenceSql); last, the writer's schema
- * and columns fingerprints (the schema version fence, schemaFenceSql).
+ * and columns fingerprints (the schema version fence, schemaFenceSql). The
+ * statement also passes the slots of the rows, which the shard must own
+ * (the slot fence, percolator_fence_slots, called in the same statement
+ * before the function).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -74,6 +79,7 @@ function prewriteArgCount(t: TableSql): number {
 export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
   const v = t.valueColumns;
   const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
+  const slots = new Set<number>();
   for (const entry of entries) {
     const start = entry.startTs.toString();
     const primaryKey = toParameter(entry.primaryKey);
@@ -85,16 +91,19 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       columns[3]!.push(ttl);
       columns[4]!.push(row.op);
       columns[5]!.push(row.isInsert ? 't' : 'f');
+      slots.add(row.slot);
       for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
   const text = t.statementText('prewrite', () => {
     const args = Array.from({ length: prewriteArgCount(t) }, (_, i) => `$${i + 1}::text[]`);
-    return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
+    // The slot fence first (lateral: it must run before the function), in the same local transaction.
+    const fence = `percolator_fence_slots($${prewriteArgCount(t) + 1}::int[])`;
+    return `select p.* from ${fence} as fence(owned) cross join lateral (select * from ${prewriteFunctionName(t)}(${args.join(', ')}) where fence.owned) p`;
   });
-  // Last: the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue).
-  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint]] };
+  // Then the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue); last, the slots.
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint], [...slots]] };
 }
 
 /**

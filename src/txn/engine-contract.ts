@@ -10,6 +10,7 @@
  * values in primary-key column order.
  */
 import type { MigrateOptions, MigrateResult } from '../shard/migrate.js';
+import type { Placement } from './placement.js';
 import type { SQL } from 'drizzle-orm';
 import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
@@ -137,6 +138,8 @@ export interface BeginOptions {
 
 export interface TransactionEngine {
   readonly shardCount: number;
+  /** The placement map rows are placed by, and its refresh (a shard refused a slot: PlacementChangedError). */
+  readonly placement: Placement;
   begin(options?: BeginOptions): Promise<EngineTransaction>;
   /** Index of the shard holding rows with these shard-key values (table's shard key, in order). */
   shardOf(table: TableMeta, row: Row): number;
