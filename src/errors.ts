@@ -202,6 +202,21 @@ export class ShardUnavailableError extends PercolatorError {
 }
 
 /**
+ * A shard refused a write for a slot it does not own (any more, or not
+ * yet): this client's placement map is older than the shard's, or the slot
+ * is being moved. Internal: the client reads the map again and runs the
+ * transaction again without counting it against maxRetries; it reaches the
+ * caller only if the placement keeps changing under it.
+ */
+export class PlacementChangedError extends PercolatorError {
+  readonly code = 'PLACEMENT_CHANGED';
+  readonly retryable = true;
+  constructor(readonly shard: string, message: string, options?: PercolatorErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
  * A shard refused a statement for a reason no other error of the catalogue
  * describes (`sqlState` says which; `cause` is the driver's error).
  * Retryable when Postgres aborted the statement because of a concurrent one

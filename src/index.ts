@@ -14,6 +14,7 @@ export { MAX_ROW_BYTES } from './client/row-validation.js';
 export type { RetryBackoff } from './client/retry-backoff.js';
 export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, UpdateSet, WriteResult } from './client/types.js';
 export type { IsolationLevel } from './txn/engine-contract.js';
+export type { ShardStatus, ShardStatusEntry } from './client/shard-status.js';
 export type { GcOptions, GcRun } from './txn/gc-types.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';
 export type { OracleConnectOptions, OracleOption } from './client/oracle-option.js';

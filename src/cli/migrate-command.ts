@@ -7,7 +7,7 @@ import { redactText } from '../redact.js';
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { splitShardList } from '../shard/shard-address.js';
 
-export const help = `usage: percolator migrate --schema <module> [--shards <url,...>] [--oracle <host:port,...>] [--drop-tables]
+export const help = `usage: percolator migrate --schema <module> --oracle <host:port,...> [--shards <url,...>] [--drop-tables]
 
 Creates or upgrades the MVCC storage of every table of a schema module on
 every shard (what db.migrate() does), for deploy scripts: run it before
@@ -20,9 +20,12 @@ options:
                      exports are the drizzle tables (pgTable); other exports
                      (relations, enums) are ignored; an export named
                      \`shardKeys\` is passed on as percolator()'s option
-  --shards <urls>    the shards' Postgres URLs, comma-separated, in the
-                     cluster's order (or PERCOLATOR_SHARDS); a multi-host
-                     URL (a shard with standbys) keeps its own commas
+  --shards <urls>    the shards' Postgres URLs, comma-separated (or
+                     PERCOLATOR_SHARDS): required to create a cluster, whose
+                     shards are numbered in this order; once the oracle keeps
+                     the cluster's placement map, optional (the map names the
+                     shards). A multi-host URL (a shard with standbys) keeps
+                     its own commas
   --oracle <addrs>   the oracle's host:port, comma-separated (or PERCOLATOR_ORACLE)
   --drop-tables      also drop the tables stored on the shards that the
                      schema module does not declare (and their data)
@@ -37,8 +40,8 @@ export async function run(argv: string[]): Promise<number> {
   // A multi-host URL (a shard with standbys) keeps its own commas.
   const shards = splitShardList(parsed.values.shards ?? process.env.PERCOLATOR_SHARDS ?? '');
   const oracle = list(parsed.values.oracle ?? process.env.PERCOLATOR_ORACLE);
-  if (!schemaPath || shards.length === 0 || oracle.length === 0) {
-    console.error(`percolator migrate: --schema, --shards (or PERCOLATOR_SHARDS) and --oracle (or PERCOLATOR_ORACLE) are required\n${hint}`);
+  if (!schemaPath || oracle.length === 0) {
+    console.error(`percolator migrate: --schema and --oracle (or PERCOLATOR_ORACLE) are required\n${hint}`);
     return 2;
   }
   let module: Record<string, unknown>;
@@ -55,10 +58,12 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`percolator migrate: ${schemaPath} exports no drizzle table (pgTable)`);
     return 2;
   }
+  let shardCount = 0;
   try {
-    const db = await percolator({ shards, oracle, schema, shardKeys: shardKeys as never });
+    const db = await percolator({ shards: shards.length > 0 ? shards : undefined, oracle, schema, shardKeys: shardKeys as never });
     try {
       await db.migrate({ dropTables: parsed.values['drop-tables'] === true });
+      shardCount = db.shardCount;
     } finally {
       await db.close();
     }
@@ -67,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`percolator migrate: ${redactText(error.message)} (${error.code})`);
     return 1;
   }
-  console.log(`migrated ${Object.keys(schema).length} table(s) (${Object.keys(schema).join(', ')}) on ${shards.length} shard(s)`);
+  console.log(`migrated ${Object.keys(schema).length} table(s) (${Object.keys(schema).join(', ')}) on ${shardCount} shard(s)`);
   return 0;
 }
 

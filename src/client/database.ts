@@ -1,3 +1,5 @@
+import { readShardStatus, type ShardStatus } from './shard-status.js';
+import type { Placement } from '../txn/placement.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -74,6 +76,23 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   /** Number of shards. */
   get shardCount(): number {
     return this.parts.engine.shardCount;
+  }
+
+  /**
+   * The cluster as the oracle's placement map and the shards see it: per
+   * shard the slots the map assigns, the slots it records as owned (and
+   * frozen: a move under way or interrupted), stored versions and bytes.
+   * @example
+   * const { mapVersion, shards } = await db.shardStatus();
+   */
+  async shardStatus(): Promise<ShardStatus> {
+    this.checkOpen();
+    return readShardStatus(this.parts.engine.placement);
+  }
+
+  /** @internal The placement map this client places rows by (slot moves use it). */
+  get placement(): Placement {
+    return this.parts.engine.placement;
   }
 
   /**

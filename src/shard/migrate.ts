@@ -23,9 +23,13 @@ export interface MigrateOptions {
   readonly fill?: ColumnFill | undefined;
   /** Drop the catalogued tables the declaration does not name: all of them (true) or these. */
   readonly dropTables?: boolean | readonly string[] | undefined;
+  /** The oracle keeps the cluster's placement map, and the pools are numbered by it. */
+  readonly mapped?: boolean | undefined;
 }
 
 export interface MigrateResult {
+  /** The cluster id the shards record. */
+  readonly clusterId: string;
   /** Tables whose declaration is an older schema version than the shards': left alone (their writers stay fenced). */
   readonly older: readonly { readonly table: string; readonly declared: number; readonly stored: number }[];
   /** Tables dropped. */
@@ -64,9 +68,11 @@ interface Plan {
  * serializes on shard 0's lock and adopts it), then the others in parallel,
  * each checking its record again under its lock. A migrate() stopped part
  * way leaves each shard as it was or wholly changed; the next completes it.
+ * `options.mapped`: the oracle keeps the cluster's placement map, and the
+ * pools are numbered by it.
  */
 export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[], options: MigrateOptions = {}): Promise<MigrateResult> {
-  const config: PlacementConfig = { shardCount: shards.length, tables };
+  const config: PlacementConfig = { shardCount: shards.length, tables, mapped: options.mapped ?? false };
   const names = tables.map((t) => t.name);
   const recorded = await Promise.all(shards.map((shard) => readShardIdentity(queryOn(shard), names)));
   const known = checkShardIdentities(recorded, shards.map((s) => s.name), config);
@@ -79,7 +85,7 @@ export async function migrateShards(shards: readonly ShardPool[], tables: readon
   const clusterId = await migrateShard(first!, plan, known ?? randomUUID(), known === undefined);
   await Promise.all(rest.map((shard) => migrateShard(shard, plan, clusterId, false)));
   await Promise.all(shards.map((shard) => markClusterComplete(queryOn(shard))));
-  return { older, dropped: plan.drops };
+  return { clusterId, older, dropped: plan.drops };
 }
 
 /**

@@ -12,6 +12,8 @@ export interface LockWrite {
   keyTexts: KeyTexts;
   op: 'put' | 'del' | 'lock';
   isInsert: boolean;
+  /** The key's slot: the shard refuses the statement unless it owns every slot of it (schema/core/0008-slot-ownership.sql). */
+  slot: number;
   /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
   valueTexts?: readonly (string | null)[] | undefined;
 }
@@ -48,7 +50,10 @@ export interface PrewriteConflictRow {
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
  * then one per value column; then the names of the indexes' storages the
  * writer maintains (the index fence, fenceSql); last, the writer's schema
- * and columns fingerprints (the schema version fence, schemaFenceSql).
+ * and columns fingerprints (the schema version fence, schemaFenceSql). The
+ * statement also passes the slots of the rows, which the shard must own
+ * (the slot fence, percolator_fence_slots, called in the same statement
+ * before the function).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -74,6 +79,7 @@ function prewriteArgCount(t: TableSql): number {
 export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
   const v = t.valueColumns;
   const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
+  const slots = new Set<number>();
   for (const entry of entries) {
     const start = entry.startTs.toString();
     const primaryKey = toParameter(entry.primaryKey);
@@ -85,13 +91,19 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       columns[3]!.push(ttl);
       columns[4]!.push(row.op);
       columns[5]!.push(row.isInsert ? 't' : 'f');
+      slots.add(row.slot);
       for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
-  const text = t.statementText('prewrite', () => `select * from ${prewriteCallSql(t, 0)}`);
-  // Last: the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue).
-  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint]] };
+  const text = t.statementText('prewrite', () => `select p.* from ${slotFenceSql(prewriteArgCount(t) + 1)} cross join lateral (select * from ${prewriteCallSql(t, 0)} where fence.owned) p`);
+  // Then the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue); last, the slots.
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint], [...slots]] };
+}
+
+/** The slot fence, first (lateral: it must run before the prewrite functions), in the same local transaction; `$param` the slots. */
+function slotFenceSql(param: number): string {
+  return `percolator_fence_slots($${param}::int[]) as fence(owned)`;
 }
 
 /** `T__prewrite($n+1::text[], ...)`: one table's call, its parameters after the first `offset`. */
@@ -118,7 +130,7 @@ const multiTableTexts = new Map<string, string>();
  * trip, one local transaction): one call of each table's prewrite
  * function, in the order given (callers sort tables by name, so that
  * concurrent statements insert lock rows in one order), under `union
- * all`. Each call keeps its own guarantees: its statements take their
+ * all`, after one slot fence for all their rows. Each call keeps its own guarantees: its statements take their
  * own snapshots after its lock inserts, and a transaction with a conflict
  * in a call loses its locks of that call (the caller rolls back the rest,
  * as after a conflict on another shard). One table is prewriteShared.
@@ -127,14 +139,20 @@ export function prewriteTables(pieces: readonly TablePrewrite[]): Statement {
   if (pieces.length === 1) return prewriteShared(pieces[0]!.table, pieces[0]!.entries);
   const values: unknown[] = [];
   const offsets: number[] = [];
+  const slots = new Set<number>();
   for (const { table, entries } of pieces) {
     offsets.push(values.length);
-    values.push(...prewriteShared(table, entries).values);
+    const piece = prewriteShared(table, entries).values;
+    // Each call's own arguments; the slots (its last value) go to the statement's one fence.
+    values.push(...piece.slice(0, -1));
+    for (const slot of piece[piece.length - 1] as number[]) slots.add(slot);
   }
+  values.push([...slots]);
   const id = pieces.map((p) => p.table.meta.name).join('\u0000');
   let text = multiTableTexts.get(id);
   if (text === undefined) {
-    text = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c`).join('\nunion all\n');
+    const calls = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c where fence.owned`);
+    text = `select p.* from ${slotFenceSql(values.length)} cross join lateral (${calls.join('\nunion all\n')}) p`;
     if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
   }
   return { text, values };

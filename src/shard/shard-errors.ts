@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { InvalidInputError, PercolatorError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
+import { InvalidInputError, PercolatorError, PlacementChangedError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
 import { StoredColumnsChangedError } from './stored-columns-changed.js';
 
 const CONNECTION_MESSAGES = [
@@ -85,6 +85,8 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   if (sqlState === 'PCSV1') return schemaVersionError(what, options);
   // A copy by column list refused by the columns fence (commit-statements.ts): the caller builds it again.
   if (sqlState === 'PCSV2') return new StoredColumnsChangedError(detailOf(error) ?? '', `${what}: run again with the shard's columns`, options);
+  // The slot fence of prewrites (schema/core/0008-slot-ownership.sql).
+  if (sqlState === 'PCSL1') return new PlacementChangedError(shardName, `${what}: this client's placement map is stale or the slot is moving`, options);
   // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
   if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
     return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);

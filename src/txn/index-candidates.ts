@@ -1,6 +1,5 @@
 import { PgDialect } from 'drizzle-orm/pg-core';
 import type { KeyTexts } from '../shard/key-text.js';
-import { shardOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { TableMeta } from '../schema/table-meta.js';
@@ -44,7 +43,7 @@ export function indexCandidates(
       for (const result of results) {
         for (const entry of result.rows) {
           const keyTexts = keyTextsOf(table, meta.primaryKey.map((c) => entry[c.key]));
-          const shard = shardOfKey(meta, keyTexts, ctx.shards.length);
+          const shard = ctx.placement.shardOfKey(meta, keyTexts);
           let keys = byShard.get(shard);
           if (!keys) byShard.set(shard, (keys = new Map()));
           keys.set(keyIdOf(keyTexts), keyTexts);

@@ -5,7 +5,9 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
 import { migrateShards, type MigrateOptions, type MigrateResult } from '../shard/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
-import { shardOf } from '../shard/shard-of.js';
+import { PlacementMap } from '../shard/placement-map.js';
+import { slotOf } from '../shard/shard-of.js';
+import { Placement, type PlacementSource } from './placement.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
@@ -31,8 +33,13 @@ import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
 
 export interface TransactionEngineOptions {
-  /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
+  /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). Without `placement`, rows are placed by the initial layout of this list. */
   shards: readonly string[];
+  /**
+   * The cluster's placement map (the oracle's), and where to read it again:
+   * then the shards are the map's, `shards` is not used for placement.
+   */
+  placement?: { map: PlacementMap; source?: PlacementSource | undefined } | undefined;
   timestampSource: TimestampSource;
   logger?: Logger;
   /** prom-client registry for the engine's metrics (default: prom-client's global registry). */
@@ -71,9 +78,13 @@ export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
  * over independent Postgres shards (see docs/DESIGN.md).
  */
 export function createTransactionEngine(options: TransactionEngineOptions): TransactionEngine {
-  if (options.shards.length === 0) throw new InvalidInputError('at least one shard URL is needed');
+  if (options.shards.length === 0 && !options.placement) throw new InvalidInputError('at least one shard URL is needed');
   const logger = (options.logger ?? silentLogger).child({ component: 'percolator-engine' });
-  const shards = options.shards.map((url, i) => new ShardPool(i, url, logger, options.pool));
+  const map = options.placement?.map ?? PlacementMap.initial('', options.shards);
+  const openShard = (id: number, url: string) => new ShardPool(id, url, logger, options.pool);
+  const shards: ShardPool[] = [];
+  for (const shard of map.shards) shards[shard.id] = openShard(shard.id, shard.url);
+  const placement = new Placement(map, shards, openShard, logger, options.placement?.source);
   const metrics = createEngineMetrics(options.registry);
   const tables = new Map<string, TableStorage>();
   const background = new Set<Promise<unknown>>();
@@ -98,9 +109,10 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);
   const storedColumns = new StoredColumns(shards);
-  const resolver = new LockResolver({ shards, tables: directory, storedColumns, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
+  const resolver = new LockResolver({ shards, placement, tables: directory, storedColumns, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
+    placement,
     timestampSource: options.timestampSource,
     logger,
     metrics,
@@ -133,19 +145,26 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');
 
   return {
-    shardCount: shards.length,
+    get shardCount() {
+      return shards.length;
+    },
+    placement,
     async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
       const readOnly = beginOptions.readTs !== undefined;
       const startTs = beginOptions.readTs ?? (await timestamp());
+      // A map read before a switch the oracle announced with this timestamp: read it again before placing anything.
+      if (placement.stale) await placement.refresh();
       return new PercolatorTransaction(ctx, storageFor, startTs, beginOptions.isolation ?? 'snapshot', readOnly);
     },
     shardOf(table: TableMeta, row: Row): number {
-      return shardOf(table, row, shards.length);
+      return placement.map.shardOfSlot(slotOf(table, row));
     },
     async migrate(metas: readonly TableMeta[], migrateOptions: MigrateOptions = {}): Promise<MigrateResult> {
       const stored = withIndexStorage(metas);
       for (const meta of stored) storageFor(meta);
-      const result = await migrateShards(shards, stored, migrateOptions);
+      const result = await migrateShards(shards, stored, { ...migrateOptions, mapped: placement.mapped });
+      // The first migrate() of a cluster: the oracle keeps its map from now on.
+      await placement.register(result.clusterId);
       for (const older of result.older) {
         logger.warn(older, 'migrate: the schema declares an older version of this table than the shards store; left as stored, and this client cannot write it');
       }

@@ -32,7 +32,7 @@ describe('statements over several tables of one shard', () => {
     primaryTable: aMeta.name,
     primaryKey: primary,
     ttlMs: 60_000,
-    rows: keys.map((keyTexts) => ({ keyTexts, op: 'put' as const, isInsert: insert, valueTexts: [`v@${startTs}`] })),
+    rows: keys.map((keyTexts) => ({ keyTexts, op: 'put' as const, isInsert: insert, slot: 0, valueTexts: [`v@${startTs}`] })),
   });
   const prewrite = async (pieces: { table: TableStorage; entries: PrewriteEntry[] }[]) => (await db.run<PieceConflictRow>(prewriteTables(pieces))).rows;
   const count = async (sql: string): Promise<number> => Number((await db.client().query<{ n: string }>(sql)).rows[0]!.n);
