@@ -85,4 +85,17 @@ describe('statements over several tables of one shard', () => {
     expect(await count(`select count(*) as n from ${A.locks}`)).toBe(0);
     expect(await count(`select count(*) as n from ${B.locks}`)).toBe(0);
   });
+
+  it('one slot fence covers every table of the statement: a row of a slot the shard does not own refuses it all', async () => {
+    const s = next();
+    await db.client().query('update percolator_owned_slots set frozen = true where slot = 7');
+    const inSlot = (e: PrewriteEntry, slot: number): PrewriteEntry => ({ ...e, rows: e.rows.map((r) => ({ ...r, slot })) });
+    const refused = await prewrite([
+      { table: A, entries: [entry(s, [aKey(20)], aKey(20))] },
+      { table: B, entries: [inSlot(entry(s, [bKey(20)], aKey(20)), 7)] },
+    ]).catch((error: unknown) => error as { code?: string });
+    expect(refused).toMatchObject({ code: 'PCSL1' });
+    expect(await count(`select count(*) as n from ${A.locks}`)).toBe(0);
+    await db.client().query('update percolator_owned_slots set frozen = false where slot = 7');
+  });
 });
