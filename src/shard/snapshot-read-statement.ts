@@ -75,8 +75,14 @@ export interface SnapshotView {
   readonly merged: string;
 }
 
-export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[]): SnapshotView {
+/**
+ * `shared` lets several views live in one statement (a join,
+ * join-read-statement.ts): their parameters go into one array, and each
+ * names its buffered images' CTE.
+ */
+export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], shared: { params?: unknown[]; buffer?: string } = {}): SnapshotView {
   const { storage, readTs, buffered } = request;
+  const buf = shared.buffer ?? '__buf';
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
   const colList = columns.map((c) => ident(c.name)).join(', ');
@@ -84,21 +90,16 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
-  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
-  const params: unknown[] = [...(where?.params ?? [])];
-  const texts = fragments.map((fragment) => {
-    const rendered = dialect.sqlToQuery(fragment);
-    const text = shiftPlaceholders(rendered.sql, params.length);
-    params.push(...rendered.params);
-    return text;
-  });
+  const params: unknown[] = shared.params ?? [];
+  const where = request.where ? renderInto(params, request.where) : undefined;
+  const texts = fragments.map((fragment) => renderInto(params, fragment));
   const param = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
   const ts = `${param(readTs)}::bigint`;
   const own = `${param(request.ownStartTs)}::bigint`;
-  const filter = where ? ` where ${where.sql}` : '';
+  const filter = where ? ` where ${where}` : '';
 
   // The visible version of each key: its latest row when that was committed
   // at or below readTs (nearly every key), else the newest older version,
@@ -126,10 +127,10 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
+    withClause = `${buf} as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
-    merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
-union all select ${colList} from __buf where __op = 'put'`;
+    merged = `select ${colList} from (${visible}) v where not exists (select 1 from ${buf} b where ${pkEq})
+union all select ${colList} from ${buf} where __op = 'put'`;
   }
   return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged };
 }
@@ -147,7 +148,7 @@ union all select ${colList} from __buf where __op = 'put'`;
  *      index lookup there too.
  * Without a filter every lock at or below readTs counts.
  */
-export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string): string {
+export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string, rowsCte = '__r'): string {
   const { ts, own, filter } = view;
   const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
@@ -160,11 +161,19 @@ export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: 
   const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
   const pending = storage.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ');
   return `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from __r m join ${storage.locks} l on ${pkJoin}
+  from ${rowsCte} m join ${storage.locks} l on ${pkJoin}
   where ${lockFilter} and l.op in ('put', 'del')) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${storage.alias}${filter}`;
+}
+
+/** Renders a drizzle fragment whose parameters follow `params` (pushed there); its text. */
+export function renderInto(params: unknown[], fragment: SQL): string {
+  const rendered = dialect.sqlToQuery(fragment);
+  const text = shiftPlaceholders(rendered.sql, params.length);
+  params.push(...rendered.params);
+  return text;
 }
 
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
