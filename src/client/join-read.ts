@@ -1,27 +1,13 @@
-import { and, eq, inArray, or } from 'drizzle-orm';
 import { InvalidInputError } from '../errors.js';
-import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
+import type { TableMeta } from '../schema/table-meta.js';
 import type { JoinedRow, Row } from '../txn/engine-contract.js';
 import { andOf, isColocated, type JoinOrderTerm, type JoinPlan, type PlannedTable } from './join-plan.js';
-import { areKeyColumns } from './key-filter.js';
-import { canonicalKeyValue } from './key-values.js';
+import { isLookupable, matchText, MAX_JOIN_ROWS, readByValues } from './lookup-read.js';
 import { rowComparator } from './merge-ordered.js';
 import { orderBySql } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
 import { readRows } from './read-rows.js';
 import { pinnedShards } from './shard-pinning.js';
-
-/**
- * The most rows a join may hold on the client at any step of a lookup join
- * (the rows of the first table read, and the joined rows after each table).
- * A join that needs more is refused (InvalidInputError) instead of fetching
- * a table into the client: filter it more, or make the tables share a shard
- * key so that the shards join.
- */
-export const MAX_JOIN_ROWS = 10_000;
-
-/** Values per lookup read (a point read by key takes up to 1,024). */
-const LOOKUP_CHUNK = 1_000;
 
 /** @internal How a checked join runs: slice of the ordered joined rows wanted. */
 export interface JoinWindow {
@@ -87,19 +73,8 @@ async function joinTable(context: QueryContext, session: Session, tuples: Joined
     if (values.some((v) => v === null || v === undefined)) continue;
     wanted.set(matchText(sides.map((e) => e.earlier.column), values), values);
   }
-  const found = new Map<string, Row[]>();
-  const batches = chunk([...wanted.values()], LOOKUP_CHUNK);
-  for (const batch of batches) {
-    const byValues = sides.length === 1 ? inArray(sides[0]!.column.column, batch.map((v) => v[0])) : or(...batch.map((v) => and(...sides.map((e, k) => eq(e.column.column, v[k])))));
-    const own = table.kind === 'left' ? table.ownOn : [...table.ownOn, ...table.ownWhere];
-    const rows = await readRows(context, session, { meta: table.meta, where: andOf([byValues!, ...own]) });
-    for (const row of rows) {
-      const key = matchText(sides.map((e) => e.column), sides.map((e) => row[e.column.key]));
-      const list = found.get(key) ?? [];
-      list.push(row);
-      found.set(key, list);
-    }
-  }
+  const own = table.kind === 'left' ? table.ownOn : [...table.ownOn, ...table.ownWhere];
+  const found = await readByValues(context, session, table.meta, sides.map((e) => e.column), [...wanted.values()], andOf(own));
   const out: JoinedRow[] = [];
   for (const tuple of tuples) {
     const values = sides.map((e) => tuple[e.earlier.t]?.[e.earlier.column.key]);
@@ -140,34 +115,11 @@ function checkLookupJoin(plan: JoinPlan): void {
   }
 }
 
-/** Whether rows with given values of `columns` are found without scanning every shard: the shard key is among them, or an index's leading columns. */
-function isLookupable(meta: TableMeta, columns: readonly ColumnMeta[]): boolean {
-  if (areKeyColumns(meta.shardKey) && meta.shardKey.every((c) => columns.includes(c))) return true;
-  return meta.indexes.some((index) => {
-    const leading = index.columns[0]!;
-    return columns.includes(leading) && areKeyColumns([leading]) && index.columns.every((c, i) => i === 0 || columns.includes(c) || c.notNull);
-  });
-}
-
 function checkSize(plan: JoinPlan, rows: number, meta: TableMeta): void {
   if (rows <= MAX_JOIN_ROWS) return;
   throw new InvalidInputError(
     `join of ${plan.tables.map((t) => t.meta.name).join(', ')}: more than ${MAX_JOIN_ROWS} rows after reading ${meta.name} (MAX_JOIN_ROWS; a join of tables on different shards is done by the client): filter the first table more, or give the tables one shard key so that the shards join`,
   );
-}
-
-/** Values compared as Postgres's `=` would (canonical key forms; 1 and 1n alike). */
-function matchText(columns: readonly ColumnMeta[], values: readonly unknown[]): string {
-  return JSON.stringify(values.map((v, i) => {
-    const canonical = canonicalKeyValue(columns[i]!.column, v);
-    return canonical instanceof Date ? canonical.toISOString() : String(canonical);
-  }));
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** Compares joined rows by terms naming columns of any of their tables (a missing row's columns are NULL). */
