@@ -46,10 +46,11 @@ interface Data {
 }
 
 const data: fc.Arbitrary<Data> = fc.record({
-  users: fc.uniqueArray(fc.record({ id: fc.integer({ min: 1, max: 10 }), name: fc.constantFrom('ann', 'bob', 'cy'), bestFriend: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }) }), { selector: (u) => u.id, maxLength: 10 }),
-  posts: fc.uniqueArray(fc.record({ authorId: fc.integer({ min: 1, max: 12 }), id: fc.integer({ min: 1, max: 4 }), title: fc.constantFrom('a', 'b', 'c'), likes: fc.integer({ min: 0, max: 20 }) }), {
+  users: fc.uniqueArray(fc.record({ id: fc.integer({ min: 1, max: 10 }), name: fc.constantFrom('ann', 'bob', 'cy'), bestFriend: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }) }), { selector: (u) => u.id, minLength: 3, maxLength: 10 }),
+  posts: fc.uniqueArray(fc.record({ authorId: fc.integer({ min: 1, max: 9 }), id: fc.integer({ min: 1, max: 6 }), title: fc.constantFrom('a', 'b', 'c'), likes: fc.integer({ min: 0, max: 20 }) }), {
     selector: (p) => `${p.authorId}/${p.id}`,
-    maxLength: 25,
+    minLength: 10,
+    maxLength: 30,
   }),
   comments: fc.uniqueArray(
     fc.record({ id: fc.integer({ min: 1, max: 40 }), postAuthor: fc.integer({ min: 1, max: 12 }), postId: fc.integer({ min: 1, max: 4 }), by: fc.option(fc.integer({ min: 1, max: 12 }), { nil: null }), body: fc.option(fc.constantFrom('x', 'y'), { nil: null }) }),
