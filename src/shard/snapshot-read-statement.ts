@@ -86,7 +86,6 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
   const colList = columns.map((c) => ident(c.name)).join(', ');
-  const stored = [...storage.pk, ...values].map((c) => ident(c.name));
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
@@ -103,16 +102,17 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
 
   // The visible version of each key: its latest row when that was committed
   // at or below readTs (nearly every key), else the newest older version,
-  // one index probe per key committed since. Reading every version instead
-  // costs a scan the whole GC lifetime's history.
+  // found by index probes made only for the keys committed since.
+  // One pass over T__latest, the common case tested first; key columns come
+  // from it unchanged, so key filters still push down onto its primary key.
+  // Reading every version instead costs a scan of the GC lifetime's history.
   const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
-  const visible = `select ${colList} from (
-  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
-  union all
-  select ${stored.map((c) => `v.${c}`).join(', ')}, v.op from ${storage.latest} n cross join lateral (
-    select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
-    order by v.commit_ts desc limit 1) v
-  where n.commit_ts > ${ts}) v where v.__op = 'put'`;
+  const older = `(select v from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del') order by v.commit_ts desc limit 1)`;
+  const picked = columns.map((c) =>
+    storage.pk.includes(c) ? `n.${ident(c.name)}` : `case when n.commit_ts <= ${ts} then n.${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
+  );
+  const visible = `select ${picked.join(', ')} from ${storage.latest} n
+  where (n.commit_ts <= ${ts} and n.op = 'put') or (n.commit_ts > ${ts} and (${older}).op = 'put')`;
 
   let merged = visible;
   let withClause = '';
