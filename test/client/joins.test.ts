@@ -7,6 +7,7 @@ import { InvalidInputError, SerializationError } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import type { Database } from '../../src/client/database.js';
+import { MAX_JOIN_ROWS } from '../../src/client/lookup-read.js';
 import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
@@ -152,6 +153,21 @@ describe('innerJoin and leftJoin', () => {
     await expect(db.select().from(users).innerJoin(users, eq(users.id, users.team))).rejects.toThrow(/with itself/);
     expect(() => db.select().from(users).rightJoin(posts, eq(users.id, posts.authorId))).toThrow(InvalidInputError);
     await expect(db.select().from(users).innerJoin(posts, eq(users.id, posts.authorId)).orderBy(sql`${posts.likes} + 1`)).rejects.toThrow(InvalidInputError);
+  });
+
+  it('refuse a lookup join that would hold more than MAX_JOIN_ROWS rows on the client; the shards join any number', async () => {
+    await load({ users: [{ id: 1, name: 'ann', team: 1 }], posts: [], comments: [] });
+    const many = Array.from({ length: MAX_JOIN_ROWS + 1 }, (_, i) => ({ id: i + 1, postAuthor: 1, postId: 1 }));
+    await db.insert(comments).values(many);
+    await expect(db.select().from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId)))).rejects.toThrow(/more than 10000 rows after reading j_comments/);
+    // Ordered by the first table and limited, a left join reads only the rows it needs.
+    expect(await db.select({ id: comments.id }).from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId))).orderBy(desc(comments.id)).limit(2)).toEqual([
+      { id: MAX_JOIN_ROWS + 1 },
+      { id: MAX_JOIN_ROWS },
+    ]);
+    await db.insert(posts).values(Array.from({ length: MAX_JOIN_ROWS + 1 }, (_, i) => ({ authorId: 1, id: i + 1, title: 't', likes: 0 })));
+    expect(await db.$count(posts)).toBe(MAX_JOIN_ROWS + 1);
+    expect(await db.select({ id: posts.id }).from(users).innerJoin(posts, eq(users.id, posts.authorId))).toHaveLength(MAX_JOIN_ROWS + 1);
   });
 });
 
