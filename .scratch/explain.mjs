@@ -28,14 +28,13 @@ try {
     const t = []; for (let i = 0; i < 15; i++) { const s = performance.now(); await c.query(text, params); t.push(performance.now() - s); }
     t.sort((a, b) => a - b); console.log(name, t[7].toFixed(2));
   };
-  const oldView = `select count(*) from (select id, grp, amount, op as __op from items__latest where commit_ts <= $1 union all select v.id, v.grp, v.amount, v.op from items__latest n cross join lateral (select id, grp, amount, op from items__versions v where v.id = n.id and v.commit_ts <= $1 and v.op in ('put','del') order by v.commit_ts desc limit 1) v where n.commit_ts > $1) v where v.__op = 'put'`;
-  const newView = `select count(*) from (select n.id, case when n.commit_ts <= $1 then n.amount else (select v from items__versions v where v.id = n.id and v.commit_ts <= $1 and v.op in ('put','del') order by v.commit_ts desc limit 1).amount end as amount, case when n.commit_ts <= $1 then n.op else (select v from items__versions v where v.id = n.id and v.commit_ts <= $1 and v.op in ('put','del') order by v.commit_ts desc limit 1).op end as __op from items__latest n) v where v.__op = 'put'`;
-  const orView = `select count(*) from items__latest n where (n.commit_ts <= $1 and n.op = 'put') or (n.commit_ts > $1 and (select v from items__versions v where v.id = n.id and v.commit_ts <= $1 and v.op in ('put','del') order by v.commit_ts desc limit 1).op = 'put')`;
-  for (let r = 0; r < 3; r++) {
-    await time('plain count latest', 'select count(*) from items__latest');
-    await time('old view', oldView, [ts]);
-    await time('new view', newView, [ts]);
-    await time('or view', orView, [ts]);
+  const { buildSnapshotRead } = await import('/work/wt-joins/dist/src/shard/snapshot-read-statement.js');
+  const { eq, gt, inArray } = await import('drizzle-orm');
+  for (const where of [eq(items.id, 5), inArray(items.id, [5, 6, 7]), gt(items.amount, 990)]) {
+    const q2 = buildSnapshotRead({ storage: new TableSql(describeTable(items)), readTs: ts, ownStartTs: ts, buffered: [], where });
+    const plan = await c.query('explain (analyze, costs off) ' + q2.sql, q2.params);
+    console.log(plan.rows.map((r) => r['QUERY PLAN']).join('\n').slice(0, 2500));
+    console.log('-----');
   }
   await c.end();
 } finally { await db.close(); await oracle.stop(); await Promise.all([shards.destroy(), server.destroy()]); }

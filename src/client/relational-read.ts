@@ -1,6 +1,6 @@
 import { getOperators, getOrderByOperators, getTableUniqueName, normalizeRelation, One, type Relation, type SQL, type TableRelationalConfig } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { Row } from '../txn/engine-contract.js';
 import { isEntity } from './drizzle-entity.js';
@@ -66,10 +66,11 @@ async function relatedRows(context: QueryContext, session: Session, table: Table
   const { tables, tableNamesMap } = context.tables.relational;
   const one = isEntity(relation, One);
   checkKeys(config, one ? ONE_KEYS : MANY_KEYS, path);
-  const target = tables[tableNamesMap[getTableUniqueName(relation.referencedTable)] ?? '']!;
+  const target = tables[tableNamesMap[getTableUniqueName(relation.referencedTable)] ?? ''];
+  if (!target) throw new SchemaError(`${path}: the relation's table ${relation.referencedTableName} is not in the schema given to percolator()`);
   const sourceMeta = metaOf(context, table);
   const targetMeta = metaOf(context, target);
-  const { fields, references } = normalizeRelation(tables, tableNamesMap, relation);
+  const { fields, references } = normalized(tables, tableNamesMap, relation, path);
   const sources = fields.map((f) => columnOf(sourceMeta, f as PgColumn));
   const targets = references.map((r) => columnOf(targetMeta, r as PgColumn));
   if (!isLookupable(targetMeta, targets)) {
@@ -98,6 +99,15 @@ async function relatedRows(context: QueryContext, session: Session, table: Table
     if (compare) matches.sort(compare);
     return matches.slice(0, limit).map((row) => shapedOf.get(row));
   });
+}
+
+/** drizzle's fields and references of a relation (a many relation's from its one side); a relation drizzle cannot resolve is a SchemaError. */
+function normalized(tables: Parameters<typeof normalizeRelation>[0], tableNamesMap: Record<string, string>, relation: Relation, path: string) {
+  try {
+    return normalizeRelation(tables, tableNamesMap, relation);
+  } catch (error) {
+    throw new SchemaError(`${path}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function tableConfigOf(context: QueryContext, tsName: string): TableRelationalConfig {

@@ -45,7 +45,11 @@ export class TableRegistry {
 
   /** The schema's tables and their drizzle `relations()`, as drizzle's relational queries see them (by property name). */
   get relational(): { tables: TablesRelationalConfig; tableNamesMap: Record<string, string> } {
-    this.relationalConfig ??= extractTablesRelationalConfig(this.schema as Record<string, unknown>, createTableRelationsHelpers);
+    try {
+      this.relationalConfig ??= extractTablesRelationalConfig(this.schema as Record<string, unknown>, createTableRelationsHelpers);
+    } catch (error) {
+      throw new SchemaError(`the schema's relations(): ${(error as Error).message}`, { cause: error });
+    }
     return this.relationalConfig;
   }
 
