@@ -135,9 +135,12 @@ describe('innerJoin and leftJoin', () => {
       await tx.insert(posts).values({ authorId: 2, id: 1, title: 'mine', likes: 5 });
       await tx.delete(posts).where(and(eq(posts.authorId, 1), eq(posts.id, 1)));
       await tx.insert(comments).values({ id: 2, postAuthor: 2, postId: 1, by: 1 });
+      await tx.update(users).set({ name: 'bobby' }).where(eq(users.id, 2));
+      await tx.insert(users).values({ id: 3, name: 'cy', team: null });
       expect(await tx.select({ name: users.name, title: posts.title }).from(users).leftJoin(posts, eq(users.id, posts.authorId)).orderBy(users.id)).toEqual([
         { name: 'ann', title: null },
-        { name: 'bob', title: 'mine' },
+        { name: 'bobby', title: 'mine' },
+        { name: 'cy', title: null },
       ]);
       expect(await tx.select({ c: comments.id, title: posts.title }).from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId))).orderBy(comments.id)).toEqual([
         { c: 1, title: null },
