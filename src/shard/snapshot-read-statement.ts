@@ -137,8 +137,9 @@ union all select ${colList} from ${buf} where __op = 'put'`;
 
 /**
  * The locks a read of `view` depends on, each row `select <prefix>, <lock
- * info columns>`; the read's rows (matching the filter) must be the CTE
- * `__r`, with the table's key columns. Two parts, each driven by an index:
+ * info columns>`; the read's rows (matching the filter) are the CTE
+ * `rowsCte`, with the table's key columns (null: each lock's key is
+ * looked up in the view, for a read that keeps no rows). Two parts, each driven by an index:
  *  (a) locks on the keys the read returns (probing the locks' primary
  *      key). Keys cut off by a limit need no check: a lock that could
  *      move one of them into the result has a pending image matching the
@@ -148,7 +149,7 @@ union all select ${colList} from ${buf} where __op = 'put'`;
  *      index lookup there too.
  * Without a filter every lock at or below readTs counts.
  */
-export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string, rowsCte = '__r'): string {
+export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string, rowsCte: string | null = '__r'): string {
   const { ts, own, filter } = view;
   const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
@@ -160,9 +161,14 @@ export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: 
   }
   const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
   const pending = storage.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ');
+  // Without the rows at hand (a projected read does not keep them), each lock's key is probed in the view instead.
+  const onReadKeys = rowsCte
+    ? `from ${rowsCte} m join ${storage.locks} l on ${pkJoin}
+  where ${lockFilter} and l.op in ('put', 'del')`
+    : `from ${storage.locks} l
+  where ${lockFilter} and l.op in ('put', 'del') and exists (select 1 from (select * from (${view.merged}) as ${storage.alias}${view.filter}) m where ${pkJoin})`;
   return `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from ${rowsCte} m join ${storage.locks} l on ${pkJoin}
-  where ${lockFilter} and l.op in ('put', 'del')) l
+  ${onReadKeys}) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${storage.alias}${filter}`;
