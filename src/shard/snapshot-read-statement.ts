@@ -106,13 +106,14 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
   // One pass over T__latest, the common case tested first; key columns come
   // from it unchanged, so key filters still push down onto its primary key.
   // Reading every version instead costs a scan of the GC lifetime's history.
-  const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
-  const older = `(select v from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del') order by v.commit_ts desc limit 1)`;
+  // Aliases start with __, which no user column may: `select __v` is the whole version row, never a column.
+  const pkMatch = storage.pk.map((c) => `__v.${ident(c.name)} = __n.${ident(c.name)}`).join(' and ');
+  const older = `(select __v from ${storage.versions} __v where ${pkMatch} and __v.commit_ts <= ${ts} and __v.op in ('put', 'del') order by __v.commit_ts desc limit 1)`;
   const picked = columns.map((c) =>
-    storage.pk.includes(c) ? `n.${ident(c.name)}` : `case when n.commit_ts <= ${ts} then n.${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
+    storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
   );
-  const visible = `select ${picked.join(', ')} from ${storage.latest} n
-  where (n.commit_ts <= ${ts} and n.op = 'put') or (n.commit_ts > ${ts} and (${older}).op = 'put')`;
+  const visible = `select ${picked.join(', ')} from ${storage.latest} __n
+  where (__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')`;
 
   let merged = visible;
   let withClause = '';
