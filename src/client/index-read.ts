@@ -102,7 +102,7 @@ export async function readThroughIndexRange(
 ): Promise<Row[]> {
   const storage = range.index.storage;
   if (!range.ordered) return rowsOfEntries(context, session, meta, await session.engineTx.select(storage, { where: range.entryFilter }), range.exact, scan);
-  const entries = await session.engineTx.select(storage, { where: range.entryFilter, orderBy: scan.orderBy, limit: scan.limit, leadingOrder: scan.leadingOrder });
+  const entries = await session.engineTx.select(storage, { where: range.entryFilter, orderBy: scan.orderBy, limit: scan.limit });
   return rowsOfEntries(context, session, meta, mergeOrdered(entries, orderBy, 0, scan.limit), range.exact, scan);
 }
 

@@ -2,7 +2,6 @@ import { Column, SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { InvalidInputError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
-import type { LeadingOrder } from '../txn/engine-contract.js';
 import { checkOwnColumn } from './filter-validation.js';
 import { chunkText, meaningfulChunks } from './sql-chunks.js';
 import { isEntity } from './drizzle-entity.js';
@@ -43,21 +42,10 @@ export function parseOrderBy(meta: TableMeta, terms: readonly unknown[]): OrderT
  * default collation, so that the client's merge agrees with every shard.
  */
 export function orderBySql(terms: readonly OrderTerm[]): SQL[] {
-  return terms.map((term) => {
-    const expression = orderExpression(term);
-    return term.direction === 'asc' ? sql`${expression} asc` : sql`${expression} desc`;
+  return terms.map(({ column, direction }) => {
+    const expression = COLLATED_COLUMN_TYPES.has(column.column.columnType) ? sql`${column.column} collate "C"` : sql`${column.column}`;
+    return direction === 'asc' ? sql`${expression} asc` : sql`${expression} desc`;
   });
-}
-
-/** @internal What a term orders by: its column, text in the "C" collation. */
-function orderExpression({ column }: OrderTerm): SQL {
-  return COLLATED_COLUMN_TYPES.has(column.column.columnType) ? sql`${column.column} collate "C"` : sql`${column.column}`;
-}
-
-/** @internal The first term, for the engine (ScanRequest.leadingOrder): with a limit, each shard reads its first rows in that order. */
-export function leadingOrder(terms: readonly OrderTerm[]): LeadingOrder | undefined {
-  const first = terms[0];
-  return first && { column: first.column.name, expression: orderExpression(first), direction: first.direction };
 }
 
 function columnAndDirection(meta: TableMeta, term: unknown): [PgColumn, 'asc' | 'desc'] {

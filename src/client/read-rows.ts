@@ -6,7 +6,7 @@ import { chooseIndex, lookupFilter, readThroughIndex, readThroughIndexRange } fr
 import { chooseIndexRange } from './index-range.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
-import { leadingOrder, orderBySql, type OrderTerm } from './order-by.js';
+import { orderBySql, type OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
 import { keyId, keyOf } from './row-key.js';
 import { pinnedShards } from './shard-pinning.js';
@@ -45,7 +45,6 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
   const scan = {
     where,
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
-    leadingOrder: leadingOrder(orderBy),
     // The engine merges buffered writes into each shard's rows before the cap applies.
     limit: limit !== undefined ? offset + limit : undefined,
     shards,

@@ -18,15 +18,6 @@ export interface SnapshotReadRequest {
   readonly limit?: number | undefined;
   /** The reader's buffered writes of the table on this shard. */
   readonly buffered: readonly BufferedImage[];
-  /** The first term of orderBy when it is a column: with a limit, on a key column, only the first rows in its order are read. */
-  readonly leadingOrder?: LeadingOrder | undefined;
-}
-
-/** An ordering's first term: a column (its name in storage), its expression as ordered (e.g. with a collation), the direction. */
-export interface LeadingOrder {
-  readonly column: string;
-  readonly expression: SQL;
-  readonly direction: 'asc' | 'desc';
 }
 
 /**
@@ -42,12 +33,7 @@ export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; 
   const { storage, orderBy, limit } = request;
   const T = storage.alias;
   const ordering = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  // Ordered by a key column with a limit: only the first rows in that order are read (snapshotView's __top).
-  const lead = request.leadingOrder;
-  const firstInOrder = ordering && lead && limit !== undefined && storage.pk.some((c) => c.name === lead.column) ? lead : undefined;
-  const view = firstInOrder
-    ? snapshotView(request, [ordering!, firstInOrder.expression], { firstInOrder: firstInOrder.direction })
-    : snapshotView(request, ordering ? [ordering] : []);
+  const view = snapshotView(request, ordering ? [ordering] : []);
   const { params, param, ts, filter } = view;
   const order = view.fragments[0];
 
@@ -89,76 +75,48 @@ export interface SnapshotView {
   readonly merged: string;
 }
 
-export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], options: { firstInOrder?: 'asc' | 'desc' } = {}): SnapshotView {
+/**
+ * `shared` lets several views live in one statement (a join,
+ * join-read-statement.ts): their parameters go into one array, and each
+ * names its buffered images' CTE.
+ */
+export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], shared: { params?: unknown[]; buffer?: string } = {}): SnapshotView {
   const { storage, readTs, buffered } = request;
+  const buf = shared.buffer ?? '__buf';
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
   const colList = columns.map((c) => ident(c.name)).join(', ');
-  const stored = [...storage.pk, ...values].map((c) => ident(c.name));
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
-  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
-  const params: unknown[] = [...(where?.params ?? [])];
-  const texts = fragments.map((fragment) => {
-    const rendered = dialect.sqlToQuery(fragment);
-    const text = shiftPlaceholders(rendered.sql, params.length);
-    params.push(...rendered.params);
-    return text;
-  });
+  const params: unknown[] = shared.params ?? [];
+  const where = request.where ? renderInto(params, request.where) : undefined;
+  const texts = fragments.map((fragment) => renderInto(params, fragment));
   const param = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
   const ts = `${param(readTs)}::bigint`;
   const own = `${param(request.ownStartTs)}::bigint`;
-  const filter = where ? ` where ${where.sql}` : '';
+  const filter = where ? ` where ${where}` : '';
 
   // The visible version of each key: its latest row when that was committed
   // at or below readTs (nearly every key), else the newest older version,
-  // one index probe per key committed since. Reading every version instead
-  // costs a scan the whole GC lifetime's history. The key columns of the
-  // second part come from the latest row (the same values): a filter on
-  // them reaches its index (a range of an index's storage, say).
-  const T = storage.alias;
-  /**
-   * A limited read ordered by a key column (firstInOrder: the ordering's
-   * text, then its first term's expression): `__top` reads only the first
-   * latest rows committed at or below readTs in that order (limit plus
-   * the buffered writes, the most the merge can remove), through the key's
-   * index; keys committed since are read only from the bound of `__top`'s
-   * last row on (every key past it ranks after limit rows), or all of them
-   * when `__top` came back short.
-   */
-  const topOfOrder = (order: string, lead: string, limit: number, direction: 'asc' | 'desc') => {
-    const count = param(limit + buffered.length);
-    const cte = `__top as (select ${stored.join(', ')}, op as __op, ${lead} as __lead from ${storage.latest} as ${T}
-  where commit_ts <= ${ts} and op = 'put'${where ? ` and (${where.sql})` : ''} order by ${order} limit ${count})`;
-    const bound = `(select case when count(*) >= ${count} then ${direction === 'desc' ? 'min' : 'max'}(__lead) end from __top)`;
-    return { cte, bounded: ` and ${lead} ${direction === 'desc' ? '>=' : '<='} ${bound}`, unbounded: ` and (select count(*) from __top) < ${count}` };
-  };
-  const committedSince = (condition: string): string => {
-    const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = ${T}.${ident(c.name)}`).join(' and ');
-    const outputs = [...storage.pk.map((c) => `${T}.${ident(c.name)}`), ...values.map((c) => `v.${ident(c.name)}`)];
-    return `select ${outputs.join(', ')}, v.op from ${storage.latest} as ${T} cross join lateral (
-    select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
-    order by v.commit_ts desc limit 1) v
-  where ${T}.commit_ts > ${ts}${condition}`;
-  };
-  const top = options.firstInOrder && request.limit !== undefined && texts.length >= 2 ? topOfOrder(texts[0]!, texts[1]!, request.limit, options.firstInOrder) : undefined;
-  const visible = top
-    ? `select ${colList} from (
-  select ${stored.join(', ')}, __op from __top
-  union all
-  ${committedSince(top.bounded)}
-  union all
-  ${committedSince(top.unbounded)}) v where v.__op = 'put'`
-    : `select ${colList} from (
-  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
-  union all
-  ${committedSince('')}) v where v.__op = 'put'`;
+  // found by index probes made only for the keys committed since.
+  // One pass over T__latest, the common case tested first; key columns come
+  // from it unchanged, so key filters still push down onto its primary key.
+  // Reading every version instead costs a scan of the GC lifetime's history.
+  // Aliases start with __, which no user column may: `select __v` is the whole version row, never a column.
+  const pkMatch = storage.pk.map((c) => `__v.${ident(c.name)} = __n.${ident(c.name)}`).join(' and ');
+  const older = `(select __v from ${storage.versions} __v where ${pkMatch} and __v.commit_ts <= ${ts} and __v.op in ('put', 'del') order by __v.commit_ts desc limit 1)`;
+  const picked = columns.map((c) =>
+    storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
+  );
+  const visible = `select ${picked.join(', ')} from ${storage.latest} __n
+  where (__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')`;
+
   let merged = visible;
-  let withClause = top ? top.cte : '';
+  let withClause = '';
   if (buffered.length > 0) {
     const arrays = [
       ...storage.pk.map((_, i) => `${param(buffered.map((m) => m.keyTexts[i] ?? null))}::text[]`),
@@ -170,18 +128,19 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `${withClause ? `${withClause}, ` : ''}__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
+    withClause = `${buf} as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
-    merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
-union all select ${colList} from __buf where __op = 'put'`;
+    merged = `select ${colList} from (${visible}) v where not exists (select 1 from ${buf} b where ${pkEq})
+union all select ${colList} from ${buf} where __op = 'put'`;
   }
   return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged };
 }
 
 /**
  * The locks a read of `view` depends on, each row `select <prefix>, <lock
- * info columns>`; the read's rows (matching the filter) must be the CTE
- * `__r`, with the table's key columns. Two parts, each driven by an index:
+ * info columns>`; the read's rows (matching the filter) are the CTE
+ * `rowsCte`, with the table's key columns (null: each lock's key is
+ * looked up in the view, for a read that keeps no rows). Two parts, each driven by an index:
  *  (a) locks on the keys the read returns (probing the locks' primary
  *      key). Keys cut off by a limit need no check: a lock that could
  *      move one of them into the result has a pending image matching the
@@ -191,7 +150,7 @@ union all select ${colList} from __buf where __op = 'put'`;
  *      index lookup there too.
  * Without a filter every lock at or below readTs counts.
  */
-export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string): string {
+export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string, rowsCte: string | null = '__r'): string {
   const { ts, own, filter } = view;
   const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
@@ -203,12 +162,25 @@ export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: 
   }
   const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
   const pending = storage.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ');
+  // Without the rows at hand (a projected read does not keep them), each lock's key is probed in the view instead.
+  const onReadKeys = rowsCte
+    ? `from ${rowsCte} m join ${storage.locks} l on ${pkJoin}
+  where ${lockFilter} and l.op in ('put', 'del')`
+    : `from ${storage.locks} l
+  where ${lockFilter} and l.op in ('put', 'del') and exists (select 1 from (select * from (${view.merged}) as ${storage.alias}${view.filter}) m where ${pkJoin})`;
   return `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from __r m join ${storage.locks} l on ${pkJoin}
-  where ${lockFilter} and l.op in ('put', 'del')) l
+  ${onReadKeys}) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${storage.alias}${filter}`;
+}
+
+/** Renders a drizzle fragment whose parameters follow `params` (pushed there); its text. */
+export function renderInto(params: unknown[], fragment: SQL): string {
+  const rendered = dialect.sqlToQuery(fragment);
+  const text = shiftPlaceholders(rendered.sql, params.length);
+  params.push(...rendered.params);
+  return text;
 }
 
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */
