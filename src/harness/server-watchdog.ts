@@ -52,7 +52,6 @@ function watchOwner(shArgs: string[]): ServerWatchdog {
 const PROCESS_SCRIPT = `
 pid=$1
 dir=$2
-read -r line && exit 0
 kill -CONT "$pid" 2>/dev/null
 kill -KILL "$pid" 2>/dev/null
 [ -n "$dir" ] && rm -rf -- "$dir"
@@ -64,5 +63,10 @@ kill -KILL "$pid" 2>/dev/null
  * first, should a test have paused it) and `dir`, if given, removed.
  */
 export function startProcessWatchdog(pid: number, dir = ''): ServerWatchdog {
-  return watchOwner(['-c', PROCESS_SCRIPT, 'pg-percolator-watchdog', String(pid), dir]);
+  return startOwnerWatchdog(PROCESS_SCRIPT, [String(pid), dir]);
+}
+
+/** Runs the sh `script` (its arguments `$1...`) once the owner is gone; does nothing if released first. */
+export function startOwnerWatchdog(script: string, args: string[]): ServerWatchdog {
+  return watchOwner(['-c', `read -r line && exit 0\n${script}`, 'pg-percolator-watchdog', ...args]);
 }
