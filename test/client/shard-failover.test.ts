@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { eq, inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +10,7 @@ import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { shardOf } from '../../src/shard/shard-of.js';
 import { accounts, accountsMeta, transfers, transfersMeta } from '../support/bank-schema.js';
+import { pauseTree } from '../support/pause-tree.js';
 import { checkBank as checkLedgerBank, LEDGER_INITIAL, locksOn, readBank, type BankDb } from '../support/bank-ledger.js';
 
 const SHARDS = 3;
@@ -27,12 +27,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(done: () => boolean, ms: number): Promise<boolean> {
   for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; ) await sleep(50);
   return done();
-}
-
-/** SIGSTOP (or SIGCONT) a server's postmaster and every process it forked (a standby's walreceiver among them). */
-function pauseTree(server: PostgresServer, signal: 'STOP' | 'CONT'): void {
-  process.kill(server.pid!, `SIG${signal}`);
-  execFileSync('pkill', [`-${signal}`, '-P', String(server.pid!)]);
 }
 
 /**

@@ -2,15 +2,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percolator, type Database, type IsolationLevel } from '../../src/index.js';
-import { describeTable } from '../../src/schema/table-meta.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
 import type { ListAppendClientArgs } from './list-append-client.js';
-import { finalReadOfAllLists, lists, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
+import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
 
 /**
  * List-append histories under faults, judged by the same checker:
@@ -79,7 +77,7 @@ export function listAppendFaultsSuite(size: { clientTxns: number; restartTxns: n
       expect(verdict.violations.map((v) => v.description)).toEqual([]);
       expect(history.filter((t) => t.outcome === 'ok').length).toBeGreaterThan(size.clientTxns / 4);
       // The final read met every lock the dead clients left and resolved it.
-      expect(await leftoverLocks(cluster)).toBe(0);
+      expect(await listLocksLeft(cluster.shardUrls)).toBe(0);
     }, size.timeoutMs);
 
     it('a shard killed and restarted during the run', async () => {
@@ -150,19 +148,4 @@ async function runClient(args: ListAppendClientArgs, killAfter: number | undefin
   const { code, signal } = await exited;
   if (killAfter === undefined && code !== 0) throw new Error(`list-append client failed (${code ?? signal}): ${stderr}`);
   return [...done, ...[...inDoubt.values()].map((t): Txn => ({ ...t, outcome: 'info', note: 'client killed while committing' }))];
-}
-
-async function leftoverLocks(cluster: TestCluster): Promise<number> {
-  const table = describeTable(lists).locksTable;
-  let total = 0;
-  for (const url of cluster.shardUrls) {
-    const client = new pg.Client(url);
-    await client.connect();
-    try {
-      total += Number((await client.query<{ n: string }>(`select count(*) as n from "${table}"`)).rows[0]!.n);
-    } finally {
-      await client.end();
-    }
-  }
-  return total;
 }

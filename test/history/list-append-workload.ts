@@ -1,6 +1,8 @@
 import { eq, inArray } from 'drizzle-orm';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { CommitUndeterminedError, isRetryable, type Database, type IsolationLevel, type Transaction } from '../../src/index.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+import { connectToShard } from '../../src/shard/shard-primary.js';
 import type { Op, Outcome, Txn } from './history.js';
 
 /** Each row is one list: comma-separated values, oldest first. */
@@ -21,6 +23,8 @@ export interface WorkloadOptions {
   readonly workers: number;
   /** Transactions in total, across workers. */
   readonly txns: number;
+  /** Checked before each transaction: true ends the run early (a run bounded by time). */
+  readonly shouldStop?: () => boolean;
   readonly maxOpsPerTxn: number;
   /** Share of transactions whose appends read their list with `for update` (pessimistic locks); 0 by default. */
   readonly lockingReads?: number;
@@ -118,7 +122,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
 
   await Promise.all(
     Array.from({ length: options.workers }, async () => {
-      while (nextTxn < options.txns) {
+      while (nextTxn < options.txns && !options.shouldStop?.()) {
         const id = options.firstId + nextTxn++;
         await runOne(id);
       }
@@ -138,4 +142,19 @@ async function readList(tx: ListTx, key: number, forUpdate = false): Promise<num
   const query = tx.select().from(lists).where(eq(lists.key, key));
   const [row] = forUpdate ? await query.for('update') : await query;
   return row ? decodeList(row.elements) : [];
+}
+
+/** Locks left in the lists' storage on every shard (asked of whichever host of each is the primary now). */
+export async function listLocksLeft(shardUrls: readonly string[]): Promise<number> {
+  const table = describeTable(lists).locksTable;
+  let total = 0;
+  for (const url of shardUrls) {
+    const client = await connectToShard(url, { connectionTimeoutMillis: 5000 });
+    try {
+      total += Number((await client.query<{ n: string }>(`select count(*) as n from "${table}"`)).rows[0]!.n);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  return total;
 }
