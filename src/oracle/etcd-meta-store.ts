@@ -181,6 +181,7 @@ export class EtcdMetaStore implements MetaStore {
       const answer = await new Promise<{ TTL: string }>((resolve, reject) => {
         stream.on('data', resolve);
         stream.on('error', reject);
+        stream.on('end', () => reject(new Error('etcd ended the keepalive stream without an answer')));
         stream.write({ ID: leaseId });
       });
       return Number(answer.TTL) > 0;

@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percolator, type Database, type IsolationLevel } from '../../src/index.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
-import type { ListAppendClientArgs } from './list-append-client.js';
+import { runListAppendChild } from './list-append-child.js';
 import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
 
 /**
@@ -19,7 +16,6 @@ import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, 
  * Nothing committed may be lost, nothing aborted may be seen, and the
  * isolation level's cycles stay forbidden.
  */
-const CHILD = path.resolve('dist/test/history/list-append-client.js');
 const LOCK_TTL_MS = 500;
 const KEYS = 6;
 
@@ -51,7 +47,7 @@ export function listAppendFaultsSuite(size: { clientTxns: number; restartTxns: n
       const base = run * 10_000_000;
       await seedLists(db, lists);
       const clients = [0, 1].map((i) =>
-        runClient(
+        runListAppendChild(
           {
             oracle: [cluster.oracleAddress],
             shards: cluster.shardUrls,
@@ -119,33 +115,4 @@ function report(name: string, history: Txn[], isolation: IsolationLevel, errors?
   for (const t of history) outcomes[t.outcome] += 1;
   console.info(`${name}, ${isolation}: ${JSON.stringify({ outcomes, errors, ...result.stats, anomalies: anomalyTypes(result.anomalies) })}`);
   return result;
-}
-
-/**
- * Runs a client process; SIGKILLs it right after its `killAfter`-th
- * "committing" event. Returns its history: finished transactions as they
- * ended, the one in doubt when it died as info.
- */
-async function runClient(args: ListAppendClientArgs, killAfter: number | undefined): Promise<Txn[]> {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const inDoubt = new Map<number, Txn>();
-  const done: Txn[] = [];
-  let committing = 0;
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const event = JSON.parse(line) as { committing?: Txn; done?: Txn };
-    if (event.committing) {
-      inDoubt.set(event.committing.id, event.committing);
-      committing += 1;
-      if (committing === killAfter) child.kill('SIGKILL');
-    } else if (event.done) {
-      inDoubt.delete(event.done.id);
-      done.push(event.done);
-    }
-  }
-  const { code, signal } = await exited;
-  if (killAfter === undefined && code !== 0) throw new Error(`list-append client failed (${code ?? signal}): ${stderr}`);
-  return [...done, ...[...inDoubt.values()].map((t): Txn => ({ ...t, outcome: 'info', note: 'client killed while committing' }))];
 }

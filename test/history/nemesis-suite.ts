@@ -10,7 +10,8 @@ import { withRetries } from '../support/bank.js';
 import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
 import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
-import { Nemesis, percentile, recoveryTimes } from './nemesis.js';
+import { runListAppendChild } from './list-append-child.js';
+import { Nemesis, percentile, recoveryTimes, seeded } from './nemesis.js';
 
 const LOCK_TTL_MS = 500;
 const KEYS = 8;
@@ -27,7 +28,9 @@ export interface NemesisRun {
 /**
  * List-append histories (test/history) while a nemesis kills, pauses and
  * cuts off shards, oracles and etcd members: 3 shards, two oracles on a
- * 3-member etcd cluster, one client of 6 workers. Checked after each run:
+ * 3-member etcd cluster, one client of 6 workers, and beside it client
+ * processes of 2 workers, each SIGKILLed just after it starts committing its
+ * k-th transaction (k drawn from the seed), one after another. Checked after each run:
  * no G0, G1 or G-single (nor G2 in serializable mode), no acknowledged
  * append lost (the quiescent final read), only typed errors, no lock left.
  */
@@ -87,14 +90,31 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
           shouldStop: () => Date.now() > endAt,
           onTxn: (t) => void (t.outcome === 'ok' && acknowledgedAt.push(Date.now())),
         });
+        // Client processes killed mid-commit, one after another while the load lasts.
+        const killAt = seeded(run.seed + 7 + level);
+        let clientsKilled = 0;
+        const killedClients = (async (): Promise<Txn[]> => {
+          const childHistory: Txn[] = [];
+          for (let round = 0; Date.now() < endAt; round++) {
+            const first = base + 50_000_000 + round * 100_000;
+            const workload = { ...options, isolation, workers: 2, txns: 200, maxOpsPerTxn: 4, firstValue: first, firstId: first };
+            const txns = await runListAppendChild({ oracle: oracles.map((o) => o.address), shards: shards.urls, lockTtlMs: LOCK_TTL_MS, workload }, 3 + Math.floor(killAt() * 15));
+            if (txns.some((t) => t.note === 'client killed while committing')) clientsKilled += 1;
+            childHistory.push(...txns);
+            if (txns.length === 0) await sleep(200); // it could not start (a shard down): try again shortly
+          }
+          return childHistory;
+        })();
         let history: Txn[];
         let workloadErrors: Record<string, number>;
         let loadEndedAt = Date.now();
         try {
           ({ history, errors: workloadErrors } = await workload);
           loadEndedAt = Date.now();
+          history.push(...(await killedClients));
         } finally {
           await nemesis.stop();
+          await killedClients.catch(() => {});
         }
         await etcd.waitHealthy();
         await sleep(LOCK_TTL_MS * 2);
@@ -110,7 +130,7 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
           `nemesis ${isolation} (seed ${run.seed + level}, ${run.minutesPerLevel} min): ${JSON.stringify({
             operations: history.length,
             outcomes,
-            faults: nemesis.counts(),
+            faults: { ...nemesis.counts(), 'client-kill': clientsKilled },
             anomalies: anomalyTypes(verdict.anomalies),
             recoveryMs: { p50: percentile(recovered, 50), max: Math.max(...recovered), unrecovered: recoveries.length - recovered.length },
             errors: workloadErrors,

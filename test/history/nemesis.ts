@@ -43,7 +43,7 @@ export interface NemesisSchedule {
 }
 
 /** mulberry32: a small seeded generator, so a failing schedule can be replayed from its seed. */
-function seeded(seed: number): () => number {
+export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
