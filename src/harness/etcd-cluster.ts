@@ -67,7 +67,17 @@ export class EtcdCluster {
   static async start(options: { members?: number } = {}): Promise<EtcdCluster> {
     const binary = etcdBinary();
     if (!binary) throw new Error('etcd not found: install it (Debian: apt-get install etcd-server) or set PERCOLATOR_ETCD to its path');
-    const count = options.members ?? 3;
+    // A free port may be taken by another process before etcd binds it: start again on new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EtcdCluster.startOnce(binary, options.members ?? 3);
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(binary: string, count: number): Promise<EtcdCluster> {
     const members: Member[] = [];
     for (let i = 0; i < count; i++) members.push(new Member(`m${i}`, await freePort(), await freePort()));
     const cluster = new EtcdCluster(binary, mkdtempSync(path.join(os.tmpdir(), 'percolator-etcd-')), randomUUID(), members);
