@@ -35,8 +35,11 @@ export interface WorkloadOptions {
   readonly random?: () => number;
   /** Called with every finished transaction (a child process streams them to its parent). */
   readonly onTxn?: (txn: Txn) => void;
-  /** Called just before a transaction starts to commit (so a killed process's last transaction is known to be in doubt). */
-  readonly onCommitting?: (txn: Txn) => void;
+  /**
+   * Called just before a transaction starts to commit (so a killed process's last transaction is known to be in doubt);
+   * the commit waits for what it returns (a child process's report must have left it before the commit starts).
+   */
+  readonly onCommitting?: (txn: Txn) => void | Promise<void>;
 }
 
 export interface WorkloadResult {
@@ -103,7 +106,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
             ops.push({ type: 'append', key: String(key), value });
           }
           committing = true;
-          options.onCommitting?.({ id, outcome: 'info', ops: [...ops] });
+          await options.onCommitting?.({ id, outcome: 'info', ops: [...ops] });
         },
         { isolation: options.isolation, maxRetries: 0 },
       );
