@@ -7,6 +7,7 @@ import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import * as errors from '../../src/errors.js';
 import { percolator, type Database, type IsolationLevel } from '../../src/index.js';
 import { withRetries } from '../support/bank.js';
+import { bankSchema, checkLedger, ledgerTransfer, newLedgerRun, readBank, resolveAllLocks, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
 import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
 import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
@@ -15,6 +16,7 @@ import { Nemesis, percentile, recoveryTimes, seeded } from './nemesis.js';
 
 const LOCK_TTL_MS = 500;
 const KEYS = 8;
+const ACCOUNTS = 16;
 /** Every error class the client may throw: anything else reaching a transaction is a bug. */
 const TYPED_ERRORS = new Set(Object.values(errors).filter((v) => typeof v === 'function').map((v) => (v as { name: string }).name));
 
@@ -30,9 +32,12 @@ export interface NemesisRun {
  * cuts off shards, oracles and etcd members: 3 shards, two oracles on a
  * 3-member etcd cluster, one client of 6 workers, and beside it client
  * processes of 2 workers, each SIGKILLed just after it starts committing its
- * k-th transaction (k drawn from the seed), one after another. Checked after each run:
+ * k-th transaction (k drawn from the seed), one after another; and bank
+ * transfers with a ledger by 4 more workers. Checked after each run:
  * no G0, G1 or G-single (nor G2 in serializable mode), no acknowledged
- * append lost (the quiescent final read), only typed errors, no lock left.
+ * append lost (the quiescent final read), every acknowledged transfer in the
+ * ledger and no failed one, every balance what the ledger moved, the total
+ * unchanged, only typed errors, no lock left.
  */
 export async function nemesisSuite(run: NemesisRun): Promise<void> {
   const unavailable = await partitionsUnavailable();
@@ -44,6 +49,9 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
     let partition: NetworkPartition;
     const oracles: OracleProcess[] = [];
     let db: Database<typeof listSchema>;
+    let bank: BankDb;
+    /** Every level's transfers: the ledger holds them all. */
+    const ledgerRuns: LedgerRun[] = [];
 
     beforeAll(async () => {
       [shards, etcd] = await Promise.all([PostgresCluster.start(3, { unsafeFast: true }), EtcdCluster.start({ members: 3 })]);
@@ -59,10 +67,14 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
         pool: { statementTimeoutMs: 2000, connectTimeoutMs: 1000 },
       });
       await db.migrate();
+      bank = await percolator({ oracle: oracles.map((o) => o.address), shards: shards.urls, schema: bankSchema, lockTtlMs: LOCK_TTL_MS, maxRetries: 3, pool: { statementTimeoutMs: 2000, connectTimeoutMs: 1000 } });
+      await bank.migrate();
+      await seedLedgerBank(bank, ACCOUNTS);
     });
     afterAll(async () => {
       await partition?.destroy();
       await db?.close();
+      await bank?.close();
       await Promise.all(oracles.map((o) => o.kill('SIGKILL')));
       await Promise.all([shards?.destroy(), etcd?.destroy()]);
     });
@@ -105,6 +117,13 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
           }
           return childHistory;
         })();
+        const ledger = newLedgerRun();
+        ledgerRuns.push(ledger);
+        const transfers = Promise.all(
+          Array.from({ length: 4 }, async (_, w) => {
+            for (let i = 0; Date.now() < endAt; i++) await ledgerTransfer(bank, ledger, `${isolation}-${w}-${i}`, ACCOUNTS);
+          }),
+        );
         let history: Txn[];
         let workloadErrors: Record<string, number>;
         let loadEndedAt = Date.now();
@@ -112,9 +131,11 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
           ({ history, errors: workloadErrors } = await workload);
           loadEndedAt = Date.now();
           history.push(...(await killedClients));
+          await transfers;
         } finally {
           await nemesis.stop();
           await killedClients.catch(() => {});
+          await transfers.catch(() => {});
         }
         await etcd.waitHealthy();
         await sleep(LOCK_TTL_MS * 2);
@@ -134,6 +155,7 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
             anomalies: anomalyTypes(verdict.anomalies),
             recoveryMs: { p50: percentile(recovered, 50), max: Math.max(...recovered), unrecovered: recoveries.length - recovered.length },
             errors: workloadErrors,
+            transfers: { acknowledged: ledger.acked.length, undetermined: ledger.undetermined.size, errors: Object.fromEntries(ledger.errors) },
           })}`,
         );
         expect(verdict.violations.map((v) => v.description)).toEqual([]);
@@ -141,6 +163,8 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
         expect(nemesis.faults.length).toBeGreaterThan(0);
         expect(outcomes.ok).toBeGreaterThan(20);
         expect(await listLocksLeft(shards.urls)).toBe(0);
+        checkLedger(await withRetries(() => readBank(bank)), ledgerRuns);
+        expect(await resolveAllLocks(bank, shards.urls, ACCOUNTS)).toBe(0);
       }, run.timeoutMs);
     });
   });
