@@ -1,10 +1,13 @@
 import { registerForCleanup, unregisterFromCleanup } from '../src/harness/process-cleanup.js';
+import { InvalidInputError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import type { BenchOptions } from './bench-options.js';
 import type { CpuProcess } from './cpu-accounting.js';
 import { probeOracle, probePostgres } from './reachability.js';
 import type { SystemName } from './systems/bench-system.js';
 import { startOracle } from './start-oracle.js';
+import { capServers, cpuCapSupport } from './server-cpu-cap.js';
+import { delayLoopbackPorts, delaySupport } from './network-delay.js';
 
 /**
  * The servers a benchmark runs against: the shards (throwaway ones from the
@@ -28,7 +31,8 @@ export interface BenchEnvironment {
 const ORACLE_DATABASE = 'percolator_oracle';
 
 /** What the environment depends on: which systems run, and the servers given or to start. */
-export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shards' | 'shardUrls' | 'localUrl' | 'oracle'>;
+export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shards' | 'shardUrls' | 'localUrl' | 'oracle'> &
+  Partial<Pick<BenchOptions, 'serverCpu' | 'rttMs'>>;
 
 /**
  * `replicas` (percolator up --replicas): streaming standbys of each throwaway
@@ -48,6 +52,9 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
   };
 
   try {
+    // Refused before anything starts when this machine cannot do it.
+    if (options.serverCpu !== undefined) cpuCapSupport();
+    if (options.rttMs !== undefined) delaySupport();
     const ownShards = !options.shardUrls;
     const ownLocal = wantsLocal && !options.localUrl && ownShards;
     if (ownShards || ownLocal) {
@@ -101,11 +108,37 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
       oracleProcess = { role: 'oracle', label: 'oracle', pid: oracle.pid };
     }
 
+    if (options.serverCpu !== undefined) {
+      const servers = [...shardProcesses, localProcess].filter((p): p is CpuProcess => p !== undefined);
+      const cap = capServers(servers, options.serverCpu);
+      closers.push(async () => cap.release());
+      notes.push(`every Postgres server capped at ${options.serverCpu} CPU (cgroups)`);
+    }
+    if (options.rttMs !== undefined) {
+      const ports = [...shardUrls, ...(localUrl ? [localUrl] : []), ...(oracleAddress ? [`tcp://${oracleAddress}`] : [])].map(loopbackPort);
+      const delay = delayLoopbackPorts([...new Set(ports)], options.rttMs);
+      const cleanup = { destroySync: () => delay.release() };
+      registerForCleanup(cleanup);
+      // First to go: the servers' goodbyes should not wait for the delay.
+      closers.push(async () => {
+        delay.release();
+        unregisterFromCleanup(cleanup);
+      });
+      notes.push(`${options.rttMs} ms added to every round trip with a server or the oracle (tc netem on loopback)`);
+    }
     return { shardUrls, shardProcesses, localUrl, localProcess, oracleAddress, oracleProcess, notes, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** The port of a server on this machine (the delay is added on loopback only). */
+function loopbackPort(url: string): number {
+  const parsed = new URL(url);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  if (!['127.0.0.1', 'localhost'].includes(host)) throw new InvalidInputError(`--rtt-ms adds delay on loopback only; ${host} is not on this machine`);
+  return Number(parsed.port || 5432);
 }
 
 async function loadHarness() {

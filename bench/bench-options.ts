@@ -15,7 +15,10 @@ export interface Sweep {
 export interface BenchOptions {
   readonly durationS: number;
   readonly warmupS: number;
+  /** Clients per client process. */
   readonly clients: number;
+  /** Client processes, each with `clients` clients. */
+  readonly processes: number;
   /** Shards to start when no --shard-url is given. */
   readonly shards: number;
   readonly shardUrls: readonly string[] | undefined;
@@ -36,6 +39,10 @@ export interface BenchOptions {
   readonly rounds: number;
   readonly json: boolean;
   readonly report: string | undefined;
+  /** Cores each Postgres server may use (cgroups); undefined = no cap. */
+  readonly serverCpu: number | undefined;
+  /** Round trip added between the client and every server and the oracle (tc netem on loopback); undefined = none. */
+  readonly rttMs: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -56,6 +63,7 @@ export const DEFAULTS = {
 };
 
 const MAX_ROUNDS = 20;
+const MAX_PROCESSES = 64;
 
 const SYSTEMS_BY_ISOLATION: Record<Isolation, SystemName[]> = {
   snapshot: ['local', '2pc', 'percolator'],
@@ -90,7 +98,9 @@ options:
   --isolation <level>         snapshot | serializable | both: picks the default systems (default snapshot)
   --duration <d>              measured time per system: 20s, 500ms, 2m, or seconds (default ${DEFAULTS.duration}s)
   --warmup <d>                unmeasured warm-up before it (default ${DEFAULTS.warmup}s)
-  --clients <n>               concurrent client sessions (default ${DEFAULTS.clients})
+  --clients <n>               concurrent client sessions, per process (default ${DEFAULTS.clients})
+  --processes <n>             client processes, each running --clients sessions, as several application
+                              servers would (statements are shared within a process only; default 1)
   --shards <n>                throwaway shards to start (default ${DEFAULTS.shards})
   --shard-url <url>           use this Postgres as a shard instead (repeat for each shard)
   --local-url <url>           Postgres for the local baselines (default: a throwaway one, or the first shard URL)
@@ -107,6 +117,10 @@ options:
   --rounds <n>                run the systems n times, taking turns; comparisons are per round,
                               then the median (default 1, at most ${MAX_ROUNDS}; use 3+ on machines
                               whose speed drifts)
+  --server-cpu <cores>        cap every Postgres server (each shard and local) at this much CPU, e.g. 0.15,
+                              with a cgroup each: a simulated cluster of small servers (root, Linux)
+  --rtt-ms <ms>               add this network round trip between the client and every server and the
+                              oracle (tc netem on loopback; root, Linux)
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
   --report <file.html>        write a self-contained HTML report with charts
   -h, --help                  this help
@@ -116,6 +130,8 @@ examples:
   npx percolator bench --workload ycsb-b --zipf 0.99 --duration 20s
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
   npx percolator bench --rounds 3 --systems 2pc,percolator
+  npx percolator bench --processes 4 --clients 16
+  npx percolator bench --server-cpu 0.15 --rtt-ms 0.5 --sweep shards=1,2,4 --clients 32
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
 
 /**
@@ -150,6 +166,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         duration: { type: 'string' },
         warmup: { type: 'string' },
         clients: { type: 'string' },
+        processes: { type: 'string' },
         shards: { type: 'string' },
         'shard-url': { type: 'string', multiple: true },
         'local-url': { type: 'string' },
@@ -166,6 +183,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         sweep: { type: 'string' },
         rounds: { type: 'string' },
         json: { type: 'boolean' },
+        'server-cpu': { type: 'string' },
+        'rtt-ms': { type: 'string' },
         report: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -204,10 +223,19 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     }
   }
 
+  const serverCpu = v['server-cpu'] === undefined ? undefined : number('--server-cpu', v['server-cpu']);
+  if (serverCpu !== undefined && !(serverCpu >= 0.01 && serverCpu <= 1024)) throw new InvalidInputError(`--server-cpu must be between 0.01 and 1024 cores, got ${v['server-cpu']}`);
+  if (serverCpu !== undefined && (shardUrls || v['local-url'])) {
+    throw new InvalidInputError('--server-cpu caps the throwaway servers the benchmark starts; it cannot cap --shard-url or --local-url servers');
+  }
+  const rttMs = v['rtt-ms'] === undefined ? undefined : number('--rtt-ms', v['rtt-ms']);
+  if (rttMs !== undefined && !(rttMs > 0 && rttMs <= 1000)) throw new InvalidInputError(`--rtt-ms must be greater than 0 and at most 1000, got ${v['rtt-ms']}`);
+
   return {
     durationS: seconds('--duration', v.duration, DEFAULTS.duration, false),
     warmupS: seconds('--warmup', v.warmup, DEFAULTS.warmup, true),
     clients: positiveInteger('--clients', v.clients, DEFAULTS.clients),
+    processes: atMost('--processes', v.processes, positiveInteger('--processes', v.processes, 1), MAX_PROCESSES),
     shards: shardUrls ? shardUrls.length : positiveInteger('--shards', v.shards, DEFAULTS.shards),
     shardUrls,
     localUrl: v['local-url'],
@@ -224,6 +252,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     rounds: atMost('--rounds', v.rounds, positiveInteger('--rounds', v.rounds, 1), MAX_ROUNDS),
     json: v.json ?? false,
     report: v.report,
+    serverCpu,
+    rttMs,
   };
 }
 

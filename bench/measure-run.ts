@@ -22,6 +22,8 @@ export interface MeasureSpec {
   readonly seed: number;
   /** Stops the run early (Ctrl-C); what was measured so far is kept. */
   readonly signal?: AbortSignal;
+  /** When another process runs the clock (--processes): the measured window starts and ends with these, not after warmupS / durationS. */
+  readonly window?: { readonly start: Promise<void>; readonly end: Promise<void> };
 }
 
 export class FatalRunError extends Error {}
@@ -69,11 +71,12 @@ export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Prom
   };
 
   const clients = Array.from({ length: spec.clients }, (_, i) => client(i));
-  const wait = (ms: number): Promise<void> =>
+  const wait = (until: number | Promise<void>): Promise<void> =>
     new Promise((resolve) => {
       const signals = [stopAll.signal, ...(spec.signal ? [spec.signal] : [])];
       if (signals.some((s) => s.aborted)) return resolve();
-      const timer = setTimeout(done, ms);
+      const timer = typeof until === 'number' ? setTimeout(done, until) : undefined;
+      if (typeof until !== 'number') void until.then(done);
       function done(): void {
         clearTimeout(timer);
         for (const s of signals) s.removeEventListener('abort', done);
@@ -82,11 +85,11 @@ export async function measureRun(spec: MeasureSpec, recorder: RunRecorder): Prom
       for (const s of signals) s.addEventListener('abort', done, { once: true });
     });
 
-  await wait(spec.warmupS * 1000);
+  await wait(spec.window?.start ?? spec.warmupS * 1000);
   const before = sampleCpu(system.processes);
   const roundTripsBefore = roundTrips();
   recorder.startMeasuring();
-  await wait(spec.durationS * 1000);
+  await wait(spec.window?.end ?? spec.durationS * 1000);
   recorder.stopMeasuring();
   const after = sampleCpu(system.processes);
   const roundTripsDuring = roundTrips() - roundTripsBefore;

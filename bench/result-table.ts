@@ -1,4 +1,5 @@
-import { median, serversOf, severalRounds, type RunResult } from './run-result.js';
+import { formatLegend } from './legend.js';
+import { clientsOf, median, serversOf, severalRounds, type RunResult } from './run-result.js';
 
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
@@ -8,7 +9,7 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     r.workload,
     r.system,
     ...(rounds ? [String(r.round)] : []),
-    String(r.clients),
+    clientsOf(r),
     String(serversOf(r)),
     r.error ? 'failed' : Math.round(r.throughput).toLocaleString('en-US'),
     ms(r.p50Ms),
@@ -37,8 +38,9 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     if (r.anomalies) details.push(`${who} anomalies: ${r.anomalies}, e.g. ${r.anomalySamples[0]}`);
     if (r.errors) details.push(`${who} errors: ${r.errors}, e.g. ${r.errorSamples[0]}`);
   }
-  details.push(...comparisons(results), ...notes.map((n) => `note: ${n}`));
-  return [...out, ...(details.length ? ['', ...details] : [])].join('\n');
+  details.push(...comparisons(results), ...scaleOut(results), ...notes.map((n) => `note: ${n}`));
+  const legend = formatLegend(results.map((r) => r.system), results.map((r) => r.workload));
+  return [...out, ...(details.length ? ['', ...details] : []), '', legend].join('\n');
 }
 
 /**
@@ -71,6 +73,33 @@ function comparisons(results: readonly RunResult[]): string[] {
       return [`${typical}x ${baseline} (median of ${perRound.length}; ${each})`];
     });
     if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards})`);
+  }
+  return out;
+}
+
+/**
+ * With runs at several shard counts (--sweep shards=...): each system's
+ * throughput from the fewest shards to the most (medians over rounds) and
+ * its scale-out efficiency, throughput at N shards / (N/M x throughput at
+ * M shards): 1 means every shard added its full share.
+ */
+function scaleOut(results: readonly RunResult[]): string[] {
+  const ok = results.filter((r) => !r.error && r.throughput > 0);
+  const out: string[] = [];
+  const settings = new Map<string, RunResult[]>();
+  for (const r of ok) {
+    const key = `${r.workload}/${r.system}/${clientsOf(r)}`;
+    settings.set(key, [...(settings.get(key) ?? []), r]);
+  }
+  for (const runs of settings.values()) {
+    const shardCounts = [...new Set(runs.map((r) => r.shards))].sort((a, b) => a - b);
+    if (shardCounts.length < 2 || runs[0]!.system.startsWith('local')) continue;
+    const at = (shards: number): number => median(runs.filter((r) => r.shards === shards).map((r) => r.throughput));
+    const first = shardCounts[0]!;
+    const last = shardCounts.at(-1)!;
+    const efficiency = at(last) / ((last / first) * at(first));
+    const curve = shardCounts.map((n) => `${n}: ${Math.round(at(n)).toLocaleString('en-US')}`).join(', ');
+    out.push(`${runs[0]!.workload}: ${runs[0]!.system} scale-out, txn/s by shards ${curve}; efficiency ${first}→${last} shards ${efficiency.toFixed(2)} (clients ${clientsOf(runs[0]!)})`);
   }
   return out;
 }

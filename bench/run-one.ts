@@ -1,32 +1,24 @@
 import type { Logger } from '../src/logger.js';
 import type { BenchEnvironment } from './bench-environment.js';
-import { keyDistribution } from './key-distribution.js';
-import { KeyPicker } from './key-picker.js';
+import { measureInProcesses } from './client-processes.js';
 import { describe, measureRun, type Measured } from './measure-run.js';
-import { placementOf } from './placement.js';
 import type { Progress } from './progress.js';
 import { seededRandom } from './random.js';
 import { round3, RunRecorder } from './run-recorder.js';
 import type { RunResult } from './run-result.js';
 import type { SystemName } from './systems/bench-system.js';
 import { createSystem } from './systems/create-system.js';
-import type { Workload, WorkloadContext } from './workloads/workload.js';
+import { workloadContext, type ContextConfig } from './workload-context.js';
 
-export interface RunConfig {
+export interface RunConfig extends ContextConfig {
   readonly system: SystemName;
-  readonly workload: Workload;
+  /** Clients per process. */
   readonly clients: number;
-  readonly shards: number;
-  readonly keys: number;
-  readonly zipf: number;
-  readonly crossShardFraction: number | undefined;
-  readonly opsPerTxn: number;
-  readonly auditShare: number;
+  /** Client processes (--processes); 1 = the clients run in this process. */
+  readonly processes: number;
   readonly seed: number;
   readonly warmupS: number;
   readonly durationS: number;
-  /** Unique per run: the table's physical name. */
-  readonly tableName: string;
   /** 1-based: which turn of the systems this run was (--rounds). */
   readonly round: number;
 }
@@ -34,15 +26,7 @@ export interface RunConfig {
 /** One system on one workload and configuration: create and load the table, warm up, measure, drop. Never throws: failures become the result's `error`. */
 export async function runOne(config: RunConfig, env: BenchEnvironment, progress: Progress, logger: Logger, signal?: AbortSignal): Promise<RunResult> {
   const { workload } = config;
-  const table = workload.table(config.tableName);
-  const shardOf = placementOf(table, config.shards);
-  const context: WorkloadContext = {
-    table,
-    keys: config.keys,
-    picker: new KeyPicker(keyDistribution(config.keys, config.zipf), shardOf, config.shards, config.crossShardFraction),
-    opsPerTxn: config.opsPerTxn,
-    auditShare: config.auditShare,
-  };
+  const { table, shardOf, context } = workloadContext(config);
   const recorder = new RunRecorder();
   let measured: Measured | undefined;
   let error: string | undefined;
@@ -53,10 +37,13 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
     await system.createTable(table, workload.rows(context, seededRandom(config.seed, 0)));
     await system.checkpoint();
     progress.track(config.system, recorder, config.warmupS, config.durationS);
-    measured = await measureRun(
-      { system, workload, context, clients: config.clients, warmupS: config.warmupS, durationS: config.durationS, seed: config.seed, ...(signal ? { signal } : {}) },
-      recorder,
-    );
+    measured =
+      config.processes > 1
+        ? await measureInProcesses({ config: { ...config, workload: workload.name }, seed: config.seed, processes: config.processes, warmupS: config.warmupS, durationS: config.durationS, signal }, env, system, recorder)
+        : await measureRun(
+            { system, workload, context, clients: config.clients, warmupS: config.warmupS, durationS: config.durationS, seed: config.seed, ...(signal ? { signal } : {}) },
+            recorder,
+          );
   } catch (e) {
     error = describe(e);
   } finally {
@@ -80,6 +67,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured |
     system: config.system,
     workload: config.workload.name,
     clients: config.clients,
+    ...(config.processes > 1 ? { processes: config.processes } : {}),
     shards: config.shards,
     keys: config.keys,
     zipf: config.zipf,

@@ -123,6 +123,46 @@ export class RunRecorder {
     return Array.from({ length: seconds }, (_, t) => ({ t: t + 1, throughput: this.commitsPerSecond[t] ?? 0, aborts: this.abortsPerSecond[t] ?? 0 }));
   }
 
+  /** What a client process measured, for the parent to absorb (--processes). */
+  snapshot(): RecorderSnapshot {
+    return {
+      histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+      byKind: Object.fromEntries([...this.histogramByKind].map(([kind, h]) => [kind, hdr.encodeIntoCompressedBase64(h)])),
+      commits: this.commits,
+      commitsByKind: this.commitsByKind,
+      aborts: this.aborts,
+      abortsByCause: this.abortsByCause,
+      gaveUp: this.gaveUp,
+      errors: this.errors,
+      errorSamples: this.errorSamples,
+      anomalies: this.anomalies,
+      anomalySamples: this.anomalySamples,
+      commitsPerSecond: this.commitsPerSecond,
+      abortsPerSecond: this.abortsPerSecond,
+    };
+  }
+
+  /** Adds another process's measurements of the same window to this one's. */
+  absorb(other: RecorderSnapshot): void {
+    this.histogram.add(hdr.decodeFromCompressedBase64(other.histogram));
+    for (const [kind, encoded] of Object.entries(other.byKind)) {
+      let byKind = this.histogramByKind.get(kind);
+      if (!byKind) this.histogramByKind.set(kind, (byKind = newHistogram()));
+      byKind.add(hdr.decodeFromCompressedBase64(encoded));
+    }
+    this.commits += other.commits;
+    this.aborts += other.aborts;
+    this.gaveUp += other.gaveUp;
+    this.errors += other.errors;
+    this.anomalies += other.anomalies;
+    addCounts(this.commitsByKind, other.commitsByKind);
+    addCounts(this.abortsByCause, other.abortsByCause);
+    for (const sample of other.errorSamples) if (this.errorSamples.length < SAMPLES_KEPT && !this.errorSamples.includes(sample)) this.errorSamples.push(sample);
+    for (const sample of other.anomalySamples) if (this.anomalySamples.length < SAMPLES_KEPT) this.anomalySamples.push(sample);
+    other.commitsPerSecond.forEach((n, i) => bump(this.commitsPerSecond, i, n));
+    other.abortsPerSecond.forEach((n, i) => bump(this.abortsPerSecond, i, n));
+  }
+
   private second(now: number): number {
     return Math.floor((now - this.startedAt) / 1000);
   }
@@ -132,9 +172,30 @@ function newHistogram(): Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
-function bump(counts: number[], index: number): void {
+function bump(counts: number[], index: number, by = 1): void {
   while (counts.length <= index) counts.push(0);
-  counts[index]!++;
+  counts[index]! += by;
+}
+
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): void {
+  for (const [key, n] of Object.entries(from)) into[key] = (into[key] ?? 0) + n;
+}
+
+/** A RunRecorder's measurements as plain data (histograms HDR-encoded). */
+export interface RecorderSnapshot {
+  readonly histogram: string;
+  readonly byKind: Readonly<Record<string, string>>;
+  readonly commits: number;
+  readonly commitsByKind: Readonly<Record<string, number>>;
+  readonly aborts: number;
+  readonly abortsByCause: Readonly<Record<string, number>>;
+  readonly gaveUp: number;
+  readonly errors: number;
+  readonly errorSamples: readonly string[];
+  readonly anomalies: number;
+  readonly anomalySamples: readonly string[];
+  readonly commitsPerSecond: readonly number[];
+  readonly abortsPerSecond: readonly number[];
 }
 
 export function round3(n: number): number {

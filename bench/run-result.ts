@@ -5,7 +5,10 @@ import type { WorkloadName } from './workloads/workload.js';
 export interface RunResult {
   system: SystemName;
   workload: WorkloadName;
+  /** Clients per client process. */
   clients: number;
+  /** Client processes (--processes), when more than one. */
+  processes?: number;
   /** Shards of the configuration (the local baselines always use one database). */
   shards: number;
   keys: number;
@@ -79,4 +82,9 @@ export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Clients of a run as shown: `16`, or `4x16` for 4 processes of 16 clients. */
+export function clientsOf(r: Pick<RunResult, 'clients' | 'processes'>): string {
+  return r.processes && r.processes > 1 ? `${r.processes}x${r.clients}` : String(r.clients);
 }

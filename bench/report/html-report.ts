@@ -1,6 +1,7 @@
-import { median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
+import { clientsOf, median, serversOf, severalRounds, type BenchReport, type RunResult } from '../run-result.js';
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 import { redactText } from '../../src/redact.js';
+import { legendEntries } from '../legend.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
   local: '#4c78a8',
@@ -53,26 +54,34 @@ code { background: #f4f4f4; padding: 1px 4px; }
 .chart .title { font-size: 13px; font-weight: 600; } .chart .tick, .chart .legend { font-size: 11px; fill: #444; }
 .chart .axis-label { font-size: 11px; fill: #666; } .chart .grid { stroke: #eee; } .chart .axis { stroke: #999; }
 .muted { color: #777; }
+.legend { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; font-size: 13px; color: #444; }
+.legend dt { font-weight: 600; } .legend dd { margin: 0; }
 </style></head><body>
 <h1>percolator bench</h1>
 <p><code>${escapeHtml(redactText(report.command))}</code><br><span class="muted">${escapeHtml(report.startedAt)} · ${report.machine.cpus} CPUs · Node ${escapeHtml(report.machine.node)} · ${escapeHtml(report.machine.platform)}</span></p>
 ${resultsTable(report.results)}
+${legend(report.results)}
 ${((report.settings.notes as string[] | undefined) ?? []).map((n) => `<p class="muted">note: ${escapeHtml(n)}</p>`).join('\n')}
 ${sections.join('\n')}
 </body></html>
 `;
 }
 
+function legend(results: readonly RunResult[]): string {
+  const entries = legendEntries(results.map((r) => r.system), results.map((r) => r.workload));
+  return `<dl class="legend">${entries.map(([term, text]) => `<dt>${escapeHtml(term)}</dt><dd>${escapeHtml(text)}</dd>`).join('')}</dl>`;
+}
+
 function resultsTable(results: readonly RunResult[]): string {
   const rounds = severalRounds(results);
-  const head = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'PG round trips/txn', 'CPU ms/txn', 'client', 'oracle', 'postgres'];
+  const head = ['workload', 'system', ...(rounds ? ['round'] : []), 'clients', 'shards', 'txn/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'aborts', 'anomalies', 'RT/txn', 'cpu ms/txn', 'client', 'oracle', 'pg'];
   const perTxn = (r: RunResult, ms: number): string => (r.commits ? (ms / r.commits).toFixed(3) : '-');
   const rows = results.map((r) =>
     [
       r.workload,
       r.system,
       ...(rounds ? [r.round] : []),
-      r.clients,
+      clientsOf(r),
       serversOf(r),
       r.error ? `failed: ${r.error}` : r.throughput.toFixed(1),
       r.p50Ms,

@@ -46,6 +46,8 @@ export interface BenchSystem {
   /** Creates the table (dropping a leftover of the same name) and loads the rows. */
   createTable(table: BenchTable, rows: readonly BenchRow[]): Promise<void>;
   dropTable(table: BenchTable): Promise<void>;
+  /** Uses a table another process created and loaded (a client process of --processes). */
+  attach(table: BenchTable): Promise<void>;
   attempt<T>(body: (tx: BenchTx) => Promise<T>, options: AttemptOptions): Promise<T>;
   /** Cause of a retryable abort (`serialization`, `write-conflict:locked`, ...); undefined when the error is not retryable. */
   abortCause(error: unknown): string | undefined;

@@ -30,6 +30,9 @@ export class LocalSystem implements BenchSystem {
     return createAndLoad(this.pool, table, rows);
   }
 
+  /** The pools connect on demand: nothing to do. */
+  async attach(_table: BenchTable): Promise<void> {}
+
   dropTable(table: BenchTable): Promise<void> {
     return dropTable(this.pool, table);
   }

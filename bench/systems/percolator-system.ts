@@ -43,6 +43,16 @@ export class PercolatorSystem implements BenchSystem {
 
   async createTable(table: BenchTable, rows: readonly BenchRow[]): Promise<void> {
     await this.dropStorage(table);
+    await this.attach(table);
+    for (let i = 0; i < rows.length; i += LOAD_BATCH) {
+      const chunk = rows.slice(i, i + LOAD_BATCH);
+      await this.database.transaction(async (tx) => {
+        await tx.insert(table.drizzle).values(chunk);
+      });
+    }
+  }
+
+  async attach(table: BenchTable): Promise<void> {
     this.db = await percolator({
       oracle: [this.options.oracle],
       shards: [...this.options.shardUrls],
@@ -52,12 +62,6 @@ export class PercolatorSystem implements BenchSystem {
       maxRetries: 0,
     });
     await this.db.migrate();
-    for (let i = 0; i < rows.length; i += LOAD_BATCH) {
-      const chunk = rows.slice(i, i + LOAD_BATCH);
-      await this.db.transaction(async (tx) => {
-        await tx.insert(table.drizzle).values(chunk);
-      });
-    }
   }
 
   async dropTable(table: BenchTable): Promise<void> {

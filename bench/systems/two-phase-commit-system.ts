@@ -49,6 +49,9 @@ export class TwoPhaseCommitSystem implements BenchSystem {
     await Promise.all(this.pools.map((pool, shard) => createAndLoad(pool, table, perShard[shard]!)));
   }
 
+  /** The pools connect on demand: nothing to do. */
+  async attach(_table: BenchTable): Promise<void> {}
+
   async dropTable(table: BenchTable): Promise<void> {
     await Promise.all(this.pools.map((pool) => dropTable(pool, table)));
   }

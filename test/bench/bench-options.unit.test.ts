@@ -51,6 +51,8 @@ describe('percolator bench arguments', () => {
     });
     expect(parseBenchArgs(['--isolation', 'serializable']).systems).toEqual(['local-serializable', '2pc', 'percolator-serializable']);
     expect(parseBenchArgs(['--sweep', 'shards=1,2,4,8']).sweep).toEqual({ parameter: 'shards', values: [1, 2, 4, 8] });
+    expect(parseBenchArgs(['--server-cpu', '0.15', '--rtt-ms', '0.5'])).toMatchObject({ serverCpu: 0.15, rttMs: 0.5 });
+    expect(parseBenchArgs([])).toMatchObject({ serverCpu: undefined, rttMs: undefined });
   });
 
   it.each([
@@ -74,6 +76,9 @@ describe('percolator bench arguments', () => {
     [['--oracle', 'nowhere'], /--oracle must be host:port/],
     [['--systems', 'local', '--isolation', 'snapshot'], /either --systems or --isolation/],
     [['--sweep', 'shards=1,4', '--shard-url', 'postgres://h/db'], /needs up to 4 shards/],
+    [['--server-cpu', '0'], /--server-cpu must be between 0.01 and 1024 cores/],
+    [['--server-cpu', '0.5', '--shard-url', 'postgres://h/db'], /cannot cap --shard-url or --local-url servers/],
+    [['--rtt-ms', '-1'], /--rtt-ms must be greater than 0/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra'], /positional argument/],
   ])('rejects %j', (argv, message) => {

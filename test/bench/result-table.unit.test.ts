@@ -9,6 +9,20 @@ function run(system: RunResult['system'], round: number, throughput: number): Ru
 }
 
 describe('the results table', () => {
+  it('gives the scale-out curve and efficiency of each sharded system when runs span shard counts', () => {
+    const at = (system: RunResult['system'], shards: number, round: number, throughput: number): RunResult => ({ ...run(system, round, throughput), shards });
+    const text = formatResults([
+      at('2pc', 1, 1, 100), at('percolator', 1, 1, 200), at('local', 1, 1, 300),
+      at('2pc', 4, 1, 200), at('percolator', 4, 1, 640), at('local', 4, 1, 310),
+      at('2pc', 1, 2, 120), at('percolator', 1, 2, 200),
+      at('2pc', 4, 2, 240), at('percolator', 4, 2, 560),
+    ]);
+    expect(text).toContain('bank: percolator scale-out, txn/s by shards 1: 200, 4: 600; efficiency 1→4 shards 0.75 (clients 16)');
+    expect(text).toContain('bank: 2pc scale-out, txn/s by shards 1: 110, 4: 220; efficiency 1→4 shards 0.50 (clients 16)');
+    expect(text).not.toMatch(/local scale-out/);
+    expect(formatResults([run('percolator', 1, 600)])).not.toMatch(/scale-out/);
+  });
+
   it('compares percolator with each baseline, one ratio per system for one round', () => {
     const text = formatResults([run('local', 1, 2000), run('2pc', 1, 800), run('percolator', 1, 600)]);
     expect(text).toContain('bank: percolator = 0.30x local, 0.75x 2pc (clients 16, shards 3)');
