@@ -1,5 +1,4 @@
 import { registerForCleanup, unregisterFromCleanup } from '../src/harness/process-cleanup.js';
-import { InvalidInputError } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
 import type { BenchOptions } from './bench-options.js';
 import type { CpuProcess } from './cpu-accounting.js';
@@ -7,7 +6,7 @@ import { probeOracle, probePostgres } from './reachability.js';
 import type { SystemName } from './systems/bench-system.js';
 import { startOracle } from './start-oracle.js';
 import { capServers, cpuCapSupport } from './server-cpu-cap.js';
-import { delayLoopbackPorts, delaySupport } from './network-delay.js';
+import { addRoundTripDelay } from './round-trip-delay.js';
 
 /**
  * The servers a benchmark runs against: the shards (throwaway ones from the
@@ -23,6 +22,8 @@ export interface BenchEnvironment {
   readonly localProcess: CpuProcess | undefined;
   readonly oracleAddress: string | undefined;
   readonly oracleProcess: CpuProcess | undefined;
+  /** Delay relays of --rtt-ms (none without it, or with netem): the URLs above lead through them. */
+  readonly relayProcesses: readonly CpuProcess[];
   /** Caveats to print with the results (CPU not counted for remote servers, ...). */
   readonly notes: readonly string[];
   close(): Promise<void>;
@@ -54,7 +55,6 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
   try {
     // Refused before anything starts when this machine cannot do it.
     if (options.serverCpu !== undefined) cpuCapSupport();
-    if (options.rttMs !== undefined) delaySupport();
     const ownShards = !options.shardUrls;
     const ownLocal = wantsLocal && !options.localUrl && ownShards;
     if (ownShards || ownLocal) {
@@ -114,31 +114,27 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
       closers.push(async () => cap.release());
       notes.push(`every Postgres server capped at ${options.serverCpu} CPU (cgroups)`);
     }
+    let servers = { shardUrls, localUrl, oracleAddress };
+    let relayProcesses: readonly CpuProcess[] = [];
     if (options.rttMs !== undefined) {
-      const ports = [...shardUrls, ...(localUrl ? [localUrl] : []), ...(oracleAddress ? [`tcp://${oracleAddress}`] : [])].map(loopbackPort);
-      const delay = delayLoopbackPorts([...new Set(ports)], options.rttMs);
-      const cleanup = { destroySync: () => delay.release() };
+      const delay = await addRoundTripDelay(servers, options.rttMs);
+      const cleanup = { destroySync: () => delay.releaseSync() };
       registerForCleanup(cleanup);
       // First to go: the servers' goodbyes should not wait for the delay.
       closers.push(async () => {
-        delay.release();
+        await delay.release();
         unregisterFromCleanup(cleanup);
       });
-      notes.push(`${options.rttMs} ms added to every round trip with a server or the oracle (tc netem on loopback)`);
+      servers = delay.servers;
+      relayProcesses = delay.processes;
+      log(`--rtt-ms: ${delay.description}`);
+      notes.push(delay.description);
     }
-    return { shardUrls, shardProcesses, localUrl, localProcess, oracleAddress, oracleProcess, notes, close };
+    return { ...servers, shardProcesses, localProcess, oracleProcess, relayProcesses, notes, close };
   } catch (error) {
     await close();
     throw error;
   }
-}
-
-/** The port of a server on this machine (the delay is added on loopback only). */
-function loopbackPort(url: string): number {
-  const parsed = new URL(url);
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  if (!['127.0.0.1', 'localhost'].includes(host)) throw new InvalidInputError(`--rtt-ms adds delay on loopback only; ${host} is not on this machine`);
-  return Number(parsed.port || 5432);
 }
 
 async function loadHarness() {

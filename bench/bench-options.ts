@@ -120,7 +120,8 @@ options:
   --server-cpu <cores>        cap every Postgres server (each shard and local) at this much CPU, e.g. 0.15,
                               with a cgroup each: a simulated cluster of small servers (root, Linux)
   --rtt-ms <ms>               add this network round trip between the client and every server and the
-                              oracle (tc netem on loopback; root, Linux)
+                              oracle: tc netem on loopback where it can (root, Linux, netem), otherwise a
+                              delay relay per server in processes of their own (they use CPU here too)
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
   --report <file.html>        write a self-contained HTML report with charts
   -h, --help                  this help

@@ -28,6 +28,7 @@ async function main(config: ClientProcessConfig): Promise<void> {
     shardUrls: config.shardUrls,
     shardProcesses: config.shardUrls.map(() => undefined),
     localUrl: config.localUrl,
+    relayProcesses: [],
     localProcess: undefined,
     oracleAddress: config.oracleAddress,
     oracleProcess: undefined,

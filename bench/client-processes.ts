@@ -116,7 +116,7 @@ export async function measureInProcesses(spec: ProcessRunSpec, env: BenchEnviron
     const servers = cpuSpent(system.processes, before, after);
     const clientMs = results.reduce((n, r) => n + r.clientCpuMs, 0);
     return {
-      cpu: { clientMs, oracleMs: servers.oracleMs, postgresMs: servers.postgresMs, totalMs: clientMs + servers.oracleMs + servers.postgresMs },
+      cpu: { clientMs, oracleMs: servers.oracleMs, postgresMs: servers.postgresMs, relayMs: servers.relayMs, totalMs: clientMs + servers.oracleMs + servers.postgresMs },
       roundTrips: results.reduce((n, r) => n + r.roundTrips, 0),
     };
   } finally {

@@ -15,7 +15,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 
 export interface CpuProcess {
-  readonly role: 'postgres' | 'oracle';
+  /** relay: a delay relay of --rtt-ms, simulating the network; counted apart, not in the total. */
+  readonly role: 'postgres' | 'oracle' | 'relay';
   readonly label: string;
   readonly pid: number;
 }
@@ -86,17 +87,21 @@ export interface CpuSpent {
   readonly clientMs: number;
   readonly oracleMs: number;
   readonly postgresMs: number;
+  /** Delay relays (simulated network): not part of totalMs. */
+  readonly relayMs: number;
   readonly totalMs: number;
 }
 
 export function cpuSpent(processes: readonly CpuProcess[], before: CpuSample, after: CpuSample): CpuSpent {
   let oracleMs = 0;
   let postgresMs = 0;
+  let relayMs = 0;
   for (const p of processes) {
     const spent = Math.max(0, (after.byPid.get(p.pid) ?? 0) - (before.byPid.get(p.pid) ?? 0));
     if (p.role === 'oracle') oracleMs += spent;
+    else if (p.role === 'relay') relayMs += spent;
     else postgresMs += spent;
   }
   const clientMs = after.clientMs - before.clientMs;
-  return { clientMs, oracleMs, postgresMs, totalMs: clientMs + oracleMs + postgresMs };
+  return { clientMs, oracleMs, postgresMs, relayMs, totalMs: clientMs + oracleMs + postgresMs };
 }

@@ -14,7 +14,7 @@ export const COLUMN_LEGEND: readonly (readonly [string, string])[] = [
   ['aborts', 'attempts that aborted retryably (conflict, deadlock, serialization) and ran again'],
   ['anomalies', 'committed transactions whose result proves a broken snapshot (bank: an audit total that is not the initial total)'],
   ['RT/txn', 'statements sent to any Postgres per committed transaction; one statement shared by several transactions counts once, oracle calls not included'],
-  ['cpu ms/txn', 'CPU time of every process per committed transaction, split (client/oracle/pg): the client process(es) of the benchmark, the timestamp oracle, all Postgres servers'],
+  ['cpu ms/txn', 'CPU time of every process per committed transaction, split (client/oracle/pg): the client process(es) of the benchmark, the timestamp oracle, all Postgres servers; with --rtt-ms through delay relays, the relays\' CPU (the simulated network, which takes this machine\'s cores too) follows as +N relay (HTML: column +relay) and is not in the total'],
 ];
 
 export const SYSTEM_LEGEND: Readonly<Record<SystemName, string>> = {

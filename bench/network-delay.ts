@@ -4,18 +4,19 @@ import { gunzipSync } from 'node:zlib';
 import { InvalidInputError } from '../src/errors.js';
 
 /**
- * `--rtt-ms <ms>`: a network round trip between the benchmark client and
- * every server and the oracle, added on the loopback interface with tc
- * netem: a root qdisc with a band (reached only through u32 filters on the
- * servers' ports, either direction) whose netem delays packets by half the
- * round trip; other loopback traffic is not delayed. Needs root,
- * iproute2's `tc` and a kernel with netem; refused with the reason
- * otherwise, and when loopback already has someone else's root qdisc.
+ * `--rtt-ms <ms>` with tc netem (round-trip-delay.ts chooses): a network
+ * round trip between the benchmark client and every server and the oracle,
+ * added on the loopback interface: a root qdisc with a band (reached only
+ * through u32 filters on the servers' ports, either direction) whose netem
+ * delays packets by half the round trip; other loopback traffic is not
+ * delayed. Needs root, iproute2's `tc` and a kernel with netem; refused with
+ * the reason otherwise, and when loopback already has someone else's root
+ * qdisc (the bench then uses delay relays instead).
  */
 
 const DEVICE = 'lo';
 const DELAY_BAND = '1:4';
-const NO_NETEM = '--rtt-ms: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so no delay can be added here; leave --rtt-ms out on this machine';
+const NO_NETEM = '--rtt-ms: this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM), so no delay can be added with it here';
 
 export interface NetworkDelay {
   release(): void;

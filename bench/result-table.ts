@@ -1,6 +1,11 @@
 import { formatLegend } from './legend.js';
 import { clientsOf, median, serversOf, severalRounds, type RunResult } from './run-result.js';
 
+/** The delay relays' CPU per transaction (--rtt-ms without netem), not in the total. */
+function relayCpu(r: RunResult): string {
+  return r.cpuMs.relay ? ` +${(r.cpuMs.relay / r.commits).toFixed(2)} relay` : '';
+}
+
 /** The final comparison as a plain-text table, one row per run, then causes, anomalies, errors. */
 export function formatResults(results: readonly RunResult[], notes: readonly string[] = []): string {
   const rounds = severalRounds(results);
@@ -20,7 +25,7 @@ export function formatResults(results: readonly RunResult[], notes: readonly str
     String(r.anomalies),
     r.roundTripsPerTxn.toFixed(1),
     r.cpuMsPerTxn.toFixed(2),
-    r.commits ? [r.cpuMs.client, r.cpuMs.oracle, r.cpuMs.postgres].map((x) => (x / r.commits).toFixed(2)).join('/') : '-',
+    r.commits ? [r.cpuMs.client, r.cpuMs.oracle, r.cpuMs.postgres].map((x) => (x / r.commits).toFixed(2)).join('/') + relayCpu(r) : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

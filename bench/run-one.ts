@@ -100,6 +100,7 @@ function toResult(config: RunConfig, recorder: RunRecorder, measured: Measured |
       oracle: round3(cpu?.oracleMs ?? 0),
       postgres: round3(cpu?.postgresMs ?? 0),
       total: round3(cpu?.totalMs ?? 0),
+      ...(cpu?.relayMs ? { relay: round3(cpu.relayMs) } : {}),
     },
     timeline: recorder.timeline(),
     ...(error ? { error } : {}),

@@ -50,7 +50,8 @@ export interface RunResult {
   roundTripsPerTxn: number;
   /** CPU milliseconds per committed transaction, client + oracle + every Postgres process involved. */
   cpuMsPerTxn: number;
-  cpuMs: { client: number; oracle: number; postgres: number; total: number };
+  /** relay: the delay relays of --rtt-ms (a simulated network), not in total. */
+  cpuMs: { client: number; oracle: number; postgres: number; total: number; relay?: number };
   /** Commits and aborts per second of the measured window. */
   timeline: { t: number; throughput: number; aborts: number }[];
   /** Set when the run could not be done (system failed to start, fatal errors). */

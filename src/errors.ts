@@ -202,6 +202,21 @@ export class ShardUnavailableError extends PercolatorError {
 }
 
 /**
+ * A shard refused a write for a slot it does not own (any more, or not
+ * yet): this client's placement map is older than the shard's, or the slot
+ * is being moved. Internal: the client reads the map again and runs the
+ * transaction again without counting it against maxRetries; it reaches the
+ * caller only if the placement keeps changing under it.
+ */
+export class PlacementChangedError extends PercolatorError {
+  readonly code = 'PLACEMENT_CHANGED';
+  readonly retryable = true;
+  constructor(readonly shard: string, message: string, options?: PercolatorErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
  * A shard refused a statement for a reason no other error of the catalogue
  * describes (`sqlState` says which; `cause` is the driver's error).
  * Retryable when Postgres aborted the statement because of a concurrent one
@@ -223,14 +238,29 @@ export class SchemaError extends PercolatorError {
 }
 
 /**
- * A shard refused a write because the table has an index (or unique
- * constraint) that this client's schema does not declare: a writer that
- * skipped its entries would corrupt it. Nothing was written. Not
- * retryable: upgrade the client's schema to declare every index of the table.
+ * A shard refused a write because this client's declaration of the table is
+ * not the one the shards store: an older schema version (a column added or
+ * dropped, an index added or dropped since), or an index it does not
+ * declare. A writer of the old shape would drop a new column's values or
+ * corrupt an index. Nothing was written. Reads keep working. Not retryable:
+ * roll out the new declaration (migrate() first, then the new code).
+ * `table`, `clientVersion` and `storedVersion` say which table and which
+ * versions, when the shard's fence knew them (`clientVersion` undefined: a
+ * declaration never migrated there).
  */
 export class SchemaVersionError extends PercolatorError {
   readonly code = 'SCHEMA_VERSION';
   readonly retryable = false;
+  readonly table?: string;
+  readonly clientVersion?: number;
+  readonly storedVersion?: number;
+
+  constructor(message: string, options?: PercolatorErrorOptions & { table?: string; clientVersion?: number; storedVersion?: number }) {
+    super(message, options);
+    if (options?.table !== undefined) this.table = options.table;
+    if (options?.clientVersion !== undefined) this.clientVersion = options.clientVersion;
+    if (options?.storedVersion !== undefined) this.storedVersion = options.storedVersion;
+  }
 }
 
 /**

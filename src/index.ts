@@ -3,7 +3,7 @@
  * across independent PostgreSQL shards, with a Drizzle-style API.
  */
 export { percolator, type PercolatorOptions, type PoolOptions } from './client/percolator.js';
-export { Database, type TransactionOptions } from './client/database.js';
+export { Database, type MigrateOptions, type TransactionOptions } from './client/database.js';
 export { Transaction } from './client/transaction.js';
 export { SnapshotReader } from './client/snapshot-reader.js';
 export { SelectBuilder, SelectQuery } from './client/select-builder.js';
@@ -14,6 +14,7 @@ export { MAX_ROW_BYTES } from './client/row-validation.js';
 export type { RetryBackoff } from './client/retry-backoff.js';
 export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, UpdateSet, WriteResult } from './client/types.js';
 export type { IsolationLevel } from './txn/engine-contract.js';
+export type { ShardStatus, ShardStatusEntry } from './client/shard-status.js';
 export type { GcOptions, GcRun } from './txn/gc-types.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';
 export type { OracleConnectOptions, OracleOption } from './client/oracle-option.js';

@@ -19,11 +19,12 @@ export interface SystemSetup {
 export function createSystem(name: SystemName, setup: SystemSetup): BenchSystem {
   const { environment: env, shards, clients } = setup;
   const shardUrls = env.shardUrls.slice(0, shards);
-  const shardProcesses = present(env.shardProcesses.slice(0, shards));
+  // The relays of --rtt-ms: every system's clients go through them; their CPU is counted apart.
+  const shardProcesses = [...present(env.shardProcesses.slice(0, shards)), ...env.relayProcesses];
   switch (name) {
     case 'local':
     case 'local-serializable':
-      return new LocalSystem(name, env.localUrl!, clients, present([env.localProcess]));
+      return new LocalSystem(name, env.localUrl!, clients, [...present([env.localProcess]), ...env.relayProcesses]);
     case '2pc':
       return new TwoPhaseCommitSystem(shardUrls, clients, setup.shardOf, shardProcesses);
     case 'percolator':

@@ -1,3 +1,5 @@
+import { readShardStatus, type ShardStatus } from './shard-status.js';
+import type { Placement } from '../txn/placement.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -9,11 +11,18 @@ import type { ClientMetrics } from './client-metrics.js';
 import type { QueryContext, Session } from './query-context.js';
 import { QueryFacade } from './query-facade.js';
 import { IdBlocks } from './id-blocks.js';
+import { addedColumnFill } from './added-column-fill.js';
 import { RowCache } from './row-cache.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import type { TableRegistry } from './table-registry.js';
 import { Transaction } from './transaction.js';
 import { TransactionRunner, type RunOptions } from './transaction-runner.js';
+
+/** Options of `db.migrate()`. */
+export interface MigrateOptions {
+  /** Drop the tables stored on the shards that the schema does not declare: all of them (true), or those named. */
+  dropTables?: boolean | readonly string[];
+}
 
 /** Options of one `db.transaction()` call, overriding the database's defaults. */
 export interface TransactionOptions {
@@ -70,14 +79,39 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   }
 
   /**
-   * Creates (or upgrades) the versioned storage of every schema table on every shard. Idempotent.
+   * The cluster as the oracle's placement map and the shards see it: per
+   * shard the slots the map assigns, the slots it records as owned (and
+   * frozen: a move under way or interrupted), stored versions and bytes.
+   * @example
+   * const { mapVersion, shards } = await db.shardStatus();
+   */
+  async shardStatus(): Promise<ShardStatus> {
+    this.checkOpen();
+    return readShardStatus(this.parts.engine.placement);
+  }
+
+  /** @internal The placement map this client places rows by (slot moves use it). */
+  get placement(): Placement {
+    return this.parts.engine.placement;
+  }
+
+  /**
+   * Creates (or upgrades) the versioned storage of every schema table on
+   * every shard, online, while other clients run: new tables are created,
+   * columns added (existing rows read the column's default, or NULL) and
+   * dropped, indexes built and dropped, enum types created and grown, and
+   * each changed table gets a new schema version, whose older writers are
+   * refused (SchemaVersionError). Renames, type and key changes are refused
+   * (SchemaError). Tables the schema does not declare are left alone unless
+   * `dropTables` names them (or is true: all of them). Idempotent; run it
+   * before rolling out code with a new schema.
    * @example
    * const db = await percolator({ oracle: ['127.0.0.1:7070'], shards, schema: { accounts, orders } });
    * await db.migrate();
    */
-  async migrate(): Promise<void> {
+  async migrate(options: MigrateOptions = {}): Promise<void> {
     this.checkOpen();
-    await this.parts.engine.migrate(this.parts.tables.storageTables);
+    await this.parts.engine.migrate(this.parts.tables.storageTables, { fill: addedColumnFill, dropTables: options.dropTables });
   }
 
   /**

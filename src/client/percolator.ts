@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { InvalidInputError, OracleUnavailableError, PercolatorError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { createOracleClient } from '../oracle/oracle-client.js';
+import { createOracleClient, type OracleClient } from '../oracle/oracle-client.js';
 import { clearTextTokenAddresses, resolveOracleOption, type OracleOption } from './oracle-option.js';
 import type { IsolationLevel } from '../txn/engine-contract.js';
 import type { GcOptions } from '../txn/gc-types.js';
@@ -10,7 +10,7 @@ import { createTransactionEngine, type TransactionEngineOptions } from '../txn/t
 import { clientMetrics } from './client-metrics.js';
 import { checkIsolation, checkMaxRetries, checkMilliseconds, checkPoolOptions, Database } from './database.js';
 import { redactUrl } from '../redact.js';
-import { probeShards } from './probe-shards.js';
+import { probeShardList, resolveClusterPlacement } from './cluster-placement.js';
 import { resolveBackoff, type RetryBackoff } from './retry-backoff.js';
 import { TableRegistry } from './table-registry.js';
 import type { ShardKeys } from './types.js';
@@ -26,8 +26,13 @@ export interface PercolatorOptions<TSchema extends Record<string, unknown>> {
    * (mutual) TLS, or your own TimestampSource.
    */
   oracle: OracleOption;
-  /** Postgres connection URLs of the shards, in a fixed order (the order decides row placement). */
-  shards: readonly string[];
+  /**
+   * Postgres connection URLs of the shards. Needed to create a cluster (the
+   * order of the first migrate() numbers them); once the oracle keeps the
+   * cluster's placement map, optional: the map names the shards, and a list
+   * given may name any of them, in any order.
+   */
+  shards?: readonly string[];
   /** The drizzle tables, e.g. `{ accounts, orders }` or `import * as schema` (relations() and pgEnum() entries are skipped); every table needs a primary key. */
   schema: TSchema;
   /** Per table, a prefix of its primary key placing related rows on one shard, e.g. `{ orders: ['accountId'] }`. */
@@ -91,9 +96,6 @@ export async function percolator<TSchema extends Record<string, unknown>>(option
   if (unknown.length > 0) throw new InvalidInputError(`unknown percolator() option ${unknown.join(', ')} (options: ${[...KNOWN_OPTIONS].join(', ')})`);
   const { shards, logger = silentLogger, registry = new Registry() } = options;
   const tables = new TableRegistry(options.schema, (options.shardKeys ?? {}) as Record<string, readonly string[]>);
-  if (!Array.isArray(shards) || shards.length === 0 || !shards.every((s) => typeof s === 'string')) {
-    throw new InvalidInputError('shards must be a non-empty array of Postgres connection URLs');
-  }
   const isolation = options.isolation ?? 'snapshot';
   const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   checkIsolation(isolation);
@@ -106,12 +108,16 @@ export async function percolator<TSchema extends Record<string, unknown>>(option
   const log = logger.child({ component: 'percolator' });
   const oracle = resolveOracleOption(options.oracle);
 
-  await probeShards(shards, CONNECT_TIMEOUT_MS, { shardCount: shards.length, tables: tables.storedTables });
+  // The shards first: an unreachable one is named before the oracle is dialled.
+  const probed = shards === undefined ? undefined : await probeShardList(shards, tables.storedTables, CONNECT_TIMEOUT_MS);
   const ownsTimestampSource = 'client' in oracle;
   const timestampSource = await connectOracle(oracle, log, registry);
   try {
+    const oracleClient = ownsTimestampSource ? (timestampSource as OracleClient) : undefined;
+    const cluster = await resolveClusterPlacement(shards, probed, oracleClient, tables.storedTables, CONNECT_TIMEOUT_MS);
     const engine = createTransactionEngine({
-      shards,
+      shards: cluster.shards,
+      placement: cluster.placement,
       timestampSource,
       logger: log,
       registry,
@@ -123,7 +129,7 @@ export async function percolator<TSchema extends Record<string, unknown>>(option
     });
     // Lock resolution must know every table a primary lock may live in.
     engine.register(tables.storageTables);
-    log.debug({ shards: shards.map(redactUrl), tables: tables.tables.map((t) => t.name) }, 'connected');
+    log.debug({ shards: engine.placement.map.shards.map((s) => redactUrl(s.url)), tables: tables.tables.map((t) => t.name) }, 'connected');
     return new Database<TSchema>({
       engine,
       tables,

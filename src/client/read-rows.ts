@@ -1,4 +1,5 @@
 import type { SQL } from 'drizzle-orm';
+import { SchemaError } from '../errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
 import { chooseIndex, readThroughIndex } from './index-read.js';
@@ -50,7 +51,13 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
   // Not for locking reads: they find candidates at a fresh for-update timestamp, and the entries are read at the
   // transaction's snapshot, which would miss a row that started matching since (they scan instead).
   const lookup = !shards && !lock && where && meta.indexes.length > 0 ? chooseIndex(meta, where, await session.engineTx.usableIndexes(meta)) : undefined;
-  const rows = lookup ? await readThroughIndex(context, session, meta, lookup, scan) : await session.engineTx.select(meta, scan);
+  const rows = lookup
+    ? await readThroughIndex(context, session, meta, lookup, scan).catch((error: unknown) => {
+        // A migrate() dropped the index since this client declared it: its reads scan instead.
+        if (error instanceof SchemaError && error.sqlState === '42P01' && error.message.includes(lookup.index.storage.name)) return session.engineTx.select(meta, scan);
+        throw error;
+      })
+    : await session.engineTx.select(meta, scan);
   if (lock) {
     session.rowCache.dropTable(meta);
     session.rowCache.remember(meta, rows);

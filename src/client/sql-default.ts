@@ -27,6 +27,14 @@ export function sqlDefaultEvaluator(column: PgColumn, where: string): DefaultEva
   return evaluator;
 }
 
+/** @internal Whether the column's SQL default draws a new random value per row (gen_random_uuid()). */
+export function isRandomSqlDefault(column: PgColumn): boolean {
+  const value = column.default as SQL;
+  if (!value.queryChunks.every((c) => isEntity(c, StringChunk))) return false;
+  const text = value.queryChunks.map((c) => (c as StringChunk).value.join('')).join('').trim();
+  return RANDOM_UUID.has(stripParens(text).toLowerCase());
+}
+
 const NOW = new Set(['now()', 'current_timestamp', 'localtimestamp', 'transaction_timestamp()', 'statement_timestamp()', 'clock_timestamp()']);
 const RANDOM_UUID = new Set(['gen_random_uuid()', 'uuid_generate_v4()']);
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;

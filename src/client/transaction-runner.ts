@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRetryable, PercolatorError } from '../errors.js';
+import { isRetryable, PercolatorError, PlacementChangedError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineTransaction, IsolationLevel, TransactionEngine } from '../txn/engine-contract.js';
 import type { ClientMetrics } from './client-metrics.js';
 import { backoffDelayMs, type RetryBackoff } from './retry-backoff.js';
+
+/** How often one unit of work is run again because a shard refused a slot, before the error reaches the caller. */
+const MAX_PLACEMENT_RETRIES = 50;
 
 /** @internal How one db.transaction (or auto-commit query) is run. */
 export interface RunOptions {
@@ -20,7 +23,10 @@ export interface RunOptions {
  * on a retryable error (nothing of the attempt committed) rolls back, waits
  * a jittered exponential backoff and runs the whole work again, at most
  * `maxRetries` more times. Never retries anything else, in particular
- * CommitUndeterminedError (the attempt may have committed).
+ * CommitUndeterminedError (the attempt may have committed). A shard that
+ * refused a slot (PlacementChangedError: a stale map, a slot moving) is not
+ * the caller's concern: the map is read again and the work run again at
+ * once, up to MAX_PLACEMENT_RETRIES times, not counted in `maxRetries`.
  */
 export class TransactionRunner {
   constructor(
@@ -30,6 +36,7 @@ export class TransactionRunner {
   ) {}
 
   async run<T>(work: (engineTx: EngineTransaction) => Promise<T>, options: RunOptions): Promise<T> {
+    let placementRetries = 0;
     for (let attempt = 0; ; attempt++) {
       let engineTx: EngineTransaction | undefined;
       let committing = false;
@@ -43,6 +50,14 @@ export class TransactionRunner {
       } catch (error) {
         // Once commit has started only a retryable error proves nothing was committed.
         if (engineTx && (!committing || isRetryable(error))) await this.rollbackQuietly(engineTx);
+        if (error instanceof PlacementChangedError && placementRetries++ < MAX_PLACEMENT_RETRIES) {
+          this.engine.recordRetry(error.code);
+          await this.engine.placement.refresh();
+          // A slot being moved is refused until the map switches: wait a little once the map is current.
+          if (placementRetries > 1) await sleep(backoffDelayMs(Math.min(placementRetries - 2, 6), options.backoff));
+          attempt--;
+          continue;
+        }
         if (!isRetryable(error) || attempt >= options.maxRetries) {
           this.metrics.transactions.inc({ outcome: committing || isRetryable(error) ? 'failed' : 'rolled_back' });
           throw error;

@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type ICompare, type IKeyValue, type IRequestOp } from 'etcd3';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError, OracleRequestRejectedError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import type { LeaderInfo, LeaseGrant, MetaStore, MetaStoreOptions } from './meta-store.js';
+import type { PlacementRead, PlacementWrite, StoredPlacement } from './placement-store.js';
 
 /** Keys under the prefix: epoch and limit live forever; the leader key is bound to the holder's etcd lease. */
 const EPOCH = 'epoch';
 const LIMIT = 'limit';
 const LEADER = 'leader';
+/** One key per cluster's placement map, `placement/<cluster id>`: JSON with the slots in base64. */
+const PLACEMENT = 'placement/';
 
 interface LeaderRecord {
   id: string;
@@ -154,13 +157,63 @@ export class EtcdMetaStore implements MetaStore {
     return { epoch: state.epoch, address: state.leader?.address ?? null, expired: state.leader === undefined };
   }
 
+  async readPlacement(clusterId: string | undefined): Promise<PlacementRead> {
+    const all = await this.readPlacements();
+    const generation = all.reduce((sum, p) => sum + p.version, 0n);
+    if (clusterId === undefined && all.length > 1) {
+      throw new OracleRequestRejectedError(`this oracle keeps the placement of ${all.length} clusters (${all.map((p) => p.clusterId).join(', ')}): name one`);
+    }
+    return { placement: clusterId === undefined ? all[0] : all.find((p) => p.clusterId === clusterId), generation };
+  }
+
+  /** Compare-and-set on the map's version, in one transaction fenced like a renewal (epoch and leader key's lease). */
+  async writePlacement(epoch: bigint, placement: StoredPlacement, expectedVersion: bigint): Promise<PlacementWrite | undefined> {
+    const leaseId = this.leases.get(epoch);
+    if (leaseId === undefined) return undefined;
+    const name = PLACEMENT + placement.clusterId;
+    const { kvs } = await this.client.kv.range({ key: this.key(name) }, this.callOptions());
+    const seen = kvs[0];
+    const stored = seen ? decodePlacement(seen.value) : undefined;
+    let applied = false;
+    if ((stored?.version ?? 0n) === expectedVersion) {
+      const response = await this.client.kv.txn(
+        {
+          compare: [
+            { key: this.key(EPOCH), target: 'Value', result: 'Equal', value: Buffer.from(epoch.toString()) },
+            { key: this.key(LEADER), target: 'Lease', result: 'Equal', lease: leaseId },
+            this.unchanged(name, seen),
+          ],
+          success: [this.put(name, encodePlacement(placement))],
+        },
+        this.callOptions(),
+      );
+      applied = response.succeeded;
+      if (!applied) {
+        const state = await this.readState();
+        if (state.epoch !== epoch || state.leaderKv?.lease !== leaseId) return undefined; // deposed: writes nothing
+      }
+    }
+    const after = await this.readPlacement(placement.clusterId);
+    return { applied, placement: after.placement, generation: after.generation };
+  }
+
+  async placementGeneration(): Promise<bigint> {
+    return (await this.readPlacements()).reduce((sum, p) => sum + p.version, 0n);
+  }
+
   async close(): Promise<void> {
     this.client.close();
   }
 
-  /** One linearizable range read of the three keys. */
+  private async readPlacements(): Promise<StoredPlacement[]> {
+    const start = this.prefix + PLACEMENT;
+    const { kvs } = await this.client.kv.range({ key: Buffer.from(start), range_end: prefixEnd(start) }, this.callOptions());
+    return kvs.map((kv) => decodePlacement(kv.value));
+  }
+
+  /** One linearizable range read of the three keys (`epoch` .. `limit`; the placement maps sort after them). */
   private async readState(): Promise<StoredState> {
-    const { kvs } = await this.client.kv.range({ key: Buffer.from(this.prefix), range_end: prefixEnd(this.prefix) }, this.callOptions());
+    const { kvs } = await this.client.kv.range({ key: this.key(EPOCH), range_end: Buffer.from(`${this.prefix}${LIMIT}\0`) }, this.callOptions());
     const byName = new Map(kvs.map((kv) => [kv.key.toString().slice(this.prefix.length), kv]));
     const number = (kv: IKeyValue | undefined): bigint => (kv ? BigInt(kv.value.toString()) : 0n);
     const leaderKv = byName.get(LEADER);
@@ -212,6 +265,15 @@ export class EtcdMetaStore implements MetaStore {
   private callOptions(): { deadline: number } {
     return { deadline: Date.now() + this.queryTimeoutMs };
   }
+}
+
+function encodePlacement(placement: StoredPlacement): string {
+  return JSON.stringify({ ...placement, version: placement.version.toString(), slots: Buffer.from(placement.slots).toString('base64') });
+}
+
+function decodePlacement(value: Buffer): StoredPlacement {
+  const stored = JSON.parse(value.toString()) as { clusterId: string; version: string; shards: { id: number; url: string }[]; slots: string };
+  return { clusterId: stored.clusterId, version: BigInt(stored.version), shards: stored.shards, slots: new Uint8Array(Buffer.from(stored.slots, 'base64')) };
 }
 
 /** The range end that covers every key starting with `prefix` (etcd's prefix convention). */

@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Timestamp } from '../timestamp.js';
+import type { PlacementStore } from './placement-store.js';
 
 export interface LeaseGrant {
   epoch: bigint;
@@ -28,8 +29,10 @@ export interface LeaderInfo {
  * 3. The stored limit never decreases, and a new holder is granted at least it.
  * 4. A lease is held for at least `leaseMs` after the acquire or renew
  *    request was sent (longer is allowed): the oracle stops serving before that.
+ * 5. Placement maps (PlacementStore) are written only by the epoch holding
+ *    the lease, by compare-and-set on their version.
  */
-export interface MetaStore {
+export interface MetaStore extends PlacementStore {
   /**
    * Takes the lease if nobody holds it (or this candidate holds it under an
    * earlier epoch whose answer was lost), raising the epoch.

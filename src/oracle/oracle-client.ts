@@ -11,6 +11,8 @@ import { oracleChannelCredentials, type OracleTlsOptions } from './oracle-creden
 import { DEFAULT_MAX_COUNT } from './protocol-constants.js';
 import { RequestCoalescer } from './request-coalescer.js';
 import type { TimestampSource } from './timestamp-source.js';
+import { GetPlacementRequest, GetPlacementResponse, UpdatePlacementRequest, UpdatePlacementResponse } from './generated/tso.js';
+import type { PlacementRead, PlacementWrite, StoredPlacement } from './placement-store.js';
 
 export interface OracleClientOptions {
   /** host:port (or [v6]:port) of every oracle process (leader and standbys), in any order; anything else is InvalidInputError. */
@@ -42,6 +44,12 @@ export interface OracleClient extends TimestampSource {
   getTimestamps(count: number, options?: { signal?: AbortSignal }): Promise<TimestampRange>;
   /** One unary RPC for `count` timestamps, bypassing batching (benchmarks, diagnostics). */
   getTimestampsUnbatched(count: number): Promise<TimestampRange>;
+  /** The highest placement generation a range carried: a map read at a lower one may be stale. */
+  readonly placementGeneration: bigint;
+  /** A cluster's placement map (undefined `clusterId`: the only cluster the oracle keeps). */
+  readPlacement(clusterId: string | undefined): Promise<PlacementRead>;
+  /** Writes a map if the stored version is `expectedVersion` (0: none); at the leader. */
+  writePlacement(placement: StoredPlacement, expectedVersion: bigint): Promise<PlacementWrite>;
   close(): Promise<void>;
 }
 
@@ -73,6 +81,7 @@ class BatchingOracleClient implements OracleClient {
   private highestEpoch = 0n;
   private everAnswered = false;
   private closed = false;
+  private generation = 0n;
 
   constructor(private readonly options: OracleClientOptions) {
     if (!Array.isArray(options.addresses) || options.addresses.length === 0) throw new InvalidInputError('oracle client needs at least one address');
@@ -108,6 +117,58 @@ class BatchingOracleClient implements OracleClient {
     this.checkCount(count);
     if (this.closed) throw new OracleUnavailableError('oracle client is closed');
     return { first: await this.fetchWithFailover(count, performance.now() + this.deadlineMs, 'unary'), count };
+  }
+
+  get placementGeneration(): bigint {
+    return this.generation;
+  }
+
+  async readPlacement(clusterId: string | undefined): Promise<PlacementRead> {
+    const response = await this.callWithFailover('GetPlacement', { request: GetPlacementRequest, response: GetPlacementResponse }, { clusterId: clusterId ?? '' });
+    this.noteGeneration(response.generation);
+    return { placement: response.found ? response.placement && storedOf(response.placement) : undefined, generation: response.generation };
+  }
+
+  async writePlacement(placement: StoredPlacement, expectedVersion: bigint): Promise<PlacementWrite> {
+    const request = { placement: { ...placement, shards: [...placement.shards], slots: Buffer.from(placement.slots) }, expectedVersion };
+    const response = await this.callWithFailover('UpdatePlacement', { request: UpdatePlacementRequest, response: UpdatePlacementResponse }, request);
+    this.noteGeneration(response.generation);
+    return { applied: response.applied, placement: response.current && storedOf(response.current), generation: response.generation };
+  }
+
+  private noteGeneration(generation: bigint): void {
+    if (generation > this.generation) this.generation = generation;
+  }
+
+  /**
+   * A placement call: to the last known leader first, then the leader it
+   * names or the next address, until the deadline. Rejections fail at once.
+   */
+  private async callWithFailover<Req, Res>(method: string, codecs: { request: { encode(r: Req): { finish(): Uint8Array } }; response: { decode(b: Uint8Array): Res } }, request: Req): Promise<Res> {
+    const deadline = performance.now() + this.deadlineMs;
+    let lastError: OracleCallError | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new OracleUnavailableError('oracle client is closed');
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw new OracleUnavailableError(`no oracle answered ${method} within ${this.deadlineMs} ms (last error: ${lastError?.message ?? 'none'})`, { cause: lastError });
+      const address = this.current;
+      try {
+        return await this.connection(address).call(method, codecs, request, Math.min(remaining, this.attemptTimeoutMs));
+      } catch (error) {
+        if (!(error instanceof OracleCallError)) throw error;
+        lastError = error;
+        if (REJECTIONS.has(error.code) || error.code === status.FAILED_PRECONDITION) {
+          throw new OracleRequestRejectedError(`oracle refused ${method}: ${error.message}`, { cause: error });
+        }
+        if (error.leaderHint && error.leaderHint !== address && this.trustsHint(error)) {
+          this.current = error.leaderHint;
+          if (!this.addresses.includes(error.leaderHint)) this.addresses.push(error.leaderHint);
+        } else {
+          this.current = this.addresses[(this.addresses.indexOf(address) + 1) % this.addresses.length]!;
+          if ((attempt + 1) % this.addresses.length === 0) await sleep(Math.min(200, Math.max(0, deadline - performance.now())));
+        }
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -173,6 +234,7 @@ class BatchingOracleClient implements OracleClient {
           throw new OracleCallError(address, status.INTERNAL, `asked for ${count} timestamps, got ${response.count}`, undefined);
         }
         if (response.epoch > this.highestEpoch) this.highestEpoch = response.epoch;
+        this.noteGeneration(response.placementGeneration);
         this.everAnswered = true;
         return response.first;
       } catch (error) {
@@ -273,4 +335,8 @@ class ClientMetrics {
 /** Several clients may share one registry: reuse a metric already registered under the name. */
 function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+function storedOf(placement: { clusterId: string; version: bigint; shards: { id: number; url: string }[]; slots: Uint8Array }): StoredPlacement {
+  return { clusterId: placement.clusterId, version: placement.version, shards: placement.shards.map(({ id, url }) => ({ id, url })), slots: new Uint8Array(placement.slots) };
 }

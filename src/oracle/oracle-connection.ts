@@ -87,6 +87,29 @@ export class OracleConnection {
     });
   }
 
+  /** One unary call of another method of the service (placement maps). */
+  call<Req, Res>(
+    method: string,
+    codecs: { request: { encode(request: Req): { finish(): Uint8Array } }; response: { decode(bytes: Uint8Array): Res } },
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        `${SERVICE_PATH}/${method}`,
+        (value: Req) => Buffer.from(codecs.request.encode(value).finish()),
+        (bytes: Buffer) => codecs.response.decode(bytes),
+        request,
+        this.metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          if (error) reject(toCallError(this.address, error));
+          else resolve(response!);
+        },
+      );
+    });
+  }
+
   close(): void {
     this.stream?.cancel();
     this.client.close();

@@ -5,6 +5,7 @@ import { physicalMs, type Timestamp } from '../timestamp.js';
 import { monotonicMs, type WallClock } from './clock.js';
 import type { MetaStore } from './meta-store.js';
 import type { OracleMetrics } from './oracle-metrics.js';
+import type { PlacementRead, PlacementWrite, StoredPlacement } from './placement-store.js';
 import { TimestampAllocator } from './tso-allocator.js';
 
 export type OracleRole = 'follower' | 'acquiring' | 'leader';
@@ -42,6 +43,8 @@ export class OracleNode {
   private readonly leaseMarginMs: number;
   /** Where clients reach this process; stored in the lease row for redirects. */
   private advertiseAddress = '';
+  /** The placement generation as of this term's start and its own writes (carried by every range served). */
+  private generation = 0n;
 
   constructor(private readonly options: OracleNodeOptions) {
     this.allocator = new TimestampAllocator(options.clock);
@@ -57,6 +60,28 @@ export class OracleNode {
   /** Fencing epoch of the current (or last) term: stamped on every range served. */
   get currentEpoch(): bigint {
     return this.epoch;
+  }
+
+  get placementGeneration(): bigint {
+    return this.generation;
+  }
+
+  /** Any process answers reads of placement maps (from the meta store). */
+  readPlacement(clusterId: string | undefined): Promise<PlacementRead> {
+    return this.options.store.readPlacement(clusterId);
+  }
+
+  /**
+   * Only the serving leader writes maps, fenced by its epoch. Ranges served
+   * after this returns carry the new generation, so a transaction whose
+   * start timestamp follows a switch reads the new map before placing anything.
+   */
+  async updatePlacement(placement: StoredPlacement, expectedVersion: bigint): Promise<PlacementWrite> {
+    if (!this.isServing()) throw this.notLeader();
+    const result = await this.options.store.writePlacement(this.epoch, placement, expectedVersion);
+    if (!result) throw new OracleNotLeaderError(undefined, 'the lease was lost while writing a placement map');
+    if (result.generation > this.generation) this.generation = result.generation;
+    return result;
   }
 
   /** The leader as last seen (this process when it leads). */
@@ -175,6 +200,8 @@ export class OracleNode {
       }
       return;
     }
+    // Before serving: every map written under earlier epochs is counted in the generation ranges carry.
+    this.generation = await store.placementGeneration();
     this.epoch = grant.epoch;
     this.leaseValidUntil = sentAt + leaseMs - this.leaseMarginMs;
     this.allocator.resetForNewTerm(grant.timestampLimit);

@@ -59,8 +59,11 @@ export const ORACLE_DEFAULTS = {
   maxCount: DEFAULT_MAX_COUNT,
 } as const;
 
-/** Requests are a few bytes; anything larger is refused (RESOURCE_EXHAUSTED) before decoding. */
-const MAX_REQUEST_BYTES = 1024;
+/**
+ * Timestamp requests are a few bytes, a placement map about 8 KiB plus its
+ * shards' URLs; anything larger is refused (RESOURCE_EXHAUSTED) before decoding.
+ */
+const MAX_REQUEST_BYTES = 32 * 1024;
 
 /** Starts one oracle process's server: meta store, gRPC (oracle + health), metrics, election. */
 export async function startOracleServer(options: OracleServerOptions): Promise<RunningOracle> {

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { SchemaError } from '../errors.js';
+import { OracleRequestRejectedError, SchemaError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
 import { migrateMetaSchema } from './meta-migrations.js';
 import type { LeaderInfo, LeaseGrant, MetaStore, MetaStoreOptions } from './meta-store.js';
+import type { PlacementRead, PlacementWrite, StoredPlacement } from './placement-store.js';
 
 /**
  * Where the oracle keeps its lease and its timestamp limit: one row in a
  * Postgres database (schema/oracle). The database's clock judges lease
  * expiry for everybody; every write by a leader is fenced by its epoch.
+ * Placement maps live beside it (placement-store.ts).
  */
 export class PostgresMetaStore implements MetaStore {
   private constructor(private readonly pool: pg.Pool) {}
@@ -112,7 +114,76 @@ export class PostgresMetaStore implements MetaStore {
     return { epoch: BigInt(row.epoch), address: row.leader_address, expired: row.expired };
   }
 
+  async readPlacement(clusterId: string | undefined): Promise<PlacementRead> {
+    const { rows } = await this.pool.query<PlacementRow & { generation: string }>(
+      `SELECT m.*, g.generation FROM
+         (SELECT coalesce(sum(version), 0)::text AS generation FROM percolator_placement_maps) g
+         LEFT JOIN percolator_placement_maps m ON ($1::uuid IS NULL OR m.cluster_id = $1::uuid)`,
+      [clusterId ?? null],
+    );
+    const generation = BigInt(rows[0]?.generation ?? '0');
+    const found = rows.filter((row) => row.cluster_id !== null);
+    if (clusterId === undefined && found.length > 1) {
+      throw new OracleRequestRejectedError(`this oracle keeps the placement of ${found.length} clusters (${found.map((r) => r.cluster_id).join(', ')}): name one`);
+    }
+    return { placement: found[0] && placementOf(found[0]), generation };
+  }
+
+  async writePlacement(epoch: bigint, placement: StoredPlacement, expectedVersion: bigint): Promise<PlacementWrite | undefined> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // The lease row, shared: an acquisition (which bumps the epoch) waits for this write, and a deposed leader writes nothing.
+      const lease = await client.query('SELECT 1 FROM percolator_oracle_lease WHERE id = 1 AND epoch = $1 FOR SHARE', [epoch.toString()]);
+      if (lease.rowCount === 0) {
+        await client.query('ROLLBACK');
+        return undefined;
+      }
+      const values = [placement.clusterId, placement.version.toString(), JSON.stringify(placement.shards), Buffer.from(placement.slots), expectedVersion.toString()];
+      const written =
+        expectedVersion === 0n
+          ? await client.query(
+              `INSERT INTO percolator_placement_maps (cluster_id, version, shards, slots) SELECT $1, $2, $3, $4 WHERE $5::bigint = 0
+                 ON CONFLICT (cluster_id) DO NOTHING`,
+              values,
+            )
+          : await client.query(
+              `UPDATE percolator_placement_maps SET version = $2, shards = $3, slots = $4, updated_at = clock_timestamp()
+                WHERE cluster_id = $1 AND version = $5`,
+              values,
+            );
+      const { rows } = await client.query<PlacementRow & { generation: string }>(
+        `SELECT m.*, (SELECT coalesce(sum(version), 0)::text FROM percolator_placement_maps) AS generation
+           FROM percolator_placement_maps m WHERE cluster_id = $1`,
+        [placement.clusterId],
+      );
+      await client.query('COMMIT');
+      return { applied: written.rowCount === 1, placement: rows[0] && placementOf(rows[0]), generation: BigInt(rows[0]?.generation ?? '0') };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async placementGeneration(): Promise<bigint> {
+    const { rows } = await this.pool.query<{ generation: string }>('SELECT coalesce(sum(version), 0)::text AS generation FROM percolator_placement_maps');
+    return BigInt(rows[0]!.generation);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+interface PlacementRow {
+  cluster_id: string;
+  version: string;
+  shards: { id: number; url: string }[];
+  slots: Buffer;
+}
+
+function placementOf(row: PlacementRow): StoredPlacement {
+  return { clusterId: row.cluster_id, version: BigInt(row.version), shards: row.shards, slots: new Uint8Array(row.slots) };
 }

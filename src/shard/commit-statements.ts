@@ -1,7 +1,7 @@
 import type { KeyTexts } from './key-text.js';
 import { hasStableKeyText } from './key-text.js';
 import type { Statement } from './shard-pool.js';
-import { ident, storageType } from '../schema/sql-names.js';
+import { ident, literal, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 
 /**
@@ -40,6 +40,7 @@ export function commitKeys(t: TableSql, startTs: bigint, commitTs: bigint, keys:
     ? `with del as (delete from ${t.locks} l where ${inRows}`
     : `with b as (select * from unnest(${t.arrays(3, t.pk.length)}) as b(${t.keyNames()})),
 del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')}`} and l.start_ts = $1::bigint and l.min_commit_ts <= $2::bigint
+  and ${columnsFenceSql(t)}
   returning ${t.committedColumns('l')}),
 ${latestUpsertSql(t, '$2::bigint')}
 insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
@@ -108,7 +109,7 @@ select start_ts::text as start_ts, count(*)::int as written from ins group by st
  * the right plan, and a lookup by position per row would be quadratic.
  */
 function commitSharedDeleteSql(t: TableSql, byPosition: boolean): string {
-  const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0
+  const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0 and ${columnsFenceSql(t)}
   and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
   returning ${t.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
   const inRows = t.keyInRows('l', 5);
@@ -121,6 +122,26 @@ function commitSharedDeleteSql(t: TableSql, byPosition: boolean): string {
   }
   return `del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
   ${tail((column) => `b.${column}`)}`;
+}
+
+/**
+ * The columns fence (schema/core/0007-schema-versions.sql): these
+ * statements copy lock rows into versions and latest rows by this client's
+ * column list, so they run only while the shard stores exactly those
+ * columns. After a migrate() changed them, an older client's statement
+ * (its own commit, or a roll forward of a newer client's lock) writes
+ * nothing and fails with PCSV2 (StoredColumnsChanged), and the client runs
+ * it again built from the shard's catalogue (src/txn/stored-columns.ts):
+ * a new column's values are never dropped. One evaluation per statement (an
+ * uncorrelated subquery), in the snapshot taken after its tables' locks,
+ * which a migration altering them holds until it commits. A table the shard
+ * does not catalogue (or catalogued before fingerprints) passes.
+ */
+function columnsFenceSql(t: TableSql): string {
+  const [name, columns] = [literal(t.meta.name), literal(t.columnsFingerprint)];
+  // The function (which raises) is called only on a mismatch: a plain lookup costs a third of a PL/pgSQL call.
+  return `coalesce((select c.columns_fingerprint is null or c.columns_fingerprint = ${columns} or percolator_columns_fence(${name}, ${columns})
+    from percolator_tables c where c.name = ${name}), true)`;
 }
 
 /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */

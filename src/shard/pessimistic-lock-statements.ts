@@ -1,3 +1,4 @@
+import { slotOfKey } from './shard-of.js';
 import { lockExpiredSql, lockLiveSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
 import { ident, storageType } from '../schema/sql-names.js';
@@ -129,7 +130,8 @@ $lock$`;
    * Calls the lock function for `keys` and, in the same statement, puts the
    * transaction's own buffered images in place of the committed ones and
    * evaluates the read's filter on the result (`__match`), aliased as the
-   * user's table so that drizzle's rendered filter runs unchanged.
+   * user's table so that drizzle's rendered filter runs unchanged. The
+   * shard must own every slot of the keys (the slot fence, as in prewrite).
    */
   lockKeys(startTs: bigint, forUpdateTs: bigint, primaryTable: string, primaryKey: KeyTexts, ttlMs: number, keys: readonly KeyTexts[], shape: LockReadShape): Statement {
     const s = this.storage;
@@ -148,7 +150,8 @@ $lock$`;
       `${param(ttlMs)}::bigint`,
       ...this.pk.map((_, i) => `${param(keys.map((k) => k[i] ?? null))}::text[]`),
     ];
-    const call = `${this.lockFunction}(${args.join(', ')})`;
+    const fence = `percolator_fence_slots(${param([...new Set(keys.map((k) => slotOfKey(s.meta, k)))])}::int[])`;
+    const call = `(select __locked.* from ${fence} as __fence(owned) cross join lateral (select * from ${this.lockFunction}(${args.join(', ')}) where __fence.owned) __locked)`;
     const match = `coalesce(${T}.__op = 'put'${shape.where ? ` and (${shape.where.sql})` : ''}, false) as __match`;
     const buffered = shape.buffered;
     if (buffered.length === 0) return { text: `select ${T}.*, ${match} from ${call} as ${T}`, values };
@@ -168,7 +171,8 @@ $lock$`;
     const text = `with __buf as (select ${casts}, b.op as __bop from unnest(${arrays.join(', ')}) as b(${names})),
 __lk as (select * from ${call})
 select ${T}.*, ${match} from (
-  select l.* from __lk l where l.__status <> 'ok' or not exists (select 1 from __buf b where ${pkEq})
+  select ${status.split(', ').map((c) => `l.${c}`).join(', ')}, l.__op, ${s.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ')}
+  from __lk l where l.__status <> 'ok' or not exists (select 1 from __buf b where ${pkEq})
   union all
   select ${status.split(', ').map((c) => `l.${c}`).join(', ')}, b.__bop, ${s.meta.columns.map((c) => `b.${ident(c.name)}`).join(', ')}
   from __lk l join __buf b on ${pkEq} where l.__status = 'ok'

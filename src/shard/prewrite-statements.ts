@@ -12,6 +12,8 @@ export interface LockWrite {
   keyTexts: KeyTexts;
   op: 'put' | 'del' | 'lock';
   isInsert: boolean;
+  /** The key's slot: the shard refuses the statement unless it owns every slot of it (schema/core/0008-slot-ownership.sql). */
+  slot: number;
   /** Driver texts of the non-key columns, in `valueColumns` order (absent for del/lock). */
   valueTexts?: readonly (string | null)[] | undefined;
 }
@@ -46,8 +48,12 @@ export interface PrewriteConflictRow {
  * text[] each with
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
- * then one per value column; last, the names of the indexes' storages the
- * writer maintains (the schema fence, fenceSql).
+ * then one per value column; then the names of the indexes' storages the
+ * writer maintains (the index fence, fenceSql); last, the writer's schema
+ * and columns fingerprints (the schema version fence, schemaFenceSql). The
+ * statement also passes the slots of the rows, which the shard must own
+ * (the slot fence, percolator_fence_slots, called in the same statement
+ * before the function).
  */
 
 /** The table's prewrite function (created by its migration). */
@@ -59,6 +65,11 @@ function prewriteParamCount(t: TableSql): number {
   return 6 + t.pk.length + t.valueColumns.length;
 }
 
+/** The rows' parameters, then the two fence parameters. */
+function prewriteArgCount(t: TableSql): number {
+  return prewriteParamCount(t) + 2;
+}
+
 /**
  * Calls the prewrite function for the rows of several transactions, which
  * must not share a key; returns conflict rows, `i` indexing the rows of
@@ -68,6 +79,7 @@ function prewriteParamCount(t: TableSql): number {
 export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): Statement {
   const v = t.valueColumns;
   const columns: unknown[][] = Array.from({ length: prewriteParamCount(t) }, () => []);
+  const slots = new Set<number>();
   for (const entry of entries) {
     const start = entry.startTs.toString();
     const primaryKey = toParameter(entry.primaryKey);
@@ -79,16 +91,19 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       columns[3]!.push(ttl);
       columns[4]!.push(row.op);
       columns[5]!.push(row.isInsert ? 't' : 'f');
+      slots.add(row.slot);
       for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
   const text = t.statementText('prewrite', () => {
-    const args = Array.from({ length: prewriteParamCount(t) + 1 }, (_, i) => `$${i + 1}::text[]`);
-    return `select * from ${prewriteFunctionName(t)}(${args.join(', ')})`;
+    const args = Array.from({ length: prewriteArgCount(t) }, (_, i) => `$${i + 1}::text[]`);
+    // The slot fence first (lateral: it must run before the function), in the same local transaction.
+    const fence = `percolator_fence_slots($${prewriteArgCount(t) + 1}::int[])`;
+    return `select p.* from ${fence} as fence(owned) cross join lateral (select * from ${prewriteFunctionName(t)}(${args.join(', ')}) where fence.owned) p`;
   });
-  // Last: the indexes this writer maintains (the function's fence compares them with the shard's catalogue).
-  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name)] };
+  // Then the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue); last, the slots.
+  return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint], [...slots]] };
 }
 
 /**
@@ -109,8 +124,9 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
  * Each transaction with a conflict then loses its locks of the statement.
  */
 export function prewriteFunctionSql(t: TableSql): string {
-  const params = Array.from({ length: prewriteParamCount(t) + 1 }, () => 'text[]');
+  const params = Array.from({ length: prewriteArgCount(t) }, () => 'text[]');
   const indexes = `$${prewriteParamCount(t) + 1}`;
+  const writer = `$${prewriteArgCount(t)}`;
   const keys = t.arrays(7, t.pk.length);
   return `create or replace function ${prewriteFunctionName(t)}(${params.join(', ')})
 returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean)
@@ -127,6 +143,7 @@ begin
   ${prewriteInsertSql(t)};
   get diagnostics __written = row_count;
   ${fenceSql(t, indexes)}
+  ${schemaFenceSql(t, writer)}
   -- 2. New statements, so new snapshots that follow our inserts.
   if __written = cardinality($1) then
     -- Every slot is ours: only a version at or above start_ts can conflict.
@@ -176,6 +193,43 @@ function fenceSql(t: TableSql, indexes: string): string {
     raise exception using errcode = 'PCSV1',
       message = format('table %s has indexes that this writer''s schema does not declare: %s', ${literal(t.meta.name)}, __missing);
   end if;`;
+}
+
+/**
+ * The schema version fence (schema/core/0007-schema-versions.sql): a writer
+ * whose declaration of the table is an older version, or whose columns are
+ * not the ones stored, is refused (PCSV1, SchemaVersionError naming both
+ * versions): an old writer's full row images would drop a new column's
+ * values. Like the index fence, a statement after the lock inserts: a
+ * migration altering the table holds its storage exclusively, so a prewrite
+ * either committed before it or checks its committed catalogue row.
+ */
+function schemaFenceSql(t: TableSql, writer: string): string {
+  const name = literal(t.meta.name);
+  // The fence function (a nested PL/pgSQL call) runs only when the writer's declaration is not the stored one.
+  return `if exists (select from percolator_tables c where c.name = ${name} and c.schema_fingerprint <> (${writer})[1]) then
+    perform percolator_schema_fence(${name}, ${writer});
+  end if;`;
+}
+
+/**
+ * Older prewrite functions of the table (other parameter counts: its columns
+ * changed) become stubs that refuse their callers as the fence does, with
+ * both versions, instead of leaving them to write the old column list.
+ */
+export function retirePrewriteOverloadsSql(t: TableSql): string {
+  const refuse = (args: string) => `begin perform percolator_refuse_writer(${literal(t.meta.name)}, ${args}); end`;
+  return `do $retire$
+declare
+  __f record;
+begin
+  for __f in select p.oid::regprocedure as sig, p.pronargs as n from pg_proc p
+    where p.proname = ${literal(`${t.meta.name}__prewrite`)} and p.pronamespace = current_schema()::regnamespace and p.pronargs <> ${prewriteArgCount(t)} loop
+    execute format('create or replace function %s returns table (i int, kind text, ts text, op text, primary_table text, primary_key text[], expired boolean) language plpgsql as %L',
+      __f.sig, replace(${literal(refuse('$N'))}, '$N', '$' || __f.n));
+  end loop;
+end
+$retire$`;
 }
 
 /**

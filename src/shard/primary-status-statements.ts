@@ -1,3 +1,4 @@
+import { slotOfKey } from './shard-of.js';
 import type { KeyTexts } from './key-text.js';
 import { lockExpiredSql, lockLiveSql, lockRemainingMsSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
@@ -101,16 +102,19 @@ left join lateral (select start_ts, written_at, ttl_ms from ${t.locks} l where $
  * another transaction's, or inserts an uncommitted placeholder
  * (op 'rollback') when the slot is empty. Either way the slot's row is
  * locked until the status transaction ends, so commitPrimary of L and a
- * concurrent prewrite of L's primary wait for the decision.
+ * concurrent prewrite of L's primary wait for the decision. The shard must
+ * own the key's slot (the slot fence): on a shard the slot moved away from,
+ * an absent primary proves nothing, and the placeholder would roll back a
+ * transaction whose primary lives elsewhere.
  */
 export function lockPrimarySlot(t: TableSql, startTs: bigint, key: KeyTexts): Statement {
   return {
     text: `insert into ${t.locks} as l (${t.pkList}, start_ts, op, primary_table, primary_key, ttl_ms)
-values (${t.pkFromParam(2)}, $1::bigint, 'rollback', '', '{}', 0)
+select ${t.pkFromParam(2)}, $1::bigint, 'rollback', '', '{}', 0 from percolator_fence_slots(array[$3::int]) as fence(owned) where fence.owned
 on conflict (${t.pkList}) do update set op = l.op
 returning l.start_ts::text as start_ts, l.op, (l.xmax = 0) as inserted,
   (${lockExpiredSql('l')}) as expired,
   ${lockRemainingMsSql('l')} as remaining_ms`,
-    values: [startTs.toString(), key],
+    values: [startTs.toString(), key, slotOfKey(t.meta, key)],
   };
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { InvalidInputError, PercolatorError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
+import { InvalidInputError, PercolatorError, PlacementChangedError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
+import { StoredColumnsChangedError } from './stored-columns-changed.js';
 
 const CONNECTION_MESSAGES = [
   'Connection terminated',
@@ -82,15 +83,19 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   }
   const what = `shard ${shardName}: ${messageOf(error)} (SQLSTATE ${sqlState})`;
   const options = { cause: error, sqlState };
-  // The prewrite function's schema fence (prewrite-statements.ts).
-  if (sqlState === 'PCSV1') return new SchemaVersionError(`${what}: upgrade this client's schema to declare every index of the table (a writer without them would leave rows out of the index)`, options);
+  // The prewrite function's schema fences (prewrite-statements.ts).
+  if (sqlState === 'PCSV1') return schemaVersionError(what, options);
+  // A copy by column list refused by the columns fence (commit-statements.ts): the caller builds it again.
+  if (sqlState === 'PCSV2') return new StoredColumnsChangedError(detailOf(error) ?? '', `${what}: run again with the shard's columns`, options);
+  // The slot fence of prewrites (schema/core/0008-slot-ownership.sql).
+  if (sqlState === 'PCSL1') return new PlacementChangedError(shardName, `${what}: this client's placement map is stale or the slot is moving`, options);
   // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
   if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
     return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);
   }
   if (DOES_NOT_RESOLVE.has(sqlState)) {
     return new SchemaError(
-      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate(); if it refuses the table, its columns changed since its storage was created, which this version does not alter: declare the table as it was, or give the changed table a new name. Otherwise fix the filter`,
+      `${what}: the table's storage differs from its declaration, or a sql fragment of the filter does not fit the columns' types. Run db.migrate() if the declaration changed; if a migrate() changed the table since (a column dropped), deploy the declaration the shards store. Otherwise fix the filter`,
       options,
     );
   }
@@ -109,6 +114,25 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
       ? "the shard's role lacks a privilege on the storage tables: grant it, or connect as their owner"
       : "not expected of valid input; the shard's log shows the statement";
   return new ShardStatementError(shardName, `${what}: ${hint}`, { ...options, retryable });
+}
+
+/** PCSV1: the index fence's (no detail), or the version fence's (detail: table|writer's version|stored version). */
+function schemaVersionError(what: string, options: { cause: unknown; sqlState: string }): SchemaVersionError {
+  const detail = detailOf(options.cause);
+  if (detail === undefined) {
+    return new SchemaVersionError(`${what}: upgrade this client's schema to declare every index of the table (a writer without them would leave rows out of the index)`, options);
+  }
+  const [table, theirs, stored] = detail.split('|');
+  const versions = { ...(theirs ? { clientVersion: Number(theirs) } : {}), ...(stored ? { storedVersion: Number(stored) } : {}) };
+  return new SchemaVersionError(
+    `${what}: this client's declaration of table ${table} is not the schema the shards store (a column or index was added or dropped by migrate()); deploy code with the current declaration. Reads keep working`,
+    { ...options, table: table ?? '', ...versions },
+  );
+}
+
+function detailOf(error: unknown): string | undefined {
+  const detail = (error as { detail?: unknown } | undefined)?.detail;
+  return typeof detail === 'string' && detail.length > 0 ? detail : undefined;
 }
 
 function messageOf(error: unknown): string {

@@ -1,13 +1,16 @@
 import { SchemaError } from '../errors.js';
 import { storageType } from '../schema/sql-names.js';
 import type { TableMeta } from '../schema/table-meta.js';
+import { SLOT_COUNT } from './placement-map.js';
 
 /**
  * What placement means, recorded on each shard: a change to how rows are
  * placed (src/shard/shard-of.ts, src/shard/key-text.ts) must change this
  * text, so that clients placing rows differently refuse to share shards.
+ * v1 placed rows by the hash mod the shard count; clusters it created are
+ * refused (there is no migration from it: see docs/OPERATIONS.md).
  */
-export const PLACEMENT_FUNCTION = 'fnv1a32(json(shard key texts)) mod shard_count; v1';
+export const PLACEMENT_FUNCTION = 'slot = fnv1a32(json(shard key texts)) mod 4096; shard = placement map (initially slot mod shard_count); v2';
 
 /** What one shard records about itself (schema/core/0004-shard-identity.sql). */
 export interface ShardIdentity {
@@ -25,6 +28,12 @@ export interface ShardIdentity {
 export interface PlacementConfig {
   readonly shardCount: number;
   readonly tables: readonly TableMeta[];
+  /**
+   * The oracle keeps the cluster's placement map: shards are numbered by the
+   * map (the position each recorded), not by this client's list, so the
+   * list's order and length are not checked.
+   */
+  readonly mapped?: boolean;
 }
 
 /** A table's shard key as recorded: its columns' SQL names and storage types (what their key texts depend on). */
@@ -92,10 +101,21 @@ export function checkShardIdentities(recorded: readonly (ShardIdentity | undefin
 
 /** One shard's record against its place in this client's list (position, count, placement function, shard keys). */
 export function checkShardIdentity(identity: ShardIdentity, position: number, name: string, config: PlacementConfig): void {
-  const advice = 'every client must list the same shards in the same order, with the same shardKeys';
   if (identity.placement !== PLACEMENT_FUNCTION) {
     throw new SchemaError(`shard ${name} records the placement function '${identity.placement}'; this client places rows by '${PLACEMENT_FUNCTION}' (upgrade every client together)`);
   }
+  if (!config.mapped) checkListPosition(identity, position, name, config);
+  for (const table of config.tables) {
+    const recordedKey = identity.shardKeys.get(table.name);
+    if (recordedKey !== undefined && recordedKey !== shardKeyOf(table)) {
+      throw new SchemaError(`table ${table.name}: shard ${name} places its rows by (${recordedKey}), this client by (${shardKeyOf(table)}): every client must declare the same shardKeys`);
+    }
+  }
+}
+
+/** Without a placement map: the shard's place in this client's list must be the one it recorded. */
+function checkListPosition(identity: ShardIdentity, position: number, name: string, config: PlacementConfig): void {
+  const advice = 'every client must list the same shards in the same order, with the same shardKeys';
   if (identity.shardCount !== config.shardCount) {
     throw new SchemaError(`shard ${name} records a cluster of ${identity.shardCount} shards; this client lists ${config.shardCount}: ${advice}`);
   }
@@ -104,12 +124,6 @@ export function checkShardIdentity(identity: ShardIdentity, position: number, na
       `shard ${name} records position ${identity.position} of ${identity.shardCount} in cluster ${identity.clusterId}; this client lists it at position ${position}: ` +
         `the list is in another order, or names one database twice (${advice})`,
     );
-  }
-  for (const table of config.tables) {
-    const recordedKey = identity.shardKeys.get(table.name);
-    if (recordedKey !== undefined && recordedKey !== shardKeyOf(table)) {
-      throw new SchemaError(`table ${table.name}: shard ${name} places its rows by (${recordedKey}), this client by (${shardKeyOf(table)}): ${advice}`);
-    }
   }
 }
 
@@ -134,9 +148,15 @@ export async function recordShardIdentity(
   clusterId: string,
   adoptRecorded: boolean,
 ): Promise<string> {
+  // A shard recording its identity for the first time owns the slots of the initial layout (slot mod count = position), from map version 1.
   await query(
-    'insert into percolator_shard_identity (cluster_id, position, shard_count, placement) values ($1::uuid, $2, $3, $4) on conflict (singleton) do nothing',
-    [clusterId, position, config.shardCount, PLACEMENT_FUNCTION],
+    `with recorded as (
+       insert into percolator_shard_identity (cluster_id, position, shard_count, placement) values ($1::uuid, $2, $3, $4)
+       on conflict (singleton) do nothing returning position, shard_count)
+     insert into percolator_owned_slots (slot, since_version)
+       select slot, 1 from recorded, generate_series(0, $5::int - 1) slot where slot % recorded.shard_count = recorded.position
+       on conflict (slot) do nothing`,
+    [clusterId, position, config.shardCount, PLACEMENT_FUNCTION, SLOT_COUNT],
   );
   const names = config.tables.map((t) => t.name);
   await query('insert into percolator_placement (table_name, shard_key) select * from unnest($1::text[], $2::text[]) on conflict (table_name) do nothing', [

@@ -14,6 +14,11 @@ export interface Migration {
   /** Idempotent replacement (create or replace function): a new text is applied again instead of refused. */
   readonly replaceable?: boolean;
   /**
+   * The table whose columns the text spells out: when migrate() altered
+   * them (column-changes.ts), a changed text is recorded, not refused.
+   */
+  readonly columnsOf?: string;
+  /**
    * An index's storage: at its first application, `lock` then `hasRows`; a
    * row means the table already has rows, and the index is catalogued as
    * 'building' until it is filled in (src/txn/index-backfill.ts).
@@ -30,6 +35,8 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0004-shard-identity', sql: readSchemaFile('core/0004-shard-identity.sql') },
     { name: 'core/0005-shard-identity-complete', sql: readSchemaFile('core/0005-shard-identity-complete.sql') },
     { name: 'core/0006-index-catalogue', sql: readSchemaFile('core/0006-index-catalogue.sql') },
+    { name: 'core/0007-schema-versions', sql: readSchemaFile('core/0007-schema-versions.sql'), replaceable: true },
+    { name: 'core/0008-slot-ownership', sql: readSchemaFile('core/0008-slot-ownership.sql') },
   ];
 }
 
@@ -63,13 +70,13 @@ export function tableMigrations(table: TableMeta): Migration[] {
   const prewrite = readSchemaFile('table/0002-prewrite-function.sql').replace('{{prewrite_function}}', () => prewriteFunctionSql(storage));
   const lockKeys = readSchemaFile('table/0006-lock-keys-function.sql').replace('{{lock_keys_function}}', () => new PessimisticLockStatements(storage).lockKeysFunctionSql());
   return [
-    { name: `table/${table.name}/0001-storage`, sql, newIndex: table.indexOf && newIndexCheck(table) },
+    { name: `table/${table.name}/0001-storage`, sql, newIndex: table.indexOf && newIndexCheck(table), columnsOf: table.name },
     { name: `table/${table.name}/0002-prewrite-function`, sql: prewrite, replaceable: true },
     { name: `table/${table.name}/0003-locks-autovacuum`, sql: render('table/0003-locks-autovacuum.sql'), replaceable: true },
     { name: `table/${table.name}/0004-min-commit-ts`, sql: render('table/0004-min-commit-ts.sql') },
     { name: `table/${table.name}/0005-pessimistic-locks`, sql: render('table/0005-pessimistic-locks.sql') },
     { name: `table/${table.name}/0006-lock-keys-function`, sql: lockKeys, replaceable: true },
-    { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql') },
+    { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql'), columnsOf: table.name },
     { name: `table/${table.name}/0008-table-catalogue`, sql: render('table/0008-table-catalogue.sql'), replaceable: true },
   ];
 }

@@ -18,6 +18,10 @@ export interface CatalogueEntry {
   readonly shardKeyLength: number | null;
   readonly valueColumns: readonly string[];
   readonly valueTypes: readonly string[];
+  /** For an index's storage, the table it indexes. */
+  readonly indexOf: string | null;
+  /** Of the stored columns (schema-fingerprint.ts); null: recorded by no migrate() of a version that records it. */
+  readonly columnsFingerprint: string | null;
 }
 
 /** The catalogue row of a table as its client declares it: the placeholders of schema/table/0008-table-catalogue.sql. */
@@ -41,9 +45,11 @@ interface CatalogueRow {
   shard_key_length: number | null;
   value_columns: string[];
   value_types: string[];
+  index_of: string | null;
+  columns_fingerprint: string | null;
 }
 
-const SELECT_CATALOGUE = 'select name, key_columns, key_types, shard_key_length, value_columns, value_types from percolator_tables';
+const SELECT_CATALOGUE = 'select name, key_columns, key_types, shard_key_length, value_columns, value_types, index_of, columns_fingerprint from percolator_tables';
 
 /** Every table catalogued on `shard` (a missing catalogue is a SchemaError from the pool: run migrate). */
 export async function readCatalogue(shard: ShardPool): Promise<CatalogueEntry[]> {
@@ -57,6 +63,12 @@ export async function readCatalogueEntry(shard: ShardPool, name: string): Promis
   return rows[0] && toEntry(rows[0]);
 }
 
+/** Every table catalogued on a shard, through a query of migrate()'s local transaction. */
+export async function readCatalogueIn(query: (text: string, values: readonly unknown[]) => Promise<{ rows: unknown[] }>): Promise<CatalogueEntry[]> {
+  const { rows } = await query(SELECT_CATALOGUE, []);
+  return (rows as CatalogueRow[]).map(toEntry);
+}
+
 function toEntry(row: CatalogueRow): CatalogueEntry {
   return {
     name: row.name,
@@ -65,6 +77,8 @@ function toEntry(row: CatalogueRow): CatalogueEntry {
     shardKeyLength: row.shard_key_length,
     valueColumns: row.value_columns,
     valueTypes: row.value_types,
+    indexOf: row.index_of,
+    columnsFingerprint: row.columns_fingerprint,
   };
 }
 

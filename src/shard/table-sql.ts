@@ -2,6 +2,7 @@ import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from './key-text.js';
 import { ident, storageType } from '../schema/sql-names.js';
+import { columnsFingerprint, declaredColumns, schemaFingerprint } from '../schema/schema-fingerprint.js';
 
 /** Storage columns next to the user's; a user column may not share their names. */
 const RESERVED_COLUMNS = new Set([
@@ -27,6 +28,9 @@ export class TableSql {
   readonly alias: string;
   /** The key columns, quoted and comma-separated. */
   readonly pkList: string;
+  /** The shape of the table as schema versions identify it (schema-fingerprint.ts): the schema fences compare these. */
+  readonly columnsFingerprint: string;
+  readonly schemaFingerprint: string;
 
   constructor(readonly meta: TableMeta) {
     for (const c of meta.columns) {
@@ -41,6 +45,8 @@ export class TableSql {
     this.latest = ident(meta.latestTable);
     this.alias = ident(meta.alias);
     this.pkList = this.pk.map((c) => ident(c.name)).join(', ');
+    this.columnsFingerprint = columnsFingerprint(declaredColumns(meta));
+    this.schemaFingerprint = schemaFingerprint(meta);
   }
 
   private readonly texts = new Map<string, string>();

@@ -43,13 +43,16 @@ export async function commitPrimary(
       if (!written) await explainMissingLock(shard, startTs, commitTs, primary);
       return;
     }
-    await shard.transaction(async (client) => {
-      const result = await shard.query(primary.storage.commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
-      if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary, client);
-      for (const chunk of tableChunks(others, limits)) {
-        await shard.query(chunk.storage.commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { client, prepare: true });
-      }
-    });
+    // Built with the columns the shard stores (stored-columns.ts); a refused copy rolls back the whole local transaction.
+    await ctx.storedColumns.run(primary.shard, (on) =>
+      shard.transaction(async (client) => {
+        const result = await shard.query(on(primary.storage).commitKeys(startTs, commitTs, [primary.keyTexts]), { client, prepare: true });
+        if (result.rowCount === 0) await explainMissingLock(shard, startTs, commitTs, primary, client);
+        for (const chunk of tableChunks(others, limits)) {
+          await shard.query(on(chunk.storage).commitKeys(startTs, commitTs, chunk.rows.map((m) => m.keyTexts)), { client, prepare: true });
+        }
+      }),
+    );
   } catch (error) {
     if (error instanceof TransactionAbortedError || error instanceof CommitTsPushedError) throw error;
     const why = error instanceof Error ? error.message : String(error);

@@ -14,10 +14,15 @@ import type { LockResolver } from './lock-resolver.js';
 import type { LocalCommits } from './local-commits.js';
 import type { LockWakeups } from './lock-wakeups.js';
 import type { IndexReadiness } from './index-readiness.js';
+import type { Placement } from './placement.js';
+import type { StoredColumns } from './stored-columns.js';
 
 /** What every part of the engine shares: shards, tables, oracle, settings, observability. */
 export interface EngineContext {
+  /** Indexed by shard id (placement.shards). */
   readonly shards: readonly ShardPool[];
+  /** The slot -> shard map writes and point reads are placed by. */
+  readonly placement: Placement;
   readonly timestampSource: TimestampSource;
   readonly logger: Logger;
   readonly metrics: EngineMetrics;
@@ -40,6 +45,8 @@ export interface EngineContext {
   /** Prewrites, commits and point reads of concurrent transactions, sent together per (shard, table). */
   readonly prewrites: SharedStatements<SharedPrewriteRequest, PrewriteConflictRow[]>;
   readonly commits: SharedStatements<SharedCommitRequest, boolean>;
+  /** The columns each shard stores: commits copy lock rows with them (stored-columns.ts). */
+  readonly storedColumns: StoredColumns;
   readonly pointReads: SharedStatements<SharedPointReadRequest, ShardReadResult>;
   /** Which secondary indexes reads may use (complete on every shard). */
   readonly indexReadiness: IndexReadiness;

@@ -9,6 +9,8 @@
  * (`column.mapFromDriverValue` applied). Keys are arrays of primary-key
  * values in primary-key column order.
  */
+import type { MigrateOptions, MigrateResult } from '../shard/migrate.js';
+import type { Placement } from './placement.js';
 import type { SQL } from 'drizzle-orm';
 import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
@@ -136,11 +138,17 @@ export interface BeginOptions {
 
 export interface TransactionEngine {
   readonly shardCount: number;
+  /** The placement map rows are placed by, and its refresh (a shard refused a slot: PlacementChangedError). */
+  readonly placement: Placement;
   begin(options?: BeginOptions): Promise<EngineTransaction>;
   /** Index of the shard holding rows with these shard-key values (table's shard key, in order). */
   shardOf(table: TableMeta, row: Row): number;
-  /** Creates/upgrades the MVCC storage of these tables on every shard; idempotent. Also registers them (see `register`). */
-  migrate(tables: readonly TableMeta[]): Promise<void>;
+  /**
+   * Creates/upgrades the MVCC storage of these tables on every shard, online
+   * (columns added and dropped, indexes built and dropped, tables dropped
+   * when asked: src/shard/migrate.ts); idempotent. Also registers them (see `register`).
+   */
+  migrate(tables: readonly TableMeta[], options?: MigrateOptions): Promise<MigrateResult>;
   /**
    * Makes tables known without migrating: lock resolution must know the
    * table of any transaction's primary, including ones written by other

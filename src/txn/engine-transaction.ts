@@ -3,7 +3,6 @@ import { InvalidInputError, PercolatorError, TransactionClosedError, Transaction
 import type { Logger } from '../logger.js';
 import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from '../shard/key-text.js';
-import { shardOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
@@ -50,7 +49,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
     this.indexWrites = new IndexWrites(
       this.buffer,
-      ctx.shards.length,
+      ctx.placement,
       storageFor,
       (table, keys, newest) => this.readCommitted(table, keys, newest),
       (table, keyId) => this.locks.image(table, keyId) !== undefined,
@@ -117,7 +116,7 @@ export class PercolatorTransaction implements EngineTransaction {
     const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
       const texts = keyTextsOf(storage, key);
-      const shard = shardOfKey(table, texts, this.ctx.shards.length);
+      const shard = this.ctx.placement.shardOfKey(table, texts);
       const shardKeys = byShard.get(shard) ?? new Map<string, KeyTexts>();
       shardKeys.set(keyIdOf(texts), texts);
       byShard.set(shard, shardKeys);
@@ -135,7 +134,7 @@ export class PercolatorTransaction implements EngineTransaction {
   async insert(table: TableMeta, rows: readonly Row[]): Promise<void> {
     this.ensureWritable();
     const storage = this.storageFor(table);
-    const mutations = rows.map((row) => mutationOf(storage, row, 'put', true, this.ctx.shards.length));
+    const mutations = rows.map((row) => mutationOf(storage, row, 'put', true, this.ctx.placement));
     const fresh = new Set<string>();
     const unbuffered: Mutation[] = [];
     for (const m of mutations) {
@@ -165,7 +164,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureWritable();
     const storage = this.storageFor(table);
     rows.forEach((row, i) => {
-      const m = mutationOf(storage, row, 'put', false, this.ctx.shards.length);
+      const m = mutationOf(storage, row, 'put', false, this.ctx.placement);
       const previous = this.buffer.get(table.name, m.keyId);
       this.noteIndexedWrite(table, m, previous, options.previous?.[i]);
       this.buffer.set(previous?.isInsert && previous.op === 'put' ? { ...m, isInsert: true } : m);
@@ -178,7 +177,7 @@ export class PercolatorTransaction implements EngineTransaction {
     keys.forEach((key, i) => {
       const row: Row = {};
       table.primaryKey.forEach((c, k) => (row[c.key] = key[k]));
-      const m = mutationOf(storage, row, 'del', false, this.ctx.shards.length);
+      const m = mutationOf(storage, row, 'del', false, this.ctx.placement);
       this.noteIndexedWrite(table, m, this.buffer.get(table.name, m.keyId), options.previous?.[i]);
       this.buffer.set(m);
     });
@@ -211,7 +210,7 @@ export class PercolatorTransaction implements EngineTransaction {
     const rowStorage = this.storageFor(index.table);
     const pending = rows.flatMap((row) => {
       const entry = entryRowOf(index, row);
-      return entry ? [{ row, m: mutationOf(storage, entry, 'put', index.unique, this.ctx.shards.length) }] : [];
+      return entry ? [{ row, m: mutationOf(storage, entry, 'put', index.unique, this.ctx.placement) }] : [];
     });
     const found = await this.getMany(index.storage, pending.map((p) => p.m.key));
     const holders = new Map(found.map((entry) => [keyIdOf(keyTextsOf(storage, storage.pk.map((c) => entry[c.key]))), entry]));
@@ -225,7 +224,7 @@ export class PercolatorTransaction implements EngineTransaction {
       }
       holders.set(m.keyId, row);
       this.buffer.set(m);
-      const guard = mutationOf(rowStorage, row, 'del', false, this.ctx.shards.length);
+      const guard = mutationOf(rowStorage, row, 'del', false, this.ctx.placement);
       this.buffer.set({ ...guard, op: 'lock' });
       written++;
     }
@@ -258,7 +257,7 @@ export class PercolatorTransaction implements EngineTransaction {
     const byShard = new Map<number, KeyTexts[]>();
     for (const key of keys) {
       const texts = keyTextsOf(storage, key);
-      const shard = shardOfKey(table, texts, this.ctx.shards.length);
+      const shard = this.ctx.placement.shardOfKey(table, texts);
       byShard.set(shard, [...(byShard.get(shard) ?? []), texts]);
     }
     const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys, readTs)));

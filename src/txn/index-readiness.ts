@@ -10,8 +10,10 @@ const RECHECK_MS = 1_000;
  * Which indexes a read may use: those every shard catalogues as complete
  * (not 'building': index-backfill.ts), at snapshots from their
  * `index_valid_from` on (older snapshots miss entries written by the
- * build, or rows older than the index). Complete is final (indexes are
- * never dropped), so it is remembered for good; anything else is asked
+ * build, or rows older than the index). Complete is remembered for good
+ * (a migrate() that drops the index later fences this client's writes, and
+ * its reads through the missing storage fall back to a scan:
+ * src/client/read-rows.ts); anything else is asked
  * again at most every second (or after this engine's migrate()), and a
  * shard that does not answer makes the index unusable for now (the read
  * scans instead).

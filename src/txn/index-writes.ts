@@ -2,6 +2,7 @@ import { UniqueViolationError } from '../errors.js';
 import type { KeyValues, Row } from '../schema/row.js';
 import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { TableStorage } from '../shard/table-storage.js';
+import type { Placement } from './placement.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import type { WriteBuffer } from './write-buffer.js';
 
@@ -47,7 +48,7 @@ export class IndexWrites {
 
   constructor(
     private readonly buffer: WriteBuffer,
-    private readonly shardCount: number,
+    private readonly placement: Placement,
     private readonly storageFor: (meta: TableMeta) => TableStorage,
     /** Committed rows of `table` for these keys (absent keys omitted), this transaction's writes ignored: at start_ts, or (`newest`) the newest. */
     private readonly readBefore: (table: TableMeta, keys: KeyValues[], newest: boolean) => Promise<Row[]>,
@@ -127,14 +128,14 @@ export class IndexWrites {
       // A unique entry passing from one of our rows to another: a plain put (we delete nothing of anyone else's).
       else if (JSON.stringify(held.valueTexts) !== JSON.stringify(entry.valueTexts)) writes.push(entry);
     }
-    for (const [entryId, entry] of old) if (!now.has(entryId)) writes.push(mutationOf(storage, entry.row!, 'del', false, this.shardCount));
+    for (const [entryId, entry] of old) if (!now.has(entryId)) writes.push(mutationOf(storage, entry.row!, 'del', false, this.placement));
     return writes;
   }
 
   /** The entry of `row` in `index` (a put, not an insert), or undefined when an indexed column is NULL. */
   private entryOf(storage: TableStorage, index: IndexMeta, row: Row): Mutation | undefined {
     const entry = entryRowOf(index, row);
-    return entry && mutationOf(storage, entry, 'put', false, this.shardCount);
+    return entry && mutationOf(storage, entry, 'put', false, this.placement);
   }
 }
 

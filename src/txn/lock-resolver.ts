@@ -2,7 +2,7 @@ import { LockWaitTimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { KeyTexts } from '../shard/key-text.js';
 import type { PrimaryPeek } from '../shard/primary-status-statements.js';
-import { shardOfKey } from '../shard/shard-of.js';
+import type { Placement } from './placement.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { Timestamp } from '../timestamp.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,13 +16,18 @@ import { PrimaryPushes, type PushOutcome } from './primary-pushes.js';
 import { mergeVerdicts, ROWS_STAND, type ReadVerdict } from './read-verdict.js';
 import { rollForwardOrBack } from './roll-forward-back.js';
 import type { TableDirectory } from './table-directory.js';
+import type { StoredColumns } from './stored-columns.js';
 import { decideTxnStatus } from './txn-status-check.js';
 import { isFinal, type TxnStatus } from './txn-status.js';
 
 export interface LockResolverOptions {
   shards: readonly ShardPool[];
+  /** Where a transaction's primary lives. */
+  placement: Placement;
   /** Registered tables and the shards' catalogue: the storage of any transaction's primary table. */
   tables: TableDirectory;
+  /** The columns each shard stores, for rolling locks forward (stored-columns.ts). */
+  storedColumns: StoredColumns;
   logger: Logger;
   metrics: EngineMetrics;
   /** Resolved (final) statuses remembered, most recent first out last. */
@@ -50,7 +55,7 @@ export class LockResolver {
   constructor(private readonly options: LockResolverOptions) {
     this.cacheSize = options.cacheSize ?? 8192;
     this.localOwnerWaitMs = options.localOwnerWaitMs ?? LOCAL_OWNER_WAIT_MS;
-    this.pushes = new PrimaryPushes(options.shards, options.tables, this.cacheSize);
+    this.pushes = new PrimaryPushes(options.placement, options.tables, this.cacheSize);
   }
 
   /**
@@ -63,7 +68,7 @@ export class LockResolver {
     const cached = this.cache.get(startTs.toString());
     if (cached) return cached;
     const storage = await this.options.tables.primaryStorage(primaryTable, lockShard, startTs);
-    const shard = this.options.shards[shardOfKey(storage.meta, primaryKey, this.options.shards.length)]!;
+    const shard = this.options.shards[this.options.placement.shardOfKey(storage.meta, primaryKey)]!;
     const status = await decideTxnStatus(shard, storage, primaryKey, startTs, rollbackIfNotExist, peeked);
     if (isFinal(status)) this.remember(startTs, status);
     return status;
@@ -102,7 +107,7 @@ export class LockResolver {
           waitMs = Math.min(waitMs, status.ttlRemainingMs);
           return;
         }
-        await rollForwardOrBack(this.options.shards, this.options.logger, first.startTs, status, txnLocks);
+        await rollForwardOrBack(this.options.shards, this.options.storedColumns, this.options.logger, first.startTs, status, txnLocks);
       }),
     );
     return { alive, waitMs: Number.isFinite(waitMs) ? waitMs : 0, committed };

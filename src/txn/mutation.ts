@@ -3,8 +3,9 @@ import type { KeyValues, Row } from '../schema/row.js';
 import { toDriverText } from '../shard/driver-values.js';
 import { keyTextOf, type KeyTexts } from '../shard/key-text.js';
 import type { LockWrite } from '../shard/prewrite-statements.js';
-import { shardOfKey } from '../shard/shard-of.js';
+import { slotOfKey } from '../shard/shard-of.js';
 import type { TableStorage } from '../shard/table-storage.js';
+import type { Placement } from './placement.js';
 
 /** One buffered write: the new image (put), a deletion (del) or a lock-only key. */
 export interface Mutation extends LockWrite {
@@ -13,6 +14,8 @@ export interface Mutation extends LockWrite {
   readonly keyId: string;
   readonly key: KeyValues;
   readonly keyTexts: KeyTexts;
+  /** The key's slot (the shard checks it still owns it at prewrite) and the slot's shard in the map the write was placed by. */
+  readonly slot: number;
   readonly shard: number;
   readonly op: 'put' | 'del' | 'lock';
   readonly isInsert: boolean;
@@ -36,16 +39,18 @@ export function keyTextsOf(storage: TableStorage, key: KeyValues): KeyTexts {
   });
 }
 
-/** The write of `row` (its new image, or its key's deletion), placed on one of `shardCount` shards. */
-export function mutationOf(storage: TableStorage, row: Row, op: 'put' | 'del', isInsert: boolean, shardCount: number): Mutation {
+/** The write of `row` (its new image, or its key's deletion), placed by the current placement map. */
+export function mutationOf(storage: TableStorage, row: Row, op: 'put' | 'del', isInsert: boolean, placement: Placement): Mutation {
   const key = storage.pk.map((c) => row[c.key]);
   const keyTexts = keyTextsOf(storage, key);
+  const slot = slotOfKey(storage.meta, keyTexts);
   return {
     storage,
     keyId: keyIdOf(keyTexts),
     key,
     keyTexts,
-    shard: shardOfKey(storage.meta, keyTexts, shardCount),
+    slot,
+    shard: placement.map.shardOfSlot(slot),
     op,
     isInsert,
     row: op === 'put' ? row : undefined,

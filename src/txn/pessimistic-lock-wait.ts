@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlockError, LockWaitTimeoutError } from '../errors.js';
 import { PessimisticLockStatements, type WaitEdgeRow } from '../shard/pessimistic-lock-statements.js';
-import { shardOfKey } from '../shard/shard-of.js';
 import type { KeyTexts } from '../shard/key-text.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
@@ -138,7 +137,7 @@ export class LockWaiter {
     } catch {
       return undefined; // a table this client does not know: the wait ends by timeout
     }
-    const shard = this.ctx.shards[shardOfKey(storage.meta, node.key, this.ctx.shards.length)]!;
+    const shard = this.ctx.shards[this.ctx.placement.shardOfKey(storage.meta, node.key)]!;
     const { rows } = await shard.query<WaitEdgeRow>(new PessimisticLockStatements(storage).waitEdge(node.startTs, node.key), { prepare: true });
     const edge = rows[0];
     if (!edge?.waiting_for_ts || !edge.waiting_for_table || !edge.waiting_for_key) return undefined;

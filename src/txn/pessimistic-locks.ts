@@ -1,3 +1,4 @@
+import { slotOfKey } from '../shard/shard-of.js';
 import type { Logger } from '../logger.js';
 import { LockWaitTimeoutError, TransactionAbortedError } from '../errors.js';
 import { timestampFor } from '../oracle/timestamp-for.js';
@@ -123,7 +124,7 @@ export class PessimisticLocks {
       if (!this.primaryLock) {
         const [shard, keys] = entries[0]!;
         const first = keys[0]!;
-        this.primaryLock = { storage, keyId: keyIdOf(first), key: first, keyTexts: first, shard, op: 'lock', isInsert: false };
+        this.primaryLock = { storage, keyId: keyIdOf(first), key: first, keyTexts: first, slot: slotOfKey(storage.meta, first), shard, op: 'lock', isInsert: false };
         const work = this.lockShard(storage, shard, [first], shapeOf(shard), forUpdateTs, waiter);
         this.lockingPrimary = work;
         try {
@@ -255,6 +256,7 @@ export class PessimisticLocks {
       keyId,
       key: storage.pk.map((c) => row[c.key]),
       keyTexts,
+      slot: slotOfKey(storage.meta, keyTexts),
       shard,
       op: exists ? 'put' : 'del',
       isInsert: false,

@@ -1,7 +1,7 @@
 import type { KeyTexts } from '../shard/key-text.js';
 import type { PrimaryPeek } from '../shard/primary-status-statements.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
-import { shardOfKey } from '../shard/shard-of.js';
+import type { Placement } from './placement.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
@@ -22,7 +22,7 @@ export class PrimaryPushes {
   private readonly pushed = new Map<string, Timestamp>();
 
   constructor(
-    private readonly shards: readonly ShardPool[],
+    private readonly placement: Placement,
     private readonly tables: TableDirectory,
     /** Transactions remembered, the oldest forgotten first. */
     private readonly capacity: number,
@@ -50,9 +50,9 @@ export class PrimaryPushes {
         continue;
       }
       const storage = await this.tables.primaryStorage(lock.primaryTable, lock.shard, lock.startTs);
-      const shardIndex = shardOfKey(storage.meta, lock.primaryKey, this.shards.length);
+      const shardIndex = this.placement.shardOfKey(storage.meta, lock.primaryKey);
       const groupId = `${shardIndex}\u0000${lock.primaryTable}`;
-      const group = groups.get(groupId) ?? { shard: this.shards[shardIndex]!, storage, primaries: [] };
+      const group = groups.get(groupId) ?? { shard: this.placement.shards[shardIndex]!, storage, primaries: [] };
       group.primaries.push({ startTs: lock.startTs, key: lock.primaryKey });
       groups.set(groupId, group);
     }

@@ -7,6 +7,7 @@ import type { FoundLock } from './found-lock.js';
 import { groupBy } from './group-by.js';
 import { keyChunks } from './table-chunks.js';
 import type { TxnStatus } from './txn-status.js';
+import type { StoredColumns } from './stored-columns.js';
 
 /**
  * Applies a final status of transaction `startTs` to the `locks` of it that
@@ -16,6 +17,7 @@ import type { TxnStatus } from './txn-status.js';
  */
 export async function rollForwardOrBack(
   shards: readonly ShardPool[],
+  storedColumns: StoredColumns,
   logger: Logger,
   startTs: Timestamp,
   status: Exclude<TxnStatus, { kind: 'alive' }>,
@@ -27,16 +29,17 @@ export async function rollForwardOrBack(
     [...groups.values()].flatMap((locksOfTable) => keyChunks(locksOfTable)).map(async (group) => {
       const { shard, storage } = group[0]!;
       const keys = group.map((l) => l.keyTexts);
-      const statement =
+      // Rolling forward copies the lock rows by column list: built with the columns the shard stores.
+      const statement = (on: (s: typeof storage) => typeof storage) =>
         status.kind === 'committed'
-          ? storage.commitKeys(startTs, status.commitTs, keys)
+          ? on(storage).commitKeys(startTs, status.commitTs, keys)
           : storage.rollbackKeys(startTs, keys, keys.map(() => true));
       // Rolling forward or back is idempotent; the owner (or another resolver) may be doing the
       // same keys in another order, and Postgres then aborts one of us: run it again.
       const began = Date.now();
       for (let attempt = 0; ; attempt++) {
         try {
-          await shards[shard]!.query(statement, { prepare: true });
+          await storedColumns.run(shard, (on) => shards[shard]!.query(statement(on), { prepare: true }));
           return;
         } catch (error) {
           if (!isPostgresAbort(error)) throw error;

@@ -63,7 +63,8 @@ export class TableDirectory {
   private fromEntry(entry: CatalogueEntry): TableStorage {
     const placeable = entry.shardKeyLength !== null;
     const known = this.catalogued.get(entry.name);
-    // The statements never change with the entry (storage is not altered); only a shard key learnt later is news.
+    // Kept once built: only a shard key learnt later is news. Columns a migrate() changed since are
+    // learnt by the statements that copy them (stored-columns.ts); the others name no value columns.
     if (known && (known.placeable || !placeable)) return known.storage;
     const storage = catalogueStorage(entry);
     this.catalogued.set(entry.name, { storage, placeable });

@@ -3,9 +3,11 @@ import { InvalidInputError, SchemaError } from '../errors.js';
 import { timestampFor } from '../oracle/timestamp-for.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
-import { migrateShards } from '../shard/migrate.js';
+import { migrateShards, type MigrateOptions, type MigrateResult } from '../shard/migrate.js';
 import type { TableMeta } from '../schema/table-meta.js';
-import { shardOf } from '../shard/shard-of.js';
+import { PlacementMap } from '../shard/placement-map.js';
+import { slotOf } from '../shard/shard-of.js';
+import { Placement, type PlacementSource } from './placement.js';
 import { ShardPool, type ShardPoolOptions } from '../shard/shard-pool.js';
 import { LockWakeups } from './lock-wakeups.js';
 import { LocalCommits } from './local-commits.js';
@@ -23,6 +25,7 @@ import { createEngineMetrics, type EngineMetrics } from './engine-metrics.js';
 import { LockResolver } from './lock-resolver.js';
 import { PercolatorTransaction } from './engine-transaction.js';
 import { TableDirectory } from './table-directory.js';
+import { StoredColumns } from './stored-columns.js';
 import { buildIndexes } from './index-backfill.js';
 import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
@@ -30,8 +33,13 @@ import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
 
 export interface TransactionEngineOptions {
-  /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). */
+  /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). Without `placement`, rows are placed by the initial layout of this list. */
   shards: readonly string[];
+  /**
+   * The cluster's placement map (the oracle's), and where to read it again:
+   * then the shards are the map's, `shards` is not used for placement.
+   */
+  placement?: { map: PlacementMap; source?: PlacementSource | undefined } | undefined;
   timestampSource: TimestampSource;
   logger?: Logger;
   /** prom-client registry for the engine's metrics (default: prom-client's global registry). */
@@ -70,9 +78,13 @@ export const DEFAULT_MAX_TRANSACTION_MS = 300_000;
  * over independent Postgres shards (see docs/DESIGN.md).
  */
 export function createTransactionEngine(options: TransactionEngineOptions): TransactionEngine {
-  if (options.shards.length === 0) throw new InvalidInputError('at least one shard URL is needed');
+  if (options.shards.length === 0 && !options.placement) throw new InvalidInputError('at least one shard URL is needed');
   const logger = (options.logger ?? silentLogger).child({ component: 'percolator-engine' });
-  const shards = options.shards.map((url, i) => new ShardPool(i, url, logger, options.pool));
+  const map = options.placement?.map ?? PlacementMap.initial('', options.shards);
+  const openShard = (id: number, url: string) => new ShardPool(id, url, logger, options.pool);
+  const shards: ShardPool[] = [];
+  for (const shard of map.shards) shards[shard.id] = openShard(shard.id, shard.url);
+  const placement = new Placement(map, shards, openShard, logger, options.placement?.source);
   const metrics = createEngineMetrics(options.registry);
   const tables = new Map<string, TableStorage>();
   const background = new Set<Promise<unknown>>();
@@ -96,9 +108,11 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_LIMITS.bytes;
   const limits = { rows: chunkRows, bytes: chunkBytes };
   const directory = new TableDirectory(shards, tables);
-  const resolver = new LockResolver({ shards, tables: directory, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
+  const storedColumns = new StoredColumns(shards);
+  const resolver = new LockResolver({ shards, placement, tables: directory, storedColumns, logger, metrics, localCommits, localOwnerWaitMs: options.localOwnerWaitMs });
   const ctx: EngineContext = {
     shards,
+    placement,
     timestampSource: options.timestampSource,
     logger,
     metrics,
@@ -113,7 +127,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     lockWakeups: new LockWakeups(),
     localCommits,
     prewrites: new SharedStatements(prewriteStatement, limits, sharedStatementMetrics(metrics, 'prewrite')),
-    commits: new SharedStatements(commitStatement, limits, sharedStatementMetrics(metrics, 'commit')),
+    storedColumns,
+    commits: new SharedStatements(commitStatement(storedColumns), limits, sharedStatementMetrics(metrics, 'commit')),
     pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
     indexReadiness: new IndexReadiness(shards),
     storageOf,
@@ -130,21 +145,33 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');
 
   return {
-    shardCount: shards.length,
+    get shardCount() {
+      return shards.length;
+    },
+    placement,
     async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
       const readOnly = beginOptions.readTs !== undefined;
       const startTs = beginOptions.readTs ?? (await timestamp());
+      // A map read before a switch the oracle announced with this timestamp: read it again before placing anything.
+      if (placement.stale) await placement.refresh();
       return new PercolatorTransaction(ctx, storageFor, startTs, beginOptions.isolation ?? 'snapshot', readOnly);
     },
     shardOf(table: TableMeta, row: Row): number {
-      return shardOf(table, row, shards.length);
+      return placement.map.shardOfSlot(slotOf(table, row));
     },
-    async migrate(metas: readonly TableMeta[]): Promise<void> {
+    async migrate(metas: readonly TableMeta[], migrateOptions: MigrateOptions = {}): Promise<MigrateResult> {
       const stored = withIndexStorage(metas);
       for (const meta of stored) storageFor(meta);
-      await migrateShards(shards, stored);
+      const result = await migrateShards(shards, stored, { ...migrateOptions, mapped: placement.mapped });
+      // The first migrate() of a cluster: the oracle keeps its map from now on.
+      await placement.register(result.clusterId);
+      for (const older of result.older) {
+        logger.warn(older, 'migrate: the schema declares an older version of this table than the shards store; left as stored, and this client cannot write it');
+      }
+      if (result.dropped.length > 0) logger.info({ tables: result.dropped }, 'migrate: dropped tables');
       // Indexes created on tables with rows are filled in now, online (index-backfill.ts).
-      const indexes = metas.flatMap((meta) => meta.indexes);
+      const left = new Set(result.older.map((o) => o.table));
+      const indexes = metas.filter((meta) => !left.has(meta.name)).flatMap((meta) => meta.indexes);
       const begin = async () => new PercolatorTransaction(ctx, storageFor, await timestamp(), 'snapshot', false);
       await buildIndexes({ shards, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
       // Every entry of a complete index is committed below this timestamp: reads at or above it may use the index.
@@ -153,6 +180,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
         await Promise.all(shards.map((shard) => shard.query(setValidFrom(indexes.map((index) => index.storage.name), validFrom))));
       }
       ctx.indexReadiness.invalidate();
+      return result;
     },
     register(metas: readonly TableMeta[]): void {
       for (const meta of withIndexStorage(metas)) storageFor(meta);

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { CommitUndeterminedError, PercolatorError, TransactionAbortedError } from '../errors.js';
+import { CommitUndeterminedError, PercolatorError, SchemaVersionError, TransactionAbortedError } from '../errors.js';
 import { timestampFor } from '../oracle/timestamp-for.js';
 import type { Logger } from '../logger.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
@@ -188,6 +188,7 @@ async function settleAll(work: Promise<void>[]): Promise<void> {
   const results = await Promise.allSettled(work);
   const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (failures.length === 0) return;
-  // A unique violation is not retryable: report it over a retryable conflict.
-  throw failures.find((f) => f instanceof PercolatorError && !f.retryable) ?? failures[0];
+  // A unique violation is not retryable: report it over a retryable conflict. A fenced schema says most
+  // (an old writer also fails on the storage of an index dropped since: a missing function).
+  throw failures.find((f) => f instanceof SchemaVersionError) ?? failures.find((f) => f instanceof PercolatorError && !f.retryable) ?? failures[0];
 }

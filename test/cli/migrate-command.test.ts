@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countOnShards } from '../support/raw-shards.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
@@ -52,13 +53,42 @@ export const shardKeys = { lines: ['noteId'] };
     expect(again.code, again.err).toBe(0);
   });
 
-  it('refuses a list in another order (the shards record their positions), with the error and without passwords', async () => {
+  it('takes the shards from the oracle\'s map whatever their order, and refuses a database that is not a shard, with the error and without passwords', async () => {
     const swapped = await migrate(['--schema', schemaFile, '--shards', [...cluster.shardUrls].reverse().join(','), '--oracle', cluster.oracleAddress]);
-    expect(swapped.code).toBe(1);
-    expect(swapped.err).toMatch(/SCHEMA/i);
-    expect(swapped.err).toMatch(/position/);
+    expect(swapped.code, swapped.err).toBe(0);
+    const oracleOnly = await migrate(['--schema', schemaFile, '--oracle', cluster.oracleAddress]);
+    expect(oracleOnly.code, oracleOnly.err).toBe(0);
+    expect(oracleOnly.out).toMatch(/on 2 shard\(s\)/);
+    const server = cluster.shards.servers[1]!;
+    const admin = new pg.Client(server.url);
+    await admin.connect();
+    await admin.query('create database cli_blank');
+    await admin.end();
+    const blank = await migrate(['--schema', schemaFile, '--shards', [cluster.shardUrls[0]!, server.urlFor('cli_blank')].join(','), '--oracle', cluster.oracleAddress]);
+    expect(blank.code).toBe(1);
+    expect(blank.err).toMatch(/SCHEMA/i);
+    expect(blank.err).toMatch(/records no identity/);
     const password = new URL(cluster.shardUrls[0]!).password;
-    expect(swapped.err).not.toContain(password);
+    expect(blank.err).not.toContain(password);
+  });
+
+  it('adds a column, and drops the tables the module no longer declares only with --drop-tables', async () => {
+    const changed = path.join(dir, 'changed.mjs');
+    writeFileSync(
+      changed,
+      `import { integer, pgEnum, pgTable, text } from 'drizzle-orm/pg-core';
+export const mood = pgEnum('mood', ['ok', 'meh']);
+export const notes = pgTable('cli_notes', { id: integer().primaryKey(), body: text(), mood: mood(), title: text() });
+`,
+    );
+    const args = ['--schema', changed, '--shards', cluster.shardUrls.join(','), '--oracle', cluster.oracleAddress];
+    const kept = await migrate(args);
+    expect(kept.code, kept.err).toBe(0);
+    const columns = `select (select count(*) from information_schema.columns where table_name = 'cli_notes__versions' and column_name = 'title') * 10 + (select count(*) from pg_tables where tablename = 'cli_lines__versions') as n`;
+    expect(await countOnShards(cluster.shardUrls, columns)).toEqual([11, 11]);
+    const dropped = await migrate([...args, '--drop-tables']);
+    expect(dropped.code, dropped.err).toBe(0);
+    expect(await countOnShards(cluster.shardUrls, columns)).toEqual([10, 10]);
   });
 
   it('explains missing arguments and unloadable modules', async () => {

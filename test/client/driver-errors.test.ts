@@ -99,9 +99,8 @@ describe('queries after a refused migration', () => {
     await db.insert(notes).values([{ id: 1, body: 'a' }, { id: 2, body: 'b' }]);
   });
 
-  it('a column added since the storage was created', async () => {
+  it('a column added since the storage was created, before migrate() adds it', async () => {
     const db = await connect({ notes: notesPinned });
-    await caught(db.migrate(), SchemaError);
     for (const query of [
       db.select().from(notesPinned),
       db.select().from(notesPinned).where(eq(notesPinned.id, 1)),

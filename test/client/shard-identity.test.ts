@@ -1,9 +1,11 @@
+import { inArray } from 'drizzle-orm';
 import { integer, pgTable, primaryKey } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percolator, SchemaError } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
+import { shardOf } from '../../src/shard/shard-of.js';
 import type { TimestampSource } from '../../src/oracle/timestamp-source.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
@@ -15,8 +17,10 @@ const shardKeys = { orders: ['accountId'] as ['accountId'] };
 /**
  * Clients that disagree about the shard list (order, count) or about
  * placement (shardKeys) would look for a transaction's primary on the wrong
- * shard and roll back secondaries of committed transactions: each shard
- * records its identity at migrate(), and connecting checks it.
+ * shard and roll back secondaries of committed transactions. The oracle
+ * keeps each cluster's placement map, so the list a client gives no longer
+ * decides placement; each shard records its identity at migrate(), and
+ * connecting checks it (the whole list where no map is kept).
  */
 describe('shard identity', () => {
   let cluster: TestCluster;
@@ -56,23 +60,46 @@ describe('shard identity', () => {
     await cluster?.destroy();
   });
 
-  it('is written at migrate(); a client that lists the shards in another order, or fewer of them, is refused', async () => {
+  it('clients that list the shards in another order, or fewer of them, place rows by the oracle\'s map: they cannot disagree', async () => {
     const [a, b, c] = await database('ordered');
     const db = await connect([a!, b!, c!]);
     await db.migrate();
-    await db.close();
+    const rows = Array.from({ length: 30 }, (_, i) => ({ accountId: i, id: i }));
+    await db.insert(orders).values(rows);
 
     const again = await connect([a!, b!, c!]); // the same list: fine, and migrate() stays idempotent
     await again.migrate();
     await again.close();
 
-    const swapped = await failure(connect([b!, a!, c!]));
-    expect(swapped).toBeInstanceOf(SchemaError);
-    expect((swapped as Error).message).toMatch(/shard #0 .* position 1 .*lists it at position 0/);
+    // Before the oracle kept the map, these two lists were refused (each would have looked for rows on the wrong shards).
+    const swapped = await connect([b!, a!, c!]);
+    const fewer = await connect([a!, b!]);
+    try {
+      for (const other of [swapped, fewer]) {
+        expect(other.shardCount).toBe(3);
+        const found = await other.select().from(orders).where(inArray(orders.accountId, rows.map((r) => r.accountId)));
+        expect(found).toHaveLength(rows.length);
+      }
+      await swapped.insert(orders).values({ accountId: 100, id: 1 });
+      await fewer.insert(orders).values({ accountId: 101, id: 1 });
+      expect(await db.select().from(orders).where(inArray(orders.accountId, [100, 101]))).toHaveLength(2);
+      // Each row is on the one shard the map names.
+      const counts = await onEach([a!, b!, c!], 'select count(*)::int as n from orders__versions');
+      const expected = [0, 0, 0];
+      const meta = describeTable(orders, { shardKey: ['accountId'] });
+      for (const row of [...rows, { accountId: 100, id: 1 }, { accountId: 101, id: 1 }]) expected[shardOf(meta, row, 3)]!++;
+      expect(counts.map((r) => r.n)).toEqual(expected);
+    } finally {
+      await Promise.all([db.close(), swapped.close(), fewer.close()]);
+    }
 
-    const fewer = await failure(connect([a!, b!]));
-    expect(fewer).toBeInstanceOf(SchemaError);
-    expect((fewer as Error).message).toMatch(/3 shards.* 2/);
+    // Without an oracle that keeps maps (a custom TimestampSource), the list is the placement and is still checked.
+    const unmapped = await failure(connect([b!, a!, c!], { oracle: tso }));
+    expect(unmapped).toBeInstanceOf(SchemaError);
+    expect((unmapped as Error).message).toMatch(/shard #0 .* position 1 .*lists it at position 0/);
+    const shorter = await failure(connect([a!, b!], { oracle: tso }));
+    expect(shorter).toBeInstanceOf(SchemaError);
+    expect((shorter as Error).message).toMatch(/3 shards.* 2/);
   });
 
   it('a database that records nothing cannot stand in for a shard of a complete cluster', async () => {

@@ -24,7 +24,7 @@ describe('commitShared with equal keys of different spellings', () => {
   const db = useStorageServer(meta);
   const run = db.run;
   const prewrite = async (startTs: bigint, keys: KeyTexts[]) =>
-    (await run<PrewriteConflictRow>(storage.prewrite(startTs, meta.name, keys[0]!, 60_000, keys.map((k) => ({ keyTexts: k, op: 'put' as const, isInsert: false, valueTexts: ['1'] }))))).rows;
+    (await run<PrewriteConflictRow>(storage.prewrite(startTs, meta.name, keys[0]!, 60_000, keys.map((k) => ({ keyTexts: k, op: 'put' as const, isInsert: false, slot: 0, valueTexts: ['1'] }))))).rows;
 
   it('commits a guarded entry all or nothing when another entry has an equal key of another spelling', async () => {
     const t1 = 1000n;

@@ -35,7 +35,7 @@ describe.each([
         meta.name,
         key(options.primary ?? keys[0]!),
         60_000,
-        keys.map((n) => ({ keyTexts: key(n), op: options.op ?? 'put', isInsert: options.insert ?? false, valueTexts: options.op === 'del' ? [] : value(n) })),
+        keys.map((n) => ({ keyTexts: key(n), op: options.op ?? 'put', isInsert: options.insert ?? false, slot: 0, valueTexts: options.op === 'del' ? [] : value(n) })),
       ),
     ).then((r) => r.rows);
   const locks = async (): Promise<{ start_ts: string; op: string; for_update: boolean; min_commit_ts: string }[]> =>
@@ -84,7 +84,7 @@ describe.each([
       primaryTable: meta.name,
       primaryKey: key(keys[0]!),
       ttlMs: 60_000,
-      rows: keys.map((n) => ({ keyTexts: key(n), op: 'put' as const, isInsert: false, valueTexts: value(n) })),
+      rows: keys.map((n) => ({ keyTexts: key(n), op: 'put' as const, isInsert: false, slot: 0, valueTexts: value(n) })),
     });
     // b's second key has a version above its start_ts: only b is refused, and only b's locks go.
     const conflicts = (await run<PrewriteConflictRow>(storage.prewriteShared([entry(a, [30, 31]), entry(b, [33, 32]), entry(c, [34]), entry(d, [35, 36])]))).rows;
@@ -109,11 +109,11 @@ describe.each([
   it('commits a large transaction probing its keys, not every lock of its start_ts once per key', async () => {
     const s = next();
     const keys = Array.from({ length: 2000 }, (_, i) => key(100_000 + i));
-    const rows = keys.map((k, i) => ({ keyTexts: k, op: 'put' as const, isInsert: false, valueTexts: value(i) }));
+    const rows = keys.map((k, i) => ({ keyTexts: k, op: 'put' as const, isInsert: false, slot: 0, valueTexts: value(i) }));
     expect((await run<PrewriteConflictRow>(storage.prewriteShared([{ startTs: s, primaryTable: meta.name, primaryKey: keys[0]!, ttlMs: 60_000, rows }]))).rows).toEqual([]);
     // Statistics as under many small transactions: start_ts looks selective.
     const others = storage.prewriteShared(
-      Array.from({ length: 3000 }, (_, i) => ({ startTs: s + 1n + BigInt(i), primaryTable: meta.name, primaryKey: key(200_000 + i), ttlMs: 60_000, rows: [{ keyTexts: key(200_000 + i), op: 'put' as const, isInsert: false, valueTexts: value(i) }] })),
+      Array.from({ length: 3000 }, (_, i) => ({ startTs: s + 1n + BigInt(i), primaryTable: meta.name, primaryKey: key(200_000 + i), ttlMs: 60_000, rows: [{ keyTexts: key(200_000 + i), op: 'put' as const, isInsert: false, slot: 0, valueTexts: value(i) }] })),
     );
     expect((await run<PrewriteConflictRow>(others)).rows).toEqual([]);
     await db.client().query(`analyze ${storage.locks}`);

@@ -21,6 +21,7 @@ import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { silentLogger } from '../../src/logger.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { migrateShards } from '../../src/shard/migrate.js';
+import { slotOfTexts } from '../../src/shard/shard-of.js';
 import { buildSharedPointRead } from '../../src/shard/point-read-statements.js';
 import { ShardPool } from '../../src/shard/shard-pool.js';
 import { TableStorage } from '../../src/shard/table-storage.js';
@@ -81,8 +82,8 @@ const current: Layout = {
     const { rows } = await query<{ id: number; balance: number }>(c.durable, 'cur-read', read.sql, read.params);
     const balance = (id: number) => rows.find((r) => r.id === id)!.balance;
     const prewrite = storage.prewrite(startTs, 'acc_cur', keys[0]!, 20_000, [
-      { keyTexts: keys[0]!, op: 'put', isInsert: false, valueTexts: [String(balance(from) - 1)] },
-      { keyTexts: keys[1]!, op: 'put', isInsert: false, valueTexts: [String(balance(to) + 1)] },
+      { keyTexts: keys[0]!, op: 'put', isInsert: false, slot: slotOfTexts(keys[0]!), valueTexts: [String(balance(from) - 1)] },
+      { keyTexts: keys[1]!, op: 'put', isInsert: false, slot: slotOfTexts(keys[1]!), valueTexts: [String(balance(to) + 1)] },
     ]);
     const conflicts = await query(c.lazy, 'cur-prewrite', prewrite.text, [...prewrite.values]);
     if (conflicts.rows.length > 0) throw new Error(`current: unexpected prewrite conflict ${JSON.stringify(conflicts.rows)}`);

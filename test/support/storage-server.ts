@@ -21,6 +21,8 @@ export function useStorageServer(meta: TableMeta): {
     client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
     await client.connect();
     for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
+    // This server stands for a whole cluster: it owns every slot (the prewrite's slot fence).
+    await client.query('insert into percolator_owned_slots (slot, since_version) select s, 1 from generate_series(0, 4095) s');
   });
   afterAll(async () => {
     await client?.end();

@@ -67,7 +67,7 @@ describe('a transaction writing 100,000 rows', () => {
 const STATEMENTS_BY_KIND = `
   select kind, sum(calls)::int as calls from (
     select calls, case
-      when query like 'select * from "items__prewrite"(%' then 'prewrite'
+      when query like 'select p.* from percolator_fence_slots(%"items__prewrite"(%' then 'prewrite'
       when query like '%insert into "items__versions"%' then 'commit'
       when query in ('begin', 'commit') then 'transaction'
       when query like 'update "items__locks" l set ttl_ms =%' then 'heartbeat'

@@ -1,3 +1,4 @@
+import { slotOfTexts } from '../../src/shard/shard-of.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { silentLogger } from '../../src/logger.js';
@@ -18,7 +19,7 @@ describe('replayed prewrite / commit / rollback after cleanup', () => {
   const storage = new TableStorage(accountsMeta);
   const ts = (n: number) => composeTimestamp(Date.now(), n);
   const key = ['42'];
-  const write: LockWrite = { keyTexts: key, op: 'put', isInsert: false, valueTexts: ['500', 'replay'] };
+  const write: LockWrite = { keyTexts: key, op: 'put', isInsert: false, slot: slotOfTexts(key), valueTexts: ['500', 'replay'] };
   const count = async (sql: string) => Number((await shard.query<{ n: string }>({ text: sql, values: [] })).rows[0]!.n);
 
   beforeAll(async () => {

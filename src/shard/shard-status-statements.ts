@@ -1,0 +1,25 @@
+import type { Statement } from './shard-pool.js';
+
+/** What `shards status` shows of one shard. */
+export interface ShardStatusRow {
+  /** Slots this shard owns and accepts writes for. */
+  owned: number;
+  /** Slots it owns but refuses writes to (a move under way, or interrupted). */
+  frozen: number;
+  /** Versions stored, all tables (Postgres's estimate, as of the last analyze). */
+  versions: string;
+  /** Bytes of the versions and locks tables with their indexes. */
+  bytes: string;
+}
+
+/** One cheap statement: counts from catalogs and the small ownership table, no table scan. */
+export const shardStatus: Statement = {
+  text: `select
+  (select count(*) from percolator_owned_slots where not frozen)::int as owned,
+  (select count(*) from percolator_owned_slots where frozen)::int as frozen,
+  coalesce((select sum(greatest(c.reltuples, 0)) from pg_class c
+    where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace and c.relname like '%\\_\\_versions'), 0)::bigint::text as versions,
+  coalesce((select sum(pg_total_relation_size(c.oid)) from pg_class c
+    where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace and (c.relname like '%\\_\\_versions' or c.relname like '%\\_\\_locks')), 0)::bigint::text as bytes`,
+  values: [],
+};

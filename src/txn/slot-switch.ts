@@ -1,0 +1,56 @@
+import { InvalidInputError, PlacementChangedError } from '../errors.js';
+import { PlacementMap } from '../shard/placement-map.js';
+import { freezeSlots, grantSlots, lockOwnedSlots, releaseSlots, unfreezeSlots } from '../shard/slot-ownership-statements.js';
+import { placementMapOf, storedPlacementOf, type Placement } from './placement.js';
+
+/** Slots to hand from one shard to another (shard ids of the map). */
+export interface SlotSwitch {
+  readonly from: number;
+  readonly to: number;
+  readonly slots: readonly number[];
+}
+
+/**
+ * The switch of a slot move (docs/DESIGN.md "Moving slots"): `from` stops
+ * accepting writes to the slots (waiting for prewrites in flight), `to`
+ * owns them from the next map version, the oracle's map names `to`, and
+ * `from` lets them go. The caller guarantees that `to` already holds every
+ * version and lock of the slots that `from` holds (for empty slots: none).
+ * Every step is idempotent, and the map changes in one compare-and-set: a
+ * switch interrupted anywhere leaves each slot with one owner in the map
+ * (writes to a frozen slot are refused and retried by clients), and running
+ * it again completes it. Returns the map after the switch.
+ */
+export async function switchSlots(placement: Placement, move: SlotSwitch): Promise<PlacementMap> {
+  const source = placement.source;
+  if (!source || !placement.mapped) throw new InvalidInputError('slots move only in a cluster whose placement map the oracle keeps');
+  await placement.refresh();
+  const map = placement.map;
+  const slots = [...new Set(move.slots)].sort((a, b) => a - b);
+  const from = placement.shards[move.from];
+  const to = placement.shards[move.to];
+  if (!from || !to || !map.shards.some((s) => s.id === move.to)) throw new InvalidInputError(`shards ${move.from} and ${move.to} must both be in the map of cluster ${map.clusterId}`);
+  const done = slots.every((slot) => map.shardOfSlot(slot) === move.to);
+  if (!done) {
+    const elsewhere = slots.filter((slot) => map.shardOfSlot(slot) !== move.from && map.shardOfSlot(slot) !== move.to);
+    if (elsewhere.length > 0) throw new InvalidInputError(`slots ${elsewhere.join(', ')} are on neither shard ${move.from} nor ${move.to}`);
+    await from.transaction(async (client) => {
+      await from.query(lockOwnedSlots, { client });
+      await from.query(freezeSlots(slots), { client });
+    });
+    const version = map.version + 1n;
+    await to.query(grantSlots(slots, version));
+    const next = new PlacementMap(map.clusterId, version, map.shards, Uint16Array.from(map.slots, (owner, slot) => (slots.includes(slot) ? move.to : owner)));
+    const written = await source.writePlacement(storedPlacementOf(next), map.version);
+    if (!written.applied) {
+      // Another change won: undo ours, so that each slot keeps the owner the stored map names.
+      await to.query(releaseSlots(slots.filter((slot) => placementMapOf(written.placement!, 0n).shardOfSlot(slot) !== move.to)));
+      await from.query(unfreezeSlots(slots));
+      throw new PlacementChangedError(from.name, `the placement map of cluster ${map.clusterId} changed from version ${map.version} meanwhile; run the switch again`);
+    }
+    placement.adopt(placementMapOf(written.placement!, written.generation));
+  }
+  // The old owner refuses the slots from now on.
+  await from.query(releaseSlots(slots));
+  return placement.map;
+}
