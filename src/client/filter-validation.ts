@@ -14,13 +14,13 @@ import { AGGREGATE_WORDS, COLUMN_MARK, forbiddenFilterText, VALUE_MARK } from '.
  * fragments may hold only what filter-text.ts allows; and values bound to a
  * column must fit that column.
  */
-export function checkFilter(meta: TableMeta, where: unknown, clause: string, options: { aggregates?: boolean } = {}): SQL | undefined {
+export function checkFilter(meta: TableMeta, where: unknown, clause: string, options: { aggregates?: boolean; joined?: readonly TableMeta[] } = {}): SQL | undefined {
   if (where === undefined) return undefined;
   if (!isEntity(where, SQL)) {
     throw new InvalidInputError(`${clause} on ${meta.name}: expected a drizzle condition such as eq(${meta.name}.${meta.primaryKey[0]!.key}, 1), got ${describeValue(where)}`);
   }
   const text: string[] = [];
-  visit(meta, where, clause, text);
+  visit({ meta, joined: options.joined ?? [] }, where, clause, text);
   const forbidden = forbiddenFilterText(text.join(''), options.aggregates ? AGGREGATE_WORDS : undefined);
   if (forbidden !== undefined) {
     throw new InvalidInputError(
@@ -31,7 +31,8 @@ export function checkFilter(meta: TableMeta, where: unknown, clause: string, opt
 }
 
 /** Walks the condition as drizzle renders it, checking entities and collecting the text (columns and values as marks). */
-function visit(meta: TableMeta, chunk: unknown, clause: string, text: string[]): void {
+function visit(tables: FilterTables, chunk: unknown, clause: string, text: string[]): void {
+  const { meta } = tables;
   if (chunk === undefined) return;
   if (typeof chunk === 'function') {
     throw new InvalidInputError(`${clause} on ${meta.name}: a function (such as a pgEnum) cannot be part of a filter`);
@@ -44,23 +45,23 @@ function visit(meta: TableMeta, chunk: unknown, clause: string, text: string[]):
     text.push('(');
     chunk.forEach((item, i) => {
       if (i > 0) text.push(', ');
-      visit(meta, item, clause, text);
+      visit(tables, item, clause, text);
     });
     text.push(')');
   } else if (isEntity(chunk, SQL)) {
     if ((chunk as unknown as { shouldInlineParams?: boolean }).shouldInlineParams) {
       throw new InvalidInputError(`${clause} on ${meta.name}: sql.inlineParams() is not supported in a filter; values are sent as bound parameters`);
     }
-    for (const item of chunk.queryChunks) visit(meta, item, clause, text);
+    for (const item of chunk.queryChunks) visit(tables, item, clause, text);
   } else if (isEntity(chunk, Column)) {
-    checkOwnColumn(meta, chunk as PgColumn, clause);
+    checkTablesColumn(tables, chunk as PgColumn, clause);
     text.push(COLUMN_MARK);
   } else if (isEntity(chunk, Param)) {
     if (isEntity(chunk.value, Placeholder)) throw placeholderError(meta, clause);
-    checkParam(meta, chunk, clause);
+    checkParam(tables, chunk, clause);
     // drizzle renders a parameter whose driver value is SQL as that SQL: check it as such.
     const driverValue = chunk.value === null ? null : chunk.encoder.mapToDriverValue(chunk.value);
-    if (isEntity(driverValue, SQL)) visit(meta, driverValue, clause, text);
+    if (isEntity(driverValue, SQL)) visit(tables, driverValue, clause, text);
     else text.push(VALUE_MARK);
   } else if (isEntity(chunk, Placeholder)) {
     throw placeholderError(meta, clause);
@@ -87,11 +88,26 @@ export function checkOwnColumn(meta: TableMeta, column: PgColumn, clause: string
   );
 }
 
-function checkParam(meta: TableMeta, param: Param, clause: string): void {
+/** The queried table, and the tables joined to it (a join's where and on may use their columns too). */
+interface FilterTables {
+  readonly meta: TableMeta;
+  readonly joined: readonly TableMeta[];
+}
+
+function checkTablesColumn(tables: FilterTables, column: PgColumn, clause: string): void {
+  if (tables.joined.some((t) => t.table === column.table)) return;
+  if (tables.joined.length === 0) return checkOwnColumn(tables.meta, column, clause);
+  throw new InvalidInputError(
+    `${clause} references column ${getTableName(column.table)}.${column.name} of a table that is not part of the join (${tables.joined.map((t) => t.name).join(', ')})`,
+  );
+}
+
+function checkParam(tables: FilterTables, param: Param, clause: string): void {
+  const { meta } = tables;
   const encoder = param.encoder as unknown;
   if (!isEntity(encoder, Column) || param.value === null || param.value === undefined) return;
   const column = encoder as PgColumn;
-  checkOwnColumn(meta, column, clause);
+  checkTablesColumn(tables, column, clause);
   const problem = checkColumnValue(column, param.value);
-  if (problem) throw new InvalidInputError(`${clause} on ${meta.name}: value compared with ${meta.name}.${column.name} (${column.getSQLType()}): ${problem}`);
+  if (problem) throw new InvalidInputError(`${clause} on ${meta.name}: value compared with ${getTableName(column.table)}.${column.name} (${column.getSQLType()}): ${problem}`);
 }

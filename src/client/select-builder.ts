@@ -11,7 +11,8 @@ import { ThenableQuery } from './thenable-query.js';
 import type { SchemaTables, SelectFields, SelectResult } from './types.js';
 import { hasExpressionFields } from './aggregate-plan.js';
 import { runAggregateSelect } from './aggregate-query.js';
-import { joinRefused } from './unsupported-queries.js';
+import { JoinQuery, type JoinOn } from './join-query.js';
+import { checkCount } from './query-window.js';
 
 /**
  * First step of a select: `db.select()` or `db.select({ alias: table.column })`;
@@ -31,7 +32,7 @@ export class SelectBuilder<TSchema, TFields extends SelectFields | undefined> {
    */
   from<TTable extends SchemaTables<TSchema>>(
     table: TTable,
-  ): SelectQuery<TTable, TFields extends SelectFields ? SelectResult<TFields> : TTable['$inferSelect']> {
+  ): SelectQuery<TTable, TFields extends SelectFields ? SelectResult<TFields> : TTable['$inferSelect'], TFields> {
     return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [], groupBy: [], distinct: this.distinct });
   }
 }
@@ -61,7 +62,7 @@ export interface LockOptions {
  * A select over one table, run at the snapshot of its transaction (with the
  * transaction's own writes). Immutable: every method returns a new query.
  */
-export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRow[]> {
+export class SelectQuery<TTable extends PgTable, TRow, TFields extends SelectFields | undefined = SelectFields | undefined> extends ThenableQuery<TRow[]> {
   /** @internal */
   constructor(
     private readonly context: QueryContext,
@@ -71,7 +72,7 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
   }
 
   /** Filter with drizzle operators (eq, and, or, gt, inArray, like, isNull, ...); pushed into SQL on each shard. */
-  where(condition: SQL | undefined): SelectQuery<TTable, TRow> {
+  where(condition: SQL | undefined): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, where: condition });
   }
 
@@ -80,7 +81,7 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
    * @example
    * await db.select().from(orders).orderBy(desc(orders.amount), orders.id).limit(10);
    */
-  orderBy(...columns: (PgColumn | SQL)[]): SelectQuery<TTable, TRow> {
+  orderBy(...columns: (PgColumn | SQL)[]): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, orderBy: columns });
   }
 
@@ -90,40 +91,63 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
    * @example
    * await db.select({ accountId: orders.accountId, n: count(), total: sum(orders.amount) }).from(orders).groupBy(orders.accountId);
    */
-  groupBy(...terms: (PgColumn | SQL)[]): SelectQuery<TTable, TRow> {
+  groupBy(...terms: (PgColumn | SQL)[]): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, groupBy: terms });
   }
 
   /** A filter over the groups; only when every group lives on one shard (groupBy includes the shard key, or the filter pins one shard). */
-  having(condition: SQL | undefined): SelectQuery<TTable, TRow> {
+  having(condition: SQL | undefined): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, having: condition });
   }
 
-  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
-  innerJoin(table: unknown, _on?: unknown): never {
-    throw joinRefused('innerJoin', table);
+  /**
+   * Rows of both tables where `on` holds: `{ [table name]: row }` per joined row, or the selected columns.
+   * Tables sharing the shard key, joined on it, are joined by each shard; others by the client (docs/CLIENT.md, "Joins").
+   * @example
+   * await db.select().from(users).innerJoin(posts, eq(users.id, posts.authorId)).where(gt(posts.likes, 10));
+   */
+  innerJoin<TJoined extends PgTable>(
+    table: TJoined,
+    on: JoinOn<Record<TTable['_']['name'], TTable> & Record<TJoined['_']['name'], TJoined>>,
+  ): JoinQuery<Record<TTable['_']['name'], TTable> & Record<TJoined['_']['name'], TJoined>, never, TFields> {
+    return this.joinQuery().innerJoin(table, on as never) as never;
   }
 
-  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
-  leftJoin(table: unknown, _on?: unknown): never {
-    throw joinRefused('leftJoin', table);
+  /**
+   * As innerJoin, and rows without a match get `null` for the joined table (its columns null in a partial selection).
+   * @example
+   * await db.select().from(users).leftJoin(posts, eq(users.id, posts.authorId));
+   */
+  leftJoin<TJoined extends PgTable>(
+    table: TJoined,
+    on: JoinOn<Record<TTable['_']['name'], TTable> & Record<TJoined['_']['name'], TJoined>>,
+  ): JoinQuery<Record<TTable['_']['name'], TTable> & Record<TJoined['_']['name'], TJoined>, TJoined['_']['name'], TFields> {
+    return this.joinQuery().leftJoin(table, on as never) as never;
   }
 
-  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
-  rightJoin(table: unknown, _on?: unknown): never {
-    throw joinRefused('rightJoin', table);
+  /** right joins are not supported: InvalidInputError (swap the tables and use leftJoin). */
+  rightJoin(table: unknown, on?: unknown): never {
+    return this.joinQuery().rightJoin(table, on);
   }
 
-  /** Joins are not supported yet: InvalidInputError, saying what to write instead. */
-  fullJoin(table: unknown, _on?: unknown): never {
-    throw joinRefused('fullJoin', table);
+  /** full joins are not supported: InvalidInputError. */
+  fullJoin(table: unknown, on?: unknown): never {
+    return this.joinQuery().fullJoin(table, on);
   }
 
-  limit(count: number): SelectQuery<TTable, TRow> {
+  private joinQuery(): JoinQuery<Record<string, PgTable>, never, TFields> {
+    const { table, fields, where, orderBy, limit, offset, groupBy, having, distinct, lock } = this.config;
+    if (groupBy.length > 0 || having !== undefined || distinct || lock) {
+      throw new InvalidInputError('joins are supported for plain selects: groupBy, having, selectDistinct and for(update) cannot be combined with a join');
+    }
+    return new JoinQuery(this.context, { table, joins: [], fields, where, orderBy, limit, offset });
+  }
+
+  limit(count: number): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, limit: count });
   }
 
-  offset(count: number): SelectQuery<TTable, TRow> {
+  offset(count: number): SelectQuery<TTable, TRow, TFields> {
     return new SelectQuery(this.context, { ...this.config, offset: count });
   }
 
@@ -142,7 +166,7 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
    *   await tx.update(counters).set({ value: c.value + 1 }).where(eq(counters.id, 1));
    * });
    */
-  for(strength: LockStrength, options: LockOptions = {}): SelectQuery<TTable, TRow> {
+  for(strength: LockStrength, options: LockOptions = {}): SelectQuery<TTable, TRow, TFields> {
     if (strength !== 'update' && strength !== 'no key update') {
       throw new InvalidInputError(`.for(${JSON.stringify(strength)}) is not supported: use 'update' or 'no key update' (shared row locks are not implemented)`);
     }
@@ -173,10 +197,4 @@ export class SelectQuery<TTable extends PgTable, TRow> extends ThenableQuery<TRo
     const rows = await this.context.run(lock ? 'write' : 'read', (session) => readRows(this.context, session, plan));
     return project(rows, projection) as TRow[];
   }
-}
-
-function checkCount(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidInputError(`${name} must be a non-negative integer, got ${String(value)}`);
-  return value;
 }

@@ -3,7 +3,7 @@ import { SelectBuilder } from './select-builder.js';
 import { count, type SQL } from 'drizzle-orm';
 import { InvalidInputError } from '../errors.js';
 import type { SchemaTables, SelectFields } from './types.js';
-import { relationalQueriesRefused } from './unsupported-queries.js';
+import { relationalQueries, type RelationalQueries } from './relational-query.js';
 
 /**
  * Read-only queries: `db.asOf(ts)` is one (each query reads a consistent
@@ -57,8 +57,15 @@ export class SnapshotReader<TSchema> {
     return row!.n;
   }
 
-  /** drizzle's relational queries (`db.query.<table>.findMany`) are not supported yet: every use is an InvalidInputError saying what to write instead. */
-  get query(): Record<string, never> {
-    return relationalQueriesRefused();
+  /**
+   * drizzle's relational queries over the schema's `relations()`: `db.query.<table>.findMany/findFirst({ where, with, columns, orderBy, limit })`.
+   * @example
+   * const users = await db.query.users.findMany({ with: { posts: true } });
+   */
+  get query(): RelationalQueries<TSchema> {
+    this.queries ??= relationalQueries(this.context);
+    return this.queries as RelationalQueries<TSchema>;
   }
+
+  private queries: Record<string, unknown> | undefined;
 }

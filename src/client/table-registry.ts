@@ -1,4 +1,4 @@
-import { getTableName, Relations } from 'drizzle-orm';
+import { createTableRelationsHelpers, extractTablesRelationalConfig, getTableName, Relations, type TablesRelationalConfig } from 'drizzle-orm';
 import { isPgEnum, PgTable } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
 import { ID_BLOCKS_TABLE, idBlocksTable } from '../schema/id-blocks-table.js';
@@ -13,7 +13,9 @@ export class TableRegistry {
   /** The allocator of serial and identity values, when some table has such a column. */
   readonly idBlocks: TableMeta | undefined;
 
-  constructor(schema: Readonly<Record<string, unknown>>, shardKeys: Readonly<Record<string, readonly string[] | undefined>> = {}) {
+  private relationalConfig: { tables: TablesRelationalConfig; tableNamesMap: Record<string, string> } | undefined;
+
+  constructor(private readonly schema: Readonly<Record<string, unknown>>, shardKeys: Readonly<Record<string, readonly string[] | undefined>> = {}) {
     if (typeof schema !== 'object' || schema === null) throw new SchemaError('schema must be an object of drizzle pgTable definitions, e.g. { accounts, orders }');
     const names = new Map<string, string>();
     for (const [property, table] of Object.entries(schema)) {
@@ -39,6 +41,16 @@ export class TableRegistry {
       if (!(property in schema)) throw new SchemaError(`shardKeys.${property} names no table of the schema (tables: ${Object.keys(schema).join(', ')})`);
     }
     if (this.byTable.size === 0) throw new SchemaError('schema has no tables');
+  }
+
+  /** The schema's tables and their drizzle `relations()`, as drizzle's relational queries see them (by property name). */
+  get relational(): { tables: TablesRelationalConfig; tableNamesMap: Record<string, string> } {
+    try {
+      this.relationalConfig ??= extractTablesRelationalConfig(this.schema as Record<string, unknown>, createTableRelationsHelpers);
+    } catch (error) {
+      throw new SchemaError(`the schema's relations(): ${(error as Error).message}`, { cause: error });
+    }
+    return this.relationalConfig;
   }
 
   /** The user's tables (their indexes' storage is in each meta's `indexes`). */

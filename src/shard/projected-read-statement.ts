@@ -81,15 +81,15 @@ export function buildProjectedRead(request: ProjectedReadRequest): { sql: string
   const groups = view.fragments.slice(select.length, select.length + groupBy.length);
   const havingText = having ? view.fragments[select.length + groupBy.length] : undefined;
 
-  // The rows matching the filter: referenced again by the locks' part (a) only when there is a filter.
+  // The rows matching the filter, read once: the locks on their keys are found by probing each lock's key in the view.
   const rows = `select ${T}.* from (${view.merged}) as ${T}${view.filter}`;
   const noLock = LOCK_INFO_COLUMNS.map(([name, type]) => `null::${type} as ${name}`).join(', ');
   const projected = `select${request.distinct ? ' distinct' : ''} 'p' as __kind, ${outputs.map((o, i) => `${o} as ${projectedColumn(i)}`).join(', ')}, ${noLock}
-from __r as ${T}${groups.length > 0 ? ` group by ${groups.join(', ')}` : ''}${havingText ? ` having ${havingText}` : ''}`;
+from (${rows}) as ${T}${groups.length > 0 ? ` group by ${groups.join(', ')}` : ''}${havingText ? ` having ${havingText}` : ''}`;
   const nulls = outputs.map(() => 'null').join(', ');
-  const locks = snapshotLocksSql(storage, view, `'l', ${nulls}`);
+  const locks = snapshotLocksSql(storage, view, `'l', ${nulls}`, null);
   const gc = `select 'g', ${nulls}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${view.ts}`;
-  const ctes = `with ${view.withClause ? `${view.withClause}, ` : ''}__r as (${rows}) `;
+  const ctes = view.withClause ? `with ${view.withClause} ` : '';
   // The projection is wrapped so that its distinct, group by and having stay its own, whatever follows.
   return { sql: `${ctes}select * from (${projected}) p union all ${locks}\nunion all ${gc}`, params: view.params };
 }

@@ -75,43 +75,45 @@ export interface SnapshotView {
   readonly merged: string;
 }
 
-export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[]): SnapshotView {
+/**
+ * `shared` lets several views live in one statement (a join,
+ * join-read-statement.ts): their parameters go into one array, and each
+ * names its buffered images' CTE.
+ */
+export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], shared: { params?: unknown[]; buffer?: string } = {}): SnapshotView {
   const { storage, readTs, buffered } = request;
+  const buf = shared.buffer ?? '__buf';
   const columns = storage.meta.columns;
   const values = storage.valueColumns;
   const colList = columns.map((c) => ident(c.name)).join(', ');
-  const stored = [...storage.pk, ...values].map((c) => ident(c.name));
 
   // The user's filter is rendered once; Postgres lets the statement refer
   // to its $1..$n wherever the filter is needed. Our own parameters follow.
-  const where = request.where ? dialect.sqlToQuery(request.where) : undefined;
-  const params: unknown[] = [...(where?.params ?? [])];
-  const texts = fragments.map((fragment) => {
-    const rendered = dialect.sqlToQuery(fragment);
-    const text = shiftPlaceholders(rendered.sql, params.length);
-    params.push(...rendered.params);
-    return text;
-  });
+  const params: unknown[] = shared.params ?? [];
+  const where = request.where ? renderInto(params, request.where) : undefined;
+  const texts = fragments.map((fragment) => renderInto(params, fragment));
   const param = (value: unknown): string => {
     params.push(value);
     return `$${params.length}`;
   };
   const ts = `${param(readTs)}::bigint`;
   const own = `${param(request.ownStartTs)}::bigint`;
-  const filter = where ? ` where ${where.sql}` : '';
+  const filter = where ? ` where ${where}` : '';
 
   // The visible version of each key: its latest row when that was committed
   // at or below readTs (nearly every key), else the newest older version,
-  // one index probe per key committed since. Reading every version instead
-  // costs a scan the whole GC lifetime's history.
-  const pkMatch = storage.pk.map((c) => `v.${ident(c.name)} = n.${ident(c.name)}`).join(' and ');
-  const visible = `select ${colList} from (
-  select ${stored.join(', ')}, op as __op from ${storage.latest} where commit_ts <= ${ts}
-  union all
-  select ${stored.map((c) => `v.${c}`).join(', ')}, v.op from ${storage.latest} n cross join lateral (
-    select ${stored.join(', ')}, op from ${storage.versions} v where ${pkMatch} and v.commit_ts <= ${ts} and v.op in ('put', 'del')
-    order by v.commit_ts desc limit 1) v
-  where n.commit_ts > ${ts}) v where v.__op = 'put'`;
+  // found by index probes made only for the keys committed since.
+  // One pass over T__latest, the common case tested first; key columns come
+  // from it unchanged, so key filters still push down onto its primary key.
+  // Reading every version instead costs a scan of the GC lifetime's history.
+  // Aliases start with __, which no user column may: `select __v` is the whole version row, never a column.
+  const pkMatch = storage.pk.map((c) => `__v.${ident(c.name)} = __n.${ident(c.name)}`).join(' and ');
+  const older = `(select __v from ${storage.versions} __v where ${pkMatch} and __v.commit_ts <= ${ts} and __v.op in ('put', 'del') order by __v.commit_ts desc limit 1)`;
+  const picked = columns.map((c) =>
+    storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
+  );
+  const visible = `select ${picked.join(', ')} from ${storage.latest} __n
+  where (__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')`;
 
   let merged = visible;
   let withClause = '';
@@ -126,18 +128,19 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
       ...values.map((c, i) => `b.v${i}::${storageType(c.sqlType)} as ${ident(c.name)}`),
     ].join(', ');
     const names = [...storage.pk.map((_, i) => `k${i}`), ...values.map((_, i) => `v${i}`), 'op'].join(', ');
-    withClause = `__buf as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
+    withClause = `${buf} as (select ${casts}, b.op as __op from unnest(${arrays.join(', ')}) as b(${names}))`;
     const pkEq = storage.pk.map((c) => `b.${ident(c.name)} = v.${ident(c.name)}`).join(' and ');
-    merged = `select ${colList} from (${visible}) v where not exists (select 1 from __buf b where ${pkEq})
-union all select ${colList} from __buf where __op = 'put'`;
+    merged = `select ${colList} from (${visible}) v where not exists (select 1 from ${buf} b where ${pkEq})
+union all select ${colList} from ${buf} where __op = 'put'`;
   }
   return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged };
 }
 
 /**
  * The locks a read of `view` depends on, each row `select <prefix>, <lock
- * info columns>`; the read's rows (matching the filter) must be the CTE
- * `__r`, with the table's key columns. Two parts, each driven by an index:
+ * info columns>`; the read's rows (matching the filter) are the CTE
+ * `rowsCte`, with the table's key columns (null: each lock's key is
+ * looked up in the view, for a read that keeps no rows). Two parts, each driven by an index:
  *  (a) locks on the keys the read returns (probing the locks' primary
  *      key). Keys cut off by a limit need no check: a lock that could
  *      move one of them into the result has a pending image matching the
@@ -147,7 +150,7 @@ union all select ${colList} from __buf where __op = 'put'`;
  *      index lookup there too.
  * Without a filter every lock at or below readTs counts.
  */
-export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string): string {
+export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: string, rowsCte: string | null = '__r'): string {
   const { ts, own, filter } = view;
   const lockInfo = lockInfoSql(storage, 'l');
   const lockFilter = `l.start_ts <= ${ts} and l.start_ts <> ${own}`;
@@ -159,12 +162,25 @@ export function snapshotLocksSql(storage: TableSql, view: SnapshotView, prefix: 
   }
   const pkJoin = storage.pk.map((c) => `l.${ident(c.name)} = m.${ident(c.name)}`).join(' and ');
   const pending = storage.meta.columns.map((c) => `l.${ident(c.name)}`).join(', ');
+  // Without the rows at hand (a projected read does not keep them), each lock's key is probed in the view instead.
+  const onReadKeys = rowsCte
+    ? `from ${rowsCte} m join ${storage.locks} l on ${pkJoin}
+  where ${lockFilter} and l.op in ('put', 'del')`
+    : `from ${storage.locks} l
+  where ${lockFilter} and l.op in ('put', 'del') and exists (select 1 from (select * from (${view.merged}) as ${storage.alias}${view.filter}) m where ${pkJoin})`;
   return `${lockSelect} from (select ${lockPk}, ${lockInfo}
-  from __r m join ${storage.locks} l on ${pkJoin}
-  where ${lockFilter} and l.op in ('put', 'del')) l
+  ${onReadKeys}) l
 union all
 ${lockSelect} from (select ${pending}, ${lockInfo}
   from ${storage.locks} l where ${lockFilter} and l.op = 'put') as ${storage.alias}${filter}`;
+}
+
+/** Renders a drizzle fragment whose parameters follow `params` (pushed there); its text. */
+export function renderInto(params: unknown[], fragment: SQL): string {
+  const rendered = dialect.sqlToQuery(fragment);
+  const text = shiftPlaceholders(rendered.sql, params.length);
+  params.push(...rendered.params);
+  return text;
 }
 
 /** `$1` → `$(1 + by)`: drizzle numbers each rendered fragment from $1. */

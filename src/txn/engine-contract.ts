@@ -72,6 +72,39 @@ export interface AggregateTerm {
   readonly codePointOrder?: boolean | undefined;
 }
 
+/**
+ * A join of tables that live together: they share the shard key and every
+ * join equates it, so each shard joins its own rows (one statement per
+ * shard, at the snapshot, buffered writes included, pending locks resolved
+ * as for a scan). The caller checks the colocation; the engine trusts it.
+ */
+export interface JoinRequest {
+  /** The `from` table first, then each joined table with how it joins. */
+  readonly tables: readonly JoinedTable[];
+  /** A drizzle filter over the joined rows (columns of any of the tables). */
+  readonly where?: SQL | undefined;
+  /** drizzle ordering expressions over the joined rows; per shard, merged by the caller. */
+  readonly orderBy?: readonly SQL[] | undefined;
+  /** Per-shard cap on joined rows (the caller asks for offset + limit and merges). */
+  readonly limit?: number | undefined;
+  /** Shards to read from; all shards when absent. */
+  readonly shards?: readonly number[] | undefined;
+}
+
+export interface JoinedTable {
+  readonly table: TableMeta;
+  readonly join?: { readonly kind: 'inner' | 'left'; readonly on: SQL } | undefined;
+  /**
+   * A filter over this table alone that every row of it in the result
+   * passes (the where's or its own `on`'s conjuncts over it): the locks
+   * met and, in serializable mode, the predicate recorded for the table.
+   */
+  readonly filter?: SQL | undefined;
+}
+
+/** A joined row: per table of the request (in order), its row, or null where a left join found none. */
+export type JoinedRow = (Row | null)[];
+
 /** One output row of a projected read: the raw driver values of its expressions, in order. */
 export type ProjectedRow = unknown[];
 
@@ -99,6 +132,8 @@ export interface EngineTransaction {
   select(table: TableMeta, query?: ScanRequest): Promise<Row[]>;
   /** Expressions over the rows visible at startTs (own writes included), per shard; rows of all shards, in no particular order. */
   project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]>;
+  /** A join of colocated tables, each shard joining its own rows; rows of all shards, each shard's in the request's order. */
+  join(request: JoinRequest): Promise<JoinedRow[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
   /** The indexes of `table` this transaction's reads may use: complete on every shard (an index being built over existing rows is not), from a timestamp at or below its snapshot. */

@@ -6,7 +6,7 @@ import type { KeyTexts } from '../shard/key-text.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, KeyValues, ProjectedRow, ProjectionRequest, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
+import type { EngineTransaction, IsolationLevel, JoinedRow, JoinRequest, KeyValues, ProjectedRow, ProjectionRequest, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
 import { entryRowOf, IndexWrites, uniqueEntryKeys } from './index-writes.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
@@ -104,6 +104,23 @@ export class PercolatorTransaction implements EngineTransaction {
     const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request)));
     // No keys come back: validation must also see rows that left the filtered set (their image at startTs matched).
     if (this.recordsReads) this.readSet.addPredicate({ ...scannedFilter(request.where), table: table.name, shards, readTs: this.startTs, leavingRows: true });
+    return results.flatMap((result) => result.rows);
+  }
+
+  async join(request: JoinRequest): Promise<JoinedRow[]> {
+    this.ensureOpen();
+    const storages = request.tables.map((t) => this.storageFor(t.table));
+    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const results = await Promise.all(shards.map((shard) => this.reads.join(storages, shard, request)));
+    if (this.recordsReads) {
+      // Per table: its filter as a predicate (a write that could bring a row of it into the result) and the keys returned (rows that could leave it).
+      for (const { table, filter } of request.tables) this.readSet.addPredicate({ ...scannedFilter(filter), table: table.name, shards, readTs: this.startTs });
+      results.forEach((result, i) =>
+        result.keyTexts.forEach((keys, t) => {
+          for (const keyTexts of keys) this.readSet.addKey({ table: request.tables[t]!.table.name, keyTexts, shard: shards[i]! });
+        }),
+      );
+    }
     return results.flatMap((result) => result.rows);
   }
 

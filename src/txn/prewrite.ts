@@ -87,12 +87,15 @@ async function conflictError(ctx: EngineContext, shard: number, startTs: Timesta
   const m = chunk[conflict.i]!;
   const table = m.storage.meta.name;
   const ts = BigInt(conflict.ts);
-  if (conflict.kind === 'exists') {
-    // A unique index's entry: the constraint is violated, named with the values it holds.
+  if (conflict.kind === 'exists' && ts < startTs) {
+    // A row or unique index entry that existed at our snapshot: the constraint is violated, named with the values it holds.
+    // (One committed since was not there when the transaction looked: a write conflict, retried below, and the retry sees
+    // it, so an upsert updates it and an insert fails with UniqueViolationError, as in Postgres.)
     const index = m.storage.meta.indexOf;
     if (index) return new UniqueViolationError(index.table.name, index.columns.map((c) => m.row?.[c.key]), index.name);
     return new UniqueViolationError(table, m.key);
   }
+  if (conflict.kind === 'exists') return new WriteConflictError(table, m.key, startTs, ts, 'newer-version');
   // Our lock was skipped for another one that has gone since: retry from a new snapshot.
   if (conflict.kind === 'unlocked') return new WriteConflictError(table, m.key, startTs, startTs, 'locked');
   if (conflict.kind === 'version') return new WriteConflictError(table, m.key, startTs, ts, conflict.op === 'rollback' && ts === startTs ? 'rolled-back' : 'newer-version');

@@ -7,7 +7,8 @@ import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { ProjectionRequest, ScanRequest } from './engine-contract.js';
+import type { JoinRequest, ProjectionRequest, ScanRequest } from './engine-contract.js';
+import { runJoinRead, type JoinShardResult } from './join-read.js';
 import type { FoundLock } from './found-lock.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
@@ -86,6 +87,19 @@ export class ShardReads {
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
     return this.readShard(shard, () => runProjectedRead(this.pool(shard), request));
+  }
+
+  /** A join of colocated tables on one shard (join-read.ts): one statement, locks of every table resolved as for a scan. */
+  join(storages: readonly TableStorage[], shard: number, query: JoinRequest): Promise<JoinShardResult> {
+    const request = {
+      tables: query.tables.map((table, t) => ({ storage: storages[t]!, join: table.join, lockFilter: table.filter, buffered: this.viewOnShard(table.table.name, shard) })),
+      readTs: this.startTs,
+      ownStartTs: this.startTs,
+      where: query.where,
+      orderBy: query.orderBy,
+      limit: query.limit,
+    };
+    return this.readShard(shard, () => runJoinRead(this.pool(shard), request));
   }
 
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */

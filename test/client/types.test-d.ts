@@ -1,4 +1,5 @@
-import { and, asc, avg, count, countDistinct, desc, eq, gt, inArray, isNull, max, min, or, sql, sum } from 'drizzle-orm';
+import { and, asc, avg, count, countDistinct, desc, eq, gt, inArray, isNull, max, min, or, relations, sql, sum } from 'drizzle-orm';
+import { integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { percolator, type Database, type Timestamp, type Transaction, type UpdateQuery, type WriteResult } from '../../src/index.js';
 import { accounts, gadgets, orders, schema, strangers } from '../support/client-schema.js';
@@ -188,5 +189,37 @@ describe('percolator()', () => {
     opened.select().from(gadgets);
     // @ts-expect-error no such column
     percolator({ oracle: ['127.0.0.1:1'], shards: ['postgres://x'], schema: { orders }, shardKeys: { orders: ['account'] } });
+  });
+});
+
+describe('joins', () => {
+  it('key whole rows by table name, the left-joined one nullable', async () => {
+    expectTypeOf(await db.select().from(accounts).innerJoin(orders, eq(accounts.id, orders.accountId))).toEqualTypeOf<{ accounts: Account; orders: Order }[]>();
+    expectTypeOf(await tx.select().from(accounts).leftJoin(orders, eq(accounts.id, orders.accountId)).where(gt(orders.amount, 1)).orderBy(accounts.id).limit(2)).toEqualTypeOf<
+      { accounts: Account; orders: Order | null }[]
+    >();
+  });
+
+  it('make the selected columns of a left-joined table nullable', async () => {
+    expectTypeOf(await db.select({ id: accounts.id, amount: orders.amount, note: orders.note }).from(accounts).leftJoin(orders, eq(accounts.id, orders.accountId))).toEqualTypeOf<
+      { id: number; amount: number | null; note: string | null }[]
+    >();
+    expectTypeOf(await db.select({ id: accounts.id, amount: orders.amount }).from(accounts).innerJoin(orders, (t) => eq(t.accounts.id, t.orders.accountId))).toEqualTypeOf<{ id: number; amount: number }[]>();
+  });
+});
+
+describe('relational queries', () => {
+  const people = pgTable('people', { id: integer().primaryKey(), name: text().notNull() });
+  const pets = pgTable('pets', { ownerId: integer('owner_id').notNull(), id: integer().notNull(), kind: text() }, (t) => [primaryKey({ columns: [t.ownerId, t.id] })]);
+  const peopleRelations = relations(people, ({ many }) => ({ pets: many(pets) }));
+  const petsRelations = relations(pets, ({ one }) => ({ owner: one(people, { fields: [pets.ownerId], references: [people.id] }) }));
+  const related = { people, pets, peopleRelations, petsRelations };
+  const rdb = null as unknown as Database<typeof related>;
+
+  it('type findMany and findFirst as drizzle does', async () => {
+    expectTypeOf(await rdb.query.people.findMany({ with: { pets: true } })).toEqualTypeOf<{ id: number; name: string; pets: { ownerId: number; id: number; kind: string | null }[] }[]>();
+    expectTypeOf(await rdb.query.pets.findFirst({ columns: { kind: true }, with: { owner: { columns: { name: true } } } })).toEqualTypeOf<{ kind: string | null; owner: { name: string } } | undefined>();
+    // @ts-expect-error no such relation
+    await rdb.query.people.findMany({ with: { owner: true } });
   });
 });

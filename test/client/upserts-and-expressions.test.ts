@@ -76,9 +76,9 @@ describe('expression updates', () => {
 });
 
 describe('upserts', () => {
-  it('refuses targets other than the primary key, naming what is supported', async () => {
+  it('refuses targets other than the primary key or a unique index, naming what is supported', async () => {
     await expect(db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoUpdate({ target: accounts.owner, set: { balance: 2 } })).rejects.toThrow(
-      /only the primary key \(accounts\.id\) can be a conflict target: write target: accounts\.id/,
+      /the conflict target must be the columns of the primary key or of a unique index: target: accounts\.id \(accounts_pkey\)/,
     );
     await expect(db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoNothing({ target: accounts.balance })).rejects.toThrow(InvalidInputError);
     await expect(db.insert(accounts).values([{ id: 1, balance: 1 }, { id: 1, balance: 2 }]).onConflictDoUpdate({ target: accounts.id, set: { balance: 3 } })).rejects.toThrow(/cannot affect a row twice/);

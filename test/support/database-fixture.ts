@@ -1,15 +1,14 @@
-import type { PgTable } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll } from 'vitest';
 import { percolator, type Database, type PercolatorOptions } from '../../src/index.js';
 import { startTestCluster, type TestCluster } from './test-cluster.js';
 
-export interface DatabaseFixture<TSchema extends Record<string, PgTable>> {
+export interface DatabaseFixture<TSchema extends Record<string, unknown>> {
   readonly cluster: TestCluster;
   /** The client, its schema migrated (and seeded). */
   readonly db: Database<TSchema>;
 }
 
-export interface DatabaseFixtureOptions<TSchema extends Record<string, PgTable>> extends Omit<PercolatorOptions<TSchema>, 'oracle' | 'shards' | 'schema'> {
+export interface DatabaseFixtureOptions<TSchema extends Record<string, unknown>> extends Omit<PercolatorOptions<TSchema>, 'oracle' | 'shards' | 'schema'> {
   /** Throwaway shards to start (default 3). */
   readonly shards?: number;
   /** Rows written after migrating. */
@@ -22,7 +21,7 @@ export interface DatabaseFixtureOptions<TSchema extends Record<string, PgTable>>
  * `schema` migrated and seeded; closed and removed after the file's tests.
  * Call at the top of a describe block (or of the file).
  */
-export function useDatabase<TSchema extends Record<string, PgTable>>(schema: TSchema, options: DatabaseFixtureOptions<TSchema> = {}): DatabaseFixture<TSchema> {
+export function useDatabase<TSchema extends Record<string, unknown>>(schema: TSchema, options: DatabaseFixtureOptions<TSchema> = {}): DatabaseFixture<TSchema> {
   const { shards = 3, seed, ...clientOptions } = options;
   let cluster: TestCluster | undefined;
   let db: Database<TSchema> | undefined;
