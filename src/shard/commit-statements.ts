@@ -3,6 +3,7 @@ import { hasStableKeyText } from './key-text.js';
 import type { Statement } from './shard-pool.js';
 import { ident, literal, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
+import { MultiTableTexts } from './multi-table-texts.js';
 
 /**
  * The statements of commit (and roll forward): a lock's pending image
@@ -77,9 +78,7 @@ export interface TableCommit {
   readonly entries: readonly SharedCommitEntry[];
 }
 
-const multiTableTexts = new Map<string, string>();
-/** Distinct combinations of tables (and plan variants) whose statement texts are kept. */
-const MAX_CACHED_TEXTS = 1000;
+const multiTableTexts = new MultiTableTexts();
 
 /**
  * commitShared over several tables of one shard, in one statement (one
@@ -100,7 +99,7 @@ export function commitTables(pieces: readonly TableCommit[]): Statement {
     const piece = commitPieceValues(table, entries);
     const name = pieces.length === 1 ? '' : String(n);
     parts.push(commitPieceSql(table, name, values.length, piece.byPosition));
-    variants.push(`${table.meta.name}${piece.byPosition ? '' : '/join'}`);
+    variants.push(piece.byPosition ? '' : 'join');
     values.push(...piece.values);
   }
   const build = () => `with ${parts.map((p) => p.rows).join(',\n')},
@@ -108,13 +107,7 @@ p as materialized (${parts.map((p) => p.primaries).join('\n  union all ')}),
 ${parts.map((p) => p.writes).join(',\n')}
 select start_ts::text as start_ts, count(*)::int as written from (${parts.map((p) => p.inserted).join(' union all ')}) ins group by start_ts`;
   if (pieces.length === 1) return { text: pieces[0]!.table.statementText(parts[0]!.byPosition ? 'commitShared' : 'commitSharedJoin', build), values };
-  const id = variants.join('\u0000');
-  let text = multiTableTexts.get(id);
-  if (text === undefined) {
-    text = build();
-    if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
-  }
-  return { text, values };
+  return { text: multiTableTexts.text(pieces.map((p) => p.table), variants, build), values };
 }
 
 /** One table's parameters in a commit statement: starts, commits, guards, primary flags, then the key columns. */

@@ -4,6 +4,7 @@ import { lockExpiredSql } from './lock-ttl.js';
 import type { Statement } from './shard-pool.js';
 import { ident, literal, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
+import { MultiTableTexts } from './multi-table-texts.js';
 
 const MAX_BIGINT = '9223372036854775807';
 
@@ -123,7 +124,7 @@ export interface PieceConflictRow extends PrewriteConflictRow {
   piece: number;
 }
 
-const multiTableTexts = new Map<string, string>();
+const multiTableTexts = new MultiTableTexts();
 
 /**
  * Prewrite of several tables on one shard in one statement (one round
@@ -148,18 +149,16 @@ export function prewriteTables(pieces: readonly TablePrewrite[]): Statement {
     for (const slot of piece[piece.length - 1] as number[]) slots.add(slot);
   }
   values.push([...slots]);
-  const id = pieces.map((p) => p.table.meta.name).join('\u0000');
-  let text = multiTableTexts.get(id);
-  if (text === undefined) {
-    const calls = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c where fence.owned`);
-    text = `select p.* from ${slotFenceSql(values.length)} cross join lateral (${calls.join('\nunion all\n')}) p`;
-    if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
-  }
+  const text = multiTableTexts.text(
+    pieces.map((p) => p.table),
+    [],
+    () => {
+      const calls = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c where fence.owned`);
+      return `select p.* from ${slotFenceSql(values.length)} cross join lateral (${calls.join('\nunion all\n')}) p`;
+    },
+  );
   return { text, values };
 }
-
-/** Distinct combinations of tables whose statement texts are kept (beyond them, texts are built per call). */
-const MAX_CACHED_TEXTS = 1000;
 
 /**
  * DDL of the prewrite function (rendered into the table's migration).

@@ -18,6 +18,9 @@ const widgetsV2 = describeTable(pgTable('widgets', { id: integer().primaryKey(),
 const gadgetsV1 = describeTable(pgTable('gadgets', { id: integer().primaryKey(), name: text() }));
 const boltsV1 = describeTable(pgTable('bolts', { id: integer().primaryKey(), name: text(), memo: text() }));
 const boltsV2 = describeTable(pgTable('bolts', { id: integer().primaryKey(), name: text() }));
+const nutsV1 = describeTable(pgTable('nuts', { id: integer().primaryKey(), name: text(), memo: text() }));
+const nutsV2 = describeTable(pgTable('nuts', { id: integer().primaryKey(), name: text() }));
+const washers = describeTable(pgTable('washers', { id: integer().primaryKey(), name: text() }));
 const gadgetsV2 = describeTable(pgTable('gadgets', { id: integer().primaryKey(), name: text(), size: integer().notNull().default(5) }));
 
 /** A hook that stops the commit at its point until `release()`; `reached` settles when it got there. */
@@ -36,7 +39,7 @@ function idsOnTwoShards(engine: TransactionEngine, meta: TableMeta, from: number
 }
 
 describe('resolvers and commits of a client whose declaration is older than the stored columns', () => {
-  const fixture = useEngines({ tables: [widgetsV1, gadgetsV1, boltsV1], seed: false });
+  const fixture = useEngines({ tables: [widgetsV1, gadgetsV1, boltsV1, nutsV1, washers], seed: false });
 
   function engineWith(tables: readonly TableMeta[], hooks?: CommitHooks): TransactionEngine {
     const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource: fixture.tso, registry: new Registry(), gc: false, hooks });
@@ -133,6 +136,32 @@ describe('resolvers and commits of a client whose declaration is older than the 
         { id: c, name: 'c' },
         { id: d, name: 'd' },
       ]);
+    } finally {
+      pause.release();
+      await Promise.all([old.close(), upgraded.close()]);
+    }
+  });
+
+  it('an old client commits two tables of one shard in one statement after a column of one was dropped', async () => {
+    const pause = pausePoint();
+    const old = engineWith([nutsV1, washers], { beforeCommitPrimary: pause.hook });
+    const upgraded = engineWith([nutsV2, washers]);
+    try {
+      // Both keys on one shard: the commit is one statement over both tables.
+      const shard = old.shardOf(nutsV1, { id: 1 });
+      let w = 1;
+      while (old.shardOf(washers, { id: w }) !== shard) w++;
+      const tx = await old.begin();
+      tx.put(nutsV1, [{ id: 1, name: 'n', memo: 'm' }]);
+      tx.put(washers, [{ id: w, name: 'w' }]);
+      const committing = tx.commit();
+      await pause.reached;
+      await upgraded.migrate([nutsV2, washers]);
+      pause.release();
+      await committing;
+      const reader = await upgraded.begin();
+      expect(await reader.getMany(nutsV2, [[1]])).toEqual([{ id: 1, name: 'n' }]);
+      expect(await reader.getMany(washers, [[w]])).toEqual([{ id: w, name: 'w' }]);
     } finally {
       pause.release();
       await Promise.all([old.close(), upgraded.close()]);
