@@ -23,10 +23,11 @@ export interface DistinctOnSelect {
 
 /**
  * @internal Postgres's `select distinct on (...)`: the first row, by
- * orderBy, of each distinct value of the `on` columns. The rows are read
- * ordered (each shard's rows merged with the transaction's buffered writes,
- * then merged across shards), so each value's rows are adjacent and the
- * first of them is its first row; offset and limit apply afterwards.
+ * orderBy, of each distinct value of the `on` columns. Each shard returns
+ * its first row per value (over its rows merged with the transaction's
+ * buffered writes), ordered; merged across shards, each value's rows are
+ * adjacent and the first of them is its first row overall; offset and
+ * limit apply afterwards.
  */
 export async function runDistinctOnSelect(context: QueryContext, query: DistinctOnSelect): Promise<Row[]> {
   const meta = context.tables.metaOf(query.table);
@@ -40,7 +41,9 @@ export async function runDistinctOnSelect(context: QueryContext, query: Distinct
   const orderBy = leadingOn(on, given, clause);
   const projection = query.fields ? resolveProjection(meta, query.fields, `${clause}`) : undefined;
   const where = checkFilter(meta, query.where, 'where');
-  const rows = await context.run('read', (session) => readRows(context, session, { meta, where, orderBy }));
+  // Each shard keeps its first row per value (distinct on over the snapshot view, own writes included); the merge keeps the first of those.
+  const distinctOn = orderBy.slice(0, new Set(on.map((term) => term.column.key)).size);
+  const rows = await context.run('read', (session) => readRows(context, session, { meta, where, orderBy, distinctOn }));
   const sameValue = rowComparator(on.map((term) => ({ column: term.column, direction: 'asc' })));
   const firsts = rows.filter((row, i) => i === 0 || sameValue(rows[i - 1]!, row) !== 0);
   const offset = query.offset ?? 0;

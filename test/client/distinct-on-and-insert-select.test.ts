@@ -57,7 +57,7 @@ const constructs: Record<string, (d: Queries, where: SQL | undefined) => Promise
   perPair: (d, where) => d.selectDistinctOn([orders.note, orders.accountId]).from(orders).where(where).orderBy(orders.accountId, desc(orders.note), orders.amount, orders.id),
   perPrice: (d, where) => d.selectDistinctOn([orders.price], { price: orders.price, id: orders.id, accountId: orders.accountId }).from(orders).where(where).orderBy(asc(orders.price), orders.accountId, orders.id),
   insertSelect: async (d, where) => {
-    await d.insert(archive).select(d.select().from(orders).where(where) as never);
+    await d.insert(archive).select(d.select().from(orders).where(where));
     return d.select().from(archive).orderBy(archive.accountId, archive.id);
   },
 };
@@ -112,17 +112,17 @@ describe('selectDistinctOn and insert-select', () => {
       { accountId: 1, amount: 9 },
       { accountId: 2, amount: 4 },
     ]);
-    expect(await db.insert(archive).select(db.select().from(orders).where(gt(orders.amount, 2)) as never)).toEqual({ rowCount: 2 });
+    expect(await db.insert(archive).select(db.select().from(orders).where(gt(orders.amount, 2)))).toEqual({ rowCount: 2 });
     expect(await db.select({ id: archive.id, accountId: archive.accountId }).from(archive).orderBy(archive.accountId)).toEqual([{ id: 2, accountId: 1 }, { id: 1, accountId: 2 }]);
   });
 
   it('insert-select fails as a plain insert would on an existing key, and fills generated ids', async () => {
     await load([{ accountId: 1, id: 1, amount: 1 }, { accountId: 2, id: 1, amount: 4 }]);
     await db.insert(archive).values({ accountId: 2, id: 1, amount: 0 });
-    await expect(db.insert(archive).select(db.select().from(orders) as never)).rejects.toBeInstanceOf(UniqueViolationError);
+    await expect(db.insert(archive).select(db.select().from(orders))).rejects.toBeInstanceOf(UniqueViolationError);
     expect(await db.select().from(archive)).toEqual([{ accountId: 2, id: 1, amount: 0, price: null, note: null }]);
     await db.delete(amounts);
-    const inserted = await db.insert(amounts).select(db.select({ amount: orders.amount }).from(orders) as never).returning();
+    const inserted = await db.insert(amounts).select(db.select({ amount: orders.amount }).from(orders)).returning();
     expect(inserted.map((r) => r.amount).sort()).toEqual([1, 4]);
     expect(new Set(inserted.map((r) => r.id)).size).toBe(2);
     expect(await db.select({ n: count() }).from(amounts)).toEqual([{ n: 2 }]);
