@@ -6,14 +6,17 @@ import { parseDurationFlagMs } from '../command-line/duration.js';
 import { ORACLE_DEFAULTS, startOracleServer } from '../oracle/oracle-server.js';
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
 
-export const help = `usage: percolator oracle --meta <postgres-url> [options]
+export const help = `usage: percolator oracle --meta <postgres-url | etcd-url> [options]
 
 Runs one timestamp oracle process. Start several against the same meta
-database for high availability: one holds the lease and serves (leader), the
+store for high availability: one holds the lease and serves (leader), the
 others are standbys that answer with the leader's address and take over
 within about one lease after the leader dies or is paused.
 
-  --meta <url>              postgres:// URL of the meta database (required; or PERCOLATOR_ORACLE_META)
+  --meta <url>              where the lease, epoch and timestamp limit live (required; or PERCOLATOR_ORACLE_META):
+                            postgres://... (a Postgres database), or
+                            etcd://h1:2379,h2:2379,h3:2379[/prefix] (an etcd cluster; keys under /prefix,
+                            default /percolator/oracle)
   --listen <host:port>      gRPC address (default ${ORACLE_DEFAULTS.listen}; port 0 = any free port)
   --advertise <host:port>   address clients are redirected to (default: the bound listen address)
   --lease <duration>        leader lease (default ${ORACLE_DEFAULTS.leaseMs}ms); a standby takes over after it runs out
@@ -71,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values) return 2;
   const metaUrl = values.meta ?? process.env.PERCOLATOR_ORACLE_META;
   if (!metaUrl) {
-    console.error('percolator oracle: --meta <postgres-url> is required\n\n' + help);
+    console.error('percolator oracle: --meta <postgres-url | etcd-url> is required\n\n' + help);
     return 2;
   }
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {

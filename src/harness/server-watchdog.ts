@@ -32,7 +32,11 @@ export interface ServerWatchdog {
 }
 
 export function startWatchdog(dataDir: string): ServerWatchdog {
-  const child = spawn('sh', ['-c', SCRIPT, 'pg-percolator-watchdog', dataDir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  return watchOwner(['-c', SCRIPT, 'pg-percolator-watchdog', dataDir]);
+}
+
+function watchOwner(shArgs: string[]): ServerWatchdog {
+  const child = spawn('sh', shArgs, { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   child.on('error', () => {}); // no sh: the exit hooks still clean up, only a SIGKILL is not covered
   child.unref();
   const stdin = child.stdin as Writable & { unref?: () => void };
@@ -43,4 +47,26 @@ export function startWatchdog(dataDir: string): ServerWatchdog {
       if (!stdin.destroyed) stdin.end('done\n');
     },
   };
+}
+
+const PROCESS_SCRIPT = `
+pid=$1
+dir=$2
+kill -CONT "$pid" 2>/dev/null
+kill -KILL "$pid" 2>/dev/null
+[ -n "$dir" ] && rm -rf -- "$dir"
+`;
+
+/**
+ * The same promise for any other throwaway server process (an etcd member):
+ * once its owner is gone, however it died, the process is killed (resumed
+ * first, should a test have paused it) and `dir`, if given, removed.
+ */
+export function startProcessWatchdog(pid: number, dir = ''): ServerWatchdog {
+  return startOwnerWatchdog(PROCESS_SCRIPT, [String(pid), dir]);
+}
+
+/** Runs the sh `script` (its arguments `$1...`) once the owner is gone; does nothing if released first. */
+export function startOwnerWatchdog(script: string, args: string[]): ServerWatchdog {
+  return watchOwner(['-c', `read -r line && exit 0\n${script}`, 'pg-percolator-watchdog', ...args]);
 }

@@ -8,7 +8,7 @@ import { bearerTokenMiddleware } from './bearer-token-middleware.js';
 import { systemClock, type WallClock } from './clock.js';
 import { TimestampOracleDefinition } from './generated/tso.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
-import { MetaStore } from './meta-store.js';
+import { openMetaStore } from './meta-store.js';
 import { checkOracleAddress } from './oracle-address.js';
 import { startMetricsEndpoint } from './metrics-endpoint.js';
 import { OracleMetrics } from './oracle-metrics.js';
@@ -18,7 +18,7 @@ import { checkSecurityPosture } from './security-posture.js';
 import { createTsoService } from './tso-service.js';
 
 export interface OracleServerOptions {
-  /** postgres:// URL of the meta database (lease row and timestamp limit). */
+  /** The meta store (lease, epoch, timestamp limit): postgres://... or etcd://host:port,host:port[/prefix]. */
   metaUrl: string;
   /** host:port to listen on; port 0 picks a free one. Default 127.0.0.1:7070. */
   listen?: string;
@@ -81,7 +81,7 @@ export async function startOracleServer(options: OracleServerOptions): Promise<R
   for (const warning of warnings) logger.warn({ listen: options.listen ?? ORACLE_DEFAULTS.listen }, warning);
   const clock = options.clock ?? systemClock;
   const metrics = new OracleMetrics(options.registry ?? new Registry());
-  const store = await MetaStore.open(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2), startTimeoutMs: 30_000 });
+  const store = await openMetaStore(options.metaUrl, { logger, queryTimeoutMs: Math.max(500, leaseMs / 2), startTimeoutMs: 30_000 });
 
   const health = HealthState();
   const server = createServer({

@@ -20,8 +20,8 @@ export interface PlacementWrite extends PlacementRead {
 
 /**
  * Where the oracle keeps placement maps, next to its lease and timestamp
- * limit. The Postgres meta store implements it (meta-store.ts); any other
- * meta backend implements these three calls with the same guarantees.
+ * limit. Both meta stores implement it (postgres-meta-store.ts,
+ * etcd-meta-store.ts) with the same guarantees.
  */
 export interface PlacementStore {
   /**

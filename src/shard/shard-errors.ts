@@ -6,6 +6,8 @@ const CONNECTION_MESSAGES = [
   'Connection terminated',
   'connection timeout',
   'timeout exceeded when trying to connect',
+  // node-postgres's connectionTimeoutMillis on a single client (no pool): the server never answered the connect.
+  'timeout expired',
   'Query read timeout',
   'Client has encountered a connection error',
   'Connection ended',

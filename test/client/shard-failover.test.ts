@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { eq, inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/client/database.js';
 import { CommitUndeterminedError, isRetryable, TransactionAbortedError } from '../../src/errors.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
@@ -11,16 +9,17 @@ import { percolator } from '../../src/index.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { shardOf } from '../../src/shard/shard-of.js';
-import { connectToShard } from '../../src/shard/shard-primary.js';
 import { accounts, accountsMeta, transfers, transfersMeta } from '../support/bank-schema.js';
+import { pauseTree } from '../support/pause-tree.js';
+import { checkBank as checkLedgerBank, LEDGER_INITIAL, locksOn, readBank, type BankDb } from '../support/bank-ledger.js';
 
 const SHARDS = 3;
 const ACCOUNTS = 24;
-const INITIAL = 1000;
 const CLIENTS = 16;
 const LOCK_TTL_MS = 1000;
 const schema = { accounts, transfers };
-type Db = Database<typeof schema>;
+type Db = BankDb;
+const checkBank = (bank: Awaited<ReturnType<typeof readBank>>): void => checkLedgerBank(bank, ACCOUNTS);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,40 +27,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(done: () => boolean, ms: number): Promise<boolean> {
   for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; ) await sleep(50);
   return done();
-}
-
-/** Locks left in the storage of both tables on one shard, asked of whichever of its hosts is the primary now. */
-async function locksOn(url: string): Promise<number> {
-  const client = await connectToShard(url, { connectionTimeoutMillis: 5000 });
-  try {
-    const { rows } = await client.query<{ n: string }>('select (select count(*) from accounts__locks) + (select count(*) from transfers__locks) as n');
-    return Number(rows[0]!.n);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-/** Accounts and ledger in one snapshot. */
-async function readBank(db: Db) {
-  return db.transaction(async (tx) => ({ accounts: await tx.select().from(accounts), ledger: await tx.select().from(transfers) }));
-}
-
-/** Every balance is the initial one plus what the ledger moved; the total never changes. */
-function checkBank({ accounts: rows, ledger }: Awaited<ReturnType<typeof readBank>>): void {
-  expect(rows).toHaveLength(ACCOUNTS);
-  expect(rows.reduce((sum, a) => sum + a.balance, 0)).toBe(ACCOUNTS * INITIAL);
-  const expected = new Map(rows.map((a) => [a.id, INITIAL]));
-  for (const t of ledger) {
-    expected.set(t.fromId, expected.get(t.fromId)! - t.amount);
-    expected.set(t.toId, expected.get(t.toId)! + t.amount);
-  }
-  for (const a of rows) expect(a.balance, `account ${a.id} against its ledger`).toBe(expected.get(a.id));
-}
-
-/** SIGSTOP (or SIGCONT) a server's postmaster and every process it forked (a standby's walreceiver among them). */
-function pauseTree(server: PostgresServer, signal: 'STOP' | 'CONT'): void {
-  process.kill(server.pid!, `SIG${signal}`);
-  execFileSync('pkill', [`-${signal}`, '-P', String(server.pid!)]);
 }
 
 /**
@@ -86,7 +51,7 @@ describe('shard failover to a synchronous standby', () => {
       dbs.push(await percolator({ oracle: [oracle.address], shards: cluster.urls, schema, lockTtlMs: LOCK_TTL_MS, maxRetries: 20, logger }));
     }
     await dbs[0]!.migrate();
-    await dbs[0]!.insert(accounts).values(Array.from({ length: ACCOUNTS }, (_, id) => ({ id, balance: INITIAL })));
+    await dbs[0]!.insert(accounts).values(Array.from({ length: ACCOUNTS }, (_, id) => ({ id, balance: LEDGER_INITIAL })));
   });
   afterAll(async () => {
     await Promise.all(dbs.map((db) => db.close().catch(() => {})));

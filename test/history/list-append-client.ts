@@ -17,9 +17,13 @@ export interface ListAppendClientArgs {
   workload: Omit<WorkloadOptions, 'onTxn' | 'onCommitting' | 'random'>;
 }
 
-const emit = (event: { committing: Txn } | { done: Txn }): void => {
-  process.stdout.write(`${JSON.stringify(event)}\n`);
-};
+/**
+ * Resolves once the line is in the pipe: a pipe's writes are asynchronous once
+ * it is full, and a SIGKILL loses what is still buffered in this process, so a
+ * commit must not start before its "committing" line has left.
+ */
+const emit = (event: { committing: Txn } | { done: Txn }): Promise<void> =>
+  new Promise((resolve) => process.stdout.write(`${JSON.stringify(event)}\n`, () => resolve()));
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]!) as ListAppendClientArgs;
@@ -27,7 +31,7 @@ async function main(): Promise<void> {
   await runListAppendWorkload(db, {
     ...args.workload,
     onCommitting: (txn) => emit({ committing: txn }),
-    onTxn: (txn) => emit({ done: txn }),
+    onTxn: (txn) => void emit({ done: txn }),
   });
   await db.close();
 }

@@ -1,16 +1,11 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percolator, type Database, type IsolationLevel } from '../../src/index.js';
-import { describeTable } from '../../src/schema/table-meta.js';
 import { startTestCluster, type TestCluster } from '../support/test-cluster.js';
 import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
-import type { ListAppendClientArgs } from './list-append-client.js';
-import { finalReadOfAllLists, lists, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
+import { runListAppendChild } from './list-append-child.js';
+import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
 
 /**
  * List-append histories under faults, judged by the same checker:
@@ -21,7 +16,6 @@ import { finalReadOfAllLists, lists, listSchema, runListAppendWorkload, seedList
  * Nothing committed may be lost, nothing aborted may be seen, and the
  * isolation level's cycles stay forbidden.
  */
-const CHILD = path.resolve('dist/test/history/list-append-client.js');
 const LOCK_TTL_MS = 500;
 const KEYS = 6;
 
@@ -53,7 +47,7 @@ export function listAppendFaultsSuite(size: { clientTxns: number; restartTxns: n
       const base = run * 10_000_000;
       await seedLists(db, lists);
       const clients = [0, 1].map((i) =>
-        runClient(
+        runListAppendChild(
           {
             oracle: [cluster.oracleAddress],
             shards: cluster.shardUrls,
@@ -79,7 +73,7 @@ export function listAppendFaultsSuite(size: { clientTxns: number; restartTxns: n
       expect(verdict.violations.map((v) => v.description)).toEqual([]);
       expect(history.filter((t) => t.outcome === 'ok').length).toBeGreaterThan(size.clientTxns / 4);
       // The final read met every lock the dead clients left and resolved it.
-      expect(await leftoverLocks(cluster)).toBe(0);
+      expect(await listLocksLeft(cluster.shardUrls)).toBe(0);
     }, size.timeoutMs);
 
     it('a shard killed and restarted during the run', async () => {
@@ -121,48 +115,4 @@ function report(name: string, history: Txn[], isolation: IsolationLevel, errors?
   for (const t of history) outcomes[t.outcome] += 1;
   console.info(`${name}, ${isolation}: ${JSON.stringify({ outcomes, errors, ...result.stats, anomalies: anomalyTypes(result.anomalies) })}`);
   return result;
-}
-
-/**
- * Runs a client process; SIGKILLs it right after its `killAfter`-th
- * "committing" event. Returns its history: finished transactions as they
- * ended, the one in doubt when it died as info.
- */
-async function runClient(args: ListAppendClientArgs, killAfter: number | undefined): Promise<Txn[]> {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const inDoubt = new Map<number, Txn>();
-  const done: Txn[] = [];
-  let committing = 0;
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const event = JSON.parse(line) as { committing?: Txn; done?: Txn };
-    if (event.committing) {
-      inDoubt.set(event.committing.id, event.committing);
-      committing += 1;
-      if (committing === killAfter) child.kill('SIGKILL');
-    } else if (event.done) {
-      inDoubt.delete(event.done.id);
-      done.push(event.done);
-    }
-  }
-  const { code, signal } = await exited;
-  if (killAfter === undefined && code !== 0) throw new Error(`list-append client failed (${code ?? signal}): ${stderr}`);
-  return [...done, ...[...inDoubt.values()].map((t): Txn => ({ ...t, outcome: 'info', note: 'client killed while committing' }))];
-}
-
-async function leftoverLocks(cluster: TestCluster): Promise<number> {
-  const table = describeTable(lists).locksTable;
-  let total = 0;
-  for (const url of cluster.shardUrls) {
-    const client = new pg.Client(url);
-    await client.connect();
-    try {
-      total += Number((await client.query<{ n: string }>(`select count(*) as n from "${table}"`)).rows[0]!.n);
-    } finally {
-      await client.end();
-    }
-  }
-  return total;
 }

@@ -1,6 +1,8 @@
 import { eq, inArray } from 'drizzle-orm';
 import { integer, pgTable, text } from 'drizzle-orm/pg-core';
 import { CommitUndeterminedError, isRetryable, type Database, type IsolationLevel, type Transaction } from '../../src/index.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+import { connectToShard } from '../../src/shard/shard-primary.js';
 import type { Op, Outcome, Txn } from './history.js';
 
 /** Each row is one list: comma-separated values, oldest first. */
@@ -21,6 +23,8 @@ export interface WorkloadOptions {
   readonly workers: number;
   /** Transactions in total, across workers. */
   readonly txns: number;
+  /** Checked before each transaction: true ends the run early (a run bounded by time). */
+  readonly shouldStop?: () => boolean;
   readonly maxOpsPerTxn: number;
   /** Share of transactions whose appends read their list with `for update` (pessimistic locks); 0 by default. */
   readonly lockingReads?: number;
@@ -31,8 +35,11 @@ export interface WorkloadOptions {
   readonly random?: () => number;
   /** Called with every finished transaction (a child process streams them to its parent). */
   readonly onTxn?: (txn: Txn) => void;
-  /** Called just before a transaction starts to commit (so a killed process's last transaction is known to be in doubt). */
-  readonly onCommitting?: (txn: Txn) => void;
+  /**
+   * Called just before a transaction starts to commit (so a killed process's last transaction is known to be in doubt);
+   * the commit waits for what it returns (a child process's report must have left it before the commit starts).
+   */
+  readonly onCommitting?: (txn: Txn) => void | Promise<void>;
 }
 
 export interface WorkloadResult {
@@ -99,7 +106,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
             ops.push({ type: 'append', key: String(key), value });
           }
           committing = true;
-          options.onCommitting?.({ id, outcome: 'info', ops: [...ops] });
+          await options.onCommitting?.({ id, outcome: 'info', ops: [...ops] });
         },
         { isolation: options.isolation, maxRetries: 0 },
       );
@@ -118,7 +125,7 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
 
   await Promise.all(
     Array.from({ length: options.workers }, async () => {
-      while (nextTxn < options.txns) {
+      while (nextTxn < options.txns && !options.shouldStop?.()) {
         const id = options.firstId + nextTxn++;
         await runOne(id);
       }
@@ -138,4 +145,19 @@ async function readList(tx: ListTx, key: number, forUpdate = false): Promise<num
   const query = tx.select().from(lists).where(eq(lists.key, key));
   const [row] = forUpdate ? await query.for('update') : await query;
   return row ? decodeList(row.elements) : [];
+}
+
+/** Locks left in the lists' storage on every shard (asked of whichever host of each is the primary now). */
+export async function listLocksLeft(shardUrls: readonly string[]): Promise<number> {
+  const table = describeTable(lists).locksTable;
+  let total = 0;
+  for (const url of shardUrls) {
+    const client = await connectToShard(url, { connectionTimeoutMillis: 5000 });
+    try {
+      total += Number((await client.query<{ n: string }>(`select count(*) as n from "${table}"`)).rows[0]!.n);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  return total;
 }

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { physicalMs } from '../../src/timestamp.js';
 import { checkHistory, startHistoryClient } from './support/history.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 
-describe('oracle with a clock that jumps', () => {
-  const meta = useMetaServer();
+describe.each(META_BACKENDS)('oracle with a clock that jumps (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'oracle-clock-'));

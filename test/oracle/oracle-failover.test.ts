@@ -4,13 +4,13 @@ import { describe, expect, it } from 'vitest';
 import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { checkHistory, startHistoryClient } from './support/history.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
 const LEASE = ['--lease', '1s'];
 
-describe('oracle failover', () => {
-  const meta = useMetaServer();
+describe.each(META_BACKENDS)('oracle failover (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
 
   /** Two oracle processes started together against one meta database: whichever wins the lease leads. */
   async function pair(): Promise<[leader: OracleProcess, standby: OracleProcess]> {
@@ -20,6 +20,16 @@ describe('oracle failover', () => {
     const leader = both.find((o) => o.role === 'leader')!;
     const standby = both.find((o) => o !== leader)!;
     await standby.waitForRole('follower');
+    // 'follower' is reported as soon as it listens: wait until its campaign has read who leads.
+    const { client, channel } = rawOracleClient(standby.address);
+    try {
+      for (const giveUpAt = Date.now() + 10_000; (await client.getLeader({})).leaderAddress !== leader.address; ) {
+        if (Date.now() > giveUpAt) throw new Error('the standby never named the leader');
+        await sleep(20);
+      }
+    } finally {
+      channel.close();
+    }
     return [leader, standby];
   }
 

@@ -3,11 +3,11 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 import { rawOracleClient } from './support/raw-client.js';
 
-describe('the oracle does not trust a lowered meta table, clients do not trust a stale leader', () => {
-  const meta = useMetaServer();
+describe('the Postgres meta table refuses to go back', () => {
+  const meta = useMetaServer('postgres');
 
   it('the meta table refuses a lower timestamp limit or epoch, and deleting the row', async () => {
     const metaUrl = await meta.database();
@@ -36,6 +36,11 @@ describe('the oracle does not trust a lowered meta table, clients do not trust a
       await sql.end();
     }
   });
+
+});
+
+describe.each(META_BACKENDS)('clients do not trust a stale leader (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
 
   it('a client that has seen epoch 2 ignores a follower naming the epoch-1 leader', async () => {
     const metaUrl = await meta.database();

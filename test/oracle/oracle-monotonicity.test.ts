@@ -3,10 +3,10 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { checkHistory, runHistoryClient, startHistoryClient, type RangeRecord } from './support/history.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 
-describe('oracle monotonicity', () => {
-  const meta = useMetaServer();
+describe.each(META_BACKENDS)('oracle monotonicity (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
 
   it('the history checker catches overlaps and real-time order violations', () => {
     const r = (sent: number, received: number, first: number, count: number): RangeRecord => ({

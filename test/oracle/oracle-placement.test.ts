@@ -2,18 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { OracleRequestRejectedError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
-import { MetaStore } from '../../src/oracle/meta-store.js';
+import { openMetaStore } from '../../src/oracle/meta-store.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { encodeSlots, initialSlots, PlacementMap } from '../../src/shard/placement-map.js';
 import { storedPlacementOf } from '../../src/txn/placement.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 
 const mapOf = (clusterId: string, version: bigint, shardCount: number) =>
   storedPlacementOf(new PlacementMap(clusterId, version, Array.from({ length: shardCount }, (_, id) => ({ id, url: `postgres://shard${id}/db` })), initialSlots(shardCount)));
 
 /** Placement maps kept by the oracle: compare-and-set by version, written only by the leader, the generation on every range. */
-describe('oracle placement maps', () => {
-  const meta = useMetaServer();
+describe.each(META_BACKENDS)('oracle placement maps (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
 
   it('stores a map once per version; the generation counts changes and every range carries it, also after a failover', async () => {
     const metaUrl = await meta.database();
@@ -66,7 +66,7 @@ describe('oracle placement maps', () => {
 
   it('a store write under an epoch that no longer holds the lease changes nothing', async () => {
     const metaUrl = await meta.database();
-    const store = await MetaStore.open(metaUrl, { logger: silentLogger, queryTimeoutMs: 5000, startTimeoutMs: 10_000 });
+    const store = await openMetaStore(metaUrl, { logger: silentLogger, queryTimeoutMs: 5000, startTimeoutMs: 10_000 });
     try {
       const grant = await store.tryAcquireLease('test', '127.0.0.1:1', 60_000);
       const cluster = randomUUID();

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { OracleConnectionRefusedError, OracleUnavailableError } from '../../src/errors.js';
 import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { createOracleClient } from '../../src/oracle/oracle-client.js';
-import { useMetaServer } from './support/meta-server-fixture.js';
+import { META_BACKENDS, useMetaServer } from './support/meta-server-fixture.js';
 import { silentListener } from './support/silent-listener.js';
 
-describe('oracle unavailable', () => {
-  const meta = useMetaServer();
+describe.each(META_BACKENDS)('oracle unavailable (meta store: %s)', (backend) => {
+  const meta = useMetaServer(backend);
   let oracle: OracleProcess | undefined;
 
   it('fails with OracleUnavailableError within the deadline while nothing answers, and recovers when an oracle starts', async () => {
@@ -68,10 +68,10 @@ describe('oracle unavailable', () => {
     const client = createOracleClient({ addresses: [oracle.address], deadlineMs: 1000 });
     try {
       const before = await client.getTimestamp();
-      await meta.server.kill();
+      await meta.kill();
       await sleep(1500); // the lease runs out by the oracle's own clock
       await expect(client.getTimestamp()).rejects.toBeInstanceOf(OracleUnavailableError);
-      await meta.server.start();
+      await meta.start();
       let after: bigint | undefined;
       for (let attempt = 0; after === undefined && attempt < 20; attempt++) {
         after = await client.getTimestamp().catch(() => undefined);

@@ -39,4 +39,8 @@ describe('translateShardError', () => {
     expect(translateShardError('s0', postgresError('25006'))).toBeInstanceOf(ShardUnavailableError);
     expect(translateShardError('s0', postgresError('57P01'))).toBeInstanceOf(ShardUnavailableError);
   });
+
+  it("a connect the server never answered (node-postgres's 'timeout expired', as across a network partition) is ShardUnavailableError", () => {
+    expect(translateShardError('s0', new Error('timeout expired'), true)).toBeInstanceOf(ShardUnavailableError);
+  });
 });

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { startTcpRelay } from './tcp-relay.js';
 
 export interface MessageSizeProxy {
   /** The shard's URL with the proxy's address in place of the server's. */
@@ -17,37 +17,11 @@ export interface MessageSizeProxy {
 export async function startMessageSizeProxy(serverUrl: string): Promise<MessageSizeProxy> {
   const target = new URL(serverUrl);
   const largest = new Map<string, number>();
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
-    const measure = frontendMeter(largest);
-    client.on('data', (chunk: Buffer) => {
-      measure(chunk);
-      upstream.write(chunk);
-    });
-    upstream.pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('close', end).on('error', end);
-    upstream.on('close', end).on('error', end);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relay = await startTcpRelay({ host: target.hostname, port: Number(target.port) }, () => frontendMeter(largest));
   const url = new URL(serverUrl);
   url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.toString(),
-    largest,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  url.port = String(relay.port);
+  return { url: url.toString(), largest, close: () => relay.close() };
 }
 
 /** Follows the frontend message stream across chunk boundaries. */

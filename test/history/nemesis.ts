@@ -1,0 +1,200 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EtcdCluster } from '../../src/harness/etcd-cluster.js';
+import { portOf, type NetworkPartition } from '../../src/harness/network-partition.js';
+import type { OracleProcess } from '../../src/harness/oracle-process.js';
+import type { PostgresServer } from '../../src/harness/postgres-server.js';
+import { pauseTree } from '../support/pause-tree.js';
+
+export const FAULT_KINDS = [
+  'shard-kill',
+  'shard-pause',
+  'shard-partition',
+  'oracle-leader-kill',
+  'oracle-pause',
+  'oracle-partition',
+  'etcd-kill',
+  'etcd-pause',
+  'etcd-partition',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** One fault: injected at `startedAt`, healed (process back, partition gone) at `healedAt`. */
+export interface Fault {
+  kind: FaultKind;
+  target: string;
+  startedAt: number;
+  healedAt: number;
+}
+
+export interface NemesisTargets {
+  shards: PostgresServer[];
+  /** The oracle group (a leader and standbys). */
+  oracles: OracleProcess[];
+  /** The oracles' meta store. */
+  etcd: EtcdCluster;
+  partition: NetworkPartition;
+}
+
+export interface NemesisSchedule {
+  seed: number;
+  /** How long a fault lasts before it is healed, and the quiet time after it (ms, drawn uniformly). */
+  faultMs: [number, number];
+  gapMs: [number, number];
+}
+
+/** mulberry32: a small seeded generator, so a failing schedule can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Injects one fault at a time, on a random schedule drawn from a seed: kills
+ * and restarts a shard, pauses it (SIGSTOP of the whole server), cuts it off
+ * the network; kills the oracle leader (restarted as a standby), pauses or
+ * cuts off an oracle; kills, pauses or cuts off an etcd member (one at a
+ * time, so etcd keeps its quorum). Every fault is healed before the next.
+ */
+export class Nemesis {
+  readonly faults: Fault[] = [];
+  private readonly random: () => number;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly targets: NemesisTargets,
+    private readonly schedule: NemesisSchedule,
+  ) {
+    this.random = seeded(schedule.seed);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops after healing the fault in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  /** Faults injected, by kind. */
+  counts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const f of this.faults) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
+    return counts;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      await sleep(this.between(this.schedule.gapMs));
+      if (this.stopped) break;
+      const kind = FAULT_KINDS[Math.floor(this.random() * FAULT_KINDS.length)]!;
+      const duration = this.between(this.schedule.faultMs);
+      const startedAt = Date.now();
+      const target = await this.inject(kind, duration);
+      this.faults.push({ kind, target, startedAt, healedAt: Date.now() });
+    }
+  }
+
+  private between([low, high]: [number, number]): number {
+    return low + Math.floor(this.random() * (high - low));
+  }
+
+  private pick<T>(items: readonly T[]): [T, number] {
+    const index = Math.floor(this.random() * items.length);
+    return [items[index]!, index];
+  }
+
+  /** Injects the fault, waits `duration`, heals it; returns what it hit. */
+  private async inject(kind: FaultKind, duration: number): Promise<string> {
+    const { shards, oracles, etcd, partition } = this.targets;
+    switch (kind) {
+      case 'shard-kill': {
+        const [shard, i] = this.pick(shards);
+        await shard.kill();
+        await sleep(duration);
+        await shard.start();
+        return `shard ${i}`;
+      }
+      case 'shard-pause': {
+        const [shard, i] = this.pick(shards);
+        pauseTree(shard, 'STOP');
+        await sleep(duration);
+        pauseTree(shard, 'CONT');
+        return `shard ${i}`;
+      }
+      case 'shard-partition': {
+        const [shard, i] = this.pick(shards);
+        await partition.isolate(shard.port);
+        await sleep(duration);
+        await partition.heal();
+        return `shard ${i}`;
+      }
+      case 'oracle-leader-kill': {
+        const leader = oracles.find((o) => o.role === 'leader') ?? this.pick(oracles)[0];
+        await leader.kill('SIGKILL');
+        await sleep(duration);
+        await leader.restart({ standby: true });
+        return `oracle ${leader.address}`;
+      }
+      case 'oracle-pause': {
+        const [oracle] = this.pick(oracles);
+        await oracle.kill('SIGSTOP');
+        await sleep(duration);
+        await oracle.kill('SIGCONT');
+        return `oracle ${oracle.address}`;
+      }
+      case 'oracle-partition': {
+        const [oracle] = this.pick(oracles);
+        await partition.isolate(portOf(oracle.address));
+        await sleep(duration);
+        await partition.heal();
+        return `oracle ${oracle.address}`;
+      }
+      case 'etcd-kill': {
+        const [member, i] = this.pick(etcd.members);
+        await etcd.kill(i);
+        await sleep(duration);
+        await etcd.restart(i);
+        return `etcd ${member.name}`;
+      }
+      case 'etcd-pause': {
+        const [member, i] = this.pick(etcd.members);
+        await etcd.kill(i, 'SIGSTOP');
+        await sleep(duration);
+        await etcd.kill(i, 'SIGCONT');
+        return `etcd ${member.name}`;
+      }
+      case 'etcd-partition': {
+        const [member] = this.pick(etcd.members);
+        await partition.isolate(member.clientPort, member.peerPort);
+        await sleep(duration);
+        await partition.heal();
+        await etcd.waitHealthy();
+        return `etcd ${member.name}`;
+      }
+    }
+  }
+}
+
+/** Time from each fault's heal to the first transaction acknowledged after it (undefined: none was). */
+export function recoveryTimes(faults: readonly Fault[], acknowledgedAt: readonly number[]): Array<number | undefined> {
+  const sorted = [...acknowledgedAt].sort((a, b) => a - b);
+  return faults.map((f) => {
+    const first = sorted.find((t) => t >= f.healedAt);
+    return first === undefined ? undefined : first - f.healedAt;
+  });
+}
+
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
