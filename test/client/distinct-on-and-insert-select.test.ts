@@ -2,7 +2,7 @@ import { asc, count, desc, eq, gt, isNull, lt, or, sql, type SQL } from 'drizzle
 import { integer, numeric, pgTable, primaryKey, serial, text } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidInputError, UniqueViolationError } from '../../src/index.js';
+import { InvalidInputError, SerializationError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
 import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
@@ -126,6 +126,22 @@ describe('selectDistinctOn and insert-select', () => {
     expect(inserted.map((r) => r.amount).sort()).toEqual([1, 4]);
     expect(new Set(inserted.map((r) => r.id)).size).toBe(2);
     expect(await db.select({ n: count() }).from(amounts)).toEqual([{ n: 2 }]);
+  });
+
+  it('serializable: a concurrent insert into the range a distinct on or an insert-select read is a SerializationError', async () => {
+    for (const reader of ['distinctOn', 'insertSelect'] as const) {
+      await load([{ accountId: 1, id: 1, amount: 1 }, { accountId: 4, id: 1, amount: 1 }]);
+      const attempt = db.transaction(
+        async (tx) => {
+          if (reader === 'distinctOn') await tx.selectDistinctOn([orders.accountId]).from(orders).where(eq(orders.accountId, 1)).orderBy(orders.accountId, desc(orders.amount));
+          else await tx.insert(archive).select(tx.select().from(orders).where(eq(orders.accountId, 1)));
+          await db.insert(orders).values({ accountId: 1, id: 2, amount: 9 });
+          await tx.insert(orders).values({ accountId: 4, id: 2, amount: 1 });
+        },
+        { isolation: 'serializable', maxRetries: 0 },
+      );
+      await expect(attempt, reader).rejects.toBeInstanceOf(SerializationError);
+    }
   });
 
   it('refuses a distinct on whose orderBy does not start with its columns, as Postgres does', async () => {
