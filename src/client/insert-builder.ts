@@ -4,12 +4,14 @@ import { InvalidInputError, UniqueViolationError } from '../errors.js';
 import type { Row } from '../txn/engine-contract.js';
 import { project, resolveProjection } from './projection.js';
 import type { QueryContext } from './query-context.js';
+import type { TableMeta } from '../schema/table-meta.js';
 import { keyOf, keyString } from './row-key.js';
 import { fillGeneratedIds } from './generated-ids.js';
 import { completeInsertRow } from './row-validation.js';
 import { ThenableQuery } from './thenable-query.js';
-import type { InsertRow, SelectedFields, SelectedRow, UpdateSet, WriteResult } from './types.js';
+import type { InsertRow, SelectedFields, SelectedRow, SelectFields, UpdateSet, WriteResult } from './types.js';
 import { conflictAction, upsertRows, type ConflictConfig } from './upsert.js';
+import { SelectQuery } from './select-builder.js';
 
 /** First step of an insert: `db.insert(table)`; give rows with `.values()`. */
 export class InsertBuilder<TTable extends PgTable> {
@@ -29,9 +31,20 @@ export class InsertBuilder<TTable extends PgTable> {
     return new InsertQuery(this.context, this.table, rows, undefined);
   }
 
-  /** `insert(...).select(...)` is not supported: InvalidInputError (read the rows, then insert them with values()). */
-  select(_query: unknown): never {
-    throw new InvalidInputError('insert(...).select(...) is not supported: read the rows with select() in a transaction, then insert them with values()');
+  /**
+   * Postgres's `insert into ... select`: the select's rows (keyed by this
+   * table's column names) are read at the transaction's snapshot and
+   * inserted in the same transaction (one of its own outside a transaction),
+   * as values() would insert them. Only this client's select builders are
+   * accepted: InvalidInputError for a raw sql select, a callback or a join.
+   * @example
+   * await db.insert(archive).select(db.select().from(orders).where(lt(orders.id, 100)));
+   */
+  select(query: SelectQuery<PgTable, InsertRow<TTable>, SelectFields | undefined>): InsertQuery<TTable, WriteResult> {
+    if (!(query instanceof SelectQuery)) {
+      throw new InvalidInputError(`insert(${this.context.tables.metaOf(this.table).name}).select(): pass a select query of this client such as db.select().from(table); raw sql, callbacks and joins cannot be read across shards here`);
+    }
+    return new InsertQuery(this.context, this.table, query, undefined);
   }
 }
 
@@ -84,18 +97,32 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
   /** @internal */
   protected override async execute(): Promise<TResult> {
     const meta = this.context.tables.metaOf(this.table);
-    const inputs = Array.isArray(this.rows) ? this.rows : [this.rows];
+    const source = this.rows;
+    if (source instanceof SelectQuery) {
+      // Read and write in one transaction: the inserted rows are those of the snapshot the insert runs at.
+      return this.context.run('write', async (session) => {
+        const inSession: QueryContext = { ...this.context, run: (_mode, work) => work(session) };
+        const inputs = (await source.inContext(inSession)) as unknown[];
+        if (inputs.length === 0) return (this.returningFields === undefined ? { rowCount: 0 } : []) as TResult;
+        return this.insertRows(inSession, meta, inputs, `insert(${meta.name}).select()`);
+      });
+    }
+    const inputs = Array.isArray(source) ? source : [source];
     if (inputs.length === 0) throw new InvalidInputError(`insert(${meta.name}).values(): no rows given`);
+    return this.insertRows(this.context, meta, inputs, `insert(${meta.name}).values()`);
+  }
+
+  private async insertRows(context: QueryContext, meta: TableMeta, inputs: readonly unknown[], clauseName: string): Promise<TResult> {
     const projection = typeof this.returningFields === 'object' ? resolveProjection(meta, this.returningFields, `insert(${meta.name}).returning()`) : undefined;
-    const where = (i: number) => `insert(${meta.name}).values()${inputs.length > 1 ? ` row ${i}` : ''}`;
-    const generated = this.context.tables.generatedIds(meta);
+    const where = (i: number) => `${clauseName}${inputs.length > 1 ? ` row ${i}` : ''}`;
+    const generated = context.tables.generatedIds(meta);
     // Ids are taken before the transaction runs and kept across its retries: a rolled-back insert leaves a gap, as in Postgres.
-    const filled = generated.length > 0 && this.context.ids ? await fillGeneratedIds(this.context.ids, meta, generated, inputs, where) : inputs;
+    const filled = generated.length > 0 && context.ids ? await fillGeneratedIds(context.ids, meta, generated, inputs, where) : inputs;
     const rows: Row[] = filled.map((input, i) => completeInsertRow(meta, input, where(i)));
     if (this.conflict) {
       const clause = `insert(${meta.name}).onConflictDo${this.conflict.kind === 'nothing' ? 'Nothing' : 'Update'}()`;
       const action = conflictAction(meta, this.conflict.kind, this.conflict.config, clause);
-      const written = await this.context.run('write', (session) => upsertRows(this.context, session, meta, rows, action, clause));
+      const written = await context.run('write', (session) => upsertRows(context, session, meta, rows, action, clause));
       if (this.returningFields === undefined) return { rowCount: written.length } as TResult;
       return project(written, projection) as TResult;
     }
@@ -106,7 +133,7 @@ export class InsertQuery<TTable extends PgTable, TResult> extends ThenableQuery<
       if (seen.has(id)) throw new UniqueViolationError(meta.name, key);
       seen.add(id);
     }
-    await this.context.run('write', async (session) => {
+    await context.run('write', async (session) => {
       await session.engineTx.insert(meta, rows);
       session.rowCache.remember(meta, rows);
     });

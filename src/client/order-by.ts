@@ -42,10 +42,15 @@ export function parseOrderBy(meta: TableMeta, terms: readonly unknown[]): OrderT
  * default collation, so that the client's merge agrees with every shard.
  */
 export function orderBySql(terms: readonly OrderTerm[]): SQL[] {
-  return terms.map(({ column, direction }) => {
-    const expression = COLLATED_COLUMN_TYPES.has(column.column.columnType) ? sql`${column.column} collate "C"` : sql`${column.column}`;
-    return direction === 'asc' ? sql`${expression} asc` : sql`${expression} desc`;
+  return terms.map((term) => {
+    const expression = orderedExpression(term);
+    return term.direction === 'asc' ? sql`${expression} asc` : sql`${expression} desc`;
   });
+}
+
+/** @internal The expression a term orders by, without its direction (what a `distinct on` over the leading terms must repeat). */
+export function orderedExpression({ column }: OrderTerm): SQL {
+  return COLLATED_COLUMN_TYPES.has(column.column.columnType) ? sql`${column.column} collate "C"` : sql`${column.column}`;
 }
 
 function columnAndDirection(meta: TableMeta, term: unknown): [PgColumn, 'asc' | 'desc'] {

@@ -6,7 +6,7 @@ import { chooseIndex, lookupFilter, readThroughIndex, readThroughIndexRange } fr
 import { chooseIndexRange } from './index-range.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
-import { orderBySql, type OrderTerm } from './order-by.js';
+import { orderBySql, orderedExpression, type OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
 import { keyId, keyOf } from './row-key.js';
 import { pinnedShards } from './shard-pinning.js';
@@ -18,6 +18,8 @@ export interface ReadPlan {
   readonly orderBy?: readonly OrderTerm[];
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
+  /** Scans keep only the first row per value of these leading orderBy terms on each shard (selectDistinctOn; the caller keeps the first again after the merge). */
+  readonly distinctOn?: readonly OrderTerm[] | undefined;
   /** A locking read (`for update`): never answered from the cache, and its rows replace what the cache knew. */
   readonly lock?: RowLockRequest | undefined;
 }
@@ -34,7 +36,7 @@ export interface ReadPlan {
  * offset + limit, merged and sliced here.
  */
 export async function readRows(context: QueryContext, session: Session, plan: ReadPlan): Promise<Row[]> {
-  const { meta, where, orderBy = [], offset = 0, limit, lock } = plan;
+  const { meta, where, orderBy = [], offset = 0, limit, lock, distinctOn } = plan;
   const filter = where && analyzeKeyFilter(meta, where);
   const keys = filter && exactKeys(meta, filter);
   if (keys && lock) return mergeOrdered(await lockKeys(session, meta, keys, lock), orderBy, offset, limit);
@@ -47,6 +49,7 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     orderBy: orderBy.length > 0 ? orderBySql(orderBy) : undefined,
     // The engine merges buffered writes into each shard's rows before the cap applies.
     limit: limit !== undefined ? offset + limit : undefined,
+    distinctOn: distinctOn && orderBy.length > 0 ? distinctOn.map(orderedExpression) : undefined,
     shards,
     lock,
   };

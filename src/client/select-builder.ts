@@ -13,6 +13,7 @@ import { hasExpressionFields } from './aggregate-plan.js';
 import { runAggregateSelect } from './aggregate-query.js';
 import { JoinQuery, type JoinOn } from './join-query.js';
 import { checkCount } from './query-window.js';
+import { runDistinctOnSelect } from './distinct-on.js';
 
 /**
  * First step of a select: `db.select()` or `db.select({ alias: table.column })`;
@@ -24,6 +25,7 @@ export class SelectBuilder<TSchema, TFields extends SelectFields | undefined> {
     private readonly context: QueryContext,
     private readonly fields: TFields,
     private readonly distinct = false,
+    private readonly distinctOn?: readonly unknown[],
   ) {}
 
   /**
@@ -33,7 +35,7 @@ export class SelectBuilder<TSchema, TFields extends SelectFields | undefined> {
   from<TTable extends SchemaTables<TSchema>>(
     table: TTable,
   ): SelectQuery<TTable, TFields extends SelectFields ? SelectResult<TFields> : TTable['$inferSelect'], TFields> {
-    return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [], groupBy: [], distinct: this.distinct });
+    return new SelectQuery(this.context, { table, fields: this.fields, orderBy: [], groupBy: [], distinct: this.distinct, distinctOn: this.distinctOn });
   }
 }
 
@@ -43,6 +45,7 @@ interface SelectConfig {
   readonly groupBy: readonly unknown[];
   readonly having?: SQL | undefined;
   readonly distinct: boolean;
+  readonly distinctOn?: readonly unknown[] | undefined;
   readonly where?: SQL | undefined;
   readonly orderBy: readonly unknown[];
   readonly limit?: number;
@@ -136,9 +139,9 @@ export class SelectQuery<TTable extends PgTable, TRow, TFields extends SelectFie
   }
 
   private joinQuery(): JoinQuery<Record<string, PgTable>, never, TFields> {
-    const { table, fields, where, orderBy, limit, offset, groupBy, having, distinct, lock } = this.config;
-    if (groupBy.length > 0 || having !== undefined || distinct || lock) {
-      throw new InvalidInputError('joins are supported for plain selects: groupBy, having, selectDistinct and for(update) cannot be combined with a join');
+    const { table, fields, where, orderBy, limit, offset, groupBy, having, distinct, distinctOn, lock } = this.config;
+    if (groupBy.length > 0 || having !== undefined || distinct || distinctOn || lock) {
+      throw new InvalidInputError('joins are supported for plain selects: groupBy, having, selectDistinct, selectDistinctOn and for(update) cannot be combined with a join');
     }
     return new JoinQuery(this.context, { table, joins: [], fields, where, orderBy, limit, offset });
   }
@@ -177,9 +180,20 @@ export class SelectQuery<TTable extends PgTable, TRow, TFields extends SelectFie
     return new SelectQuery(this.context, { ...this.config, lock: { strength, waitMs: wait } });
   }
 
+  /** @internal The same query run in another context (insert-select runs it in the insert's session). */
+  inContext(context: QueryContext): SelectQuery<TTable, TRow, TFields> {
+    return new SelectQuery(context, this.config);
+  }
+
   /** @internal */
   protected override async execute(): Promise<TRow[]> {
-    const { table, fields, where, orderBy, limit, offset, lock } = this.config;
+    const { table, fields, where, orderBy, limit, offset, lock, distinctOn } = this.config;
+    if (distinctOn) {
+      if (hasExpressionFields(fields) || this.config.groupBy.length > 0 || this.config.having !== undefined || lock) {
+        throw new InvalidInputError('selectDistinctOn: select columns of the table; groupBy, having, aggregates and for(update) cannot be combined with it');
+      }
+      return (await runDistinctOnSelect(this.context, { table, fields, distinctOn, where, orderBy, limit: checkCount(limit, 'limit'), offset: checkCount(offset, 'offset') })) as TRow[];
+    }
     if (hasExpressionFields(fields) || this.config.groupBy.length > 0 || this.config.having !== undefined || (this.config.distinct && fields !== undefined)) {
       return (await runAggregateSelect(this.context, { ...this.config, limit: checkCount(limit, 'limit'), offset: checkCount(offset, 'offset') })) as TRow[];
     }

@@ -1,7 +1,7 @@
 import type { QueryContext } from './query-context.js';
 import { SelectBuilder } from './select-builder.js';
 import { count, type SQL } from 'drizzle-orm';
-import { InvalidInputError } from '../errors.js';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { SchemaTables, SelectFields } from './types.js';
 import { relationalQueries, type RelationalQueries } from './relational-query.js';
 
@@ -42,9 +42,18 @@ export class SnapshotReader<TSchema> {
     return new SelectBuilder(this.context, fields, true);
   }
 
-  /** `selectDistinctOn` is not supported yet: InvalidInputError. */
-  selectDistinctOn(_on: unknown, _fields?: unknown): never {
-    throw new InvalidInputError('selectDistinctOn() is not supported yet: use selectDistinct(), or groupBy() with min()/max() of the other columns');
+  /**
+   * Postgres's `select distinct on`: the first row, by orderBy, of each
+   * distinct value of the `on` columns; orderBy must start with them.
+   * Rows are read ordered from every shard (with the transaction's own
+   * writes), merged, and the first row of each value kept.
+   * @example
+   * const latest = await db.selectDistinctOn([orders.accountId]).from(orders).orderBy(orders.accountId, desc(orders.id));
+   */
+  selectDistinctOn(on: (PgColumn | SQL)[]): SelectBuilder<TSchema, undefined>;
+  selectDistinctOn<TFields extends SelectFields>(on: (PgColumn | SQL)[], fields: TFields): SelectBuilder<TSchema, TFields>;
+  selectDistinctOn(on: (PgColumn | SQL)[], fields?: SelectFields): SelectBuilder<TSchema, SelectFields | undefined> {
+    return new SelectBuilder(this.context, fields, false, on);
   }
 
   /**

@@ -16,6 +16,8 @@ export interface SnapshotReadRequest {
   readonly where?: SQL | undefined;
   readonly orderBy?: readonly SQL[] | undefined;
   readonly limit?: number | undefined;
+  /** `distinct on` expressions: the leading orderBy expressions, so the first row per value is the one kept. */
+  readonly distinctOn?: readonly SQL[] | undefined;
   /** The reader's buffered writes of the table on this shard. */
   readonly buffered: readonly BufferedImage[];
 }
@@ -30,15 +32,17 @@ export interface SnapshotReadRequest {
  * version matches the filter, or whose pending image matches it.
  */
 export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; params: unknown[] } {
-  const { storage, orderBy, limit } = request;
+  const { storage, orderBy, limit, distinctOn } = request;
   const T = storage.alias;
   const ordering = orderBy && orderBy.length > 0 ? sql.join(orderBy.map((o) => sql`${o}`), sql`, `) : undefined;
-  const view = snapshotView(request, ordering ? [ordering] : []);
+  const distinctTerms = ordering && distinctOn && distinctOn.length > 0 ? sql.join(distinctOn.map((o) => sql`${o}`), sql`, `) : undefined;
+  const view = snapshotView(request, ordering ? (distinctTerms ? [ordering, distinctTerms] : [ordering]) : []);
   const { params, param, ts, filter } = view;
   const order = view.fragments[0];
+  const distinct = view.fragments[1] ? `distinct on (${view.fragments[1]}) ` : '';
 
   const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
-  const rowsPart = `select 'r' as __kind, ${rank} as __ord, ${T}.*,
+  const rowsPart = `select ${distinct}'r' as __kind, ${rank} as __ord, ${T}.*,
 ${noLockSql()}
 from (${view.merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;
 

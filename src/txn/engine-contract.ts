@@ -30,6 +30,8 @@ export interface ScanRequest {
   orderBy?: SQL[] | undefined;
   /** Per-shard row cap (the caller asks for offset + limit and merges). */
   limit?: number | undefined;
+  /** `distinct on` these expressions (orderBy's leading ones, without direction): each shard keeps the first row per value; the caller merges and keeps the first again. */
+  distinctOn?: SQL[] | undefined;
   /** Shards to read from (a filter that pins the shard key); all shards when absent. */
   shards?: readonly number[] | undefined;
   /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */

@@ -64,6 +64,7 @@ export class ShardReads {
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,
+      distinctOn: query.distinctOn,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
     // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
