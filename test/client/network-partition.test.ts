@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OracleUnavailableError } from '../../src/errors.js';
+import { OracleUnavailableError, ShardUnavailableError } from '../../src/errors.js';
 import { NetworkPartition, partitionsUnavailable, portOf } from '../../src/harness/network-partition.js';
 import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
@@ -122,7 +122,6 @@ describe.skipIf(unavailable !== undefined)('a shard on a lossy or slow link', ()
   const DEADLINES = { statementTimeoutMs: 1500, connectTimeoutMs: 1000, lockWaitTimeoutMs: 1000, maxRetries: 2 };
   // Not a performance bar: the longest a call can take if every statement of every attempt runs into its deadline (about six per attempt), plus slack.
   const SETTLE_BOUND_MS = (DEADLINES.maxRetries + 1) * (6 * (DEADLINES.statementTimeoutMs + DEADLINES.connectTimeoutMs) + DEADLINES.lockWaitTimeoutMs) + 5000;
-  const runs: LedgerRun[] = []; // every test's transfers land in one bank
   let shards: PostgresCluster;
   let oracleAddress: string;
   let db: BankDb;
@@ -153,7 +152,6 @@ describe.skipIf(unavailable !== undefined)('a shard on a lossy or slow link', ()
   it('transfers meet only typed errors within their deadlines while one shard loses a quarter of its packets, and recover once it stops', { timeout: 180_000 }, async () => {
     const partition = await NetworkPartition.create();
     const run = newLedgerRun();
-    runs.push(run);
     const load = startTransfers(db, run, 8, 'l');
     try {
       expect(await until(() => run.acked.length >= 20, 20_000)).toBe(true);
@@ -176,19 +174,22 @@ describe.skipIf(unavailable !== undefined)('a shard on a lossy or slow link', ()
       await partition.destroy();
       await load.stop().catch(() => {});
     }
-    checkLedger(await readBank(db), runs);
+    checkLedger(await readBank(db), [run]);
     await sleep(LOCK_TTL_MS + 200);
     expect(await resolveAllLocks(db, shards.urls, ACCOUNTS)).toBe(0);
   });
 
   it('transfers through a 50 ms round trip to one shard succeed, and the bank still checks out', { timeout: 120_000 }, async () => {
-    const slow = shards.servers[1]!;
-    const relays: DelayRelays = await startDelayRelays([{ host: '127.0.0.1', port: slow.port }], 50);
-    const urls = shards.urls.map((url, i) => (i === 1 ? Object.assign(new URL(url), { port: String(relays.ports[0]) }).toString() : url));
+    // A cluster of its own, created through the relay: the oracle's placement map records the relay's URL for that shard,
+    // and clients go where the map says (a relay URL given to a client of an existing cluster would be ignored).
+    const own = await PostgresCluster.start(2, { unsafeFast: true });
+    const relays: DelayRelays = await startDelayRelays([{ host: '127.0.0.1', port: own.servers[1]!.port }], 50);
+    const urls = own.urls.map((url, i) => (i === 1 ? Object.assign(new URL(url), { port: String(relays.ports[0]) }).toString() : url));
     const slowDb = await open(urls);
     const run = newLedgerRun();
-    runs.push(run);
     try {
+      await slowDb.migrate();
+      await seedLedgerBank(slowDb, ACCOUNTS);
       const load = startTransfers(slowDb, run, 8, 'd');
       const reached = await until(() => run.acked.length >= 40, 60_000);
       await load.stop();
@@ -197,12 +198,16 @@ describe.skipIf(unavailable !== undefined)('a shard on a lossy or slow link', ()
       // A delay is not a fault: nothing timed out or was left undetermined.
       expect(run.undetermined.size).toBe(0);
       expect(run.errors.get('SHARD_UNAVAILABLE') ?? 0).toBe(0);
-      checkLedger(await readBank(slowDb), runs);
+      checkLedger(await readBank(slowDb), [run]);
+      expect(await resolveAllLocks(slowDb, own.urls, ACCOUNTS)).toBe(0);
+      await relays.close();
+      // It was the relay that carried that shard's traffic: without it the shard is unreachable.
+      await expect(readBank(slowDb)).rejects.toBeInstanceOf(ShardUnavailableError);
     } finally {
       await slowDb.close();
       await relays.close();
+      await own.destroy();
     }
-    expect(await resolveAllLocks(db, shards.urls, ACCOUNTS)).toBe(0);
   });
 });
 
