@@ -2,7 +2,10 @@ import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ColumnMeta, IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row, ScanRequest } from '../txn/engine-contract.js';
-import { analyzeColumnFilter, areKeyColumns, keyTuples } from './key-filter.js';
+import { analyzeColumnFilter, areKeyColumns, keyTuples, MAX_KEY_TUPLES } from './key-filter.js';
+import type { IndexRange } from './index-range.js';
+import { mergeOrdered } from './merge-ordered.js';
+import type { OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
 import { keyId } from './row-key.js';
 
@@ -76,21 +79,59 @@ export async function readThroughIndex(
     entries = await session.engineTx.getMany(storage, tuples.map((t) => columns.map((c) => t[c.key])));
   } else {
     const shards = whole ? [...new Set(tuples.map((t) => context.shardOf(storage, t)))].sort((a, b) => a - b) : undefined;
-    entries = await session.engineTx.select(storage, { where: tuplesFilter(columns, tuples), shards });
+    entries = await session.engineTx.select(storage, { where: lookupFilter(lookup), shards });
   }
+  return rowsOfEntries(context, session, meta, entries, lookup.exact, scan);
+}
+
+/**
+ * @internal A read through an index's order (index-range.ts): the entries
+ * in the range (ordered and limited on each shard when the entries answer
+ * the whole filter), read through the btree of the index's storage on
+ * every shard, then the rows of the keys found, as for readThroughIndex.
+ * A serializable transaction records the entries' read as a predicate
+ * over the index's storage: an entry entering the range is a conflict.
+ */
+export async function readThroughIndexRange(
+  context: QueryContext,
+  session: Session,
+  meta: TableMeta,
+  range: IndexRange,
+  scan: ScanRequest,
+  orderBy: readonly OrderTerm[],
+): Promise<Row[]> {
+  const storage = range.index.storage;
+  if (!range.ordered) return rowsOfEntries(context, session, meta, await session.engineTx.select(storage, { where: range.entryFilter }), range.exact, scan);
+  const entries = await session.engineTx.select(storage, { where: range.entryFilter, orderBy: scan.orderBy, limit: scan.limit });
+  return rowsOfEntries(context, session, meta, mergeOrdered(entries, orderBy, 0, scan.limit), range.exact, scan);
+}
+
+/**
+ * The rows of the entries found: by key when the entries answered the
+ * whole filter (entries and rows agree at every snapshot, own writes
+ * included: point reads, shared across transactions; not for a locking
+ * read, which returns the newest rows, to be matched again); else one
+ * filtered read per shard of the keys' rows, `(pk in (...)) and <the
+ * filter>`, the whole filter, order and limit running in Postgres. Past
+ * MAX_KEY_TUPLES keys, that filter would be a scan anyway: it scans.
+ */
+async function rowsOfEntries(context: QueryContext, session: Session, meta: TableMeta, entries: readonly Row[], exact: boolean, scan: ScanRequest): Promise<Row[]> {
   const keys = new Map<unknown, KeyValues>();
   for (const entry of entries) {
     const key = meta.primaryKey.map((c) => entry[c.key]);
     keys.set(keyId(key), key);
   }
   if (keys.size === 0) return [];
-  // Entries and rows agree at every snapshot (index-writes.ts), own writes included: an exact
-  // filter needs no second look at the rows, which are then point reads (shared across transactions).
-  // Not for a locking read: it returns the newest rows, which must match the filter again.
-  if (lookup.exact && !scan.lock) return session.engineTx.getMany(meta, [...keys.values()]);
+  if (exact && !scan.lock) return session.engineTx.getMany(meta, [...keys.values()]);
+  if (keys.size > MAX_KEY_TUPLES) return session.engineTx.select(meta, scan);
   const shards = [...new Set([...keys.values()].map((key) => context.shardOf(meta, rowOf(meta, key))))].sort((a, b) => a - b);
   const where = scan.where ? and(keysFilter(meta, [...keys.values()]), scan.where) : keysFilter(meta, [...keys.values()]);
   return session.engineTx.select(meta, { ...scan, where, shards });
+}
+
+/** @internal The filter over an index's entries that a lookup reads: its columns have one of the tuples' values. */
+export function lookupFilter(lookup: IndexLookup): SQL {
+  return tuplesFilter(lookup.columns, lookup.tuples);
 }
 
 /** `col in (...)` for one column, else an or() of and()s of `eq`: rows whose columns have one of the tuples' values. */

@@ -1,8 +1,9 @@
 import type { SQL } from 'drizzle-orm';
 import { SchemaError } from '../errors.js';
-import type { TableMeta } from '../schema/table-meta.js';
-import type { KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
-import { chooseIndex, readThroughIndex } from './index-read.js';
+import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
+import type { IndexCandidates, KeyValues, Row, RowLockRequest } from '../txn/engine-contract.js';
+import { chooseIndex, lookupFilter, readThroughIndex, readThroughIndexRange } from './index-read.js';
+import { chooseIndexRange } from './index-range.js';
 import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, type OrderTerm } from './order-by.js';
@@ -26,7 +27,9 @@ export interface ReadPlan {
  * nothing but primary keys (eq/inArray on every key column) becomes point
  * reads, answered from what the transaction already read when possible.
  * A filter fixing the leading columns of an index reads through it
- * (index-read.ts). Anything else is a scan of only the shards a pinned
+ * (index-read.ts); one with a range on an indexed column (after `eq` on
+ * the columns before it), or an ordered and limited read by an indexed
+ * column, reads the index in its order (index-range.ts). Anything else is a scan of only the shards a pinned
  * shard key allows. Each shard's rows are ordered and capped at
  * offset + limit, merged and sliced here.
  */
@@ -47,17 +50,29 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
     shards,
     lock,
   };
-  // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows.
-  // Not for locking reads: they find candidates at a fresh for-update timestamp, and the entries are read at the
-  // transaction's snapshot, which would miss a row that started matching since (they scan instead).
-  const lookup = !shards && !lock && where && meta.indexes.length > 0 ? chooseIndex(meta, where, await session.engineTx.usableIndexes(meta)) : undefined;
-  const rows = lookup
-    ? await readThroughIndex(context, session, meta, lookup, scan).catch((error: unknown) => {
-        // A migrate() dropped the index since this client declared it: its reads scan instead.
-        if (error instanceof SchemaError && error.sqlState === '42P01' && error.message.includes(lookup.index.storage.name)) return session.engineTx.select(meta, scan);
-        throw error;
-      })
-    : await session.engineTx.select(meta, scan);
+  // A filter that pins the shard key reads its shards' rows by their key; else an index fixed by the filter finds the rows,
+  // or a range of an indexed column, or an ordered read with a limit, reads the index in its order.
+  const usable = !shards && meta.indexes.length > 0 ? await session.engineTx.usableIndexes(meta) : [];
+  // A migrate() dropped the index since this client declared it: its reads scan instead.
+  const orScan = (index: IndexMeta, read: Promise<Row[]>): Promise<Row[]> =>
+    read.catch((error: unknown) => {
+      if (error instanceof SchemaError && error.sqlState === '42P01' && error.message.includes(index.storage.name)) return session.engineTx.select(meta, scan);
+      throw error;
+    });
+  let rows: Row[];
+  if (lock) {
+    // A locking read finds its rows through the index's entries at its for-update timestamp (index-candidates.ts).
+    const through = scan.limit === undefined && where && usable.length > 0 ? lockingIndex(meta, where, usable) : undefined;
+    rows = through ? await orScan(through.index, session.engineTx.select(meta, { ...scan, through })) : await session.engineTx.select(meta, scan);
+  } else {
+    const lookup = where && usable.length > 0 ? chooseIndex(meta, where, usable) : undefined;
+    const range = !lookup && usable.length > 0 ? chooseIndexRange(meta, where, orderBy, scan.limit, usable) : undefined;
+    rows = lookup
+      ? await orScan(lookup.index, readThroughIndex(context, session, meta, lookup, scan))
+      : range
+        ? await orScan(range.index, readThroughIndexRange(context, session, meta, range, scan, orderBy))
+        : await session.engineTx.select(meta, scan);
+  }
   if (lock) {
     session.rowCache.dropTable(meta);
     session.rowCache.remember(meta, rows);
@@ -73,6 +88,19 @@ async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lo
   session.rowCache.remember(meta, rows);
   session.rowCache.forget(meta, keys.filter((key) => !found.has(keyId(key))));
   return rows;
+}
+
+/**
+ * The index a locking read finds its rows through (fixed by eq/inArray, else
+ * a range), only when its entries answer the whole filter: the candidates
+ * are then exactly the rows matching at the for-update timestamp, as a
+ * locking scan's are (every candidate gets locked, matching or not).
+ */
+function lockingIndex(meta: TableMeta, where: SQL, usable: readonly IndexMeta[]): IndexCandidates | undefined {
+  const lookup = chooseIndex(meta, where, usable);
+  if (lookup) return lookup.exact ? { index: lookup.index, where: lookupFilter(lookup) } : undefined;
+  const range = chooseIndexRange(meta, where, [], undefined, usable);
+  return range?.exact && range.entryFilter ? { index: range.index, where: range.entryFilter } : undefined;
 }
 
 /** @internal Rows of these keys at the snapshot (absent keys omitted), answered from the transaction's view when it knows them all. */

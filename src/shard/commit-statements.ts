@@ -20,6 +20,8 @@ export interface SharedCommitEntry {
   readonly keys: readonly KeyTexts[];
   /** Commit only if the lock of the first key (the primary) is still ours and not pushed past commitTs. */
   readonly guarded: boolean;
+  /** Guarded, with its primary in another table of the statement (commitTables): no key here is the primary. */
+  readonly holdsPrimary?: boolean;
 }
 
 /**
@@ -66,8 +68,57 @@ select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollbac
  * lock of a large transaction once per key.)
  */
 export function commitShared(t: TableSql, entries: readonly SharedCommitEntry[]): Statement {
-  const v = t.valueColumns;
-  const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
+  return commitTables([{ table: t, entries }]);
+}
+
+/** One table's part of a commit of several tables: the keys of several transactions, as for commitShared. */
+export interface TableCommit {
+  readonly table: TableSql;
+  readonly entries: readonly SharedCommitEntry[];
+}
+
+const multiTableTexts = new Map<string, string>();
+/** Distinct combinations of tables (and plan variants) whose statement texts are kept. */
+const MAX_CACHED_TEXTS = 1000;
+
+/**
+ * commitShared over several tables of one shard, in one statement (one
+ * round trip, one local transaction, one WAL flush): per table its rows
+ * (`b<n>`), lock deletion (`del<n>`), latest rows and versions; one `p`
+ * locks the guarded primaries of every table first (tables in the order
+ * given, callers sort them by name, keys in order), and a guarded
+ * transaction's keys in every table commit only if its primary's lock
+ * was taken there. A guarded entry holds its primary as its first key,
+ * unless `holdsPrimary` is false (its primary is in another table of the
+ * statement).
+ */
+export function commitTables(pieces: readonly TableCommit[]): Statement {
+  const values: unknown[] = [];
+  const parts: CommitPieceSql[] = [];
+  const variants: string[] = [];
+  for (const [n, { table, entries }] of pieces.entries()) {
+    const piece = commitPieceValues(table, entries);
+    const name = pieces.length === 1 ? '' : String(n);
+    parts.push(commitPieceSql(table, name, values.length, piece.byPosition));
+    variants.push(`${table.meta.name}${piece.byPosition ? '' : '/join'}`);
+    values.push(...piece.values);
+  }
+  const build = () => `with ${parts.map((p) => p.rows).join(',\n')},
+p as materialized (${parts.map((p) => p.primaries).join('\n  union all ')}),
+${parts.map((p) => p.writes).join(',\n')}
+select start_ts::text as start_ts, count(*)::int as written from (${parts.map((p) => p.inserted).join(' union all ')}) ins group by start_ts`;
+  if (pieces.length === 1) return { text: pieces[0]!.table.statementText(parts[0]!.byPosition ? 'commitShared' : 'commitSharedJoin', build), values };
+  const id = variants.join('\u0000');
+  let text = multiTableTexts.get(id);
+  if (text === undefined) {
+    text = build();
+    if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
+  }
+  return { text, values };
+}
+
+/** One table's parameters in a commit statement: starts, commits, guards, primary flags, then the key columns. */
+function commitPieceValues(t: TableSql, entries: readonly SharedCommitEntry[]): { values: unknown[]; byPosition: boolean } {
   const starts: string[] = [];
   const commits: string[] = [];
   const guards: string[] = [];
@@ -76,28 +127,53 @@ export function commitShared(t: TableSql, entries: readonly SharedCommitEntry[])
   for (const entry of entries) {
     const start = entry.startTs.toString();
     const commit = entry.commitTs.toString();
+    const holdsPrimary = entry.guarded && entry.holdsPrimary !== false;
     for (const [i, key] of entry.keys.entries()) {
       starts.push(start);
       commits.push(commit);
       guards.push(entry.guarded ? 't' : 'f');
-      firsts.push(i === 0 ? 't' : 'f');
+      firsts.push(holdsPrimary && i === 0 ? 't' : 'f');
       keys.push(key);
     }
   }
   // Small statements (nearly all) find their entry by position; large ones join (array_position is linear),
   // and so do keys whose distinct texts may be equal values (char(n), floats): position would find the wrong entry.
   const byPosition = keys.length <= POSITION_LOOKUP_MAX_KEYS && t.pk.every(hasStableKeyText);
-  const text = t.statementText(byPosition ? 'commitShared' : 'commitSharedJoin', () => `with b as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${t.keyNames()}
-  from unnest(${t.arrays(1, 4 + t.pk.length)}) as b(s, c, g, f, ${t.keyNames()})),
-p as materialized (select l.start_ts from (select * from b where b.g and b.f order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
+  return { values: [starts, commits, guards, firsts, ...t.keyColumnsOf(keys)], byPosition };
+}
+
+interface CommitPieceSql {
+  /** CTE `b<n>`: the table's rows of the statement. */
+  readonly rows: string;
+  /** The part of `p` that locks this table's guarded primaries. */
+  readonly primaries: string;
+  /** CTEs `del<n>`, `up<n>`, `ins<n>`. */
+  readonly writes: string;
+  /** What `ins<n>` returns. */
+  readonly inserted: string;
+  readonly byPosition: boolean;
+}
+
+/** One table's SQL in commitTables, its CTEs suffixed with `name`, its parameters after the first `offset`. */
+function commitPieceSql(t: TableSql, name: string, offset: number, byPosition: boolean): CommitPieceSql {
+  const v = t.valueColumns;
+  const cols = [...t.pk, ...v].map((c) => ident(c.name)).join(', ');
+  const b = `b${name}`;
+  const del = `del${name}`;
+  const ins = `ins${name}`;
+  return {
+    rows: `${b} as (select b.s::bigint as s, b.c::bigint as c, b.g::boolean as g, b.f::boolean as f, ${t.keyNames()}
+  from unnest(${t.arrays(offset + 1, 4 + t.pk.length)}) as b(s, c, g, f, ${t.keyNames()}))`,
+    primaries: `select l.start_ts from (select * from ${b} b where b.g and b.f order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}) b
   cross join lateral (select l.start_ts from ${t.locks} l where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
-    and l.min_commit_ts <= b.c and not l.for_update for update) l),
-${commitSharedDeleteSql(t, byPosition)},
-${latestUpsertSql(t, 'del.__commit_ts')},
-ins as (insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
-  select ${cols}, del.__commit_ts, del.__start_ts, del.op from del where del.op <> 'rollback' and not del.for_update returning start_ts)
-select start_ts::text as start_ts, count(*)::int as written from ins group by start_ts`);
-  return { text, values: [starts, commits, guards, firsts, ...t.keyColumnsOf(keys)] };
+    and l.min_commit_ts <= b.c and not l.for_update for update) l`,
+    writes: `${commitSharedDeleteSql(t, byPosition, b, del, offset)},
+${latestUpsertSql(t, `${del}.__commit_ts`, del, `up${name}`)},
+${ins} as (insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
+  select ${cols}, ${del}.__commit_ts, ${del}.__start_ts, ${del}.op from ${del} where ${del}.op <> 'rollback' and not ${del}.for_update returning start_ts)`,
+    inserted: `select start_ts from ${ins}`,
+    byPosition,
+  };
 }
 
 /**
@@ -108,19 +184,19 @@ select start_ts::text as start_ts, count(*)::int as written from ins group by st
  * every lock row, dead ones too. A large statement joins: there a hash is
  * the right plan, and a lookup by position per row would be quadratic.
  */
-function commitSharedDeleteSql(t: TableSql, byPosition: boolean): string {
+function commitSharedDeleteSql(t: TableSql, byPosition: boolean, rows: string, del: string, offset: number): string {
   const tail = (entry: (column: string) => string) => `and (select count(*) from p) >= 0 and ${columnsFenceSql(t)}
   and case when ${entry('g')} then l.start_ts in (select start_ts from p) else l.min_commit_ts <= ${entry('c')} end
   returning ${t.committedColumns('l')}, ${entry('c')} as __commit_ts, l.start_ts as __start_ts)`;
-  const inRows = t.keyInRows('l', 5);
+  const inRows = t.keyInRows('l', offset + 5);
   if (inRows && byPosition) {
     const key = t.pk[0]!;
-    const at = `[array_position($5::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
-    const entry = (column: string) => ({ s: `($1::text[])${at}::bigint`, c: `($2::text[])${at}::bigint`, g: `($3::text[])${at} = 't'` })[column]!;
-    return `del as (delete from ${t.locks} l where ${inRows} and l.start_ts = ${entry('s')}
+    const at = `[array_position($${offset + 5}::text[]::${storageType(key.sqlType)}[], l.${ident(key.name)})]`;
+    const entry = (column: string) => ({ s: `($${offset + 1}::text[])${at}::bigint`, c: `($${offset + 2}::text[])${at}::bigint`, g: `($${offset + 3}::text[])${at} = 't'` })[column]!;
+    return `${del} as (delete from ${t.locks} l where ${inRows} and l.start_ts = ${entry('s')}
   ${tail(entry)}`;
   }
-  return `del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
+  return `${del} as (delete from ${t.locks} l using ${rows} b where ${t.pkMatch('l', 'b')} and l.start_ts + 0 = b.s
   ${tail((column) => `b.${column}`)}`;
 }
 
@@ -145,10 +221,10 @@ function columnsFenceSql(t: TableSql): string {
 }
 
 /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */
-function latestUpsertSql(t: TableSql, commitTs: string): string {
+function latestUpsertSql(t: TableSql, commitTs: string, del = 'del', up = 'up'): string {
   const v = t.valueColumns;
-  return `up as (insert into ${t.latest} as n (${t.pkList}, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
-  select ${t.pkList}, ${commitTs}, del.op${v.map((c) => `, ${ident(c.name)}`).join('')} from del where del.op in ('put', 'del') and not del.for_update
+  return `${up} as (insert into ${t.latest} as n (${t.pkList}, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${t.pkList}, ${commitTs}, ${del}.op${v.map((c) => `, ${ident(c.name)}`).join('')} from ${del} where ${del}.op in ('put', 'del') and not ${del}.for_update
   on conflict (${t.pkList}) do update set commit_ts = excluded.commit_ts, op = excluded.op${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
   where n.commit_ts < excluded.commit_ts)`;
 }

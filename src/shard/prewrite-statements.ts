@@ -96,15 +96,70 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
     }
   }
-  const text = t.statementText('prewrite', () => {
-    const args = Array.from({ length: prewriteArgCount(t) }, (_, i) => `$${i + 1}::text[]`);
-    // The slot fence first (lateral: it must run before the function), in the same local transaction.
-    const fence = `percolator_fence_slots($${prewriteArgCount(t) + 1}::int[])`;
-    return `select p.* from ${fence} as fence(owned) cross join lateral (select * from ${prewriteFunctionName(t)}(${args.join(', ')}) where fence.owned) p`;
-  });
+  const text = t.statementText('prewrite', () => `select p.* from ${slotFenceSql(prewriteArgCount(t) + 1)} cross join lateral (select * from ${prewriteCallSql(t, 0)} where fence.owned) p`);
   // Then the indexes this writer maintains and its schema (the function's fences compare them with the shard's catalogue); last, the slots.
   return { text, values: [...columns, t.meta.indexes.map((index) => index.storage.name), [t.schemaFingerprint, t.columnsFingerprint], [...slots]] };
 }
+
+/** The slot fence, first (lateral: it must run before the prewrite functions), in the same local transaction; `$param` the slots. */
+function slotFenceSql(param: number): string {
+  return `percolator_fence_slots($${param}::int[]) as fence(owned)`;
+}
+
+/** `T__prewrite($n+1::text[], ...)`: one table's call, its parameters after the first `offset`. */
+function prewriteCallSql(t: TableSql, offset: number): string {
+  const args = Array.from({ length: prewriteArgCount(t) }, (_, i) => `$${offset + i + 1}::text[]`);
+  return `${prewriteFunctionName(t)}(${args.join(', ')})`;
+}
+
+/** One table's part of a prewrite of several tables: the rows of several transactions, as for prewriteShared. */
+export interface TablePrewrite {
+  readonly table: TableSql;
+  readonly entries: readonly PrewriteEntry[];
+}
+
+/** A conflict row of prewriteTables: `piece` indexes the statement's tables, `i` that table's rows. */
+export interface PieceConflictRow extends PrewriteConflictRow {
+  piece: number;
+}
+
+const multiTableTexts = new Map<string, string>();
+
+/**
+ * Prewrite of several tables on one shard in one statement (one round
+ * trip, one local transaction): one call of each table's prewrite
+ * function, in the order given (callers sort tables by name, so that
+ * concurrent statements insert lock rows in one order), under `union
+ * all`, after one slot fence for all their rows. Each call keeps its own guarantees: its statements take their
+ * own snapshots after its lock inserts, and a transaction with a conflict
+ * in a call loses its locks of that call (the caller rolls back the rest,
+ * as after a conflict on another shard). One table is prewriteShared.
+ */
+export function prewriteTables(pieces: readonly TablePrewrite[]): Statement {
+  if (pieces.length === 1) return prewriteShared(pieces[0]!.table, pieces[0]!.entries);
+  const values: unknown[] = [];
+  const offsets: number[] = [];
+  const slots = new Set<number>();
+  for (const { table, entries } of pieces) {
+    offsets.push(values.length);
+    const piece = prewriteShared(table, entries).values;
+    // Each call's own arguments; the slots (its last value) go to the statement's one fence.
+    values.push(...piece.slice(0, -1));
+    for (const slot of piece[piece.length - 1] as number[]) slots.add(slot);
+  }
+  values.push([...slots]);
+  const id = pieces.map((p) => p.table.meta.name).join('\u0000');
+  let text = multiTableTexts.get(id);
+  if (text === undefined) {
+    const calls = pieces.map((p, n) => `select ${n} as piece, c.* from ${prewriteCallSql(p.table, offsets[n]!)} c where fence.owned`);
+    text = `select p.* from ${slotFenceSql(values.length)} cross join lateral (${calls.join('\nunion all\n')}) p`;
+    if (multiTableTexts.size < MAX_CACHED_TEXTS) multiTableTexts.set(id, text);
+  }
+  return { text, values };
+}
+
+/** Distinct combinations of tables whose statement texts are kept (beyond them, texts are built per call). */
+const MAX_CACHED_TEXTS = 1000;
 
 /**
  * DDL of the prewrite function (rendered into the table's migration).

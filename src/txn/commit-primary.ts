@@ -3,7 +3,7 @@ import type { Timestamp } from '../timestamp.js';
 import { formatTimestamp } from '../timestamp.js';
 import type { PoolClient } from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { keyBytes, tableChunks } from './table-chunks.js';
+import { fitsOneChunk, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 import { isPostgresAbort } from '../shard/shard-errors.js';
@@ -36,10 +36,13 @@ export async function commitPrimary(
   const others = sameShard?.filter((m) => m !== primary) ?? [];
   try {
     const limits = { rows: ctx.chunkRows, bytes: ctx.chunkBytes };
-    if (others.length < ctx.chunkRows && others.every((m) => m.storage === primary.storage) && others.reduce((n, m) => n + keyBytes(m.keyTexts), keyBytes(primary.keyTexts)) <= ctx.chunkBytes) {
-      // One table, one chunk: one statement guarded by the primary's lock, sent with other transactions' commits.
-      const keys = [primary.keyTexts, ...others.map((m) => m.keyTexts)];
-      const written = await ctx.commits.submit(shard, primary.storage, { startTs, commitTs, keys, guarded: true, lazy: false });
+    const all = [primary, ...others];
+    if (fitsOneChunk(all, limits)) {
+      // One chunk: one statement for every table of the shard, guarded by the primary's lock, sent with other transactions' commits.
+      const tables = tableChunks(others, { rows: Infinity, bytes: Infinity }).map((chunk) => ({ storage: chunk.storage, keys: chunk.rows.map((m) => m.keyTexts) }));
+      const own = tables.find((t) => t.storage === primary.storage);
+      const first = { storage: primary.storage, keys: [primary.keyTexts, ...(own?.keys ?? [])] };
+      const written = await ctx.commits.submit(shard, { startTs, commitTs, tables: [first, ...tables.filter((t) => t !== own)], guarded: true, lazy: false });
       if (!written) await explainMissingLock(shard, startTs, commitTs, primary);
       return;
     }

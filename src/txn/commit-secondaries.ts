@@ -1,12 +1,13 @@
 import type { Timestamp } from '../timestamp.js';
-import { tableChunks } from './table-chunks.js';
+import { fitsOneChunk, tableChunks } from './table-chunks.js';
 import type { CommitHookInfo } from './commit-hooks.js';
 import type { EngineContext } from './engine-context.js';
 import type { Mutation } from './mutation.js';
 
 /**
  * After the commit point: every other key's lock becomes a version at
- * commit_ts, one statement per (shard, table chunk), shards in parallel
+ * commit_ts, one statement per shard (per table chunk when they do not fit
+ * in one), shards in parallel
  * (one at a time when a `midSecondaries` hook is set). Failures are only
  * logged: the transaction is committed, and a reader meeting a leftover
  * lock rolls it forward from the primary's version. Resolves whether every
@@ -22,10 +23,14 @@ export async function commitSecondaries(
   const commitShard = async (shardIndex: number, mutations: readonly Mutation[]): Promise<boolean> => {
     const shard = ctx.shards[shardIndex]!;
     try {
-      for (const chunk of tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes })) {
+      const limits = { rows: ctx.chunkRows, bytes: ctx.chunkBytes };
+      // One statement for every table of the shard when they fit in one chunk, else one per table chunk.
+      const chunks = tableChunks(mutations, fitsOneChunk(mutations, limits) ? { rows: Infinity, bytes: Infinity } : limits);
+      const statements = fitsOneChunk(mutations, limits) ? [chunks] : chunks.map((chunk) => [chunk]);
+      for (const statement of statements) {
         // Lazy durability: a commit lost in a crash leaves the lock, which readers roll forward.
-        const keys = chunk.rows.map((m) => m.keyTexts);
-        await ctx.commits.submit(shard, chunk.storage, { startTs, commitTs, keys, guarded: false, lazy: true });
+        const tables = statement.map((chunk) => ({ storage: chunk.storage, keys: chunk.rows.map((m) => m.keyTexts) }));
+        await ctx.commits.submit(shard, { startTs, commitTs, tables, guarded: false, lazy: true });
       }
       return true;
     } catch (error) {

@@ -42,7 +42,7 @@ export interface EngineContext {
   readonly lockWakeups: LockWakeups;
   /** This engine's commits in flight, which its readers wait for instead of pushing them. */
   readonly localCommits: LocalCommits;
-  /** Prewrites, commits and point reads of concurrent transactions, sent together per (shard, table). */
+  /** Prewrites and commits of concurrent transactions, sent together per shard (every table); point reads per (shard, table). */
   readonly prewrites: SharedStatements<SharedPrewriteRequest, PrewriteConflictRow[]>;
   readonly commits: SharedStatements<SharedCommitRequest, boolean>;
   /** The columns each shard stores: commits copy lock rows with them (stored-columns.ts). */

@@ -34,6 +34,14 @@ export interface ScanRequest {
   shards?: readonly number[] | undefined;
   /** `for update`: lock the matching rows now (pessimistic locking read, docs/ISOLATION.md). */
   lock?: RowLockRequest | undefined;
+  /** A locking read only: find the rows to lock through this index's entries (index-candidates.ts) instead of scanning the rows. */
+  through?: IndexCandidates | undefined;
+}
+
+/** An index a locking read finds its rows through, and the part of its filter the entries answer (over the table's columns). */
+export interface IndexCandidates {
+  readonly index: IndexMeta;
+  readonly where: SQL | undefined;
 }
 
 /**
@@ -136,7 +144,7 @@ export interface EngineTransaction {
   join(request: JoinRequest): Promise<JoinedRow[]>;
   /** Point reads by primary key (one statement per shard touched), buffered writes included; absent keys are omitted. */
   getMany(table: TableMeta, keys: readonly KeyValues[], options?: { lock?: RowLockRequest | undefined }): Promise<Row[]>;
-  /** The indexes of `table` this transaction's reads may use: complete on every shard (an index being built over existing rows is not), from a timestamp at or below its snapshot. */
+  /** The indexes of `table` this transaction's reads may use: complete on every shard (an index being built over existing rows is not), from a timestamp at or below its snapshot; none once it holds locked rows of the table (their newest images are not among the entries at its snapshot). */
   usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]>;
   /** What this transaction read so far (keys and scanned predicates), recorded in serializable mode only, which validates it at commit. */
   readonly readSet: RecordedReads;

@@ -6,11 +6,12 @@ import type { KeyTexts } from '../shard/key-text.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
-import type { EngineTransaction, IsolationLevel, JoinedRow, JoinRequest, KeyValues, ProjectedRow, ProjectionRequest, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
+import type { EngineTransaction, IndexCandidates, IsolationLevel, JoinedRow, JoinRequest, KeyValues, ProjectedRow, ProjectionRequest, Row, RowLockRequest, ScanRequest, WriteOptions } from './engine-contract.js';
+import { indexCandidates } from './index-candidates.js';
 import { entryRowOf, IndexWrites, uniqueEntryKeys } from './index-writes.js';
 import { keyIdOf, keyTextsOf, mutationOf, type Mutation } from './mutation.js';
 import { PessimisticLocks } from './pessimistic-locks.js';
-import { lockingGetMany, lockingSelect, validateLockingReadOnly, type LockingReadTarget } from './pessimistic-read.js';
+import { lockingGetMany, lockingSelect, validateLockingReadOnly, type CandidateSource, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet, scannedFilter } from './read-set.js';
 import { ShardReads } from './shard-reads.js';
 import { TransactionDeadline } from './transaction-deadline.js';
@@ -73,7 +74,8 @@ export class PercolatorTransaction implements EngineTransaction {
     if (table.indexOf) await this.indexWrites.sync(table.indexOf.table);
     if (query.lock) {
       this.ensureWritable();
-      return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock });
+      const through = query.through && this.candidatesThrough(table, storage, query.through);
+      return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock }, through);
     }
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
     const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query)));
@@ -94,6 +96,8 @@ export class PercolatorTransaction implements EngineTransaction {
   }
 
   usableIndexes(table: TableMeta): Promise<readonly IndexMeta[]> {
+    // Rows this transaction locked read as their newest images, newer than the entries at its snapshot: scan instead.
+    if (this.locks.hasImagesOf(table.name)) return Promise.resolve([]);
     return this.ctx.indexReadiness.usable(table, this.startTs);
   }
 
@@ -331,6 +335,11 @@ export class PercolatorTransaction implements EngineTransaction {
     if (this.state !== 'timed-out') this.state = 'closed';
     await this.locks.release();
     this.locks.ended();
+  }
+
+  private candidatesThrough(table: TableMeta, storage: TableStorage, through: IndexCandidates): CandidateSource {
+    const entries = this.storageFor(through.index.storage);
+    return indexCandidates(this.ctx, this.reads, this.recordsReads ? this.readSet : undefined, storage, entries, through, () => this.indexWrites.sync(table));
   }
 
   private lockingTarget(): LockingReadTarget {

@@ -77,6 +77,11 @@ export class PessimisticLocks {
     return byKey ? [...byKey.values()].filter((m) => m.shard === shard) : [];
   }
 
+  /** Whether this transaction locked keys of a table (their images are newer than its snapshot). */
+  hasImagesOf(table: string): boolean {
+    return (this.images.get(table)?.size ?? 0) > 0;
+  }
+
   /** The newest image of one locked key, if this transaction locked it. */
   image(table: string, keyId: string): Mutation | undefined {
     return this.images.get(table)?.get(keyId);

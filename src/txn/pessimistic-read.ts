@@ -13,6 +13,17 @@ import { runSnapshotRead } from './snapshot-read.js';
 
 const dialect = new PgDialect();
 
+/**
+ * Where a locking read finds its candidates instead of scanning the rows:
+ * an index's entries read at the for-update timestamp (index-candidates.ts).
+ */
+export interface CandidateSource {
+  /** The candidate keys per shard, read at forUpdateTs. */
+  candidates(forUpdateTs: Timestamp): Promise<Map<number, KeyTexts[]>>;
+  /** Records what was read (serializable validation). */
+  record(forUpdateTs: Timestamp): void;
+}
+
 /** What a locking read needs of its transaction. */
 export interface LockingReadTarget {
   readonly ctx: EngineContext;
@@ -53,16 +64,33 @@ export async function lockingGetMany(target: LockingReadTarget, storage: TableSt
  * keys whose pending image matches it), locks them, and returns the newest
  * image of each that (still) matches the filter, as Postgres's READ
  * COMMITTED locking reads re-check the filter on the newest row version.
+ * With `through`, the candidates are an index's entries matching the
+ * filter at for_update_ts instead of the rows of a scan (rows that match
+ * at for_update_ts have their entries there; the lock re-checks them).
  * Rows that came to match after the scan are not locked (no predicate
  * locks; serializable mode still catches them at commit through the scanned
  * predicate, recorded at for_update_ts).
  */
-export async function lockingSelect(target: LockingReadTarget, storage: TableStorage, query: ScanRequest & { lock: RowLockRequest }): Promise<Row[]> {
+export async function lockingSelect(
+  target: LockingReadTarget,
+  storage: TableStorage,
+  query: ScanRequest & { lock: RowLockRequest },
+  through?: CandidateSource,
+): Promise<Row[]> {
   checkLockRequest(query.lock);
   const { ctx } = target;
   const table = storage.meta.name;
   const shards = query.shards ?? ctx.shards.map((_, i) => i);
   const forUpdateTs = await target.locks.forUpdateTs();
+  const where = query.where ? dialect.sqlToQuery(query.where) : undefined;
+  const wherePart = where ? { sql: where.sql, params: where.params } : undefined;
+  const lockWait = query.lock.waitMs ?? ctx.lockWaitTimeoutMs;
+  if (through) {
+    const candidates = await through.candidates(forUpdateTs);
+    const locked = await target.locks.lock(storage, candidates, (shard) => ({ where: wherePart, buffered: target.buffered(table, shard) }), forUpdateTs, lockWait);
+    through.record(forUpdateTs);
+    return recordLocked(target, table, locked);
+  }
   const scans = await Promise.all(
     shards.map((shard) =>
       runSnapshotRead(ctx.shards[shard]!, {
@@ -82,9 +110,7 @@ export async function lockingSelect(target: LockingReadTarget, storage: TableSto
     for (const keyTexts of [...scan.keyTexts, ...scan.locks.map((l) => l.keyTexts)]) seen.set(keyIdOf(keyTexts), keyTexts);
     keysByShard.set(shards[i]!, [...seen.values()]);
   });
-  const where = query.where ? dialect.sqlToQuery(query.where) : undefined;
-  const wherePart = where ? { sql: where.sql, params: where.params } : undefined;
-  const locked = await target.locks.lock(storage, keysByShard, (shard) => ({ where: wherePart, buffered: target.buffered(table, shard) }), forUpdateTs, query.lock.waitMs ?? ctx.lockWaitTimeoutMs);
+  const locked = await target.locks.lock(storage, keysByShard, (shard) => ({ where: wherePart, buffered: target.buffered(table, shard) }), forUpdateTs, lockWait);
   target.readSet?.addPredicate({ table, where: wherePart, shards, readTs: forUpdateTs });
   return recordLocked(target, table, locked);
 }

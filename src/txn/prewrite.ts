@@ -1,8 +1,7 @@
-import type { PoolClient } from 'pg';
 import { UniqueViolationError, WriteConflictError } from '../errors.js';
 import type { PrewriteConflictRow } from '../shard/prewrite-statements.js';
 import type { Timestamp } from '../timestamp.js';
-import { rowBytes, tableChunks } from './table-chunks.js';
+import { fitsOneChunk, rowBytes, tableChunks } from './table-chunks.js';
 import type { EngineContext } from './engine-context.js';
 import type { FoundLock } from './found-lock.js';
 import type { Mutation } from './mutation.js';
@@ -35,8 +34,8 @@ export interface PrewriteRequest {
 export async function prewriteShard(ctx: EngineContext, shardIndex: number, mutations: readonly Mutation[], request: PrewriteRequest): Promise<void> {
   const shard = ctx.shards[shardIndex]!;
   const { startTs, primary, ttlMs } = request;
-  const chunks = tableChunks(mutations, { rows: ctx.chunkRows, bytes: ctx.chunkBytes }, rowBytes);
-  let found: { chunk: Mutation[]; conflict: PrewriteConflictRow } | undefined;
+  const limits = { rows: ctx.chunkRows, bytes: ctx.chunkBytes };
+  let found: { rows: readonly Mutation[]; conflict: PrewriteConflictRow } | undefined;
   // The primary's shard need not wait for its WAL flush here: commitPrimary
   // commits on the same server, and its (synchronous) commit record can only
   // be durable once every earlier WAL record, these locks included, is. Lost
@@ -49,24 +48,26 @@ export async function prewriteShard(ctx: EngineContext, shardIndex: number, muta
   // for_update, as a second line). Other shards' locks must be durable
   // before the commit point on the primary's shard: they always wait.
   const lazy = request.lazyPrimaryShard && shardIndex === primary.shard;
-  const prewriteChunk = async (chunk: (typeof chunks)[number], client?: PoolClient): Promise<void> => {
-    const entry = { startTs, primaryTable: primary.storage.meta.name, primaryKey: primary.keyTexts, ttlMs, rows: chunk.rows };
-    const rows = client
-      ? (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteShared([entry]), { client, prepare: true })).rows
-      : await ctx.prewrites.submit(shard, chunk.storage, { ...entry, lazy });
-    if (rows.length > 0) {
-      found = { chunk: chunk.rows, conflict: pickConflict(rows) };
-      throw new PrewriteConflict();
-    }
+  const header = { startTs, primaryTable: primary.storage.meta.name, primaryKey: primary.keyTexts, ttlMs };
+  const check = (rows: readonly Mutation[], conflicts: PrewriteConflictRow[]): void => {
+    if (conflicts.length === 0) return;
+    found = { rows, conflict: pickConflict(conflicts) };
+    throw new PrewriteConflict();
   };
   try {
-    // The common case, one table and one chunk: a single statement is the whole local transaction.
-    if (chunks.length === 1) await prewriteChunk(chunks[0]!);
-    else await shard.transaction(async (client) => {
-      for (const chunk of chunks) await prewriteChunk(chunk, client);
-    });
+    if (fitsOneChunk(mutations, limits, rowBytes)) {
+      // The common case: one statement for every table of the shard is the whole local transaction, shared with other transactions'.
+      const tables = tableChunks(mutations, { rows: Infinity, bytes: Infinity }).map((chunk) => ({ storage: chunk.storage, rows: chunk.rows }));
+      check(mutations, await ctx.prewrites.submit(shard, { ...header, tables, lazy }));
+    } else {
+      await shard.transaction(async (client) => {
+        for (const chunk of tableChunks(mutations, limits, rowBytes)) {
+          check(chunk.rows, (await shard.query<PrewriteConflictRow>(chunk.storage.prewriteShared([{ ...header, rows: chunk.rows }]), { client, prepare: true })).rows);
+        }
+      });
+    }
   } catch (error) {
-    if (error instanceof PrewriteConflict && found) throw await conflictError(ctx, shardIndex, startTs, found.chunk, found.conflict);
+    if (error instanceof PrewriteConflict && found) throw await conflictError(ctx, shardIndex, startTs, found.rows, found.conflict);
     if (isPostgresAbort(error)) {
       // Two prewrites of one shard waiting on each other's lock rows: Postgres picked us.
       const m = mutations[0]!;
@@ -83,7 +84,7 @@ function pickConflict(rows: PrewriteConflictRow[]): PrewriteConflictRow {
   return rows.find((r) => r.kind === 'exists') ?? rows.find((r) => r.kind === 'version') ?? rows[0]!;
 }
 
-async function conflictError(ctx: EngineContext, shard: number, startTs: Timestamp, chunk: Mutation[], conflict: PrewriteConflictRow): Promise<Error> {
+async function conflictError(ctx: EngineContext, shard: number, startTs: Timestamp, chunk: readonly Mutation[], conflict: PrewriteConflictRow): Promise<Error> {
   const m = chunk[conflict.i]!;
   const table = m.storage.meta.name;
   const ts = BigInt(conflict.ts);

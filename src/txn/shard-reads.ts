@@ -45,21 +45,21 @@ export class ShardReads {
     if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
     const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
     // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
-    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
     return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
   /** Point reads of committed rows only (at start_ts unless told), neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
   committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
     const request = { storage, readTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
-    return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), storage, request));
+    return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
   }
 
-  /** A filtered read of one shard: one statement, buffered writes merged in SQL. */
-  scan(storage: TableStorage, shard: number, query: ScanRequest): Promise<ShardReadResult> {
+  /** A filtered read of one shard: one statement, buffered writes merged in SQL; at start_ts unless told (a locking read's for-update timestamp). */
+  scan(storage: TableStorage, shard: number, query: ScanRequest, readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
     const request = {
       storage,
-      readTs: this.startTs,
+      readTs,
       ownStartTs: this.startTs,
       where: query.where,
       orderBy: query.orderBy,
@@ -68,11 +68,12 @@ export class ShardReads {
     };
     // A whole-table read (no filter, order or limit: an audit) that meets locks of owners
     // that turn out committed inside its snapshot re-reads only their keys, not the shard.
-    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && storage.pk.every(hasStableKeyText);
+    const partial = !query.where && !query.orderBy?.length && query.limit === undefined && readTs === this.startTs && storage.pk.every(hasStableKeyText);
     return this.readShard(
       shard,
       () => runSnapshotRead(this.pool(shard), request),
       partial ? (keys) => this.pointRead(storage, shard, keys) : undefined,
+      readTs,
     );
   }
 
@@ -107,6 +108,7 @@ export class ShardReads {
     shard: number,
     read: () => Promise<R>,
     readKeys?: (keys: KeyTexts[]) => Promise<R & ShardReadResult>,
+    readTs: Timestamp = this.startTs,
   ): Promise<R> {
     const startedAt = Date.now();
     const deadline = startedAt + this.ctx.lockWaitTimeoutMs;
@@ -114,7 +116,7 @@ export class ShardReads {
     let result = await read();
     for (let attempt = 0; ; attempt++) {
       if (result.locks.length === 0) return result;
-      const verdict = await this.ctx.resolver.resolveForRead(result.locks, this.startTs, sentAt, startedAt, deadline, attempt);
+      const verdict = await this.ctx.resolver.resolveForRead(result.locks, readTs, sentAt, startedAt, deadline, attempt);
       if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
       sentAt = performance.now();
       // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.

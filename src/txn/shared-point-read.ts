@@ -1,14 +1,19 @@
+import type { TableStorage } from '../shard/table-storage.js';
 import { buildSharedPointRead, type SharedPointReadMember } from '../shard/point-read-statements.js';
 import type { RawReadRow } from '../shard/read-row-columns.js';
 import { splitReadRows, type ShardReadResult } from './snapshot-read.js';
 import { MemberFailure, type ShareableStatement } from './shared-statements.js';
 
 /** One transaction's point read of stored keys (nothing buffered) on one (shard, table). */
-export type SharedPointReadRequest = SharedPointReadMember;
+export interface SharedPointReadRequest extends SharedPointReadMember {
+  readonly storage: TableStorage;
+}
 
 /** Splits a shared statement's rows by reader (__ord carries its index); the GC row goes to every reader older than the safe point. */
 export const pointReadStatement: ShareableStatement<SharedPointReadRequest, ShardReadResult> = {
-  async run(shard, storage, requests) {
+  queue: (request) => request.storage.meta.name,
+  async run(shard, requests) {
+    const storage = requests[0]!.storage;
     const query = buildSharedPointRead(storage, requests);
     const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
     const byReader = requests.map((): RawReadRow[] => []);
@@ -22,7 +27,7 @@ export const pointReadStatement: ShareableStatement<SharedPointReadRequest, Shar
       }
     });
   },
-  keys: (request) => request.keys,
+  keys: (request) => request.keys.map((keyTexts) => ({ table: request.storage.meta.name, keyTexts })),
   keysMayRepeat: true,
 };
 

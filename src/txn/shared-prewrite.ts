@@ -1,33 +1,54 @@
-import type { PrewriteConflictRow, PrewriteEntry } from '../shard/prewrite-statements.js';
+import type { KeyTexts } from '../shard/key-text.js';
+import type { LockWrite, PieceConflictRow, PrewriteConflictRow, TablePrewrite } from '../shard/prewrite-statements.js';
+import { prewriteTables } from '../shard/prewrite-statements.js';
+import type { TableStorage } from '../shard/table-storage.js';
 import { rowBytes } from './table-chunks.js';
 import type { ShareableStatement } from './shared-statements.js';
+import { tablePieces } from './table-pieces.js';
 
-/** One transaction's prewrite of one (shard, table) chunk, in a shared statement. */
-export interface SharedPrewriteRequest extends PrewriteEntry {
+/** One transaction's prewrite of one shard (one chunk, of one or several tables), in a shared statement. */
+export interface SharedPrewriteRequest {
+  readonly startTs: bigint;
+  readonly primaryTable: string;
+  readonly primaryKey: KeyTexts;
+  readonly ttlMs: number;
+  /** The rows, per table (each table once). */
+  readonly tables: readonly { readonly storage: TableStorage; readonly rows: readonly LockWrite[] }[];
   /** May skip waiting for the WAL flush (see prewriteShard); a shared statement is lazy only if all its members are. */
   readonly lazy: boolean;
 }
 
-/** prewriteShared: resolves each transaction's conflict rows, `i` indexing its own rows. */
+/**
+ * prewriteTables: one statement per shard for every table its members
+ * write; resolves each transaction's conflict rows, `i` indexing its own
+ * rows (its tables' rows in the order of `tables`).
+ */
 export const prewriteStatement: ShareableStatement<SharedPrewriteRequest, PrewriteConflictRow[]> = {
-  bytes: (request) => request.rows.reduce((sum, m) => sum + rowBytes(m), 0),
-  async run(shard, storage, requests) {
+  queue: () => '',
+  bytes: (request) => request.tables.reduce((sum, t) => t.rows.reduce((n, m) => n + rowBytes(m), sum), 0),
+  async run(shard, requests) {
     const lazy = requests.every((r) => r.lazy);
-    const { rows } = await shard.query<PrewriteConflictRow>(storage.prewriteShared(requests), { prepare: true, lazy });
+    const pieces = tablePieces(
+      requests,
+      (member, table) => {
+        const { startTs, primaryTable, primaryKey, ttlMs } = requests[member]!;
+        return { startTs, primaryTable, primaryKey, ttlMs, rows: table.rows };
+      },
+      (table) => table.rows.length,
+    );
+    const statement = prewriteTables(pieces.map((p): TablePrewrite => ({ table: p.storage, entries: p.entries.map((e) => e.entry) })));
+    const { rows } = await shard.query<PieceConflictRow>(statement, { prepare: true, lazy });
     const conflicts = requests.map((): PrewriteConflictRow[] => []);
-    if (rows.length === 0) return conflicts;
-    const firstRow: number[] = [];
-    let offset = 0;
-    for (const r of requests) {
-      firstRow.push(offset);
-      offset += r.rows.length;
-    }
     for (const row of rows) {
-      let member = firstRow.length - 1;
-      while (firstRow[member]! > row.i) member--;
-      conflicts[member]!.push({ ...row, i: row.i - firstRow[member]! });
+      const piece = pieces[row.piece ?? 0]!;
+      // The entry (member) whose rows of this table hold row.i.
+      let n = piece.entries.length - 1;
+      while (piece.entries[n]!.firstRow > row.i) n--;
+      const { member, rowOffset, firstRow } = piece.entries[n]!;
+      const { piece: _, ...conflict } = row;
+      conflicts[member]!.push({ ...conflict, i: row.i - firstRow + rowOffset });
     }
     return conflicts;
   },
-  keys: (request) => request.rows.map((r) => r.keyTexts),
+  keys: (request) => request.tables.flatMap((t) => t.rows.map((r) => ({ table: t.storage.meta.name, keyTexts: r.keyTexts }))),
 };

@@ -2,7 +2,6 @@ import { ShardUnavailableError } from '../errors.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { isConnectionError } from '../shard/shard-errors.js';
 import type { KeyTexts } from '../shard/key-text.js';
-import type { TableStorage } from '../shard/table-storage.js';
 import { keyBytes, type ChunkLimits } from './table-chunks.js';
 
 /** A request's own failure inside a shared statement that succeeded (e.g. a read older than the GC safe point). */
@@ -10,12 +9,20 @@ export class MemberFailure {
   constructor(readonly error: unknown) {}
 }
 
+/** A key of a request: its table's name and its key texts. */
+export interface StatementKey {
+  readonly table: string;
+  readonly keyTexts: KeyTexts;
+}
+
 /** One kind of statement that several transactions can share. */
 export interface ShareableStatement<Request, Result> {
-  /** Runs the requests as one statement; one result (or MemberFailure) per request, in order. */
-  run(shard: ShardPool, storage: TableStorage, requests: readonly Request[]): Promise<(Result | MemberFailure)[]>;
+  /** Which requests of one shard may share a statement: those with the same queue (e.g. a table's name; '' for any). */
+  queue(request: Request): string;
+  /** Runs the requests (all of one queue) as one statement; one result (or MemberFailure) per request, in order. */
+  run(shard: ShardPool, requests: readonly Request[]): Promise<(Result | MemberFailure)[]>;
   /** The keys of a request: a shared statement holds at most maxRows keys, and (unless keysMayRepeat) one request per key. */
-  keys(request: Request): readonly KeyTexts[];
+  keys(request: Request): readonly StatementKey[];
   /** Parameter bytes a request adds to a statement (default: its keys' texts). */
   bytes?(request: Request): number;
   /** Reads: requests of one shared statement may share keys. */
@@ -30,14 +37,15 @@ interface Member<Request, Result> {
 
 interface Queue<Request, Result> {
   readonly shard: ShardPool;
-  readonly storage: TableStorage;
   pending: Member<Request, Result>[];
   /** A shared statement is in flight, or one is about to be sent. */
   busy: boolean;
 }
 
 /**
- * Group commit across transactions, per (shard, table): requests that
+ * Group commit across transactions, per shard and queue (the statement's
+ * choice: prewrites and commits share one queue per shard whatever their
+ * tables, point reads one per (shard, table)): requests that
  * concurrent transactions of this process make while a statement of this
  * kind is in flight there go out together, as one statement, when it
  * returns. One statement and one local transaction (one WAL flush, one
@@ -69,10 +77,10 @@ export class SharedStatements<Request, Result> {
     this.limits = typeof limits === 'number' ? { rows: limits, bytes: Infinity } : limits;
   }
 
-  submit(shard: ShardPool, storage: TableStorage, request: Request): Promise<Result> {
-    const id = `${shard.index}:${storage.meta.name}`;
+  submit(shard: ShardPool, request: Request): Promise<Result> {
+    const id = `${shard.index}:${this.statement.queue(request)}`;
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { shard, storage, pending: [], busy: false }));
+    if (!queue) this.queues.set(id, (queue = { shard, pending: [], busy: false }));
     const result = new Promise<Result>((resolve, reject) => queue.pending.push({ request, resolve, reject }));
     if (!queue.busy) {
       queue.busy = true;
@@ -105,8 +113,8 @@ export class SharedStatements<Request, Result> {
     const distinct = !this.statement.keysMayRepeat;
     for (const member of queue.pending) {
       const keys = this.statement.keys(member.request);
-      const texts = distinct ? keys.map((k) => k.join('\u0000')) : [];
-      const size = this.statement.bytes ? this.statement.bytes(member.request) : keys.reduce((n, k) => n + keyBytes(k), 0);
+      const texts = distinct ? keys.map((k) => `${k.table}\u0000${k.keyTexts.join('\u0000')}`) : [];
+      const size = this.statement.bytes ? this.statement.bytes(member.request) : keys.reduce((n, k) => n + keyBytes(k.keyTexts), 0);
       const fits = members.length === 0 || (rows + keys.length <= this.limits.rows && bytes + size <= this.limits.bytes && !texts.some((t) => taken.has(t)));
       if (!fits) {
         rest.push(member);
@@ -123,7 +131,7 @@ export class SharedStatements<Request, Result> {
 
   private async run(queue: Queue<Request, Result>, members: Member<Request, Result>[]): Promise<void> {
     try {
-      const results = await this.statement.run(queue.shard, queue.storage, members.map((m) => m.request));
+      const results = await this.statement.run(queue.shard, members.map((m) => m.request));
       members.forEach((member, i) => settle(member, results[i]!));
     } catch (error) {
       if (members.length === 1 || !outcomeKnown(error)) {
@@ -132,7 +140,7 @@ export class SharedStatements<Request, Result> {
       }
       await Promise.all(
         members.map((member) =>
-          this.statement.run(queue.shard, queue.storage, [member.request]).then(
+          this.statement.run(queue.shard, [member.request]).then(
             ([result]) => settle(member, result!),
             (failure: unknown) => member.reject(failure),
           ),

@@ -61,6 +61,14 @@ export function tableChunks(
   return chunks;
 }
 
+/** Whether one statement may carry all these mutations (whatever their tables): at most `limits.rows` rows and `limits.bytes` bytes. */
+export function fitsOneChunk(mutations: readonly Mutation[], limits: ChunkLimits, sizeOf: (m: Mutation) => number = (m) => keyBytes(m.keyTexts)): boolean {
+  if (mutations.length > limits.rows) return false;
+  let bytes = 0;
+  for (const m of mutations) bytes += sizeOf(m);
+  return mutations.length <= 1 || bytes <= limits.bytes;
+}
+
 /** Splits keys into chunks of at most `limits.rows` keys and about `limits.bytes` bytes (lock resolution of a large transaction). */
 export function keyChunks<T extends { keyTexts: KeyTexts }>(items: readonly T[], limits: ChunkLimits = DEFAULT_CHUNK_LIMITS): T[][] {
   const chunks: T[][] = [];

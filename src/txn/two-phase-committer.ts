@@ -14,6 +14,7 @@ import { prewriteShard } from './prewrite.js';
 import type { ReadSet } from './read-set.js';
 import { validateReadSet } from './read-validation.js';
 import { rollbackShards } from './rollback.js';
+import { fitsOneChunk } from './table-chunks.js';
 
 export interface CommitRequest {
   readonly startTs: Timestamp;
@@ -33,9 +34,10 @@ export interface CommitRequest {
  *   3. read validation (serializable);
  *   4. commitPrimary: the commit point;
  *   5. commitSecondaries, in the background.
- * A failure before 4 rolls back what was prewritten. A transaction whose
- * keys all live on one shard commits them all in step 4 (docs/DESIGN.md
- * explains why prewrite is still needed there).
+ * A failure before 4 rolls back what was prewritten. Step 4 commits every
+ * key of the primary's shard (when they fit in one statement), so a
+ * transaction whose keys all live on one shard has no secondaries
+ * (docs/DESIGN.md explains why prewrite is still needed there).
  */
 export class TwoPhaseCommitter {
   private readonly primary: Mutation;
@@ -79,11 +81,14 @@ export class TwoPhaseCommitter {
       throw error;
     }
     const singleShard = request.groups.size === 1;
+    // The commit point commits every key of the primary's shard when they fit in one statement: no secondaries left there.
+    const primaryGroup = request.groups.get(primary.shard)!;
+    const withPrimary = singleShard || fitsOneChunk(primaryGroup, { rows: ctx.chunkRows, bytes: ctx.chunkBytes });
     let pushes = 0;
     try {
       for (;;) {
         try {
-          await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, singleShard ? request.groups.get(primary.shard) : undefined));
+          await this.timed('commit_primary', () => commitPrimary(ctx, request.startTs, commitTs, primary, withPrimary ? primaryGroup : undefined));
           break;
         } catch (error) {
           if (error instanceof TransactionAbortedError) {
@@ -113,7 +118,7 @@ export class TwoPhaseCommitter {
     await ctx.hooks.afterCommitPrimary?.(this.hookInfo);
     if (!singleShard) {
       const secondaries = new Map([...request.groups].filter(([shard]) => shard !== primary.shard));
-      const primaryRest = request.groups.get(primary.shard)!.filter((m) => m !== primary);
+      const primaryRest = withPrimary ? [] : primaryGroup.filter((m) => m !== primary);
       if (primaryRest.length > 0) secondaries.set(primary.shard, primaryRest);
       const written = this.timed('commit_secondaries', () => commitSecondaries(ctx, request.startTs, commitTs, secondaries, this.hookInfo));
       ctx.track(written.then((allWritten) => inFlight.finish({ kind: 'committed', commitTs }, allWritten), () => inFlight.finish({ kind: 'committed', commitTs })));

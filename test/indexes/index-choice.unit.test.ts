@@ -1,7 +1,8 @@
-import { and, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, between, eq, gt, gte, inArray, lt, lte, or, sql } from 'drizzle-orm';
 import { doublePrecision, index, integer, pgTable, text, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
 import { chooseIndex } from '../../src/client/index-read.js';
+import { chooseIndexRange } from '../../src/client/index-range.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 
 const t = pgTable(
@@ -54,5 +55,35 @@ describe('which index a filter reads through', () => {
     expect(chooseIndex(meta, gt(t.email, 'a'))).toBeUndefined();
     expect(chooseIndex(meta, eq(t.weight, 1.5))).toBeUndefined();
     expect(chooseIndex(meta, eq(t.email, 'a'), [])).toBeUndefined();
+  });
+});
+
+describe('which index a range or an ordered read goes through', () => {
+  const org = meta.columns.find((c) => c.key === 'org')!;
+  const email = meta.columns.find((c) => c.key === 'email')!;
+  const team = meta.columns.find((c) => c.key === 'team')!;
+
+  it('a range on an indexed column, or eq on a prefix and a range on the next column', () => {
+    const range = chooseIndexRange(meta, and(gt(t.email, 'a'), lt(t.email, 'm'))!, [], undefined)!;
+    expect(range.index.name).toBe('people_email');
+    expect(range.exact).toBe(true);
+    const prefixed = chooseIndexRange(meta, and(eq(t.org, 1), between(t.team, 'a', 'c'), gt(t.id, 4))!, [], undefined)!;
+    expect(prefixed.index.name).toBe('people_org_team');
+    expect(prefixed.exact).toBe(true); // id is in every entry
+    const partial = chooseIndexRange(meta, and(gte(t.org, 1), sql`${t.weight} > 2`)!, [], undefined)!;
+    expect(partial.index.name).toBe('people_org_team');
+    expect(partial.exact).toBe(false);
+    expect(chooseIndexRange(meta, lte(t.team, 'x'), [], undefined)).toBeUndefined(); // not a leading column
+    expect(chooseIndexRange(meta, gt(t.email, 'a'), [], undefined, [])).toBeUndefined(); // not usable
+  });
+
+  it('the first entries in order for an ordered read with a limit, only when the entries answer the filter and the ordering', () => {
+    const first = chooseIndexRange(meta, undefined, [{ column: email, direction: 'desc' }], 10)!;
+    expect(first).toMatchObject({ exact: true, ordered: true, entryFilter: undefined });
+    expect(first.index.name).toBe('people_email');
+    expect(chooseIndexRange(meta, undefined, [{ column: email, direction: 'asc' }], undefined)).toBeUndefined(); // no limit
+    expect(chooseIndexRange(meta, eq(t.org, 3), [{ column: team, direction: 'asc' }], 5)).toMatchObject({ ordered: true });
+    // A condition the entries cannot answer: they are read whole, then the rows.
+    expect(chooseIndexRange(meta, and(gt(t.org, 3), sql`${t.weight} > 1`)!, [{ column: org, direction: 'asc' }], 5)).toMatchObject({ ordered: false, exact: false });
   });
 });

@@ -11,6 +11,8 @@ export interface DatabaseFixture<TSchema extends Record<string, unknown>> {
 export interface DatabaseFixtureOptions<TSchema extends Record<string, unknown>> extends Omit<PercolatorOptions<TSchema>, 'oracle' | 'shards' | 'schema'> {
   /** Throwaway shards to start (default 3). */
   readonly shards?: number;
+  /** Extra `-c name=value` settings of the shards. */
+  readonly shardSettings?: Record<string, string | number>;
   /** Rows written after migrating. */
   readonly seed?: (db: Database<TSchema>) => Promise<void>;
 }
@@ -22,11 +24,11 @@ export interface DatabaseFixtureOptions<TSchema extends Record<string, unknown>>
  * Call at the top of a describe block (or of the file).
  */
 export function useDatabase<TSchema extends Record<string, unknown>>(schema: TSchema, options: DatabaseFixtureOptions<TSchema> = {}): DatabaseFixture<TSchema> {
-  const { shards = 3, seed, ...clientOptions } = options;
+  const { shards = 3, seed, shardSettings, ...clientOptions } = options;
   let cluster: TestCluster | undefined;
   let db: Database<TSchema> | undefined;
   beforeAll(async () => {
-    cluster = await startTestCluster({ shards });
+    cluster = await startTestCluster({ shards, shardSettings });
     db = await percolator({ ...clientOptions, oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
     await db.migrate();
     await seed?.(db);

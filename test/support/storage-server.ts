@@ -10,7 +10,7 @@ import { preparedStatementName, type Statement } from '../../src/shard/shard-poo
  * statements themselves; `run` executes a statement prepared, with a
  * generic plan, as the engine does.
  */
-export function useStorageServer(meta: TableMeta): {
+export function useStorageServer(meta: TableMeta | readonly TableMeta[]): {
   client(): pg.Client;
   run<R extends pg.QueryResultRow>(statement: Statement): Promise<pg.QueryResult<R>>;
 } {
@@ -20,7 +20,7 @@ export function useStorageServer(meta: TableMeta): {
     server = await PostgresServer.create({ unsafeFast: true });
     client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
     await client.connect();
-    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
+    for (const m of [...coreMigrations(), ...[meta].flat().flatMap((t) => tableMigrations(t))]) await client.query(m.sql);
     // This server stands for a whole cluster: it owns every slot (the prewrite's slot fence).
     await client.query('insert into percolator_owned_slots (slot, since_version) select s, 1 from generate_series(0, 4095) s');
   });
