@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OracleUnavailableError } from '../../src/errors.js';
+import { OracleUnavailableError, ShardUnavailableError } from '../../src/errors.js';
 import { NetworkPartition, partitionsUnavailable, portOf } from '../../src/harness/network-partition.js';
 import type { OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
@@ -9,7 +9,8 @@ import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { META_BACKENDS, useMetaServer, type MetaServer } from '../oracle/support/meta-server-fixture.js';
 import { checkHistory, startHistoryClient } from '../oracle/support/history.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
-import { bankSchema, checkLedger, ledgerTransfer, newLedgerRun, readBank, resolveAllLocks, seedLedgerBank, type BankDb } from '../support/bank-ledger.js';
+import { bankSchema, checkLedger, ledgerTransfer, newLedgerRun, readBank, resolveAllLocks, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
+import { startDelayRelays, type DelayRelays } from '../../bench/delay-relays.js';
 
 const unavailable = await partitionsUnavailable();
 if (unavailable) console.warn(`network partition tests skipped: ${unavailable}`);
@@ -21,6 +22,31 @@ const LOCK_TTL_MS = 1000;
 async function until(done: () => boolean, ms: number): Promise<boolean> {
   for (const deadline = Date.now() + ms; !done() && Date.now() < deadline; ) await sleep(50);
   return done();
+}
+
+/** Transfers from `clients` concurrent callers until `stop()`; `longestMs` is the longest a single transaction call took to settle. */
+function startTransfers(db: BankDb, run: LedgerRun, clients: number, prefix: string) {
+  let stopped = false;
+  let longestMs = 0;
+  const done = Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; !stopped; i++) {
+        const startedAt = Date.now();
+        await ledgerTransfer(db, run, `${prefix}${c}-${i}`, ACCOUNTS); // throws on anything but a typed error
+        longestMs = Math.max(longestMs, Date.now() - startedAt);
+      }
+    }),
+  );
+  return {
+    done,
+    get longestMs() {
+      return longestMs;
+    },
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
 }
 
 /** Two oracle processes on one meta store; returns [leader, standby]. */
@@ -62,12 +88,7 @@ describe.skipIf(unavailable !== undefined)('a shard cut off by a network partiti
 
   it('transfers meet typed errors while it is cut, go on once healed, and lose no acknowledged commit nor leave a lock', async () => {
     const run = newLedgerRun();
-    let stop = false;
-    const load = Promise.all(
-      Array.from({ length: 8 }, async (_, c) => {
-        for (let i = 0; !stop; i++) await ledgerTransfer(db, run, `p${c}-${i}`, ACCOUNTS);
-      }),
-    );
+    const load = startTransfers(db, run, 8, 'p');
     try {
       expect(await until(() => run.acked.length >= 20, 20_000)).toBe(true);
       await partition.isolate(shards.servers[1]!.port);
@@ -76,8 +97,7 @@ describe.skipIf(unavailable !== undefined)('a shard cut off by a network partiti
       await partition.heal();
       const healedAt = Date.now();
       expect(await until(() => run.acked.filter((a) => a.at > healedAt).length >= 20, 30_000)).toBe(true);
-      stop = true;
-      await load;
+      await load.stop();
       console.info(
         `partitioned shard: ${run.acked.length} acknowledged (${run.acked.filter((a) => a.at > cutAt && a.at < healedAt).length} while cut), ` +
           `${run.undetermined.size} undetermined, errors ${JSON.stringify(Object.fromEntries(run.errors))}`,
@@ -88,13 +108,106 @@ describe.skipIf(unavailable !== undefined)('a shard cut off by a network partiti
       const unavailable = retries.filter((v) => v.labels.cause === 'SHARD_UNAVAILABLE').reduce((sum, v) => sum + v.value, 0);
       expect(unavailable + (run.errors.get('SHARD_UNAVAILABLE') ?? 0) + run.undetermined.size).toBeGreaterThan(0);
     } finally {
-      stop = true;
       await partition.heal();
-      await load.catch(() => {});
+      await load.stop().catch(() => {});
     }
     checkLedger(await readBank(db), [run]);
     await sleep(LOCK_TTL_MS + 200);
     expect(await resolveAllLocks(db, shards.urls, ACCOUNTS)).toBe(0);
+  });
+});
+
+describe.skipIf(unavailable !== undefined)('a shard on a lossy or slow link', () => {
+  const meta = useMetaServer('postgres');
+  const DEADLINES = { statementTimeoutMs: 1500, connectTimeoutMs: 1000, lockWaitTimeoutMs: 1000, maxRetries: 2 };
+  // Not a performance bar: the longest a call can take if every statement of every attempt runs into its deadline (about six per attempt), plus slack.
+  const SETTLE_BOUND_MS = (DEADLINES.maxRetries + 1) * (6 * (DEADLINES.statementTimeoutMs + DEADLINES.connectTimeoutMs) + DEADLINES.lockWaitTimeoutMs) + 5000;
+  let shards: PostgresCluster;
+  let oracleAddress: string;
+  let db: BankDb;
+
+  const open = (urls: string[]) =>
+    percolator({
+      oracle: [oracleAddress],
+      shards: urls,
+      schema: bankSchema,
+      lockTtlMs: LOCK_TTL_MS,
+      lockWaitTimeoutMs: DEADLINES.lockWaitTimeoutMs,
+      maxRetries: DEADLINES.maxRetries,
+      pool: { statementTimeoutMs: DEADLINES.statementTimeoutMs, connectTimeoutMs: DEADLINES.connectTimeoutMs },
+    });
+
+  beforeAll(async () => {
+    shards = await PostgresCluster.start(3, { unsafeFast: true });
+    oracleAddress = (await meta.oracle()).address;
+    db = await open(shards.urls);
+    await db.migrate();
+    await seedLedgerBank(db, ACCOUNTS);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await shards?.destroy();
+  });
+
+  it('transfers meet only typed errors within their deadlines while one shard loses a quarter of its packets, and recover once it stops', { timeout: 180_000 }, async () => {
+    const partition = await NetworkPartition.create();
+    const run = newLedgerRun();
+    const load = startTransfers(db, run, 8, 'l');
+    try {
+      expect(await until(() => run.acked.length >= 20, 20_000)).toBe(true);
+      await partition.lose(25, shards.servers[1]!.port);
+      const lossAt = Date.now();
+      await sleep(4000);
+      await partition.heal();
+      const healedAt = Date.now();
+      const lostWhileLossy = await partition.lostSegments();
+      expect(await until(() => run.acked.filter((a) => a.at > healedAt).length >= 20, 30_000)).toBe(true);
+      await load.stop();
+      console.info(
+        `lossy shard: ${lostWhileLossy} segments dropped, ${run.acked.length} acknowledged (${run.acked.filter((a) => a.at > lossAt && a.at < healedAt).length} while lossy), ` +
+          `${run.undetermined.size} undetermined, errors ${JSON.stringify(Object.fromEntries(run.errors))}, longest call ${load.longestMs} ms`,
+      );
+      expect(lostWhileLossy).toBeGreaterThan(0); // the loss bit
+      expect(await partition.lostSegments()).toBe(lostWhileLossy); // and stopped when healed
+      expect(load.longestMs).toBeLessThan(SETTLE_BOUND_MS);
+    } finally {
+      await partition.destroy();
+      await load.stop().catch(() => {});
+    }
+    checkLedger(await readBank(db), [run]);
+    await sleep(LOCK_TTL_MS + 200);
+    expect(await resolveAllLocks(db, shards.urls, ACCOUNTS)).toBe(0);
+  });
+
+  it('transfers through a 50 ms round trip to one shard succeed, and the bank still checks out', { timeout: 120_000 }, async () => {
+    // A cluster of its own, created through the relay: the oracle's placement map records the relay's URL for that shard,
+    // and clients go where the map says (a relay URL given to a client of an existing cluster would be ignored).
+    const own = await PostgresCluster.start(2, { unsafeFast: true });
+    const relays: DelayRelays = await startDelayRelays([{ host: '127.0.0.1', port: own.servers[1]!.port }], 50);
+    const urls = own.urls.map((url, i) => (i === 1 ? Object.assign(new URL(url), { port: String(relays.ports[0]) }).toString() : url));
+    const slowDb = await open(urls);
+    const run = newLedgerRun();
+    try {
+      await slowDb.migrate();
+      await seedLedgerBank(slowDb, ACCOUNTS);
+      const load = startTransfers(slowDb, run, 8, 'd');
+      const reached = await until(() => run.acked.length >= 40, 60_000);
+      await load.stop();
+      console.info(`slow shard: ${run.acked.length} acknowledged, errors ${JSON.stringify(Object.fromEntries(run.errors))}, longest call ${load.longestMs} ms`);
+      expect(reached).toBe(true);
+      // A delay is not a fault: nothing timed out or was left undetermined.
+      expect(run.undetermined.size).toBe(0);
+      expect(run.errors.get('SHARD_UNAVAILABLE') ?? 0).toBe(0);
+      checkLedger(await readBank(slowDb), [run]);
+      expect(await resolveAllLocks(slowDb, own.urls, ACCOUNTS)).toBe(0);
+      await relays.close();
+      // It was the relay that carried that shard's traffic: without it the shard is unreachable.
+      await expect(readBank(slowDb)).rejects.toBeInstanceOf(ShardUnavailableError);
+    } finally {
+      await slowDb.close();
+      await relays.close();
+      await own.destroy();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { nemesisSuite } from './nemesis-suite.js';
 
 // The soak: PERCOLATOR_SOAK_MINUTES (default 5) of faults per isolation level, both levels
-// (`PERCOLATOR_SOAK_MINUTES=30 npm run test:long -- test/history/nemesis.long.test.ts`).
+// (`npm run soak -- --minutes 30`, scripts/soak.mjs).
 const minutes = Number(process.env.PERCOLATOR_SOAK_MINUTES ?? 5);
 await nemesisSuite({
   minutesPerLevel: minutes,
