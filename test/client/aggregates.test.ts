@@ -9,6 +9,7 @@ import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import type { Database } from '../../src/client/database.js';
 import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
+import { pausePoint } from '../support/pause-point.js';
 
 const orders = pgTable(
   'orders',
@@ -125,26 +126,23 @@ describe('a filtered aggregate meets a pending delete of a row it counts', () =>
   // the reader must push the owner past its snapshot (docs/DESIGN.md), not read past it.
   it('pushes the deleting transaction, whose commit then lands above the snapshot', async () => {
     await load([{ accountId: 1, id: 1, amount: 10 }, { accountId: 1, id: 2, amount: 20 }]);
-    let reached!: () => void;
-    let release!: () => void;
-    const atCommitPoint = new Promise<void>((resolve) => (reached = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
+    const pause = pausePoint();
     const timestampSource = await fixture.cluster.createTimestampSource();
-    const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource, registry: new Registry(), hooks: { async beforeCommitPrimary() { reached(); await released; } } });
+    const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource, registry: new Registry(), hooks: { beforeCommitPrimary: pause.hook } });
     const ordersMeta = describeTable(orders, { shardKey: ['accountId'] });
     engine.register([ordersMeta]);
     try {
       const tx = await engine.begin();
       tx.delete(ordersMeta, [[1, 2]]);
       const committed = tx.commit();
-      await atCommitPoint;
+      await pause.reached;
       const before = await db.currentTimestamp();
       expect(await db.$count(orders, gt(orders.amount, 5))).toBe(2);
-      release();
+      pause.release();
       expect((await committed).commitTs).toBeGreaterThan(before);
       expect(await db.$count(orders, gt(orders.amount, 5))).toBe(1);
     } finally {
-      release();
+      pause.release();
       await engine.close();
       await timestampSource.close();
     }

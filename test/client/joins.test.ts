@@ -10,6 +10,7 @@ import type { Database } from '../../src/client/database.js';
 import { MAX_JOIN_ROWS } from '../../src/client/lookup-read.js';
 import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
+import { pausePoint } from '../support/pause-point.js';
 
 // users and posts share the shard key (posts by authorId): joined on it, each shard joins its own rows.
 // comments live by their own id: joins to them, or from them, are lookup joins done by the client.
@@ -181,31 +182,28 @@ describe('a join meets a pending write', () => {
   for (const path of ['colocated', 'lookup'] as const) {
     it(`${path}: meets the lock and pushes its owner past the snapshot`, async () => {
       await load({ users: [{ id: 1, name: 'ann', team: 1 }], posts: [], comments: [{ id: 1, postAuthor: 1, postId: 1 }] });
-      let reached!: () => void;
-      let release!: () => void;
-      const atCommitPoint = new Promise<void>((resolve) => (reached = resolve));
-      const released = new Promise<void>((resolve) => (release = resolve));
+      const pause = pausePoint();
       const timestampSource = await fixture.cluster.createTimestampSource();
-      const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource, registry: new Registry(), hooks: { async beforeCommitPrimary() { reached(); await released; } } });
+      const engine = createTransactionEngine({ shards: fixture.cluster.shardUrls, timestampSource, registry: new Registry(), hooks: { beforeCommitPrimary: pause.hook } });
       const postsMeta = describeTable(posts, { shardKey: ['authorId'] });
       engine.register([postsMeta]);
       try {
         const tx = await engine.begin();
         await tx.insert(postsMeta, [{ authorId: 1, id: 1, title: 'held', likes: 0 }]);
         const committed = tx.commit();
-        await atCommitPoint;
+        await pause.reached;
         const before = await db.currentTimestamp();
         const read =
           path === 'colocated'
             ? db.select({ title: posts.title }).from(users).innerJoin(posts, eq(users.id, posts.authorId))
             : db.select({ title: posts.title }).from(comments).innerJoin(posts, and(eq(comments.postAuthor, posts.authorId), eq(comments.postId, posts.id)));
         expect(await read).toEqual([]);
-        release();
+        pause.release();
         // Without the push, its commit timestamp (taken before `before`) would have been below the read's snapshot.
         expect((await committed).commitTs).toBeGreaterThan(before);
         expect(await read).toEqual([{ title: 'held' }]);
       } finally {
-        release();
+        pause.release();
         await engine.close();
         await timestampSource.close();
       }

@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CommitUndeterminedError, isRetryable, TransactionAbortedError } from '../../src/errors.js';
+import { TransactionAbortedError } from '../../src/errors.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
 import { PostgresCluster } from '../../src/harness/postgres-cluster.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
@@ -11,7 +11,7 @@ import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { shardOf } from '../../src/shard/shard-of.js';
 import { accounts, accountsMeta, transfers, transfersMeta } from '../support/bank-schema.js';
 import { pauseTree } from '../support/pause-tree.js';
-import { checkBank as checkLedgerBank, LEDGER_INITIAL, locksOn, readBank, type BankDb } from '../support/bank-ledger.js';
+import { checkBank as checkLedgerBank, checkLedger, ledgerTransfer, LEDGER_INITIAL, locksOn, newLedgerRun, readBank, type BankDb } from '../support/bank-ledger.js';
 
 const SHARDS = 3;
 const ACCOUNTS = 24;
@@ -62,36 +62,16 @@ describe('shard failover to a synchronous standby', () => {
   it('keeps every acknowledged transfer, the totals and every ledger balance across a SIGKILL of a primary at 16 clients', async () => {
     const failed = 1;
     expect(cluster.urls[failed]).toContain(',');
-    const acked: { id: string; at: number; onFailed: boolean }[] = [];
-    const undetermined = new Set<string>();
-    const errors = new Map<string, number>();
+    const run = newLedgerRun();
+    const { acked, undetermined, errors } = run;
     let stop = false;
-    const onFailed = (id: string, from: number, to: number) =>
+    const onFailed = ({ id, from, to }: { id: string; from: number; to: number }) =>
       [shardOf(accountsMeta, { id: from }, SHARDS), shardOf(accountsMeta, { id: to }, SHARDS), shardOf(transfersMeta, { id }, SHARDS)].includes(failed);
 
     const client = async (c: number): Promise<void> => {
       const db = dbs[c % dbs.length]!;
       for (let i = 0; !stop; i++) {
-        const id = `c${c}-${i}`;
-        const from = Math.floor(Math.random() * ACCOUNTS);
-        const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
-        const amount = 1 + Math.floor(Math.random() * 50);
-        try {
-          await db.transaction(async (tx) => {
-            const rows = await tx.select().from(accounts).where(inArray(accounts.id, [from, to]));
-            const balance = (account: number) => rows.find((r) => r.id === account)!.balance;
-            await tx.update(accounts).set({ balance: balance(from) - amount }).where(eq(accounts.id, from));
-            await tx.update(accounts).set({ balance: balance(to) + amount }).where(eq(accounts.id, to));
-            await tx.insert(transfers).values({ id, fromId: from, toId: to, amount });
-          });
-          acked.push({ id, at: Date.now(), onFailed: onFailed(id, from, to) });
-        } catch (error) {
-          // Typed errors only: undetermined commits may or may not be in the ledger, retryable ones are not.
-          if (error instanceof CommitUndeterminedError) undetermined.add(id);
-          else if (!isRetryable(error)) throw error;
-          const code = (error as { code: string }).code;
-          errors.set(code, (errors.get(code) ?? 0) + 1);
-        }
+        await ledgerTransfer(db, run, `c${c}-${i}`, ACCOUNTS);
       }
     };
 
@@ -104,7 +84,7 @@ describe('shard failover to a synchronous standby', () => {
       await cluster.standbys[failed]![0]!.promote();
       const promotedAt = Date.now();
       // The load goes on, the failed shard included.
-      const afterPromotion = () => acked.filter((a) => a.at > promotedAt && a.onFailed).length;
+      const afterPromotion = () => acked.filter((a) => a.at > promotedAt && onFailed(a)).length;
       expect(await until(() => afterPromotion() >= 40, 15_000)).toBe(true);
       stop = true;
       await load;
@@ -116,7 +96,7 @@ describe('shard failover to a synchronous standby', () => {
       expect(retries.SHARD_UNAVAILABLE).toBeGreaterThan(0);
       console.log(
         `failover: ${beforeKill} transfers acknowledged before the kill, ${acked.length} in all, ${afterPromotion()} after the promotion touching the failed shard ` +
-          `(the first ${acked.find((a) => a.at > promotedAt && a.onFailed)!.at - promotedAt} ms after it); ${undetermined.size} undetermined; retries ${JSON.stringify(retries)}, errors after retries ${JSON.stringify(Object.fromEntries(errors))}`,
+          `(the first ${acked.find((a) => a.at > promotedAt && onFailed(a))!.at - promotedAt} ms after it); ${undetermined.size} undetermined; retries ${JSON.stringify(retries)}, errors after retries ${JSON.stringify(Object.fromEntries(errors))}`,
       );
     } finally {
       stop = true;
@@ -125,10 +105,7 @@ describe('shard failover to a synchronous standby', () => {
 
     // Every acknowledged transfer is in the ledger, and nothing else but undetermined ones.
     const bank = await readBank(dbs[1]!);
-    const ledgerIds = new Set(bank.ledger.map((t) => t.id));
-    expect(acked.filter((a) => !ledgerIds.has(a.id)).map((a) => a.id)).toEqual([]);
-    const known = new Set([...acked.map((a) => a.id), ...undetermined]);
-    expect(bank.ledger.filter((t) => !known.has(t.id)).map((t) => t.id)).toEqual([]);
+    checkLedger(bank, [run]);
     checkBank(bank);
     expect(warnings.some((w) => w.includes('shard primary moved to another host'))).toBe(true);
 

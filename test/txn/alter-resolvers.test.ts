@@ -6,6 +6,7 @@ import type { CommitHooks } from '../../src/txn/commit-hooks.js';
 import type { TransactionEngine } from '../../src/txn/engine-contract.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { useEngines } from '../support/engine-fixture.js';
+import { pausePoint } from '../support/pause-point.js';
 import { queryOnShards } from '../support/raw-shards.js';
 
 // Statements that copy lock rows into versions and latest rows name their
@@ -22,15 +23,6 @@ const nutsV1 = describeTable(pgTable('nuts', { id: integer().primaryKey(), name:
 const nutsV2 = describeTable(pgTable('nuts', { id: integer().primaryKey(), name: text() }));
 const washers = describeTable(pgTable('washers', { id: integer().primaryKey(), name: text() }));
 const gadgetsV2 = describeTable(pgTable('gadgets', { id: integer().primaryKey(), name: text(), size: integer().notNull().default(5) }));
-
-/** A hook that stops the commit at its point until `release()`; `reached` settles when it got there. */
-function pausePoint(): { hook: () => Promise<void>; reached: Promise<void>; release: () => void } {
-  let arrived!: () => void;
-  let release!: () => void;
-  const reached = new Promise<void>((resolve) => (arrived = resolve));
-  const released = new Promise<void>((resolve) => (release = resolve));
-  return { hook: () => (arrived(), released), reached, release };
-}
 
 /** Two ids of `meta` whose rows live on different shards. */
 function idsOnTwoShards(engine: TransactionEngine, meta: TableMeta, from: number): [number, number] {
