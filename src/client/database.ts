@@ -1,5 +1,6 @@
 import { readShardStatus, type ShardStatus } from './shard-status.js';
 import type { Placement } from '../txn/placement.js';
+import type { SlotMoveContext } from '../txn/slot-move.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -93,6 +94,11 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   /** @internal The placement map this client places rows by (slot moves use it). */
   get placement(): Placement {
     return this.parts.engine.placement;
+  }
+
+  /** @internal What moveSlots, abortMove and finishMoves (src/txn/slot-move.ts) take. */
+  get slotMoves(): SlotMoveContext {
+    return this.parts.engine.slotMoves;
   }
 
   /**

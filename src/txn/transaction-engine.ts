@@ -149,6 +149,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       return shards.length;
     },
     placement,
+    slotMoves: { placement, resolver, tables: directory, timestampSource: options.timestampSource, logger },
     async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
       const readOnly = beginOptions.readTs !== undefined;
       const startTs = beginOptions.readTs ?? (await timestamp());
