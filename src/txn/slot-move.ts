@@ -155,6 +155,8 @@ class SlotMover {
       since = next;
       if (copied <= (this.options.pageRows ?? 1000)) break;
     }
+    // Locks already decidable are resolved while the slots still take writes (see resolveSlotLocks).
+    await resolveSlotLocks(this.ctx.resolver, this.from, await this.ctx.tables.tablesOn(this.from), this.move.slots, Date.now(), false);
     await this.step('caught-up');
     return since;
   }
