@@ -31,6 +31,7 @@ import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
+import { finishMoves } from './slot-move-finish.js';
 
 export interface TransactionEngineOptions {
   /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). Without `placement`, rows are placed by the initial layout of this list. */
@@ -139,7 +140,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
-  const gc = new VersionGc(shards, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
+  const finish = async () => (placement.mapped ? finishMoves(placement, directory) : 0);
+  const gc = new VersionGc(shards, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {}, finish);
   if (options.gc !== false) gc.start();
 
   const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');

@@ -48,6 +48,8 @@ export class VersionGc {
     private readonly logger: Logger,
     private readonly deletedVersions: Counter,
     options: GcOptions = {},
+    /** Run after each pass (the last step of slot moves: dropping the copies the safe point now allows). */
+    private readonly afterCollect?: () => Promise<unknown>,
   ) {
     this.lifetimeMs = options.lifetimeMs ?? 600_000;
     this.intervalMs = options.intervalMs ?? 60_000;
@@ -80,6 +82,7 @@ export class VersionGc {
     await this.refuseUncataloguedLocks();
     const safePoint = await this.resolveOldLocks(tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
     const shards = await Promise.all(this.shards.map((shard, i) => this.collectShard(shard, tables[i]!, safePoint, force)));
+    await this.afterCollect?.().catch((error: unknown) => this.logger.warn({ err: error }, 'version GC: finishing slot moves failed; the next pass retries'));
     return { shards };
   }
 

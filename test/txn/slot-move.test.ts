@@ -112,7 +112,7 @@ describe('moving slots with data', () => {
     await expect(stale.insert(gadgets).values({ ...gadget(ROWS + 2), label: before[1]!.label })).rejects.toBeInstanceOf(UniqueViolationError);
   });
 
-  it('a stale client writes the moved rows without an error (maxRetries 0), and the old owner drops its copy once the GC safe point passes the switch', async () => {
+  it('a stale client writes the moved rows without an error (maxRetries 0), and the old owner copy is dropped by the first GC pass whose safe point passes the switch', async () => {
     await stale.update(gadgets).set({ label: 'renamed-1' }).where(eq(gadgets.id, 1));
     expect(await db.select().from(gadgets).where(eq(gadgets.id, 1))).toMatchObject([{ label: 'renamed-1' }]);
     const rowSlots = slotsOn(db.placement, 1, slotsOfRows(gadgetsMeta, 'id', [1, 2, 4, 5]));
@@ -124,7 +124,8 @@ describe('moving slots with data', () => {
     } finally {
       await gcDb.close();
     }
-    expect(await finishMoves(db.placement, db.slotMoves.tables)).toBe(1);
+    // That pass finished the move (finishMoves runs after each GC pass).
+    expect(await finishMoves(db.placement, db.slotMoves.tables)).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__versions', rowSlots))[0]).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__latest', rowSlots))[0]).toBe(0);
   });
