@@ -1,28 +1,15 @@
 import { InvalidInputError } from '../errors.js';
 import { currentSafePoint } from '../shard/gc-statements.js';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { deleteSlotRows } from '../shard/slot-copy-statements.js';
 import type { TableDirectory } from './table-directory.js';
 import type { Placement } from './placement.js';
 import { readOpenMoves, recordPhase, type MoveJournal } from './slot-move-journal.js';
-import { abandonOn, unfreezeOn } from './slot-move-ownership.js';
+import { abandonOn, dropOn, unfreezeOn } from './slot-move-ownership.js';
 
-/** Rows deleted per statement when a shard's rows of moved slots go. */
-const DELETE_BATCH = 2000;
-
-/** Deletes every row (versions, latest rows, locks) of `slots` in every table catalogued on `shard`; returns how many. */
-export async function deleteRowsOfSlots(shard: ShardPool, tables: TableDirectory, slots: readonly number[]): Promise<number> {
-  let deleted = 0;
-  for (const storage of await tables.tablesOn(shard)) {
-    for (const relation of [storage.meta.versionsTable, storage.meta.latestTable, storage.meta.locksTable]) {
-      for (;;) {
-        const n = (await shard.query(deleteSlotRows(relation, slots, DELETE_BATCH))).rowCount ?? 0;
-        deleted += n;
-        if (n < DELETE_BATCH) break;
-      }
-    }
-  }
-  return deleted;
+/** Deletes every row (versions, latest rows, locks) of `slots` in every table catalogued on `shard`. */
+export async function deleteRowsOfSlots(shard: ShardPool, tables: TableDirectory, slots: readonly number[]): Promise<void> {
+  const relations = (await tables.tablesOn(shard)).flatMap((storage) => [storage.meta.versionsTable, storage.meta.latestTable, storage.meta.locksTable]);
+  await dropOn(shard, relations, slots);
 }
 
 /**
