@@ -53,8 +53,8 @@ export async function finishMoves(placement: Placement, tables: TableDirectory):
     if (!safePoints.has(move.from)) safePoints.set(move.from, BigInt((await source.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0));
     if (safePoints.get(move.from)! <= move.switchTs!) continue;
     const newer = released.filter((m) => m !== move && m.from === move.from && m.switchTs! > move.switchTs!).flatMap((m) => m.slots);
-    // Slots back on (or moving back to) the source hold live rows there.
-    const incoming = open.filter((m) => m.to === move.from && m.phase !== 'released').flatMap((m) => m.slots);
+    // Slots back on the source, or being copied back to it, hold live rows there (a move back that has not received yet waits for this drop).
+    const incoming = open.filter((m) => m.to === move.from && m.phase !== 'released' && m.phase !== 'receiving').flatMap((m) => m.slots);
     const drop = move.slots.filter((slot) => map.shardOfSlot(slot) !== move.from && !newer.includes(slot) && !incoming.includes(slot));
     if (drop.length > 0) await deleteRowsOfSlots(source, tables, drop);
     await recordPhase(placement.shards[move.to]!, move, 'dropped', move.rowsCopied);
