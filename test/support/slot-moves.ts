@@ -33,3 +33,19 @@ export async function slotRowsPerShard(urls: readonly string[], relation: string
   const counts = await queryOnShards<{ n: string }>(urls, `select count(*) as n from ${relation} where slot = any('{${slots.join(',')}}'::int[])`);
   return counts.map((rows) => Number(rows[0]!.n));
 }
+
+/**
+ * Collects garbage until no finished move still keeps its source's rows
+ * (the safe point passed every switch and finishMoves dropped them), so
+ * that scans see each row once even where reads do not filter by owner.
+ */
+export async function dropMovedRows(db: { collectGarbage(options?: { force?: boolean }): Promise<unknown>; placement: Placement }, urls: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await db.collectGarbage({ force: true });
+    const open = await queryOnShards<{ n: string }>(urls, `select count(*) as n from percolator_slot_moves where phase not in ('dropped', 'aborted')`);
+    if (open.every((rows) => Number(rows[0]!.n) === 0)) return;
+    if (Date.now() > deadline) throw new Error('moves still keep their sources\' rows');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
