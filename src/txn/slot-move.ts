@@ -80,7 +80,7 @@ export async function moveSlots(ctx: SlotMoveContext, move: SlotSwitch, options:
   if (!from || !to || !inMap(move.from) || !inMap(move.to) || move.from === move.to) {
     throw new InvalidInputError(`shards ${move.from} and ${move.to} must be two shards of the map of cluster ${placement.map.clusterId}`);
   }
-  await finishMoves(placement, ctx.tables);
+  await finishMoves(placement);
   const shards = placement.map.shards.map((s) => placement.shards[s.id]!);
   let journal = await startOrResume(shards, to, move.from, move.to, slots);
   const map = placement.map;
@@ -100,7 +100,7 @@ export async function abortMove(ctx: SlotMoveContext, move: SlotSwitch): Promise
   const shards = ctx.placement.map.shards.map((s) => ctx.placement.shards[s.id]!);
   const journal = await startOrResume(shards, ctx.placement.shards[move.to]!, move.from, move.to, slots);
   if (!journal) return false;
-  await rollBackMove(ctx.placement, ctx.tables, journal);
+  await rollBackMove(ctx.placement, journal);
   return true;
 }
 
@@ -124,8 +124,7 @@ class SlotMover {
     const copier = await this.copierOf();
     for (let attempt = 1; ; attempt++) {
       if (journal.phase === 'receiving') {
-        await this.receive(journal);
-        journal = await this.record(journal, 'copying');
+        journal = await this.receive(journal);
         await this.step('received');
       }
       if (journal.phase === 'copying') {
@@ -156,12 +155,13 @@ class SlotMover {
    * point passes that move's switch (finishMoves, also run after every GC
    * pass), which this waits for until `dropWaitMs`.
    */
-  private async receive(journal: MoveJournal): Promise<void> {
+  private async receive(journal: MoveJournal): Promise<MoveJournal> {
     const deadline = Date.now() + (this.options.dropWaitMs ?? 60_000);
     for (;;) {
-      const received = await receiveOn(this.to, this.move.slots);
-      if (received.length === this.move.slots.length) return;
-      await finishMoves(this.ctx.placement, this.ctx.tables);
+      let copying: MoveJournal | undefined;
+      const received = await receiveOn(this.to, this.move.slots, async (client) => (copying = await recordPhase(this.to, journal, 'copying', this.rows, {}, client)));
+      if (copying) return copying;
+      await finishMoves(this.ctx.placement);
       if (Date.now() >= deadline) {
         const waiting = this.move.slots.filter((slot) => !received.includes(slot));
         await recordPhase(this.to, journal, 'aborted', this.rows);
@@ -211,7 +211,7 @@ class SlotMover {
         try {
           await resolveSlotLocks(this.ctx.resolver, this.from, tables, this.move.slots, Date.now() + (this.options.lockWaitMs ?? 30_000));
         } catch (error) {
-          if (error instanceof SlotMoveError) await rollBackMove(placement, this.ctx.tables, journal);
+          if (error instanceof SlotMoveError) await rollBackMove(placement, journal);
           throw error;
         }
         await this.step('resolved');
