@@ -45,9 +45,13 @@ describe('bank transfers while slots move', () => {
     await cluster?.destroy();
   });
 
-  /** Runs CLIENTS transfer loops (each on its own client) until `work` settles; returns their runs. */
+  /**
+   * Runs CLIENTS transfer loops (each on its own client) until `work` settles; returns their runs.
+   * 40 hot accounts: 10 retries (the default) are now and then not enough for a write conflict
+   * among 12 clients, moves or not; 30 keep contention out of the "no failure" check.
+   */
   async function underTransfers(isolation: 'snapshot' | 'serializable', work: () => Promise<void>): Promise<LedgerRun[]> {
-    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => percolator({ oracle: [cluster.oracleAddress], schema: bankSchema, isolation, gc: false })));
+    const clients = await Promise.all(Array.from({ length: CLIENTS }, () => percolator({ oracle: [cluster.oracleAddress], schema: bankSchema, isolation, gc: false, maxRetries: 30 })));
     const runs = clients.map(() => newLedgerRun());
     allRuns.push(...runs);
     let stop = false;
