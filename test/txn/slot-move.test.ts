@@ -153,7 +153,7 @@ describe('moving slots with data', () => {
         atStep: (step) => {
           steps.push(step);
           // The owner commits only once the slot is frozen: its lock must be resolved (waited for) before the last copy.
-          if (step === 'frozen') setTimeout(pause.release, 300);
+          if (step === 'frozen') setTimeout(pause.release, 2000);
         },
       });
       await committing;
