@@ -166,7 +166,7 @@ class SlotMover {
         const waiting = this.move.slots.filter((slot) => !received.includes(slot));
         await recordPhase(this.to, journal, 'aborted', this.rows);
         throw new SlotMoveError(
-          `shard ${this.to.name} still keeps rows of slots ${waiting.join(', ')} from an earlier move away, readable by readers older than that move until the GC safe point passes it; run the move again later`,
+          `shard ${this.to.name} still keeps rows of ${waiting.length} of the slots (${waiting.slice(0, 8).join(', ')}${waiting.length > 8 ? ', ...' : ''}) from an earlier move away, readable by readers older than that move until the GC safe point passes it; run the move again later`,
         );
       }
       await sleep(200);

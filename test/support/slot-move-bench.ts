@@ -1,7 +1,8 @@
 /**
  * Slot moves, measured: N accounts on 2 throwaway shards (fsync off), C
  * clients running two-account transfers all along; half of shard 0's slots
- * move to shard 1 (unthrottled, then back throttled to R rows per second).
+ * move to shard 1 (unthrottled, then back throttled to R rows per second,
+ * once GC, at a 2 s lifetime here, let shard 0 drop its old copy).
  * Prints the rows copied and the copy speed of each move, and the
  * transfers' throughput and latency (p50, p99) before and during each move.
  *
@@ -21,7 +22,7 @@ const RATE = Number(process.argv[4] ?? 5000);
 const BASELINE_MS = 5000;
 
 const cluster = await startTestCluster({ shards: 2 });
-const db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { accounts }, maxRetries: 100, gc: false });
+const db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: { accounts }, maxRetries: 100, gc: { lifetimeMs: 2000, intervalMs: 500 } });
 
 /** Transfers by CLIENTS loops until `until` settles: per-transaction latencies (ms). */
 async function transfersDuring(until: Promise<unknown>): Promise<{ latencies: number[]; ms: number }> {
