@@ -19,8 +19,13 @@ create table if not exists percolator_foreign_slots (
   switch_ts bigint
 );
 
--- Readers look up the slots granted here after their map version.
+-- Every read asks whether anything changed after its map version: the
+-- newest since_version, the oldest foreign_from and the newest refuse_below
+-- are each one index probe, so the steady state (nothing changed) does not
+-- scan these tables (src/shard/slot-read-filter.ts).
 create index if not exists percolator_owned_slots_since on percolator_owned_slots (since_version);
+create index if not exists percolator_foreign_slots_from on percolator_foreign_slots (foreign_from);
+create index if not exists percolator_foreign_slots_refuse on percolator_foreign_slots (refuse_below);
 
 -- Raised from inside a read (no row is returned): this shard deleted the
 -- rows of `slot`, which the reader's map (older than `below`) says it owns.

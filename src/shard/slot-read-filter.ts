@@ -17,9 +17,28 @@
  */
 export function unownedSlotsSql(version: string): string {
   return `(select array_agg(__u.slot) from (
-    select __o.slot from percolator_owned_slots __o where __o.since_version > ${version}
-    union all select __f.slot from percolator_foreign_slots __f where __f.foreign_from <= ${version}
-    union all select percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) from percolator_foreign_slots __f where __f.refuse_below > ${version}) __u)`;
+    select __o.slot from percolator_owned_slots __o where __o.since_version > ${version} and ${grantedAfter(version)}
+    union all select __f.slot from percolator_foreign_slots __f where __f.foreign_from <= ${version} and ${foreignAt(version)}
+    union all select percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) from percolator_foreign_slots __f
+      where __f.refuse_below > ${version} and ${refusedAt(version)}) __u)`;
+}
+
+// Gates of the lookups above, each one index probe (max/min); Postgres runs a branch's scan only when its gate holds.
+function grantedAfter(version: string): string {
+  return `(select max(since_version) from percolator_owned_slots) > ${version}`;
+}
+
+function foreignAt(version: string): string {
+  return `(select min(foreign_from) from percolator_foreign_slots) <= ${version}`;
+}
+
+function refusedAt(version: string): string {
+  return `(select max(refuse_below) from percolator_foreign_slots) > ${version}`;
+}
+
+/** Whether this shard's slot ownership changed after map version `version` (serializable validation): three index probes. */
+export function ownershipChangedSql(version: string): string {
+  return `(${grantedAfter(version)} or (select max(foreign_from) from percolator_foreign_slots) > ${version} or ${refusedAt(version)})`;
 }
 
 /** A condition on a stored row aliased `alias`: its slot is not among unownedSlotsSql(version). */
@@ -30,5 +49,6 @@ export function ownedRowSql(alias: string, version: string): string {
 
 /** A statement's check alone (for reads by key, whose map sent each key to its owner): raises as unownedSlotsSql does, else true. */
 export function staleReadCheckSql(version: string): string {
-  return `not exists (select from percolator_foreign_slots __f where __f.refuse_below > ${version} and percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) is not null)`;
+  return `not exists (select from percolator_foreign_slots __f where __f.refuse_below > ${version} and ${refusedAt(version)}
+    and percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) is not null)`;
 }
