@@ -1,4 +1,4 @@
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError, ShardUnavailableError } from '../../src/errors.js';
@@ -11,6 +11,7 @@ import { createOracleClient } from '../../src/oracle/oracle-client.js';
 import { ShardPool } from '../../src/shard/shard-pool.js';
 import { StandbyPools } from '../../src/txn/standby-pools.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
+import { isRetryable } from '../../src/errors.js';
 import { accounts, accountsMeta } from '../support/bank-schema.js';
 import { connectToShard } from '../../src/shard/shard-primary.js';
 
@@ -124,6 +125,61 @@ describe('asOf reads served by standbys', () => {
       await crashing.close();
       await tso.close();
     }
+  });
+
+  it('under concurrent transfers in both isolation levels, on standbys that lag, every snapshot keeps the total and holds every transfer acknowledged before ts', async () => {
+    const WORKERS = 6;
+    const counterOf = (w: number): number => 100 + w;
+    await db.insert(accounts).values(Array.from({ length: WORKERS }, (_, w) => ({ id: counterOf(w), balance: 0, owner: 'counter' })));
+    const rows = await db.select().from(accounts).where(inArray(accounts.id, IDS));
+    const total = rows.reduce((sum, r) => sum + r.balance, 0);
+    // Each worker's transfers acknowledged so far: its counter row, written by each transfer, is at least that.
+    const acked = Array.from({ length: WORKERS }, () => 0);
+    let stop = false;
+    const worker = async (w: number): Promise<void> => {
+      const isolation = w % 2 === 0 ? 'snapshot' : 'serializable';
+      for (let i = 0; !stop; i++) {
+        const [from, to] = [IDS[(w + i) % IDS.length]!, IDS[(w * 3 + i * 5 + 1) % IDS.length]!];
+        if (from === to) continue;
+        try {
+          await db.transaction(
+            async (tx) => {
+              const [a] = await tx.select().from(accounts).where(eq(accounts.id, from));
+              const [b] = await tx.select().from(accounts).where(eq(accounts.id, to));
+              const [c] = await tx.select().from(accounts).where(eq(accounts.id, counterOf(w)));
+              await tx.update(accounts).set({ balance: a!.balance - 1 }).where(eq(accounts.id, from));
+              await tx.update(accounts).set({ balance: b!.balance + 1 }).where(eq(accounts.id, to));
+              await tx.update(accounts).set({ balance: c!.balance + 1 }).where(eq(accounts.id, counterOf(w)));
+            },
+            { isolation },
+          );
+          acked[w]! += 1;
+        } catch (error) {
+          if (!isRetryable(error)) throw error;
+        }
+      }
+    };
+    // The standbys apply each commit 20 ms after it was made (they still flush the WAL at once, so commits return).
+    await onStandbys(cluster, "alter system set recovery_min_apply_delay = '20ms'");
+    await onStandbys(cluster, 'select pg_reload_conf()');
+    const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+    try {
+      let reads = 0;
+      for (const end = Date.now() + 5000; Date.now() < end || reads < 10; reads++) {
+        const floor = [...acked];
+        const ts = await db.currentTimestamp();
+        const seen = await db.asOf(ts, { standby: true }).select().from(accounts);
+        const balance = (id: number): number => seen.find((r) => r.id === id)!.balance;
+        expect(IDS.reduce((sum, id) => sum + balance(id), 0)).toBe(total);
+        for (let w = 0; w < WORKERS; w++) expect(balance(counterOf(w))).toBeGreaterThanOrEqual(floor[w]!);
+      }
+    } finally {
+      stop = true;
+      await load;
+      await onStandbys(cluster, 'alter system reset recovery_min_apply_delay');
+      await onStandbys(cluster, 'select pg_reload_conf()');
+    }
+    expect(acked.reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
   });
 
   it('refuses a shard with one host (no standby named)', async () => {
