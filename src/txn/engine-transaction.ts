@@ -77,7 +77,7 @@ export class PercolatorTransaction implements EngineTransaction {
       const through = query.through && this.candidatesThrough(table, storage, query.through);
       return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock }, through);
     }
-    const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = query.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query)));
     if (this.recordsReads) {
       if (query.where) {
@@ -104,7 +104,7 @@ export class PercolatorTransaction implements EngineTransaction {
   async project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
-    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = request.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request)));
     // No keys come back: validation must also see rows that left the filtered set (their image at startTs matched).
     if (this.recordsReads) this.readSet.addPredicate({ ...scannedFilter(request.where), table: table.name, shards, readTs: this.startTs, leavingRows: true });
@@ -114,7 +114,7 @@ export class PercolatorTransaction implements EngineTransaction {
   async join(request: JoinRequest): Promise<JoinedRow[]> {
     this.ensureOpen();
     const storages = request.tables.map((t) => this.storageFor(t.table));
-    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = request.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.join(storages, shard, request)));
     if (this.recordsReads) {
       // Per table: its filter as a predicate (a write that could bring a row of it into the result) and the keys returned (rows that could leave it).

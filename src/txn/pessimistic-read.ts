@@ -80,7 +80,7 @@ export async function lockingSelect(
   checkLockRequest(query.lock);
   const { ctx } = target;
   const table = storage.meta.name;
-  const shards = query.shards ?? ctx.shards.map((_, i) => i);
+  const shards = query.shards ?? ctx.placement.shardIds();
   const forUpdateTs = await target.locks.forUpdateTs();
   const where = query.where ? dialect.sqlToQuery(query.where) : undefined;
   const wherePart = where ? { sql: where.sql, params: where.params } : undefined;
