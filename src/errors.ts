@@ -217,6 +217,17 @@ export class PlacementChangedError extends PercolatorError {
 }
 
 /**
+ * A slot move (moveSlots) could not complete and was rolled back: the
+ * source still owns the slots, the destination holds none of their rows.
+ * Retryable: run the move again (e.g. after long transactions in the
+ * slots ended).
+ */
+export class SlotMoveError extends PercolatorError {
+  readonly code = 'SLOT_MOVE_FAILED';
+  readonly retryable = true;
+}
+
+/**
  * A shard refused a statement for a reason no other error of the catalogue
  * describes (`sqlState` says which; `cause` is the driver's error).
  * Retryable when Postgres aborted the statement because of a concurrent one

@@ -16,7 +16,7 @@ export type { InsertRow, SchemaTables, SelectedFields, SelectedRow, ShardKeys, U
 export type { IsolationLevel } from './txn/engine-contract.js';
 export type { ShardStatus, ShardStatusEntry, ShardStatusOptions } from './client/shard-status.js';
 export type { AddShardResult, RebalanceOptions, RebalanceResult, RemoveShardResult } from './client/shard-membership.js';
-export type { MoveProgress, MoveThrottle } from './txn/slot-moves.js';
+export type { RebalanceProgress, MoveThrottle } from './txn/slot-moves.js';
 export type { SlotMove } from './txn/rebalance-plan.js';
 export type { GcOptions, GcRun } from './txn/gc-types.js';
 export type { TimestampSource } from './oracle/timestamp-source.js';

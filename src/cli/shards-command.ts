@@ -5,7 +5,7 @@ import { parseDurationFlagMs } from '../command-line/duration.js';
 import { splitShardList } from '../shard/shard-address.js';
 import type { ShardStatus } from '../client/shard-status.js';
 import type { RebalanceOptions, RebalanceResult } from '../client/shard-membership.js';
-import type { MoveProgress } from '../txn/slot-moves.js';
+import type { RebalanceProgress } from '../txn/slot-moves.js';
 import { loadSchemaModule } from './schema-module.js';
 
 export const help = `usage: percolator shards <action> --oracle <host:port,...> [options]
@@ -115,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
     const { rebalance, removeShard } = await import('../client/shard-membership.js');
     const { silentLogger } = await import('../logger.js');
     return await withClusterEngine(oracle, undefined, async (engine, client) => {
-      const deps = { placement: engine.placement, tables: [], timestamp: () => client.getTimestamp(), logger: silentLogger, connectTimeoutMs: 5_000 };
+      const deps = { moves: engine.slotMoves, tables: [], timestamp: () => client.getTimestamp(), logger: silentLogger, connectTimeoutMs: 5_000 };
       if (action === 'rebalance') {
         printMoved(await rebalance(deps, rebalanceOptions));
         return 0;
@@ -154,7 +154,7 @@ function printMoved(result: RebalanceResult): void {
 }
 
 /** One line redrawn on a terminal while slots move; nothing when stderr is not a terminal. */
-function progressLine(): ((progress: MoveProgress) => void) | undefined {
+function progressLine(): ((progress: RebalanceProgress) => void) | undefined {
   if (!process.stderr.isTTY) return undefined;
   const started = Date.now();
   return (p) => {

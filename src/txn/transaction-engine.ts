@@ -31,6 +31,7 @@ import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
+import { finishMoves } from './slot-move-finish.js';
 
 export interface TransactionEngineOptions {
   /** Postgres URLs of the shards; their order is the shard numbering (keep it fixed). Without `placement`, rows are placed by the initial layout of this list. */
@@ -139,7 +140,8 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
-  const gc = new VersionGc(placement.live, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {});
+  const finish = async () => (placement.mapped ? finishMoves(placement, directory) : 0);
+  const gc = new VersionGc(placement.live, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {}, finish);
   if (options.gc !== false) gc.start();
 
   const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');
@@ -149,6 +151,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       return placement.live.length;
     },
     placement,
+    slotMoves: { placement, resolver, tables: directory, timestampSource: options.timestampSource, logger },
     async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
       const readOnly = beginOptions.readTs !== undefined;
       const startTs = beginOptions.readTs ?? (await timestamp());

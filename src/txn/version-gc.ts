@@ -49,6 +49,8 @@ export class VersionGc {
     private readonly logger: Logger,
     private readonly deletedVersions: Counter,
     options: GcOptions = {},
+    /** Run after each pass (the last step of slot moves: dropping the copies the safe point now allows). */
+    private readonly afterCollect?: () => Promise<unknown>,
   ) {
     this.lifetimeMs = options.lifetimeMs ?? 600_000;
     this.intervalMs = options.intervalMs ?? 60_000;
@@ -82,6 +84,7 @@ export class VersionGc {
     await this.refuseUncataloguedLocks(pools);
     const safePoint = await this.resolveOldLocks(pools, tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
     const shards = await Promise.all(pools.map((shard, i) => this.collectShard(shard, tables[i]!, safePoint, force)));
+    await this.afterCollect?.().catch((error: unknown) => this.logger.warn({ err: error }, 'version GC: finishing slot moves failed; the next pass retries'));
     return { shards };
   }
 

@@ -1,0 +1,33 @@
+import type { Statement } from './shard-pool.js';
+
+/**
+ * The statements of the slot-move journal on a destination shard
+ * (schema/core/0010-slot-move-journal.sql). Every statement returns the
+ * row's columns as JOURNAL_COLUMNS names them.
+ */
+
+const JOURNAL_COLUMNS = `id::text as id, from_shard, to_shard, slots, phase, switch_version::text as switch_version, switch_ts::text as switch_ts, rows_copied::text as rows_copied, copied_before`;
+
+/** Moves not finished (neither dropped nor aborted), oldest first. */
+export const openMoves: Statement = {
+  text: `select ${JOURNAL_COLUMNS} from percolator_slot_moves where phase not in ('dropped', 'aborted') order by id`,
+  values: [],
+};
+
+/** Starts a move's journal in phase 'receiving'. */
+export function insertMove(from: number, to: number, slots: readonly number[]): Statement {
+  return {
+    text: `insert into percolator_slot_moves (from_shard, to_shard, slots, phase) values ($1, $2, $3::int[], 'receiving') returning ${JOURNAL_COLUMNS}`,
+    values: [from, to, slots],
+  };
+}
+
+/** Records that the move reached `phase` (and, once known, its switch version and timestamp). */
+export function setMovePhase(id: string, phase: string, rowsCopied: number, record: { copiedBefore?: string; switchVersion?: bigint; switchTs?: bigint }): Statement {
+  return {
+    text: `update percolator_slot_moves set phase = $2, rows_copied = greatest(rows_copied, $3::bigint), switch_version = coalesce($4::bigint, switch_version),
+  switch_ts = coalesce($5::bigint, switch_ts), copied_before = coalesce($6::text, copied_before), updated_at = clock_timestamp()
+where id = $1::bigint returning ${JOURNAL_COLUMNS}`,
+    values: [id, phase, rowsCopied, record.switchVersion?.toString() ?? null, record.switchTs?.toString() ?? null, record.copiedBefore ?? null],
+  };
+}
