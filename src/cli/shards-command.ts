@@ -137,7 +137,7 @@ async function status(oracle: string[], shardList: string[], json: boolean, coun
   const { readClusterStatus } = await import('../client/shard-status.js');
   const status: ShardStatus = await readClusterStatus(oracle, shardList.length > 0 ? shardList : undefined, { countRows });
   if (json) {
-    console.log(JSON.stringify({ ...status, mapVersion: status.mapVersion.toString() }));
+    console.log(JSON.stringify(status, (_, value: unknown) => (typeof value === 'bigint' ? value.toString() : value)));
     return 0;
   }
   console.log(`cluster ${status.clusterId ?? '(no map yet)'}, placement map version ${status.mapVersion}, ${status.slotCount} slots, ${status.slotsMoving} moving`);
@@ -146,6 +146,9 @@ async function status(oracle: string[], shardList: string[], json: boolean, coun
   for (const s of status.shards) {
     console.log([s.id, s.slots, s.ownedSlots, s.frozenSlots, s.incomingSlots, s.rows, s.versions, s.bytes].map((v) => String(v).padStart(10)).join('') + ` ${s.address}`);
   }
+  for (const m of status.movesInFlight) console.log(`move in flight: ${m.slots} slot(s) ${m.from} -> ${m.to}, ${m.phase}, ${m.rowsCopied} rows copied`);
+  if (status.slotsAwaitingDrop > 0) console.log(`${status.slotsAwaitingDrop} moved slot(s) wait for the GC safe point before their old copy is deleted`);
+  for (const r of status.removedShards) console.log(`removed shard ${r.id}: keep its server running until the GC safe point passes ${r.keepRunningUntil}`);
   return 0;
 }
 

@@ -8,6 +8,7 @@ import { shardStatus, type ShardStatusRow } from '../shard/shard-status-statemen
 import { ownedSlots } from '../shard/slot-ownership-statements.js';
 import type { Placement } from '../txn/placement.js';
 import { rowsPerShard } from './shard-membership.js';
+import { readOpenMoves } from '../txn/slot-move-journal.js';
 
 /** One shard as db.shardStatus() reports it. */
 export interface ShardStatusEntry {
@@ -37,6 +38,16 @@ export interface ShardStatus {
   readonly shards: readonly ShardStatusEntry[];
   /** Slots some shard is moving (frozen on the source, or granted on the destination before the map names it): 0 when no move is in flight. */
   readonly slotsMoving: number;
+  /** Moves journaled and not yet switched and released (under way, or interrupted: run the command again). */
+  readonly movesInFlight: readonly { from: number; to: number; slots: number; phase: string; rowsCopied: number }[];
+  /** Slots moved away whose old copy waits for the GC safe point to pass the switch before it is deleted from the source. */
+  readonly slotsAwaitingDrop: number;
+  /**
+   * Shards removed from the map whose server must still be kept running:
+   * until the GC safe point passes `keepRunningUntil` (the last switch away
+   * from it), readers that began before may read it.
+   */
+  readonly removedShards: readonly { id: number; keepRunningUntil: bigint }[];
 }
 
 export interface ShardStatusOptions {
@@ -69,7 +80,23 @@ export async function readShardStatus(placement: Placement, options: ShardStatus
     }),
   );
   const slotsMoving = shards.reduce((n, s) => n + s.frozenSlots + s.incomingSlots, 0);
-  return { clusterId: map.clusterId || undefined, mapVersion: map.version, slotCount: map.slots.length, shards, slotsMoving };
+  // A shard migrated before the journal existed has none: no move to it.
+  const open = (await Promise.all(map.shards.map(({ id }) => readOpenMoves(placement.shards[id]!).catch(() => [])))).flat();
+  const released = open.filter((m) => m.phase === 'released');
+  const removed = new Map<number, bigint>();
+  for (const move of released.filter((m) => !map.shards.some((s) => s.id === m.from))) {
+    removed.set(move.from, [removed.get(move.from) ?? 0n, move.switchTs ?? 0n].reduce((a, b) => (a > b ? a : b)));
+  }
+  return {
+    clusterId: map.clusterId || undefined,
+    mapVersion: map.version,
+    slotCount: map.slots.length,
+    shards,
+    slotsMoving,
+    movesInFlight: open.filter((m) => m.phase !== 'released').map((m) => ({ from: m.from, to: m.to, slots: m.slots.length, phase: m.phase, rowsCopied: m.rowsCopied })),
+    slotsAwaitingDrop: released.filter((m) => map.shards.some((s) => s.id === m.from)).reduce((n, m) => n + m.slots.length, 0),
+    removedShards: [...removed].map(([id, keepRunningUntil]) => ({ id, keepRunningUntil })),
+  };
 }
 
 /**

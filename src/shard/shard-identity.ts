@@ -87,7 +87,8 @@ export function checkShardIdentities(recorded: readonly (ShardIdentity | undefin
   let cluster: { id: string; shard: number } | undefined;
   const complete = recorded.findIndex((identity) => identity?.complete === true);
   recorded.forEach((identity, i) => {
-    if (!identity && complete >= 0) {
+    // A shard being added to a running cluster (initialSlots false) records nothing yet.
+    if (!identity && complete >= 0 && config.initialSlots !== false) {
       throw new SchemaError(
         `shard ${names[i]} records no identity, but shard ${names[complete]} records a complete cluster of ${recorded[complete]!.shardCount} shards, ` +
           `every one of them migrated: ${names[i]} is not the database that was migrated at position ${i} (a wrong URL, or a database restored empty)`,
