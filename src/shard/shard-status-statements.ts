@@ -31,11 +31,13 @@ export const shardStatus: Statement = {
 
 /**
  * Exact live rows (each key's newest committed put) of `tables` on one
- * shard: a scan of each table's latest rows, for planning a rebalance and
- * for `shards status --rows`. Index entries are not counted.
+ * shard, in the slots it owns: a scan of each table's latest rows, for
+ * planning a rebalance and `shards status --count-rows`. Index entries are
+ * not counted.
  */
 export function liveRowCount(tables: readonly string[]): Statement {
   if (tables.length === 0) return { text: `select '0' as rows`, values: [] };
-  const counts = tables.map((name) => `(select count(*) from ${ident(`${name}__latest`)} where op = 'put')`);
+  // Only slots this shard owns: a moved slot's old copy waits here for the GC safe point.
+  const counts = tables.map((name) => `(select count(*) from ${ident(`${name}__latest`)} where op = 'put' and slot in (select slot from percolator_owned_slots))`);
   return { text: `select (${counts.join(' + ')})::text as rows`, values: [] };
 }
