@@ -122,6 +122,7 @@ export class PercolatorSystem implements BenchSystem {
           // And the slots it owned and the moves it received (slots move with --rebalance-at).
           await c.query(`DO $$ BEGIN IF to_regclass('percolator_owned_slots') IS NOT NULL THEN DELETE FROM percolator_owned_slots; END IF; END $$`);
           await c.query(`DO $$ BEGIN IF to_regclass('percolator_slot_moves') IS NOT NULL THEN DELETE FROM percolator_slot_moves; END IF; END $$`);
+          await c.query(`DO $$ BEGIN IF to_regclass('percolator_foreign_slots') IS NOT NULL THEN DELETE FROM percolator_foreign_slots; END IF; END $$`);
         }),
       ),
     );

@@ -8,8 +8,8 @@ import type { TableSql } from './table-sql.js';
  * (src/txn/slot-move-copy.ts): the storage tables' own columns and types
  * read from the catalogue of Postgres, pages of rows read as text in key
  * order, written with a cast to each column's stored type (every type has a
- * text form that reads back as the same value), and the deletion of a
- * slot's rows. Pages filtered by a snapshot return only the rows written
+ * text form that reads back as the same value), and the slots' locks.
+ * Pages filtered by a snapshot return only the rows written
  * by Postgres transactions that snapshot did not see (by their xmin): the
  * catch-up finds every version written since, whatever its commit_ts
  * (a rollback marker's is its start_ts, far below any watermark).
@@ -105,20 +105,7 @@ ${conflict}`,
   };
 }
 
-/** Deletes up to `limit` of the slots' rows of `relation`; rowCount says how many (0: none left). */
-export function deleteSlotRows(relation: string, slots: readonly number[], limit: number): Statement {
-  return {
-    text: `delete from ${ident(relation)} where ctid = any(array(select ctid from ${ident(relation)} where slot = any($1::int[]) limit $2))`,
-    values: [slots, limit],
-  };
-}
-
 /** The locks held in the slots (lockInfoSql's columns), for the lock resolver. */
 export function locksInSlots(storage: TableSql, slots: readonly number[]): Statement {
   return { text: `select ${lockInfoSql(storage, 'l')} from ${storage.locks} l where l.slot = any($1::int[])`, values: [slots] };
-}
-
-/** Rows of the slots in `relation` (`n`, text): what a move copies, or left behind. */
-export function countSlotRows(relation: string, slots: readonly number[]): Statement {
-  return { text: `select count(*)::text as n from ${ident(relation)} where slot = any($1::int[])`, values: [slots] };
 }

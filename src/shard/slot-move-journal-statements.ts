@@ -31,3 +31,13 @@ where id = $1::bigint returning ${JOURNAL_COLUMNS}`,
     values: [id, phase, rowsCopied, record.switchVersion?.toString() ?? null, record.switchTs?.toString() ?? null, record.copiedBefore ?? null],
   };
 }
+
+// Arbitrary constant: the advisory lock key of slot moves on a shard.
+const MOVES_LOCK_KEY = 7_366_512_003;
+
+/**
+ * Held (for the local transaction) while a shard receives slots or drops
+ * the rows of slots it gave away: a drop decided from journals read
+ * earlier must not delete rows that a move back copied in meanwhile.
+ */
+export const lockMoves: Statement = { text: 'select pg_advisory_xact_lock($1)', values: [MOVES_LOCK_KEY] };

@@ -39,6 +39,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0006-index-catalogue', sql: readSchemaFile('core/0006-index-catalogue.sql') },
     { name: 'core/0007-schema-versions', sql: readSchemaFile('core/0007-schema-versions.sql'), replaceable: true },
     { name: 'core/0008-slot-ownership', sql: readSchemaFile('core/0008-slot-ownership.sql') },
+    { name: 'core/0009-slot-history', sql: readSchemaFile('core/0009-slot-history.sql') },
     { name: 'core/0010-slot-move-journal', sql: readSchemaFile('core/0010-slot-move-journal.sql') },
   ];
 }

@@ -1,29 +1,8 @@
 import { InvalidInputError } from '../errors.js';
 import { currentSafePoint } from '../shard/gc-statements.js';
-import type { ShardPool } from '../shard/shard-pool.js';
-import { deleteSlotRows } from '../shard/slot-copy-statements.js';
-import type { TableDirectory } from './table-directory.js';
 import type { Placement } from './placement.js';
 import { readOpenMoves, recordPhase, type MoveJournal } from './slot-move-journal.js';
-import { abandonOn, unfreezeOn } from './slot-move-ownership.js';
-
-/** Rows deleted per statement when a shard's rows of moved slots go. */
-const DELETE_BATCH = 2000;
-
-/** Deletes every row (versions, latest rows, locks) of `slots` in every table catalogued on `shard`; returns how many. */
-export async function deleteRowsOfSlots(shard: ShardPool, tables: TableDirectory, slots: readonly number[]): Promise<number> {
-  let deleted = 0;
-  for (const storage of await tables.tablesOn(shard)) {
-    for (const relation of [storage.meta.versionsTable, storage.meta.latestTable, storage.meta.locksTable]) {
-      for (;;) {
-        const n = (await shard.query(deleteSlotRows(relation, slots, DELETE_BATCH))).rowCount ?? 0;
-        deleted += n;
-        if (n < DELETE_BATCH) break;
-      }
-    }
-  }
-  return deleted;
-}
+import { abandonOn, dropOn, unfreezeOn } from './slot-move-ownership.js';
 
 /**
  * Rolls back a move that has not switched: the source takes writes in the
@@ -31,7 +10,7 @@ export async function deleteRowsOfSlots(shard: ShardPool, tables: TableDirectory
  * are deleted, and the journal says 'aborted'. A move whose map switch
  * happened cannot be rolled back (move the slots back instead).
  */
-export async function rollBackMove(placement: Placement, tables: TableDirectory, move: MoveJournal): Promise<void> {
+export async function rollBackMove(placement: Placement, move: MoveJournal): Promise<void> {
   const from = placement.shards[move.from]!;
   const to = placement.shards[move.to]!;
   await placement.refresh();
@@ -40,7 +19,6 @@ export async function rollBackMove(placement: Placement, tables: TableDirectory,
   }
   await unfreezeOn(from, move.slots);
   await abandonOn(to, move.slots);
-  await deleteRowsOfSlots(to, tables, move.slots);
   await recordPhase(to, move, 'aborted', move.rowsCopied);
 }
 
@@ -53,11 +31,11 @@ export async function rollBackMove(placement: Placement, tables: TableDirectory,
  * are live data there again and are kept; an older release of a slot from
  * the same source waits for the newest one. Returns the moves finished.
  */
-export async function finishMoves(placement: Placement, tables: TableDirectory): Promise<number> {
+export async function finishMoves(placement: Placement): Promise<number> {
   await placement.refresh();
   const map = placement.map;
   const shards = map.shards.map((s) => placement.shards[s.id]!);
-  const open = (await Promise.all(shards.map(readOpenMoves))).flat();
+  const open = (await Promise.all(shards.map((shard) => readOpenMoves(shard)))).flat();
   const released = open.filter((m) => m.phase === 'released');
   const safePoints = new Map<number, bigint>();
   let finished = 0;
@@ -73,10 +51,11 @@ export async function finishMoves(placement: Placement, tables: TableDirectory):
     if (!safePoints.has(move.from)) safePoints.set(move.from, BigInt((await source.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0));
     if (safePoints.get(move.from)! <= move.switchTs!) continue;
     const newer = released.filter((m) => m !== move && m.from === move.from && m.switchTs! > move.switchTs!).flatMap((m) => m.slots);
-    // Slots back on (or moving back to) the source hold live rows there.
-    const incoming = open.filter((m) => m.to === move.from && m.phase !== 'released').flatMap((m) => m.slots);
-    const drop = move.slots.filter((slot) => map.shardOfSlot(slot) !== move.from && !newer.includes(slot) && !incoming.includes(slot));
-    if (drop.length > 0) await deleteRowsOfSlots(source, tables, drop);
+    await dropOn(source, async (client) => {
+      // Slots back on the source, or being copied back to it, hold live rows there (a move back that has not received yet waits for this drop).
+      const incoming = (await readOpenMoves(source, client)).filter((m) => m.to === move.from && m.phase !== 'released' && m.phase !== 'receiving').flatMap((m) => m.slots);
+      return move.slots.filter((slot) => map.shardOfSlot(slot) !== move.from && !newer.includes(slot) && !incoming.includes(slot));
+    });
     await recordPhase(placement.shards[move.to]!, move, 'dropped', move.rowsCopied);
     finished++;
   }

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import type pg from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { insertMove, openMoves, setMovePhase } from '../shard/slot-move-journal-statements.js';
 
@@ -52,8 +53,8 @@ function toJournal(row: JournalRow): MoveJournal {
 }
 
 /** The moves recorded on `shard` (as destination) that are neither dropped nor aborted. */
-export async function readOpenMoves(shard: ShardPool): Promise<MoveJournal[]> {
-  return (await shard.query<JournalRow>(openMoves)).rows.map(toJournal);
+export async function readOpenMoves(shard: ShardPool, client?: pg.PoolClient): Promise<MoveJournal[]> {
+  return (await shard.query<JournalRow>(openMoves, { client })).rows.map(toJournal);
 }
 
 /**
@@ -63,7 +64,7 @@ export async function readOpenMoves(shard: ShardPool): Promise<MoveJournal[]> {
  * slot at a time.
  */
 export async function startOrResume(shards: readonly ShardPool[], to: ShardPool, from: number, toId: number, slots: readonly number[]): Promise<MoveJournal | undefined> {
-  const open = (await Promise.all(shards.map(readOpenMoves))).flat().filter((m) => m.phase !== 'released');
+  const open = (await Promise.all(shards.map((shard) => readOpenMoves(shard)))).flat().filter((m) => m.phase !== 'released');
   const same = open.find((m) => m.from === from && m.to === toId && sameSlots(m.slots, slots));
   if (same) return same;
   const overlapping = open.find((m) => m.slots.some((s) => slots.includes(s)));
@@ -86,8 +87,9 @@ export async function recordPhase(
   phase: MoveJournalPhase,
   rowsCopied: number,
   record: { copiedBefore?: string; switchVersion?: bigint; switchTs?: bigint } = {},
+  client?: pg.PoolClient,
 ): Promise<MoveJournal> {
-  return toJournal((await to.query<JournalRow>(setMovePhase(move.id, phase, rowsCopied, record))).rows[0]!);
+  return toJournal((await to.query<JournalRow>(setMovePhase(move.id, phase, rowsCopied, record), { client })).rows[0]!);
 }
 
 function sameSlots(a: readonly number[], b: readonly number[]): boolean {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidInputError, PlacementChangedError, SlotMoveError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TimestampSource } from '../oracle/timestamp-source.js';
@@ -49,6 +50,8 @@ export interface MoveOptions {
   readonly lockWaitMs?: number | undefined;
   /** Catch-up passes before freezing at most (default 5); a pass that copies no more than a page ends them. */
   readonly catchUpPasses?: number | undefined;
+  /** How long the destination's rows of the slots from an earlier move away are waited for to be dropped (default 60 s). */
+  readonly dropWaitMs?: number | undefined;
 }
 
 /** Attempts of the switch when other map changes win the compare-and-set. */
@@ -77,7 +80,7 @@ export async function moveSlots(ctx: SlotMoveContext, move: SlotSwitch, options:
   if (!from || !to || !inMap(move.from) || !inMap(move.to) || move.from === move.to) {
     throw new InvalidInputError(`shards ${move.from} and ${move.to} must be two shards of the map of cluster ${placement.map.clusterId}`);
   }
-  await finishMoves(placement, ctx.tables);
+  await finishMoves(placement);
   const shards = placement.map.shards.map((s) => placement.shards[s.id]!);
   let journal = await startOrResume(shards, to, move.from, move.to, slots);
   const map = placement.map;
@@ -97,7 +100,7 @@ export async function abortMove(ctx: SlotMoveContext, move: SlotSwitch): Promise
   const shards = ctx.placement.map.shards.map((s) => ctx.placement.shards[s.id]!);
   const journal = await startOrResume(shards, ctx.placement.shards[move.to]!, move.from, move.to, slots);
   if (!journal) return false;
-  await rollBackMove(ctx.placement, ctx.tables, journal);
+  await rollBackMove(ctx.placement, journal);
   return true;
 }
 
@@ -119,26 +122,55 @@ class SlotMover {
     let journal = start;
     this.rows = journal.rowsCopied;
     const copier = await this.copierOf();
-    if (journal.phase === 'receiving') {
-      await receiveOn(this.to, this.move.slots);
-      journal = await this.record(journal, 'copying');
-      await this.step('received');
-    }
-    if (journal.phase === 'copying') {
-      const copiedBefore = await this.copyAndCatchUp(copier);
-      await freezeOwner(this.from, this.move.slots, this.ctx.placement.map.version + 1n);
-      journal = await this.record(journal, 'frozen', { copiedBefore });
-      await this.step('frozen');
-    }
-    if (journal.phase === 'frozen' || journal.phase === 'switched') {
+    for (let attempt = 1; ; attempt++) {
+      if (journal.phase === 'receiving') {
+        journal = await this.receive(journal);
+        await this.step('received');
+      }
+      if (journal.phase === 'copying') {
+        const copiedBefore = await this.copyAndCatchUp(copier);
+        await freezeOwner(this.from, this.move.slots, this.ctx.placement.map.version + 1n);
+        journal = await this.record(journal, 'frozen', { copiedBefore });
+        await this.step('frozen');
+      }
+      if (journal.phase !== 'frozen' && journal.phase !== 'switched') return this.ctx.placement.map;
       const map = await this.switchOver(copier, journal);
-      const switchTs = await this.ctx.timestampSource.getTimestamp();
-      await this.record(journal, 'released', { switchVersion: map.version, switchTs });
-      await this.step('released');
-      this.ctx.logger.info({ from: this.move.from, to: this.move.to, slots: this.move.slots.length, rows: this.rows, version: map.version.toString() }, 'slots moved');
-      return map;
+      if (map) {
+        const switchTs = await this.ctx.timestampSource.getTimestamp();
+        await this.record(journal, 'released', { switchVersion: map.version, switchTs });
+        await this.step('released');
+        this.ctx.logger.info({ from: this.move.from, to: this.move.to, slots: this.move.slots.length, rows: this.rows, version: map.version.toString() }, 'slots moved');
+        return map;
+      }
+      // Another map change won the compare-and-set: switchSlots undid the switch, the destination's copy included.
+      if (attempt >= SWITCH_ATTEMPTS) throw new SlotMoveError(`the placement map kept changing during the switch of slots to shard ${this.move.to}; the move is rolled back, run it again`);
+      this.ctx.logger.info({ attempt }, 'slot move: the map changed during the switch; copying again');
+      journal = await this.record(journal, 'receiving');
     }
-    return this.ctx.placement.map;
+  }
+
+  /**
+   * The destination receives the slots. Rows it still keeps from an
+   * earlier move of them away must go first: they go once the GC safe
+   * point passes that move's switch (finishMoves, also run after every GC
+   * pass), which this waits for until `dropWaitMs`.
+   */
+  private async receive(journal: MoveJournal): Promise<MoveJournal> {
+    const deadline = Date.now() + (this.options.dropWaitMs ?? 60_000);
+    for (;;) {
+      let copying: MoveJournal | undefined;
+      const received = await receiveOn(this.to, this.move.slots, async (client) => (copying = await recordPhase(this.to, journal, 'copying', this.rows, {}, client)));
+      if (copying) return copying;
+      await finishMoves(this.ctx.placement);
+      if (Date.now() >= deadline) {
+        const waiting = this.move.slots.filter((slot) => !received.includes(slot));
+        await recordPhase(this.to, journal, 'aborted', this.rows);
+        throw new SlotMoveError(
+          `shard ${this.to.name} still keeps rows of slots ${waiting.join(', ')} from an earlier move away, readable by readers older than that move until the GC safe point passes it; run the move again later`,
+        );
+      }
+      await sleep(200);
+    }
   }
 
   /** The first copy and the catch-up passes; returns the snapshot before which every row is copied. */
@@ -165,13 +197,13 @@ class SlotMover {
    * Frozen source to switched map: resolve the slots' locks on the source,
    * copy what was written since the last copy, raise the destination's GC
    * safe point to the source's (it holds every version a read at or above
-   * that needs), then switchSlots. A compare-and-set lost to another map
-   * change unfreezes the source (switchSlots): freeze again and repeat.
+   * that needs), then switchSlots. Undefined when another map change won
+   * the compare-and-set (switchSlots then undid the switch).
    */
-  private async switchOver(copier: SlotCopier, journal: MoveJournal): Promise<PlacementMap> {
+  private async switchOver(copier: SlotCopier, journal: MoveJournal): Promise<PlacementMap | undefined> {
     const placement = this.ctx.placement;
-    let since = journal.copiedBefore!;
-    for (let attempt = 1; ; attempt++) {
+    const since = journal.copiedBefore!;
+    {
       await placement.refresh();
       if (!this.move.slots.every((slot) => placement.map.shardOfSlot(slot) === this.move.to)) {
         await freezeOwner(this.from, this.move.slots, placement.map.version + 1n);
@@ -179,14 +211,12 @@ class SlotMover {
         try {
           await resolveSlotLocks(this.ctx.resolver, this.from, tables, this.move.slots, Date.now() + (this.options.lockWaitMs ?? 30_000));
         } catch (error) {
-          if (error instanceof SlotMoveError) await rollBackMove(placement, this.ctx.tables, journal);
+          if (error instanceof SlotMoveError) await rollBackMove(placement, journal);
           throw error;
         }
         await this.step('resolved');
         this.phase = 'final-copy';
-        const next = await copier.snapshot();
         await copier.copy(since);
-        since = next;
         await this.step('final-copied');
         const { rows } = await this.from.query<{ safe_point: string }>(currentSafePoint());
         await this.to.query(raiseSafePoint(BigInt(rows[0]?.safe_point ?? 0), true, 0));
@@ -196,8 +226,8 @@ class SlotMover {
         await this.step('switched');
         return map;
       } catch (error) {
-        if (!(error instanceof PlacementChangedError) || attempt >= SWITCH_ATTEMPTS) throw error;
-        this.ctx.logger.info({ attempt }, 'slot move: the map changed during the switch; again');
+        if (error instanceof PlacementChangedError) return undefined;
+        throw error;
       }
     }
   }

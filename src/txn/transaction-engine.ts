@@ -140,7 +140,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     },
   };
 
-  const finish = async () => (placement.mapped ? finishMoves(placement, directory) : 0);
+  const finish = async () => (placement.mapped ? finishMoves(placement) : 0);
   const gc = new VersionGc(placement.live, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {}, finish);
   if (options.gc !== false) gc.start();
 

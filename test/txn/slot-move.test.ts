@@ -117,7 +117,7 @@ describe('moving slots with data', () => {
     expect(await db.select().from(gadgets).where(eq(gadgets.id, 1))).toMatchObject([{ label: 'renamed-1' }]);
     const rowSlots = slotsOn(db.placement, 1, slotsOfRows(gadgetsMeta, 'id', [1, 2, 4, 5]));
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__versions', rowSlots))[0]).toBeGreaterThan(0);
-    expect(await finishMoves(db.placement, db.slotMoves.tables)).toBe(0);
+    expect(await finishMoves(db.placement)).toBe(0);
     const gcDb = await percolator({ oracle: [cluster.oracleAddress], schema, gc: { lifetimeMs: 0 } });
     try {
       await gcDb.collectGarbage({ force: true });
@@ -125,7 +125,7 @@ describe('moving slots with data', () => {
       await gcDb.close();
     }
     // That pass finished the move (finishMoves runs after each GC pass).
-    expect(await finishMoves(db.placement, db.slotMoves.tables)).toBe(0);
+    expect(await finishMoves(db.placement)).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__versions', rowSlots))[0]).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__latest', rowSlots))[0]).toBe(0);
   });
