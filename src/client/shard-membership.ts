@@ -10,7 +10,7 @@ import { readCatalogue } from '../shard/table-catalogue.js';
 import type { Timestamp } from '../timestamp.js';
 import { placementMapOf, storedPlacementOf, type Placement } from '../txn/placement.js';
 import { planRebalance, type SlotMove } from '../txn/rebalance-plan.js';
-import { runMoves, type RebalanceProgress, type MoveThrottle } from '../txn/slot-moves.js';
+import { checkThrottle, runMoves, type RebalanceProgress, type MoveThrottle } from '../txn/slot-moves.js';
 import type { SlotMoveContext } from '../txn/slot-move.js';
 import { readIdentities } from './probe-shards.js';
 
@@ -77,6 +77,7 @@ const MAP_CHANGE_ATTEMPTS = 5;
  */
 export async function addShard(deps: MembershipDeps, url: string, options: { rebalance?: boolean | RebalanceOptions | undefined } = {}): Promise<AddShardResult> {
   const placement = mappedPlacement(deps.moves.placement);
+  if (typeof options.rebalance === 'object') checkThrottle(options.rebalance.throttle);
   await placement.refresh();
   const listed = placement.map.shards.find((s) => s.url === url);
   if (listed) return { id: listed.id, address: redactUrl(url), added: false, rebalance: await rebalanceIf(deps, options.rebalance) };
@@ -113,6 +114,7 @@ export async function addShard(deps: MembershipDeps, url: string, options: { reb
  */
 export async function removeShard(deps: MembershipDeps, url: string, options: RebalanceOptions = {}): Promise<RemoveShardResult> {
   const placement = mappedPlacement(deps.moves.placement);
+  checkThrottle(options.throttle);
   await placement.refresh();
   const shard = findShard(placement.map, url);
   if (placement.map.shards.length === 1) throw new InvalidInputError(`shard ${shard.id} is the cluster's only shard: add another before removing it`);
@@ -134,6 +136,7 @@ export async function removeShard(deps: MembershipDeps, url: string, options: Re
  */
 export async function rebalance(deps: MembershipDeps, options: RebalanceOptions & { without?: number } = {}): Promise<RebalanceResult> {
   const placement = mappedPlacement(deps.moves.placement);
+  checkThrottle(options.throttle);
   const done: SlotMove[] = [];
   for (let round = 0; round < MAP_CHANGE_ATTEMPTS; round++) {
     await placement.refresh();
