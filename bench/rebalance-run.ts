@@ -13,7 +13,7 @@ const DIP_SHARE = 0.8;
  * Settles with when it started and ended (seconds into the window) and
  * what moved; never rejects (a failure is the outcome's `error`).
  */
-export function scheduleRebalance(system: BenchSystem, spareUrl: string, atS: number, recorder: RunRecorder, signal?: AbortSignal): Promise<Omit<RebalanceOutcome, 'throughputBefore' | 'throughputDuring' | 'throughputMin' | 'dipSeconds' | 'rowsPerShard'>> {
+export function scheduleRebalance(system: BenchSystem, spareUrl: string, atS: number, recorder: RunRecorder, signal?: AbortSignal): Promise<Omit<RebalanceOutcome, 'throughputBefore' | 'throughputDuring' | 'throughputAfter' | 'throughputMin' | 'dipSeconds' | 'rowsPerShard'>> {
   return (async () => {
     while (!recorder.isMeasuring || recorder.measuredSeconds() < atS) {
       if (signal?.aborted) return { atS, endS: atS, slotsMoved: 0, rowsCopied: 0, error: 'interrupted before the rebalance' };
@@ -29,8 +29,8 @@ export function scheduleRebalance(system: BenchSystem, spareUrl: string, atS: nu
   })();
 }
 
-/** The dip: mean throughput before, during, the lowest second from the start on, and how many seconds fell below 80% of before. */
-export function throughputAround(timeline: RunResult['timeline'], atS: number, endS: number): Pick<RebalanceOutcome, 'throughputBefore' | 'throughputDuring' | 'throughputMin' | 'dipSeconds'> {
+/** The dip: mean throughput before, during and after, the lowest second from the start on, and how many seconds fell below 80% of before. */
+export function throughputAround(timeline: RunResult['timeline'], atS: number, endS: number): Pick<RebalanceOutcome, 'throughputBefore' | 'throughputDuring' | 'throughputAfter' | 'throughputMin' | 'dipSeconds'> {
   const mean = (points: RunResult['timeline']) => (points.length ? Math.round(points.reduce((n, p) => n + p.throughput, 0) / points.length) : 0);
   // Each point is the second ending at t.
   const before = timeline.filter((p) => p.t <= atS);
@@ -40,6 +40,7 @@ export function throughputAround(timeline: RunResult['timeline'], atS: number, e
   return {
     throughputBefore: baseline,
     throughputDuring: mean(during),
+    throughputAfter: mean(timeline.filter((p) => p.t > Math.ceil(endS))),
     throughputMin: after.length ? Math.min(...after.map((p) => p.throughput)) : 0,
     dipSeconds: after.filter((p) => p.throughput < baseline * DIP_SHARE).length,
   };
@@ -54,7 +55,7 @@ export function rebalanceLines(results: readonly RunResult[]): string {
     if (b.error) return [`${head}: FAILED: ${b.error}`];
     return [
       `${head}: ${b.slotsMoved} slots, ${b.rowsCopied} rows copied`,
-      `  throughput ${b.throughputBefore} txn/s before, ${b.throughputDuring} during, lowest second ${b.throughputMin}; ${b.dipSeconds}s below ${DIP_SHARE * 100}% of before`,
+      `  throughput ${b.throughputBefore} txn/s before, ${b.throughputDuring} during, ${b.throughputAfter} after; lowest second ${b.throughputMin}; ${b.dipSeconds}s below ${DIP_SHARE * 100}% of before`,
       `  rows per shard at the end: ${b.rowsPerShard.join(' / ')} (spread ${spread(b.rowsPerShard)} of the mean); anomalies ${r.anomalies}, failed transactions ${r.errors + r.gaveUp}`,
     ];
   });

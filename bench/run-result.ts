@@ -70,6 +70,8 @@ export interface RebalanceOutcome {
   /** Mean committed txn/s of the seconds before, and of those during. */
   throughputBefore: number;
   throughputDuring: number;
+  /** Mean committed txn/s of the seconds after (on the new shard count: on one machine, more servers share its cores). */
+  throughputAfter: number;
   /** The lowest second from the start on. */
   throughputMin: number;
   /** Seconds from the start on below 80% of the mean before: the dip's length. */

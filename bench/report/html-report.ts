@@ -148,12 +148,12 @@ function rebalanceNote(runs: readonly RunResult[]): string {
     const b = r.rebalance;
     if (!b) return [];
     const cells = b.error
-      ? [r.system, b.atS.toFixed(1), b.endS.toFixed(1), `failed: ${b.error}`, '', '', '', '', '', '']
-      : [r.system, b.atS.toFixed(1), b.endS.toFixed(1), b.slotsMoved, b.rowsCopied, b.throughputBefore, b.throughputDuring, b.throughputMin, b.dipSeconds, `${b.rowsPerShard.join(' / ')} (${spread(b.rowsPerShard)})`];
+      ? [r.system, b.atS.toFixed(1), b.endS.toFixed(1), `failed: ${b.error}`, '', '', '', '', '', '', '']
+      : [r.system, b.atS.toFixed(1), b.endS.toFixed(1), b.slotsMoved, b.rowsCopied, b.throughputBefore, b.throughputDuring, b.throughputAfter, b.throughputMin, b.dipSeconds, `${b.rowsPerShard.join(' / ')} (${spread(b.rowsPerShard)})`];
     return [`<tr>${cells.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`];
   });
   if (rows.length === 0) return '';
-  const head = ['system', 'added at s', 'rebalanced by s', 'slots moved', 'rows copied', 'txn/s before', 'txn/s during', 'lowest second', 's below 80%', 'rows per shard at the end (spread)'];
+  const head = ['system', 'added at s', 'rebalanced by s', 'slots moved', 'rows copied', 'txn/s before', 'txn/s during', 'txn/s after', 'lowest second', 's below 80%', 'rows per shard at the end (spread)'];
   return `<p>A shard was added during the measured window and slots rebalanced onto it while the workload ran (seconds into the window; the throughput chart below shows the dip).</p>
 <table class="rebalance"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }

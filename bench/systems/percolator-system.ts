@@ -116,6 +116,8 @@ export class PercolatorSystem implements BenchSystem {
         withClient(url, async (c) => {
           for (const stored of [meta, ...meta.indexes.map((index) => index.storage)]) {
             await c.query(`DROP TABLE IF EXISTS "${stored.versionsTable}", "${stored.locksTable}", "${stored.latestTable}" CASCADE`);
+            // Its catalogue row too: a shard added later (--rebalance-at) gets the storage of every catalogued table.
+            await c.query(`DO $$ BEGIN IF to_regclass('percolator_tables') IS NOT NULL THEN DELETE FROM percolator_tables WHERE name = '${stored.name}'; END IF; END $$`);
           }
           // A sweep over shard counts reuses the servers with another list: forget the identity the last run recorded.
           await c.query(`DO $$ BEGIN IF to_regclass('percolator_shard_identity') IS NOT NULL THEN DELETE FROM percolator_shard_identity; DELETE FROM percolator_placement; END IF; END $$`);

@@ -19,7 +19,7 @@ describe('bench --rebalance-at', () => {
   });
 
   it('measures the dip: mean before and during, the lowest second, seconds below 80% of before', () => {
-    expect(throughputAround(timeline, 4, 7.2)).toEqual({ throughputBefore: 100, throughputDuring: 75, throughputMin: 50, dipSeconds: 2 });
+    expect(throughputAround(timeline, 4, 7.2)).toEqual({ throughputBefore: 100, throughputDuring: 75, throughputAfter: 100, throughputMin: 50, dipSeconds: 2 });
     expect(spread([90, 100, 110])).toBe('20.0%');
   });
 
@@ -28,7 +28,7 @@ describe('bench --rebalance-at', () => {
     const run: RunResult = { ...runResult('percolator', 16, 1), rebalance };
     const lines = rebalanceLines([run, runResult('2pc', 16, 2)]);
     expect(lines).toContain('shard added at 4.0s, rebalanced by 7.2s (3.2s): 1365 slots, 3400 rows copied');
-    expect(lines).toContain('throughput 100 txn/s before, 75 during, lowest second 50; 2s below 80% of before');
+    expect(lines).toContain('throughput 100 txn/s before, 75 during, 100 after; lowest second 50; 2s below 80% of before');
     expect(lines).toContain('rows per shard at the end: 339 / 327 / 334 (spread 3.6% of the mean)');
     expect(rebalanceLines([runResult('2pc', 16, 2)])).toBe('');
     const html = renderReport({ command: 'c', startedAt: 's', machine: { cpus: 2, node: 'v20', platform: 'linux' }, settings: {}, sweep: null, results: [run] });
