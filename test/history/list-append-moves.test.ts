@@ -14,7 +14,7 @@ import { finalReadOfAllLists, listKeys, listSchema, lists, runListAppendWorkload
  * refusal is internal, so transactions without retries still commit).
  */
 describe('list-append histories while slots move', () => {
-  const RUN = { keys: 6, workers: 8, txns: 400, maxOpsPerTxn: 4 };
+  const RUN = { keys: 6, workers: 8, txns: 700, maxOpsPerTxn: 4 };
   let cluster: TestCluster;
   let db: Database<typeof listSchema>;
   let mover: Database<typeof listSchema>;
@@ -23,7 +23,7 @@ describe('list-append histories while slots move', () => {
     db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema: listSchema, gc: false });
     await db.migrate();
     // The mover collects garbage often: a slot moved back needs the shard's old rows of it dropped, once the safe point passes the earlier switch.
-    mover = await percolator({ oracle: [cluster.oracleAddress], schema: listSchema, gc: { lifetimeMs: 4000, intervalMs: 300 } });
+    mover = await percolator({ oracle: [cluster.oracleAddress], schema: listSchema, gc: { lifetimeMs: 2000, intervalMs: 200 } });
   });
   afterAll(async () => {
     await mover?.close();

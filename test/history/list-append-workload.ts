@@ -96,6 +96,8 @@ export async function runListAppendWorkload(db: ListDb, options: WorkloadOptions
     try {
       await db.transaction(
         async (tx) => {
+          // The client runs the callback again after an internal refusal (a slot moved): only the last attempt committed.
+          ops.length = 0;
           startTs = tx.startTs;
           for (const { key, append } of steps) {
             const current = await readList(tx, key, locking && append);

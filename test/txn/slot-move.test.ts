@@ -1,6 +1,10 @@
 import { asc, eq } from 'drizzle-orm';
 import { bigint, boolean, date, integer, jsonb, numeric, pgEnum, pgTable, text, timestamp, uniqueIndex, uuid, varchar, index } from 'drizzle-orm/pg-core';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOracleClient } from '../../src/oracle/oracle-client.js';
+import { slotOf } from '../../src/shard/shard-of.js';
+import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import { percolator, UniqueViolationError, type Database } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { SLOT_COUNT } from '../../src/shard/placement-map.js';
@@ -128,6 +132,38 @@ describe('moving slots with data', () => {
     expect(await finishMoves(db.placement)).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__versions', rowSlots))[0]).toBe(0);
     expect((await slotRowsPerShard(cluster.shardUrls, 'gadgets__latest', rowSlots))[0]).toBe(0);
+  });
+
+  it('a transaction prewritten before the freeze and committed after it: the move waits for its lock and its commit arrives on the new owner', async () => {
+    const oracle = createOracleClient({ addresses: [cluster.oracleAddress] });
+    const pause = pausePoint();
+    const engine = createTransactionEngine({ shards: [], placement: { map: db.placement.map, source: oracle }, timestampSource: oracle, registry: new Registry(), gc: false, hooks: { afterPrewriteAll: pause.hook } });
+    try {
+      engine.register([gadgetsMeta]);
+      const id = 20;
+      const slot = slotOf(gadgetsMeta, { id });
+      await db.placement.refresh();
+      const from = db.placement.map.shardOfSlot(slot);
+      const tx = await engine.begin();
+      tx.put(gadgetsMeta, [gadget(id, 7)]);
+      const committing = tx.commit();
+      await pause.reached; // locked on the source, not committed
+      const steps: string[] = [];
+      await moveSlots(db.slotMoves, { from, to: (from + 1) % 3, slots: [slot] }, {
+        atStep: (step) => {
+          steps.push(step);
+          // The owner commits only once the slot is frozen: its lock must be resolved (waited for) before the last copy.
+          if (step === 'frozen') setTimeout(pause.release, 2000);
+        },
+      });
+      await committing;
+      expect(steps).toContain('resolved');
+      expect(await db.select().from(gadgets).where(eq(gadgets.id, id))).toMatchObject([{ id, price: '20.07' }]);
+    } finally {
+      pause.release();
+      await engine.close();
+      oracle.close();
+    }
   });
 
   it('a client started during a move reads while the slots are frozen, and its write waits for the switch and lands on the new owner', async () => {
