@@ -2,6 +2,7 @@ import type { KeyTexts } from './key-text.js';
 import type { Statement } from './shard-pool.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
+import { ownershipChangedSql } from './slot-read-filter.js';
 import type { Timestamp } from '../timestamp.js';
 
 /** The statement of commit-time read validation (src/txn/read-validation.ts says what it checks and why). */
@@ -42,9 +43,7 @@ export function validationStatement(input: ValidationInput, checks: ValidationCh
   // Then whether a slot came here or left after the reads' map version: a write to a slot read here may then have
   // gone to another shard, which these checks do not see; the transaction runs again with the new map.
   const mapVersion = `${param(input.mapVersion.toString())}::bigint`;
-  parts.push(`(select 'moved', null, null, __o.since_version::text from percolator_owned_slots __o where __o.since_version > ${mapVersion} limit 1)`);
-  parts.push(`(select 'moved', null, null, greatest(__f.foreign_from, __f.refuse_below)::text from percolator_foreign_slots __f
-  where __f.foreign_from > ${mapVersion} or __f.refuse_below > ${mapVersion} limit 1)`);
+  parts.push(`(select 'moved', null, null, ${mapVersion}::text where ${ownershipChangedSql(mapVersion)})`);
 
   for (const [table, keys] of checks.keys) {
     const s = input.storageOf(table);

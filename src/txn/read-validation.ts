@@ -64,7 +64,7 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
   const { shard, row } = found;
   if (row.kind === 'gc') throw new SnapshotTooOldError(input.startTs, BigInt(row.ts), input.shards[shard]!.name);
   if (row.kind === 'moved') {
-    throw new PlacementChangedError(input.shards[shard]!.name, `slots moved at map version ${row.ts}, after the version ${input.readSet.mapVersion} this transaction read by; it runs again`);
+    throw new PlacementChangedError(input.shards[shard]!.name, `slots moved on this shard after map version ${row.ts}, which this transaction read by; it runs again`);
   }
   throw serializationError(input, shard, row);
 }
