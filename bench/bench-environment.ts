@@ -35,7 +35,7 @@ const ORACLE_DATABASE = 'percolator_oracle';
 
 /** What the environment depends on: which systems run, and the servers given or to start. */
 export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shards' | 'shardUrls' | 'localUrl' | 'oracle'> &
-  Partial<Pick<BenchOptions, 'serverCpu' | 'rttMs'>>;
+  Partial<Pick<BenchOptions, 'serverCpu' | 'rttMs' | 'rebalanceAtS'>>;
 
 /**
  * `replicas` (percolator up --replicas): streaming standbys of each throwaway
@@ -48,7 +48,8 @@ export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shard
 export async function openEnvironment(options: EnvironmentOptions & { replicas?: number; meta?: string }, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
   const wantsLocal = options.systems.some((s) => s.startsWith('local'));
   const wantsOracle = options.systems.some((s: SystemName) => s.startsWith('percolator'));
-  const shardCount = options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards;
+  // --rebalance-at: one more server, added to the cluster during the run.
+  const shardCount = (options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards) + (options.rebalanceAtS !== undefined ? 1 : 0);
   const replicas = options.replicas ?? 0;
   const closers: (() => Promise<void>)[] = [];
   const notes: string[] = [];

@@ -43,6 +43,8 @@ export interface BenchOptions {
   readonly serverCpu: number | undefined;
   /** Round trip added between the client and every server and the oracle (tc netem on loopback); undefined = none. */
   readonly rttMs: number | undefined;
+  /** Seconds into the measured window at which percolator runs get one more shard and rebalance onto it; undefined = never. */
+  readonly rebalanceAtS: number | undefined;
 }
 
 export const DEFAULTS = {
@@ -122,6 +124,10 @@ options:
   --rtt-ms <ms>               add this network round trip between the client and every server and the
                               oracle: tc netem on loopback where it can (root, Linux, netem), otherwise a
                               delay relay per server in processes of their own (they use CPU here too)
+  --rebalance-at <d>          percolator systems: this far into the measured window, add a shard (a
+                              throwaway server started for it) and rebalance slots and rows onto it while
+                              the workload runs; the report shows the throughput dip and its length, and
+                              the rows per shard at the end (e.g. --shards 2 --rebalance-at 10s)
   --json                      print one JSON object ({ results: [...] }) on stdout; progress goes to stderr
   --report <file.html>        write a self-contained HTML report with charts
   -h, --help                  this help
@@ -132,6 +138,7 @@ examples:
   npx percolator bench --sweep clients=1,4,16,64 --report report.html
   npx percolator bench --rounds 3 --systems 2pc,percolator
   npx percolator bench --processes 4 --clients 16
+  npx percolator bench --workload bank --shards 2 --duration 40s --rebalance-at 10s --report rebalance.html
   npx percolator bench --server-cpu 0.15 --rtt-ms 0.5 --sweep shards=1,2,4 --clients 32
   npx percolator bench --shard-url postgres://u:p@db1/app --shard-url postgres://u:p@db2/app --oracle 10.0.0.5:7070`;
 
@@ -186,6 +193,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         json: { type: 'boolean' },
         'server-cpu': { type: 'string' },
         'rtt-ms': { type: 'string' },
+        'rebalance-at': { type: 'string' },
         report: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -232,6 +240,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const rttMs = v['rtt-ms'] === undefined ? undefined : number('--rtt-ms', v['rtt-ms']);
   if (rttMs !== undefined && !(rttMs > 0 && rttMs <= 1000)) throw new InvalidInputError(`--rtt-ms must be greater than 0 and at most 1000, got ${v['rtt-ms']}`);
 
+  const rebalanceAtS = v['rebalance-at'] === undefined ? undefined : seconds('--rebalance-at', v['rebalance-at'], 0, true);
+  if (rebalanceAtS !== undefined) {
+    if (shardUrls) throw new InvalidInputError('--rebalance-at adds a throwaway server as a new shard: it cannot be used with --shard-url');
+    if (sweep?.parameter === 'shards') throw new InvalidInputError('--rebalance-at and --sweep shards cannot be combined');
+    if (v.processes !== undefined && v.processes !== '1') throw new InvalidInputError('--rebalance-at needs the clients in this process (--processes 1)');
+    if (!systems.some((system) => system.startsWith('percolator'))) throw new InvalidInputError('--rebalance-at applies to the percolator systems: name one in --systems');
+  }
+
   return {
     durationS: seconds('--duration', v.duration, DEFAULTS.duration, false),
     warmupS: seconds('--warmup', v.warmup, DEFAULTS.warmup, true),
@@ -255,6 +271,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     report: v.report,
     serverCpu,
     rttMs,
+    rebalanceAtS,
   };
 }
 

@@ -8,6 +8,7 @@ import { renderReport } from './report/html-report.js';
 import { formatResults } from './result-table.js';
 import type { BenchReport, RunResult } from './run-result.js';
 import { runOne } from './run-one.js';
+import { rebalanceLines } from './rebalance-run.js';
 import { workloads } from './workloads/index.js';
 import { redactText } from '../src/redact.js';
 
@@ -59,6 +60,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
               durationS: options.durationS,
               tableName: `bench_${workload.name.replace('-', '_')}_${process.pid}_${runIndex++}`,
               round,
+              rebalanceAtS: options.rebalanceAtS,
             };
             results.push(await runOne(config, environment, progress, logger, io.signal));
           }
@@ -90,12 +92,13 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       systems: options.systems,
       workloads: options.workloads,
       ownServers: !options.shardUrls,
+      rebalanceAtS: options.rebalanceAtS ?? null,
       notes: environment.notes,
     },
     sweep: options.sweep ? { parameter: options.sweep.parameter, values: [...options.sweep.values] } : null,
     results,
   };
-  const table = formatResults(results, environment.notes);
+  const table = formatResults(results, environment.notes) + (options.rebalanceAtS !== undefined ? `\n${rebalanceLines(results)}` : '');
   if (options.json) {
     io.stderr.write(`\n${table}\n`);
     io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -5,7 +5,8 @@ import { describe, measureRun, type Measured } from './measure-run.js';
 import type { Progress } from './progress.js';
 import { seededRandom } from './random.js';
 import { round3, RunRecorder } from './run-recorder.js';
-import type { RunResult } from './run-result.js';
+import type { RebalanceOutcome, RunResult } from './run-result.js';
+import { scheduleRebalance, throughputAround } from './rebalance-run.js';
 import type { SystemName } from './systems/bench-system.js';
 import { createSystem } from './systems/create-system.js';
 import { workloadContext, type ContextConfig } from './workload-context.js';
@@ -21,6 +22,8 @@ export interface RunConfig extends ContextConfig {
   readonly durationS: number;
   /** 1-based: which turn of the systems this run was (--rounds). */
   readonly round: number;
+  /** --rebalance-at: seconds into the measured window to add the spare server as a shard (systems that can). */
+  readonly rebalanceAtS?: number | undefined;
 }
 
 /** One system on one workload and configuration: create and load the table, warm up, measure, drop. Never throws: failures become the result's `error`. */
@@ -31,12 +34,15 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
   let measured: Measured | undefined;
   let error: string | undefined;
   let system;
+  let rebalance: RebalanceOutcome | undefined;
   try {
-    system = createSystem(config.system, { environment: env, shards: config.shards, clients: config.clients, shardOf, logger });
+    const spareShard = config.rebalanceAtS !== undefined && config.system.startsWith('percolator');
+    system = createSystem(config.system, { environment: env, shards: config.shards, clients: config.clients, shardOf, logger, spareShard });
     progress.note(`${config.system}: loading ${config.keys.toLocaleString('en-US')} rows...`);
     await system.createTable(table, workload.rows(context, seededRandom(config.seed, 0)));
     await system.checkpoint();
     progress.track(config.system, recorder, config.warmupS, config.durationS);
+    const rebalancing = spareShard && system.addShardAndRebalance ? scheduleRebalance(system, env.shardUrls[config.shards]!, config.rebalanceAtS!, recorder, signal) : undefined;
     measured =
       config.processes > 1
         ? await measureInProcesses({ config: { ...config, workload: workload.name }, seed: config.seed, processes: config.processes, warmupS: config.warmupS, durationS: config.durationS, signal }, env, system, recorder)
@@ -44,6 +50,11 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
             { system, workload, context, clients: config.clients, warmupS: config.warmupS, durationS: config.durationS, seed: config.seed, ...(signal ? { signal } : {}) },
             recorder,
           );
+    if (rebalancing) {
+      const done = await rebalancing;
+      const rowsPerShard = done.error ? [] : await system.rowsPerShard!();
+      rebalance = { ...done, ...throughputAround(recorder.timeline(), done.atS, done.endS), rowsPerShard };
+    }
   } catch (e) {
     error = describe(e);
   } finally {
@@ -53,7 +64,7 @@ export async function runOne(config: RunConfig, env: BenchEnvironment, progress:
       await system.close().catch(() => {});
     }
   }
-  const result = toResult(config, recorder, measured, error);
+  const result = { ...toResult(config, recorder, measured, error), ...(rebalance ? { rebalance } : {}) };
   progress.done(error ? `${config.system} failed: ${error}` : `${config.system} ${Math.round(result.throughput).toLocaleString('en-US')} txn/s`);
   return result;
 }

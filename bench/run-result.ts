@@ -54,7 +54,30 @@ export interface RunResult {
   cpuMs: { client: number; oracle: number; postgres: number; total: number; relay?: number };
   /** Commits and aborts per second of the measured window. */
   timeline: { t: number; throughput: number; aborts: number }[];
+  /** --rebalance-at: the shard added during the run and what it did to throughput. */
+  rebalance?: RebalanceOutcome;
   /** Set when the run could not be done (system failed to start, fatal errors). */
+  error?: string;
+}
+
+/** A shard added and rebalanced onto during the measured window (--rebalance-at). */
+export interface RebalanceOutcome {
+  /** Seconds into the measured window when the add started and the rebalance ended. */
+  atS: number;
+  endS: number;
+  slotsMoved: number;
+  rowsCopied: number;
+  /** Mean committed txn/s of the seconds before, and of those during. */
+  throughputBefore: number;
+  throughputDuring: number;
+  /** Mean committed txn/s of the seconds after (on the new shard count: on one machine, more servers share its cores). */
+  throughputAfter: number;
+  /** The lowest second from the start on. */
+  throughputMin: number;
+  /** Seconds from the start on below 80% of the mean before: the dip's length. */
+  dipSeconds: number;
+  /** Live rows per shard after the run, counted. */
+  rowsPerShard: number[];
   error?: string;
 }
 

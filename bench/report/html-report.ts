@@ -2,6 +2,7 @@ import { clientsOf, median, serversOf, severalRounds, type BenchReport, type Run
 import { barChart, escapeHtml, lineChart, type LineSeries } from './svg-chart.js';
 import { redactText } from '../../src/redact.js';
 import { legendEntries } from '../legend.js';
+import { spread } from '../rebalance-run.js';
 
 const SYSTEM_COLORS: Record<string, string> = {
   local: '#4c78a8',
@@ -138,7 +139,23 @@ function groupSection(title: string, key: string, runs: readonly RunResult[]): s
     categories: runs.map((r) => r.system),
     stacks: [{ name: 'anomalies', color: '#e45756', values: runs.map((r) => r.anomalies) }],
   });
-  return `<h2>${escapeHtml(title)}</h2><div class="charts">${throughput}${latency}${aborts}${anomalies}</div>`;
+  return `<h2>${escapeHtml(title)}</h2>${rebalanceNote(runs)}<div class="charts">${throughput}${latency}${aborts}${anomalies}</div>`;
+}
+
+/** --rebalance-at: when the shard was added and the rebalance ended, the dip, and the rows per shard at the end. */
+function rebalanceNote(runs: readonly RunResult[]): string {
+  const rows = runs.flatMap((r) => {
+    const b = r.rebalance;
+    if (!b) return [];
+    const cells = b.error
+      ? [r.system, b.atS.toFixed(1), b.endS.toFixed(1), `failed: ${b.error}`, '', '', '', '', '', '', '']
+      : [r.system, b.atS.toFixed(1), b.endS.toFixed(1), b.slotsMoved, b.rowsCopied, b.throughputBefore, b.throughputDuring, b.throughputAfter, b.throughputMin, b.dipSeconds, `${b.rowsPerShard.join(' / ')} (${spread(b.rowsPerShard)})`];
+    return [`<tr>${cells.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`];
+  });
+  if (rows.length === 0) return '';
+  const head = ['system', 'added at s', 'rebalanced by s', 'slots moved', 'rows copied', 'txn/s before', 'txn/s during', 'txn/s after', 'lowest second', 's below 80%', 'rows per shard at the end (spread)'];
+  return `<p>A shard was added during the measured window and slots rebalanced onto it while the workload ran (seconds into the window; the throughput chart below shows the dip).</p>
+<table class="rebalance"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function sweepSection(report: BenchReport): string {

@@ -54,4 +54,8 @@ export interface BenchSystem {
   /** Flushes the server's dirty pages so one system's checkpoint does not land in the next one's measurement. */
   checkpoint(): Promise<void>;
   close(): Promise<void>;
+  /** --rebalance-at (systems that can grow online): adds `url` as a shard and rebalances onto it. */
+  addShardAndRebalance?(url: string): Promise<{ slotsMoved: number; rowsCopied: number }>;
+  /** Live rows per shard (in shard id order), counted. */
+  rowsPerShard?(): Promise<number[]>;
 }

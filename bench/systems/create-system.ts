@@ -14,6 +14,8 @@ export interface SystemSetup {
   readonly clients: number;
   readonly shardOf: ShardOf;
   readonly logger: Logger;
+  /** --rebalance-at: the server after the first `shards` is added during the run. */
+  readonly spareShard?: boolean | undefined;
 }
 
 export function createSystem(name: SystemName, setup: SystemSetup): BenchSystem {
@@ -36,6 +38,7 @@ export function createSystem(name: SystemName, setup: SystemSetup): BenchSystem 
         clients,
         processes: [...shardProcesses, ...present([env.oracleProcess])],
         logger: setup.logger,
+        spareShardUrl: setup.spareShard ? env.shardUrls[shards] : undefined,
       });
   }
 }

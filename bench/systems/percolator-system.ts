@@ -21,6 +21,8 @@ export interface PercolatorSystemOptions {
   readonly clients: number;
   readonly processes: readonly CpuProcess[];
   readonly logger: Logger;
+  /** A server --rebalance-at adds as a shard during the run: its storage is dropped with the others'. */
+  readonly spareShardUrl?: string | undefined;
 }
 
 /**
@@ -81,6 +83,16 @@ export class PercolatorSystem implements BenchSystem {
     return undefined;
   }
 
+  async addShardAndRebalance(url: string): Promise<{ slotsMoved: number; rowsCopied: number }> {
+    let rowsCopied = 0;
+    const added = await this.database.addShard(url, { rebalance: { onProgress: (p) => (rowsCopied = p.rowsCopied) } });
+    return { slotsMoved: added.rebalance?.slotsMoved ?? 0, rowsCopied };
+  }
+
+  async rowsPerShard(): Promise<number[]> {
+    return (await this.database.shardStatus({ countRows: true })).shards.map((s) => s.rows);
+  }
+
   async checkpoint(): Promise<void> {
     await Promise.all(this.options.shardUrls.map((url) => withClient(url, (c) => c.query('CHECKPOINT')).catch(() => {})));
   }
@@ -98,14 +110,21 @@ export class PercolatorSystem implements BenchSystem {
   /** Benchmark cleanup only: removes this run's MVCC storage tables on every shard. */
   private async dropStorage(table: BenchTable): Promise<void> {
     const meta = describeTable(table.drizzle);
+    const urls = [...this.options.shardUrls, ...(this.options.spareShardUrl ? [this.options.spareShardUrl] : [])];
     await Promise.all(
-      this.options.shardUrls.map((url) =>
+      urls.map((url) =>
         withClient(url, async (c) => {
           for (const stored of [meta, ...meta.indexes.map((index) => index.storage)]) {
             await c.query(`DROP TABLE IF EXISTS "${stored.versionsTable}", "${stored.locksTable}", "${stored.latestTable}" CASCADE`);
+            // Its catalogue row too: a shard added later (--rebalance-at) gets the storage of every catalogued table.
+            await c.query(`DO $$ BEGIN IF to_regclass('percolator_tables') IS NOT NULL THEN DELETE FROM percolator_tables WHERE name = '${stored.name}'; END IF; END $$`);
           }
           // A sweep over shard counts reuses the servers with another list: forget the identity the last run recorded.
           await c.query(`DO $$ BEGIN IF to_regclass('percolator_shard_identity') IS NOT NULL THEN DELETE FROM percolator_shard_identity; DELETE FROM percolator_placement; END IF; END $$`);
+          // And the slots it owned and the moves it received (slots move with --rebalance-at).
+          await c.query(`DO $$ BEGIN IF to_regclass('percolator_owned_slots') IS NOT NULL THEN DELETE FROM percolator_owned_slots; END IF; END $$`);
+          await c.query(`DO $$ BEGIN IF to_regclass('percolator_slot_moves') IS NOT NULL THEN DELETE FROM percolator_slot_moves; END IF; END $$`);
+          await c.query(`DO $$ BEGIN IF to_regclass('percolator_foreign_slots') IS NOT NULL THEN DELETE FROM percolator_foreign_slots; END IF; END $$`);
         }),
       ),
     );

@@ -16,7 +16,7 @@ const subcommands: Record<string, Subcommand> = {
   oracle: { summary: 'run a timestamp oracle server (leader or standby)', load: () => import('./oracle-command.js') },
   bench: { summary: 'benchmark percolator against one Postgres and Postgres 2PC', load: () => import('./bench-command.js') },
   migrate: { summary: 'create or upgrade the storage of a schema module on every shard (deploy scripts)', load: () => import('./migrate-command.js') },
-  shards: { summary: "show the cluster's placement map and what each shard holds (status)", load: () => import('./shards-command.js') },
+  shards: { summary: "add, remove and rebalance shards; show the placement map and what each shard holds", load: () => import('./shards-command.js') },
   up: { summary: 'start throwaway shards and an oracle to try the library on (until Ctrl-C)', load: () => import('./up-command.js') },
 };
 

@@ -1,11 +1,8 @@
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { PgTable } from 'drizzle-orm/pg-core';
-import { isEntity } from '../client/drizzle-entity.js';
 import { PercolatorError } from '../errors.js';
 import { redactText } from '../redact.js';
 import { parseCommandArgs } from '../command-line/parse-command-args.js';
 import { splitShardList } from '../shard/shard-address.js';
+import { loadSchemaModule } from './schema-module.js';
 
 export const help = `usage: percolator migrate --schema <module> --oracle <host:port,...> [--shards <url,...>] [--drop-tables]
 
@@ -44,20 +41,13 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`percolator migrate: --schema and --oracle (or PERCOLATOR_ORACLE) are required\n${hint}`);
     return 2;
   }
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(path.resolve(schemaPath)).href)) as Record<string, unknown>;
-  } catch (error) {
-    console.error(`percolator migrate: cannot load the schema module ${schemaPath}: ${(error as Error).message}`);
+  const loaded = await loadSchemaModule(schemaPath);
+  if ('error' in loaded) {
+    console.error(`percolator migrate: ${loaded.error}`);
     return 2;
   }
+  const { schema, shardKeys } = loaded;
   const { percolator } = await import('../index.js');
-  const { shardKeys, ...exports } = module;
-  const schema = Object.fromEntries(Object.entries(exports).filter((entry): entry is [string, PgTable] => isEntity(entry[1], PgTable)));
-  if (Object.keys(schema).length === 0) {
-    console.error(`percolator migrate: ${schemaPath} exports no drizzle table (pgTable)`);
-    return 2;
-  }
   let shardCount = 0;
   try {
     const db = await percolator({ shards: shards.length > 0 ? shards : undefined, oracle, schema, shardKeys: shardKeys as never });

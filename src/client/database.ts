@@ -1,5 +1,6 @@
-import { readShardStatus, type ShardStatus } from './shard-status.js';
+import { readShardStatus, type ShardStatus, type ShardStatusOptions } from './shard-status.js';
 import type { Placement } from '../txn/placement.js';
+import { addShard, rebalance, removeShard, type AddShardResult, type MembershipDeps, type RebalanceOptions, type RebalanceResult, type RemoveShardResult } from './shard-membership.js';
 import type { SlotMoveContext } from '../txn/slot-move.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
@@ -88,13 +89,56 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   /**
    * The cluster as the oracle's placement map and the shards see it: per
    * shard the slots the map assigns, the slots it records as owned (and
-   * frozen: a move under way or interrupted), stored versions and bytes.
+   * frozen: a move under way or interrupted), slots moving in, live rows
+   * (estimated, or counted with `countRows`), stored versions and bytes.
    * @example
    * const { mapVersion, shards } = await db.shardStatus();
    */
-  async shardStatus(): Promise<ShardStatus> {
+  async shardStatus(options: ShardStatusOptions = {}): Promise<ShardStatus> {
     this.checkOpen();
-    return readShardStatus(this.parts.engine.placement);
+    return readShardStatus(this.parts.engine.placement, options);
+  }
+
+  /**
+   * Adds a Postgres server to the cluster as a new shard: migrates it (the
+   * storage of every table the cluster stores: this client must declare
+   * them all), records its id, and adds it to the oracle's placement map
+   * with no slot; every client sees it. With `rebalance`, slots (and their
+   * rows) are then moved to balance the cluster. An unreachable server is
+   * ShardUnavailableError, and nothing changes. Idempotent.
+   * @example
+   * await db.addShard('postgres://app:pw@db4:5432/app', { rebalance: true });
+   */
+  async addShard(url: string, options: { rebalance?: boolean | RebalanceOptions } = {}): Promise<AddShardResult> {
+    this.checkOpen();
+    if (typeof url !== 'string' || url === '') throw new InvalidInputError('addShard(url): url must be a Postgres connection URL');
+    return addShard(this.membership(), url, options);
+  }
+
+  /**
+   * Moves every slot of a shard (given by its URL as the map records it, or
+   * its id) to the others, then drops it from the map. Keep the server
+   * running until the GC safe point passes `keepRunningUntil`.
+   */
+  async removeShard(url: string, options: RebalanceOptions = {}): Promise<RemoveShardResult> {
+    this.checkOpen();
+    return removeShard(this.membership(), url, options);
+  }
+
+  /** Moves slots (and their rows) so that every shard holds as many slots and, by default, rows within 10%, moving as few as possible. */
+  async rebalance(options: RebalanceOptions = {}): Promise<RebalanceResult> {
+    this.checkOpen();
+    return rebalance(this.membership(), options);
+  }
+
+  private membership(): MembershipDeps {
+    return {
+      moves: this.parts.engine.slotMoves,
+      tables: this.parts.tables.storedTables,
+      timestamp: () => this.parts.timestampSource.getTimestamp(),
+      logger: this.parts.logger,
+      connectTimeoutMs: 5_000,
+    };
   }
 
   /** @internal The placement map this client places rows by (slot moves use it). */

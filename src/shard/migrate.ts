@@ -26,6 +26,8 @@ export interface MigrateOptions {
   readonly dropTables?: boolean | readonly string[] | undefined;
   /** The oracle keeps the cluster's placement map, and the pools are numbered by it. */
   readonly mapped?: boolean | undefined;
+  /** Shards recording their identity now own no slots (shards added to a running cluster). */
+  readonly withoutSlots?: boolean | undefined;
 }
 
 export interface MigrateResult {
@@ -73,7 +75,7 @@ interface Plan {
  * pools are numbered by it.
  */
 export async function migrateShards(shards: readonly ShardPool[], tables: readonly TableMeta[], options: MigrateOptions = {}): Promise<MigrateResult> {
-  const config: PlacementConfig = { shardCount: shards.length, tables, mapped: options.mapped ?? false };
+  const config: PlacementConfig = { shardCount: shards.length, tables, mapped: options.mapped ?? false, initialSlots: !options.withoutSlots };
   const names = tables.map((t) => t.name);
   const recorded = await Promise.all(shards.map((shard) => readShardIdentity(queryOn(shard), names)));
   const known = checkShardIdentities(recorded, shards.map((s) => s.name), config);

@@ -34,6 +34,12 @@ export interface PlacementConfig {
    * list's order and length are not checked.
    */
   readonly mapped?: boolean;
+  /**
+   * A shard recording its identity for the first time owns the slots of the
+   * initial layout (slot mod count = position); false for a shard added to
+   * a running cluster, which owns none until slots are moved to it.
+   */
+  readonly initialSlots?: boolean;
 }
 
 /** A table's shard key as recorded: its columns' SQL names and storage types (what their key texts depend on). */
@@ -81,7 +87,8 @@ export function checkShardIdentities(recorded: readonly (ShardIdentity | undefin
   let cluster: { id: string; shard: number } | undefined;
   const complete = recorded.findIndex((identity) => identity?.complete === true);
   recorded.forEach((identity, i) => {
-    if (!identity && complete >= 0) {
+    // A shard being added to a running cluster (initialSlots false) records nothing yet.
+    if (!identity && complete >= 0 && config.initialSlots !== false) {
       throw new SchemaError(
         `shard ${names[i]} records no identity, but shard ${names[complete]} records a complete cluster of ${recorded[complete]!.shardCount} shards, ` +
           `every one of them migrated: ${names[i]} is not the database that was migrated at position ${i} (a wrong URL, or a database restored empty)`,
@@ -148,15 +155,15 @@ export async function recordShardIdentity(
   clusterId: string,
   adoptRecorded: boolean,
 ): Promise<string> {
-  // A shard recording its identity for the first time owns the slots of the initial layout (slot mod count = position), from map version 1.
+  // A shard recording its identity for the first time owns the slots of the initial layout (slot mod count = position), from map version 1, unless added later.
   await query(
     `with recorded as (
        insert into percolator_shard_identity (cluster_id, position, shard_count, placement) values ($1::uuid, $2, $3, $4)
        on conflict (singleton) do nothing returning position, shard_count)
      insert into percolator_owned_slots (slot, since_version)
-       select slot, 1 from recorded, generate_series(0, $5::int - 1) slot where slot % recorded.shard_count = recorded.position
+       select slot, 1 from recorded, generate_series(0, $5::int - 1) slot where $6::boolean and slot % recorded.shard_count = recorded.position
        on conflict (slot) do nothing`,
-    [clusterId, position, config.shardCount, PLACEMENT_FUNCTION, SLOT_COUNT],
+    [clusterId, position, config.shardCount, PLACEMENT_FUNCTION, SLOT_COUNT, config.initialSlots ?? true],
   );
   const names = config.tables.map((t) => t.name);
   await query('insert into percolator_placement (table_name, shard_key) select * from unnest($1::text[], $2::text[]) on conflict (table_name) do nothing', [

@@ -83,7 +83,7 @@ export class PercolatorTransaction implements EngineTransaction {
     }
     // One map version for every shard of the statement: each slot's rows are read from exactly one of them.
     const mapVersion = this.ctx.placement.map.version;
-    const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = query.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query, mapVersion)));
     if (this.recordsReads) {
       if (query.where) {
@@ -111,7 +111,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureOpen();
     const storage = this.storageFor(table);
     const mapVersion = this.ctx.placement.map.version;
-    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = request.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request, mapVersion)));
     // No keys come back: validation must also see rows that left the filtered set (their image at startTs matched).
     if (this.recordsReads) this.readSet.addPredicate({ ...scannedFilter(request.where), table: table.name, shards, readTs: this.startTs, leavingRows: true });
@@ -122,7 +122,7 @@ export class PercolatorTransaction implements EngineTransaction {
     this.ensureOpen();
     const storages = request.tables.map((t) => this.storageFor(t.table));
     const mapVersion = this.ctx.placement.map.version;
-    const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
+    const shards = request.shards ?? this.ctx.placement.shardIds();
     const results = await Promise.all(shards.map((shard) => this.reads.join(storages, shard, request, mapVersion)));
     if (this.recordsReads) {
       // Per table: its filter as a predicate (a write that could bring a row of it into the result) and the keys returned (rows that could leave it).

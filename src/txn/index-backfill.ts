@@ -71,7 +71,7 @@ export async function buildIndexes(deps: IndexBuildDeps, indexes: readonly Index
   for (const index of building) {
     deps.logger.info({ index: index.name, table: index.table.name }, 'building an index over existing rows');
     let entries = 0;
-    for (let shard = 0; shard < deps.shards.length; shard++) entries += await fillShard(deps, index, shard);
+    for (const shard of deps.shards) entries += await fillShard(deps, index, shard.index);
     deps.logger.info({ index: index.name, entries }, 'index built');
   }
   await Promise.all(deps.shards.map((shard) => shard.query(markComplete(buildingNames))));

@@ -33,7 +33,7 @@ export function indexCandidates(
   through: IndexCandidates,
   sync: () => Promise<void>,
 ): CandidateSource {
-  const shards = ctx.shards.map((_, i) => i);
+  const shards = ctx.placement.shardIds();
   const meta: TableMeta = table.meta;
   return {
     async candidates(forUpdateTs: Timestamp): Promise<Map<number, KeyTexts[]>> {

@@ -81,7 +81,7 @@ export async function lockingSelect(
   checkLockRequest(query.lock);
   const { ctx } = target;
   const table = storage.meta.name;
-  const shards = query.shards ?? ctx.shards.map((_, i) => i);
+  const shards = query.shards ?? ctx.placement.shardIds();
   const forUpdateTs = await target.locks.forUpdateTs();
   // One map version for the candidate scans of every shard.
   const mapVersion = ctx.placement.map.version;

@@ -18,6 +18,16 @@ export type PlacementSource = Pick<OracleClient, 'readPlacement' | 'writePlaceme
  */
 export class Placement {
   private refreshing: Promise<void> | undefined;
+  /**
+   * The pools of the current map's shards, in map order: what scans, GC,
+   * migrate() and index checks visit. Updated in place when a map is
+   * adopted (holders of this array see the change). `shards` keeps the pool
+   * of a shard that left the map, for statements still in flight on it.
+   */
+  readonly live: ShardPool[] = [];
+  private ids: number[] = [];
+  /** Pools replaced because their id now names another URL: closed with the engine. */
+  readonly replaced: ShardPool[] = [];
 
   constructor(
     private current: PlacementMap,
@@ -26,13 +36,20 @@ export class Placement {
     private readonly openShard: (id: number, url: string) => ShardPool,
     private readonly logger: Logger,
     readonly source?: PlacementSource,
-  ) {}
+  ) {
+    this.track(current);
+  }
 
   get map(): PlacementMap {
     return this.current;
   }
 
   /** The oracle keeps this cluster's map (else: the initial layout of a fixed list, until migrate() registers it). */
+  /** The current map's shard ids: the shards a scan visits. */
+  shardIds(): number[] {
+    return this.ids;
+  }
+
   get mapped(): boolean {
     return this.current.clusterId !== '';
   }
@@ -75,11 +92,21 @@ export class Placement {
   adopt(map: PlacementMap): void {
     const current = this.current;
     if (current.clusterId !== '' && (map.version < current.version || (map.version === current.version && map.generation <= current.generation))) return;
-    for (const shard of map.shards) {
-      if (!this.shards[shard.id]) this.shards[shard.id] = this.openShard(shard.id, shard.url);
-    }
     if (map.version !== current.version) this.logger.info({ cluster: map.clusterId, version: map.version.toString() }, 'placement map changed');
     this.current = map;
+    this.track(map);
+  }
+
+  private track(map: PlacementMap): void {
+    for (const shard of map.shards) {
+      // An id whose URL changed: a removed shard's id given to another server (the old pool stays for statements in flight).
+      const pool = this.shards[shard.id];
+      if (pool?.url === shard.url) continue;
+      if (pool) this.replaced.push(pool);
+      this.shards[shard.id] = this.openShard(shard.id, shard.url);
+    }
+    this.ids = map.shards.map((s) => s.id);
+    this.live.splice(0, this.live.length, ...this.ids.map((id) => this.shards[id]!));
   }
 }
 

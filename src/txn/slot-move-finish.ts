@@ -40,6 +40,13 @@ export async function finishMoves(placement: Placement): Promise<number> {
   const safePoints = new Map<number, bigint>();
   let finished = 0;
   for (const move of released) {
+    if (!map.shards.some((s) => s.id === move.from)) {
+      // The source left the cluster (removeShard): nothing to delete there; its release is done once the destination's safe point passes the switch.
+      if (BigInt((await placement.shards[move.to]!.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0) <= move.switchTs!) continue;
+      await recordPhase(placement.shards[move.to]!, move, 'dropped', move.rowsCopied);
+      finished++;
+      continue;
+    }
     const source = placement.shards[move.from]!;
     if (!safePoints.has(move.from)) safePoints.set(move.from, BigInt((await source.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0));
     if (safePoints.get(move.from)! <= move.switchTs!) continue;

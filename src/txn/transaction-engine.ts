@@ -133,7 +133,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     storedColumns,
     commits: new SharedStatements(commitStatement(storedColumns), limits, sharedStatementMetrics(metrics, 'commit')),
     pointReads: new SharedStatements(pointReadStatement, limits, sharedStatementMetrics(metrics, 'point_read')),
-    indexReadiness: new IndexReadiness(shards),
+    indexReadiness: new IndexReadiness(placement.live),
     storageOf,
     track(work) {
       const settled = work.catch((error: unknown) => logger.warn({ err: error }, 'background work failed'));
@@ -143,14 +143,14 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   };
 
   const finish = async () => (placement.mapped ? finishMoves(placement) : 0);
-  const gc = new VersionGc(shards, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {}, finish);
+  const gc = new VersionGc(placement.live, directory, options.timestampSource, resolver, logger, metrics.gcDeletedVersions, options.gc || {}, finish);
   if (options.gc !== false) gc.start();
 
   const timestamp = (): Promise<Timestamp> => timestampFor(options.timestampSource, 'start');
 
   return {
     get shardCount() {
-      return shards.length;
+      return placement.live.length;
     },
     placement,
     slotMoves: { placement, resolver, tables: directory, timestampSource: options.timestampSource, logger },
@@ -169,7 +169,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     async migrate(metas: readonly TableMeta[], migrateOptions: MigrateOptions = {}): Promise<MigrateResult> {
       const stored = withIndexStorage(metas);
       for (const meta of stored) storageFor(meta);
-      const result = await migrateShards(shards, stored, { ...migrateOptions, mapped: placement.mapped });
+      const result = await migrateShards(placement.live, stored, { ...migrateOptions, mapped: placement.mapped });
       // The first migrate() of a cluster: the oracle keeps its map from now on.
       await placement.register(result.clusterId);
       for (const older of result.older) {
@@ -180,11 +180,11 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
       const left = new Set(result.older.map((o) => o.table));
       const indexes = metas.filter((meta) => !left.has(meta.name)).flatMap((meta) => meta.indexes);
       const begin = async () => new PercolatorTransaction(ctx, storageFor, await timestamp(), 'snapshot', false);
-      await buildIndexes({ shards, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
+      await buildIndexes({ shards: placement.live, timestampSource: options.timestampSource, resolver, logger, storageFor, begin }, indexes);
       // Every entry of a complete index is committed below this timestamp: reads at or above it may use the index.
       if (indexes.length > 0) {
         const validFrom = await timestamp();
-        await Promise.all(shards.map((shard) => shard.query(setValidFrom(indexes.map((index) => index.storage.name), validFrom))));
+        await Promise.all(placement.live.map((shard) => shard.query(setValidFrom(indexes.map((index) => index.storage.name), validFrom))));
       }
       ctx.indexReadiness.invalidate();
       return result;
@@ -201,7 +201,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     async close(): Promise<void> {
       await gc.stop();
       while (background.size > 0) await Promise.all([...background]);
-      await Promise.all([...shards.map((s) => s.close()), standbys.close()]);
+      await Promise.all([...[...shards, ...placement.replaced].map((s) => s?.close()), standbys.close()]);
     },
   };
 }

@@ -41,7 +41,8 @@ export class VersionGc {
   private running: Promise<unknown> | undefined;
 
   constructor(
-    private readonly shards: readonly ShardPool[],
+    /** The current map's shards (Placement.live, updated in place); each pass collects those present when it starts. */
+    private readonly liveShards: readonly ShardPool[],
     private readonly tables: TableDirectory,
     private readonly timestampSource: TimestampSource,
     private readonly resolver: LockResolver,
@@ -77,11 +78,12 @@ export class VersionGc {
   /** One pass over every shard; `force` ignores the interval (someone else's recent run). */
   async collect(force = false): Promise<GcRun> {
     const now = await this.timestampSource.getTimestamp();
+    const pools = [...this.liveShards];
     // Every table stored on each shard (its catalogue), not only this client's: a transaction may span tables it does not know.
-    const tables = await Promise.all(this.shards.map((shard) => this.tables.tablesOn(shard)));
-    await this.refuseUncataloguedLocks();
-    const safePoint = await this.resolveOldLocks(tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
-    const shards = await Promise.all(this.shards.map((shard, i) => this.collectShard(shard, tables[i]!, safePoint, force)));
+    const tables = await Promise.all(pools.map((shard) => this.tables.tablesOn(shard)));
+    await this.refuseUncataloguedLocks(pools);
+    const safePoint = await this.resolveOldLocks(pools, tables, composeTimestamp(Math.max(0, physicalMs(now) - this.lifetimeMs)));
+    const shards = await Promise.all(pools.map((shard, i) => this.collectShard(shard, tables[i]!, safePoint, force)));
     await this.afterCollect?.().catch((error: unknown) => this.logger.warn({ err: error }, 'version GC: finishing slot moves failed; the next pass retries'));
     return { shards };
   }
@@ -93,8 +95,8 @@ export class VersionGc {
    * nothing is collected anywhere until a client that declares the table
    * runs migrate() (which catalogues it).
    */
-  private async refuseUncataloguedLocks(): Promise<void> {
-    const found = await Promise.all(this.shards.map(async (shard) => ({ shard, rows: (await shard.query<{ name: string }>(uncataloguedLockTables())).rows })));
+  private async refuseUncataloguedLocks(pools: readonly ShardPool[]): Promise<void> {
+    const found = await Promise.all(pools.map(async (shard) => ({ shard, rows: (await shard.query<{ name: string }>(uncataloguedLockTables())).rows })));
     const hidden = found.filter((f) => f.rows.length > 0);
     if (hidden.length === 0) return;
     const where = hidden.map((f) => `shard ${f.shard.name}: ${f.rows.map((r) => r.name).join(', ')}`).join('; ');
@@ -110,10 +112,10 @@ export class VersionGc {
    * committed after its start). Any failure stops the run before anything
    * is deleted.
    */
-  private async resolveOldLocks(tables: readonly (readonly TableStorage[])[], safePoint: Timestamp): Promise<Timestamp> {
+  private async resolveOldLocks(pools: readonly ShardPool[], tables: readonly (readonly TableStorage[])[], safePoint: Timestamp): Promise<Timestamp> {
     const found: FoundLock[] = [];
     await Promise.all(
-      this.shards.map(async (shard, i) => {
+      pools.map(async (shard, i) => {
         for (const storage of tables[i]!) {
           const { rows } = await shard.query<{ __lock_key: string[]; __lock_start: string; __primary_table: string; __primary_key: string[]; __expired: boolean }>(
             oldLocks(storage, safePoint),
