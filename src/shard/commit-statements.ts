@@ -46,8 +46,8 @@ del as (delete from ${t.locks} l using b where ${t.pkMatch('l', 'b')}`} and l.st
   and ${columnsFenceSql(t)}
   returning ${t.committedColumns('l')}),
 ${latestUpsertSql(t, '$2::bigint')}
-insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
-select ${cols}, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
+insert into ${t.versions} (${cols}, slot, commit_ts, start_ts, op)
+select ${cols}, del.slot, $2::bigint, $1::bigint, del.op from del where del.op <> 'rollback' and not del.for_update`);
   return { text, values: [startTs.toString(), commitTs.toString(), ...t.keyColumnsOf(keys)] };
 }
 
@@ -162,8 +162,8 @@ function commitPieceSql(t: TableSql, name: string, offset: number, byPosition: b
     and l.min_commit_ts <= b.c and not l.for_update for update) l`,
     writes: `${commitSharedDeleteSql(t, byPosition, b, del, offset)},
 ${latestUpsertSql(t, `${del}.__commit_ts`, del, `up${name}`)},
-${ins} as (insert into ${t.versions} (${cols}, commit_ts, start_ts, op)
-  select ${cols}, ${del}.__commit_ts, ${del}.__start_ts, ${del}.op from ${del} where ${del}.op <> 'rollback' and not ${del}.for_update returning start_ts)`,
+${ins} as (insert into ${t.versions} (${cols}, slot, commit_ts, start_ts, op)
+  select ${cols}, ${del}.slot, ${del}.__commit_ts, ${del}.__start_ts, ${del}.op from ${del} where ${del}.op <> 'rollback' and not ${del}.for_update returning start_ts)`,
     inserted: `select start_ts from ${ins}`,
     byPosition,
   };
@@ -216,8 +216,8 @@ function columnsFenceSql(t: TableSql): string {
 /** CTE `up`: each committed put/del of `del` becomes its key's latest row. */
 function latestUpsertSql(t: TableSql, commitTs: string, del = 'del', up = 'up'): string {
   const v = t.valueColumns;
-  return `${up} as (insert into ${t.latest} as n (${t.pkList}, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
-  select ${t.pkList}, ${commitTs}, ${del}.op${v.map((c) => `, ${ident(c.name)}`).join('')} from ${del} where ${del}.op in ('put', 'del') and not ${del}.for_update
+  return `${up} as (insert into ${t.latest} as n (${t.pkList}, slot, commit_ts, op${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${t.pkList}, ${del}.slot, ${commitTs}, ${del}.op${v.map((c) => `, ${ident(c.name)}`).join('')} from ${del} where ${del}.op in ('put', 'del') and not ${del}.for_update
   on conflict (${t.pkList}) do update set commit_ts = excluded.commit_ts, op = excluded.op${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
   where n.commit_ts < excluded.commit_ts)`;
 }

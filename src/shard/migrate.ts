@@ -11,6 +11,7 @@ import { planVersion, readSchemaStates, recordVersion, type VersionPlan } from '
 import { readCatalogueIn, type CatalogueEntry } from './table-catalogue.js';
 import { dropStorageSql, holdsLocksOf, stopWritersSql, waitForNoLocksOf } from './table-drops.js';
 import { ident } from '../schema/sql-names.js';
+import { fillSlotColumn } from './slot-column-fill.js';
 import { isPostgresAbort } from './shard-errors.js';
 import type { TableMeta } from '../schema/table-meta.js';
 import { ID_BLOCKS_TABLE } from '../schema/id-blocks-table.js';
@@ -259,6 +260,7 @@ async function applyMigrations(shardName: string, run: Run, migrations: readonly
       if ((await run(migration.newIndex.hasRows)).rows.length > 0) building.push(migration.newIndex.name);
     }
     if (previous === undefined || !alteredHere) await run(migration.sql);
+    if (previous === undefined && migration.fillsSlotsOf) await fillSlotColumn(run, migration.fillsSlotsOf);
     await recordMigration(run, migration, checksum);
   }
   return building;

@@ -84,8 +84,8 @@ export class PessimisticLockStatements {
   lockKeysFunctionSql(): string {
     const s = this.storage;
     const n = this.pk.length;
-    // $1 start_ts, $2 for_update_ts, $3 primary table, $4 primary key, $5 ttl, $6.. one text[] per key column
-    const params = ['bigint', 'bigint', 'text', 'text[]', 'bigint', ...Array.from({ length: n }, () => 'text[]')];
+    // $1 start_ts, $2 for_update_ts, $3 primary table, $4 primary key, $5 ttl, $6.. one text[] per key column, then the keys' slots
+    const params = ['bigint', 'bigint', 'text', 'text[]', 'bigint', ...Array.from({ length: n }, () => 'text[]'), 'int[]'];
     const outColumns = s.meta.columns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)}`).join(', ');
     const values = s.valueColumns;
     const keys = this.keyParams(6);
@@ -97,8 +97,8 @@ language plpgsql volatile as $lock$
 #variable_conflict use_column
 begin
   -- 1. Take the free slots; a slot held by anyone (us included) is left as it is.
-  insert into ${s.locks} (${this.pk.map((c) => ident(c.name)).join(', ')}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms)
-  select ${pkCasts}, $1, 'lock', true, $2, $3, $4, $5 from unnest(${keys}) as b(${this.keyNames()})
+  insert into ${s.locks} (${this.pk.map((c) => ident(c.name)).join(', ')}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms, slot)
+  select ${pkCasts}, $1, 'lock', true, $2, $3, $4, $5, b.slot from unnest(${keys}, $${6 + n}) as b(${this.keyNames()}, slot)
   on conflict do nothing;
   -- 2. A new statement, so a new snapshot that follows our inserts.
   return query with b as (select * from unnest(${keys}) with ordinality as b(${this.keyNames()}, i)),
@@ -150,7 +150,9 @@ $lock$`;
       `${param(ttlMs)}::bigint`,
       ...this.pk.map((_, i) => `${param(keys.map((k) => k[i] ?? null))}::text[]`),
     ];
-    const fence = `percolator_fence_slots(${param([...new Set(keys.map((k) => slotOfKey(s.meta, k)))])}::int[])`;
+    const slots = keys.map((k) => slotOfKey(s.meta, k));
+    args.push(`${param(slots)}::int[]`);
+    const fence = `percolator_fence_slots(${param([...new Set(slots)])}::int[])`;
     const call = `(select __locked.* from ${fence} as __fence(owned) cross join lateral (select * from ${this.lockFunction}(${args.join(', ')}) where __fence.owned) __locked)`;
     const match = `coalesce(${T}.__op = 'put'${shape.where ? ` and (${shape.where.sql})` : ''}, false) as __match`;
     const buffered = shape.buffered;

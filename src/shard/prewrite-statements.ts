@@ -49,7 +49,8 @@ export interface PrewriteConflictRow {
  * text[] each with
  * an element per row: $1 start_ts, $2 primary table, $3 primary key (an
  * array literal), $4 ttl, $5 op, $6 insert flag, then one per key column,
- * then one per value column; then the names of the indexes' storages the
+ * then one per value column, then the rows' slots (the lock rows' slot
+ * column, which commit copies into versions and latest rows); then the names of the indexes' storages the
  * writer maintains (the index fence, fenceSql); last, the writer's schema
  * and columns fingerprints (the schema version fence, schemaFenceSql). The
  * statement also passes the slots of the rows, which the shard must own
@@ -63,7 +64,12 @@ export function prewriteFunctionName(t: TableSql): string {
 }
 
 function prewriteParamCount(t: TableSql): number {
-  return 6 + t.pk.length + t.valueColumns.length;
+  return 7 + t.pk.length + t.valueColumns.length;
+}
+
+/** The row parameter of the rows' slots (the slot column of the lock rows), after the value columns. */
+function slotParam(t: TableSql): number {
+  return prewriteParamCount(t);
 }
 
 /** The rows' parameters, then the two fence parameters. */
@@ -95,6 +101,7 @@ export function prewriteShared(t: TableSql, entries: readonly PrewriteEntry[]): 
       slots.add(row.slot);
       for (let k = 0; k < t.pk.length; k++) columns[6 + k]!.push(row.keyTexts[k] ?? null);
       for (let c = 0; c < v.length; c++) columns[6 + t.pk.length + c]!.push(row.valueTexts?.[c] ?? null);
+      columns[slotParam(t) - 1]!.push(String(row.slot));
     }
   }
   const text = t.statementText('prewrite', () => `select p.* from ${slotFenceSql(prewriteArgCount(t) + 1)} cross join lateral (select * from ${prewriteCallSql(t, 0)} where fence.owned) p`);
@@ -296,11 +303,11 @@ $retire$`;
  */
 function prewriteInsertSql(t: TableSql): string {
   const v = t.valueColumns;
-  return `insert into ${t.locks} as l (${t.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms${v.map((c) => `, ${ident(c.name)}`).join('')})
-  select ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, b.s::bigint, b.op, b.ins::boolean, b.pt, b.pk::text[], b.ttl::bigint${v
+  return `insert into ${t.locks} as l (${t.pkList}, start_ts, op, is_insert, primary_table, primary_key, ttl_ms, slot${v.map((c) => `, ${ident(c.name)}`).join('')})
+  select ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}, b.s::bigint, b.op, b.ins::boolean, b.pt, b.pk::text[], b.ttl::bigint, b.slot::smallint${v
     .map((c, i) => `, b.v${i}::${storageType(c.sqlType)}`)
     .join('')}
-  from unnest(${t.arrays(1, prewriteParamCount(t))}) as b(s, pt, pk, ttl, op, ins, ${t.keyNames()}${v.map((_, i) => `, v${i}`).join('')})
+  from unnest(${t.arrays(1, prewriteParamCount(t))}) as b(s, pt, pk, ttl, op, ins, ${t.keyNames()}${v.map((_, i) => `, v${i}`).join('')}, slot)
   order by ${t.pk.map((c, i) => `b.k${i}::${storageType(c.sqlType)}`).join(', ')}
   on conflict (${t.pkList}) do update set op = excluded.op, is_insert = excluded.is_insert, for_update = false${v.map((c) => `, ${ident(c.name)} = excluded.${ident(c.name)}`).join('')}
     where l.start_ts = excluded.start_ts and l.for_update`;

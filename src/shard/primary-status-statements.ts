@@ -109,8 +109,8 @@ left join lateral (select start_ts, written_at, ttl_ms from ${t.locks} l where $
  */
 export function lockPrimarySlot(t: TableSql, startTs: bigint, key: KeyTexts): Statement {
   return {
-    text: `insert into ${t.locks} as l (${t.pkList}, start_ts, op, primary_table, primary_key, ttl_ms)
-select ${t.pkFromParam(2)}, $1::bigint, 'rollback', '', '{}', 0 from percolator_fence_slots(array[$3::int]) as fence(owned) where fence.owned
+    text: `insert into ${t.locks} as l (${t.pkList}, start_ts, op, primary_table, primary_key, ttl_ms, slot)
+select ${t.pkFromParam(2)}, $1::bigint, 'rollback', '', '{}', 0, $3::int from percolator_fence_slots(array[$3::int]) as fence(owned) where fence.owned
 on conflict (${t.pkList}) do update set op = l.op
 returning l.start_ts::text as start_ts, l.op, (l.xmax = 0) as inserted,
   (${lockExpiredSql('l')}) as expired,

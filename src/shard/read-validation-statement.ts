@@ -2,6 +2,7 @@ import type { KeyTexts } from './key-text.js';
 import type { Statement } from './shard-pool.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
+import { ownershipChangedSql } from './slot-read-filter.js';
 import type { Timestamp } from '../timestamp.js';
 
 /** The statement of commit-time read validation (src/txn/read-validation.ts says what it checks and why). */
@@ -10,6 +11,8 @@ import type { Timestamp } from '../timestamp.js';
 export interface ValidationInput {
   readonly startTs: Timestamp;
   readonly commitTs: Timestamp;
+  /** The map version the transaction's reads were placed by (the oldest). */
+  readonly mapVersion: bigint;
   storageOf(tableName: string): TableSql;
 }
 
@@ -22,6 +25,7 @@ export interface ValidationChecks {
 /** What a validation statement returns: a shard whose GC safe point passed startTs, or the first conflict. */
 export type ConflictRow =
   | { kind: 'gc'; ts: string }
+  | { kind: 'moved'; ts: string }
   | { kind: 'version' | 'lock' | 'predicate-version' | 'predicate-lock'; tbl: string; key: string[]; ts: string };
 
 /** One statement for one shard: every check, `union all`, stopping at the first conflict. */
@@ -36,6 +40,10 @@ export function validationStatement(input: ValidationInput, checks: ValidationCh
   // First, in the same snapshot as the checks: version GC may have removed
   // versions inside (startTs, safe point], which the checks below would miss.
   const parts: string[] = [`(select 'gc' as kind, null::text as tbl, null::text[] as key, g.safe_point::text as ts from percolator_gc g where g.safe_point > ${start})`];
+  // Then whether a slot came here or left after the reads' map version: a write to a slot read here may then have
+  // gone to another shard, which these checks do not see; the transaction runs again with the new map.
+  const mapVersion = `${param(input.mapVersion.toString())}::bigint`;
+  parts.push(`(select 'moved', null, null, ${mapVersion}::text where ${ownershipChangedSql(mapVersion)})`);
 
   for (const [table, keys] of checks.keys) {
     const s = input.storageOf(table);

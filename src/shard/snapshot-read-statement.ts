@@ -3,6 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
+import { ownedRowSql } from './slot-read-filter.js';
 import type { Timestamp } from '../timestamp.js';
 
 const dialect = new PgDialect();
@@ -13,6 +14,8 @@ export interface SnapshotReadRequest {
   readonly readTs: Timestamp;
   /** Our own start ts: our locks (none before commit) are never waited for. */
   readonly ownStartTs: Timestamp;
+  /** The reader's placement map version, one for every shard the statement reads: rows of slots this shard did not own at it are left out (slot-read-filter.ts). */
+  readonly mapVersion: bigint;
   readonly where?: SQL | undefined;
   readonly orderBy?: readonly SQL[] | undefined;
   readonly limit?: number | undefined;
@@ -107,6 +110,7 @@ export function snapshotView(
   };
   const ts = `${param(readTs)}::bigint`;
   const own = `${param(request.ownStartTs)}::bigint`;
+  const mapVersion = `${param(request.mapVersion)}::bigint`;
   const filter = where ? ` where ${where}` : '';
 
   // The visible version of each key: its latest row when that was committed
@@ -121,15 +125,17 @@ export function snapshotView(
   const picked = columns.map((c) =>
     storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
   );
+  // Each key's versions and latest row sit on one shard in one slot: the latest row's slot decides for them all.
+  const owned = ownedRowSql('__n', mapVersion);
   const onePass = `select ${picked.join(', ')} from ${storage.latest} __n
-  where (__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')`;
+  where ((__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')) and ${owned}`;
   // Two passes: latest rows visible as they are (plain columns), then the older versions of keys
   // committed since. The planner charges every row of the one pass a probe of the versions table,
   // and at that cost a grouping is planned as a sort; over plain columns it is a hash aggregate.
-  const twoPass = () => `select ${columns.map((c) => `__n.${ident(c.name)}`).join(', ')} from ${storage.latest} __n where __n.commit_ts <= ${ts} and __n.op = 'put'
+  const twoPass = () => `select ${columns.map((c) => `__n.${ident(c.name)}`).join(', ')} from ${storage.latest} __n where __n.commit_ts <= ${ts} and __n.op = 'put' and ${owned}
 union all select ${columns.map((c) => `__o.${ident(c.name)}`).join(', ')} from ${storage.latest} __n
   cross join lateral (select __v.* from ${storage.versions} __v where ${pkMatch} and __v.commit_ts <= ${ts} and __v.op in ('put', 'del') order by __v.commit_ts desc limit 1) __o
-  where __n.commit_ts > ${ts} and __o.op = 'put'`;
+  where __n.commit_ts > ${ts} and __o.op = 'put' and ${owned}`;
   const visible = shared.twoPass ? twoPass() : onePass;
 
   let merged = visible;

@@ -24,6 +24,8 @@ export interface Migration {
    * 'building' until it is filled in (src/txn/index-backfill.ts).
    */
   readonly newIndex?: { readonly name: string; readonly lock: string; readonly hasRows: string } | undefined;
+  /** At its first application, the slot column of this table's stored rows is filled in (slot-column-fill.ts). */
+  readonly fillsSlotsOf?: TableMeta | undefined;
 }
 
 /** Shard-wide migrations (bookkeeping), in order. */
@@ -37,6 +39,7 @@ export function coreMigrations(): Migration[] {
     { name: 'core/0006-index-catalogue', sql: readSchemaFile('core/0006-index-catalogue.sql') },
     { name: 'core/0007-schema-versions', sql: readSchemaFile('core/0007-schema-versions.sql'), replaceable: true },
     { name: 'core/0008-slot-ownership', sql: readSchemaFile('core/0008-slot-ownership.sql') },
+    { name: 'core/0009-slot-history', sql: readSchemaFile('core/0009-slot-history.sql') },
   ];
 }
 
@@ -78,6 +81,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0006-lock-keys-function`, sql: lockKeys, replaceable: true },
     { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql'), columnsOf: table.name },
     { name: `table/${table.name}/0008-table-catalogue`, sql: render('table/0008-table-catalogue.sql'), replaceable: true },
+    { name: `table/${table.name}/0009-slot-column`, sql: render('table/0009-slot-column.sql'), fillsSlotsOf: table },
   ];
 }
 

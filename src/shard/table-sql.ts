@@ -1,13 +1,14 @@
 import { SchemaError } from '../errors.js';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from './key-text.js';
+import { slotOfKey } from './shard-of.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import { columnsFingerprint, declaredColumns, schemaFingerprint } from '../schema/schema-fingerprint.js';
 
 /** Storage columns next to the user's; a user column may not share their names. */
 const RESERVED_COLUMNS = new Set([
   'commit_ts', 'start_ts', 'op', 'is_insert', 'for_update', 'primary_table', 'primary_key', 'ttl_ms', 'written_at',
-  'min_commit_ts', 'for_update_ts', 'waiting_for_ts', 'waiting_for_table', 'waiting_for_key',
+  'min_commit_ts', 'for_update_ts', 'waiting_for_ts', 'waiting_for_table', 'waiting_for_key', 'slot',
 ]);
 
 /**
@@ -110,8 +111,13 @@ export class TableSql {
     return `${alias}.${ident(c.name)} = any($${param}::text[]::${type}[])`;
   }
 
-  /** The columns a commit moves from a lock row into its version, plus op and for_update. */
+  /** The columns a commit moves from a lock row into its version (the slot included), plus op and for_update. */
   committedColumns(alias: string): string {
-    return [...this.pk, ...this.valueColumns].map((c) => `${alias}.${ident(c.name)}`).concat([`${alias}.op`, `${alias}.for_update`]).join(', ');
+    return [...this.pk, ...this.valueColumns].map((c) => `${alias}.${ident(c.name)}`).concat([`${alias}.slot`, `${alias}.op`, `${alias}.for_update`]).join(', ');
+  }
+
+  /** The slots of these keys (the slot column of their rows), as a statement parameter. */
+  slotsOf(keys: readonly KeyTexts[]): string[] {
+    return keys.map((key) => String(slotOfKey(this.meta, key)));
   }
 }

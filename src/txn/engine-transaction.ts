@@ -27,7 +27,7 @@ const dialect = new PgDialect();
  * set for serializable validation.
  */
 export class PercolatorTransaction implements EngineTransaction {
-  readonly readSet = new ReadSet();
+  readonly readSet: ReadSet;
   private readonly buffer = new WriteBuffer();
   private state: 'open' | 'committing' | 'closed' | 'timed-out' = 'open';
   private readonly logger: Logger;
@@ -46,6 +46,7 @@ export class PercolatorTransaction implements EngineTransaction {
     private readonly readOnly: boolean,
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
+    this.readSet = new ReadSet(ctx.placement.map.version);
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
     this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
     this.indexWrites = new IndexWrites(
@@ -77,8 +78,10 @@ export class PercolatorTransaction implements EngineTransaction {
       const through = query.through && this.candidatesThrough(table, storage, query.through);
       return lockingSelect(this.lockingTarget(), storage, { ...query, lock: query.lock }, through);
     }
+    // One map version for every shard of the statement: each slot's rows are read from exactly one of them.
+    const mapVersion = this.ctx.placement.map.version;
     const shards = query.shards ?? this.ctx.shards.map((_, i) => i);
-    const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query)));
+    const results = await Promise.all(shards.map((shard) => this.reads.scan(storage, shard, query, mapVersion)));
     if (this.recordsReads) {
       if (query.where) {
         const rendered = dialect.sqlToQuery(query.where);
@@ -104,8 +107,9 @@ export class PercolatorTransaction implements EngineTransaction {
   async project(table: TableMeta, request: ProjectionRequest): Promise<ProjectedRow[]> {
     this.ensureOpen();
     const storage = this.storageFor(table);
+    const mapVersion = this.ctx.placement.map.version;
     const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
-    const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request)));
+    const results = await Promise.all(shards.map((shard) => this.reads.project(storage, shard, request, mapVersion)));
     // No keys come back: validation must also see rows that left the filtered set (their image at startTs matched).
     if (this.recordsReads) this.readSet.addPredicate({ ...scannedFilter(request.where), table: table.name, shards, readTs: this.startTs, leavingRows: true });
     return results.flatMap((result) => result.rows);
@@ -114,8 +118,9 @@ export class PercolatorTransaction implements EngineTransaction {
   async join(request: JoinRequest): Promise<JoinedRow[]> {
     this.ensureOpen();
     const storages = request.tables.map((t) => this.storageFor(t.table));
+    const mapVersion = this.ctx.placement.map.version;
     const shards = request.shards ?? this.ctx.shards.map((_, i) => i);
-    const results = await Promise.all(shards.map((shard) => this.reads.join(storages, shard, request)));
+    const results = await Promise.all(shards.map((shard) => this.reads.join(storages, shard, request, mapVersion)));
     if (this.recordsReads) {
       // Per table: its filter as a predicate (a write that could bring a row of it into the result) and the keys returned (rows that could leave it).
       for (const { table, filter } of request.tables) this.readSet.addPredicate({ ...scannedFilter(filter), table: table.name, shards, readTs: this.startTs });
@@ -134,6 +139,8 @@ export class PercolatorTransaction implements EngineTransaction {
     else this.ensureOpen();
     const storage = this.storageFor(table);
     if (table.indexOf) await this.indexWrites.sync(table.indexOf.table);
+    // The map version the keys are placed by (a shard that deleted a slot's rows since refuses it).
+    const mapVersion = this.ctx.placement.map.version;
     const byShard = new Map<number, Map<string, KeyTexts>>();
     for (const key of keys) {
       const texts = keyTextsOf(storage, key);
@@ -146,7 +153,7 @@ export class PercolatorTransaction implements EngineTransaction {
     const results = await Promise.all(
       [...byShard].map(async ([shard, shardKeys]) => {
         if (this.recordsReads) for (const keyTexts of shardKeys.values()) this.readSet.addKey({ table: table.name, keyTexts, shard });
-        return (await this.reads.pointRead(storage, shard, shardKeys.values())).rows;
+        return (await this.reads.pointRead(storage, shard, shardKeys.values(), mapVersion)).rows;
       }),
     );
     return results.flat();
@@ -275,13 +282,14 @@ export class PercolatorTransaction implements EngineTransaction {
   private async readCommitted(table: TableMeta, keys: readonly KeyValues[], newest: boolean): Promise<Row[]> {
     const readTs = newest ? await this.locks.forUpdateTs() : this.startTs;
     const storage = this.storageFor(table);
+    const mapVersion = this.ctx.placement.map.version;
     const byShard = new Map<number, KeyTexts[]>();
     for (const key of keys) {
       const texts = keyTextsOf(storage, key);
       const shard = this.ctx.placement.shardOfKey(table, texts);
       byShard.set(shard, [...(byShard.get(shard) ?? []), texts]);
     }
-    const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys, readTs)));
+    const results = await Promise.all([...byShard].map(([shard, shardKeys]) => this.reads.committedPointRead(storage, shard, shardKeys, mapVersion, readTs)));
     return results.flatMap((r) => r.rows);
   }
 

@@ -38,7 +38,8 @@ export function indexCandidates(
   return {
     async candidates(forUpdateTs: Timestamp): Promise<Map<number, KeyTexts[]>> {
       await sync(); // our own entries are read with the others
-      const results = await Promise.all(shards.map((shard) => reads.scan(entries, shard, { where: through.where }, forUpdateTs)));
+      const mapVersion = ctx.placement.map.version;
+      const results = await Promise.all(shards.map((shard) => reads.scan(entries, shard, { where: through.where }, mapVersion, forUpdateTs)));
       const byShard = new Map<number, Map<string, KeyTexts>>();
       for (const result of results) {
         for (const entry of result.rows) {

@@ -82,6 +82,8 @@ export async function lockingSelect(
   const table = storage.meta.name;
   const shards = query.shards ?? ctx.shards.map((_, i) => i);
   const forUpdateTs = await target.locks.forUpdateTs();
+  // One map version for the candidate scans of every shard.
+  const mapVersion = ctx.placement.map.version;
   const where = query.where ? dialect.sqlToQuery(query.where) : undefined;
   const wherePart = where ? { sql: where.sql, params: where.params } : undefined;
   const lockWait = query.lock.waitMs ?? ctx.lockWaitTimeoutMs;
@@ -97,6 +99,7 @@ export async function lockingSelect(
         storage,
         readTs: forUpdateTs,
         ownStartTs: target.startTs,
+        mapVersion,
         where: query.where,
         orderBy: query.orderBy,
         limit: query.limit,

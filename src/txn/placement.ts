@@ -8,7 +8,7 @@ import { slotOfKey } from '../shard/shard-of.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 
 /** Where the engine reads and writes its cluster's placement map: the oracle client. */
-export type PlacementSource = Pick<OracleClient, 'readPlacement' | 'writePlacement' | 'placementGeneration'>;
+export type PlacementSource = Pick<OracleClient, 'readPlacement' | 'writePlacement' | 'placementGeneration' | 'getTimestamp'>;
 
 /**
  * The engine's current placement map and the shard pools it names (indexed

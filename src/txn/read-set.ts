@@ -13,6 +13,13 @@ export function scannedFilter(where: SQL | undefined): Pick<ScannedPredicate, 'w
 
 /** Everything a transaction read: serializable mode validates it at commit. */
 export class ReadSet implements RecordedReads {
+  /**
+   * The placement map version when the transaction began: its reads were
+   * placed by it or a newer one. Validation refuses (PlacementChangedError)
+   * on a shard whose slot ownership changed after it.
+   */
+  constructor(readonly mapVersion: bigint) {}
+
   readonly keys: ReadKey[] = [];
   readonly predicates: ScannedPredicate[] = [];
   private readonly seen = new Set<string>();

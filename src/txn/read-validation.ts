@@ -1,4 +1,4 @@
-import { SerializationError, SnapshotTooOldError } from '../errors.js';
+import { PlacementChangedError, SerializationError, SnapshotTooOldError } from '../errors.js';
 import { validationStatement, type ConflictRow } from '../shard/read-validation-statement.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { MAX_BIND_PARAMETERS } from '../shard/statement-limits.js';
@@ -55,7 +55,7 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
   const conflicts = await Promise.all(
     checks.map(async ([shard, work]) => {
       const pool = input.shards[shard]!;
-      const { rows } = await pool.query<ConflictRow>(validationStatement(input, work));
+      const { rows } = await pool.query<ConflictRow>(validationStatement({ ...input, mapVersion: input.readSet.mapVersion }, work));
       return rows[0] ? { shard, row: rows[0] } : undefined;
     }),
   );
@@ -63,6 +63,9 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
   if (!found) return;
   const { shard, row } = found;
   if (row.kind === 'gc') throw new SnapshotTooOldError(input.startTs, BigInt(row.ts), input.shards[shard]!.name);
+  if (row.kind === 'moved') {
+    throw new PlacementChangedError(input.shards[shard]!.name, `slots moved on this shard after map version ${row.ts}, which this transaction read by; it runs again`);
+  }
   throw serializationError(input, shard, row);
 }
 
@@ -132,7 +135,7 @@ function taggedBigint(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? { bigint: value.toString() } : value;
 }
 
-function serializationError(input: ReadValidationInput, shard: number, row: Exclude<ConflictRow, { kind: 'gc' }>): SerializationError {
+function serializationError(input: ReadValidationInput, shard: number, row: Exclude<ConflictRow, { kind: 'gc' | 'moved' }>): SerializationError {
   const what = {
     version: `a version committed at ${formatTimestamp(BigInt(row.ts))}`,
     lock: `a pending lock of the transaction started at ${formatTimestamp(BigInt(row.ts))}`,

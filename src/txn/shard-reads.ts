@@ -31,7 +31,7 @@ export class ShardReads {
   ) {}
 
   /** Point reads of keys on one shard (one statement), this transaction's own writes and locked images included. */
-  pointRead(storage: TableStorage, shard: number, keys: Iterable<KeyTexts>): Promise<ShardReadResult> {
+  pointRead(storage: TableStorage, shard: number, keys: Iterable<KeyTexts>, mapVersion: bigint): Promise<ShardReadResult> {
     // Keys this transaction wrote are answered from its buffer (puts as it wrote them, deletes absent).
     const stored: KeyTexts[] = [];
     const bufferedPuts: Mutation[] = [];
@@ -43,24 +43,28 @@ export class ShardReads {
       else if (buffered.op === 'put') bufferedPuts.push(buffered);
     }
     if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
-    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, keys: stored, bufferedPuts };
+    const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, mapVersion, keys: stored, bufferedPuts };
     // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
     if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
     return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
   /** Point reads of committed rows only (at start_ts unless told), neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
-  committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
-    const request = { storage, readTs, ownStartTs: this.startTs, keys, bufferedPuts: [] };
+  committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], mapVersion: bigint, readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
+    const request = { storage, readTs, ownStartTs: this.startTs, mapVersion, keys, bufferedPuts: [] };
     return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
   }
 
-  /** A filtered read of one shard: one statement, buffered writes merged in SQL; at start_ts unless told (a locking read's for-update timestamp). */
-  scan(storage: TableStorage, shard: number, query: ScanRequest, readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
+  /**
+   * A filtered read of one shard: one statement, buffered writes merged in SQL; at start_ts unless told (a locking read's for-update timestamp).
+   * `mapVersion`: the reader's placement map version, the same for every shard of one statement.
+   */
+  scan(storage: TableStorage, shard: number, query: ScanRequest, mapVersion: bigint, readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
     const request = {
       storage,
       readTs,
       ownStartTs: this.startTs,
+      mapVersion,
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,
@@ -73,30 +77,32 @@ export class ShardReads {
     return this.readShard(
       shard,
       () => runSnapshotRead(this.pool(shard), request),
-      partial ? (keys) => this.pointRead(storage, shard, keys) : undefined,
+      partial ? (keys) => this.pointRead(storage, shard, keys, mapVersion) : undefined,
       readTs,
     );
   }
 
   /** Expressions over the rows a scan with the same filter reads (projected-read.ts): one statement, locks resolved as for a scan. */
-  project(storage: TableStorage, shard: number, query: ProjectionRequest): Promise<ProjectedShardResult> {
+  project(storage: TableStorage, shard: number, query: ProjectionRequest, mapVersion: bigint): Promise<ProjectedShardResult> {
     const request = {
       ...query,
       assignTo: query.assignTo?.map((column) => column?.sqlType),
       storage,
       readTs: this.startTs,
       ownStartTs: this.startTs,
+      mapVersion,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
     return this.readShard(shard, () => runProjectedRead(this.pool(shard), request));
   }
 
   /** A join of colocated tables on one shard (join-read.ts): one statement, locks of every table resolved as for a scan. */
-  join(storages: readonly TableStorage[], shard: number, query: JoinRequest): Promise<JoinShardResult> {
+  join(storages: readonly TableStorage[], shard: number, query: JoinRequest, mapVersion: bigint): Promise<JoinShardResult> {
     const request = {
       tables: query.tables.map((table, t) => ({ storage: storages[t]!, join: table.join, lockFilter: table.filter, buffered: this.viewOnShard(table.table.name, shard) })),
       readTs: this.startTs,
       ownStartTs: this.startTs,
+      mapVersion,
       where: query.where,
       orderBy: query.orderBy,
       limit: query.limit,

@@ -1,6 +1,6 @@
 import { InvalidInputError, PlacementChangedError } from '../errors.js';
 import { PlacementMap } from '../shard/placement-map.js';
-import { freezeSlots, grantSlots, lockOwnedSlots, releaseSlots, unfreezeSlots } from '../shard/slot-ownership-statements.js';
+import { abandonSlots, deleteSlotRows, freezeSlots, grantSlots, lockOwnedSlots, ownedSince, releaseSlots, unfreezeSlots } from '../shard/slot-ownership-statements.js';
 import { placementMapOf, storedPlacementOf, type Placement } from './placement.js';
 
 /** Slots to hand from one shard to another (shard ids of the map). */
@@ -19,7 +19,10 @@ export interface SlotSwitch {
  * Every step is idempotent, and the map changes in one compare-and-set: a
  * switch interrupted anywhere leaves each slot with one owner in the map
  * (writes to a frozen slot are refused and retried by clients), and running
- * it again completes it. Returns the map after the switch.
+ * it again completes it. Readers at the old map version keep reading
+ * `from`'s rows of the slots (and `to` leaves its copies out) until
+ * deleteSlotRows on `from`, once the GC safe point passes the switch.
+ * Returns the map after the switch.
  */
 export async function switchSlots(placement: Placement, move: SlotSwitch): Promise<PlacementMap> {
   const source = placement.source;
@@ -34,23 +37,28 @@ export async function switchSlots(placement: Placement, move: SlotSwitch): Promi
   if (!done) {
     const elsewhere = slots.filter((slot) => map.shardOfSlot(slot) !== move.from && map.shardOfSlot(slot) !== move.to);
     if (elsewhere.length > 0) throw new InvalidInputError(`slots ${elsewhere.join(', ')} are on neither shard ${move.from} nor ${move.to}`);
+    const version = map.version + 1n;
     await from.transaction(async (client) => {
       await from.query(lockOwnedSlots, { client });
-      await from.query(freezeSlots(slots), { client });
+      await from.query(freezeSlots(slots, version), { client });
     });
-    const version = map.version + 1n;
     await to.query(grantSlots(slots, version));
     const next = new PlacementMap(map.clusterId, version, map.shards, Uint16Array.from(map.slots, (owner, slot) => (slots.includes(slot) ? move.to : owner)));
     const written = await source.writePlacement(storedPlacementOf(next), map.version);
     if (!written.applied) {
-      // Another change won: undo ours, so that each slot keeps the owner the stored map names.
-      await to.query(releaseSlots(slots.filter((slot) => placementMapOf(written.placement!, 0n).shardOfSlot(slot) !== move.to)));
+      // Another change won: undo ours, so that each slot keeps the owner the stored map names (`to` holds no rows of them: empty slots).
+      const undone = slots.filter((slot) => placementMapOf(written.placement!, 0n).shardOfSlot(slot) !== move.to);
+      await to.query(abandonSlots(undone));
+      await to.query(deleteSlotRows(undone));
       await from.query(unfreezeSlots(slots));
       throw new PlacementChangedError(from.name, `the placement map of cluster ${map.clusterId} changed from version ${map.version} meanwhile; run the switch again`);
     }
     placement.adopt(placementMapOf(written.placement!, written.generation));
   }
-  // The old owner refuses the slots from now on.
-  await from.query(releaseSlots(slots));
+  // The old owner refuses writes to the slots from now on; readers with an older map still read its rows until deleteSlotRows.
+  // At the version `to` owns them from (a rerun may hold a newer map): readers between the two must not see both copies.
+  const since = (await to.query<{ since: string | null }>(ownedSince(slots))).rows[0]?.since;
+  const switchTs = await source.getTimestamp();
+  await from.query(releaseSlots(slots, since ? BigInt(since) : placement.map.version, switchTs));
   return placement.map;
 }

@@ -7,6 +7,7 @@ import { TableStorage } from '../../src/shard/table-storage.js';
 import type { SharedCommitEntry } from '../../src/shard/commit-statements.js';
 import type { KeyTexts } from '../../src/shard/key-text.js';
 import type { PrewriteConflictRow } from '../../src/shard/prewrite-statements.js';
+import { slotOfKey } from '../../src/shard/shard-of.js';
 
 /**
  * The write path's statements (prewrite function, commits, rollback, push,
@@ -182,7 +183,7 @@ describe.each([
     const cols = storage.pk.map((c) => `"${c.name}"`).join(', ');
     for (const n of [14, 15]) {
       await db.client().query(
-        `insert into ${storage.locks} (${cols}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms) values (${key(n).map((_, i) => `$${i + 4}`).join(', ')}, $1, 'lock', true, $2, '${meta.name}', $3, 60000)`,
+        `insert into ${storage.locks} (${cols}, start_ts, op, for_update, for_update_ts, primary_table, primary_key, ttl_ms, slot) values (${key(n).map((_, i) => `$${i + 4}`).join(', ')}, $1, 'lock', true, $2, '${meta.name}', $3, 60000, ${slotOfKey(meta, key(n))})`,
         [String(s), String(forUpdateTs), key(14), ...key(n)],
       );
     }

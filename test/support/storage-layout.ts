@@ -78,7 +78,7 @@ const current: Layout = {
   tables: [storage.meta.versionsTable, storage.meta.locksTable, storage.meta.latestTable],
   async transfer(c, startTs, commitTs, from, to) {
     const keys = [[String(from)], [String(to)]];
-    const read = buildSharedPointRead(storage, [{ readTs: startTs, ownStartTs: startTs, keys }]);
+    const read = buildSharedPointRead(storage, [{ readTs: startTs, ownStartTs: startTs, mapVersion: 1n, keys }]);
     const { rows } = await query<{ id: number; balance: number }>(c.durable, 'cur-read', read.sql, read.params);
     const balance = (id: number) => rows.find((r) => r.id === id)!.balance;
     const prewrite = storage.prewrite(startTs, 'acc_cur', keys[0]!, 20_000, [

@@ -10,6 +10,7 @@ import { withRetries } from '../support/bank.js';
 import pg from 'pg';
 import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
+import { slotOf } from '../../src/shard/shard-of.js';
 
 // Two tables, each with a shard key shorter than its primary key: a resolver
 // that placed a primary by its whole key would look on the wrong shard.
@@ -150,8 +151,10 @@ describe('locks whose primary table a client does not know', () => {
 
   it('fills the catalogue of tables stored before it from their storage, and each table\'s migration completes its row', async () => {
     for (const url of bank.cluster.shardUrls) {
-      await rawRows(url, `delete from percolator_migrations where name in ('core/0003-table-catalogue', 'table/fp_sides/0008-table-catalogue')`);
+      await rawRows(url, `delete from percolator_migrations where name in ('core/0003-table-catalogue', 'table/fp_sides/0008-table-catalogue', 'table/fp_sides/0009-slot-column')`);
       await rawRows(url, `delete from percolator_tables where name = 'fp_sides'`);
+      // A table stored before the catalogue was stored before the slot column too.
+      for (const table of ['fp_sides__versions', 'fp_sides__locks', 'fp_sides__latest']) await rawRows(url, `alter table ${table} drop column slot`);
     }
     const row = `select key_columns::text || key_types::text || coalesce(shard_key_length::text, '?') || value_columns::text || value_types::text as n from percolator_tables where name = 'fp_sides'`;
     const rows = async () => Promise.all(bank.cluster.shardUrls.map(async (url) => (await rawRows(url, row))[0]));
@@ -190,8 +193,8 @@ describe('locks whose primary table a client does not know', () => {
     const keys = pickKeys();
     const lockTs = await bank.tso.getTimestamp();
     const sideShard = wide.shardOf(sidesMeta, keys.side);
-    await rawRows(bank.cluster.shardUrls[sideShard]!, `insert into fp_sides__locks (parent_id, tag, start_ts, op, primary_table, primary_key, ttl_ms, note)
-      values (${keys.side.parentId}, '${keys.side.tag}', ${lockTs}, 'put', 'fp_nowhere', '{1}', 0, 'orphan')`);
+    await rawRows(bank.cluster.shardUrls[sideShard]!, `insert into fp_sides__locks (parent_id, tag, start_ts, op, primary_table, primary_key, ttl_ms, note, slot)
+      values (${keys.side.parentId}, '${keys.side.tag}', ${lockTs}, 'put', 'fp_nowhere', '{1}', 0, 'orphan', ${slotOf(sidesMeta, keys.side)})`);
     const parentsOnly = narrow([parentsMeta]);
     for (const note of ['first', 'second']) {
       const t = await parentsOnly.begin();

@@ -10,6 +10,7 @@ import { BANK_ACCOUNTS } from '../support/bank.js';
 import { accountsMeta } from '../support/bank-schema.js';
 import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
+import { slotOf } from '../../src/shard/shard-of.js';
 
 describe('lock resolution', () => {
   const bank = useBankEngines(3);
@@ -195,8 +196,8 @@ describe('lock resolution', () => {
         while ((await client.query('select 1 from accounts__versions where id = $1 and start_ts = $2', [secondary, tx.startTs.toString()])).rowCount === 0) await sleep(5);
         await client.query(
           `with v as (delete from accounts__versions where id = $1 and start_ts = $2 returning *)
-           insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner)
-           select id, start_ts, 'put', 'accounts', array[$3::text], 60000, balance, owner from v`,
+           insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner, slot)
+           select id, start_ts, 'put', 'accounts', array[$3::text], 60000, balance, owner, slot from v`,
           [secondary, tx.startTs.toString(), String(primary)],
         );
       } finally {
@@ -215,8 +216,8 @@ describe('lock resolution', () => {
     try {
       // A secondary prewritten by a transaction whose primary (account 10) has no lock yet, TTL far away.
       await client.query(
-        `insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner) values ($1, 1, 'put', 'accounts', array['10'], 60000, 1, 'ghost')`,
-        [id],
+        `insert into accounts__locks (id, start_ts, op, primary_table, primary_key, ttl_ms, balance, owner, slot) values ($1, 1, 'put', 'accounts', array['10'], 60000, 1, 'ghost', $2)`,
+        [id, slotOf(accountsMeta, { id })],
       );
       const reader = engine({ lockWaitTimeoutMs: 300 });
       const started = Date.now();

@@ -59,7 +59,7 @@ describe('scans over history', () => {
         const client = new pg.Client(url);
         await client.connect();
         try {
-          await client.query(`drop table accounts__latest; delete from percolator_migrations where name = 'table/accounts/0007-latest-versions'`);
+          await client.query(`drop table accounts__latest; delete from percolator_migrations where name in ('table/accounts/0007-latest-versions', 'table/accounts/0009-slot-column')`);
         } finally {
           await client.end();
         }

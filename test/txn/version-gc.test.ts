@@ -9,6 +9,7 @@ import { BANK_ACCOUNTS, BANK_INITIAL, bankTotal, transfer, withRetries } from '.
 import { accounts, accountsMeta } from '../support/bank-schema.js';
 import { countOnShards } from '../support/raw-shards.js';
 import { useBankEngines } from '../support/engine-fixture.js';
+import { slotOf } from '../../src/shard/shard-of.js';
 
 describe('version GC', () => {
   // Timers off unless a test says otherwise: runs are explicit (collectGarbage).
@@ -47,7 +48,7 @@ describe('version GC', () => {
     await writeOwner(e, id, 'v2');
     // A rollback marker (a rolled-back transaction's) among the old versions.
     const shard = e.shardOf(accountsMeta, { id });
-    await countOnShards([bank.cluster.shardUrls[shard]!], `insert into accounts__versions (id, commit_ts, start_ts, op) values (${id}, ${between}, ${between}, 'rollback') returning 1 as n`);
+    await countOnShards([bank.cluster.shardUrls[shard]!], `insert into accounts__versions (id, slot, commit_ts, start_ts, op) values (${id}, ${slotOf(accountsMeta, { id })}, ${between}, ${between}, 'rollback') returning 1 as n`);
     await writeOwner(e, id, 'v3');
     const old = await e.begin();
     const oldScan = await e.begin();

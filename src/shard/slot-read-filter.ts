@@ -1,0 +1,54 @@
+/**
+ * What every read statement adds so that a shard returns a slot's rows only
+ * if it owned the slot at the reader's map version (schema/core/0008 and
+ * 0009; docs/DESIGN.md "Moving slots with data"). The slots to leave out
+ * are found once per statement: those granted here after the reader's
+ * version, and those whose rows here are foreign at it (copied in ahead of
+ * a switch, or frozen or released by the switch). In the steady state
+ * there are none: the lookup is an empty index range and an empty table,
+ * and each row's test is one null check of that (once computed) value.
+ */
+
+/**
+ * The slots whose rows here a reader at map version `version` (an SQL
+ * bigint expression) must not see; null when there are none. Raises
+ * PCSL1 (PlacementChangedError: the client reads the map again) when this
+ * shard deleted the rows of a slot the reader's map says it holds.
+ */
+export function unownedSlotsSql(version: string): string {
+  return `(select array_agg(__u.slot) from (
+    select __o.slot from percolator_owned_slots __o where __o.since_version > ${version} and ${grantedAfter(version)}
+    union all select __f.slot from percolator_foreign_slots __f where __f.foreign_from <= ${version} and ${foreignAt(version)}
+    union all select percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) from percolator_foreign_slots __f
+      where __f.refuse_below > ${version} and ${refusedAt(version)}) __u)`;
+}
+
+// Gates of the lookups above, each one index probe (max/min); Postgres runs a branch's scan only when its gate holds.
+function grantedAfter(version: string): string {
+  return `(select max(since_version) from percolator_owned_slots) > ${version}`;
+}
+
+function foreignAt(version: string): string {
+  return `(select min(foreign_from) from percolator_foreign_slots) <= ${version}`;
+}
+
+function refusedAt(version: string): string {
+  return `(select max(refuse_below) from percolator_foreign_slots) > ${version}`;
+}
+
+/** Whether this shard's slot ownership changed after map version `version` (serializable validation): three index probes. */
+export function ownershipChangedSql(version: string): string {
+  return `(${grantedAfter(version)} or (select max(foreign_from) from percolator_foreign_slots) > ${version} or ${refusedAt(version)})`;
+}
+
+/** A condition on a stored row aliased `alias`: its slot is not among unownedSlotsSql(version). */
+export function ownedRowSql(alias: string, version: string): string {
+  const unowned = unownedSlotsSql(version);
+  return `(${unowned} is null or not (${alias}.slot = any(${unowned}::int[])))`;
+}
+
+/** A statement's check alone (for reads by key, whose map sent each key to its owner): raises as unownedSlotsSql does, else true. */
+export function staleReadCheckSql(version: string): string {
+  return `not exists (select from percolator_foreign_slots __f where __f.refuse_below > ${version} and ${refusedAt(version)}
+    and percolator_refuse_stale_read(__f.slot, __f.refuse_below, ${version}) is not null)`;
+}
