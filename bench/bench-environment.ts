@@ -22,6 +22,8 @@ export interface BenchEnvironment {
   readonly localProcess: CpuProcess | undefined;
   readonly oracleAddress: string | undefined;
   readonly oracleProcess: CpuProcess | undefined;
+  /** Where the oracle started here keeps its lease and window (undefined: no oracle started). */
+  readonly metaUrl?: string;
   /** Delay relays of --rtt-ms (none without it, or with netem): the URLs above lead through them. */
   readonly relayProcesses: readonly CpuProcess[];
   /** Caveats to print with the results (CPU not counted for remote servers, ...). */
@@ -40,8 +42,10 @@ export type EnvironmentOptions = Pick<BenchOptions, 'systems' | 'sweep' | 'shard
  * shard, the primary waiting for one at every commit; the shards' URLs then
  * name them all, and the oracle's meta database gets a server of its own
  * (on shard 0's primary it would stop with it).
+ * `meta` (percolator up --meta): the oracle's meta store, `etcd` for a
+ * throwaway 3-member etcd cluster, or the URL of one (postgres:// or etcd://).
  */
-export async function openEnvironment(options: EnvironmentOptions & { replicas?: number }, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
+export async function openEnvironment(options: EnvironmentOptions & { replicas?: number; meta?: string }, logger: Logger, log: (line: string) => void): Promise<BenchEnvironment> {
   const wantsLocal = options.systems.some((s) => s.startsWith('local'));
   const wantsOracle = options.systems.some((s: SystemName) => s.startsWith('percolator'));
   const shardCount = options.sweep?.parameter === 'shards' ? Math.max(...options.sweep.values) : options.shards;
@@ -62,7 +66,7 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
     }
     // Loaded only when needed: a run against the user's own servers does not start any.
     const harness = ownShards || ownLocal ? await loadHarness() : undefined;
-    const ownMeta = ownShards && wantsOracle && !options.oracle && replicas > 0;
+    const ownMeta = ownShards && wantsOracle && !options.oracle && replicas > 0 && options.meta === undefined;
     const [cluster, localServer, metaServer] = await Promise.all([
       ownShards ? harness!.PostgresCluster.start(shardCount, { logger, replicas }) : undefined,
       ownLocal ? harness!.PostgresServer.create({ logger }) : undefined,
@@ -88,6 +92,7 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
 
     let oracleAddress: string | undefined;
     let oracleProcess: CpuProcess | undefined;
+    let metaUrl: string | undefined;
     if (wantsOracle && options.oracle) {
       await probeOracle(options.oracle);
       oracleAddress = options.oracle;
@@ -95,7 +100,10 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
     } else if (wantsOracle) {
       // The oracle's meta table lives on shard 0's server, in a database of its own when we own the server;
       // with standbys on a server of its own (shard 0's primary may be killed to try a failover).
-      const metaUrl = metaServer ? metaServer.url : cluster ? await cluster.servers[0]!.createDatabase(ORACLE_DATABASE) : shardUrls[0]!;
+      metaUrl =
+        options.meta === 'etcd'
+          ? await startEtcd(closers, log)
+          : (options.meta ?? (metaServer ? metaServer.url : cluster ? await cluster.servers[0]!.createDatabase(ORACLE_DATABASE) : shardUrls[0]!));
       log('starting the timestamp oracle...');
       const oracle = await startOracle(metaUrl, logger);
       const cleanup = { destroySync: () => oracle.killSync() };
@@ -130,11 +138,20 @@ export async function openEnvironment(options: EnvironmentOptions & { replicas?:
       log(`--rtt-ms: ${delay.description}`);
       notes.push(delay.description);
     }
-    return { ...servers, shardProcesses, localProcess, oracleProcess, relayProcesses, notes, close };
+    return { ...servers, shardProcesses, localProcess, oracleProcess, metaUrl, relayProcesses, notes, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** A throwaway 3-member etcd cluster on loopback ports (closed with the environment); returns its URL for the oracle. */
+async function startEtcd(closers: (() => Promise<void>)[], log: (line: string) => void): Promise<string> {
+  log('starting a throwaway 3-member etcd cluster for the oracle...');
+  const { EtcdCluster } = await import('../src/harness/etcd-cluster.js');
+  const etcd = await EtcdCluster.start({ members: 3 });
+  closers.push(() => etcd.destroy());
+  return etcd.url('/percolator/oracle');
 }
 
 async function loadHarness() {

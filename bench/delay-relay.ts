@@ -19,6 +19,10 @@ const SLICE_MS = 0.1;
 
 export interface DelayRelay {
   readonly port: number;
+  /** Changes the delay from now on; data already queued keeps its release time, and order is kept. */
+  setDelay(oneWayMs: number): void;
+  /** Chunks (and ends) held back by a delay above zero so far: evidence that the traffic went through the relay while delayed. */
+  readonly delayedChunks: number;
   close(): Promise<void>;
 }
 
@@ -32,10 +36,13 @@ interface Pending {
 const now = (): number => performance.now();
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-/** Relays to `target`, each direction delayed by `oneWayMs`. */
+/** Relays to `target`, each direction delayed by `oneWayMs` (changed by `setDelay`). */
 export async function startDelayRelay(target: { host: string; port: number }, oneWayMs: number): Promise<DelayRelay> {
+  let delayMs = oneWayMs;
+  let delayedChunks = 0;
   const sockets = new Set<net.Socket>();
-  // One queue for every connection: the delay is the same for all, so arrival order is release order.
+  // One queue for every connection: the delay is the same for all, so arrival order is release order
+  // (after the delay is lowered, later chunks wait for the earlier ones: a chunk is never released out of order).
   const queue: Pending[] = [];
   let head = 0;
   let scheduled = false;
@@ -69,7 +76,8 @@ export async function startDelayRelay(target: { host: string; port: number }, on
     }
   };
   const enqueue = (to: net.Socket, chunk: Buffer | undefined): void => {
-    queue.push({ due: now() + oneWayMs, to, chunk });
+    if (delayMs > 0) delayedChunks++;
+    queue.push({ due: now() + delayMs, to, chunk });
     if (!scheduled) {
       scheduled = true;
       setImmediate(release);
@@ -99,6 +107,12 @@ export async function startDelayRelay(target: { host: string; port: number }, on
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    setDelay(ms: number) {
+      delayMs = ms;
+    },
+    get delayedChunks() {
+      return delayedChunks;
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

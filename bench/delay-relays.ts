@@ -19,12 +19,24 @@ export interface RelayProcessConfig {
   readonly oneWayMs: number;
 }
 
-export type RelayProcessMessage = { type: 'ready'; ports: number[] } | { type: 'error'; message: string };
+export type RelayProcessMessage = { type: 'ready'; ports: number[] } | { type: 'error'; message: string } | { type: 'delay-set'; delayedChunks: number };
+
+/** From the parent: change the delay of every relay of the process (answered by `delay-set`). */
+export interface RelayProcessCommand {
+  type: 'set-delay';
+  oneWayMs: number;
+}
 
 export interface DelayRelays {
   /** The relay's port on 127.0.0.1 for each target, in order. */
   readonly ports: readonly number[];
   readonly processes: readonly CpuProcess[];
+  /**
+   * Changes the delay of the relay to target `index` to `rttMs` per round
+   * trip (0: none); resolves once it applies, with the chunks that relay has
+   * held back by a delay so far.
+   */
+  setRtt(index: number, rttMs: number): Promise<number>;
   close(): Promise<void>;
   /** Last-resort synchronous kill (process exit, Ctrl-C). */
   killSync(): void;
@@ -33,7 +45,7 @@ export interface DelayRelays {
 function startRelayProcess(config: RelayProcessConfig): { child: ChildProcess; ready: Promise<number[]> } {
   const child = fork(compiledPath('bench/delay-relay-process'), [JSON.stringify(config)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const ready = new Promise<number[]>((resolve, reject) => {
-    child.once('message', (message: RelayProcessMessage) => (message.type === 'ready' ? resolve(message.ports) : reject(new Error(`delay relay: ${message.message}`))));
+    child.once('message', (message: RelayProcessMessage) => (message.type === 'ready' ? resolve(message.ports) : reject(new Error(`delay relay: ${message.type === 'error' ? message.message : message.type}`))));
     child.once('exit', (code) => reject(new Error(`delay relay process exited (code ${code}) before it was ready`)));
     child.once('error', reject);
   });
@@ -56,6 +68,24 @@ export async function startDelayRelays(targets: readonly RelayTarget[], rttMs: n
   return {
     ports,
     processes: started.map(({ child }, i) => ({ role: 'relay', label: `relay to ${targets[i]!.host}:${targets[i]!.port}`, pid: child.pid! })),
+    async setRtt(index, rttMs) {
+      const { child } = started[index]!;
+      const answer = new Promise<number>((resolve, reject) => {
+        const onMessage = (message: RelayProcessMessage): void => {
+          if (message.type !== 'delay-set') return;
+          child.off('exit', onExit).off('message', onMessage);
+          resolve(message.delayedChunks);
+        };
+        const onExit = (): void => {
+          child.off('message', onMessage);
+          reject(new Error(`delay relay to ${targets[index]!.host}:${targets[index]!.port} exited`));
+        };
+        child.on('message', onMessage).once('exit', onExit);
+      });
+      const command: RelayProcessCommand = { type: 'set-delay', oneWayMs: rttMs / 2 };
+      child.send(command);
+      return answer;
+    },
     async close() {
       await Promise.all(
         started.map(({ child }) => {

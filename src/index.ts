@@ -3,7 +3,7 @@
  * across independent PostgreSQL shards, with a Drizzle-style API.
  */
 export { percolator, type PercolatorOptions, type PoolOptions } from './client/percolator.js';
-export { Database, type MigrateOptions, type TransactionOptions } from './client/database.js';
+export { Database, type AsOfOptions, type MigrateOptions, type TransactionOptions } from './client/database.js';
 export { Transaction } from './client/transaction.js';
 export { SnapshotReader } from './client/snapshot-reader.js';
 export { SelectBuilder, SelectQuery } from './client/select-builder.js';

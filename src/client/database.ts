@@ -31,6 +31,12 @@ export interface TransactionOptions {
   maxRetries?: number;
 }
 
+/** Options of `db.asOf()`. */
+export interface AsOfOptions {
+  /** Read each shard on one of its standbys, once caught up with its primary (shards given as multi-host URLs). */
+  standby?: boolean;
+}
+
 /** @internal Everything a Database is made of; built by percolator(). */
 export interface DatabaseParts {
   readonly engine: TransactionEngine;
@@ -157,10 +163,18 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
 
   /**
    * Read-only queries at an older timestamp (every shard as of `ts`).
+   * With `{ standby: true }` each shard is read on one of its standbys (a
+   * shard given as a multi-host URL) once that standby's replay has passed
+   * everything the primary had committed when the read began, so the
+   * snapshot is the same as on the primaries; locks met there are resolved
+   * through the primaries. A shard with one host is refused
+   * (InvalidInputError); no standby caught up within lockWaitTimeoutMs is
+   * ShardUnavailableError (retryable).
    * @example
    * const before = await db.asOf(ts).select().from(accounts);
+   * const report = await db.asOf(ts, { standby: true }).select().from(orders);
    */
-  asOf(ts: Timestamp): SnapshotReader<TSchema> {
+  asOf(ts: Timestamp, options: AsOfOptions = {}): SnapshotReader<TSchema> {
     if (typeof ts !== 'bigint' || ts <= 0n) throw new InvalidInputError(`asOf expects a positive bigint timestamp, got ${String(ts)}`);
     return new SnapshotReader<TSchema>({
       tables: this.parts.tables,
@@ -169,7 +183,7 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
         // A timestamp the oracle has not issued yet is no snapshot: a later commit could still land below it.
         const now = await this.currentTimestamp();
         if (ts > now) throw new InvalidInputError(`asOf(${formatTimestamp(ts)}) is in the future (the oracle is at ${formatTimestamp(now)})`);
-        return this.runAlone('read', work, ts);
+        return this.runAlone('read', work, ts, options.standby === true);
       },
     });
   }
@@ -189,9 +203,9 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
     if (this.parts.ownsTimestampSource) await this.parts.timestampSource.close();
   }
 
-  private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp): Promise<T> {
+  private runAlone<T>(mode: 'read' | 'write', work: (session: Session) => Promise<T>, readTs?: Timestamp, standby?: boolean): Promise<T> {
     this.checkOpen();
-    const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs };
+    const options = { ...this.parts.defaults, ...(mode === 'read' ? { isolation: 'snapshot' as const } : {}), readTs, standby };
     // One statement per session: nothing would ever be looked up again.
     return this.runner.run((engineTx) => work({ engineTx, rowCache: new RowCache(0) }), options);
   }

@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly backoff: Required<RetryBackoff>;
   /** Read-only at this timestamp (db.asOf). */
   readonly readTs?: Timestamp;
+  /** With readTs: read from the shards' standbys (db.asOf(ts, { standby: true })). */
+  readonly standby?: boolean;
 }
 
 /**
@@ -41,7 +43,7 @@ export class TransactionRunner {
       let engineTx: EngineTransaction | undefined;
       let committing = false;
       try {
-        engineTx = await this.engine.begin({ isolation: options.isolation, readTs: options.readTs });
+        engineTx = await this.engine.begin({ isolation: options.isolation, readTs: options.readTs, standby: options.standby });
         const result = await work(engineTx);
         committing = true;
         await engineTx.commit();

@@ -14,9 +14,11 @@ import { parseShardAddress, type ShardAddress } from './shard-address.js';
  * 1. **Only the primary is used.** Every connection of a shard with several
  *    hosts (or an explicit `target_session_attrs`) is checked once, before
  *    anything else runs on it: `pg_is_in_recovery()` false (and, for
- *    `read-write`, `transaction_read_only` off). A standby is never read:
- *    its replay may lag behind commits the primary acknowledged, so a
- *    snapshot read there could miss a commit below its timestamp. A checked
+ *    `read-write`, `transaction_read_only` off). A standby is never read
+ *    here: its replay may lag behind commits the primary acknowledged, so a
+ *    snapshot read there could miss a commit below its timestamp (asOf
+ *    reads that ask for standbys wait for their replay first:
+ *    src/txn/standby-pools.ts). A checked
  *    connection stays on its server until it fails, because a server never
  *    turns from primary into standby without a restart, which ends it.
  * 2. **Re-discovery.** A connection that fails (connection lost, refused,

@@ -179,6 +179,8 @@ export interface BeginOptions {
   isolation?: IsolationLevel;
   /** Read-only snapshot at a given timestamp (db.asOf(ts)). Writes then throw. */
   readTs?: Timestamp;
+  /** With readTs: every read runs on a standby of its shard caught up with the primary (standby-pools.ts). */
+  standby?: boolean;
 }
 
 export interface TransactionEngine {

@@ -3,6 +3,7 @@ import { InvalidInputError, PercolatorError, TransactionClosedError, Transaction
 import type { Logger } from '../logger.js';
 import type { IndexMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyTexts } from '../shard/key-text.js';
+import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { EngineContext } from './engine-context.js';
@@ -44,11 +45,13 @@ export class PercolatorTransaction implements EngineTransaction {
     readonly startTs: Timestamp,
     readonly isolation: IsolationLevel,
     private readonly readOnly: boolean,
+    /** Reads served by standbys (asOf with standby): the pool of a caught-up standby of a shard. */
+    standby?: (shard: number) => Promise<ShardPool>,
   ) {
     this.logger = ctx.logger.child({ txn: formatTimestamp(startTs) });
     this.readSet = new ReadSet(ctx.placement.map.version);
     this.locks = new PessimisticLocks(ctx, startTs, this.logger);
-    this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks);
+    this.reads = new ShardReads(ctx, startTs, this.buffer, this.locks, standby);
     this.indexWrites = new IndexWrites(
       this.buffer,
       ctx.placement,

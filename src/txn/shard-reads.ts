@@ -20,7 +20,10 @@ import type { WriteBuffer } from './write-buffer.js';
  * One transaction's reads of single shards at its start_ts: filtered scans
  * and point reads, its own buffered writes and the images its locking reads
  * locked merged in, each run again until no lock it met stands in its way
- * (resolved, pushed past the snapshot, or timed out).
+ * (resolved, pushed past the snapshot, or timed out). Reads go to the
+ * shards' primaries, or, given `standby`, each to a standby of its shard
+ * caught up with the primary (standby-pools.ts); locks met are resolved on
+ * the primaries either way.
  */
 export class ShardReads {
   constructor(
@@ -28,6 +31,7 @@ export class ShardReads {
     private readonly startTs: Timestamp,
     private readonly buffer: WriteBuffer,
     private readonly locks: PessimisticLocks,
+    private readonly standby?: (shard: number) => Promise<ShardPool>,
   ) {}
 
   /** Point reads of keys on one shard (one statement), this transaction's own writes and locked images included. */
@@ -45,13 +49,14 @@ export class ShardReads {
     if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
     const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, mapVersion, keys: stored, bufferedPuts };
     // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
-    if (bufferedPuts.length === 0) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
-    return this.readShard(shard, () => runRead(this.pool(shard), storage, this.startTs, buildPointRead(request)));
+    if (bufferedPuts.length === 0 && !this.standby) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
+    return this.readShard(shard, async () => runRead(await this.readPool(shard), storage, this.startTs, buildPointRead(request)));
   }
 
   /** Point reads of committed rows only (at start_ts unless told), neither own writes nor locked images merged (index-writes.ts: rows' images before the transaction). */
   committedPointRead(storage: TableStorage, shard: number, keys: readonly KeyTexts[], mapVersion: bigint, readTs: Timestamp = this.startTs): Promise<ShardReadResult> {
     const request = { storage, readTs, ownStartTs: this.startTs, mapVersion, keys, bufferedPuts: [] };
+    if (this.standby) return this.readShard(shard, async () => runRead(await this.readPool(shard), storage, readTs, buildPointRead(request)));
     return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
   }
 
@@ -76,7 +81,7 @@ export class ShardReads {
     const partial = !query.where && !query.orderBy?.length && query.limit === undefined && readTs === this.startTs && storage.pk.every(hasStableKeyText);
     return this.readShard(
       shard,
-      () => runSnapshotRead(this.pool(shard), request),
+      async () => runSnapshotRead(await this.readPool(shard), request),
       partial ? (keys) => this.pointRead(storage, shard, keys, mapVersion) : undefined,
       readTs,
     );
@@ -93,7 +98,7 @@ export class ShardReads {
       mapVersion,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
-    return this.readShard(shard, () => runProjectedRead(this.pool(shard), request));
+    return this.readShard(shard, async () => runProjectedRead(await this.readPool(shard), request));
   }
 
   /** A join of colocated tables on one shard (join-read.ts): one statement, locks of every table resolved as for a scan. */
@@ -107,7 +112,7 @@ export class ShardReads {
       orderBy: query.orderBy,
       limit: query.limit,
     };
-    return this.readShard(shard, () => runJoinRead(this.pool(shard), request));
+    return this.readShard(shard, async () => runJoinRead(await this.readPool(shard), request));
   }
 
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
@@ -139,6 +144,11 @@ export class ShardReads {
     if (locked.length === 0) return written;
     const ids = new Set(written.map((m) => m.keyId));
     return [...written, ...locked.filter((m) => !ids.has(m.keyId))];
+  }
+
+  /** Where a read of this shard runs: its primary, or a standby caught up with it (asked again for every read: a re-read after a lock's resolution must see it). */
+  private readPool(shard: number): Promise<ShardPool> {
+    return this.standby ? this.standby(shard) : Promise.resolve(this.pool(shard));
   }
 
   private pool(shard: number): ShardPool {

@@ -29,6 +29,7 @@ import { StoredColumns } from './stored-columns.js';
 import { buildIndexes } from './index-backfill.js';
 import { setValidFrom } from '../shard/index-build-statements.js';
 import { IndexReadiness } from './index-readiness.js';
+import { StandbyPools } from './standby-pools.js';
 import type { GcOptions } from './gc-types.js';
 import { VersionGc } from './version-gc.js';
 
@@ -85,6 +86,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
   const shards: ShardPool[] = [];
   for (const shard of map.shards) shards[shard.id] = openShard(shard.id, shard.url);
   const placement = new Placement(map, shards, openShard, logger, options.placement?.source);
+  const standbys = new StandbyPools(openShard, logger);
   const metrics = createEngineMetrics(options.registry);
   const tables = new Map<string, TableStorage>();
   const background = new Set<Promise<unknown>>();
@@ -151,10 +153,12 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     placement,
     async begin(beginOptions: BeginOptions = {}): Promise<EngineTransaction> {
       const readOnly = beginOptions.readTs !== undefined;
+      if (beginOptions.standby && !readOnly) throw new InvalidInputError('reads from standbys are for read-only snapshots at a timestamp (asOf)');
       const startTs = beginOptions.readTs ?? (await timestamp());
       // A map read before a switch the oracle announced with this timestamp: read it again before placing anything.
       if (placement.stale) await placement.refresh();
-      return new PercolatorTransaction(ctx, storageFor, startTs, beginOptions.isolation ?? 'snapshot', readOnly);
+      const standby = beginOptions.standby ? (shard: number) => standbys.caughtUp(shards[shard]!, ctx.lockWaitTimeoutMs) : undefined;
+      return new PercolatorTransaction(ctx, storageFor, startTs, beginOptions.isolation ?? 'snapshot', readOnly, standby);
     },
     shardOf(table: TableMeta, row: Row): number {
       return placement.map.shardOfSlot(slotOf(table, row));
@@ -194,7 +198,7 @@ export function createTransactionEngine(options: TransactionEngineOptions): Tran
     async close(): Promise<void> {
       await gc.stop();
       while (background.size > 0) await Promise.all([...background]);
-      await Promise.all(shards.map((s) => s.close()));
+      await Promise.all([...shards.map((s) => s.close()), standbys.close()]);
     },
   };
 }

@@ -51,4 +51,37 @@ describe('delay relay', () => {
     socket.destroy();
     expect(fastest).toBeGreaterThanOrEqual(4);
   });
+
+  it('takes a new delay while data flows: nothing reordered, and the chunks held back are counted', async () => {
+    const free = await startDelayRelay({ host: '127.0.0.1', port: (echo.address() as net.AddressInfo).port }, 0);
+    try {
+      const socket = net.connect({ host: '127.0.0.1', port: free.port, noDelay: true });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const sent: Buffer[] = [];
+      const send = async (count: number, from: number): Promise<void> => {
+        for (let i = from; i < from + count; i++) {
+          sent.push(Buffer.from(`${i};`));
+          socket.write(sent.at(-1)!);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      };
+      await send(50, 0);
+      const undelayed = free.delayedChunks;
+      free.setDelay(20);
+      await send(50, 50);
+      const delayed = free.delayedChunks;
+      free.setDelay(0); // later chunks must still wait for the ones held back before them
+      await send(50, 100);
+      const total = Buffer.concat(sent).length;
+      while (Buffer.concat(received).length < total) await new Promise((resolve) => socket.once('data', resolve));
+      socket.destroy();
+      expect(Buffer.concat(received).toString()).toBe(Buffer.concat(sent).toString());
+      expect(undelayed).toBe(0);
+      expect(delayed).toBeGreaterThan(0);
+    } finally {
+      await free.close();
+    }
+  });
 });

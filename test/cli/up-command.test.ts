@@ -3,19 +3,27 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { eq } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
+import { Etcd3 } from 'etcd3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { childPids } from '../../bench/cpu-accounting.js';
+import { EtcdCluster, etcdBinary } from '../../src/harness/etcd-cluster.js';
 import { percolator } from '../../src/index.js';
 import { parseShardAddress } from '../../src/shard/shard-address.js';
 import { alive, waitFor } from '../support/server-host.js';
 
 /**
  * Runs `percolator up <args> --json`: checks the printed shards with
- * `inspect`, that a client can use them, that `postgresServers` servers run,
- * and that Ctrl-C removes every one of them with its data.
+ * `inspect`, that a client can use them (then `afterUse` with the printed
+ * meta store), that `postgresServers` servers (and `etcdMembers` etcd
+ * members) run, and that Ctrl-C removes every one of them with its data.
  */
-async function upUntilCtrlC(args: string[], postgresServers: number, inspect: (shards: string[]) => Promise<void>): Promise<void> {
+async function upUntilCtrlC(
+  args: string[],
+  postgresServers: number,
+  inspect: (shards: string[]) => Promise<void>,
+  options: { etcdMembers?: number; afterUse?: (meta: string) => Promise<void> } = {},
+): Promise<void> {
   const up = spawn(process.execPath, ['bin/percolator.js', 'up', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   up.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -23,7 +31,7 @@ async function upUntilCtrlC(args: string[], postgresServers: number, inspect: (s
   try {
     const [line] = await Promise.race([createInterface({ input: up.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value as string]), exited.then(() => [undefined])]);
     expect(line, stderr).toBeDefined();
-    const { shards, oracle } = JSON.parse(line!) as { shards: string[]; oracle: string };
+    const { shards, oracle, meta } = JSON.parse(line!) as { shards: string[]; oracle: string; meta: string };
     await inspect(shards);
 
     const counters = pgTable('counters', { id: integer().primaryKey(), n: integer().notNull() });
@@ -35,13 +43,15 @@ async function upUntilCtrlC(args: string[], postgresServers: number, inspect: (s
     } finally {
       await db.close();
     }
+    await options.afterUse?.(meta);
 
     const children = childPids(up.pid!);
-    const dataDirs = children.flatMap((pid) => {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      return argv.includes('-D') ? [argv[argv.indexOf('-D') + 1]!] : [];
-    });
+    const argvs = children.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+    const dataDirs = argvs.flatMap((argv) => (argv.includes('-D') ? [argv[argv.indexOf('-D') + 1]!] : []));
     expect(dataDirs).toHaveLength(postgresServers);
+    const etcdDirs = argvs.flatMap((argv) => (argv.includes('--data-dir') ? [argv[argv.indexOf('--data-dir') + 1]!] : []));
+    expect(etcdDirs).toHaveLength(options.etcdMembers ?? 0);
+    dataDirs.push(...etcdDirs);
     up.kill('SIGINT');
     expect(await exited).toBe(130); // killed by SIGINT, after the cleanup
     expect(await waitFor(() => !children.some(alive), 5000)).toBe(true);
@@ -103,5 +113,49 @@ describe('percolator up --replicas', () => {
 
   it('refuses a bad replica count', async () => {
     await refused(['--replicas', '9'], '--replicas must be an integer from 0 to 4');
+  });
+});
+
+/** The oracle's keys under the etcd URL's prefix (`etcd://h1:p1,h2:p2/prefix`), read with an etcd client of our own. */
+async function oracleKeys(metaUrl: string): Promise<string[]> {
+  const [, hosts, prefix] = /^etcd:\/\/([^/]+)(\/.*)$/.exec(metaUrl)!;
+  const client = new Etcd3({ hosts: hosts!.split(',').map((h) => `http://${h}`) });
+  try {
+    return (await client.getAll().prefix(`${prefix}/`).keys()).map((k) => k.slice(prefix!.length + 1)).sort();
+  } finally {
+    client.close();
+  }
+}
+
+describe.skipIf(!etcdBinary())('percolator up --meta', () => {
+  it('etcd: starts a throwaway 3-member etcd cluster the oracle keeps its lease in, and removes it on Ctrl-C', async () => {
+    await upUntilCtrlC(['--shards', '1', '--meta', 'etcd'], 1, async () => {}, {
+      etcdMembers: 3,
+      afterUse: async (meta) => {
+        expect(meta).toMatch(/^etcd:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/percolator\/oracle$/);
+        expect(await oracleKeys(meta)).toEqual(expect.arrayContaining(['epoch', 'leader', 'limit']));
+      },
+    });
+  }, 90_000);
+
+  it('an etcd:// URL: the oracle uses that cluster, which is left running on Ctrl-C', async () => {
+    const etcd = await EtcdCluster.start({ members: 3 });
+    try {
+      const url = etcd.url();
+      await upUntilCtrlC(['--shards', '1', '--meta', url], 1, async () => {}, {
+        afterUse: async (meta) => {
+          expect(meta).toBe(url);
+          expect(await oracleKeys(url)).toEqual(expect.arrayContaining(['epoch', 'leader', 'limit']));
+        },
+      });
+      await etcd.waitHealthy(10_000);
+      expect(await oracleKeys(url)).toEqual(expect.arrayContaining(['epoch', 'limit']));
+    } finally {
+      await etcd.destroy();
+    }
+  }, 90_000);
+
+  it('refuses a store it does not know', async () => {
+    await refused(['--meta', 'zookeeper://127.0.0.1:2181'], '--meta must be postgres, etcd, or an etcd:// or postgres:// URL, got zookeeper://127.0.0.1:2181');
   });
 });

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDelayRelays, type DelayRelays } from '../../bench/delay-relays.js';
 import { EtcdCluster } from '../../src/harness/etcd-cluster.js';
 import { NetworkPartition, partitionsUnavailable } from '../../src/harness/network-partition.js';
 import { startOracleProcess, type OracleProcess } from '../../src/harness/oracle-process.js';
@@ -12,7 +13,8 @@ import { anomalyTypes, checkHistory } from './check-history.js';
 import type { Txn } from './history.js';
 import { finalReadOfAllLists, listLocksLeft, listSchema, runListAppendWorkload, seedLists } from './list-append-workload.js';
 import { runListAppendChild } from './list-append-child.js';
-import { Nemesis, percentile, recoveryTimes, seeded } from './nemesis.js';
+import { Nemesis, seeded, type Fault } from './nemesis.js';
+import { recoverySummary } from './nemesis-summary.js';
 
 const LOCK_TTL_MS = 500;
 const KEYS = 8;
@@ -28,8 +30,9 @@ export interface NemesisRun {
 }
 
 /**
- * List-append histories (test/history) while a nemesis kills, pauses and
- * cuts off shards, oracles and etcd members: 3 shards, two oracles on a
+ * List-append histories (test/history) while a nemesis kills, pauses, cuts
+ * off and drops packets of shards, oracles and etcd members, and delays
+ * shards' traffic: 3 shards (each reached through a delay relay), two oracles on a
  * 3-member etcd cluster, one client of 6 workers, and beside it client
  * processes of 2 workers, each SIGKILLed just after it starts committing its
  * k-th transaction (k drawn from the seed), one after another; and bank
@@ -47,6 +50,9 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
     let shards: PostgresCluster;
     let etcd: EtcdCluster;
     let partition: NetworkPartition;
+    let relays: DelayRelays;
+    /** The shards' URLs through their relays: the placement map records these, so every client's traffic passes the relays. */
+    let relayedUrls: string[];
     const oracles: OracleProcess[] = [];
     let db: Database<typeof listSchema>;
     let bank: BankDb;
@@ -56,18 +62,23 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
     beforeAll(async () => {
       [shards, etcd] = await Promise.all([PostgresCluster.start(3, { unsafeFast: true }), EtcdCluster.start({ members: 3 })]);
       partition = await NetworkPartition.create();
+      relays = await startDelayRelays(
+        shards.servers.map((s) => ({ host: '127.0.0.1', port: s.port })),
+        0,
+      );
+      relayedUrls = shards.urls.map((url, i) => Object.assign(new URL(url), { port: String(relays.ports[i]) }).toString());
       const metaUrl = etcd.url();
       oracles.push(...(await Promise.all([0, 1].map(() => startOracleProcess({ metaUrl, standby: true, args: ['--lease', '1s'] })))));
       await Promise.race(oracles.map((o) => o.waitForRole('leader', 20_000)));
       db = await percolator({
         oracle: oracles.map((o) => o.address),
-        shards: shards.urls,
+        shards: relayedUrls,
         schema: listSchema,
         lockTtlMs: LOCK_TTL_MS,
         pool: { statementTimeoutMs: 2000, connectTimeoutMs: 1000 },
       });
       await db.migrate();
-      bank = await percolator({ oracle: oracles.map((o) => o.address), shards: shards.urls, schema: bankSchema, lockTtlMs: LOCK_TTL_MS, maxRetries: 3, pool: { statementTimeoutMs: 2000, connectTimeoutMs: 1000 } });
+      bank = await percolator({ oracle: oracles.map((o) => o.address), shards: relayedUrls, schema: bankSchema, lockTtlMs: LOCK_TTL_MS, maxRetries: 3, pool: { statementTimeoutMs: 2000, connectTimeoutMs: 1000 } });
       await bank.migrate();
       await seedLedgerBank(bank, ACCOUNTS);
     });
@@ -76,6 +87,7 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
       await db?.close();
       await bank?.close();
       await Promise.all(oracles.map((o) => o.kill('SIGKILL')));
+      await relays?.close();
       await Promise.all([shards?.destroy(), etcd?.destroy()]);
     });
 
@@ -86,7 +98,7 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
       it('keeps every acknowledged append and the isolation level through kills, pauses and partitions', async () => {
         const options = { keys: KEYS, keyBase: level * 1000 };
         await withRetries(() => seedLists(db, options));
-        const nemesis = new Nemesis({ shards: shards.servers, oracles, etcd, partition }, { seed: run.seed + level, faultMs: [300, 1500], gapMs: [200, 800] });
+        const nemesis = new Nemesis({ shards: shards.servers, oracles, etcd, partition, shardRelays: relays }, { seed: run.seed + level, faultMs: [300, 1500], gapMs: [200, 800] });
         const acknowledgedAt: number[] = [];
         const endAt = Date.now() + run.minutesPerLevel * 60_000;
         const base = level * 100_000_000;
@@ -110,7 +122,7 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
           for (let round = 0; Date.now() < endAt; round++) {
             const first = base + 50_000_000 + round * 100_000;
             const workload = { ...options, isolation, workers: 2, txns: 200, maxOpsPerTxn: 4, firstValue: first, firstId: first };
-            const txns = await runListAppendChild({ oracle: oracles.map((o) => o.address), shards: shards.urls, lockTtlMs: LOCK_TTL_MS, workload }, 3 + Math.floor(killAt() * 15));
+            const txns = await runListAppendChild({ oracle: oracles.map((o) => o.address), shards: relayedUrls, lockTtlMs: LOCK_TTL_MS, workload }, 3 + Math.floor(killAt() * 15));
             if (txns.some((t) => t.note === 'client killed while committing')) clientsKilled += 1;
             childHistory.push(...txns);
             if (txns.length === 0) await sleep(200); // it could not start (a shard down): try again shortly
@@ -145,15 +157,18 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
         const outcomes = { ok: 0, fail: 0, info: 0 };
         for (const t of history) outcomes[t.outcome] += 1;
         // Faults healed after the load stopped have nothing to recover to.
-        const recoveries = recoveryTimes(nemesis.faults.filter((f) => f.healedAt < loadEndedAt), acknowledgedAt);
-        const recovered = recoveries.filter((r): r is number => r !== undefined);
+        const recovery = recoverySummary(
+          nemesis.faults.filter((f) => f.healedAt < loadEndedAt),
+          acknowledgedAt,
+        );
         console.info(
           `nemesis ${isolation} (seed ${run.seed + level}, ${run.minutesPerLevel} min): ${JSON.stringify({
             operations: history.length,
             outcomes,
             faults: { ...nemesis.counts(), 'client-kill': clientsKilled },
             anomalies: anomalyTypes(verdict.anomalies),
-            recoveryMs: { p50: percentile(recovered, 50), max: Math.max(...recovered), unrecovered: recoveries.length - recovered.length },
+            recoveryMs: recovery.all,
+            recoveryMsByKind: recovery.byKind,
             errors: workloadErrors,
             transfers: { acknowledged: ledger.acked.length, undetermined: ledger.undetermined.size, errors: Object.fromEntries(ledger.errors) },
           })}`,
@@ -161,6 +176,9 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
         expect(verdict.violations.map((v) => v.description)).toEqual([]);
         expect(Object.keys(workloadErrors).filter((name) => !TYPED_ERRORS.has(name))).toEqual([]);
         expect(nemesis.faults.length).toBeGreaterThan(0);
+        // Loss and delay touched real traffic (the relays carry every client's, the drop rules matched).
+        expect(trafficTouched(nemesis.faults, (k) => k.endsWith('-loss'))).not.toBe(0);
+        expect(trafficTouched(nemesis.faults, (k) => k.endsWith('-delay'))).not.toBe(0);
         expect(outcomes.ok).toBeGreaterThan(20);
         expect(await listLocksLeft(shards.urls)).toBe(0);
         checkLedger(await withRetries(() => readBank(bank)), ledgerRuns);
@@ -168,4 +186,10 @@ export async function nemesisSuite(run: NemesisRun): Promise<void> {
       }, run.timeoutMs);
     });
   });
+}
+
+/** Segments dropped or chunks delayed by the faults of these kinds, summed; undefined when there were none. */
+function trafficTouched(faults: readonly Fault[], kinds: (kind: string) => boolean): number | undefined {
+  const chosen = faults.filter((f) => kinds(f.kind));
+  return chosen.length === 0 ? undefined : chosen.reduce((sum, f) => sum + (f.hits ?? 0), 0);
 }

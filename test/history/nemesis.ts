@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { DelayRelays } from '../../bench/delay-relays.js';
 import type { EtcdCluster } from '../../src/harness/etcd-cluster.js';
 import { portOf, type NetworkPartition } from '../../src/harness/network-partition.js';
 import type { OracleProcess } from '../../src/harness/oracle-process.js';
@@ -9,12 +10,16 @@ export const FAULT_KINDS = [
   'shard-kill',
   'shard-pause',
   'shard-partition',
+  'shard-loss',
+  'shard-delay',
   'oracle-leader-kill',
   'oracle-pause',
   'oracle-partition',
+  'oracle-loss',
   'etcd-kill',
   'etcd-pause',
   'etcd-partition',
+  'etcd-loss',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -24,6 +29,8 @@ export interface Fault {
   target: string;
   startedAt: number;
   healedAt: number;
+  /** Loss: segments dropped while it lasted; delay: chunks the relay held back. Shows the fault touched traffic. */
+  hits?: number;
 }
 
 export interface NemesisTargets {
@@ -33,6 +40,8 @@ export interface NemesisTargets {
   /** The oracles' meta store. */
   etcd: EtcdCluster;
   partition: NetworkPartition;
+  /** A delay relay in front of each shard (index for index), carrying all of its clients' traffic; 0 ms until a delay fault. */
+  shardRelays: DelayRelays;
 }
 
 export interface NemesisSchedule {
@@ -57,13 +66,18 @@ export function seeded(seed: number): () => number {
 /**
  * Injects one fault at a time, on a random schedule drawn from a seed: kills
  * and restarts a shard, pauses it (SIGSTOP of the whole server), cuts it off
- * the network; kills the oracle leader (restarted as a standby), pauses or
- * cuts off an oracle; kills, pauses or cuts off an etcd member (one at a
- * time, so etcd keeps its quorum). Every fault is healed before the next.
+ * the network, drops a share of its packets, delays its traffic (through its
+ * relay); kills the oracle leader (restarted as a standby), pauses, cuts off
+ * or drops packets of an oracle; kills, pauses, cuts off or drops packets of
+ * an etcd member (one at a time, so etcd keeps its quorum). Every fault is
+ * healed before the next. Delay is on shards only: an oracle client follows
+ * the leader address an oracle advertises, past any relay.
  */
 export class Nemesis {
   readonly faults: Fault[] = [];
   private readonly random: () => number;
+  /** Kinds still to draw this round: every kind once per round, in a seeded order, so a short run still meets most of them. */
+  private bag: FaultKind[] = [];
   private stopped = false;
   private loop: Promise<void> | undefined;
 
@@ -95,11 +109,12 @@ export class Nemesis {
     while (!this.stopped) {
       await sleep(this.between(this.schedule.gapMs));
       if (this.stopped) break;
-      const kind = FAULT_KINDS[Math.floor(this.random() * FAULT_KINDS.length)]!;
+      if (this.bag.length === 0) this.bag = [...FAULT_KINDS];
+      const kind = this.bag.splice(Math.floor(this.random() * this.bag.length), 1)[0]!;
       const duration = this.between(this.schedule.faultMs);
       const startedAt = Date.now();
-      const target = await this.inject(kind, duration);
-      this.faults.push({ kind, target, startedAt, healedAt: Date.now() });
+      const [target, hits] = await this.inject(kind, duration);
+      this.faults.push({ kind, target, startedAt, healedAt: Date.now(), ...(hits === undefined ? {} : { hits }) });
     }
   }
 
@@ -112,65 +127,81 @@ export class Nemesis {
     return [items[index]!, index];
   }
 
-  /** Injects the fault, waits `duration`, heals it; returns what it hit. */
-  private async inject(kind: FaultKind, duration: number): Promise<string> {
-    const { shards, oracles, etcd, partition } = this.targets;
+  /** Injects the fault, waits `duration`, heals it; returns what it hit (and, for loss and delay, how much traffic it touched). */
+  private async inject(kind: FaultKind, duration: number): Promise<[string, number?]> {
+    const { shards, oracles, etcd, partition, shardRelays } = this.targets;
     switch (kind) {
       case 'shard-kill': {
         const [shard, i] = this.pick(shards);
         await shard.kill();
         await sleep(duration);
         await shard.start();
-        return `shard ${i}`;
+        return [`shard ${i}`];
       }
       case 'shard-pause': {
         const [shard, i] = this.pick(shards);
         pauseTree(shard, 'STOP');
         await sleep(duration);
         pauseTree(shard, 'CONT');
-        return `shard ${i}`;
+        return [`shard ${i}`];
       }
       case 'shard-partition': {
         const [shard, i] = this.pick(shards);
         await partition.isolate(shard.port);
         await sleep(duration);
         await partition.heal();
-        return `shard ${i}`;
+        return [`shard ${i}`];
+      }
+      case 'shard-loss': {
+        const [shard, i] = this.pick(shards);
+        return [`shard ${i}`, await this.lossy(duration, shard.port)];
+      }
+      case 'shard-delay': {
+        const [, i] = this.pick(shards);
+        const rttMs = this.between([20, 200]);
+        const before = await shardRelays.setRtt(i, rttMs);
+        await sleep(duration);
+        const after = await shardRelays.setRtt(i, 0);
+        return [`shard ${i} +${rttMs} ms`, after - before];
       }
       case 'oracle-leader-kill': {
         const leader = oracles.find((o) => o.role === 'leader') ?? this.pick(oracles)[0];
         await leader.kill('SIGKILL');
         await sleep(duration);
         await leader.restart({ standby: true });
-        return `oracle ${leader.address}`;
+        return [`oracle ${leader.address}`];
       }
       case 'oracle-pause': {
         const [oracle] = this.pick(oracles);
         await oracle.kill('SIGSTOP');
         await sleep(duration);
         await oracle.kill('SIGCONT');
-        return `oracle ${oracle.address}`;
+        return [`oracle ${oracle.address}`];
       }
       case 'oracle-partition': {
         const [oracle] = this.pick(oracles);
         await partition.isolate(portOf(oracle.address));
         await sleep(duration);
         await partition.heal();
-        return `oracle ${oracle.address}`;
+        return [`oracle ${oracle.address}`];
+      }
+      case 'oracle-loss': {
+        const [oracle] = this.pick(oracles);
+        return [`oracle ${oracle.address}`, await this.lossy(duration, portOf(oracle.address))];
       }
       case 'etcd-kill': {
         const [member, i] = this.pick(etcd.members);
         await etcd.kill(i);
         await sleep(duration);
         await etcd.restart(i);
-        return `etcd ${member.name}`;
+        return [`etcd ${member.name}`];
       }
       case 'etcd-pause': {
         const [member, i] = this.pick(etcd.members);
         await etcd.kill(i, 'SIGSTOP');
         await sleep(duration);
         await etcd.kill(i, 'SIGCONT');
-        return `etcd ${member.name}`;
+        return [`etcd ${member.name}`];
       }
       case 'etcd-partition': {
         const [member] = this.pick(etcd.members);
@@ -178,23 +209,24 @@ export class Nemesis {
         await sleep(duration);
         await partition.heal();
         await etcd.waitHealthy();
-        return `etcd ${member.name}`;
+        return [`etcd ${member.name}`];
+      }
+      case 'etcd-loss': {
+        const [member] = this.pick(etcd.members);
+        const lost = await this.lossy(duration, member.clientPort, member.peerPort);
+        await etcd.waitHealthy();
+        return [`etcd ${member.name}`, lost];
       }
     }
   }
-}
 
-/** Time from each fault's heal to the first transaction acknowledged after it (undefined: none was). */
-export function recoveryTimes(faults: readonly Fault[], acknowledgedAt: readonly number[]): Array<number | undefined> {
-  const sorted = [...acknowledgedAt].sort((a, b) => a - b);
-  return faults.map((f) => {
-    const first = sorted.find((t) => t >= f.healedAt);
-    return first === undefined ? undefined : first - f.healedAt;
-  });
-}
-
-export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  /** Drops a share (10, 25 or 50%, drawn) of these ports' segments for `duration`; returns how many were dropped. */
+  private async lossy(duration: number, ...ports: number[]): Promise<number> {
+    const { partition } = this.targets;
+    const before = await partition.lostSegments();
+    await partition.lose(this.pick([10, 25, 50])[0], ...ports);
+    await sleep(duration);
+    await partition.heal(...ports);
+    return (await partition.lostSegments()) - before;
+  }
 }
