@@ -29,11 +29,24 @@ create index if not exists percolator_foreign_slots_refuse on percolator_foreign
 
 -- Raised from inside a read (no row is returned): this shard deleted the
 -- rows of `slot`, which the reader's map (older than `below`) says it owns.
+-- Stable (it changes nothing), so the test that calls it stays a one-time
+-- filter of the read's plan.
 create or replace function percolator_refuse_stale_read(slot integer, below bigint, version bigint) returns integer
-language plpgsql volatile as $$
+language plpgsql stable as $$
 begin
   raise exception using errcode = 'PCSL1',
     message = format('this shard no longer holds slot %s for map version %s (it moved at version %s)', slot, version, below);
+end
+$$;
+
+-- Raised by a read sent without its per-row slot filter (the steady state's
+-- form) on a shard that holds rows of slots it did not own at the reader's
+-- map version: the client sends the read again with the filter.
+create or replace function percolator_rows_to_filter(version bigint) returns boolean
+language plpgsql stable as $$
+begin
+  raise exception using errcode = 'PCSL3',
+    message = format('this shard holds rows of slots it did not own at map version %s', version);
 end
 $$;
 

@@ -28,6 +28,7 @@ export interface JoinReadRequest {
   readonly ownStartTs: Timestamp;
   /** The reader's placement map version (SnapshotReadRequest.mapVersion). */
   readonly mapVersion: bigint;
+  readonly slotFilter?: boolean | undefined;
   readonly where?: SQL | undefined;
   readonly orderBy?: readonly SQL[] | undefined;
   readonly limit?: number | undefined;
@@ -65,7 +66,7 @@ export function buildJoinRead(request: JoinReadRequest): { sql: string; params: 
   const { tables, orderBy, limit } = request;
   const params: unknown[] = [];
   const views = tables.map((table, t) =>
-    snapshotView({ storage: table.storage, readTs: request.readTs, ownStartTs: request.ownStartTs, mapVersion: request.mapVersion, where: table.lockFilter, buffered: table.buffered }, [], { params, buffer: `__buf${t}` }),
+    snapshotView({ storage: table.storage, readTs: request.readTs, ownStartTs: request.ownStartTs, mapVersion: request.mapVersion, slotFilter: request.slotFilter, where: table.lockFilter, buffered: table.buffered }, [], { params, buffer: `__buf${t}` }),
   );
   const from = tables
     .map((table, t) => {

@@ -1,3 +1,4 @@
+import { slotFilterNeeded } from './slot-filter-needed.js';
 import pg from 'pg';
 import { InvalidInputError, PercolatorError, PlacementChangedError, SchemaError, SchemaVersionError, ShardStatementError, ShardUnavailableError } from '../errors.js';
 import { StoredColumnsChangedError } from './stored-columns-changed.js';
@@ -89,6 +90,8 @@ export function translateShardError(shardName: string, error: unknown, fromDrive
   if (sqlState === 'PCSV2') return new StoredColumnsChangedError(detailOf(error) ?? '', `${what}: run again with the shard's columns`, options);
   // The slot fence of prewrites (schema/core/0008-slot-ownership.sql).
   if (sqlState === 'PCSL1') return new PlacementChangedError(shardName, `${what}: this client's placement map is stale or the slot is moving`, options);
+  // A read without its per-row slot filter on a shard holding rows it did not own at the reader's version (slot-read-filter.ts).
+  if (sqlState === 'PCSL3') return slotFilterNeeded(shardName, what, options);
   // Storage relations and functions are named `<table>__...` (storage-ddl.ts).
   if (sqlState === '42P01' || (sqlState === '42883' && messageOf(error).includes('__'))) {
     return new SchemaError(`${what}: the storage of a table is missing; run db.migrate() (it creates the storage of every table of the schema)`, options);

@@ -5,8 +5,8 @@
  * are found once per statement: those granted here after the reader's
  * version, and those whose rows here are foreign at it (copied in ahead of
  * a switch, or frozen or released by the switch). In the steady state
- * there are none: the lookup is an empty index range and an empty table,
- * and each row's test is one null check of that (once computed) value.
+ * there are none: the lookups are three index probes, and no row is
+ * tested (ownedRowsSql).
  */
 
 /**
@@ -36,15 +36,27 @@ function refusedAt(version: string): string {
   return `(select max(refuse_below) from percolator_foreign_slots) > ${version}`;
 }
 
+/**
+ * The condition a read adds on the stored rows it selects (aliased
+ * `alias`): with `perRow`, each row's slot is tested against
+ * unownedSlotsSql; without, the statement only checks, once, that there is
+ * nothing to leave out (a one-time filter: no row is tested) and else
+ * fails with PCSL3 (SlotFilterNeededError), and the reader sends it again
+ * with `perRow` (shard-reads.ts). The steady state costs the check alone.
+ */
+export function ownedRowsSql(alias: string, version: string, perRow: boolean): string {
+  if (perRow) return `(${unownedSlotsSql(version)} is null or not (${alias}.slot = any(${unownedSlotsSql(version)}::int[])))`;
+  return slotGateSql(version);
+}
+
+/** True when a reader at `version` has nothing to leave out here; else raises PCSL3 (and PCSL1 as unownedSlotsSql does). */
+export function slotGateSql(version: string): string {
+  return `(select case when ${unownedSlotsSql(version)} is null then true else percolator_rows_to_filter(${version}) end)`;
+}
+
 /** Whether this shard's slot ownership changed after map version `version` (serializable validation): three index probes. */
 export function ownershipChangedSql(version: string): string {
   return `(${grantedAfter(version)} or (select max(foreign_from) from percolator_foreign_slots) > ${version} or ${refusedAt(version)})`;
-}
-
-/** A condition on a stored row aliased `alias`: its slot is not among unownedSlotsSql(version). */
-export function ownedRowSql(alias: string, version: string): string {
-  const unowned = unownedSlotsSql(version);
-  return `(${unowned} is null or not (${alias}.slot = any(${unowned}::int[])))`;
 }
 
 /** A statement's check alone (for reads by key, whose map sent each key to its owner): raises as unownedSlotsSql does, else true. */

@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
-import { ownedRowSql } from './slot-read-filter.js';
+import { ownedRowsSql } from './slot-read-filter.js';
 import type { Timestamp } from '../timestamp.js';
 
 const dialect = new PgDialect();
@@ -16,6 +16,8 @@ export interface SnapshotReadRequest {
   readonly ownStartTs: Timestamp;
   /** The reader's placement map version, one for every shard the statement reads: rows of slots this shard did not own at it are left out (slot-read-filter.ts). */
   readonly mapVersion: bigint;
+  /** Test each row's slot (the shard holds rows of slots it did not own at mapVersion); else only check once that it holds none (slot-read-filter.ts). */
+  readonly slotFilter?: boolean | undefined;
   readonly where?: SQL | undefined;
   readonly orderBy?: readonly SQL[] | undefined;
   readonly limit?: number | undefined;
@@ -126,7 +128,7 @@ export function snapshotView(
     storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
   );
   // Each key's versions and latest row sit on one shard in one slot: the latest row's slot decides for them all.
-  const owned = ownedRowSql('__n', mapVersion);
+  const owned = ownedRowsSql('__n', mapVersion, request.slotFilter ?? false);
   const onePass = `select ${picked.join(', ')} from ${storage.latest} __n
   where ((__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')) and ${owned}`;
   // Two passes: latest rows visible as they are (plain columns), then the older versions of keys

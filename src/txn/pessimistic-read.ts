@@ -9,6 +9,7 @@ import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
 import type { ReadSet } from './read-set.js';
 import { validateReadSet } from './read-validation.js';
+import { withSlotFilter } from './shard-reads.js';
 import { runSnapshotRead } from './snapshot-read.js';
 
 const dialect = new PgDialect();
@@ -95,16 +96,17 @@ export async function lockingSelect(
   }
   const scans = await Promise.all(
     shards.map((shard) =>
-      runSnapshotRead(ctx.shards[shard]!, {
+      withSlotFilter((slotFilter) => runSnapshotRead(ctx.shards[shard]!, {
         storage,
         readTs: forUpdateTs,
         ownStartTs: target.startTs,
         mapVersion,
+        slotFilter,
         where: query.where,
         orderBy: query.orderBy,
         limit: query.limit,
         buffered: target.buffered(table, shard),
-      }),
+      })),
     ),
   );
   const keysByShard = new Map<number, KeyTexts[]>();

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { InvalidInputError } from '../errors.js';
+import { SlotFilterNeededError } from '../shard/slot-filter-needed.js';
 import type { KeyTexts } from '../shard/key-text.js';
 import { hasStableKeyText } from '../shard/key-text.js';
 import { buildPointRead } from '../shard/point-read-statements.js';
@@ -81,7 +82,7 @@ export class ShardReads {
     const partial = !query.where && !query.orderBy?.length && query.limit === undefined && readTs === this.startTs && storage.pk.every(hasStableKeyText);
     return this.readShard(
       shard,
-      async () => runSnapshotRead(await this.readPool(shard), request),
+      () => withSlotFilter(async (slotFilter) => runSnapshotRead(await this.readPool(shard), { ...request, slotFilter })),
       partial ? (keys) => this.pointRead(storage, shard, keys, mapVersion) : undefined,
       readTs,
     );
@@ -98,7 +99,7 @@ export class ShardReads {
       mapVersion,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
-    return this.readShard(shard, async () => runProjectedRead(await this.readPool(shard), request));
+    return this.readShard(shard, () => withSlotFilter(async (slotFilter) => runProjectedRead(await this.readPool(shard), { ...request, slotFilter })));
   }
 
   /** A join of colocated tables on one shard (join-read.ts): one statement, locks of every table resolved as for a scan. */
@@ -112,7 +113,7 @@ export class ShardReads {
       orderBy: query.orderBy,
       limit: query.limit,
     };
-    return this.readShard(shard, async () => runJoinRead(await this.readPool(shard), request));
+    return this.readShard(shard, () => withSlotFilter(async (slotFilter) => runJoinRead(await this.readPool(shard), { ...request, slotFilter })));
   }
 
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */
@@ -155,6 +156,20 @@ export class ShardReads {
     const pool = this.ctx.shards[shard];
     if (!pool) throw new InvalidInputError(`shard index ${shard} out of range (0..${this.ctx.shards.length - 1})`);
     return pool;
+  }
+}
+
+/**
+ * Runs a read without the per-row slot filter, and again with it if the
+ * shard holds rows of slots it did not own at the read's map version
+ * (slot-read-filter.ts): only while slots move does a read cost two statements.
+ */
+export async function withSlotFilter<R>(read: (slotFilter: boolean) => Promise<R>): Promise<R> {
+  try {
+    return await read(false);
+  } catch (error) {
+    if (!(error instanceof SlotFilterNeededError)) throw error;
+    return read(true);
   }
 }
 
