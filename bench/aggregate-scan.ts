@@ -8,8 +8,10 @@
  * Starts its own throwaway servers (3 shards, one server for `local` and the
  * oracle's meta table), loads the rows, vacuums, then times each query
  * `rounds` times after two warm-up runs, percolator and local taking turns,
- * and prints the medians.
+ * and prints the median times and the Postgres CPU each query cost (all
+ * three shards for percolator; /proc ticks of 10 ms, averaged over the runs).
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { count, gt, sum } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -19,25 +21,45 @@ import { percolator } from '../src/index.js';
 import { PostgresCluster } from '../src/harness/postgres-cluster.js';
 import { PostgresServer } from '../src/harness/postgres-server.js';
 import { silentLogger } from '../src/logger.js';
+import { processTreeCpuMs } from './cpu-accounting.js';
 import { startOracle } from './start-oracle.js';
 
 const items = pgTable('items', { id: integer().primaryKey(), grp: integer().notNull(), amount: integer().notNull() });
 
-/** Median times of each run, the runs taking turns (so that both see the same load from other work), after two warm-ups each. */
-async function medians(rounds: number, ...runs: (() => Promise<unknown>)[]): Promise<number[]> {
-  for (const run of runs) {
-    await run();
-    await run();
+/** One side of a comparison: the query, and the Postgres servers (postmaster pids) whose CPU it spends. */
+interface Side {
+  readonly run: () => Promise<unknown>;
+  readonly servers: readonly number[];
+}
+
+/**
+ * Per side, the median time and the mean Postgres CPU (ms, from /proc: less
+ * swayed by other work on the machine than time) of `rounds` runs, the sides
+ * taking turns (so that both see the same load), after two warm-ups each.
+ */
+async function medians(rounds: number, ...sides: Side[]): Promise<{ ms: number; serverCpuMs: number }[]> {
+  for (const side of sides) {
+    await side.run();
+    await side.run();
   }
-  const times = runs.map((): number[] => []);
+  const times = sides.map((): number[] => []);
+  const cpu = sides.map(() => 0);
+  const serverCpu = (side: Side) => side.servers.reduce((total, pid) => total + (processTreeCpuMs(pid) ?? 0), 0);
   for (let i = 0; i < rounds; i++) {
-    for (const [k, run] of runs.entries()) {
+    for (const [k, side] of sides.entries()) {
+      const cpuBefore = serverCpu(side);
       const start = performance.now();
-      await run();
+      await side.run();
       times[k]!.push(performance.now() - start);
+      cpu[k]! += serverCpu(side) - cpuBefore;
     }
   }
-  return times.map((t) => t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!);
+  return times.map((t, k) => ({ ms: t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!, serverCpuMs: cpu[k]! / rounds }));
+}
+
+/** The 1, 5 and 15 minute load averages: the timings are only comparable on a machine equally quiet. */
+function loadAverage(): string {
+  return loadavg().map((l) => l.toFixed(1)).join(' / ');
 }
 
 async function main(): Promise<void> {
@@ -65,28 +87,30 @@ async function main(): Promise<void> {
     for (const url of shards.urls) {
       const client = new pg.Client(url);
       await client.connect();
-      await client.query('vacuum analyze items__latest');
-      await client.query('vacuum analyze items__locks');
+      // All three storage tables: left to autovacuum, the versions table's first vacuum lands in the middle of the timings.
+      for (const table of ['items__latest', 'items__locks', 'items__versions']) await client.query(`vacuum analyze ${table}`);
       await client.end();
     }
     const expected = all.reduce((t, r) => t + r.amount, 0);
     const check = (total: string | null) => {
       if (Number(total) !== expected) throw new Error(`sum ${total}, expected ${expected}`);
     };
-    const results: [string, number, number][] = [];
+    const loadBefore = loadAverage();
+    const results: [string, { ms: number; serverCpuMs: number }, { ms: number; serverCpuMs: number }][] = [];
+    const shardPids = shards.servers.map((s) => s.pid!);
     const measure = async (name: string, ours: () => Promise<unknown>, theirs: () => Promise<unknown>) => {
-      const [o, t] = await medians(rounds, ours, theirs);
+      const [o, t] = await medians(rounds, { run: ours, servers: shardPids }, { run: theirs, servers: [server.pid!] });
       results.push([name, o!, t!]);
     };
     await measure('count(*)', () => db.select({ n: count() }).from(items), () => local.select({ n: count() }).from(items));
     await measure('sum(amount)', async () => check((await db.select({ total: sum(items.amount) }).from(items))[0]!.total), async () => check((await local.select({ total: sum(items.amount) }).from(items))[0]!.total));
     await measure('count(*), sum where amount > 500', () => db.select({ n: count(), total: sum(items.amount) }).from(items).where(gt(items.amount, 500)), () => local.select({ n: count(), total: sum(items.amount) }).from(items).where(gt(items.amount, 500)));
     await measure('sum group by grp (100 groups)', () => db.select({ grp: items.grp, total: sum(items.amount) }).from(items).groupBy(items.grp), () => local.select({ grp: items.grp, total: sum(items.amount) }).from(items).groupBy(items.grp));
-    const [fetched] = await medians(Math.min(rounds, 5), async () => (await db.select({ amount: items.amount }).from(items)).reduce((t, r) => t + r.amount, 0));
-    console.log(`${rows} rows, 3 shards; medians of ${rounds} runs (ms)\n`);
-    console.log('| query | percolator | local | ratio |\n|---|---:|---:|---:|');
-    for (const [name, ours, theirs] of results) console.log(`| ${name} | ${ours.toFixed(1)} | ${theirs.toFixed(1)} | ${(ours / theirs).toFixed(2)}x |`);
-    console.log(`| sum by fetching the rows (select amount, reduce in JS) | ${fetched!.toFixed(1)} | | |`);
+    const [fetched] = await medians(Math.min(rounds, 5), { run: async () => (await db.select({ amount: items.amount }).from(items)).reduce((t, r) => t + r.amount, 0), servers: shardPids });
+    console.log(`${rows} rows, 3 shards; medians of ${rounds} runs (ms); load average ${loadBefore} before, ${loadAverage()} after\n`);
+    console.log('| query | percolator | local | ratio | Postgres CPU per query: percolator (3 shards) | local |\n|---|---:|---:|---:|---:|---:|');
+    for (const [name, ours, theirs] of results) console.log(`| ${name} | ${ours.ms.toFixed(1)} | ${theirs.ms.toFixed(1)} | ${(ours.ms / theirs.ms).toFixed(2)}x | ${ours.serverCpuMs.toFixed(1)} | ${theirs.serverCpuMs.toFixed(1)} |`);
+    console.log(`| sum by fetching the rows (select amount, reduce in JS) | ${fetched!.ms.toFixed(1)} | | | ${fetched!.serverCpuMs.toFixed(1)} | |`);
   } finally {
     await db.close();
     await pool.end();

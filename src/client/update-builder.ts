@@ -61,6 +61,15 @@ export class UpdateQuery<TTable extends PgTable, TResult> extends ThenableQuery<
     return new UpdateQuery(this.context, { ...this.config, where: condition });
   }
 
+  /**
+   * drizzle's `update ... from` is not supported: the other table's rows may
+   * live on other shards. Throws InvalidInputError at once.
+   */
+  from(source: unknown): never {
+    void source;
+    throw new InvalidInputError('update(...).from() is not supported across shards: read the other table first (a select or a join), then update the rows by key, in one transaction');
+  }
+
   /** Resolve to the updated rows' new images, or chosen columns of them. */
   returning(): UpdateQuery<TTable, TTable['$inferSelect'][]>;
   returning<TFields extends SelectedFields>(fields: TFields): UpdateQuery<TTable, SelectedRow<TFields>[]>;

@@ -73,7 +73,8 @@ export function buildProjectedRead(request: ProjectedReadRequest): { sql: string
   if (select.length === 0) throw new RangeError('a projected read needs at least one output expression');
   const T = storage.alias;
   const fragments: SQL[] = [...select.map(outputSql), ...groupBy, ...(having ? [having] : [])];
-  const view = snapshotView(request, fragments);
+  // A grouping or distinct over the one-pass view is planned as a sort (snapshotView); over two passes, as a hash.
+  const view = snapshotView(request, fragments, { twoPass: groupBy.length > 0 || request.distinct === true });
   const outputs = view.fragments.slice(0, select.length).map((o, i) => {
     const type = request.assignTo?.[i];
     return type ? `(${o})::${assignmentType(type)}` : o;

@@ -87,9 +87,14 @@ export interface SnapshotView {
 /**
  * `shared` lets several views live in one statement (a join,
  * join-read-statement.ts): their parameters go into one array, and each
- * names its buffered images' CTE.
+ * names its buffered images' CTE. `twoPass` builds the visible rows in two
+ * passes (see below), for reads that group them.
  */
-export function snapshotView(request: SnapshotReadRequest, fragments: readonly SQL[], shared: { params?: unknown[]; buffer?: string } = {}): SnapshotView {
+export function snapshotView(
+  request: SnapshotReadRequest,
+  fragments: readonly SQL[],
+  shared: { params?: unknown[]; buffer?: string; twoPass?: boolean } = {},
+): SnapshotView {
   const { storage, readTs, buffered } = request;
   const buf = shared.buffer ?? '__buf';
   const columns = storage.meta.columns;
@@ -123,8 +128,17 @@ export function snapshotView(request: SnapshotReadRequest, fragments: readonly S
     storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
   );
   // Each key's versions and latest row sit on one shard in one slot: the latest row's slot decides for them all.
-  const visible = `select ${picked.join(', ')} from ${storage.latest} __n
-  where ((__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')) and ${ownedRowsSql('__n', mapVersion, request.slotFilter ?? false)}`;
+  const owned = ownedRowsSql('__n', mapVersion, request.slotFilter ?? false);
+  const onePass = `select ${picked.join(', ')} from ${storage.latest} __n
+  where ((__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')) and ${owned}`;
+  // Two passes: latest rows visible as they are (plain columns), then the older versions of keys
+  // committed since. The planner charges every row of the one pass a probe of the versions table,
+  // and at that cost a grouping is planned as a sort; over plain columns it is a hash aggregate.
+  const twoPass = () => `select ${columns.map((c) => `__n.${ident(c.name)}`).join(', ')} from ${storage.latest} __n where __n.commit_ts <= ${ts} and __n.op = 'put' and ${owned}
+union all select ${columns.map((c) => `__o.${ident(c.name)}`).join(', ')} from ${storage.latest} __n
+  cross join lateral (select __v.* from ${storage.versions} __v where ${pkMatch} and __v.commit_ts <= ${ts} and __v.op in ('put', 'del') order by __v.commit_ts desc limit 1) __o
+  where __n.commit_ts > ${ts} and __o.op = 'put' and ${owned}`;
+  const visible = shared.twoPass ? twoPass() : onePass;
 
   let merged = visible;
   let withClause = '';

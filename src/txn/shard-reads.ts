@@ -82,10 +82,7 @@ export class ShardReads {
     const partial = !query.where && !query.orderBy?.length && query.limit === undefined && readTs === this.startTs && storage.pk.every(hasStableKeyText);
     return this.readShard(
       shard,
-      async () => {
-        const pool = await this.readPool(shard);
-        return withSlotFilter((slotFilter) => runSnapshotRead(pool, { ...request, slotFilter }));
-      },
+      () => withSlotFilter(async (slotFilter) => runSnapshotRead(await this.readPool(shard), { ...request, slotFilter })),
       partial ? (keys) => this.pointRead(storage, shard, keys, mapVersion) : undefined,
       readTs,
     );
@@ -102,10 +99,7 @@ export class ShardReads {
       mapVersion,
       buffered: this.viewOnShard(storage.meta.name, shard),
     };
-    return this.readShard(shard, async () => {
-      const pool = await this.readPool(shard);
-      return withSlotFilter((slotFilter) => runProjectedRead(pool, { ...request, slotFilter }));
-    });
+    return this.readShard(shard, () => withSlotFilter(async (slotFilter) => runProjectedRead(await this.readPool(shard), { ...request, slotFilter })));
   }
 
   /** A join of colocated tables on one shard (join-read.ts): one statement, locks of every table resolved as for a scan. */
@@ -119,10 +113,7 @@ export class ShardReads {
       orderBy: query.orderBy,
       limit: query.limit,
     };
-    return this.readShard(shard, async () => {
-      const pool = await this.readPool(shard);
-      return withSlotFilter((slotFilter) => runJoinRead(pool, { ...request, slotFilter }));
-    });
+    return this.readShard(shard, () => withSlotFilter(async (slotFilter) => runJoinRead(await this.readPool(shard), { ...request, slotFilter })));
   }
 
   /** Runs a read until no lock it met stands in its way (resolved, pushed past our snapshot, or timed out). */

@@ -17,7 +17,11 @@ export const items = pgTable('hermitage_items', {
   id: integer('id').primaryKey(),
   value: integer('value').notNull(),
 });
-const schema = { items };
+/** A table colocated with items (same shard key), one row per id: the join path's other side. */
+export const tags = pgTable('hermitage_tags', {
+  id: integer('id').primaryKey(),
+});
+const schema = { items, tags };
 export type Tx = Transaction<typeof schema>;
 export const itemsMeta = describeTable(items);
 
@@ -52,6 +56,7 @@ export async function startHermitage(): Promise<HermitageFixture> {
   try {
     const db = await percolator({ oracle: [cluster.oracleAddress], shards: cluster.shardUrls, schema });
     await db.migrate();
+    await db.insert(tags).values(Array.from({ length: 200 }, (_, i) => ({ id: i + 1 })));
     return await buildFixture(cluster, db).catch(async (error: unknown) => {
       await db.close();
       throw error;

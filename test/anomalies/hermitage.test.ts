@@ -1,13 +1,14 @@
-import { eq, sql } from 'drizzle-orm';
+import { count, eq, max, sql, type SQL } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SerializationError, WriteConflictError } from '../../src/index.js';
-import { items, startHermitage, type HermitageFixture, type Tx } from './hermitage-fixture.js';
+import { items, startHermitage, tags, type HermitageFixture, type Tx } from './hermitage-fixture.js';
 import { ScriptedTransaction } from './scripted-transaction.js';
 
 /**
  * Martin Kleppmann's Hermitage cases as deterministic schedules (TESTING.md),
  * over two rows x = 10 and y = 20 stored on different shards. Each case runs
- * under both isolation levels: snapshot isolation must prevent everything but
+ * under both isolation levels, its reads made by plain selects, by
+ * aggregates, and by a join with a colocated table: snapshot isolation must prevent everything but
  * write skew (G2-item, G2 over predicates, Fekete's read-only anomaly);
  * serializable must prevent all of them.
  */
@@ -23,9 +24,30 @@ const value = async (tx: Tx, id: number): Promise<number | undefined> =>
   (await tx.select().from(items).where(eq(items.id, id)))[0]?.value;
 const write = (tx: Tx, id: number, v: number) => tx.update(items).set({ value: v }).where(eq(items.id, id));
 const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
+
+/** How a case's transactions read x, y or the rows matching a filter: plain selects, aggregates (grouped by key), or a colocated join. */
+const reads = {
+  select: { value, rows: (tx: Tx, where?: SQL) => tx.select().from(items).where(where) },
+  aggregate: {
+    value: async (tx: Tx, id: number): Promise<number | undefined> => {
+      const [row] = await tx.select({ n: count(), value: max(items.value) }).from(items).where(eq(items.id, id));
+      return row!.n === 0 ? undefined : row!.value!;
+    },
+    rows: async (tx: Tx, where?: SQL) =>
+      (await tx.select({ id: items.id, value: max(items.value) }).from(items).where(where).groupBy(items.id)).map((r) => ({ id: r.id, value: r.value! })),
+  },
+  join: {
+    value: async (tx: Tx, id: number): Promise<number | undefined> =>
+      (await tx.select({ value: items.value }).from(items).innerJoin(tags, eq(tags.id, items.id)).where(eq(items.id, id)))[0]?.value,
+    rows: (tx: Tx, where?: SQL) => tx.select({ id: items.id, value: items.value }).from(items).innerJoin(tags, eq(tags.id, items.id)).where(where),
+  },
+};
 const multipleOf3 = sql`${items.value} % 3 = 0`;
 
-describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolation', (isolation) => {
+const isolations = ['snapshot', 'serializable'] as const;
+const paths = ['select', 'aggregate', 'join'] as const;
+describe.each(isolations.flatMap((isolation) => paths.map((path) => [isolation, path] as const)))('Hermitage under %s isolation, reads through %s', (isolation, path) => {
+  const { value, rows } = reads[path];
   const serializable = isolation === 'serializable';
   beforeEach(async () => {
     await h.reset();
@@ -110,10 +132,10 @@ describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolati
   it('PMP predicate-many-preceders: a predicate read does not see a row inserted after the snapshot', async () => {
     const t1 = await begin('T1');
     const t2 = await begin('T2');
-    expect(await t1.step((tx) => tx.select().from(items).where(eq(items.value, 30)))).toEqual([]);
+    expect(await t1.step((tx) => rows(tx, eq(items.value, 30)))).toEqual([]);
     await t2.step((tx) => tx.insert(items).values({ id: h.free[0], value: 30 }));
     await t2.commit();
-    expect(await t1.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
+    expect(await t1.step((tx) => rows(tx, multipleOf3))).toEqual([]);
     await t1.commit();
     expect(ids(await h.db.select().from(items).where(multipleOf3))).toEqual([h.free[0]]);
   });
@@ -186,8 +208,8 @@ describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolati
   it(`G2 anti-dependency cycle over a predicate: ${serializable ? 'the second inserter fails' : 'both insert (allowed)'}`, async () => {
     const t1 = await begin('T1');
     const t2 = await begin('T2');
-    expect(await t1.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
-    expect(await t2.step((tx) => tx.select().from(items).where(multipleOf3))).toEqual([]);
+    expect(await t1.step((tx) => rows(tx, multipleOf3))).toEqual([]);
+    expect(await t2.step((tx) => rows(tx, multipleOf3))).toEqual([]);
     await t1.step((tx) => tx.insert(items).values({ id: h.free[0], value: 30 }));
     await t2.step((tx) => tx.insert(items).values({ id: h.free[1], value: 42 }));
     await t1.commit();
@@ -205,12 +227,12 @@ describe.each(['snapshot', 'serializable'] as const)('Hermitage under %s isolati
   it(`G2 read-only anomaly (Fekete): ${serializable ? 'T1, whose read T2 overwrote, fails' : 'all commit (allowed)'}`, async () => {
     const t1 = await begin('T1');
     const t2 = await begin('T2');
-    expect(ids(await t1.step((tx) => tx.select().from(items)))).toEqual([h.x, h.y].sort((a, b) => a - b));
+    expect(ids(await t1.step((tx) => rows(tx)))).toEqual([h.x, h.y].sort((a, b) => a - b));
     const y = await t2.step((tx) => value(tx, h.y));
     await t2.step((tx) => write(tx, h.y, y! + 5));
     await t2.commit();
     const t3 = await begin('T3');
-    const seenByT3 = await t3.step((tx) => tx.select().from(items));
+    const seenByT3 = await t3.step((tx) => rows(tx));
     expect(Object.fromEntries(seenByT3.map((r) => [r.id, r.value]))).toEqual({ [h.x]: 10, [h.y]: 25 });
     await t3.commit();
     await t1.step((tx) => write(tx, h.x, 0));

@@ -73,6 +73,11 @@ describe('expression updates', () => {
     await expect(db.update(counters).set({ value: sql`null` })).rejects.toThrow(/not null/);
     expect(await db.select().from(counters)).toEqual([{ id: 1, value: 1, note: 'abc' }]);
   });
+
+  it('refuses update ... from, saying what to write instead', () => {
+    expect(() => db.update(counters).set({ value: 1 }).from(accounts)).toThrow(InvalidInputError);
+    expect(() => db.update(counters).set({ value: 1 }).where(eq(counters.id, 1)).from(accounts)).toThrow(/read the other table first/);
+  });
 });
 
 describe('upserts', () => {
