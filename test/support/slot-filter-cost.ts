@@ -7,17 +7,17 @@
  * N latest rows, prepared with generic plans as the engine runs them.
  * The two take turns; medians of each. Run after a build:
  *
- *   node dist/bench/slot-filter-cost.js [rows=100000] [rounds=31]
+ *   node dist/test/support/slot-filter-cost.js [rows=100000] [rounds=31]
  */
 import { performance } from 'node:perf_hooks';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { PostgresServer } from '../src/harness/postgres-server.js';
-import { describeTable } from '../src/schema/table-meta.js';
-import { buildProjectedRead } from '../src/shard/projected-read-statement.js';
-import { slotGateSql } from '../src/shard/slot-read-filter.js';
-import { coreMigrations, tableMigrations } from '../src/shard/storage-ddl.js';
-import { TableStorage } from '../src/shard/table-storage.js';
+import { PostgresServer } from '../../src/harness/postgres-server.js';
+import { describeTable } from '../../src/schema/table-meta.js';
+import { buildProjectedRead } from '../../src/shard/projected-read-statement.js';
+import { slotGateSql } from '../../src/shard/slot-read-filter.js';
+import { coreMigrations, tableMigrations } from '../../src/shard/storage-ddl.js';
+import { TableStorage } from '../../src/shard/table-storage.js';
 
 const items = pgTable('items', { id: integer().primaryKey(), grp: integer().notNull(), amount: integer().notNull() });
 
