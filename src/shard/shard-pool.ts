@@ -41,8 +41,13 @@ const drizzleTypes = {
 
 export type { ShardQueryResult } from './prepared-query.js';
 
-/** Connection settings of every pool: see the comment where they are used. */
-const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+/**
+ * Planning settings of every pool: generic plans (see where they are used),
+ * and no JIT: the snapshot view's estimated cost per row puts scans of a few
+ * thousand rows past Postgres's JIT thresholds, and compiling every large
+ * scan or aggregate at each execution would cost more than it runs.
+ */
+const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan -c jit=off';
 /**
  * Pipelined statements wait on row locks only for other statements, which
  * hold them for milliseconds; a wait this long means a stuck local
