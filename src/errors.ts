@@ -228,6 +228,16 @@ export class SlotMoveError extends PercolatorError {
 }
 
 /**
+ * Another change of the cluster's placement (adding, removing or
+ * rebalancing shards) is running: they run one at a time. Retryable once
+ * it has ended.
+ */
+export class PlacementChangeInProgressError extends PercolatorError {
+  readonly code = 'PLACEMENT_CHANGE_IN_PROGRESS';
+  readonly retryable = true;
+}
+
+/**
  * A shard refused a statement for a reason no other error of the catalogue
  * describes (`sqlState` says which; `cause` is the driver's error).
  * Retryable when Postgres aborted the statement because of a concurrent one

@@ -112,15 +112,15 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     const { withClusterEngine } = await import('../client/shard-status.js');
-    const { rebalance, removeShard } = await import('../client/shard-membership.js');
+    const { asOnlyPlacementChange, rebalance, removeShard } = await import('../client/shard-membership.js');
     const { silentLogger } = await import('../logger.js');
     return await withClusterEngine(oracle, undefined, async (engine, client) => {
       const deps = { moves: engine.slotMoves, tables: [], timestamp: () => client.getTimestamp(), logger: silentLogger, connectTimeoutMs: 5_000 };
       if (action === 'rebalance') {
-        printMoved(await rebalance(deps, rebalanceOptions));
+        printMoved(await asOnlyPlacementChange(deps, () => rebalance(deps, rebalanceOptions)));
         return 0;
       }
-      const removed = await removeShard(deps, args[0]!, rebalanceOptions);
+      const removed = await asOnlyPlacementChange(deps, () => removeShard(deps, args[0]!, rebalanceOptions));
       printMoved(removed.drained);
       console.log(`removed shard ${removed.id} (${removed.address}) from the placement map`);
       console.log(`keep it running until the GC safe point passes ${removed.keepRunningUntil} (readers that began before may still read it; the GC lifetime from now at most)`);

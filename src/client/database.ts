@@ -1,6 +1,6 @@
 import { readShardStatus, type ShardStatus, type ShardStatusOptions } from './shard-status.js';
 import type { Placement } from '../txn/placement.js';
-import { addShard, rebalance, removeShard, type AddShardResult, type MembershipDeps, type RebalanceOptions, type RebalanceResult, type RemoveShardResult } from './shard-membership.js';
+import { addShard, asOnlyPlacementChange, rebalance, removeShard, type AddShardResult, type MembershipDeps, type RebalanceOptions, type RebalanceResult, type RemoveShardResult } from './shard-membership.js';
 import type { SlotMoveContext } from '../txn/slot-move.js';
 import type { Registry } from 'prom-client';
 import { DatabaseClosedError, InvalidInputError, TransactionRollbackError } from '../errors.js';
@@ -112,7 +112,8 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
   async addShard(url: string, options: { rebalance?: boolean | RebalanceOptions } = {}): Promise<AddShardResult> {
     this.checkOpen();
     if (typeof url !== 'string' || url === '') throw new InvalidInputError('addShard(url): url must be a Postgres connection URL');
-    return addShard(this.membership(), url, options);
+    const deps = this.membership();
+    return asOnlyPlacementChange(deps, () => addShard(deps, url, options));
   }
 
   /**
@@ -122,13 +123,15 @@ export class Database<TSchema> extends QueryFacade<TSchema> {
    */
   async removeShard(url: string, options: RebalanceOptions = {}): Promise<RemoveShardResult> {
     this.checkOpen();
-    return removeShard(this.membership(), url, options);
+    const deps = this.membership();
+    return asOnlyPlacementChange(deps, () => removeShard(deps, url, options));
   }
 
   /** Moves slots (and their rows) so that every shard holds as many slots and, by default, rows within 10%, moving as few as possible. */
   async rebalance(options: RebalanceOptions = {}): Promise<RebalanceResult> {
     this.checkOpen();
-    return rebalance(this.membership(), options);
+    const deps = this.membership();
+    return asOnlyPlacementChange(deps, () => rebalance(deps, options));
   }
 
   private membership(): MembershipDeps {

@@ -1,3 +1,4 @@
+import { withPlacementChangeLock } from '../txn/placement-change-lock.js';
 import { InvalidInputError, PlacementChangedError, SchemaError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../redact.js';
@@ -11,7 +12,7 @@ import type { Timestamp } from '../timestamp.js';
 import { placementMapOf, storedPlacementOf, type Placement } from '../txn/placement.js';
 import { planRebalance, type SlotMove } from '../txn/rebalance-plan.js';
 import { checkThrottle, runMoves, type RebalanceProgress, type MoveThrottle } from '../txn/slot-moves.js';
-import type { SlotMoveContext } from '../txn/slot-move.js';
+import { finishInterruptedMoves, type SlotMoveContext } from '../txn/slot-move.js';
 import { readIdentities } from './probe-shards.js';
 
 /** What adding, removing and rebalancing need of a client. */
@@ -61,6 +62,19 @@ export interface RemoveShardResult {
    * shard has passed it (readers that started before may still read it).
    */
   readonly keepRunningUntil: Timestamp;
+}
+
+/**
+ * Runs `change` as the cluster's only change of placement
+ * (src/txn/placement-change-lock.ts), after finishing any move an
+ * interrupted change left unfinished.
+ */
+export function asOnlyPlacementChange<T>(deps: MembershipDeps, change: () => Promise<T>): Promise<T> {
+  return withPlacementChangeLock(mappedPlacement(deps.moves.placement), async () => {
+    const finished = await finishInterruptedMoves(deps.moves);
+    if (finished > 0) deps.logger.info({ moves: finished }, 'finished moves an interrupted change of placement left');
+    return change();
+  });
 }
 
 /** How many times a map change lost to a concurrent one is tried again. */

@@ -166,6 +166,27 @@ export class ShardPool {
     });
   }
 
+  /**
+   * Runs `work` on one connection of its own, outside any transaction, and
+   * closes that connection after: whatever the session held (an advisory
+   * lock) ends with it.
+   */
+  async session<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.connections.acquire();
+    } catch (error) {
+      throw translateShardError(this.name, markNotSent(error), true);
+    }
+    try {
+      return await work(client);
+    } catch (error) {
+      throw translateShardError(this.name, error);
+    } finally {
+      this.connections.release(client, true);
+    }
+  }
+
   /** Runs `work` inside one local transaction on one connection. */
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;

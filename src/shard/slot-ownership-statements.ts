@@ -129,3 +129,10 @@ export const foreignSlots: Statement = {
   text: 'select slot, foreign_from::text as foreign_from, refuse_below::text as refuse_below, switch_ts::text as switch_ts from percolator_foreign_slots order by slot',
   values: [],
 };
+
+/**
+ * Taken by a change of placement on every shard of the map, for the
+ * session (placement-change-lock.ts); `locked` is false while another
+ * change holds it. The key is this lock's alone ('pcplacem' in ASCII).
+ */
+export const tryPlacementChangeLock: Statement = { text: "select pg_try_advisory_lock(x'7063706c6163656d'::bigint) as locked", values: [] };

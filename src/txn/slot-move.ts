@@ -9,7 +9,7 @@ import type { LockResolver } from './lock-resolver.js';
 import type { Placement } from './placement.js';
 import { SlotCopier } from './slot-move-copy.js';
 import { finishMoves, rollBackMove } from './slot-move-finish.js';
-import { journalMove, recordPhase, startOrResume, type MoveJournal } from './slot-move-journal.js';
+import { journalMove, readOpenMoves, recordPhase, startOrResume, type MoveJournal } from './slot-move-journal.js';
 import { resolveSlotLocks } from './slot-move-locks.js';
 import { receiveOn } from './slot-move-ownership.js';
 import { freezeOwner, switchSlots, type SlotSwitch } from './slot-switch.js';
@@ -94,6 +94,21 @@ export async function moveSlots(ctx: SlotMoveContext, move: SlotSwitch, options:
   return new SlotMover(ctx, from, to, { from: move.from, to: move.to, slots }, options).run(journal);
 }
 
+/**
+ * Runs again every move an interrupted mover left before its release (a
+ * journal in phase receiving, copying, frozen or switched on a shard of the
+ * map), so that a new change of placement starts with no slot frozen for a
+ * map version it might take itself. Returns how many were finished.
+ */
+export async function finishInterruptedMoves(ctx: SlotMoveContext): Promise<number> {
+  const { placement } = ctx;
+  await placement.refresh();
+  const shards = placement.map.shards.map((s) => placement.shards[s.id]!);
+  const interrupted = (await Promise.all(shards.map((shard) => readOpenMoves(shard)))).flat().filter((m) => m.phase !== 'released');
+  for (const move of interrupted) await moveSlots(ctx, { from: move.from, to: move.to, slots: move.slots });
+  return interrupted.length;
+}
+
 /** Rolls back the unfinished move of exactly these slots (see rollBackMove); false when there is none. */
 export async function abortMove(ctx: SlotMoveContext, move: SlotSwitch): Promise<boolean> {
   const slots = [...new Set(move.slots)].sort((a, b) => a - b);
@@ -129,6 +144,8 @@ class SlotMover {
       }
       if (journal.phase === 'copying') {
         const copiedBefore = await this.copyAndCatchUp(copier);
+        // The version the switch will write: readers of any older map still read the slots here.
+        await this.ctx.placement.refresh();
         await freezeOwner(this.from, this.move.slots, this.ctx.placement.map.version + 1n);
         journal = await this.record(journal, 'frozen', { copiedBefore });
         await this.step('frozen');

@@ -48,7 +48,8 @@ export async function switchSlots(placement: Placement, move: SlotSwitch): Promi
       const undone = slots.filter((slot) => placementMapOf(written.placement!, 0n).shardOfSlot(slot) !== move.to);
       await to.query(abandonSlots(undone));
       await to.query(deleteSlotRows(undone));
-      await from.query(unfreezeSlots(slots));
+      // Only those: a slot the winning map gives to `to` was switched by a concurrent run of this move, and writes on `from` would be lost.
+      await from.query(unfreezeSlots(undone));
       throw new PlacementChangedError(from.name, `the placement map of cluster ${map.clusterId} changed from version ${map.version} meanwhile; run the switch again`);
     }
     placement.adopt(placementMapOf(written.placement!, written.generation));

@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShardUnavailableError, percolator, SchemaError } from '../../src/index.js';
+import { PlacementChangeInProgressError, ShardUnavailableError, percolator, SchemaError } from '../../src/index.js';
+import { withPlacementChangeLock } from '../../src/txn/placement-change-lock.js';
+import { moveSlots } from '../../src/txn/slot-move.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { SLOT_COUNT } from '../../src/shard/placement-map.js';
 import { bankSchema, checkBank, checkLedger, ledgerTransfer, newLedgerRun, readBank, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
@@ -90,6 +92,21 @@ describe('adding and removing shards', () => {
     expect(after.shards.map((s) => [s.id, s.slots, s.ownedSlots])).toEqual(before.shards.map((s) => [s.id, s.slots, s.ownedSlots]));
   });
 
+  it('runs one change of placement at a time: another is refused while one runs, and nothing changes', async () => {
+    const before = await db.shardStatus();
+    const other = await percolator({ oracle: [cluster.oracleAddress], schema: bankSchema, gc: false });
+    try {
+      await withPlacementChangeLock(other.placement, async () => {
+        await expect(db.addShard(extra.url)).rejects.toThrow(PlacementChangeInProgressError);
+        await expect(db.rebalance()).rejects.toThrow(PlacementChangeInProgressError);
+        await expect(db.removeShard(cluster.shardUrls[0]!)).rejects.toThrow(PlacementChangeInProgressError);
+      });
+    } finally {
+      await other.close();
+    }
+    expect((await db.shardStatus()).mapVersion).toBe(before.mapVersion);
+  });
+
   it('refuses to add a shard from a client that does not declare every stored table', async () => {
     const partial = await percolator({ oracle: [cluster.oracleAddress], schema: { accounts }, gc: false });
     try {
@@ -155,4 +172,22 @@ describe('adding and removing shards', () => {
     }
   }, 240_000);
 
+  it('a change of placement first finishes a move an interrupted change left frozen', async () => {
+    const frozenOn = (url: string) => countOnShards([url], 'select count(*) as n from percolator_owned_slots where frozen');
+    await db.placement.refresh();
+    const slots = db.placement.map.slotsByShard().get(1)!.slice(0, 4);
+    const interrupt = (step: string) => {
+      if (step === 'frozen') throw new Error('mover stopped');
+    };
+    await expect(moveSlots(db.slotMoves, { from: 1, to: 2, slots }, { atStep: interrupt })).rejects.toThrow('mover stopped');
+    expect(await frozenOn(cluster.shardUrls[1]!)).toEqual([4]);
+    // A change that moves nothing by itself (the shard is already in the map) still settles the interrupted move first.
+    expect(await db.addShard(extra.url)).toMatchObject({ id: 2, added: false });
+    expect(await frozenOn(cluster.shardUrls[1]!)).toEqual([0]);
+    await db.placement.refresh();
+    expect(slots.map((slot) => db.placement.map.shardOfSlot(slot))).toEqual([2, 2, 2, 2]);
+    const owning = `select count(*) as n from percolator_owned_slots where slot = any('{${slots.join(',')}}'::int[])`;
+    expect(await countOnShards([cluster.shardUrls[1]!, extra.url], owning)).toEqual([0, 4]);
+    checkBank(await readBank(db), ACCOUNTS);
+  }, 120_000);
 });
