@@ -166,18 +166,22 @@ export class ShardPool {
     });
   }
 
+  /** A connection of the bounded pool; failing to get one means nothing was sent. */
+  private async acquire(): Promise<pg.PoolClient> {
+    try {
+      return await this.connections.acquire();
+    } catch (error) {
+      throw translateShardError(this.name, markNotSent(error), true);
+    }
+  }
+
   /**
    * Runs `work` on one connection of its own, outside any transaction, and
    * closes that connection after: whatever the session held (an advisory
    * lock) ends with it.
    */
   async session<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.connections.acquire();
-    } catch (error) {
-      throw translateShardError(this.name, markNotSent(error), true);
-    }
+    const client = await this.acquire();
     try {
       return await work(client);
     } catch (error) {
@@ -189,12 +193,7 @@ export class ShardPool {
 
   /** Runs `work` inside one local transaction on one connection. */
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.connections.acquire();
-    } catch (error) {
-      throw translateShardError(this.name, markNotSent(error), true);
-    }
+    const client = await this.acquire();
     // A connection that dies between statements is marked dead by the pool; the next statement fails anyway.
     let discard = false;
     try {

@@ -1,13 +1,13 @@
 import { and, asc, avg, avgDistinct, count, countDistinct, desc, eq, gt, isNull, lt, max, min, or, sql, sum, sumDistinct, type SQL } from 'drizzle-orm';
 import { integer, numeric, pgTable, primaryKey, text, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { InvalidInputError, SerializationError } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import type { Database } from '../../src/client/database.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 import { pausePoint } from '../support/pause-point.js';
 
@@ -21,14 +21,7 @@ const schema = { orders, accounts };
 type Order = typeof orders.$inferInsert;
 
 const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
-
-beforeAll(() => {
-  db = fixture.db;
-  local = reference.local;
-});
+const both = useLocalDatabase(fixture, schema);
 
 const orderRow = fc.record({
   accountId: fc.integer({ min: 1, max: 6 }),
@@ -64,9 +57,9 @@ const constructs: Record<string, (d: Reader, where: SQL | undefined) => Promise<
 };
 
 async function load(rows: Order[]): Promise<void> {
-  await db.delete(orders);
-  await local.db.delete(orders);
-  if (rows.length > 0) await Promise.all([db.insert(orders).values(rows), local.db.insert(orders).values(rows)]);
+  await both.db.delete(orders);
+  await both.local.db.delete(orders);
+  if (rows.length > 0) await Promise.all([both.db.insert(orders).values(rows), both.local.db.insert(orders).values(rows)]);
 }
 
 describe('aggregates, groupBy, selectDistinct and $count', () => {
@@ -74,21 +67,21 @@ describe('aggregates, groupBy, selectDistinct and $count', () => {
     await fc.assert(
       fc.asyncProperty(orderRows, fc.uniqueArray(filter, { minLength: 2, maxLength: 4 }), async (rows, names) => {
         await load(rows);
-        const ts = await db.currentTimestamp();
+        const ts = await both.db.currentTimestamp();
         // The writer keeps rewriting every row (commits and pending locks the readers meet) while they read at ts.
         let writing = true;
         const writer = (async () => {
           while (writing) {
-            await db.update(orders).set({ amount: sql`${orders.amount} + 7`, note: 'w' }).where(gt(orders.id, 0));
-            await db.insert(orders).values({ accountId: 1, id: 1000, amount: 1 }).onConflictDoUpdate({ target: [orders.accountId, orders.id], set: { amount: sql`${orders.amount} + 1` } });
+            await both.db.update(orders).set({ amount: sql`${orders.amount} + 7`, note: 'w' }).where(gt(orders.id, 0));
+            await both.db.insert(orders).values({ accountId: 1, id: 1000, amount: 1 }).onConflictDoUpdate({ target: [orders.accountId, orders.id], set: { amount: sql`${orders.amount} + 1` } });
           }
         })();
         try {
           for (const filterName of names) {
             const where = filters[filterName];
             for (const [name, run] of Object.entries(constructs)) {
-              const expected = await run(local.db as unknown as Reader, where);
-              expect(await run(db.asOf(ts), where), `${name} where ${filterName}`).toEqual(expected);
+              const expected = await run(both.local.db as unknown as Reader, where);
+              expect(await run(both.db.asOf(ts), where), `${name} where ${filterName}`).toEqual(expected);
             }
           }
         } finally {
@@ -102,7 +95,7 @@ describe('aggregates, groupBy, selectDistinct and $count', () => {
 
   it("see the transaction's own buffered writes", async () => {
     await load([{ accountId: 1, id: 1, amount: 10 }, { accountId: 2, id: 1, amount: 20 }]);
-    await db.transaction(async (tx) => {
+    await both.db.transaction(async (tx) => {
       await tx.insert(orders).values({ accountId: 3, id: 1, amount: 5, note: 'x' });
       await tx.update(orders).set({ amount: sql`${orders.amount} * 2` }).where(eq(orders.accountId, 1));
       await tx.delete(orders).where(eq(orders.accountId, 2));
@@ -112,11 +105,11 @@ describe('aggregates, groupBy, selectDistinct and $count', () => {
   });
 
   it('refuse what they cannot combine, before reading', async () => {
-    await expect(db.select({ n: count() }).from(orders).groupBy(orders.note).having(gt(count(), 1))).rejects.toThrow(/having\(\) over groups that span shards is not supported; include the shard key \(orders\.accountId\)/);
-    await expect(db.select({ note: orders.note, n: count() }).from(orders)).rejects.toThrow(/must appear in groupBy/);
-    await expect(db.select({ x: sql`${orders.amount} + 1` }).from(orders).groupBy(orders.note)).rejects.toThrow(/neither a group-by term nor one of drizzle's aggregates/);
-    await expect(db.select({ n: count() }).from(orders).for('update')).rejects.toThrow(InvalidInputError);
-    expect(() => db.select({ n: count() }).from(orders).groupBy(orders.accountId).innerJoin(accounts, eq(orders.accountId, accounts.id))).toThrow(/joins are supported for plain selects/);
+    await expect(both.db.select({ n: count() }).from(orders).groupBy(orders.note).having(gt(count(), 1))).rejects.toThrow(/having\(\) over groups that span shards is not supported; include the shard key \(orders\.accountId\)/);
+    await expect(both.db.select({ note: orders.note, n: count() }).from(orders)).rejects.toThrow(/must appear in groupBy/);
+    await expect(both.db.select({ x: sql`${orders.amount} + 1` }).from(orders).groupBy(orders.note)).rejects.toThrow(/neither a group-by term nor one of drizzle's aggregates/);
+    await expect(both.db.select({ n: count() }).from(orders).for('update')).rejects.toThrow(InvalidInputError);
+    expect(() => both.db.select({ n: count() }).from(orders).groupBy(orders.accountId).innerJoin(accounts, eq(orders.accountId, accounts.id))).toThrow(/joins are supported for plain selects/);
   });
 });
 
@@ -136,11 +129,11 @@ describe('a filtered aggregate meets a pending delete of a row it counts', () =>
       tx.delete(ordersMeta, [[1, 2]]);
       const committed = tx.commit();
       await pause.reached;
-      const before = await db.currentTimestamp();
-      expect(await db.$count(orders, gt(orders.amount, 5))).toBe(2);
+      const before = await both.db.currentTimestamp();
+      expect(await both.db.$count(orders, gt(orders.amount, 5))).toBe(2);
       pause.release();
       expect((await committed).commitTs).toBeGreaterThan(before);
-      expect(await db.$count(orders, gt(orders.amount, 5))).toBe(1);
+      expect(await both.db.$count(orders, gt(orders.amount, 5))).toBe(1);
     } finally {
       pause.release();
       await engine.close();
@@ -153,12 +146,12 @@ describe('serializable aggregates', () => {
   it('a concurrent insert into, or delete from, the aggregated range is a SerializationError', async () => {
     for (const change of ['insert', 'delete', 'update out'] as const) {
       await load([{ accountId: 1, id: 1, amount: 10 }, { accountId: 1, id: 2, amount: 20 }, { accountId: 4, id: 1, amount: 1 }]);
-      const attempt = db.transaction(
+      const attempt = both.db.transaction(
         async (tx) => {
           const [row] = await tx.select({ total: sum(orders.amount) }).from(orders).where(and(eq(orders.accountId, 1), gt(orders.amount, 5)));
-          if (change === 'insert') await db.insert(orders).values({ accountId: 1, id: 3, amount: 7 });
-          else if (change === 'delete') await db.delete(orders).where(and(eq(orders.accountId, 1), eq(orders.id, 2)));
-          else await db.update(orders).set({ amount: 0 }).where(and(eq(orders.accountId, 1), eq(orders.id, 1)));
+          if (change === 'insert') await both.db.insert(orders).values({ accountId: 1, id: 3, amount: 7 });
+          else if (change === 'delete') await both.db.delete(orders).where(and(eq(orders.accountId, 1), eq(orders.id, 2)));
+          else await both.db.update(orders).set({ amount: 0 }).where(and(eq(orders.accountId, 1), eq(orders.id, 1)));
           await tx.insert(orders).values({ accountId: 4, id: 2, amount: Number(row!.total) });
         },
         { isolation: 'serializable', maxRetries: 0 },
@@ -169,10 +162,10 @@ describe('serializable aggregates', () => {
 
   it('a change outside the aggregated range commits', async () => {
     await load([{ accountId: 1, id: 1, amount: 10 }, { accountId: 4, id: 1, amount: 1 }]);
-    await db.transaction(
+    await both.db.transaction(
       async (tx) => {
         await tx.select({ total: sum(orders.amount) }).from(orders).where(eq(orders.accountId, 1));
-        await db.insert(orders).values({ accountId: 2, id: 3, amount: 7 });
+        await both.db.insert(orders).values({ accountId: 2, id: 3, amount: 7 });
         await tx.insert(orders).values({ accountId: 4, id: 2, amount: 1 });
       },
       { isolation: 'serializable', maxRetries: 0 },
@@ -182,12 +175,12 @@ describe('serializable aggregates', () => {
 
 describe('bank with sql increments and upserts', () => {
   it('keeps the total, read by sum() at snapshots while transfers run', async () => {
-    await db.delete(accounts);
-    await db.insert(accounts).values(Array.from({ length: 10 }, (_, i) => ({ id: i + 1, balance: 100 })));
+    await both.db.delete(accounts);
+    await both.db.insert(accounts).values(Array.from({ length: 10 }, (_, i) => ({ id: i + 1, balance: 100 })));
     let running = true;
     const totals: unknown[] = [];
     const reader = (async () => {
-      while (running) totals.push(...(await db.select({ total: sum(accounts.balance), n: count() }).from(accounts)).map((r) => r.total));
+      while (running) totals.push(...(await both.db.select({ total: sum(accounts.balance), n: count() }).from(accounts)).map((r) => r.total));
     })();
     const transfers = Array.from({ length: 8 }, (_, client) =>
       (async () => {
@@ -195,7 +188,7 @@ describe('bank with sql increments and upserts', () => {
           const from = 1 + ((client + i) % 10);
           const to = 1 + ((client * 7 + i * 3) % 15); // accounts 11..15 are created by the upsert
           const amount = 1 + ((client + i) % 9);
-          await db.transaction(async (tx) => {
+          await both.db.transaction(async (tx) => {
             await tx.update(accounts).set({ balance: sql`${accounts.balance} - ${amount}` }).where(eq(accounts.id, from));
             await tx.insert(accounts).values({ id: to, balance: amount }).onConflictDoUpdate({ target: accounts.id, set: { balance: sql`${accounts.balance} + excluded.balance` } });
           });
@@ -207,6 +200,6 @@ describe('bank with sql increments and upserts', () => {
     await reader;
     expect(totals.length).toBeGreaterThan(0);
     expect(new Set(totals)).toEqual(new Set(['1000']));
-    expect(await db.select({ total: sum(accounts.balance) }).from(accounts)).toEqual([{ total: '1000' }]);
+    expect(await both.db.select({ total: sum(accounts.balance) }).from(accounts)).toEqual([{ total: '1000' }]);
   });
 });

@@ -1,10 +1,10 @@
 import { asc, count, desc, eq, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { integer, numeric, pgTable, primaryKey, serial, text } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidInputError, SerializationError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 const orders = pgTable(
@@ -23,14 +23,7 @@ const schema = { orders, archive, amounts };
 type Order = typeof orders.$inferInsert;
 
 const fixture = useDatabase(schema, { shardKeys: { orders: ['accountId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
-
-beforeAll(() => {
-  db = fixture.db;
-  local = reference.local;
-});
+const both = useLocalDatabase(fixture, schema);
 
 const orderRow = fc.record({
   accountId: fc.integer({ min: 1, max: 6 }),
@@ -64,10 +57,10 @@ const constructs: Record<string, (d: Queries, where: SQL | undefined) => Promise
 
 async function load(rows: Order[]): Promise<void> {
   for (const table of [orders, archive]) {
-    await db.delete(table);
-    await local.db.delete(table);
+    await both.db.delete(table);
+    await both.local.db.delete(table);
   }
-  if (rows.length > 0) await Promise.all([db.insert(orders).values(rows), local.db.insert(orders).values(rows)]);
+  if (rows.length > 0) await Promise.all([both.db.insert(orders).values(rows), both.local.db.insert(orders).values(rows)]);
 }
 
 /** Buffered writes made before reading: an insert, an update and a delete across shards. */
@@ -88,13 +81,13 @@ describe('selectDistinctOn and insert-select', () => {
         const where = filters[filterName];
         for (const [name, run] of Object.entries(constructs)) {
           let expected: unknown;
-          await local.db.transaction(async (ltx) => {
+          await both.local.db.transaction(async (ltx) => {
             await write(ltx as never, extra);
             expected = await run(ltx as unknown as Queries, where);
             throw new Rollback();
           }).catch((e: unknown) => { if (!(e instanceof Rollback)) throw e; });
           let actual: unknown;
-          await db.transaction(async (tx) => {
+          await both.db.transaction(async (tx) => {
             await write(tx as never, extra);
             actual = await run(tx as unknown as Queries, where);
             throw new Rollback();
@@ -111,20 +104,20 @@ describe('selectDistinctOn and insert-select', () => {
     await fc.assert(
       fc.asyncProperty(orderRows, fc.constantFrom(...Object.keys(filters)), async (rows, filterName) => {
         await load(rows);
-        const ts = await db.currentTimestamp();
+        const ts = await both.db.currentTimestamp();
         // The writer keeps changing the values and notes the reads order and de-duplicate by, and adds a row: the readers meet newer versions and pending locks.
         let writing = true;
         const writer = (async () => {
           while (writing) {
-            await db.update(orders).set({ amount: sql`${orders.amount} + 7`, note: sql`case when ${orders.note} = 'a' then 'b' else 'a' end` }).where(gt(orders.id, 0));
-            await db.insert(orders).values({ accountId: 1, id: 1000, amount: 1 }).onConflictDoUpdate({ target: [orders.accountId, orders.id], set: { amount: sql`${orders.amount} - 1` } });
+            await both.db.update(orders).set({ amount: sql`${orders.amount} + 7`, note: sql`case when ${orders.note} = 'a' then 'b' else 'a' end` }).where(gt(orders.id, 0));
+            await both.db.insert(orders).values({ accountId: 1, id: 1000, amount: 1 }).onConflictDoUpdate({ target: [orders.accountId, orders.id], set: { amount: sql`${orders.amount} - 1` } });
           }
         })();
         try {
           const where = filters[filterName];
           for (const [name, run] of reads) {
-            const expected = await run(local.db as unknown as Queries, where);
-            expect(await run(db.asOf(ts) as unknown as Queries, where), `${name} where ${filterName}`).toEqual(expected);
+            const expected = await run(both.local.db as unknown as Queries, where);
+            expect(await run(both.db.asOf(ts) as unknown as Queries, where), `${name} where ${filterName}`).toEqual(expected);
           }
         } finally {
           writing = false;
@@ -137,34 +130,34 @@ describe('selectDistinctOn and insert-select', () => {
 
   it('selectDistinctOn outside a transaction, and insert-select committing in its own', async () => {
     await load([{ accountId: 1, id: 1, amount: 1 }, { accountId: 1, id: 2, amount: 9 }, { accountId: 2, id: 1, amount: 4 }]);
-    expect(await db.selectDistinctOn([orders.accountId], { accountId: orders.accountId, amount: orders.amount }).from(orders).orderBy(orders.accountId, desc(orders.amount))).toEqual([
+    expect(await both.db.selectDistinctOn([orders.accountId], { accountId: orders.accountId, amount: orders.amount }).from(orders).orderBy(orders.accountId, desc(orders.amount))).toEqual([
       { accountId: 1, amount: 9 },
       { accountId: 2, amount: 4 },
     ]);
-    expect(await db.insert(archive).select(db.select().from(orders).where(gt(orders.amount, 2)))).toEqual({ rowCount: 2 });
-    expect(await db.select({ id: archive.id, accountId: archive.accountId }).from(archive).orderBy(archive.accountId)).toEqual([{ id: 2, accountId: 1 }, { id: 1, accountId: 2 }]);
+    expect(await both.db.insert(archive).select(both.db.select().from(orders).where(gt(orders.amount, 2)))).toEqual({ rowCount: 2 });
+    expect(await both.db.select({ id: archive.id, accountId: archive.accountId }).from(archive).orderBy(archive.accountId)).toEqual([{ id: 2, accountId: 1 }, { id: 1, accountId: 2 }]);
   });
 
   it('insert-select fails as a plain insert would on an existing key, and fills generated ids', async () => {
     await load([{ accountId: 1, id: 1, amount: 1 }, { accountId: 2, id: 1, amount: 4 }]);
-    await db.insert(archive).values({ accountId: 2, id: 1, amount: 0 });
-    await expect(db.insert(archive).select(db.select().from(orders))).rejects.toBeInstanceOf(UniqueViolationError);
-    expect(await db.select().from(archive)).toEqual([{ accountId: 2, id: 1, amount: 0, price: null, note: null }]);
-    await db.delete(amounts);
-    const inserted = await db.insert(amounts).select(db.select({ amount: orders.amount }).from(orders)).returning();
+    await both.db.insert(archive).values({ accountId: 2, id: 1, amount: 0 });
+    await expect(both.db.insert(archive).select(both.db.select().from(orders))).rejects.toBeInstanceOf(UniqueViolationError);
+    expect(await both.db.select().from(archive)).toEqual([{ accountId: 2, id: 1, amount: 0, price: null, note: null }]);
+    await both.db.delete(amounts);
+    const inserted = await both.db.insert(amounts).select(both.db.select({ amount: orders.amount }).from(orders)).returning();
     expect(inserted.map((r) => r.amount).sort()).toEqual([1, 4]);
     expect(new Set(inserted.map((r) => r.id)).size).toBe(2);
-    expect(await db.select({ n: count() }).from(amounts)).toEqual([{ n: 2 }]);
+    expect(await both.db.select({ n: count() }).from(amounts)).toEqual([{ n: 2 }]);
   });
 
   it('serializable: a concurrent insert into the range a distinct on or an insert-select read is a SerializationError', async () => {
     for (const reader of ['distinctOn', 'insertSelect'] as const) {
       await load([{ accountId: 1, id: 1, amount: 1 }, { accountId: 4, id: 1, amount: 1 }]);
-      const attempt = db.transaction(
+      const attempt = both.db.transaction(
         async (tx) => {
           if (reader === 'distinctOn') await tx.selectDistinctOn([orders.accountId]).from(orders).where(eq(orders.accountId, 1)).orderBy(orders.accountId, desc(orders.amount));
           else await tx.insert(archive).select(tx.select().from(orders).where(eq(orders.accountId, 1)));
-          await db.insert(orders).values({ accountId: 1, id: 2, amount: 9 });
+          await both.db.insert(orders).values({ accountId: 1, id: 2, amount: 9 });
           await tx.insert(orders).values({ accountId: 4, id: 2, amount: 1 });
         },
         { isolation: 'serializable', maxRetries: 0 },
@@ -174,24 +167,24 @@ describe('selectDistinctOn and insert-select', () => {
   });
 
   it('refuses a distinct on whose orderBy does not start with its columns, as Postgres does', async () => {
-    await expect(db.selectDistinctOn([orders.accountId]).from(orders).orderBy(orders.id)).rejects.toThrow(/must match initial ORDER BY/);
-    await expect(local.db.selectDistinctOn([orders.accountId]).from(orders).orderBy(orders.id)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/must match initial ORDER BY/) } });
-    await expect(db.selectDistinctOn([orders.accountId, orders.note]).from(orders).orderBy(orders.accountId, orders.id)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([orders.accountId]).from(orders).orderBy(orders.id)).rejects.toThrow(/must match initial ORDER BY/);
+    await expect(both.local.db.selectDistinctOn([orders.accountId]).from(orders).orderBy(orders.id)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/must match initial ORDER BY/) } });
+    await expect(both.db.selectDistinctOn([orders.accountId, orders.note]).from(orders).orderBy(orders.accountId, orders.id)).rejects.toBeInstanceOf(InvalidInputError);
   });
 
   it('refuses distinct on expressions, with aggregates, groupBy, for(update) or a join', async () => {
-    await expect(db.selectDistinctOn([sql`${orders.amount} % 2`]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(db.selectDistinctOn([desc(orders.amount)]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(db.selectDistinctOn([]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(db.selectDistinctOn([orders.accountId], { n: count() }).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(db.selectDistinctOn([orders.accountId]).from(orders).groupBy(orders.accountId)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(db.selectDistinctOn([orders.accountId]).from(orders).for('update')).rejects.toBeInstanceOf(InvalidInputError);
-    expect(() => db.selectDistinctOn([orders.accountId]).from(orders).innerJoin(archive, eq(orders.id, archive.id))).toThrow(InvalidInputError);
+    await expect(both.db.selectDistinctOn([sql`${orders.amount} % 2`]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([desc(orders.amount)]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([]).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([orders.accountId], { n: count() }).from(orders)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([orders.accountId]).from(orders).groupBy(orders.accountId)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(both.db.selectDistinctOn([orders.accountId]).from(orders).for('update')).rejects.toBeInstanceOf(InvalidInputError);
+    expect(() => both.db.selectDistinctOn([orders.accountId]).from(orders).innerJoin(archive, eq(orders.id, archive.id))).toThrow(InvalidInputError);
   });
 
   it('refuses insert-select of a raw sql select, a callback or a join', () => {
-    expect(() => db.insert(archive).select(sql`select * from orders` as never)).toThrow(InvalidInputError);
-    expect(() => db.insert(archive).select(((qb: Queries) => qb.select().from(orders)) as never)).toThrow(InvalidInputError);
-    expect(() => db.insert(archive).select(db.select().from(orders).innerJoin(archive, eq(orders.id, archive.id)) as never)).toThrow(InvalidInputError);
+    expect(() => both.db.insert(archive).select(sql`select * from orders` as never)).toThrow(InvalidInputError);
+    expect(() => both.db.insert(archive).select(((qb: Queries) => qb.select().from(orders)) as never)).toThrow(InvalidInputError);
+    expect(() => both.db.insert(archive).select(both.db.select().from(orders).innerJoin(archive, eq(orders.id, archive.id)) as never)).toThrow(InvalidInputError);
   });
 });

@@ -1,14 +1,14 @@
 import { and, asc, desc, eq, gt, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 import { index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { InvalidInputError, SerializationError } from '../../src/index.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { createTransactionEngine } from '../../src/txn/transaction-engine.js';
 import type { Database } from '../../src/client/database.js';
 import { MAX_JOIN_ROWS } from '../../src/client/lookup-read.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 import { pausePoint } from '../support/pause-point.js';
 
@@ -24,14 +24,7 @@ const comments = pgTable('j_comments', { id: integer().primaryKey(), postAuthor:
 const schema = { users, posts, comments };
 
 const fixture = useDatabase(schema, { shardKeys: { posts: ['authorId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
-
-beforeAll(() => {
-  db = fixture.db;
-  local = reference.local;
-});
+const both = useLocalDatabase(fixture, schema);
 
 interface Data {
   users: (typeof users.$inferInsert)[];
@@ -84,10 +77,10 @@ const filters: Record<string, (name: string) => SQL | undefined> = {
 };
 
 async function load(d: Data): Promise<void> {
-  await Promise.all([db.delete(comments), db.delete(posts), db.delete(users), local.truncate()]);
+  await Promise.all([both.db.delete(comments), both.db.delete(posts), both.db.delete(users), both.local.truncate()]);
   const writes: Promise<unknown>[] = [];
   for (const [table, rows] of [[users, d.users], [posts, d.posts], [comments, d.comments]] as const) {
-    if (rows.length > 0) writes.push(db.insert(table).values(rows as never), local.db.insert(table).values(rows as never));
+    if (rows.length > 0) writes.push(both.db.insert(table).values(rows as never), both.local.db.insert(table).values(rows as never));
   }
   await Promise.all(writes);
 }
@@ -101,13 +94,13 @@ describe('innerJoin and leftJoin', () => {
     await fc.assert(
       fc.asyncProperty(data, async (d) => {
         await load(d);
-        const ts = await db.currentTimestamp();
+        const ts = await both.db.currentTimestamp();
         let writing = true;
         const writer = (async () => {
           while (writing) {
-            await db.update(posts).set({ likes: sql`${posts.likes} + 3`, title: 'w' }).where(gt(posts.id, 0));
-            await db.update(comments).set({ postId: sql`${comments.postId} + 1` }).where(gt(comments.id, 0));
-            await db.insert(users).values({ id: 100 + Math.floor(Math.random() * 1000), name: 'new', team: 1 }).onConflictDoNothing();
+            await both.db.update(posts).set({ likes: sql`${posts.likes} + 3`, title: 'w' }).where(gt(posts.id, 0));
+            await both.db.update(comments).set({ postId: sql`${comments.postId} + 1` }).where(gt(comments.id, 0));
+            await both.db.insert(users).values({ id: 100 + Math.floor(Math.random() * 1000), name: 'new', team: 1 }).onConflictDoNothing();
           }
         })();
         try {
@@ -115,8 +108,8 @@ describe('innerJoin and leftJoin', () => {
             for (const [filterName, filter] of Object.entries(filters)) {
               const where = filter(name);
               if (filterName !== 'none' && where === undefined) continue;
-              const expected = await join.run(local.db as unknown as Reader, where);
-              const actual = await join.run(db.asOf(ts), where);
+              const expected = await join.run(both.local.db as unknown as Reader, where);
+              const actual = await join.run(both.db.asOf(ts), where);
               if (join.ordered) expect(actual, `${name} where ${filterName}`).toEqual(expected);
               else expect(asSet(actual), `${name} where ${filterName}`).toEqual(asSet(expected));
             }
@@ -132,7 +125,7 @@ describe('innerJoin and leftJoin', () => {
 
   it("see the transaction's own buffered writes, on both paths", async () => {
     await load({ users: [{ id: 1, name: 'ann', team: 1 }, { id: 2, name: 'bob', team: 2 }], posts: [{ authorId: 1, id: 1, title: 't', likes: 1 }], comments: [{ id: 1, postAuthor: 1, postId: 1, by: 2 }] });
-    await db.transaction(async (tx) => {
+    await both.db.transaction(async (tx) => {
       await tx.insert(posts).values({ authorId: 2, id: 1, title: 'mine', likes: 5 });
       await tx.delete(posts).where(and(eq(posts.authorId, 1), eq(posts.id, 1)));
       await tx.insert(comments).values({ id: 2, postAuthor: 2, postId: 1, by: 1 });
@@ -151,27 +144,27 @@ describe('innerJoin and leftJoin', () => {
   });
 
   it('refuse what they cannot do across shards, before reading', async () => {
-    await expect(db.select().from(comments).innerJoin(posts, eq(comments.postAuthor, posts.authorId)).where(gt(posts.likes, comments.id))).rejects.toThrow(/where condition naming columns of several tables/);
-    await expect(db.select().from(posts).innerJoin(comments, eq(comments.body, posts.title))).rejects.toThrow(/neither j_comments's shard key nor the leading columns of an index/);
-    await expect(db.select().from(comments).leftJoin(users, eq(users.id, comments.by)).where(isNull(users.name))).rejects.toThrow(/where condition on the left-joined table j_users/);
-    await expect(db.select().from(users).innerJoin(users, eq(users.id, users.team))).rejects.toThrow(/with itself/);
-    expect(() => db.select().from(users).rightJoin(posts, eq(users.id, posts.authorId))).toThrow(InvalidInputError);
-    await expect(db.select().from(users).innerJoin(posts, eq(users.id, posts.authorId)).orderBy(sql`${posts.likes} + 1`)).rejects.toThrow(InvalidInputError);
+    await expect(both.db.select().from(comments).innerJoin(posts, eq(comments.postAuthor, posts.authorId)).where(gt(posts.likes, comments.id))).rejects.toThrow(/where condition naming columns of several tables/);
+    await expect(both.db.select().from(posts).innerJoin(comments, eq(comments.body, posts.title))).rejects.toThrow(/neither j_comments's shard key nor the leading columns of an index/);
+    await expect(both.db.select().from(comments).leftJoin(users, eq(users.id, comments.by)).where(isNull(users.name))).rejects.toThrow(/where condition on the left-joined table j_users/);
+    await expect(both.db.select().from(users).innerJoin(users, eq(users.id, users.team))).rejects.toThrow(/with itself/);
+    expect(() => both.db.select().from(users).rightJoin(posts, eq(users.id, posts.authorId))).toThrow(InvalidInputError);
+    await expect(both.db.select().from(users).innerJoin(posts, eq(users.id, posts.authorId)).orderBy(sql`${posts.likes} + 1`)).rejects.toThrow(InvalidInputError);
   });
 
   it('refuse a lookup join that would hold more than MAX_JOIN_ROWS rows on the client; the shards join any number', async () => {
     await load({ users: [{ id: 1, name: 'ann', team: 1 }], posts: [], comments: [] });
     const many = Array.from({ length: MAX_JOIN_ROWS + 1 }, (_, i) => ({ id: i + 1, postAuthor: 1, postId: 1 }));
-    await db.insert(comments).values(many);
-    await expect(db.select().from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId)))).rejects.toThrow(/more than 10000 rows after reading j_comments/);
+    await both.db.insert(comments).values(many);
+    await expect(both.db.select().from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId)))).rejects.toThrow(/more than 10000 rows after reading j_comments/);
     // Ordered by the first table and limited, a left join reads only the rows it needs.
-    expect(await db.select({ id: comments.id }).from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId))).orderBy(desc(comments.id)).limit(2)).toEqual([
+    expect(await both.db.select({ id: comments.id }).from(comments).leftJoin(posts, and(eq(posts.authorId, comments.postAuthor), eq(posts.id, comments.postId))).orderBy(desc(comments.id)).limit(2)).toEqual([
       { id: MAX_JOIN_ROWS + 1 },
       { id: MAX_JOIN_ROWS },
     ]);
-    await db.insert(posts).values(Array.from({ length: MAX_JOIN_ROWS + 1 }, (_, i) => ({ authorId: 1, id: i + 1, title: 't', likes: 0 })));
-    expect(await db.$count(posts)).toBe(MAX_JOIN_ROWS + 1);
-    expect(await db.select({ id: posts.id }).from(users).innerJoin(posts, eq(users.id, posts.authorId))).toHaveLength(MAX_JOIN_ROWS + 1);
+    await both.db.insert(posts).values(Array.from({ length: MAX_JOIN_ROWS + 1 }, (_, i) => ({ authorId: 1, id: i + 1, title: 't', likes: 0 })));
+    expect(await both.db.$count(posts)).toBe(MAX_JOIN_ROWS + 1);
+    expect(await both.db.select({ id: posts.id }).from(users).innerJoin(posts, eq(users.id, posts.authorId))).toHaveLength(MAX_JOIN_ROWS + 1);
   });
 });
 
@@ -192,11 +185,11 @@ describe('a join meets a pending write', () => {
         await tx.insert(postsMeta, [{ authorId: 1, id: 1, title: 'held', likes: 0 }]);
         const committed = tx.commit();
         await pause.reached;
-        const before = await db.currentTimestamp();
+        const before = await both.db.currentTimestamp();
         const read =
           path === 'colocated'
-            ? db.select({ title: posts.title }).from(users).innerJoin(posts, eq(users.id, posts.authorId))
-            : db.select({ title: posts.title }).from(comments).innerJoin(posts, and(eq(comments.postAuthor, posts.authorId), eq(comments.postId, posts.id)));
+            ? both.db.select({ title: posts.title }).from(users).innerJoin(posts, eq(users.id, posts.authorId))
+            : both.db.select({ title: posts.title }).from(comments).innerJoin(posts, and(eq(comments.postAuthor, posts.authorId), eq(comments.postId, posts.id)));
         expect(await read).toEqual([]);
         pause.release();
         // Without the push, its commit timestamp (taken before `before`) would have been below the read's snapshot.
@@ -219,7 +212,7 @@ describe('serializable joins', () => {
     let release!: () => void;
     const bothRead = new Promise<void>((resolve) => (release = resolve));
     const run = (mine: number, other: number) =>
-      db.transaction(
+      both.db.transaction(
         async (tx) => {
           const seen =
             path === 'colocated'

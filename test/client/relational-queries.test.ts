@@ -1,10 +1,10 @@
 import { and, eq, gt, relations, sql } from 'drizzle-orm';
 import { index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidInputError, SerializationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 const users = pgTable('r_users', { id: integer().primaryKey(), name: text().notNull(), bestFriend: integer('best_friend') });
@@ -30,14 +30,7 @@ const notesRelations = relations(notes, ({ one }) => ({ user: one(users, { field
 const schema = { users, posts, comments, notes, usersRelations, postsRelations, commentsRelations, notesRelations };
 
 const fixture = useDatabase(schema, { shardKeys: { posts: ['authorId'] }, maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
-
-beforeAll(() => {
-  db = fixture.db;
-  local = reference.local;
-});
+const both = useLocalDatabase(fixture, schema);
 
 interface Data {
   users: (typeof users.$inferInsert)[];
@@ -81,10 +74,10 @@ const queries: Record<string, (q: Queries) => Promise<unknown>> = {
 };
 
 async function load(d: Data): Promise<void> {
-  await Promise.all([db.delete(comments), db.delete(posts), db.delete(users), local.truncate()]);
+  await Promise.all([both.db.delete(comments), both.db.delete(posts), both.db.delete(users), both.local.truncate()]);
   const writes: Promise<unknown>[] = [];
   for (const [table, rows] of [[users, d.users], [posts, d.posts], [comments, d.comments]] as const) {
-    if (rows.length > 0) writes.push(db.insert(table).values(rows as never), local.db.insert(table).values(rows as never));
+    if (rows.length > 0) writes.push(both.db.insert(table).values(rows as never), both.local.db.insert(table).values(rows as never));
   }
   await Promise.all(writes);
 }
@@ -94,17 +87,17 @@ describe('db.query findMany/findFirst', () => {
     await fc.assert(
       fc.asyncProperty(data, async (d) => {
         await load(d);
-        const ts = await db.currentTimestamp();
+        const ts = await both.db.currentTimestamp();
         let writing = true;
         const writer = (async () => {
           while (writing) {
-            await db.update(posts).set({ likes: sql`${posts.likes} + 1` }).where(gt(posts.id, 0));
-            await db.update(comments).set({ body: 'w' }).where(gt(comments.id, 0));
+            await both.db.update(posts).set({ likes: sql`${posts.likes} + 1` }).where(gt(posts.id, 0));
+            await both.db.update(comments).set({ body: 'w' }).where(gt(comments.id, 0));
           }
         })();
         try {
           for (const [name, run] of Object.entries(queries)) {
-            expect(await run(db.asOf(ts).query as unknown as Queries), name).toEqual(await run(local.db.query as unknown as Queries));
+            expect(await run(both.db.asOf(ts).query as unknown as Queries), name).toEqual(await run(both.local.db.query as unknown as Queries));
           }
         } finally {
           writing = false;
@@ -117,7 +110,7 @@ describe('db.query findMany/findFirst', () => {
 
   it("inside a transaction, see its own writes", async () => {
     await load({ users: [{ id: 1, name: 'ann' }], posts: [{ authorId: 1, id: 1, title: 'old', likes: 1 }], comments: [] });
-    await db.transaction(async (tx) => {
+    await both.db.transaction(async (tx) => {
       await tx.insert(posts).values({ authorId: 1, id: 2, title: 'new', likes: 2 });
       await tx.delete(posts).where(and(eq(posts.authorId, 1), eq(posts.id, 1)));
       const user = await tx.query.users.findFirst({ where: (u, { eq }) => eq(u.id, 1), with: { posts: { columns: { title: true } } } });
@@ -126,20 +119,20 @@ describe('db.query findMany/findFirst', () => {
   });
 
   it('refuse what they cannot do, before reading', async () => {
-    await expect(db.query.users.findMany({ with: { notes: true } })).rejects.toThrow(/neither its shard key nor the leading columns of an index/);
-    await expect(db.query.users.findMany({ extras: { n: sql<number>`1`.as('n') } })).rejects.toThrow(/extras .* not supported/);
-    await expect(db.query.users.findMany({ with: { friend: { where: eq(users.id, 1) } as never } })).rejects.toThrow(InvalidInputError);
-    await expect(db.query.users.findMany({ with: { nope: true } as never })).rejects.toThrow(/with.nope is not a relation of users/);
-    await expect(db.query.users.findMany({ where: eq(posts.id, 1) })).rejects.toThrow(/another table/);
+    await expect(both.db.query.users.findMany({ with: { notes: true } })).rejects.toThrow(/neither its shard key nor the leading columns of an index/);
+    await expect(both.db.query.users.findMany({ extras: { n: sql<number>`1`.as('n') } })).rejects.toThrow(/extras .* not supported/);
+    await expect(both.db.query.users.findMany({ with: { friend: { where: eq(users.id, 1) } as never } })).rejects.toThrow(InvalidInputError);
+    await expect(both.db.query.users.findMany({ with: { nope: true } as never })).rejects.toThrow(/with.nope is not a relation of users/);
+    await expect(both.db.query.users.findMany({ where: eq(posts.id, 1) })).rejects.toThrow(/another table/);
   });
 
   for (const isolation of ['snapshot', 'serializable'] as const) {
     it(`${isolation}: a post added to what findFirst read with its posts ${isolation === 'snapshot' ? 'commits' : 'is a SerializationError'}`, async () => {
       await load({ users: [{ id: 1, name: 'ann' }, { id: 2, name: 'bob' }], posts: [], comments: [] });
-      const attempt = db.transaction(
+      const attempt = both.db.transaction(
         async (tx) => {
           const user = await tx.query.users.findFirst({ where: (u, { eq }) => eq(u.id, 1), with: { posts: true } });
-          await db.insert(posts).values({ authorId: 1, id: 1, title: 'phantom', likes: 0 });
+          await both.db.insert(posts).values({ authorId: 1, id: 1, title: 'phantom', likes: 0 });
           await tx.update(users).set({ name: `${user!.posts.length}` }).where(eq(users.id, 2));
         },
         { isolation, maxRetries: 0 },

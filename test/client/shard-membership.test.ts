@@ -5,7 +5,7 @@ import { withPlacementChangeLock } from '../../src/txn/placement-change-lock.js'
 import { moveSlots } from '../../src/txn/slot-move.js';
 import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { SLOT_COUNT } from '../../src/shard/placement-map.js';
-import { bankSchema, checkBank, checkLedger, ledgerTransfer, newLedgerRun, readBank, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
+import { bankSchema, checkBank, checkLedger, ledgerTransfersDuring, readBank, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
 import { accounts } from '../support/bank-schema.js';
 import { countOnShards } from '../support/raw-shards.js';
 import { expectOneOwnerEach } from '../support/slot-moves.js';
@@ -66,19 +66,8 @@ describe('adding and removing shards', () => {
   /** CLIENTS transfer loops, each on its own client, until `work` settles. */
   async function underTransfers(label: string, work: () => Promise<void>): Promise<void> {
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => percolator({ oracle: [cluster.oracleAddress], schema: bankSchema, gc: false })));
-    const mine = clients.map(() => newLedgerRun());
+    const mine = await ledgerTransfersDuring(clients, label, ACCOUNTS, work);
     runs.push(...mine);
-    let stop = false;
-    const loops = clients.map(async (client, c) => {
-      for (let i = 0; !stop; i++) await ledgerTransfer(client, mine[c]!, `${label}-${c}-${i}`, ACCOUNTS);
-    });
-    try {
-      await work();
-    } finally {
-      stop = true;
-      await Promise.all(loops);
-      await Promise.all(clients.map((client) => client.close()));
-    }
     expect(Object.fromEntries(mine.flatMap((r) => [...r.errors])), 'transactions that failed for the workload').toEqual({});
     expect(mine.reduce((n, r) => n + r.acked.length, 0)).toBeGreaterThan(CLIENTS);
   }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError, UniqueViolationError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 // A unique email on a table keyed by id: upserts whose conflict target is the unique index.
@@ -12,19 +12,15 @@ const members = pgTable('members', { id: integer().primaryKey(), email: varchar(
 const schema = { members };
 
 const fixture = useDatabase(schema, { maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
+const both = useLocalDatabase(fixture, schema);
 
 beforeAll(async () => {
-  db = fixture.db;
-  local = reference.local;
-  await local.pool.query('create unique index members_email_unique on members (email)');
+  await both.local.pool.query('create unique index members_email_unique on members (email)');
 });
 
 beforeEach(async () => {
-  await db.delete(members);
-  await local.truncate();
+  await both.db.delete(members);
+  await both.local.truncate();
 });
 
 type Writer = Pick<Database<typeof schema>, 'insert'>;
@@ -55,32 +51,32 @@ describe('upserts on a unique index', () => {
     const op = fc.tuple(fc.constantFrom(...(Object.keys(upserts) as (keyof typeof upserts)[])), batch);
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), async (ops) => {
-        await db.delete(members);
-        await local.truncate();
+        await both.db.delete(members);
+        await both.local.truncate();
         for (const [name, rows] of ops) {
-          const expected = await outcome(() => upserts[name](local.db as unknown as Writer, rows), (error) => (error as { cause?: { code?: string } }).cause?.code === '23505');
-          const actual = await outcome(() => upserts[name](db, rows), (error) => error instanceof UniqueViolationError);
+          const expected = await outcome(() => upserts[name](both.local.db as unknown as Writer, rows), (error) => (error as { cause?: { code?: string } }).cause?.code === '23505');
+          const actual = await outcome(() => upserts[name](both.db, rows), (error) => error instanceof UniqueViolationError);
           expect(actual, name).toEqual(expected);
         }
-        expect(await db.select().from(members).orderBy(asc(members.id))).toEqual(await local.db.select().from(members).orderBy(asc(members.id)));
+        expect(await both.db.select().from(members).orderBy(asc(members.id))).toEqual(await both.local.db.select().from(members).orderBy(asc(members.id)));
       }),
       { numRuns: 25 },
     );
   });
 
   it('refuses a target that is no unique index, and a proposed row whose primary key is taken', async () => {
-    await expect(db.insert(members).values({ id: 1, email: 'a@x', hits: 0 }).onConflictDoNothing({ target: members.hits })).rejects.toThrow(/target: members\.id \(members_pkey\) or target: members\.email \(members_email_unique\)/);
-    await db.insert(members).values({ id: 1, email: 'a@x', hits: 0 });
-    await expect(db.insert(members).values({ id: 1, email: 'b@x', hits: 0 }).onConflictDoUpdate({ target: members.email, set: { hits: 1 } })).rejects.toBeInstanceOf(UniqueViolationError);
-    await expect(db.insert(members).values([{ id: 2, email: 'c@x', hits: 0 }, { id: 3, email: 'c@x', hits: 0 }]).onConflictDoUpdate({ target: members.email, set: { hits: 1 } })).rejects.toThrow(InvalidInputError);
+    await expect(both.db.insert(members).values({ id: 1, email: 'a@x', hits: 0 }).onConflictDoNothing({ target: members.hits })).rejects.toThrow(/target: members\.id \(members_pkey\) or target: members\.email \(members_email_unique\)/);
+    await both.db.insert(members).values({ id: 1, email: 'a@x', hits: 0 });
+    await expect(both.db.insert(members).values({ id: 1, email: 'b@x', hits: 0 }).onConflictDoUpdate({ target: members.email, set: { hits: 1 } })).rejects.toBeInstanceOf(UniqueViolationError);
+    await expect(both.db.insert(members).values([{ id: 2, email: 'c@x', hits: 0 }, { id: 3, email: 'c@x', hits: 0 }]).onConflictDoUpdate({ target: members.email, set: { hits: 1 } })).rejects.toThrow(InvalidInputError);
   });
 
   it('loses no upsert of one email by 16 concurrent clients', async () => {
     const clients = Array.from({ length: 16 }, (_, i) =>
-      db.insert(members).values({ id: 100 + i, email: 'hot@x', hits: 1 }).onConflictDoUpdate({ target: members.email, set: { hits: sql`${members.hits} + 1` } }),
+      both.db.insert(members).values({ id: 100 + i, email: 'hot@x', hits: 1 }).onConflictDoUpdate({ target: members.email, set: { hits: sql`${members.hits} + 1` } }),
     );
     await Promise.all(clients);
-    const rows = await db.select().from(members).where(eq(members.email, 'hot@x'));
+    const rows = await both.db.select().from(members).where(eq(members.email, 'hot@x'));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.hits).toBe(16);
   });

@@ -1,10 +1,10 @@
 import { asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { integer, pgTable, varchar } from 'drizzle-orm/pg-core';
 import fc from 'fast-check';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/index.js';
 import type { Database } from '../../src/client/database.js';
-import { useLocalDatabase, type LocalDatabase } from '../support/local-database.js';
+import { useLocalDatabase } from '../support/local-database.js';
 import { useDatabase } from '../support/database-fixture.js';
 
 const counters = pgTable('counters', { id: integer().primaryKey(), value: integer().notNull(), note: varchar({ length: 8 }) });
@@ -12,47 +12,40 @@ const accounts = pgTable('accounts', { id: integer().primaryKey(), balance: inte
 const schema = { counters, accounts };
 
 const fixture = useDatabase(schema, { maxRetries: 200, retryBackoff: { initialMs: 2, maxMs: 50 } });
-let db: Database<typeof schema>;
-let local: LocalDatabase<typeof schema>;
-const reference = useLocalDatabase(fixture, schema);
-
-beforeAll(() => {
-  db = fixture.db;
-  local = reference.local;
-});
+const both = useLocalDatabase(fixture, schema);
 
 beforeEach(async () => {
-  await db.delete(counters);
-  await db.delete(accounts);
-  await local.truncate();
+  await both.db.delete(counters);
+  await both.db.delete(accounts);
+  await both.local.truncate();
 });
 
 describe('expression updates', () => {
   it('a hot counter incremented with sql by 16 concurrent transactions loses no increment', async () => {
-    await db.insert(counters).values({ id: 1, value: 0 });
+    await both.db.insert(counters).values({ id: 1, value: 0 });
     await Promise.all(
       Array.from({ length: 16 }, () =>
-        db.transaction(async (tx) => {
+        both.db.transaction(async (tx) => {
           await tx.update(counters).set({ value: sql`${counters.value} + 1` }).where(eq(counters.id, 1));
         }),
       ),
     );
-    expect(await db.select().from(counters)).toEqual([{ id: 1, value: 16, note: null }]);
+    expect(await both.db.select().from(counters)).toEqual([{ id: 1, value: 16, note: null }]);
   });
 
   it('16 concurrent upserts of one absent key: one inserts, the others increment', async () => {
     await Promise.all(
       Array.from({ length: 16 }, () =>
-        db.insert(counters).values({ id: 2, value: 1 }).onConflictDoUpdate({ target: counters.id, set: { value: sql`${counters.value} + excluded.value` } }),
+        both.db.insert(counters).values({ id: 2, value: 1 }).onConflictDoUpdate({ target: counters.id, set: { value: sql`${counters.value} + excluded.value` } }),
       ),
     );
-    expect(await db.select().from(counters)).toEqual([{ id: 2, value: 16, note: null }]);
+    expect(await both.db.select().from(counters)).toEqual([{ id: 2, value: 16, note: null }]);
   });
 
   it('evaluates against the newest version after for update, and sees its own writes', async () => {
-    await db.insert(counters).values({ id: 1, value: 10 });
-    await db.transaction(async (tx) => {
-      await db.update(counters).set({ value: 20 }).where(eq(counters.id, 1)); // committed after tx's snapshot
+    await both.db.insert(counters).values({ id: 1, value: 10 });
+    await both.db.transaction(async (tx) => {
+      await both.db.update(counters).set({ value: 20 }).where(eq(counters.id, 1)); // committed after tx's snapshot
       await tx.select().from(counters).where(eq(counters.id, 1)).for('update');
       const [row] = await tx.update(counters).set({ value: sql`${counters.value} * 2` }).where(eq(counters.id, 1)).returning();
       expect(row).toEqual({ id: 1, value: 40, note: null });
@@ -60,33 +53,33 @@ describe('expression updates', () => {
       const again = await tx.update(counters).set({ value: sql`${counters.value} + 1`, note: 'x' }).where(inArray(counters.id, [1, 3])).returning({ id: counters.id, value: counters.value });
       expect(again.sort((a, b) => a.id - b.id)).toEqual([{ id: 1, value: 41 }, { id: 3, value: 2 }]);
     });
-    expect(await db.select().from(counters).orderBy(counters.id)).toEqual([{ id: 1, value: 41, note: 'x' }, { id: 3, value: 2, note: 'x' }]);
+    expect(await both.db.select().from(counters).orderBy(counters.id)).toEqual([{ id: 1, value: 41, note: 'x' }, { id: 3, value: 2, note: 'x' }]);
   });
 
   it('refuses what it cannot evaluate safely, before anything is written', async () => {
-    await db.insert(counters).values({ id: 1, value: 1, note: 'abc' });
-    await expect(db.update(counters).set({ value: sql`(select 1)` })).rejects.toThrow(/"select"/);
-    await expect(db.update(counters).set({ id: sql`${counters.id} + 1` })).rejects.toThrow(/primary-key column counters.id cannot be set by an expression/);
-    await expect(db.update(counters).set({ value: sql`${accounts.balance}` })).rejects.toThrow(InvalidInputError);
+    await both.db.insert(counters).values({ id: 1, value: 1, note: 'abc' });
+    await expect(both.db.update(counters).set({ value: sql`(select 1)` })).rejects.toThrow(/"select"/);
+    await expect(both.db.update(counters).set({ id: sql`${counters.id} + 1` })).rejects.toThrow(/primary-key column counters.id cannot be set by an expression/);
+    await expect(both.db.update(counters).set({ value: sql`${accounts.balance}` })).rejects.toThrow(InvalidInputError);
     // A value too long for varchar(8) is refused, not truncated; null into a not-null column too.
-    await expect(db.update(counters).set({ note: sql`${counters.note} || 'defghijkl'` })).rejects.toThrow(/longer|length|characters/);
-    await expect(db.update(counters).set({ value: sql`null` })).rejects.toThrow(/not null/);
-    expect(await db.select().from(counters)).toEqual([{ id: 1, value: 1, note: 'abc' }]);
+    await expect(both.db.update(counters).set({ note: sql`${counters.note} || 'defghijkl'` })).rejects.toThrow(/longer|length|characters/);
+    await expect(both.db.update(counters).set({ value: sql`null` })).rejects.toThrow(/not null/);
+    expect(await both.db.select().from(counters)).toEqual([{ id: 1, value: 1, note: 'abc' }]);
   });
 
   it('refuses update ... from, saying what to write instead', () => {
-    expect(() => db.update(counters).set({ value: 1 }).from(accounts)).toThrow(InvalidInputError);
-    expect(() => db.update(counters).set({ value: 1 }).where(eq(counters.id, 1)).from(accounts)).toThrow(/read the other table first/);
+    expect(() => both.db.update(counters).set({ value: 1 }).from(accounts)).toThrow(InvalidInputError);
+    expect(() => both.db.update(counters).set({ value: 1 }).where(eq(counters.id, 1)).from(accounts)).toThrow(/read the other table first/);
   });
 });
 
 describe('upserts', () => {
   it('refuses targets other than the primary key or a unique index, naming what is supported', async () => {
-    await expect(db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoUpdate({ target: accounts.owner, set: { balance: 2 } })).rejects.toThrow(
+    await expect(both.db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoUpdate({ target: accounts.owner, set: { balance: 2 } })).rejects.toThrow(
       /the conflict target must be the columns of the primary key or of a unique index: target: accounts\.id \(accounts_pkey\)/,
     );
-    await expect(db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoNothing({ target: accounts.balance })).rejects.toThrow(InvalidInputError);
-    await expect(db.insert(accounts).values([{ id: 1, balance: 1 }, { id: 1, balance: 2 }]).onConflictDoUpdate({ target: accounts.id, set: { balance: 3 } })).rejects.toThrow(/cannot affect a row twice/);
+    await expect(both.db.insert(accounts).values({ id: 1, balance: 1 }).onConflictDoNothing({ target: accounts.balance })).rejects.toThrow(InvalidInputError);
+    await expect(both.db.insert(accounts).values([{ id: 1, balance: 1 }, { id: 1, balance: 2 }]).onConflictDoUpdate({ target: accounts.id, set: { balance: 3 } })).rejects.toThrow(/cannot affect a row twice/);
   });
 
   it('gives the same rows and results as Postgres, for random rows and upserts', async () => {
@@ -100,11 +93,11 @@ describe('upserts', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 6 }), async (ops) => {
-        await db.delete(accounts);
-        await local.truncate();
+        await both.db.delete(accounts);
+        await both.local.truncate();
         for (const o of ops) {
           const [ours, theirs] = await Promise.all(
-            [db, local.db].map(async (d) => {
+            [both.db, both.local.db].map(async (d) => {
               const target = d as unknown as Database<typeof schema>;
               if (o.kind === 'nothing') return target.insert(accounts).values(o.rows).onConflictDoNothing().returning();
               if (o.kind === 'add') {
@@ -121,7 +114,7 @@ describe('upserts', () => {
           const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
           expect([...ours!].sort(byId)).toEqual([...theirs!].sort(byId));
         }
-        expect(await db.select().from(accounts).orderBy(accounts.id)).toEqual(await local.db.select().from(accounts).orderBy(asc(accounts.id)));
+        expect(await both.db.select().from(accounts).orderBy(accounts.id)).toEqual(await both.local.db.select().from(accounts).orderBy(asc(accounts.id)));
       }),
       { numRuns: 15 },
     );

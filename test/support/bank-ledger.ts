@@ -31,6 +31,28 @@ export function newLedgerRun(): LedgerRun {
 }
 
 /**
+ * A ledger transfer loop on each of `clients` until `work` settles; then
+ * the loops end and the clients are closed. Returns each loop's run.
+ */
+export async function ledgerTransfersDuring(clients: readonly BankDb[], label: string, accountCount: number, work: () => Promise<void>): Promise<LedgerRun[]> {
+  const runs = clients.map(() => newLedgerRun());
+  // Transfer ids must be unique across every call on one ledger.
+  const tag = `${label}-${Math.random().toString(36).slice(2, 8)}`;
+  let stop = false;
+  const loops = clients.map(async (client, c) => {
+    for (let i = 0; !stop; i++) await ledgerTransfer(client, runs[c]!, `${tag}-${c}-${i}`, accountCount);
+  });
+  try {
+    await work();
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  return runs;
+}
+
+/**
  * One transfer of a random amount between two random accounts, recorded in
  * `run`. Only typed errors are accepted: an undetermined commit may or may
  * not be in the ledger, a retryable one is not; anything else is thrown.

@@ -7,6 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import type { PostgresServer } from '../../src/harness/postgres-server.js';
 import { ident, storageType } from '../../src/schema/sql-names.js';
 import { describeTable } from '../../src/schema/table-meta.js';
+import type { Database } from '../../src/client/database.js';
 import type { DatabaseFixture } from './database-fixture.js';
 
 /** A plain Postgres database (`local`) holding ordinary tables, queried with drizzle itself: the reference the client's results are compared with. */
@@ -44,9 +45,13 @@ export async function createLocalDatabase<TSchema extends Record<string, unknown
 /**
  * A local reference database beside a useDatabase fixture: the same tables,
  * plain, in a database of its own on the oracle's server, created before the
- * file's tests and closed after them.
+ * file's tests and closed after them; `db` is the fixture's client, so a
+ * test reads both sides from one object.
  */
-export function useLocalDatabase<TSchema extends Record<string, unknown>>(fixture: DatabaseFixture<TSchema>, schema: TSchema): { readonly local: LocalDatabase<TSchema> } {
+export function useLocalDatabase<TSchema extends Record<string, unknown>>(
+  fixture: DatabaseFixture<TSchema>,
+  schema: TSchema,
+): { readonly db: Database<TSchema>; readonly local: LocalDatabase<TSchema> } {
   let local: LocalDatabase<TSchema> | undefined;
   beforeAll(async () => {
     local = await createLocalDatabase(fixture.cluster.oracleDatabase, schema);
@@ -55,6 +60,9 @@ export function useLocalDatabase<TSchema extends Record<string, unknown>>(fixtur
     await local?.close();
   });
   return {
+    get db() {
+      return fixture.db;
+    },
     get local() {
       return local!;
     },

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { percolator } from '../../src/index.js';
 import { abortMove, MOVE_STEPS, moveSlots, type MoveStep } from '../../src/txn/slot-move.js';
-import { bankSchema, checkBank, checkLedger, ledgerTransfer, newLedgerRun, readBank, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
+import { bankSchema, checkBank, checkLedger, ledgerTransfersDuring, readBank, seedLedgerBank, type BankDb, type LedgerRun } from '../support/bank-ledger.js';
 import { accountsMeta } from '../support/bank-schema.js';
 import type { SlotMoverArgs } from '../support/slot-mover-process.js';
 import { dropMovedRows, expectOneOwnerEach, slotsOfRows, slotsOn } from '../support/slot-moves.js';
@@ -52,19 +52,8 @@ describe('bank transfers while slots move', () => {
    */
   async function underTransfers(isolation: 'snapshot' | 'serializable', work: () => Promise<void>): Promise<LedgerRun[]> {
     const clients = await Promise.all(Array.from({ length: CLIENTS }, () => percolator({ oracle: [cluster.oracleAddress], schema: bankSchema, isolation, gc: false, maxRetries: 30 })));
-    const runs = clients.map(() => newLedgerRun());
+    const runs = await ledgerTransfersDuring(clients, isolation, ACCOUNTS, work);
     allRuns.push(...runs);
-    let stop = false;
-    const loops = clients.map(async (client, c) => {
-      for (let i = 0; !stop; i++) await ledgerTransfer(client, runs[c]!, `${isolation}-${c}-${i}-${Math.random().toString(36).slice(2, 8)}`, ACCOUNTS);
-    });
-    try {
-      await work();
-    } finally {
-      stop = true;
-      await Promise.all(loops);
-      await Promise.all(clients.map((client) => client.close()));
-    }
     return runs;
   }
 
