@@ -25,6 +25,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every Linux we run on (getconf 
 const MS_PER_TICK = 1000 / TICKS_PER_SECOND;
 
 interface ProcStat {
+  /** R, S, D, ...; Z for a process that exited and waits to be reaped. */
+  state: string;
   ppid: number;
   utime: number;
   stime: number;
@@ -43,7 +45,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime is field 14.
   const at = (field: number): number => Number(fields[field - 3]);
-  return { ppid: at(4), utime: at(14), stime: at(15), cutime: at(16), cstime: at(17) };
+  return { state: fields[0]!, ppid: at(4), utime: at(14), stime: at(15), cutime: at(16), cstime: at(17) };
 }
 
 export function childPids(pid: number): number[] {

@@ -65,7 +65,8 @@ export function capServers(postmasters: readonly { label: string; pid: number }[
       }
       // The postmaster first: whatever it forks from now on is born in the group.
       writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
-      for (const child of childPids(pid)) writeSafely(path.join(dir, 'cgroup.procs'), String(child));
+      // Twice: a child forked just before the postmaster moved may be missing from the first listing.
+      for (let pass = 0; pass < 2; pass++) for (const child of childPids(pid)) writeSafely(path.join(dir, 'cgroup.procs'), String(child));
     }
   } catch (error) {
     release();
