@@ -1,7 +1,11 @@
 import type { Statement } from './shard-pool.js';
 
-/** On a shard's primary: how far its WAL goes now (everything committed there so far lies below it). */
-export const walPosition: Statement = { text: 'select pg_current_wal_lsn()::text as lsn', values: [] };
+/**
+ * On a shard's primary: how far its WAL goes now (everything committed there so far lies below it).
+ * The insert position, not the write position (pg_current_wal_lsn): commits made with
+ * synchronous_commit = off are visible on the primary while their WAL may still sit in its buffers.
+ */
+export const walPosition: Statement = { text: 'select pg_current_wal_insert_lsn()::text as lsn', values: [] };
 
 export interface ReplayState {
   /** In recovery: a standby (a primary's replay position means nothing). */
