@@ -186,7 +186,8 @@ export class Nemesis {
         return [`oracle ${oracle.address}`];
       }
       case 'oracle-loss': {
-        const [oracle] = this.pick(oracles);
+        // The leader: a follower carries no client traffic, so loss there would touch nothing.
+        const oracle = oracles.find((o) => o.role === 'leader') ?? this.pick(oracles)[0];
         return [`oracle ${oracle.address}`, await this.lossy(duration, portOf(oracle.address))];
       }
       case 'etcd-kill': {
