@@ -318,6 +318,7 @@ export class PercolatorTransaction implements EngineTransaction {
         startTs: this.startTs,
         isolation: this.isolation,
         readSet: this.readSet,
+        pessimisticallyLocked: (table, keyId) => this.locks.image(table, keyId) !== undefined,
         groups,
         primary,
         logger: this.logger,

@@ -6,9 +6,9 @@ import type { KeyTexts } from '../shard/key-text.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import { formatTimestamp, type Timestamp } from '../timestamp.js';
 import type { IsolationLevel } from './engine-contract.js';
-import type { Mutation } from './mutation.js';
+import { keyIdOf, type Mutation } from './mutation.js';
 import type { ReadSet } from './read-set.js';
-import type { ScannedPredicate } from './read-set-types.js';
+import type { ReadKey, ScannedPredicate } from './read-set-types.js';
 
 /** Everything commit-time read validation needs; passed after prewrite, once commit_ts is known, before commitPrimary. */
 export interface ReadValidationInput {
@@ -16,8 +16,10 @@ export interface ReadValidationInput {
   readonly startTs: Timestamp;
   readonly commitTs: Timestamp;
   readonly readSet: ReadSet;
-  /** This transaction's own writes (their locks are ours, not conflicts). */
+  /** This transaction's own writes, prewritten: their locks are in place (and ours, not conflicts). */
   readonly mutations: readonly Mutation[];
+  /** Whether this transaction holds a pessimistic lock (a locking read's) on a key: its prewrite then checked the key from that lock's for_update_ts, not start_ts. */
+  readonly pessimisticallyLocked?: ((table: string, keyId: string) => boolean) | undefined;
   readonly shards: readonly ShardPool[];
   storageOf(tableName: string): TableStorage;
 }
@@ -41,7 +43,9 @@ export interface ReadValidationInput {
  * lock-only key): their owner writes nothing there, or has not prewritten
  * it yet and so draws its commit_ts after this check, above ours.
  * Keys and scans are checked from the timestamp they were read at
- * (start_ts, or a locking read's for_update_ts).
+ * (start_ts, or a locking read's for_update_ts). Keys this transaction also
+ * wrote are left out where prewrite already checked them (ownLocksCover):
+ * a transaction that read only what it writes sends nothing.
  * Any hit throws SerializationError (retryable); the committer rolls back.
  * A shard whose GC safe point passed startTs throws SnapshotTooOldError
  * (retryable): the versions the checks look for may be gone.
@@ -50,10 +54,23 @@ export interface ReadValidationInput {
  * stands alone, and our locks keep what they look at from changing.
  */
 export async function validateReadSet(input: ReadValidationInput): Promise<void> {
-  if (input.isolation === 'snapshot') return;
-  const checks = [...groupByShard(input)].flatMap(([shard, work]) => splitByParameters(input, work).map((part) => [shard, part] as const));
+  await runReadValidation(input, planReadValidation(input));
+}
+
+/** One statement of a validation: a shard and the checks it runs there. */
+export type ValidationPlan = readonly (readonly [shard: number, checks: ShardChecks])[];
+
+/** The statements validation sends (none: nothing to check, the transaction read only keys its own locks cover, or nothing). */
+export function planReadValidation(input: ReadValidationInput): ValidationPlan {
+  if (input.isolation === 'snapshot') return [];
+  return [...groupByShard(input)].flatMap(([shard, work]) => splitByParameters(input, work).map((part) => [shard, part] as const));
+}
+
+/** Sends a plan's statements, all in parallel; throws on the first conflict found (see validateReadSet). */
+export async function runReadValidation(input: ReadValidationInput, plan: ValidationPlan): Promise<void> {
+  if (plan.length === 0) return;
   const conflicts = await Promise.all(
-    checks.map(async ([shard, work]) => {
+    plan.map(async ([shard, work]) => {
       const pool = input.shards[shard]!;
       const { rows } = await pool.query<ConflictRow>(validationStatement({ ...input, mapVersion: input.readSet.mapVersion }, work));
       return rows[0] ? { shard, row: rows[0] } : undefined;
@@ -69,7 +86,30 @@ export async function validateReadSet(input: ReadValidationInput): Promise<void>
   throw serializationError(input, shard, row);
 }
 
-interface ShardChecks {
+/**
+ * Which read keys this transaction's own prewritten locks already cover
+ * (docs/ISOLATION.md, "Keys a transaction also writes"). Prewrite checked
+ * each written key for a put/del committed at or after start_ts (after
+ * for_update_ts on a key we hold a pessimistic lock on) and for any other
+ * transaction's lock, in a snapshot that follows our lock; from then on our
+ * lock keeps every other writer off the key until we commit or are rolled
+ * back (and then we do not commit). So checks 1 and 2 cannot fire on a key
+ * we wrote if prewrite checked it from no later than we read it: read at
+ * start_ts and not pessimistically locked (prewrite checked from start_ts),
+ * or read by a locking read (at its readTs, at or above the lock's
+ * for_update_ts). A key read at start_ts and locked later is still checked.
+ */
+function ownLocksCover(input: ReadValidationInput): (key: ReadKey) => boolean {
+  if (input.mutations.length === 0) return () => false;
+  const written = new Set(input.mutations.map((m) => `${m.storage.meta.name}\u0000${m.keyId}`));
+  return (key) => {
+    const keyId = keyIdOf(key.keyTexts);
+    if (!written.has(`${key.table}\u0000${keyId}`)) return false;
+    return (key.readTs ?? input.startTs) > input.startTs || !input.pessimisticallyLocked?.(key.table, keyId);
+  };
+}
+
+export interface ShardChecks {
   /** Keys read, per table name, with the timestamp each was read at. */
   readonly keys: Map<string, { keyTexts: KeyTexts; readTs: Timestamp }[]>;
   readonly predicates: ScannedPredicate[];
@@ -82,7 +122,9 @@ function groupByShard(input: ReadValidationInput): Map<number, ShardChecks> {
     if (!checks) byShard.set(shard, (checks = { keys: new Map(), predicates: [] }));
     return checks;
   };
+  const covered = ownLocksCover(input);
   for (const key of input.readSet.keys) {
+    if (covered(key)) continue;
     const keys = at(key.shard).keys;
     const list = keys.get(key.table) ?? [];
     list.push({ keyTexts: key.keyTexts, readTs: key.readTs ?? input.startTs });

@@ -12,7 +12,7 @@ import type { CommitInFlight } from './local-commits.js';
 import type { Mutation } from './mutation.js';
 import { prewriteShard } from './prewrite.js';
 import type { ReadSet } from './read-set.js';
-import { validateReadSet } from './read-validation.js';
+import { planReadValidation, runReadValidation, type ReadValidationInput } from './read-validation.js';
 import { rollbackShards } from './rollback.js';
 import { fitsOneChunk } from './table-chunks.js';
 
@@ -20,6 +20,8 @@ export interface CommitRequest {
   readonly startTs: Timestamp;
   readonly isolation: IsolationLevel;
   readonly readSet: ReadSet;
+  /** Whether the transaction holds a pessimistic lock on a key (prewrite checks such a key from its for_update_ts). */
+  readonly pessimisticallyLocked?: ((table: string, keyId: string) => boolean) | undefined;
   /** Mutations grouped by shard, each group in (table, key) order. */
   readonly groups: ReadonlyMap<number, readonly Mutation[]>;
   /** The primary chosen by the first locking read (one of the mutations); default: the first mutation. */
@@ -157,17 +159,19 @@ export class TwoPhaseCommitter {
     this.hookInfo.commitTs = commitTs;
     // Snapshot isolation validates nothing: no phase to time.
     if (request.isolation === 'snapshot') return commitTs;
-    await this.timed('validate', () =>
-      validateReadSet({
-        isolation: request.isolation,
-        startTs: request.startTs,
-        commitTs,
-        readSet: request.readSet,
-        mutations: [...request.groups.values()].flat(),
-        shards: ctx.shards,
-        storageOf: (name) => ctx.storageOf(name),
-      }),
-    );
+    const validation: ReadValidationInput = {
+      isolation: request.isolation,
+      startTs: request.startTs,
+      commitTs,
+      readSet: request.readSet,
+      mutations: [...request.groups.values()].flat(),
+      pessimisticallyLocked: request.pessimisticallyLocked,
+      shards: ctx.shards,
+      storageOf: (name) => ctx.storageOf(name),
+    };
+    // Nor does a transaction whose reads its own prewritten locks cover (or that read nothing).
+    const plan = planReadValidation(validation);
+    if (plan.length > 0) await this.timed('validate', () => runReadValidation(validation, plan));
     return commitTs;
   }
 

@@ -113,6 +113,18 @@ describe('what validation costs', () => {
     await h.db.transaction(async (tx) => write(tx, h.x, (await value(tx, h.y))! + 1));
     expect(await validations()).toBe(before + 1);
   });
+
+  it('a writing transaction that read only the rows it writes sends none: its prewrite checked them', async () => {
+    const before = await validations();
+    await h.db.transaction(async (tx) => write(tx, h.x, 11), { isolation: 'serializable' });
+    await h.db.transaction(async (tx) => {
+      const [x, y] = [await value(tx, h.x), await value(tx, h.y)];
+      await write(tx, h.x, x! + 1);
+      await write(tx, h.y, y! + 1);
+    }, { isolation: 'serializable' });
+    expect(await validations()).toBe(before);
+    expect(await h.committed()).toEqual({ x: 12, y: 21 });
+  });
 });
 
 /** How many times the commit path ran its `validate` phase (engine metric). */

@@ -90,7 +90,8 @@ describe('history checker, property-based', () => {
  * The protocol itself, as a step-by-step model (simulated-percolator.ts):
  * reads wait for locks, prewrite and commit go key by key, validation sits
  * between commit_ts and the primary's commit. Every interleaving must give
- * a snapshot-isolated history, a serializable one with validation, and
+ * a snapshot-isolated history, a serializable one with validation (of the
+ * keys read and not written, or of every key read), and
  * validation that ignores pending locks must be caught out.
  */
 describe('the protocol model, property-based', () => {
@@ -117,6 +118,15 @@ describe('the protocol model, property-based', () => {
         expect(checkHistory(simulatePercolator(programs, schedule, { isolation: 'serializable' }), 'serializable').violations).toEqual([]);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('serializable, validating also the keys a transaction wrote: every interleaving is serializable', () => {
+    fc.assert(
+      fc.property(modelWorkload, ({ programs, schedule }) => {
+        expect(checkHistory(simulatePercolator(programs, schedule, { isolation: 'serializable', validateOwnWrites: true }), 'serializable').violations).toEqual([]);
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -11,10 +11,14 @@ import type { Key, Op, Txn, Value } from './history.js';
  *
  * `pendingLocksConflict: false` drops the rule that another transaction's
  * lock on a read key fails validation, to show that the rule is needed.
+ * Validation leaves out keys the transaction also wrote, as the engine
+ * does (its prewrite checked them from start_ts and its lock has kept
+ * them since); `validateOwnWrites` checks them too, as before that rule.
  */
 export interface ModelOptions {
   readonly isolation: 'snapshot' | 'serializable';
   readonly pendingLocksConflict?: boolean;
+  readonly validateOwnWrites?: boolean;
 }
 
 export type ModelOp = { readonly type: 'append' | 'read'; readonly key: Key };
@@ -126,6 +130,7 @@ export function simulatePercolator(programs: readonly (readonly ModelOp[])[], sc
       case 'validating': {
         if (options.isolation === 'serializable') {
           for (const key of t.readKeys) {
+            if (t.writes.has(key) && !options.validateOwnWrites) continue;
             const lock = locks.get(key);
             const locked = lock && lock.owner !== t && lock.owner.startTs < t.commitTs && (options.pendingLocksConflict ?? true);
             // A lock whose owner already committed stands for its version (not yet rolled forward).

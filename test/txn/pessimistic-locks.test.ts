@@ -259,6 +259,36 @@ describe('select ... for update (pessimistic locks)', () => {
     expect(await locksLeft()).toBe(0);
   });
 
+  it.each(['snapshot', 'serializable'] as const)('a row read at the snapshot, changed by another, then locked and written (%s): serializable checks the read from start_ts', async (isolation) => {
+    const [x] = twoShards();
+    const readX = gate();
+    const wrote = gate();
+    const writer = db.transaction(
+      async (tx) => {
+        const [oldX] = await tx.select().from(accounts).where(eq(accounts.id, x));
+        readX.open();
+        await wrote.passed;
+        // The lock reads the newest version (150); prewrite then checks x only from for_update_ts.
+        await tx.select().from(accounts).where(eq(accounts.id, x)).for('update');
+        await tx.update(accounts).set({ balance: oldX!.balance + 1 }).where(eq(accounts.id, x));
+      },
+      { isolation, maxRetries: 0 },
+    );
+    await readX.passed;
+    await db.transaction(async (tx) => tx.update(accounts).set({ balance: 150 }).where(eq(accounts.id, x)));
+    wrote.open();
+    if (isolation === 'serializable') {
+      // Its own lock does not cover the earlier read: validation still sees the version committed after start_ts.
+      await expect(writer).rejects.toBeInstanceOf(SerializationError);
+      expect(await balanceOf(x)).toBe(150);
+    } else {
+      // Snapshot mode checks nothing read before the lock (docs/ISOLATION.md: lock first).
+      await writer;
+      expect(await balanceOf(x)).toBe(101);
+    }
+    await expectNoLocksSoon();
+  });
+
   it('refuses lock strengths it cannot give, and locking reads at a fixed timestamp', async () => {
     // @ts-expect-error shared row locks are not offered
     expect(() => db.select().from(accounts).for('share')).toThrow(InvalidInputError);
