@@ -72,7 +72,8 @@ export async function runReadValidation(input: ReadValidationInput, plan: Valida
   const conflicts = await Promise.all(
     plan.map(async ([shard, work]) => {
       const pool = input.shards[shard]!;
-      const { rows } = await pool.query<ConflictRow>(validationStatement({ ...input, mapVersion: input.readSet.mapVersion }, work));
+      // Prepared: parsing and planning the statement cost a shard several times what its checks do (test/support/validation-cost.ts).
+      const { rows } = await pool.query<ConflictRow>(validationStatement({ ...input, mapVersion: input.readSet.mapVersion }, work), { prepare: true });
       return rows[0] ? { shard, row: rows[0] } : undefined;
     }),
   );
