@@ -7,7 +7,8 @@
  * (from /proc, over R statements of random keys), each key past the first
  * (the marginal cost of a validated read: the rest is the statement's fixed
  * part, parsing, planning, the GC and slot-move checks), and the median
- * time per statement on an idle connection. `scan` is one scanned predicate
+ * time per statement on an idle connection, and the client's time to
+ * build the statement's text and parameters. `scan` is one scanned predicate
  * (`value between`, matching nothing, no index on the value: every version in the window is
  * read, and this table's window holds all of them). Run after a build, as
  * root (the backend's /proc entry):
@@ -60,20 +61,25 @@ async function main(): Promise<void> {
       { name: `scan (${keys * versions} versions in its window)`, perKey: 0, checks: () => scan },
     ];
     console.log(`validation statement on one shard: ${keys} keys x ${versions} versions; ${statements} statements per row (CPU: the backend's, from /proc)`);
-    console.log('| checks | sent | CPU ms / statement | CPU µs / key past the first | median ms / statement |\n|---|---|---:|---:|---:|');
+    console.log('| checks | sent | CPU ms / statement | CPU µs / key past the first | median ms / statement | client µs to build it |\n|---|---|---:|---:|---:|---:|');
     const oneKey = new Map<boolean, number>();
     for (const c of cases) {
       for (const prepared of [false, true]) {
         // A scanned predicate over every version is slow: fewer statements.
         const count = c.name.startsWith('scan') ? Math.max(20, Math.floor(statements / 50)) : statements;
         const run = async () => {
-          const s = validationStatement(input, c.checks());
+          const checks = c.checks();
+          const built = performance.now();
+          const s = validationStatement(input, checks);
+          buildMs += performance.now() - built;
           const start = performance.now();
           const result = await client.query(prepared ? { name: `v_${c.name.split(' ')[0]}`, text: s.text, values: s.values as unknown[] } : { text: s.text, values: s.values as unknown[] });
           if (result.rows.length > 0) throw new Error(`unexpected conflict: ${JSON.stringify(result.rows[0])}`);
           return performance.now() - start;
         };
+        let buildMs = 0;
         for (let i = 0; i < 10; i++) await run();
+        buildMs = 0;
         const cpuBefore = backendCpuMs(pid);
         const times: number[] = [];
         for (let i = 0; i < count; i++) times.push(await run());
@@ -81,7 +87,8 @@ async function main(): Promise<void> {
         times.sort((a, b) => a - b);
         if (c.perKey === 1) oneKey.set(prepared, cpu);
         const perKey = c.perKey > 1 ? (((cpu - oneKey.get(prepared)!) * 1000) / (c.perKey - 1)).toFixed(1) : '';
-        console.log(`| ${c.name} | ${prepared ? 'prepared' : 'unprepared'} | ${cpu.toFixed(3)} | ${perKey} | ${times[Math.floor(times.length / 2)]!.toFixed(3)} |`);
+        const buildUs = ((buildMs * 1000) / count).toFixed(1);
+        console.log(`| ${c.name} | ${prepared ? 'prepared' : 'unprepared'} | ${cpu.toFixed(3)} | ${perKey} | ${times[Math.floor(times.length / 2)]!.toFixed(3)} | ${buildUs} |`);
       }
     }
   } finally {
