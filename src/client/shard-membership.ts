@@ -13,6 +13,7 @@ import { placementMapOf, storedPlacementOf, type Placement } from '../txn/placem
 import { planRebalance, type SlotMove } from '../txn/rebalance-plan.js';
 import { checkThrottle, runMoves, type RebalanceProgress, type MoveThrottle } from '../txn/slot-moves.js';
 import { finishInterruptedMoves, type SlotMoveContext } from '../txn/slot-move.js';
+import { handOverReleasedMoves } from '../txn/slot-move-journal.js';
 import { readIdentities } from './probe-shards.js';
 
 /** What adding, removing and rebalancing need of a client. */
@@ -133,6 +134,8 @@ export async function removeShard(deps: MembershipDeps, url: string, options: Re
   const shard = findShard(placement.map, url);
   if (placement.map.shards.length === 1) throw new InvalidInputError(`shard ${shard.id} is the cluster's only shard: add another before removing it`);
   const drained = await rebalance(deps, { ...options, without: shard.id });
+  const handedOver = await handOverReleasedMoves(placement.shards[shard.id]!, shard.id, (id) => (placement.map.shards.some((s) => s.id === id) ? placement.shards[id] : undefined));
+  if (handedOver > 0) deps.logger.info({ shard: shard.id, moves: handedOver }, 'sources took over the records of released moves into the leaving shard');
   const keepRunningUntil = await deps.timestamp();
   await changeMap(placement, (current) => {
     if (!current.shards.some((s) => s.id === shard.id)) return undefined;

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { storageType } from '../schema/sql-names.js';
-import { LOCK_INFO_COLUMNS } from './read-row-columns.js';
+import { gcCheckFromSql, LOCK_INFO_COLUMNS } from './read-row-columns.js';
 import { snapshotLocksSql, snapshotView, type SnapshotReadRequest } from './snapshot-read-statement.js';
 
 /** A read whose rows are expressions over the snapshot's rows: aggregates, group columns, computed new values. */
@@ -89,7 +89,7 @@ export function buildProjectedRead(request: ProjectedReadRequest): { sql: string
 from (${rows}) as ${T}${groups.length > 0 ? ` group by ${groups.join(', ')}` : ''}${havingText ? ` having ${havingText}` : ''}`;
   const nulls = outputs.map(() => 'null').join(', ');
   const locks = snapshotLocksSql(storage, view, `'l', ${nulls}`, null);
-  const gc = `select 'g', ${nulls}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${view.ts}`;
+  const gc = `select 'g', ${nulls}, null::text[], g.safe_point::text, null, null, null ${gcCheckFromSql(view.ts, view.gate)}`;
   const ctes = view.withClause ? `with ${view.withClause} ` : '';
   // The projection is wrapped so that its distinct, group by and having stay its own, whatever follows.
   return { sql: `${ctes}select * from (${projected}) p union all ${locks}\nunion all ${gc}`, params: view.params };

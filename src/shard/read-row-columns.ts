@@ -34,10 +34,16 @@ export function noLockSql(): string {
  * The part of every read that checks its timestamp against the shard's GC
  * safe point, in the read's own snapshot (schema/core/0002-gc-safe-point.sql):
  * one row of kind 'g' carrying the safe point when the read is too old.
+ * `gate`: a condition the statement evaluates once (SnapshotView.gate).
  */
-export function gcCheckSql(storage: TableSql, readTs: string): string {
+export function gcCheckSql(storage: TableSql, readTs: string, gate?: string): string {
   const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)}`).join(', ');
-  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${readTs}`;
+  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null ${gcCheckFromSql(readTs, gate)}`;
+}
+
+/** The from and where of a GC check (gcCheckSql), for statements with their own columns. */
+export function gcCheckFromSql(readTs: string, gate = 'true'): string {
+  return `from percolator_gc g where g.safe_point > ${readTs} and ${gate}`;
 }
 
 export interface RawReadRow {

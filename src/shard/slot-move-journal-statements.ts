@@ -1,7 +1,8 @@
 import type { Statement } from './shard-pool.js';
 
 /**
- * The statements of the slot-move journal on a destination shard
+ * The statements of the slot-move journal on a destination shard (or on
+ * the source, for a released move whose destination left the cluster)
  * (schema/core/0010-slot-move-journal.sql). Every statement returns the
  * row's columns as JOURNAL_COLUMNS names them.
  */
@@ -19,6 +20,20 @@ export function insertMove(from: number, to: number, slots: readonly number[]): 
   return {
     text: `insert into percolator_slot_moves (from_shard, to_shard, slots, phase) values ($1, $2, $3::int[], 'receiving') returning ${JOURNAL_COLUMNS}`,
     values: [from, to, slots],
+  };
+}
+
+/**
+ * Takes over a released move's record from a destination that leaves the
+ * cluster (src/txn/slot-move-journal.ts, handOverReleasedMoves), so that
+ * the source's copy is still dropped: once (a rerun of the removal finds it).
+ */
+export function adoptReleasedMove(move: { from: number; to: number; slots: readonly number[]; switchVersion: bigint; switchTs: bigint; rowsCopied: number }): Statement {
+  return {
+    text: `insert into percolator_slot_moves (from_shard, to_shard, slots, phase, switch_version, switch_ts, rows_copied)
+select $1, $2, $3::int[], 'released', $4::bigint, $5::bigint, $6::bigint
+where not exists (select 1 from percolator_slot_moves where from_shard = $1 and to_shard = $2 and slots = $3::int[] and switch_ts = $5::bigint)`,
+    values: [move.from, move.to, move.slots, move.switchVersion.toString(), move.switchTs.toString(), move.rowsCopied],
   };
 }
 

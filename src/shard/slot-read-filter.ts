@@ -6,7 +6,7 @@
  * version, and those whose rows here are foreign at it (copied in ahead of
  * a switch, or frozen or released by the switch). In the steady state
  * there are none: the lookups are three index probes, and no row is
- * tested (ownedRowsSql).
+ * tested (slotReadFilterSql).
  */
 
 /**
@@ -37,16 +37,19 @@ function refusedAt(version: string): string {
 }
 
 /**
- * The condition a read adds on the stored rows it selects (aliased
- * `alias`): with `perRow`, each row's slot is tested against
- * unownedSlotsSql; without, the statement only checks, once, that there is
- * nothing to leave out (a one-time filter: no row is tested) and else
- * fails with PCSL3 (SlotFilterNeededError), and the reader sends it again
- * with `perRow` (shard-reads.ts). The steady state costs the check alone.
+ * What a read adds so that it returns only rows of slots this shard owned at
+ * `version`: with `perRow`, a condition on each stored row (aliased `alias`)
+ * testing its slot against unownedSlotsSql; without, a `gate`, a condition
+ * the statement evaluates once, that there is nothing to leave out, and
+ * else fails with PCSL3 (SlotFilterNeededError), and the reader sends it
+ * again with `perRow` (shard-reads.ts). The gate goes on a branch of the
+ * statement that reads no table rows (its GC check): in the scan's own
+ * where clause Postgres runs it as a one-time filter, but still passes
+ * every row through the filter's node. The steady state costs the check alone.
  */
-export function ownedRowsSql(alias: string, version: string, perRow: boolean): string {
-  if (perRow) return `(${unownedSlotsSql(version)} is null or not (${alias}.slot = any(${unownedSlotsSql(version)}::int[])))`;
-  return slotGateSql(version);
+export function slotReadFilterSql(alias: string, version: string, perRow: boolean): { rowCondition: string; gate: string } {
+  if (perRow) return { rowCondition: `(${unownedSlotsSql(version)} is null or not (${alias}.slot = any(${unownedSlotsSql(version)}::int[])))`, gate: 'true' };
+  return { rowCondition: 'true', gate: slotGateSql(version) };
 }
 
 /** True when a reader at `version` has nothing to leave out here; else raises PCSL3 (and PCSL1 as unownedSlotsSql does). */

@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
-import { ownedRowsSql } from './slot-read-filter.js';
+import { slotReadFilterSql } from './slot-read-filter.js';
 import type { Timestamp } from '../timestamp.js';
 
 const dialect = new PgDialect();
@@ -54,7 +54,7 @@ from (${view.merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limi
   const lockColumns = storage.meta.columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
   const locksPart = snapshotLocksSql(storage, view, `'l', 0, ${lockColumns}`);
   const ctes = `with ${view.withClause ? `${view.withClause}, ` : ''}__r as (${rowsPart}) `;
-  const gc = gcCheckSql(storage, ts);
+  const gc = gcCheckSql(storage, ts, view.gate);
   // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
   return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
 }
@@ -82,6 +82,8 @@ export interface SnapshotView {
   readonly withClause: string;
   /** A select of the table's columns: the rows visible to the reader. */
   readonly merged: string;
+  /** A condition the statement must evaluate once, on a branch that reads no table rows (slotReadFilterSql); `true` when `merged` tests each row's slot. */
+  readonly gate: string;
 }
 
 /**
@@ -128,7 +130,7 @@ export function snapshotView(
     storage.pk.includes(c) ? `__n.${ident(c.name)}` : `case when __n.commit_ts <= ${ts} then ${ident(c.name)} else (${older}).${ident(c.name)} end as ${ident(c.name)}`,
   );
   // Each key's versions and latest row sit on one shard in one slot: the latest row's slot decides for them all.
-  const owned = ownedRowsSql('__n', mapVersion, request.slotFilter ?? false);
+  const { rowCondition: owned, gate } = slotReadFilterSql('__n', mapVersion, request.slotFilter ?? false);
   const onePass = `select ${picked.join(', ')} from ${storage.latest} __n
   where ((__n.commit_ts <= ${ts} and __n.op = 'put') or (__n.commit_ts > ${ts} and (${older}).op = 'put')) and ${owned}`;
   // Two passes: latest rows visible as they are (plain columns), then the older versions of keys
@@ -158,7 +160,7 @@ union all select ${columns.map((c) => `__o.${ident(c.name)}`).join(', ')} from $
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from ${buf} b where ${pkEq})
 union all select ${colList} from ${buf} where __op = 'put'`;
   }
-  return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged };
+  return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged, gate };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { InstallationError } from '../errors.js';
-import { ident, storageType } from '../schema/sql-names.js';
+import { ident, literal, storageType } from '../schema/sql-names.js';
 import { PessimisticLockStatements } from './pessimistic-lock-statements.js';
 import { prewriteFunctionSql } from './prewrite-statements.js';
 import { TableSql } from './table-sql.js';
@@ -60,6 +60,8 @@ export function tableMigrations(table: TableMeta): Migration[] {
     value_defs: valueColumns.map((c) => `${ident(c.name)} ${storageType(c.sqlType)},\n  `).join(''),
     pk_list: table.primaryKey.map((c) => ident(c.name)).join(', '),
     latest: ident(table.latestTable),
+    latest_regclass: literal(ident(table.latestTable)),
+    latest_op_check: ident(`${table.latestTable}_op`),
     value_list: valueColumns.map((c) => `, ${ident(c.name)}`).join(''),
     ...catalogueRowVars(table),
   };
@@ -83,6 +85,7 @@ export function tableMigrations(table: TableMeta): Migration[] {
     { name: `table/${table.name}/0007-latest-versions`, sql: render('table/0007-latest-versions.sql'), columnsOf: table.name },
     { name: `table/${table.name}/0008-table-catalogue`, sql: render('table/0008-table-catalogue.sql'), replaceable: true },
     { name: `table/${table.name}/0009-slot-column`, sql: render('table/0009-slot-column.sql'), fillsSlotsOf: table },
+    { name: `table/${table.name}/0010-latest-op-char`, sql: render('table/0010-latest-op-char.sql') },
   ];
 }
 

@@ -35,28 +35,29 @@ export async function finishMoves(placement: Placement): Promise<number> {
   await placement.refresh();
   const map = placement.map;
   const shards = map.shards.map((s) => placement.shards[s.id]!);
-  const open = (await Promise.all(shards.map((shard) => readOpenMoves(shard)))).flat();
-  const released = open.filter((m) => m.phase === 'released');
+  // Each record with the shard that holds it: the destination, or the source once the destination left (handOverReleasedMoves).
+  const held = (await Promise.all(shards.map(async (holder) => (await readOpenMoves(holder)).map((move) => ({ move, holder }))))).flat();
+  const released = held.filter(({ move }) => move.phase === 'released');
   const safePoints = new Map<number, bigint>();
   let finished = 0;
-  for (const move of released) {
+  for (const { move, holder } of released) {
     if (!map.shards.some((s) => s.id === move.from)) {
       // The source left the cluster (removeShard): nothing to delete there; its release is done once the destination's safe point passes the switch.
-      if (BigInt((await placement.shards[move.to]!.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0) <= move.switchTs!) continue;
-      await recordPhase(placement.shards[move.to]!, move, 'dropped', move.rowsCopied);
+      if (BigInt((await holder.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0) <= move.switchTs!) continue;
+      await recordPhase(holder, move, 'dropped', move.rowsCopied);
       finished++;
       continue;
     }
     const source = placement.shards[move.from]!;
     if (!safePoints.has(move.from)) safePoints.set(move.from, BigInt((await source.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0));
     if (safePoints.get(move.from)! <= move.switchTs!) continue;
-    const newer = released.filter((m) => m !== move && m.from === move.from && m.switchTs! > move.switchTs!).flatMap((m) => m.slots);
+    const newer = released.filter(({ move: m }) => m !== move && m.from === move.from && m.switchTs! > move.switchTs!).flatMap(({ move: m }) => m.slots);
     await dropOn(source, async (client) => {
       // Slots back on the source, or being copied back to it, hold live rows there (a move back that has not received yet waits for this drop).
       const incoming = (await readOpenMoves(source, client)).filter((m) => m.to === move.from && m.phase !== 'released' && m.phase !== 'receiving').flatMap((m) => m.slots);
       return move.slots.filter((slot) => map.shardOfSlot(slot) !== move.from && !newer.includes(slot) && !incoming.includes(slot));
     });
-    await recordPhase(placement.shards[move.to]!, move, 'dropped', move.rowsCopied);
+    await recordPhase(holder, move, 'dropped', move.rowsCopied);
     finished++;
   }
   return finished;

@@ -1,10 +1,11 @@
 import { InvalidInputError } from '../errors.js';
 import type pg from 'pg';
 import type { ShardPool } from '../shard/shard-pool.js';
-import { insertMove, openMoves, setMovePhase } from '../shard/slot-move-journal-statements.js';
+import { adoptReleasedMove, insertMove, openMoves, setMovePhase } from '../shard/slot-move-journal-statements.js';
 
 /**
- * A move's durable record, on its destination shard
+ * A move's durable record, on its destination shard (on its source once a
+ * released move's destination left the cluster: handOverReleasedMoves)
  * (schema/core/0010-slot-move-journal.sql). `phase` is the last step that
  * completed: 'receiving' (journaled), 'copying' (the destination receives
  * the slots), 'frozen' (the source takes no new locks in them),
@@ -90,6 +91,24 @@ export async function recordPhase(
   client?: pg.PoolClient,
 ): Promise<MoveJournal> {
   return toJournal((await to.query<JournalRow>(setMovePhase(move.id, phase, rowsCopied, record), { client })).rows[0]!);
+}
+
+/**
+ * Before `leaving` (shard id `leavingId`) leaves the map: each released
+ * move into it whose source stays keeps its record on that source, since
+ * the source's old copy of the slots still waits for the GC safe point to
+ * pass the switch (finishMoves), and `leaving`'s journal goes with it.
+ * Returns how many records the sources took over.
+ */
+export async function handOverReleasedMoves(leaving: ShardPool, leavingId: number, sourceOf: (id: number) => ShardPool | undefined): Promise<number> {
+  let handedOver = 0;
+  for (const move of await readOpenMoves(leaving)) {
+    const source = move.from === leavingId ? undefined : sourceOf(move.from);
+    if (move.phase !== 'released' || !source) continue;
+    await source.query(adoptReleasedMove({ ...move, switchVersion: move.switchVersion!, switchTs: move.switchTs! }));
+    handedOver++;
+  }
+  return handedOver;
 }
 
 function sameSlots(a: readonly number[], b: readonly number[]): boolean {
