@@ -99,6 +99,9 @@ export async function runReadValidation(input: ReadValidationInput, plan: Valida
  * start_ts and not pessimistically locked (prewrite checked from start_ts),
  * or read by a locking read (at its readTs, at or above the lock's
  * for_update_ts). A key read at start_ts and locked later is still checked.
+ * A pessimistic lock alone (not prewritten) covers nothing: it is written
+ * without waiting for the WAL flush and may be lost in a shard crash, and a
+ * transaction that wrote nothing has no commit point that would notice.
  */
 function ownLocksCover(input: ReadValidationInput): (key: ReadKey) => boolean {
   if (input.mutations.length === 0) return () => false;
