@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # System packages some tests need beyond Node and npm: real etcd members
 # for the oracle's etcd backend (Debian's etcd-server), nftables for network
-# partitions, and Chromium to render the benchmark's HTML report. `npm test`
-# runs this first: as root on Debian it installs what is missing; elsewhere
-# it says what to install, and the tests that need it fail naming it.
+# partitions, openssl for the TLS tests' throwaway certificates, and
+# Chromium to render the benchmark's HTML report. `npm test` runs this
+# first: as root on Debian it installs what is missing; elsewhere it says
+# what to install, and the tests that need it fail naming it.
 set -euo pipefail
 need=()
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v nft >/dev/null || need+=(nftables)
+command -v openssl >/dev/null || need+=(openssl)
 command -v "${CHROMIUM_BIN:-chromium}" >/dev/null || need+=(chromium)
 [ "${#need[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

@@ -16,7 +16,9 @@ within about one lease after the leader dies or is paused.
   --meta <url>              where the lease, epoch and timestamp limit live (required; or PERCOLATOR_ORACLE_META):
                             postgres://... (a Postgres database), or
                             etcd://h1:2379,h2:2379,h3:2379[/prefix] (an etcd cluster; keys under /prefix,
-                            default /percolator/oracle)
+                            default /percolator/oracle), or over TLS
+                            etcds://h1:2379,...[/prefix]?cacert=<pem>&cert=<pem>&key=<pem> (the CA, else the
+                            system's roots; a client certificate and key for members that require one)
   --listen <host:port>      gRPC address (default ${ORACLE_DEFAULTS.listen}; port 0 = any free port)
   --advertise <host:port>   address clients are redirected to (default: the bound listen address)
   --lease <duration>        leader lease (default ${ORACLE_DEFAULTS.leaseMs}ms); a standby takes over after it runs out

@@ -22,8 +22,8 @@ options:
                  server of its own with --replicas), etcd (a throwaway
                  3-member etcd cluster on loopback ports, removed on Ctrl-C;
                  needs the etcd binary: Debian's etcd-server), or the URL of
-                 your own store, etcd://h1:2379,h2:2379[/prefix] or
-                 postgres://... (left as it is on Ctrl-C)
+                 your own store, etcd://h1:2379,h2:2379[/prefix],
+                 etcds://... (TLS) or postgres://... (left as it is on Ctrl-C)
   --json         print one JSON line { shards, oracle, meta } on stdout instead of the text
   -h, --help     this help`;
 
@@ -43,8 +43,8 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const meta = parsed.values.meta === 'postgres' ? undefined : parsed.values.meta;
-  if (meta !== undefined && meta !== 'etcd' && !/^(etcd|postgres|postgresql):\/\//.test(meta)) {
-    console.error(`percolator up: --meta must be postgres, etcd, or an etcd:// or postgres:// URL, got ${redactUrl(meta)}\n${hint}`);
+  if (meta !== undefined && meta !== 'etcd' && !/^(etcds?|postgres|postgresql):\/\//.test(meta)) {
+    console.error(`percolator up: --meta must be postgres, etcd, or an etcd://, etcds:// or postgres:// URL, got ${redactUrl(meta)}\n${hint}`);
     return 2;
   }
   // The benchmark's environment: the same throwaway servers and oracle, registered for cleanup on exit.

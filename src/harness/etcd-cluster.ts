@@ -18,6 +18,20 @@ export interface EtcdMember {
   readonly pid: number;
 }
 
+/** PEM files of members that serve clients over TLS (peers still talk plain HTTP on loopback). */
+export interface EtcdClusterTls {
+  /** The CA the members' certificate is signed by; with clientCertAuth, also the CA client certificates must be signed by. */
+  readonly cacert: string;
+  /** The members' certificate (valid for 127.0.0.1) and key. */
+  readonly cert: string;
+  readonly key: string;
+  /** Refuse clients without a certificate signed by `cacert` (etcd's --client-cert-auth). */
+  readonly clientCertAuth?: boolean;
+  /** The certificate and key `url()` names for clients (with clientCertAuth). */
+  readonly clientCert?: string;
+  readonly clientKey?: string;
+}
+
 /** Where the etcd binary is: `PERCOLATOR_ETCD`, else `etcd` on the PATH (Debian's etcd-server package). */
 export function etcdBinary(): string | undefined {
   const candidate = process.env.PERCOLATOR_ETCD ?? 'etcd';
@@ -37,6 +51,8 @@ class Member implements EtcdMember {
     readonly name: string,
     readonly clientPort: number,
     readonly peerPort: number,
+    /** Plain-HTTP /health of a member that serves clients over TLS; undefined without TLS (health is asked on the client port). */
+    readonly metricsPort: number | undefined,
   ) {}
 
   get endpoint(): string {
@@ -62,25 +78,26 @@ export class EtcdCluster {
     private readonly dir: string,
     private readonly token: string,
     private readonly all: Member[],
+    private readonly tls: EtcdClusterTls | undefined,
   ) {}
 
-  static async start(options: { members?: number } = {}): Promise<EtcdCluster> {
+  static async start(options: { members?: number; tls?: EtcdClusterTls } = {}): Promise<EtcdCluster> {
     const binary = etcdBinary();
     if (!binary) throw new Error('etcd not found: install it (Debian: apt-get install etcd-server) or set PERCOLATOR_ETCD to its path');
     // A free port may be taken by another process before etcd binds it: start again on new ports.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await EtcdCluster.startOnce(binary, options.members ?? 3);
+        return await EtcdCluster.startOnce(binary, options.members ?? 3, options.tls);
       } catch (error) {
         if (attempt >= 3) throw error;
       }
     }
   }
 
-  private static async startOnce(binary: string, count: number): Promise<EtcdCluster> {
+  private static async startOnce(binary: string, count: number, tls: EtcdClusterTls | undefined): Promise<EtcdCluster> {
     const members: Member[] = [];
-    for (let i = 0; i < count; i++) members.push(new Member(`m${i}`, await freePort(), await freePort()));
-    const cluster = new EtcdCluster(binary, mkdtempSync(path.join(os.tmpdir(), 'percolator-etcd-')), randomUUID(), members);
+    for (let i = 0; i < count; i++) members.push(new Member(`m${i}`, await freePort(), await freePort(), tls ? await freePort() : undefined));
+    const cluster = new EtcdCluster(binary, mkdtempSync(path.join(os.tmpdir(), 'percolator-etcd-')), randomUUID(), members, tls);
     registerForCleanup(cluster.cleanup);
     try {
       for (let i = 0; i < count; i++) cluster.spawnMember(i);
@@ -101,9 +118,11 @@ export class EtcdCluster {
     return this.all.map((m) => m.endpoint);
   }
 
-  /** An `etcd://` URL naming every member, with a key prefix (a fresh one unless given). */
+  /** An `etcd://` URL naming every member, with a key prefix (a fresh one unless given); `etcds://` with the TLS files for a TLS cluster. */
   url(prefix = `/percolator-test/${randomUUID().slice(0, 8)}`): string {
-    return `etcd://${this.endpoints.join(',')}${prefix}`;
+    if (!this.tls) return `etcd://${this.endpoints.join(',')}${prefix}`;
+    const files = new URLSearchParams({ cacert: this.tls.cacert, ...(this.tls.clientCert && { cert: this.tls.clientCert }), ...(this.tls.clientKey && { key: this.tls.clientKey }) });
+    return `etcds://${this.endpoints.join(',')}${prefix}?${files}`;
   }
 
   /** Sends a signal to a member (default SIGKILL); terminating signals wait for the exit. */
@@ -170,7 +189,11 @@ export class EtcdCluster {
   private spawnMember(index: number): void {
     const member = this.all[index]!;
     const peer = (m: Member): string => `http://127.0.0.1:${m.peerPort}`;
-    const client = `http://${member.endpoint}`;
+    const client = `${this.tls ? 'https' : 'http'}://${member.endpoint}`;
+    const tls = this.tls;
+    const tlsArgs = tls
+      ? ['--cert-file', tls.cert, '--key-file', tls.key, '--trusted-ca-file', tls.cacert, ...(tls.clientCertAuth ? ['--client-cert-auth'] : []), '--listen-metrics-urls', `http://127.0.0.1:${member.metricsPort}`]
+      : [];
     const args = [
       '--name', member.name,
       '--data-dir', path.join(this.dir, member.name),
@@ -183,6 +206,7 @@ export class EtcdCluster {
       '--initial-cluster-state', 'new',
       '--logger', 'zap',
       '--log-level', 'warn',
+      ...tlsArgs,
     ];
     const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     member.child = child;
@@ -202,7 +226,8 @@ export class EtcdCluster {
 
   private async healthy(member: Member): Promise<boolean> {
     try {
-      const response = await fetch(`http://${member.endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      const at = member.metricsPort === undefined ? member.endpoint : `127.0.0.1:${member.metricsPort}`;
+      const response = await fetch(`http://${at}/health`, { signal: AbortSignal.timeout(1000) });
       return ((await response.json()) as { health?: string }).health === 'true';
     } catch {
       return false;
@@ -210,6 +235,7 @@ export class EtcdCluster {
   }
 
   private async status(member: Member): Promise<{ header: { member_id: string }; leader: string }> {
+    if (this.tls) throw new Error('the members of a TLS etcd cluster are not asked for their status (plain HTTP only)');
     const response = await fetch(`http://${member.endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
     return (await response.json()) as { header: { member_id: string }; leader: string };
   }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type ICompare, type IKeyValue, type IRequestOp } from 'etcd3';
@@ -29,18 +30,71 @@ interface StoredState {
   leaderKv: IKeyValue | undefined;
 }
 
-/** `etcd://[user:password@]h1:2379,h2:2379[/prefix]`: the client endpoints and the key prefix (default /percolator/oracle). */
-export function parseEtcdUrl(url: string): { hosts: string[]; prefix: string; auth?: { username: string; password: string } } {
-  const match = /^etcd:\/\/(?:([^:@/]*):([^@/]*)@)?([^/?#]+)(\/[^?#]*)?$/i.exec(url);
-  if (!match) throw new InvalidInputError(`not an etcd URL (etcd://host:port,host:port[/prefix]): ${url.replace(/:[^:@/]*@/, ':***@')}`);
-  const hosts = match[3]!.split(',').map((h) => h.trim());
+/** Files of a TLS connection to etcd (PEM), as etcdctl's --cacert, --cert and --key name them. */
+export interface EtcdTlsFiles {
+  /** The CA that signed the members' certificates; else the system's roots. */
+  readonly cacert?: string | undefined;
+  /** A client certificate and its key, for members that require one (--client-cert-auth). */
+  readonly cert?: string | undefined;
+  readonly key?: string | undefined;
+}
+
+export interface EtcdUrl {
+  readonly hosts: string[];
+  readonly prefix: string;
+  readonly auth?: { username: string; password: string } | undefined;
+  /** Present for `etcds://`: the members are dialled over TLS. */
+  readonly tls?: EtcdTlsFiles | undefined;
+}
+
+const TLS_PARAMETERS = ['cacert', 'cert', 'key'] as const;
+
+/**
+ * `etcd://[user:password@]h1:2379,h2:2379[/prefix]`: the client endpoints
+ * and the key prefix (default /percolator/oracle); `etcds://...` dials them
+ * over TLS, with `?cacert=<pem>&cert=<pem>&key=<pem>` (each optional; cert
+ * and key together) naming the files.
+ */
+export function parseEtcdUrl(url: string): EtcdUrl {
+  const redacted = url.replace(/:[^:@/]*@/, ':***@');
+  const match = /^etcd(s?):\/\/(?:([^:@/]*):([^@/]*)@)?([^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(url);
+  if (!match) throw new InvalidInputError(`not an etcd URL (etcd://host:port,host:port[/prefix], or etcds://...[?cacert=&cert=&key=] over TLS): ${redacted}`);
+  const secure = match[1] !== '';
+  const hosts = match[4]!.split(',').map((h) => h.trim());
   for (const host of hosts) {
     if (!/^(\[[0-9a-f:.]+\]|[^:[\]]+):\d{1,5}$/i.test(host)) throw new InvalidInputError(`etcd endpoint must be host:port, got ${JSON.stringify(host)}`);
   }
-  const path = (match[4] ?? '').replace(/\/+$/, '');
+  const path = (match[5] ?? '').replace(/\/+$/, '');
   const prefix = `${path === '' ? '/percolator/oracle' : path}/`;
-  const auth = match[1] !== undefined ? { username: decodeURIComponent(match[1]), password: decodeURIComponent(match[2]!) } : undefined;
-  return { hosts: hosts.map((h) => `http://${h}`), prefix, auth };
+  const auth = match[2] !== undefined ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3]!) } : undefined;
+  const tls = secure ? tlsFilesOf(new URLSearchParams(match[6] ?? ''), redacted) : undefined;
+  if (!secure && match[6] !== undefined) throw new InvalidInputError(`an etcd:// URL takes no parameters (TLS files go with etcds://): ${redacted}`);
+  return { hosts: hosts.map((h) => `${secure ? 'https' : 'http'}://${h}`), prefix, auth, tls };
+}
+
+function tlsFilesOf(parameters: URLSearchParams, redacted: string): EtcdTlsFiles {
+  for (const name of parameters.keys()) {
+    if (!(TLS_PARAMETERS as readonly string[]).includes(name)) throw new InvalidInputError(`unknown etcds:// parameter ${JSON.stringify(name)} (known: ${TLS_PARAMETERS.join(', ')}): ${redacted}`);
+  }
+  const [cacert, cert, key] = TLS_PARAMETERS.map((name) => parameters.get(name) ?? undefined);
+  if ((cert === undefined) !== (key === undefined)) throw new InvalidInputError(`an etcds:// client certificate needs both cert and key: ${redacted}`);
+  return { cacert, cert, key };
+}
+
+/** The gRPC credentials of a TLS connection: the files read, or an InvalidInputError naming the one that cannot be. */
+function tlsCredentials(files: EtcdTlsFiles): { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer } {
+  const read = (what: string, file: string | undefined): Buffer | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new InvalidInputError(`cannot read the etcd ${what} file ${file}: ${(error as Error).message}`);
+    }
+  };
+  const privateKey = read('key', files.key);
+  const certChain = read('cert', files.cert);
+  // No CA file: gRPC trusts the system's roots (createSsl with a null root).
+  return { rootCertificate: read('cacert', files.cacert) as Buffer, ...(privateKey && { privateKey }), ...(certChain && { certChain }) };
 }
 
 /**
@@ -61,10 +115,11 @@ export class EtcdMetaStore implements MetaStore {
   ) {}
 
   static async open(url: string, options: MetaStoreOptions): Promise<EtcdMetaStore> {
-    const { hosts, prefix, auth } = parseEtcdUrl(url);
+    const { hosts, prefix, auth, tls } = parseEtcdUrl(url);
     const client = new Etcd3({
       hosts,
       auth,
+      ...(tls && { credentials: tlsCredentials(tls) }),
       dialTimeout: Math.max(1000, options.queryTimeoutMs),
       // One retry on another member; a member that keeps failing is left alone for a second, not five.
       faultHandling: {

@@ -57,16 +57,16 @@ export interface MetaStoreOptions {
   startTimeoutMs: number;
 }
 
-/** Opens the meta store a `--meta` URL names: `postgres://...` or `etcd://host:port,host:port[/prefix]`. */
+/** Opens the meta store a `--meta` URL names: `postgres://...`, `etcd://host:port,host:port[/prefix]` or `etcds://...` (TLS). */
 export async function openMetaStore(url: string, options: MetaStoreOptions): Promise<MetaStore> {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') {
     const { PostgresMetaStore } = await import('./postgres-meta-store.js');
     return PostgresMetaStore.open(url, options);
   }
-  if (scheme === 'etcd') {
+  if (scheme === 'etcd' || scheme === 'etcds') {
     const { EtcdMetaStore } = await import('./etcd-meta-store.js');
     return EtcdMetaStore.open(url, options);
   }
-  throw new InvalidInputError(`meta store URL must start with postgres:// or etcd:// (got ${scheme ? `${scheme}://` : 'no scheme'})`);
+  throw new InvalidInputError(`meta store URL must start with postgres://, etcd:// or etcds:// (got ${scheme ? `${scheme}://` : 'no scheme'})`);
 }

@@ -11,6 +11,19 @@ describe('meta store URLs', () => {
     expect(parseEtcdUrl('etcd://oracle:s%40cret@h1:2379')).toMatchObject({ auth: { username: 'oracle', password: 's@cret' } });
   });
 
+  it('an etcds URL dials the members over TLS, with the files etcdctl would take', () => {
+    expect(parseEtcdUrl('etcds://h1:2379,h2:2379/tso?cacert=/pki/ca.pem&cert=/pki/c.pem&key=/pki/c.key')).toEqual({
+      hosts: ['https://h1:2379', 'https://h2:2379'],
+      prefix: '/tso/',
+      auth: undefined,
+      tls: { cacert: '/pki/ca.pem', cert: '/pki/c.pem', key: '/pki/c.key' },
+    });
+    expect(parseEtcdUrl('etcds://h1:2379')).toMatchObject({ hosts: ['https://h1:2379'], tls: { cacert: undefined, cert: undefined, key: undefined } });
+    for (const url of ['etcds://h1:2379?cert=/c.pem', 'etcds://h1:2379?ca=/ca.pem', 'etcd://h1:2379?cacert=/ca.pem']) {
+      expect(() => parseEtcdUrl(url), url).toThrow(InvalidInputError);
+    }
+  });
+
   it('refuses what it cannot use, with the password hidden', () => {
     for (const url of ['etcd://', 'etcd://h1', 'etcd://h1:2379,h2', 'etcd://h1:2379?x=1']) {
       expect(() => parseEtcdUrl(url), url).toThrow(InvalidInputError);
@@ -20,7 +33,7 @@ describe('meta store URLs', () => {
 
   it('a --meta URL of another scheme is refused before anything is dialled', async () => {
     const options = { logger: silentLogger, queryTimeoutMs: 500, startTimeoutMs: 0 };
-    await expect(openMetaStore('mysql://h1/db', options)).rejects.toThrow(/must start with postgres:\/\/ or etcd:\/\//);
+    await expect(openMetaStore('mysql://h1/db', options)).rejects.toThrow(/must start with postgres:\/\/, etcd:\/\/ or etcds:\/\//);
     await expect(openMetaStore('h1:2379', options)).rejects.toBeInstanceOf(InvalidInputError);
   });
 });
