@@ -1,6 +1,6 @@
 import type { SQL } from 'drizzle-orm';
 import { ident } from '../schema/sql-names.js';
-import { gcCheckFromSql, LOCK_INFO_COLUMNS, type BufferedImage } from './read-row-columns.js';
+import { leadingGcCheckSql, LOCK_INFO_COLUMNS, type BufferedImage } from './read-row-columns.js';
 import { renderInto, snapshotLocksSql, snapshotView } from './snapshot-read-statement.js';
 import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
@@ -95,6 +95,8 @@ export function buildJoinRead(request: JoinReadRequest): { sql: string; params: 
   const rows = `select 'r' as __kind, null::int as __t, __j.__ord, ${tables.flatMap((table, t) => table.storage.meta.columns.map((_, i) => `__j.${joinedColumn(t, i)}`)).join(', ')}, ${noLock} from __j`;
   const locks = tables.map((table, t) => snapshotLocksSql(table.storage, views[t]!, `'l', ${t}, 0, ${nulls}`, `__r${t}`));
   const ts = views[0]!.ts;
-  const gc = `select 'g', null, 0, ${nulls}, null::text[], g.safe_point::text, null, null, null ${gcCheckFromSql(ts, views.map((v) => v.gate).join(' and '))}`;
-  return { sql: `${ctes}\nselect * from (${rows}) r\nunion all ${locks.join('\nunion all ')}\nunion all ${gc}${order ? ' order by 1 desc, 3' : ''}`, params };
+  const nullColumns = tables.flatMap((table, t) => table.storage.meta.columns.map((_, i) => `null as ${joinedColumn(t, i)}`));
+  // Every view's gate: each names its own parameter for the map version (the same value), and Postgres refuses unused parameters.
+  const gc = leadingGcCheckSql([`'g' as __kind`, 'null::int as __t', '0::bigint as __ord', ...nullColumns], ts, views.map((v) => v.gate).join(' and '));
+  return { sql: `${ctes}\n${gc}\nunion all select * from (${rows}) r\nunion all ${locks.join('\nunion all ')}${order ? ' order by 1 desc, 3' : ''}`, params };
 }

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { storageType } from '../schema/sql-names.js';
-import { gcCheckFromSql, LOCK_INFO_COLUMNS } from './read-row-columns.js';
+import { leadingGcCheckSql, LOCK_INFO_COLUMNS } from './read-row-columns.js';
 import { snapshotLocksSql, snapshotView, type SnapshotReadRequest } from './snapshot-read-statement.js';
 
 /** A read whose rows are expressions over the snapshot's rows: aggregates, group columns, computed new values. */
@@ -89,10 +89,10 @@ export function buildProjectedRead(request: ProjectedReadRequest): { sql: string
 from (${rows}) as ${T}${groups.length > 0 ? ` group by ${groups.join(', ')}` : ''}${havingText ? ` having ${havingText}` : ''}`;
   const nulls = outputs.map(() => 'null').join(', ');
   const locks = snapshotLocksSql(storage, view, `'l', ${nulls}`, null);
-  const gc = `select 'g', ${nulls}, null::text[], g.safe_point::text, null, null, null ${gcCheckFromSql(view.ts, view.gate)}`;
+  const gc = leadingGcCheckSql([`'g' as __kind`, ...outputs.map((_, i) => `null as ${projectedColumn(i)}`)], view.ts, view.gate);
   const ctes = view.withClause ? `with ${view.withClause} ` : '';
   // The projection is wrapped so that its distinct, group by and having stay its own, whatever follows.
-  return { sql: `${ctes}select * from (${projected}) p union all ${locks}\nunion all ${gc}`, params: view.params };
+  return { sql: `${ctes}${gc}\nunion all select * from (${projected}) p union all ${locks}`, params: view.params };
 }
 
 /**

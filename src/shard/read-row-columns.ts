@@ -34,16 +34,21 @@ export function noLockSql(): string {
  * The part of every read that checks its timestamp against the shard's GC
  * safe point, in the read's own snapshot (schema/core/0002-gc-safe-point.sql):
  * one row of kind 'g' carrying the safe point when the read is too old.
- * `gate`: a condition the statement evaluates once (SnapshotView.gate).
  */
-export function gcCheckSql(storage: TableSql, readTs: string, gate?: string): string {
+export function gcCheckSql(storage: TableSql, readTs: string): string {
   const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)}`).join(', ');
-  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null ${gcCheckFromSql(readTs, gate)}`;
+  return `select 'g', 0, ${columns}, null::text[], g.safe_point::text, null, null, null from percolator_gc g where g.safe_point > ${readTs}`;
 }
 
-/** The from and where of a GC check (gcCheckSql), for statements with their own columns. */
-export function gcCheckFromSql(readTs: string, gate = 'true'): string {
-  return `from percolator_gc g where g.safe_point > ${readTs} and ${gate}`;
+/**
+ * A GC check (gcCheckSql) as the first branch of a read's `union all`,
+ * where it names the statement's columns: `leading`, the aliased columns
+ * before the lock columns. First, so that a `gate` (SnapshotView.gate)
+ * that fails does so before the scan runs: Postgres runs the branches in order.
+ */
+export function leadingGcCheckSql(leading: readonly string[], readTs: string, gate: string): string {
+  const lockColumns = LOCK_INFO_COLUMNS.map(([name, type]) => `${name === '__lock_start' ? 'g.safe_point::text' : `null::${type}`} as ${name}`);
+  return `select ${[...leading, ...lockColumns].join(', ')} from percolator_gc g where g.safe_point > ${readTs} and ${gate}`;
 }
 
 export interface RawReadRow {

@@ -42,9 +42,10 @@ function refusedAt(version: string): string {
  * testing its slot against unownedSlotsSql; without, a `gate`, a condition
  * the statement evaluates once, that there is nothing to leave out, and
  * else fails with PCSL3 (SlotFilterNeededError), and the reader sends it
- * again with `perRow` (shard-reads.ts). The gate goes on a branch of the
- * statement that reads no table rows (its GC check): in the scan's own
- * where clause Postgres runs it as a one-time filter, but still passes
+ * again with `perRow` (shard-reads.ts). The gate goes on the first branch
+ * of the statement, which reads no table rows (its GC check,
+ * leadingGcCheckSql), so a failing gate costs no scan; in the scan's own
+ * where clause Postgres would run it as a one-time filter, but still pass
  * every row through the filter's node. The steady state costs the check alone.
  */
 export function slotReadFilterSql(alias: string, version: string, perRow: boolean): { rowCondition: string; gate: string } {

@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
-import { gcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
+import { leadingGcCheckSql, LOCK_INFO_COLUMNS, lockInfoSql, noLockSql, type BufferedImage } from './read-row-columns.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import { slotReadFilterSql } from './slot-read-filter.js';
@@ -54,9 +54,10 @@ from (${view.merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limi
   const lockColumns = storage.meta.columns.map((c) => (storage.pk.includes(c) ? ident(c.name) : `null::${storageType(c.sqlType)}`)).join(', ');
   const locksPart = snapshotLocksSql(storage, view, `'l', 0, ${lockColumns}`);
   const ctes = `with ${view.withClause ? `${view.withClause}, ` : ''}__r as (${rowsPart}) `;
-  const gc = gcCheckSql(storage, ts, view.gate);
+  const columns = storage.meta.columns.map((c) => `null::${storageType(c.sqlType)} as ${ident(c.name)}`);
+  const gc = leadingGcCheckSql([`'g' as __kind`, '0::bigint as __ord', ...columns], ts, view.gate);
   // Rows of an ordered read come back in rank order; an unordered one (an audit) skips the sort.
-  return { sql: `${ctes}select * from __r union all ${locksPart}\nunion all ${gc}${order ? ' order by 1 desc, 2' : ''}`, params };
+  return { sql: `${ctes}${gc}\nunion all select * from __r union all ${locksPart}${order ? ' order by 1 desc, 2' : ''}`, params };
 }
 
 /**
