@@ -121,8 +121,8 @@ export class EtcdCluster {
   /** An `etcd://` URL naming every member, with a key prefix (a fresh one unless given); `etcds://` with the TLS files for a TLS cluster. */
   url(prefix = `/percolator-test/${randomUUID().slice(0, 8)}`): string {
     if (!this.tls) return `etcd://${this.endpoints.join(',')}${prefix}`;
-    const files = new URLSearchParams({ cacert: this.tls.cacert, ...(this.tls.clientCert && { cert: this.tls.clientCert }), ...(this.tls.clientKey && { key: this.tls.clientKey }) });
-    return `etcds://${this.endpoints.join(',')}${prefix}?${files}`;
+    const files = Object.entries({ cacert: this.tls.cacert, cert: this.tls.clientCert, key: this.tls.clientKey }).filter(([, file]) => file !== undefined);
+    return `etcds://${this.endpoints.join(',')}${prefix}?${files.map(([name, file]) => `${name}=${encodeURIComponent(file!)}`).join('&')}`;
   }
 
   /** Sends a signal to a member (default SIGKILL); terminating signals wait for the exit. */

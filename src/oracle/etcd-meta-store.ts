@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type ICompare, type IKeyValue, type IRequestOp } from 'etcd3';
 import { InvalidInputError, OracleRequestRejectedError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import type { Timestamp } from '../timestamp.js';
 import type { LeaderInfo, LeaseGrant, MetaStore, MetaStoreOptions } from './meta-store.js';
 import type { PlacementRead, PlacementWrite, StoredPlacement } from './placement-store.js';
@@ -56,29 +57,58 @@ const TLS_PARAMETERS = ['cacert', 'cert', 'key'] as const;
  * and key together) naming the files.
  */
 export function parseEtcdUrl(url: string): EtcdUrl {
-  const redacted = url.replace(/:[^:@/]*@/, ':***@');
-  const match = /^etcd(s?):\/\/(?:([^:@/]*):([^@/]*)@)?([^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(url);
-  if (!match) throw new InvalidInputError(`not an etcd URL (etcd://host:port,host:port[/prefix], or etcds://...[?cacert=&cert=&key=] over TLS): ${redacted}`);
-  const secure = match[1] !== '';
-  const hosts = match[4]!.split(',').map((h) => h.trim());
+  const refuse = (why: string): InvalidInputError => new InvalidInputError(`${why}: ${redactUrl(url)}`);
+  const scheme = /^etcd(s?):\/\//i.exec(url);
+  if (!scheme) throw refuse('not an etcd URL (etcd://host:port,host:port[/prefix], or etcds://...[?cacert=&cert=&key=] over TLS)');
+  const secure = scheme[1] !== '';
+  const [rest = '', query] = splitOnce(url.slice(scheme[0].length), '?');
+  // The user information ends at the last '@' (a password may hold '/' or ':'), as a WHATWG URL parser reads it.
+  const at = rest.lastIndexOf('@');
+  const userInfo = at >= 0 ? rest.slice(0, at) : undefined;
+  const [authority = '', path] = splitOnce(rest.slice(at + 1), '/');
+  const hosts = authority.split(',').map((h) => h.trim());
   for (const host of hosts) {
-    if (!/^(\[[0-9a-f:.]+\]|[^:[\]]+):\d{1,5}$/i.test(host)) throw new InvalidInputError(`etcd endpoint must be host:port, got ${JSON.stringify(host)}`);
+    if (!/^(\[[0-9a-f:.]+\]|[^:[\]]+):\d{1,5}$/i.test(host)) throw refuse(`etcd endpoint must be host:port, got ${JSON.stringify(host)}`);
   }
-  const path = (match[5] ?? '').replace(/\/+$/, '');
-  const prefix = `${path === '' ? '/percolator/oracle' : path}/`;
-  const auth = match[2] !== undefined ? { username: decodeURIComponent(match[2]), password: decodeURIComponent(match[3]!) } : undefined;
-  const tls = secure ? tlsFilesOf(new URLSearchParams(match[6] ?? ''), redacted) : undefined;
-  if (!secure && match[6] !== undefined) throw new InvalidInputError(`an etcd:// URL takes no parameters (TLS files go with etcds://): ${redacted}`);
+  const trimmed = path === undefined ? '' : `/${path}`.replace(/\/+$/, '');
+  const prefix = `${trimmed === '' ? '/percolator/oracle' : trimmed}/`;
+  let auth: EtcdUrl['auth'];
+  if (userInfo !== undefined) {
+    const [username = '', password] = splitOnce(userInfo, ':');
+    if (password === undefined) throw refuse('an etcd user needs a password (user:password@)');
+    auth = { username: decodeComponent(username, refuse), password: decodeComponent(password, refuse) };
+  }
+  if (!secure && query !== undefined) throw refuse('an etcd:// URL takes no parameters (TLS files go with etcds://)');
+  const tls = secure ? tlsFilesOf(query ?? '', refuse) : undefined;
   return { hosts: hosts.map((h) => `${secure ? 'https' : 'http'}://${h}`), prefix, auth, tls };
 }
 
-function tlsFilesOf(parameters: URLSearchParams, redacted: string): EtcdTlsFiles {
-  for (const name of parameters.keys()) {
-    if (!(TLS_PARAMETERS as readonly string[]).includes(name)) throw new InvalidInputError(`unknown etcds:// parameter ${JSON.stringify(name)} (known: ${TLS_PARAMETERS.join(', ')}): ${redacted}`);
+/** `text` split at the first `separator`: [before, after], or [text, undefined] without one. */
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+function decodeComponent(text: string, refuse: (why: string) => Error): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw refuse('malformed percent-encoding');
   }
-  const [cacert, cert, key] = TLS_PARAMETERS.map((name) => parameters.get(name) ?? undefined);
-  if ((cert === undefined) !== (key === undefined)) throw new InvalidInputError(`an etcds:// client certificate needs both cert and key: ${redacted}`);
-  return { cacert, cert, key };
+}
+
+/** The TLS files of an etcds:// query: each value percent-decoded as a path (a '+' stays a '+'), each name at most once. */
+function tlsFilesOf(query: string, refuse: (why: string) => Error): EtcdTlsFiles {
+  const files: Partial<Record<(typeof TLS_PARAMETERS)[number], string>> = {};
+  for (const pair of query.split('&').filter((p) => p !== '')) {
+    const [name = '', value = ''] = splitOnce(pair, '=');
+    if (!(TLS_PARAMETERS as readonly string[]).includes(name)) throw refuse(`unknown etcds:// parameter ${JSON.stringify(name)} (known: ${TLS_PARAMETERS.join(', ')})`);
+    const key = name as (typeof TLS_PARAMETERS)[number];
+    if (files[key] !== undefined) throw refuse(`etcds:// parameter ${name} given twice`);
+    files[key] = decodeComponent(value, refuse);
+  }
+  if ((files.cert === undefined) !== (files.key === undefined)) throw refuse('an etcds:// client certificate needs both cert and key');
+  return { cacert: files.cacert, cert: files.cert, key: files.key };
 }
 
 /** The gRPC credentials of a TLS connection: the files read, or an InvalidInputError naming the one that cannot be. */
