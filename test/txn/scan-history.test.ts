@@ -59,7 +59,7 @@ describe('scans over history', () => {
         const client = new pg.Client(url);
         await client.connect();
         try {
-          await client.query(`drop table accounts__latest; delete from percolator_migrations where name in ('table/accounts/0007-latest-versions', 'table/accounts/0009-slot-column')`);
+          await client.query(`drop table accounts__latest; delete from percolator_migrations where name in ('table/accounts/0007-latest-versions', 'table/accounts/0009-slot-column', 'table/accounts/0010-latest-op-char')`);
         } finally {
           await client.end();
         }
@@ -68,5 +68,8 @@ describe('scans over history', () => {
     await engine.migrate(bankTables);
     expect(await scanAt()).toEqual(before);
     expect((await countOnShards(cluster.shardUrls, 'select count(*) as n from accounts__latest')).reduce((a, b) => a + b, 0)).toBe(ids.length);
+    // Rebuilt with a text op by 0007, then made one-byte by 0010, deletes included; its check constraint is the new one alone.
+    expect(await countOnShards(cluster.shardUrls, `select count(*) as n from accounts__latest where op not in ('p', 'd')`)).toEqual(cluster.shardUrls.map(() => 0));
+    expect(await countOnShards(cluster.shardUrls, `select count(*) as n from pg_constraint where conrelid = 'accounts__latest'::regclass and contype = 'c'`)).toEqual(cluster.shardUrls.map(() => 1));
   });
 });
