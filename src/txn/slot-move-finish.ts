@@ -39,12 +39,20 @@ export async function finishMoves(placement: Placement): Promise<number> {
   const held = (await Promise.all(shards.map(async (holder) => (await readOpenMoves(holder)).map((move) => ({ move, holder }))))).flat();
   const released = held.filter(({ move }) => move.phase === 'released');
   const safePoints = new Map<number, bigint>();
+  // A record handed over is on both shards until the map drops its destination: one move, finished once.
+  const done = new Set<string>();
+  const identity = (m: MoveJournal) => `${m.from}>${m.to}@${m.switchTs}:${m.slots.join(',')}`;
   let finished = 0;
   for (const { move, holder } of released) {
+    if (done.has(identity(move))) {
+      await recordPhase(holder, move, 'dropped', move.rowsCopied);
+      continue;
+    }
     if (!map.shards.some((s) => s.id === move.from)) {
       // The source left the cluster (removeShard): nothing to delete there; its release is done once the destination's safe point passes the switch.
       if (BigInt((await holder.query<{ safe_point: string }>(currentSafePoint())).rows[0]?.safe_point ?? 0) <= move.switchTs!) continue;
       await recordPhase(holder, move, 'dropped', move.rowsCopied);
+      done.add(identity(move));
       finished++;
       continue;
     }
@@ -58,6 +66,7 @@ export async function finishMoves(placement: Placement): Promise<number> {
       return move.slots.filter((slot) => map.shardOfSlot(slot) !== move.from && !newer.includes(slot) && !incoming.includes(slot));
     });
     await recordPhase(holder, move, 'dropped', move.rowsCopied);
+    done.add(identity(move));
     finished++;
   }
   return finished;

@@ -53,7 +53,7 @@ function toJournal(row: JournalRow): MoveJournal {
   };
 }
 
-/** The moves recorded on `shard` (as destination) that are neither dropped nor aborted. */
+/** The moves recorded on `shard` (their destination, or their source after a hand-over) that are neither dropped nor aborted. */
 export async function readOpenMoves(shard: ShardPool, client?: pg.PoolClient): Promise<MoveJournal[]> {
   return (await shard.query<JournalRow>(openMoves, { client })).rows.map(toJournal);
 }

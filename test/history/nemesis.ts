@@ -165,7 +165,7 @@ export class Nemesis {
         return [`shard ${i} +${rttMs} ms`, after - before];
       }
       case 'oracle-leader-kill': {
-        const leader = oracles.find((o) => o.role === 'leader') ?? this.pick(oracles)[0];
+        const leader = await this.leaderOracle();
         await leader.kill('SIGKILL');
         await sleep(duration);
         await leader.restart({ standby: true });
@@ -187,7 +187,7 @@ export class Nemesis {
       }
       case 'oracle-loss': {
         // The leader: a follower carries no client traffic, so loss there would touch nothing.
-        const oracle = oracles.find((o) => o.role === 'leader') ?? this.pick(oracles)[0];
+        const oracle = await this.leaderOracle();
         return [`oracle ${oracle.address}`, await this.lossy(duration, portOf(oracle.address))];
       }
       case 'etcd-kill': {
@@ -219,6 +219,17 @@ export class Nemesis {
         return [`etcd ${member.name}`, lost];
       }
     }
+  }
+
+  /**
+   * The oracle that leads now, waiting out a failover (up to 5 s); else one
+   * drawn. Draws either way, so that a seed replays the same schedule.
+   */
+  private async leaderOracle(): Promise<OracleProcess> {
+    const [drawn] = this.pick(this.targets.oracles);
+    const leading = () => this.targets.oracles.find((o) => o.role === 'leader');
+    if (!leading()) await Promise.any(this.targets.oracles.map((o) => o.waitForRole('leader', 5000))).catch(() => undefined);
+    return leading() ?? drawn;
   }
 
   /** Drops a share (10, 25 or 50%, drawn) of these ports' segments for `duration`; returns how many were dropped. */
