@@ -24,7 +24,12 @@ export class TableSql {
   readonly valueColumns: readonly ColumnMeta[];
   readonly versions: string;
   readonly locks: string;
-  /** Each key's newest committed put/del (reads by scans). */
+  /**
+   * Each key's newest committed put/del (reads by scans). Its `op` is a
+   * one-byte "char" (schema/table/0010): compare it with untyped literals
+   * ('put', 'del'); against a text value ('put'::text, a text parameter,
+   * another table's op) it reads as 'p'/'d' and matches nothing.
+   */
   readonly latest: string;
   readonly alias: string;
   /** The key columns, quoted and comma-separated. */
