@@ -156,6 +156,6 @@ describe.skipIf(!etcdBinary())('percolator up --meta', () => {
   }, 90_000);
 
   it('refuses a store it does not know', async () => {
-    await refused(['--meta', 'zookeeper://127.0.0.1:2181'], '--meta must be postgres, etcd, or an etcd:// or postgres:// URL, got zookeeper://127.0.0.1:2181');
+    await refused(['--meta', 'zookeeper://127.0.0.1:2181'], '--meta must be postgres, etcd, or an etcd://, etcds:// or postgres:// URL, got zookeeper://127.0.0.1:2181');
   });
 });
