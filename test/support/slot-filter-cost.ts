@@ -11,13 +11,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
-import pg from 'pg';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { buildProjectedRead } from '../../src/shard/projected-read-statement.js';
 import { slotGateSql } from '../../src/shard/slot-read-filter.js';
-import { coreMigrations, tableMigrations } from '../../src/shard/storage-ddl.js';
 import { TableStorage } from '../../src/shard/table-storage.js';
+import { startThrowawayStorage } from './throwaway-storage.js';
 
 const items = pgTable('items', { id: integer().primaryKey(), grp: integer().notNull(), amount: integer().notNull() });
 
@@ -26,12 +24,9 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[3] ?? 31);
   const meta = describeTable(items);
   const storage = new TableStorage(meta);
-  const server = await PostgresServer.create({ unsafeFast: true });
-  const client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
+  const server = await startThrowawayStorage(meta);
+  const { client } = server;
   try {
-    await client.connect();
-    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
-    await client.query('insert into percolator_owned_slots (slot, since_version) select s, 1 from generate_series(0, 4095) s');
     await client.query(`insert into ${storage.latest} (id, grp, amount, slot, commit_ts, op) select g, g % 100, g % 1000, g % 4096, 10, 'put' from generate_series(1, $1::int) g`, [rows]);
     await client.query(`vacuum analyze ${storage.latest}`);
     const built = buildProjectedRead({ storage, readTs: 100n, ownStartTs: 100n, mapVersion: 1n, select: [{ aggregate: 'count' }], buffered: [] });
@@ -62,7 +57,6 @@ async function main(): Promise<void> {
     console.log(`${rows} latest rows on one shard, count(*) as the engine sends it; medians of ${rounds} (ms)`);
     console.log(`| statement | ms |\n|---|---:|\n| as built: the slot check once per statement | ${median(times.filtered).toFixed(2)} |\n| without the check (before) | ${median(times.plain).toFixed(2)} |\n| each row's slot tested (a shard holding foreign rows) | ${median(times.single).toFixed(2)} |`);
   } finally {
-    await client.end().catch(() => {});
     await server.destroy();
   }
 }

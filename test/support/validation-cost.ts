@@ -19,12 +19,10 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { between } from 'drizzle-orm';
 import { integer, pgTable } from 'drizzle-orm/pg-core';
-import pg from 'pg';
-import { PostgresServer } from '../../src/harness/postgres-server.js';
 import { describeTable } from '../../src/schema/table-meta.js';
 import { validationStatement, type ValidationChecks } from '../../src/shard/read-validation-statement.js';
-import { coreMigrations, tableMigrations } from '../../src/shard/storage-ddl.js';
 import { TableStorage } from '../../src/shard/table-storage.js';
+import { startThrowawayStorage } from './throwaway-storage.js';
 import { scannedFilter } from '../../src/txn/read-set.js';
 
 const items = pgTable('items', { id: integer().primaryKey(), value: integer().notNull() });
@@ -35,12 +33,9 @@ async function main(): Promise<void> {
   const statements = Number(process.argv[4] ?? 2_000);
   const meta = describeTable(items);
   const storage = new TableStorage(meta);
-  const server = await PostgresServer.create({ unsafeFast: true });
-  const client = new pg.Client({ connectionString: server.url, options: '-c plan_cache_mode=force_generic_plan' });
+  const server = await startThrowawayStorage(meta);
+  const { client } = server;
   try {
-    await client.connect();
-    for (const m of [...coreMigrations(), ...tableMigrations(meta)]) await client.query(m.sql);
-    await client.query('insert into percolator_owned_slots (slot, since_version) select s, 1 from generate_series(0, 4095) s');
     // Versions at commit_ts 10, 20, ...; the transaction validated started at 5 and commits at 10 * versions + 5.
     await client.query(
       `insert into ${storage.versions} (id, commit_ts, start_ts, op, value, slot) select g, 10 * v, 10 * v - 1, 'put', g % 1000, g % 4096 from generate_series(1, $1::int) g, generate_series(1, $2::int) v`,
@@ -92,7 +87,6 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await client.end().catch(() => {});
     await server.destroy();
   }
 }
