@@ -1,7 +1,7 @@
 import type { SQL } from 'drizzle-orm';
 import { ident } from '../schema/sql-names.js';
 import { leadingGcCheckSql, LOCK_INFO_COLUMNS, type BufferedImage } from './read-row-columns.js';
-import { renderInto, snapshotLocksSql, snapshotView } from './snapshot-read-statement.js';
+import { renderInto, snapshotLocksSql, snapshotView, type SnapshotView } from './snapshot-read-statement.js';
 import type { TableSql } from './table-sql.js';
 import type { Timestamp } from '../timestamp.js';
 
@@ -65,9 +65,11 @@ export interface RawJoinRow {
 export function buildJoinRead(request: JoinReadRequest): { sql: string; params: unknown[] } {
   const { tables, orderBy, limit } = request;
   const params: unknown[] = [];
-  const views = tables.map((table, t) =>
-    snapshotView({ storage: table.storage, readTs: request.readTs, ownStartTs: request.ownStartTs, mapVersion: request.mapVersion, slotFilter: request.slotFilter, where: table.lockFilter, buffered: table.buffered }, [], { params, buffer: `__buf${t}` }),
-  );
+  const views: SnapshotView[] = [];
+  for (const [t, table] of tables.entries()) {
+    const view = { storage: table.storage, readTs: request.readTs, ownStartTs: request.ownStartTs, mapVersion: request.mapVersion, slotFilter: request.slotFilter, where: table.lockFilter, buffered: table.buffered };
+    views.push(snapshotView(view, [], { params, buffer: `__buf${t}`, mapVersion: views[0]?.mapVersion }));
+  }
   const from = tables
     .map((table, t) => {
       const source = `(${views[t]!.merged}) as ${table.storage.alias}`;
@@ -96,7 +98,7 @@ export function buildJoinRead(request: JoinReadRequest): { sql: string; params: 
   const locks = tables.map((table, t) => snapshotLocksSql(table.storage, views[t]!, `'l', ${t}, 0, ${nulls}`, `__r${t}`));
   const ts = views[0]!.ts;
   const nullColumns = tables.flatMap((table, t) => table.storage.meta.columns.map((_, i) => `null as ${joinedColumn(t, i)}`));
-  // Every view's gate: each names its own parameter for the map version (the same value), and Postgres refuses unused parameters.
-  const gc = leadingGcCheckSql([`'g' as __kind`, 'null::int as __t', '0::bigint as __ord', ...nullColumns], ts, views.map((v) => v.gate).join(' and '));
+  // One gate for all tables: they share the map version parameter.
+  const gc = leadingGcCheckSql([`'g' as __kind`, 'null::int as __t', '0::bigint as __ord', ...nullColumns], ts, views[0]!.gate);
   return { sql: `${ctes}\n${gc}\nunion all select * from (${rows}) r\nunion all ${locks.join('\nunion all ')}${order ? ' order by 1 desc, 3' : ''}`, params };
 }

@@ -85,18 +85,21 @@ export interface SnapshotView {
   readonly merged: string;
   /** A condition the statement must evaluate once, on a branch that reads no table rows (slotReadFilterSql); `true` when `merged` tests each row's slot. */
   readonly gate: string;
+  /** `$n::bigint` of the reader's map version. */
+  readonly mapVersion: string;
 }
 
 /**
  * `shared` lets several views live in one statement (a join,
- * join-read-statement.ts): their parameters go into one array, and each
- * names its buffered images' CTE. `twoPass` builds the visible rows in two
+ * join-read-statement.ts): their parameters go into one array, each
+ * names its buffered images' CTE, and the later ones use the first one's
+ * map version parameter (so that one gate serves them all). `twoPass` builds the visible rows in two
  * passes (see below), for reads that group them.
  */
 export function snapshotView(
   request: SnapshotReadRequest,
   fragments: readonly SQL[],
-  shared: { params?: unknown[]; buffer?: string; twoPass?: boolean } = {},
+  shared: { params?: unknown[]; buffer?: string; twoPass?: boolean; mapVersion?: string } = {},
 ): SnapshotView {
   const { storage, readTs, buffered } = request;
   const buf = shared.buffer ?? '__buf';
@@ -115,7 +118,7 @@ export function snapshotView(
   };
   const ts = `${param(readTs)}::bigint`;
   const own = `${param(request.ownStartTs)}::bigint`;
-  const mapVersion = `${param(request.mapVersion)}::bigint`;
+  const mapVersion = shared.mapVersion ?? `${param(request.mapVersion)}::bigint`;
   const filter = where ? ` where ${where}` : '';
 
   // The visible version of each key: its latest row when that was committed
@@ -161,7 +164,7 @@ union all select ${columns.map((c) => `__o.${ident(c.name)}`).join(', ')} from $
     merged = `select ${colList} from (${visible}) v where not exists (select 1 from ${buf} b where ${pkEq})
 union all select ${colList} from ${buf} where __op = 'put'`;
   }
-  return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged, gate };
+  return { params, param, ts, own, filter, hasFilter: where !== undefined, fragments: texts, withClause, merged, gate, mapVersion };
 }
 
 /**
