@@ -2,7 +2,7 @@ import { Column, Param, type SQL } from 'drizzle-orm';
 import type { ColumnMeta, TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
 import { keyId } from './row-key.js';
-import { chunkText, junctionOperands, meaningfulChunks } from './sql-chunks.js';
+import { chunkText, junctionOf, meaningfulChunks } from './sql-chunks.js';
 import { isEntity } from './drizzle-entity.js';
 import { canonicalKeyValue, isKeyType, keyValueProblem } from './key-values.js';
 
@@ -72,7 +72,9 @@ export function areKeyColumns(columns: readonly ColumnMeta[]): boolean {
 }
 
 function analyze(columns: readonly ColumnMeta[], node: SQL): KeyFilter | undefined {
-  const conjuncts = junctionOperands(node, ' and ');
+  // Unwrapped once: the junctions and the leaf all look at these.
+  const chunks = meaningfulChunks(node);
+  const conjuncts = junctionOf(chunks, ' and ');
   if (conjuncts) {
     let alternatives: KeyConstraint[] = [new Map()];
     let exact = true;
@@ -85,7 +87,7 @@ function analyze(columns: readonly ColumnMeta[], node: SQL): KeyFilter | undefin
     }
     return { alternatives, exact };
   }
-  const disjuncts = junctionOperands(node, ' or ');
+  const disjuncts = junctionOf(chunks, ' or ');
   if (disjuncts) {
     const alternatives: KeyConstraint[] = [];
     let exact = true;
@@ -97,7 +99,7 @@ function analyze(columns: readonly ColumnMeta[], node: SQL): KeyFilter | undefin
     }
     return alternatives.length > MAX_KEY_TUPLES ? undefined : { alternatives, exact };
   }
-  const leaf = keyLeaf(columns, node);
+  const leaf = keyLeaf(columns, chunks);
   return leaf ? { alternatives: [new Map([leaf])], exact: true } : { alternatives: [new Map()], exact: false };
 }
 
@@ -123,8 +125,7 @@ function intersect(left: KeyConstraint, right: KeyConstraint): KeyConstraint[] {
  * key, values], values in canonical form (key-values.ts), so that every
  * spelling of a key (an upper-case uuid, '1.50') names the stored key.
  */
-function keyLeaf(columns: readonly ColumnMeta[], node: SQL): [string, unknown[]] | undefined {
-  const chunks = meaningfulChunks(node);
+function keyLeaf(columns: readonly ColumnMeta[], chunks: readonly unknown[]): [string, unknown[]] | undefined {
   if (chunks.length !== 3 || !isEntity(chunks[0], Column)) return undefined;
   const column = columns.find((c) => c.column === chunks[0]);
   if (!column || !isKeyType(column.column)) return undefined;

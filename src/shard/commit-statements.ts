@@ -93,21 +93,24 @@ const multiTableTexts = new MultiTableTexts();
  */
 export function commitTables(pieces: readonly TableCommit[]): Statement {
   const values: unknown[] = [];
-  const parts: CommitPieceSql[] = [];
-  const variants: string[] = [];
-  for (const [n, { table, entries }] of pieces.entries()) {
+  const offsets: number[] = [];
+  const byPosition: boolean[] = [];
+  for (const { table, entries } of pieces) {
     const piece = commitPieceValues(table, entries);
-    const name = pieces.length === 1 ? '' : String(n);
-    parts.push(commitPieceSql(table, name, values.length, piece.byPosition));
-    variants.push(piece.byPosition ? '' : 'join');
+    offsets.push(values.length);
+    byPosition.push(piece.byPosition);
     values.push(...piece.values);
   }
-  const build = () => `with ${parts.map((p) => p.rows).join(',\n')},
+  // The text depends only on the tables and each one's plan choice: built once per combination, not per statement.
+  const build = () => {
+    const parts = pieces.map(({ table }, n) => commitPieceSql(table, pieces.length === 1 ? '' : String(n), offsets[n]!, byPosition[n]!));
+    return `with ${parts.map((p) => p.rows).join(',\n')},
 p as materialized (${parts.map((p) => p.primaries).join('\n  union all ')}),
 ${parts.map((p) => p.writes).join(',\n')}
 select start_ts::text as start_ts, count(*)::int as written from (${parts.map((p) => p.inserted).join(' union all ')}) ins group by start_ts`;
-  if (pieces.length === 1) return { text: pieces[0]!.table.statementText(parts[0]!.byPosition ? 'commitShared' : 'commitSharedJoin', build), values };
-  return { text: multiTableTexts.text(pieces.map((p) => p.table), variants, build), values };
+  };
+  if (pieces.length === 1) return { text: pieces[0]!.table.statementText(byPosition[0] ? 'commitShared' : 'commitSharedJoin', build), values };
+  return { text: multiTableTexts.text(pieces.map((p) => p.table), byPosition.map((b) => (b ? '' : 'join')), build), values };
 }
 
 /** One table's parameters in a commit statement: starts, commits, guards, primary flags, then the key columns. */
@@ -144,7 +147,6 @@ interface CommitPieceSql {
   readonly writes: string;
   /** What `ins<n>` returns. */
   readonly inserted: string;
-  readonly byPosition: boolean;
 }
 
 /** One table's SQL in commitTables, its CTEs suffixed with `name`, its parameters after the first `offset`. */
@@ -165,7 +167,6 @@ ${latestUpsertSql(t, `${del}.__commit_ts`, del, `up${name}`)},
 ${ins} as (insert into ${t.versions} (${cols}, slot, commit_ts, start_ts, op)
   select ${cols}, ${del}.slot, ${del}.__commit_ts, ${del}.__start_ts, ${del}.op from ${del} where ${del}.op <> 'rollback' and not ${del}.for_update returning start_ts)`,
     inserted: `select start_ts from ${ins}`,
-    byPosition,
   };
 }
 

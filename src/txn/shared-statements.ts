@@ -105,6 +105,12 @@ export class SharedStatements<Request, Result> {
    * with a key already in the statement waits for the next one.
    */
   private take(queue: Queue<Request, Result>): Member<Request, Result>[] {
+    if (queue.pending.length <= 1) {
+      // Alone (as nearly always at low load): it goes, whatever its size, with no keys to compare.
+      const alone = queue.pending;
+      queue.pending = [];
+      return alone;
+    }
     const members: Member<Request, Result>[] = [];
     const rest: Member<Request, Result>[] = [];
     const taken = new Set<string>();
