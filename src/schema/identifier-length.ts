@@ -2,9 +2,10 @@ import { SchemaError } from '../errors.js';
 
 /**
  * Postgres keeps the first 63 bytes of an identifier and drops the rest
- * without a word, so a longer name would read back under another name (a
- * column) or collide with its siblings (the storage tables and their
- * indexes): such names are refused when the table is described.
+ * without a word. It does so in every statement alike, so a long table name
+ * still works, but a column's result field comes back under the cut name
+ * and an index's storage tables could collide with another's: such names
+ * are refused when the table is described.
  */
 export const MAX_IDENTIFIER_BYTES = 63;
 
