@@ -87,6 +87,7 @@ systems (--systems a,b,...; default from --isolation):
   2pc                      the shards, PREPARE TRANSACTION / COMMIT PREPARED, READ COMMITTED reads
   percolator               this layer, snapshot isolation
   percolator-serializable  this layer, serializable
+  percolator-locking       this layer, snapshot isolation, rows to be written read with for('update')
 
 workloads (--workload a,b,...):
   bank     transfers between two accounts + audits summing every balance (wrong total = anomaly)

@@ -23,6 +23,7 @@ export const SYSTEM_LEGEND: Readonly<Record<SystemName, string>> = {
   '2pc': 'the same shards with plain tables, SELECT FOR UPDATE, PREPARE TRANSACTION / COMMIT PREPARED; READ COMMITTED reads (no global snapshot)',
   percolator: 'this library over the shards: snapshot isolation, timestamps from the oracle',
   'percolator-serializable': 'this library, serializable (reads validated at commit)',
+  'percolator-locking': 'this library, snapshot isolation, reading rows it will write with for(\'update\') as 2pc does (lock waits instead of conflicts)',
 };
 
 /** Legend lines for the systems and workloads of a run, then the columns. */

@@ -79,6 +79,10 @@ function comparisons(results: readonly RunResult[]): string[] {
     });
     if (ratios.length) out.push(`${p.workload}: ${p.system} = ${ratios.join(', ')} (clients ${p.clients}, shards ${p.shards})`);
   }
+  // One concurrency measured: say how to see the rest (the ratio depends on it more than on anything else).
+  if (out.length > 0 && new Set(ok.map((r) => r.clients)).size === 1) {
+    out.push('these ratios move with concurrency (statements are shared by concurrent transactions, every hop is paid alone by one): see them with --sweep clients=1,16,64');
+  }
   return out;
 }
 

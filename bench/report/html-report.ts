@@ -10,6 +10,7 @@ const SYSTEM_COLORS: Record<string, string> = {
   '2pc': '#f58518',
   percolator: '#54a24b',
   'percolator-serializable': '#b279a2',
+  'percolator-locking': '#9ecae9',
 };
 const CAUSE_COLORS = ['#e45756', '#eeca3b', '#9d755d', '#bab0ac', '#ff9da6', '#79706e', '#d67195', '#439894'];
 

@@ -1,7 +1,7 @@
 import type { BenchRow, BenchTable, BenchValue } from '../bench-table.js';
 import type { CpuProcess } from '../cpu-accounting.js';
 
-export const SYSTEM_NAMES = ['local', 'local-serializable', '2pc', 'percolator', 'percolator-serializable'] as const;
+export const SYSTEM_NAMES = ['local', 'local-serializable', '2pc', 'percolator', 'percolator-serializable', 'percolator-locking'] as const;
 export type SystemName = (typeof SYSTEM_NAMES)[number];
 
 /** Rows whose `column` lies in [from, to]; every row when the range is absent. */

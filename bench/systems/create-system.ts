@@ -31,6 +31,7 @@ export function createSystem(name: SystemName, setup: SystemSetup): BenchSystem 
       return new TwoPhaseCommitSystem(shardUrls, clients, setup.shardOf, shardProcesses);
     case 'percolator':
     case 'percolator-serializable':
+    case 'percolator-locking':
       return new PercolatorSystem({
         name,
         oracle: env.oracleAddress!,

@@ -15,7 +15,7 @@ type PercolatorDb = Database<Record<string, PgTable>>;
 type PercolatorTx = Parameters<Parameters<PercolatorDb['transaction']>[0]>[0];
 
 export interface PercolatorSystemOptions {
-  readonly name: Extract<SystemName, 'percolator' | 'percolator-serializable'>;
+  readonly name: Extract<SystemName, 'percolator' | 'percolator-serializable' | 'percolator-locking'>;
   readonly oracle: string;
   readonly shardUrls: readonly string[];
   readonly clients: number;
@@ -29,18 +29,23 @@ export interface PercolatorSystemOptions {
  * `percolator` and `percolator-serializable`: this layer, driven only
  * through its public Drizzle-style API, with its own retries turned off so
  * that the benchmark counts every abort by cause (the same retry policy for
- * every system).
+ * every system). `percolator-locking`: snapshot isolation, and the reads a
+ * workload marks as read-for-write (2pc's `SELECT ... FOR UPDATE`) are
+ * `.for('update')`: a hot row's writers queue on its lock instead of
+ * conflicting at prewrite.
  */
 export class PercolatorSystem implements BenchSystem {
   readonly name: PercolatorSystemOptions['name'];
   readonly processes: readonly CpuProcess[];
   private db: PercolatorDb | undefined;
   private readonly isolation: 'snapshot' | 'serializable';
+  private readonly lockingReads: boolean;
 
   constructor(private readonly options: PercolatorSystemOptions) {
     this.name = options.name;
     this.processes = options.processes;
-    this.isolation = options.name === 'percolator' ? 'snapshot' : 'serializable';
+    this.isolation = options.name === 'percolator-serializable' ? 'serializable' : 'snapshot';
+    this.lockingReads = options.name === 'percolator-locking';
   }
 
   async createTable(table: BenchTable, rows: readonly BenchRow[]): Promise<void> {
@@ -74,7 +79,7 @@ export class PercolatorSystem implements BenchSystem {
 
   /** Read-only transactions need no hint: percolator commits them without a write phase. */
   attempt<T>(body: (tx: BenchTx) => Promise<T>, _options: AttemptOptions): Promise<T> {
-    return this.database.transaction((tx) => body(new PercolatorBenchTx(tx)), { isolation: this.isolation, maxRetries: 0 });
+    return this.database.transaction((tx) => body(new PercolatorBenchTx(tx, this.lockingReads)), { isolation: this.isolation, maxRetries: 0 });
   }
 
   abortCause(error: unknown): string | undefined {
@@ -132,11 +137,15 @@ export class PercolatorSystem implements BenchSystem {
 }
 
 class PercolatorBenchTx implements BenchTx {
-  constructor(private readonly tx: PercolatorTx) {}
+  constructor(
+    private readonly tx: PercolatorTx,
+    private readonly lockingReads: boolean,
+  ) {}
 
-  async get(table: BenchTable, ids: readonly number[]): Promise<BenchRow[]> {
+  async get(table: BenchTable, ids: readonly number[], options?: { forUpdate?: boolean }): Promise<BenchRow[]> {
     const id = table.column('id');
-    return (await this.tx.select().from(table.drizzle).where(ids.length === 1 ? eq(id, ids[0]) : inArray(id, [...ids]))) as BenchRow[];
+    const query = this.tx.select().from(table.drizzle).where(ids.length === 1 ? eq(id, ids[0]) : inArray(id, [...ids]));
+    return (await (this.lockingReads && options?.forUpdate ? query.for('update') : query)) as BenchRow[];
   }
 
   async scan(table: BenchTable, range?: ColumnRange): Promise<BenchRow[]> {

@@ -27,6 +27,10 @@ describe('the results table', () => {
     const text = formatResults([run('local', 1, 2000), run('2pc', 1, 800), run('percolator', 1, 600)]);
     expect(text).toContain('bank: percolator = 0.30x local, 0.75x 2pc (clients 16, shards 3)');
     expect(text.split('\n')[0]).not.toMatch(/round/);
+    // One client count measured: the line on how to see the ratio at others; a sweep over clients shows them.
+    expect(text).toContain('these ratios move with concurrency');
+    const swept = formatResults([run('2pc', 1, 800), run('percolator', 1, 600), { ...run('2pc', 1, 900), clients: 64 }, { ...run('percolator', 1, 1000), clients: 64 }]);
+    expect(swept).not.toContain('these ratios move with concurrency');
   });
 
   it('pairs runs of the same round and gives the median over rounds', () => {

@@ -4,6 +4,10 @@
  * across two shards, through the engine (no client layer) against plain
  * Postgres (one server, BEGIN / SELECT FOR UPDATE / UPDATE / COMMIT) and
  * Postgres two-phase commit over the shards (PREPARE / COMMIT PREPARED).
+ * After the runs, where a percolator transfer's time went, hop by hop (the
+ * start_ts, the read, then the commit's phases), beside the two floors
+ * every hop stands on: an oracle round trip and a `select 1`. With one
+ * client each hop is paid alone.
  *
  *   npm run build && node dist/test/support/engine-bench.js [seconds=5] [clients=16]
  */
@@ -54,6 +58,45 @@ async function measure(name: string, txn: (worker: number) => Promise<void>): Pr
   return { name, ok: latencies.length, failed, perSecond: latencies.length / seconds, p50: at(0.5), p99: at(0.99) };
 }
 
+/** Times per named hop, in ms. */
+class HopTimes {
+  private readonly samples = new Map<string, number[]>();
+
+  async time<T>(hop: string, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      const list = this.samples.get(hop) ?? [];
+      list.push(performance.now() - start);
+      this.samples.set(hop, list);
+    }
+  }
+
+  count(hop: string): number {
+    return this.samples.get(hop)?.length ?? 0;
+  }
+
+  totalMs(hop: string): number {
+    return (this.samples.get(hop) ?? []).reduce((a, b) => a + b, 0);
+  }
+
+  medianMs(hop: string): number {
+    const sorted = [...(this.samples.get(hop) ?? [])].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  }
+}
+
+/** Total seconds per commit phase (percolator_phase_seconds' sums) of the transactions the engine ran. */
+async function phaseSeconds(registry: Registry): Promise<Record<string, number>> {
+  const metric = await registry.getSingleMetric('percolator_phase_seconds')?.get();
+  const sums: Record<string, number> = {};
+  for (const v of metric?.values ?? []) {
+    if ((v as { metricName?: string }).metricName === 'percolator_phase_seconds_sum') sums[String(v.labels['phase'])] = v.value;
+  }
+  return sums;
+}
+
 const pick = (n: number) => Math.floor(Math.random() * n);
 
 async function main(): Promise<void> {
@@ -61,7 +104,8 @@ async function main(): Promise<void> {
   const oracle = await startOracleProcess({ metaUrl: meta.url });
   const tso = createOracleClient({ addresses: [oracle.address] });
   const pools = shards.urls.map((url) => new pg.Pool({ connectionString: url, max: clients }));
-  const engine = createTransactionEngine({ shards: shards.urls, timestampSource: tso, registry: new Registry(), pool: { max: clients } });
+  const registry = new Registry();
+  const engine = createTransactionEngine({ shards: shards.urls, timestampSource: tso, registry, pool: { max: clients } });
   try {
     await engine.migrate(bankTables);
     const seed = await engine.begin();
@@ -106,11 +150,13 @@ async function main(): Promise<void> {
         }
       }),
     );
+    const hops = new HopTimes();
+    const phasesBefore = await phaseSeconds(registry);
     results.push(
       await measure('percolator 2-shard transfer', async () => {
         const [from, to] = twoShards();
-        const tx = await engine.begin();
-        const rows = await tx.getMany(accountsMeta, [[from], [to]]);
+        const tx = await hops.time('start_ts', () => engine.begin());
+        const rows = await hops.time('read', () => tx.getMany(accountsMeta, [[from], [to]]));
         const b = (id: number) => rows.find((r) => r.id === id)!.balance as number;
         tx.put(accountsMeta, [
           { id: from, balance: b(from) - 1, owner: null },
@@ -151,11 +197,21 @@ async function main(): Promise<void> {
         }
       }),
     );
+    const transfers = results.find((r) => r.name === 'percolator 2-shard transfer')!.ok;
+    const phasesAfter = await phaseSeconds(registry);
+    const phases = Object.fromEntries(Object.entries(phasesAfter).map(([phase, s]) => [phase, s - (phasesBefore[phase] ?? 0)]));
+    hops.time('oracle round trip', () => tso.getTimestamp());
+    for (let i = 0; i < 2000; i++) await hops.time('oracle round trip', () => tso.getTimestamp());
+    for (let i = 0; i < 2000; i++) await hops.time('select 1', () => pools[0]!.query('select 1'));
     console.log(`clients ${clients}, ${seconds} s each (after 1 s warm-up), 3 shards, fsync on`);
     console.log('workload                          txn/s   p50 ms  p99 ms  failed');
     for (const r of results) {
       console.log(`${r.name.padEnd(32)} ${r.perSecond.toFixed(0).padStart(6)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(7)} ${String(r.failed).padStart(7)}`);
     }
+    console.log('\npercolator 2-shard transfer, mean ms per transfer (warm-up included)  |  floors, median ms');
+    const perTransfer = (ms: number) => (ms / (hops.count('start_ts') || 1)).toFixed(3);
+    console.log(`start_ts ${perTransfer(hops.totalMs('start_ts'))} (median ${hops.medianMs('start_ts').toFixed(3)}), read ${perTransfer(hops.totalMs('read'))} (median ${hops.medianMs('read').toFixed(3)}), ` + Object.entries(phases).map(([phase, s]) => `${phase} ${perTransfer(s * 1000)}`).join(', '));
+    console.log(`oracle round trip ${hops.medianMs('oracle round trip').toFixed(3)}, select 1 ${hops.medianMs('select 1').toFixed(3)}  (${transfers} transfers measured)`);
   } finally {
     await engine.close();
     await tso.close();
