@@ -94,17 +94,17 @@ export class PercolatorTransaction implements EngineTransaction {
         this.readSet.addPredicate({ table: table.name, shards, readTs: this.startTs });
       }
     }
-    if (results.length === 1) return this.recordScanned(storage, shards[0]!, results[0]!.rows);
+    if (results.length === 1) return this.recordScanned(table.name, storage, shards[0]!, results[0]!.rows);
     const rows: Row[] = [];
     results.forEach((result, i) => {
-      for (const row of this.recordScanned(storage, shards[i]!, result.rows)) rows.push(row);
+      for (const row of this.recordScanned(table.name, storage, shards[i]!, result.rows)) rows.push(row);
     });
     return rows;
   }
 
   /** A scan's rows of one shard, their keys recorded when reads are validated (serializable). */
-  private recordScanned(storage: TableStorage, shard: number, rows: Row[]): Row[] {
-    if (this.recordsReads) for (const row of rows) this.readSet.addKey({ table: storage.meta.name, keyTexts: rowKeyTexts(storage, row), shard });
+  private recordScanned(table: string, storage: TableStorage, shard: number, rows: Row[]): Row[] {
+    if (this.recordsReads) for (const row of rows) this.readSet.addKey({ table, keyTexts: rowKeyTexts(storage, row), shard });
     return rows;
   }
 
