@@ -78,8 +78,19 @@ export interface ReadRowLayout {
   readonly columns: readonly number[];
 }
 
+/** Layouts by result shape (a prepared statement's column names: one array per connection and statement) and table columns. */
+const layouts = new WeakMap<readonly string[], WeakMap<readonly ColumnMeta[], ReadRowLayout>>();
+
 /** The layout of a read statement's result, from its column names (`columns`: the table's, found by name). */
 export function readRowLayout(names: readonly string[], columns: readonly ColumnMeta[]): ReadRowLayout {
+  let byColumns = layouts.get(names);
+  if (!byColumns) layouts.set(names, (byColumns = new WeakMap()));
+  let layout = byColumns.get(columns);
+  if (!layout) byColumns.set(columns, (layout = findReadRowLayout(names, columns)));
+  return layout;
+}
+
+function findReadRowLayout(names: readonly string[], columns: readonly ColumnMeta[]): ReadRowLayout {
   const at = (name: string): number => {
     const i = names.indexOf(name);
     if (i < 0) throw new Error(`read statement returned no column ${name}`);
