@@ -8,7 +8,7 @@ import { analyzeKeyFilter, exactKeys } from './key-filter.js';
 import { mergeOrdered } from './merge-ordered.js';
 import { orderBySql, orderedExpression, type OrderTerm } from './order-by.js';
 import type { QueryContext, Session } from './query-context.js';
-import { keyId, keyOf } from './row-key.js';
+import { keyId, rowKeyId } from './row-key.js';
 import { pinnedShards } from './shard-pinning.js';
 
 /** @internal A validated read: what select, update-where and delete-where share. */
@@ -87,7 +87,7 @@ export async function readRows(context: QueryContext, session: Session, plan: Re
 async function lockKeys(session: Session, meta: TableMeta, keys: KeyValues[], lock: RowLockRequest): Promise<Row[]> {
   if (keys.length === 0) return [];
   const rows = await session.engineTx.getMany(meta, keys, { lock });
-  const found = new Set(rows.map((row) => keyId(keyOf(meta, row))));
+  const found = new Set(rows.map((row) => rowKeyId(meta, row)));
   session.rowCache.remember(meta, rows);
   session.rowCache.forget(meta, keys.filter((key) => !found.has(keyId(key))));
   return rows;
@@ -115,7 +115,7 @@ export async function readKeys(session: Session, meta: TableMeta, keys: KeyValue
   // Keys are distinct (keyTuples), so as many rows as keys means none is absent.
   let absent: KeyValues[] = [];
   if (rows.length < keys.length) {
-    const found = new Set(rows.map((row) => keyId(keyOf(meta, row))));
+    const found = new Set(rows.map((row) => rowKeyId(meta, row)));
     absent = keys.filter((key) => !found.has(keyId(key)));
   }
   session.rowCache.rememberRead(meta, rows, absent);

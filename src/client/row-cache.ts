@@ -1,6 +1,6 @@
 import type { TableMeta } from '../schema/table-meta.js';
 import type { KeyValues, Row } from '../txn/engine-contract.js';
-import { keyId, keyOf } from './row-key.js';
+import { keyId, rowKeyId } from './row-key.js';
 
 /** Most rows one transaction remembers; beyond it, new keys are simply read again. */
 const MAX_CACHED_ROWS = 10_000;
@@ -39,7 +39,7 @@ export class RowCache {
   remember(meta: TableMeta, rows: readonly Row[]): void {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
-    for (const row of rows) this.set(table, keyId(keyOf(meta, row)), { ...row });
+    for (const row of rows) this.set(table, rowKeyId(meta, row), { ...row });
   }
 
   /** Keys this transaction deleted. */
@@ -60,7 +60,7 @@ export class RowCache {
     if (this.capacity === 0) return;
     const table = this.tableOf(meta);
     for (const row of rows) {
-      const id = keyId(keyOf(meta, row));
+      const id = rowKeyId(meta, row);
       if (!table.has(id)) this.set(table, id, { ...row });
     }
     for (const key of absent) {

@@ -30,3 +30,11 @@ export function keyId(key: KeyValues): unknown {
   }
   return keyString(key);
 }
+
+/** @internal keyId(keyOf(meta, row)) without the key's array on the usual one-column keys. */
+export function rowKeyId(meta: TableMeta, row: Row): unknown {
+  if (meta.primaryKey.length !== 1) return keyId(keyOf(meta, row));
+  const c = meta.primaryKey[0]!;
+  const value = canonicalKeyValue(c.column, row[c.key]);
+  return typeof value !== 'object' || value === null ? value : keyString([value]);
+}

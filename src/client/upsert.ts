@@ -10,7 +10,7 @@ import { bindExcluded, mentionsExcluded } from './excluded-values.js';
 import { checkFilter } from './filter-validation.js';
 import type { QueryContext, Session } from './query-context.js';
 import { matchText, readByValues } from './lookup-read.js';
-import { keyId, keyOf } from './row-key.js';
+import { rowKeyId } from './row-key.js';
 import { checkRowSize } from './row-validation.js';
 
 /**
@@ -109,10 +109,10 @@ export async function upsertRows(context: QueryContext, session: Session, meta: 
     if (existing || ownConflict) {
       // As in Postgres: do nothing skips the row; do update updates an existing row once, and refuses to affect a row twice.
       if (action.kind === 'nothing') continue;
-      if (ownConflict || updatedKeys.has(keyId(keyOf(meta, existing!)))) {
+      if (ownConflict || updatedKeys.has(rowKeyId(meta, existing!))) {
         throw new InvalidInputError(`${clause}: ON CONFLICT DO UPDATE cannot affect a row twice: two rows of values() conflict on ${action.arbiters[0]!.name}`);
       }
-      updatedKeys.add(keyId(keyOf(meta, existing!)));
+      updatedKeys.add(rowKeyId(meta, existing!));
       conflicting.push({ proposed: row, existing: existing! });
       continue;
     }
@@ -125,13 +125,13 @@ export async function upsertRows(context: QueryContext, session: Session, meta: 
   if (inserted.length > 0 && !action.arbiters.some((a) => a.primaryKey)) await session.engineTx.insert(meta, inserted);
   const puts = [...(action.arbiters.some((a) => a.primaryKey) ? inserted : []), ...updated.values()];
   if (puts.length > 0) {
-    const before = new Map(conflicting.map(({ existing }) => [keyId(keyOf(meta, existing)), existing]));
+    const before = new Map(conflicting.map(({ existing }) => [rowKeyId(meta, existing), existing]));
     // Each row's image as read (absent for inserts): the engine deletes its old index entries without reading it again.
-    session.engineTx.put(meta, puts, { previous: puts.map((image) => before.get(keyId(keyOf(meta, image))) ?? null) });
+    session.engineTx.put(meta, puts, { previous: puts.map((image) => before.get(rowKeyId(meta, image)) ?? null) });
   }
   session.rowCache.remember(meta, [...inserted, ...updated.values()]);
   const insertedRows = new Set(inserted);
-  const updatedOf = new Map(conflicting.map(({ proposed, existing }) => [proposed, updated.get(keyId(keyOf(meta, existing)))]));
+  const updatedOf = new Map(conflicting.map(({ proposed, existing }) => [proposed, updated.get(rowKeyId(meta, existing))]));
   const result: Row[] = [];
   for (const row of rows) {
     if (insertedRows.has(row)) result.push(row);
@@ -166,9 +166,9 @@ async function updateImages(
       // Expressions and the where run on the shards against the existing rows, as an update does.
       rows = await computeNewImages(context, session, meta, and(keysFilter(meta, group.map((c) => c.existing)), userWhere), update, clause);
     }
-    const existingKeys = new Set(group.map(({ existing }) => keyId(keyOf(meta, existing))));
+    const existingKeys = new Set(group.map(({ existing }) => rowKeyId(meta, existing)));
     for (const image of rows) {
-      const id = keyId(keyOf(meta, image));
+      const id = rowKeyId(meta, image);
       if (!existingKeys.has(id)) throw new InvalidInputError(`${clause}: set cannot change the primary key`);
       images.set(id, image);
     }

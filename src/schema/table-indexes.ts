@@ -1,13 +1,10 @@
 import { SQL } from 'drizzle-orm';
 import type { getTableConfig, PgColumn } from 'drizzle-orm/pg-core';
 import { SchemaError } from '../errors.js';
+import { LONGEST_STORAGE_SUFFIX, refuseLongIdentifier } from './identifier-length.js';
 import type { ColumnMeta, IndexMeta, TableMeta } from './table-types.js';
 
 type TableConfig = ReturnType<typeof getTableConfig>;
-
-/** Postgres's longest identifier, in bytes; storage names add at most this suffix (`__locks_start_ts`). */
-const MAX_IDENTIFIER_BYTES = 63;
-const LONGEST_STORAGE_SUFFIX = '__locks_start_ts';
 
 /** What one declaration says, before it becomes an IndexMeta. */
 interface Declared {
@@ -91,11 +88,7 @@ export function describeIndexes(table: TableMeta, config: TableConfig): IndexMet
 function indexStorage(table: TableMeta, index: IndexMeta, what: string): TableMeta {
   // Index names are unique in a Postgres schema, as here (no two storages share a name); drizzle's default ones already name the table.
   const name = `${index.name}__idx`;
-  if (Buffer.byteLength(name + LONGEST_STORAGE_SUFFIX) > MAX_IDENTIFIER_BYTES) {
-    throw new SchemaError(
-      `table ${table.name}: ${what}: its storage name ${name}${LONGEST_STORAGE_SUFFIX} is longer than Postgres's ${MAX_IDENTIFIER_BYTES} bytes; give the index a shorter name`,
-    );
-  }
+  refuseLongIdentifier(name, LONGEST_STORAGE_SUFFIX, () => `table ${table.name}: ${what}: its storage name`);
   const rest = table.primaryKey.filter((c) => !index.columns.includes(c));
   const columns: ColumnMeta[] = [...index.columns, ...rest];
   const primaryKey = index.unique ? index.columns : columns;

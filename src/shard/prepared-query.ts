@@ -6,7 +6,12 @@ export interface ShardQueryResult<R> {
   rows: R[];
   /** Rows affected or returned, from the command tag (null for commands without a count). */
   rowCount: number | null;
+  /** The result's column names, in order: what each element of an array row (`rowMode: 'array'`) is. */
+  columns?: readonly string[];
 }
+
+/** How result rows come back: objects keyed by column name, or arrays of the values in column order. */
+export type RowMode = 'object' | 'array';
 
 type Parser = (text: string) => unknown;
 
@@ -63,7 +68,9 @@ const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/;
  * fixed, so later executions reuse the parsers built then instead of
  * parsing a RowDescription and building parsers every time), and no
  * EventEmitter or config copy per query. Results come back as pg's would:
- * rows keyed by column name, text values through `parserOf`.
+ * rows keyed by column name, text values through `parserOf`. With
+ * `rowMode` 'array' a row is the protocol parser's own array of the row's
+ * texts, parsed in place: no object per row (reads of many rows).
  */
 export class PreparedQuery<R> implements pg.Submittable {
   /** Set by the caller; node-postgres wraps it for its statement timeout. */
@@ -81,6 +88,7 @@ export class PreparedQuery<R> implements pg.Submittable {
     readonly text: string,
     private readonly values: readonly unknown[],
     private readonly parserOf: (typeId: number) => Parser,
+    private readonly rowMode: RowMode = 'object',
   ) {}
 
   /** Called by pg.Client when the connection is free; a returned error fails the query before anything was sent. */
@@ -128,21 +136,30 @@ export class PreparedQuery<R> implements pg.Submittable {
     this.shapes!.set(this.name, shape);
   }
 
-  handleDataRow(message: { fields: readonly (string | null)[] }): void {
+  handleDataRow(message: { fields: (string | null)[] }): void {
     if (this.parseFailure) return;
     const { names, parsers, empty } = this.shape!;
-    const row: Record<string, unknown> = { ...empty };
+    const fields = message.fields;
     try {
-      for (let i = 0; i < message.fields.length; i++) {
-        const text = message.fields[i]!;
+      if (this.rowMode === 'array') {
+        // The parser makes a new array for every DataRow message: it becomes the row.
+        for (let i = 0; i < fields.length; i++) {
+          const text = fields[i]!;
+          if (text !== null) (fields as unknown[])[i] = parsers[i]!(text);
+        }
+        this.resultRows.push(fields as R);
+        return;
+      }
+      const row: Record<string, unknown> = { ...empty };
+      for (let i = 0; i < fields.length; i++) {
+        const text = fields[i]!;
         row[names[i]!] = text === null ? null : parsers[i]!(text);
       }
+      this.resultRows.push(row as R);
     } catch (error) {
       // Reported once the server is done with the statement, as pg does.
       this.parseFailure = error instanceof Error ? error : new Error(String(error));
-      return;
     }
-    this.resultRows.push(row as R);
   }
 
   handleCommandComplete(message: { text: string }): void {
@@ -172,7 +189,7 @@ export class PreparedQuery<R> implements pg.Submittable {
     if (this.settled) return;
     this.settled = true;
     if (error) this.callback(error);
-    else this.callback(null, { rows: this.resultRows, rowCount: this.rowCount });
+    else this.callback(null, { rows: this.resultRows, rowCount: this.rowCount, columns: this.shape?.names ?? [] });
   }
 }
 

@@ -2,6 +2,7 @@ import { lockExpiredSql } from './lock-ttl.js';
 import { ident, storageType } from '../schema/sql-names.js';
 import type { TableSql } from './table-sql.js';
 import type { KeyTexts } from './key-text.js';
+import type { ColumnMeta } from '../schema/table-meta.js';
 
 /**
  * The rows every read statement returns, in one shape: data rows ('r'),
@@ -60,6 +61,62 @@ export interface RawReadRow {
   __primary_key: string[] | null;
   __expired: boolean | null;
   [column: string]: unknown;
+}
+
+/** A read row as an array of its values (shard.query's rowMode 'array'), positioned by a ReadRowLayout. */
+export type ReadRowValues = readonly unknown[];
+
+/** Where a read statement's columns sit in its array rows: the kind, order and lock columns, and each table column (by ColumnMeta order). */
+export interface ReadRowLayout {
+  readonly kind: number;
+  readonly ord: number;
+  readonly lockKey: number;
+  readonly lockStart: number;
+  readonly primaryTable: number;
+  readonly primaryKey: number;
+  readonly expired: number;
+  readonly columns: readonly number[];
+}
+
+/** Layouts by result shape (a prepared statement's column names: one array per connection and statement) and table columns. */
+const layouts = new WeakMap<readonly string[], WeakMap<readonly ColumnMeta[], ReadRowLayout>>();
+
+/** The layout of a read statement's result, from its column names (`columns`: the table's, found by name). */
+export function readRowLayout(names: readonly string[], columns: readonly ColumnMeta[]): ReadRowLayout {
+  let byColumns = layouts.get(names);
+  if (!byColumns) layouts.set(names, (byColumns = new WeakMap()));
+  let layout = byColumns.get(columns);
+  if (!layout) byColumns.set(columns, (layout = findReadRowLayout(names, columns)));
+  return layout;
+}
+
+function findReadRowLayout(names: readonly string[], columns: readonly ColumnMeta[]): ReadRowLayout {
+  const at = (name: string): number => {
+    const i = names.indexOf(name);
+    if (i < 0) throw new Error(`read statement returned no column ${name}`);
+    return i;
+  };
+  return {
+    kind: at('__kind'),
+    ord: at('__ord'),
+    lockKey: at('__lock_key'),
+    lockStart: at('__lock_start'),
+    primaryTable: at('__primary_table'),
+    primaryKey: at('__primary_key'),
+    expired: at('__expired'),
+    columns: columns.map((c) => at(c.name)),
+  };
+}
+
+/** The lock columns of an array row, as an object row would carry them. */
+export function lockColumnsOf(layout: ReadRowLayout, raw: ReadRowValues): Pick<RawReadRow, '__lock_key' | '__lock_start' | '__primary_table' | '__primary_key' | '__expired'> {
+  return {
+    __lock_key: raw[layout.lockKey] as string[] | null,
+    __lock_start: raw[layout.lockStart] as string | null,
+    __primary_table: raw[layout.primaryTable] as string | null,
+    __primary_key: raw[layout.primaryKey] as string[] | null,
+    __expired: raw[layout.expired] as boolean | null,
+  };
 }
 
 /** A reader's own write of a key, merged into its reads: the new image (put) or a deletion. */

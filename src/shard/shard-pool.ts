@@ -4,7 +4,7 @@ import { ShardUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ConnectionPool } from './connection-pool.js';
 import { PipelinedConnections } from './pipelined-connections.js';
-import { PreparedQuery, type ShardQueryResult } from './prepared-query.js';
+import { PreparedQuery, type RowMode, type ShardQueryResult } from './prepared-query.js';
 import { translateShardError } from './shard-errors.js';
 import { parseShardAddress } from './shard-address.js';
 import { PrimaryConnector } from './shard-primary.js';
@@ -131,20 +131,22 @@ export class ShardPool {
    * (synchronous_commit off), for writes that a crash may lose because the
    * protocol redoes them or a later durable write on the same server makes
    * them durable (see prewrite.ts and commit-secondaries.ts). Never for
-   * commitPrimary or anything a decision rests on.
+   * commitPrimary or anything a decision rests on. `rowMode` 'array': rows
+   * as arrays of values, named by the result's `columns`.
    */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     statement: Statement,
-    options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean } = {},
+    options: { prepare?: boolean; client?: pg.PoolClient; lazy?: boolean; rowMode?: RowMode } = {},
   ): Promise<ShardQueryResult<R>> {
     // Plain promise chains, not async functions: this runs for every
     // statement, and each async layer costs a promise and microtask hops.
     try {
       checkBindParameters(statement.values, this.name);
       const name = options.prepare ? this.statementName(statement.text) : undefined;
-      if (options.client) return this.run<R>(options.client, statement, name);
+      const rowMode = options.rowMode ?? 'object';
+      if (options.client) return this.run<R>(options.client, statement, name, rowMode);
       const pipelines = options.lazy ? this.lazyConnections() : this.pipelines;
-      return pipelines.run((client) => this.run<R>(client, statement, name)).catch((error: unknown) => {
+      return pipelines.run((client) => this.run<R>(client, statement, name, rowMode)).catch((error: unknown) => {
         throw translateShardError(this.name, error, true);
       });
     } catch (error) {
@@ -153,14 +155,23 @@ export class ShardPool {
   }
 
   /** One statement on `client`; every failure leaves as a catalogue error (translateShardError). */
-  private run<R extends pg.QueryResultRow>(client: pg.Client, statement: Statement, name: string | undefined): Promise<ShardQueryResult<R>> {
+  private run<R extends pg.QueryResultRow>(client: pg.Client, statement: Statement, name: string | undefined, rowMode: RowMode): Promise<ShardQueryResult<R>> {
+    if (name === undefined && rowMode === 'array') {
+      const config: pg.QueryArrayConfig = { text: statement.text, values: statement.values as unknown[], rowMode: 'array' };
+      return client.query(config).then(
+        (result) => ({ rows: result.rows as unknown as R[], rowCount: result.rowCount, columns: result.fields.map((f) => f.name) }),
+        (error: unknown) => {
+          throw translateShardError(this.name, error, true);
+        },
+      );
+    }
     if (name === undefined) {
       return client.query<R>({ text: statement.text, values: statement.values as unknown[] }).catch((error: unknown) => {
         throw translateShardError(this.name, error, true);
       });
     }
     return new Promise<ShardQueryResult<R>>((resolve, reject) => {
-      const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf);
+      const query = new PreparedQuery<R>(name, statement.text, statement.values, parserOf, rowMode);
       query.callback = (error, result) => (error ? reject(translateShardError(this.name, error, true)) : resolve(result!));
       client.query(query);
     });

@@ -46,7 +46,8 @@ export function buildSnapshotRead(request: SnapshotReadRequest): { sql: string; 
   const order = view.fragments[0];
   const distinct = view.fragments[1] ? `distinct on (${view.fragments[1]}) ` : '';
 
-  const rank = order ? `row_number() over (order by ${order})` : '0::bigint';
+  // Unordered rows carry no rank (null: nothing for the client to decode per row).
+  const rank = order ? `row_number() over (order by ${order})` : 'null::bigint';
   const rowsPart = `select ${distinct}'r' as __kind, ${rank} as __ord, ${T}.*,
 ${noLockSql()}
 from (${view.merged}) as ${T}${filter}${order ? ` order by ${order}` : ''}${limit !== undefined ? ` limit ${param(limit)}` : ''}`;

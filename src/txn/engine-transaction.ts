@@ -15,6 +15,7 @@ import { PessimisticLocks } from './pessimistic-locks.js';
 import { lockingGetMany, lockingSelect, validateLockingReadOnly, type CandidateSource, type LockingReadTarget } from './pessimistic-read.js';
 import { ReadSet, scannedFilter } from './read-set.js';
 import { ShardReads } from './shard-reads.js';
+import { rowKeyTexts } from './snapshot-read.js';
 import { TransactionDeadline } from './transaction-deadline.js';
 import { TwoPhaseCommitter } from './two-phase-committer.js';
 import { WriteBuffer } from './write-buffer.js';
@@ -93,11 +94,17 @@ export class PercolatorTransaction implements EngineTransaction {
         this.readSet.addPredicate({ table: table.name, shards, readTs: this.startTs });
       }
     }
+    if (results.length === 1) return this.recordScanned(table.name, storage, shards[0]!, results[0]!.rows);
     const rows: Row[] = [];
     results.forEach((result, i) => {
-      rows.push(...result.rows);
-      if (this.recordsReads) for (const keyTexts of result.keyTexts) this.readSet.addKey({ table: table.name, keyTexts, shard: shards[i]! });
+      for (const row of this.recordScanned(table.name, storage, shards[i]!, result.rows)) rows.push(row);
     });
+    return rows;
+  }
+
+  /** A scan's rows of one shard, their keys recorded when reads are validated (serializable). */
+  private recordScanned(table: string, storage: TableStorage, shard: number, rows: Row[]): Row[] {
+    if (this.recordsReads) for (const row of rows) this.readSet.addKey({ table, keyTexts: rowKeyTexts(storage, row), shard });
     return rows;
   }
 

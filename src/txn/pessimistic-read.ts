@@ -10,7 +10,7 @@ import type { PessimisticLocks } from './pessimistic-locks.js';
 import type { ReadSet } from './read-set.js';
 import { validateReadSet } from './read-validation.js';
 import { withSlotFilter } from './shard-reads.js';
-import { runSnapshotRead } from './snapshot-read.js';
+import { rowKeyTexts, runSnapshotRead } from './snapshot-read.js';
 
 const dialect = new PgDialect();
 
@@ -112,7 +112,7 @@ export async function lockingSelect(
   const keysByShard = new Map<number, KeyTexts[]>();
   scans.forEach((scan, i) => {
     const seen = new Map<string, KeyTexts>();
-    for (const keyTexts of [...scan.keyTexts, ...scan.locks.map((l) => l.keyTexts)]) seen.set(keyIdOf(keyTexts), keyTexts);
+    for (const keyTexts of [...scan.rows.map((row) => rowKeyTexts(storage, row)), ...scan.locks.map((l) => l.keyTexts)]) seen.set(keyIdOf(keyTexts), keyTexts);
     keysByShard.set(shards[i]!, [...seen.values()]);
   });
   const locked = await target.locks.lock(storage, keysByShard, (shard) => ({ where: wherePart, buffered: target.buffered(table, shard) }), forUpdateTs, lockWait);

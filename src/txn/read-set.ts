@@ -22,12 +22,15 @@ export class ReadSet implements RecordedReads {
 
   readonly keys: ReadKey[] = [];
   readonly predicates: ScannedPredicate[] = [];
-  private readonly seen = new Set<string>();
+  /** Keys recorded, per table: a one-column key by its text (a table's keys all have its key's arity), others as JSON. */
+  private readonly seen = new Map<string, Set<string | null>>();
 
   addKey(key: ReadKey): void {
-    const id = `${key.table}\u0000${JSON.stringify(key.keyTexts)}`;
-    if (this.seen.has(id)) return;
-    this.seen.add(id);
+    let seen = this.seen.get(key.table);
+    if (!seen) this.seen.set(key.table, (seen = new Set()));
+    const id = key.keyTexts.length === 1 ? (key.keyTexts[0] as string | null) : JSON.stringify(key.keyTexts);
+    if (seen.has(id)) return;
+    seen.add(id);
     this.keys.push(key);
   }
 

@@ -14,7 +14,7 @@ import type { FoundLock } from './found-lock.js';
 import { keyIdOf, type Mutation } from './mutation.js';
 import type { PessimisticLocks } from './pessimistic-locks.js';
 import { runProjectedRead, type ProjectedShardResult } from './projected-read.js';
-import { runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
+import { rowKeyTexts, runRead, runSnapshotRead, type ShardReadResult } from './snapshot-read.js';
 import type { WriteBuffer } from './write-buffer.js';
 
 /**
@@ -47,7 +47,7 @@ export class ShardReads {
       if (!buffered) stored.push(keyTexts);
       else if (buffered.op === 'put') bufferedPuts.push(buffered);
     }
-    if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], keyTexts: [], locks: [] }); // all deleted by us
+    if (stored.length === 0 && bufferedPuts.length === 0) return Promise.resolve({ rows: [], locks: [] }); // all deleted by us
     const request = { storage, readTs: this.startTs, ownStartTs: this.startTs, mapVersion, keys: stored, bufferedPuts };
     // Without buffered images, the read can share a statement with other transactions' (point-read.ts).
     if (bufferedPuts.length === 0 && !this.standby) return this.readShard(shard, () => this.ctx.pointReads.submit(this.pool(shard), request));
@@ -83,7 +83,7 @@ export class ShardReads {
     return this.readShard(
       shard,
       () => withSlotFilter(async (slotFilter) => runSnapshotRead(await this.readPool(shard), { ...request, slotFilter })),
-      partial ? (keys) => this.pointRead(storage, shard, keys, mapVersion) : undefined,
+      partial ? async (result, keys) => replaceKeys(storage, result, keys, await this.pointRead(storage, shard, keys, mapVersion)) : undefined,
       readTs,
     );
   }
@@ -120,7 +120,8 @@ export class ShardReads {
   private async readShard<R extends { locks: FoundLock[] }>(
     shard: number,
     read: () => Promise<R>,
-    readKeys?: (keys: KeyTexts[]) => Promise<R & ShardReadResult>,
+    /** Reads `keys` again and puts what it found in their place in `result`. */
+    readAgain?: (result: R, keys: KeyTexts[]) => Promise<R>,
     readTs: Timestamp = this.startTs,
   ): Promise<R> {
     const startedAt = Date.now();
@@ -133,7 +134,7 @@ export class ShardReads {
       if (verdict.kind === 'rows-stand') return { ...result, locks: [] };
       sentAt = performance.now();
       // Keys read again may meet new locks (or one whose roll-forward was lost): the loop looks at those.
-      if (verdict.kind === 'read-keys-again' && readKeys) result = replaceKeys(result as R & ShardReadResult, verdict.keys, await readKeys(verdict.keys)) as unknown as R;
+      if (verdict.kind === 'read-keys-again' && readAgain) result = await readAgain(result, verdict.keys);
       else result = await read();
     }
   }
@@ -174,15 +175,9 @@ export async function withSlotFilter<R>(read: (slotFilter: boolean) => Promise<R
 }
 
 /** `result` with the rows of `keys` replaced by what `fresh` read of them (absent keys dropped), and only `fresh`'s locks. */
-function replaceKeys(result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
+function replaceKeys(storage: TableStorage, result: ShardReadResult, keys: readonly KeyTexts[], fresh: ShardReadResult): ShardReadResult {
   const replaced = new Set(keys.map(keyIdOf));
-  const merged: ShardReadResult = { rows: [], keyTexts: [], locks: fresh.locks };
-  result.rows.forEach((row, i) => {
-    if (replaced.has(keyIdOf(result.keyTexts[i]!))) return;
-    merged.rows.push(row);
-    merged.keyTexts.push(result.keyTexts[i]!);
-  });
-  merged.rows.push(...fresh.rows);
-  merged.keyTexts.push(...fresh.keyTexts);
-  return merged;
+  const rows = result.rows.filter((row) => !replaced.has(keyIdOf(rowKeyTexts(storage, row))));
+  for (const row of fresh.rows) rows.push(row);
+  return { rows, locks: fresh.locks };
 }

@@ -1,6 +1,6 @@
 import type { TableStorage } from '../shard/table-storage.js';
 import { buildSharedPointRead, type SharedPointReadMember } from '../shard/point-read-statements.js';
-import type { RawReadRow } from '../shard/read-row-columns.js';
+import { readRowLayout, type ReadRowValues } from '../shard/read-row-columns.js';
 import { splitReadRows, type ShardReadResult } from './snapshot-read.js';
 import { MemberFailure, type ShareableStatement } from './shared-statements.js';
 
@@ -15,13 +15,14 @@ export const pointReadStatement: ShareableStatement<SharedPointReadRequest, Shar
   async run(shard, requests) {
     const storage = requests[0]!.storage;
     const query = buildSharedPointRead(storage, requests);
-    const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
-    const byReader = requests.map((): RawReadRow[] => []);
-    const gc = rows.filter((r) => r.__kind === 'g');
-    for (const row of rows) if (row.__kind !== 'g') byReader[Number(row.__ord)]!.push(row);
+    const { rows, columns = [] } = await shard.query<ReadRowValues>({ text: query.sql, values: query.params }, { prepare: true, rowMode: 'array' });
+    const layout = readRowLayout(columns, storage.meta.columns);
+    const byReader = requests.map((): ReadRowValues[] => []);
+    const gc = rows.filter((r) => r[layout.kind] === 'g');
+    for (const row of rows) if (row[layout.kind] !== 'g') byReader[Number(row[layout.ord])]!.push(row);
     return requests.map((request, i) => {
       try {
-        return splitReadRows(shard, storage, request.readTs, [...gc.filter((g) => BigInt(g.__lock_start!) > request.readTs), ...byReader[i]!]);
+        return splitReadRows(shard, storage, request.readTs, [...gc.filter((g) => BigInt(g[layout.lockStart] as string) > request.readTs), ...byReader[i]!], layout);
       } catch (error) {
         return new MemberFailure(error);
       }

@@ -1,7 +1,7 @@
 import { SnapshotTooOldError } from '../errors.js';
 import { fromDriverValue } from '../shard/driver-values.js';
 import { keyTextOf } from '../shard/key-text.js';
-import type { RawReadRow } from '../shard/read-row-columns.js';
+import { lockColumnsOf, readRowLayout, type RawReadRow, type ReadRowLayout, type ReadRowValues } from '../shard/read-row-columns.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import { buildSnapshotRead, type SnapshotReadRequest } from '../shard/snapshot-read-statement.js';
 import type { TableStorage } from '../shard/table-storage.js';
@@ -14,11 +14,21 @@ export interface ShardReadRequest extends SnapshotReadRequest {
   readonly storage: TableStorage;
 }
 
+/** What a read of one shard found: its rows (JS values) and the locks in its way. */
 export interface ShardReadResult {
   rows: Row[];
-  /** Per row, the key's driver-independent text form (for the read set). */
-  keyTexts: string[][];
   locks: FoundLock[];
+}
+
+/**
+ * A read row's key as texts (null as ''), as the read set and lock
+ * resolution name keys: computed from the row where needed, not for
+ * every row read (a snapshot transaction's scan needs none).
+ */
+export function rowKeyTexts(storage: TableStorage, row: Row): string[] {
+  const texts = new Array<string>(storage.pk.length);
+  for (let i = 0; i < storage.pk.length; i++) texts[i] = keyTextOf(storage.pk[i]!, row[storage.pk[i]!.key]) ?? '';
+  return texts;
 }
 
 export async function runSnapshotRead(shard: ShardPool, request: ShardReadRequest): Promise<ShardReadResult> {
@@ -32,23 +42,29 @@ export async function runSnapshotRead(shard: ShardPool, request: ShardReadReques
 export async function runRead(shard: ShardPool, storage: TableStorage, readTs: Timestamp, query: { sql: string; params: unknown[] }): Promise<ShardReadResult> {
   // Prepared by text: a read shape repeated with new parameters (the common
   // case: point reads, the same filter) is parsed and planned once per connection.
-  const { rows } = await shard.query<RawReadRow>({ text: query.sql, values: query.params }, { prepare: true });
-  return splitReadRows(shard, storage, readTs, rows);
+  // Array rows: the driver's own array per row, no object keyed by column name.
+  const { rows, columns = [] } = await shard.query<ReadRowValues>({ text: query.sql, values: query.params }, { prepare: true, rowMode: 'array' });
+  return splitReadRows(shard, storage, readTs, rows, readRowLayout(columns, storage.meta.columns));
 }
 
-/** A read statement's rows as rows (JS values), key texts and locks; its GC row, if any, as SnapshotTooOldError. */
-export function splitReadRows(shard: ShardPool, storage: TableStorage, readTs: Timestamp, rows: readonly RawReadRow[]): ShardReadResult {
-  const result: ShardReadResult = { rows: [], keyTexts: [], locks: [] };
+/**
+ * A read statement's array rows as rows (JS values) and locks; its GC row,
+ * if any, as SnapshotTooOldError. One object per row read: the row itself.
+ */
+export function splitReadRows(shard: ShardPool, storage: TableStorage, readTs: Timestamp, rows: readonly ReadRowValues[], layout: ReadRowLayout): ShardReadResult {
+  const result: ShardReadResult = { rows: [], locks: [] };
+  const columns = storage.meta.columns;
+  const positions = layout.columns;
   for (const raw of rows) {
-    if (raw.__kind === 'g') throw new SnapshotTooOldError(readTs, BigInt(raw.__lock_start!), shard.name);
-    if (raw.__kind === 'l') {
-      result.locks.push(foundLockOf(shard, storage, raw));
+    const kind = raw[layout.kind];
+    if (kind === 'g') throw new SnapshotTooOldError(readTs, BigInt(raw[layout.lockStart] as string), shard.name);
+    if (kind === 'l') {
+      result.locks.push(foundLockOf(shard, storage, lockColumnsOf(layout, raw)));
       continue;
     }
     const row: Row = {};
-    for (const c of storage.meta.columns) row[c.key] = fromDriverValue(c, raw[c.name]);
+    for (let i = 0; i < columns.length; i++) row[columns[i]!.key] = fromDriverValue(columns[i]!, raw[positions[i]!]);
     result.rows.push(row);
-    result.keyTexts.push(storage.pk.map((c) => keyTextOf(c, row[c.key]) ?? ''));
   }
   return result;
 }

@@ -43,6 +43,21 @@ describe('pipelined shard connections', () => {
     await server?.destroy();
   });
 
+  it('returns rows as arrays of the values an object row holds, in column order, prepared (first and later executions) or not', async () => {
+    const pool = shard();
+    const statement = {
+      text: `select 1::int as a, null::text as b, array['x', null]::text[] as c, true as d, '2024-01-02 03:04:05+00'::timestamptz as e, $1::bigint as f, g from generate_series(1, 2) g`,
+      values: ['9007199254740993'],
+    };
+    const objects = (await pool.query(statement, { prepare: true })).rows;
+    expect(objects[0]).toEqual({ a: 1, b: null, c: ['x', null], d: true, e: expect.any(String), f: '9007199254740993', g: 1 });
+    const expected = { rows: objects.map((row) => Object.values(row)), columns: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] };
+    for (const prepare of [true, true, false]) {
+      const result = await pool.query(statement, { prepare, rowMode: 'array' });
+      expect({ rows: result.rows, columns: result.columns }).toEqual(expected);
+    }
+  });
+
   it('packs statements onto the first connection until 8 are in flight, then spills to the next', async () => {
     const pool = shard({ pipelines: 4 });
     // Submitted in one tick, each sleeping, so none finishes before the last is placed.
