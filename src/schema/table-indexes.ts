@@ -88,7 +88,7 @@ export function describeIndexes(table: TableMeta, config: TableConfig): IndexMet
 function indexStorage(table: TableMeta, index: IndexMeta, what: string): TableMeta {
   // Index names are unique in a Postgres schema, as here (no two storages share a name); drizzle's default ones already name the table.
   const name = `${index.name}__idx`;
-  refuseLongIdentifier(name, LONGEST_STORAGE_SUFFIX, () => `table ${table.name}: ${what}: its storage name`);
+  refuseLongIdentifier(index.name, `__idx${LONGEST_STORAGE_SUFFIX}`, () => `table ${table.name}: ${what}: index name`);
   const rest = table.primaryKey.filter((c) => !index.columns.includes(c));
   const columns: ColumnMeta[] = [...index.columns, ...rest];
   const primaryKey = index.unique ? index.columns : columns;

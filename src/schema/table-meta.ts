@@ -3,7 +3,7 @@ import type { ColumnMeta, TableMeta } from './table-types.js';
 import { describeIndexes } from './table-indexes.js';
 import { refuseUnsupported } from './unsupported-declarations.js';
 import { SchemaError } from '../errors.js';
-import { refuseLongIdentifier } from './identifier-length.js';
+import { LONGEST_NAMED_STORAGE_SUFFIX, refuseLongIdentifier } from './identifier-length.js';
 import { ident } from './sql-names.js';
 import { enumOf } from './enum-types.js';
 
@@ -48,6 +48,7 @@ export function describeTable(table: PgTable, options: { shardKey?: readonly str
     }
   }
   if (config.schema) throw new SchemaError(`table ${config.name}: pg schemas other than public are not supported yet`);
+  refuseLongIdentifier(config.name, LONGEST_NAMED_STORAGE_SUFFIX, () => 'table');
   for (const c of columns) refuseLongIdentifier(c.name, '', () => `table ${config.name}: column`);
   refuseUnsupported(config);
   const meta: { -readonly [K in keyof TableMeta]: TableMeta[K] } = {
