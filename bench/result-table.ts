@@ -81,7 +81,7 @@ function comparisons(results: readonly RunResult[]): string[] {
   }
   // One concurrency measured: say how to see the rest (the ratio depends on it more than on anything else).
   if (out.length > 0 && new Set(ok.map((r) => r.clients)).size === 1) {
-    out.push('these ratios move with concurrency (statements are shared by concurrent transactions, every hop is paid alone by one): see them with --sweep clients=1,16,64');
+    out.push('these ratios move with concurrency (concurrent transactions share statements; one client pays every round trip alone): see them with --sweep clients=1,16,64');
   }
   return out;
 }
