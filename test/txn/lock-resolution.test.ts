@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { LockWaitTimeoutError, TransactionAbortedError } from '../../src/errors.js';
 import type { CommitHookInfo, CommitHooks } from '../../src/txn/commit-hooks.js';
-import type { TransactionEngine } from '../../src/txn/engine-contract.js';
+import type { EngineTransaction, TransactionEngine } from '../../src/txn/engine-contract.js';
 import { BANK_ACCOUNTS } from '../support/bank.js';
 import { accountsMeta } from '../support/bank-schema.js';
 import { countOnShards } from '../support/raw-shards.js';
@@ -99,6 +99,7 @@ describe('lock resolution', () => {
       owner: string,
       hook: (info: CommitHookInfo, e: TransactionEngine) => Promise<void>,
       localOwnerWaitMs = 10_000,
+      write: (tx: EngineTransaction) => void = (tx) => tx.put(accountsMeta, ids.map((id) => ({ id, balance: 1000, owner }))),
     ) => {
       const metrics = new Registry();
       let armed = true;
@@ -114,7 +115,7 @@ describe('lock resolution', () => {
         },
       });
       const tx = await e.begin();
-      tx.put(accountsMeta, ids.map((id) => ({ id, balance: 1000, owner })));
+      write(tx);
       const { commitTs } = await tx.commit();
       return { commitTs: commitTs!, pushes: await pushesOf(metrics), resolutions: () => resolutionsOf(metrics) };
     };
@@ -161,6 +162,28 @@ describe('lock resolution', () => {
       expect(view.owners).toEqual(ids.map(() => `scanned-in-${isolation}`));
       // Serializable validation knows every row it read, each once.
       expect(view.keysRead).toBe(isolation === 'serializable' ? BANK_ACCOUNTS : 0);
+    });
+
+    it.each(['snapshot', 'serializable'] as const)('a whole-table read (%s) re-reading an owner that deleted one key and inserted another: the deleted row gone, the new one in', async (isolation) => {
+      const [gone, kept, added] = [6, 7, BANK_ACCOUNTS + 7];
+      await readOwners(engines[0]!, [gone, kept]); // the seed's secondary commits have settled
+      let scan: Promise<number[]> | undefined;
+      const write = (tx: EngineTransaction) => {
+        tx.delete(accountsMeta, [[gone]]);
+        tx.put(accountsMeta, [{ id: kept, balance: 1000, owner: `kept-in-${isolation}` }, { id: added, balance: 0, owner: `added-in-${isolation}` }]);
+      };
+      await commitWithHook('beforeCommitPrimary', [gone, kept, added], '', async (_, e) => {
+        scan = e.begin({ isolation }).then(async (tx) => (await tx.select(accountsMeta)).map((r) => Number(r.id)));
+        await sleep(300); // long enough for the reader to meet our locks even on a loaded machine
+      }, 10_000, write);
+      const ids = (await scan!).sort((a, b) => a - b);
+      const expected = [...Array.from({ length: BANK_ACCOUNTS }, (_, i) => i).filter((id) => id !== gone), added];
+      expect(ids).toEqual(expected);
+      // Put the accounts back as they were for the tests after this one.
+      const restore = await engines[0]!.begin();
+      restore.put(accountsMeta, [{ id: gone, balance: 1000, owner: null }]);
+      restore.delete(accountsMeta, [[added]]);
+      await restore.commit();
     });
 
     it('committed above the reader\'s snapshot: the rows it read stand, and nobody is pushed', async () => {
