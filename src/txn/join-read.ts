@@ -1,12 +1,11 @@
 import { SnapshotTooOldError } from '../errors.js';
 import { fromDriverValue } from '../shard/driver-values.js';
-import { keyTextOf } from '../shard/key-text.js';
 import { buildJoinRead, joinedColumn, type JoinReadRequest, type RawJoinRow } from '../shard/join-read-statement.js';
 import type { ShardPool } from '../shard/shard-pool.js';
 import type { TableStorage } from '../shard/table-storage.js';
 import type { JoinedRow, Row } from './engine-contract.js';
 import type { FoundLock } from './found-lock.js';
-import { foundLockOf } from './snapshot-read.js';
+import { foundLockOf, rowKeyTexts } from './snapshot-read.js';
 
 /** A join read as the engine runs it: each table's storage is the engine's (locks are resolved against it). */
 export interface ShardJoinRequest extends JoinReadRequest {
@@ -42,7 +41,7 @@ export async function runJoinRead(shard: ShardPool, request: ShardJoinRequest): 
         if (raw[joinedColumn(t, columns.indexOf(storage.pk[0]!))] === null) return null;
         const row: Row = {};
         columns.forEach((c, i) => (row[c.key] = fromDriverValue(c, raw[joinedColumn(t, i)])));
-        result.keyTexts[t]!.push(storage.pk.map((c) => keyTextOf(c, row[c.key]) ?? ''));
+        result.keyTexts[t]!.push(rowKeyTexts(storage, row));
         return row;
       }),
     );
